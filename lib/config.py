@@ -1,0 +1,92 @@
+"""Settings from environment variables.
+
+Streamlit exports top-level keys of ``.streamlit/secrets.toml`` as environment
+variables, so one path serves the dashboard, the CLI and the tests. Every
+variable read here is documented in README.md (a test checks that).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+# name -> (default, one-line meaning); the README table is checked against this.
+VARIABLES: dict[str, tuple[str, str]] = {
+    "PROMPTBOARD_DATA_DIR": ("./data", "where the DuckDB file, local images and keys live"),
+    "PROMPTBOARD_STORAGE": ("local", "`local`, or `s3://bucket/prefix` for S3-compatible storage"),
+    "PROMPTBOARD_WORKERS": ("4", "worker threads that run jobs in the dashboard process"),
+    "PROMPTBOARD_PROVIDER_CONCURRENCY": ("4", "jobs one provider may run at once"),
+    "PROMPTBOARD_MAX_ATTEMPTS": ("4", "tries per job for retryable errors"),
+    "PROMPTBOARD_SANDBOX_LATENCY": ("1.5", "seconds the offline sandbox takes per image"),
+    "PROMPTBOARD_MAX_UPLOAD_MB": ("25", "largest reference image accepted, in MB"),
+    "PROMPTBOARD_MAX_PIXELS": ("60000000", "largest reference image accepted, in pixels"),
+    "PROMPTBOARD_PNG_COMPRESS_LEVEL": ("3", "zlib level (0-9) for PNGs we write"),
+    "PROMPTBOARD_LOG_LEVEL": ("INFO", "Python logging level"),
+}
+
+
+def env(name: str) -> str:
+    """The variable's value, or its documented default."""
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return VARIABLES[name][0]
+    return value.strip()
+
+
+def env_int(name: str) -> int:
+    """An integer setting; a bad value names the variable instead of crashing later."""
+    raw = env(name)
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a whole number, not {raw!r}") from exc
+
+
+def env_float(name: str) -> float:
+    """A decimal setting; a bad value names the variable."""
+    raw = env(name)
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, not {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A snapshot of the settings, read once per process (or per test)."""
+
+    data_dir: Path
+    storage: str
+    workers: int
+    provider_concurrency: int
+    max_attempts: int
+    sandbox_latency: float
+    max_upload_bytes: int
+    max_pixels: int
+    png_compress_level: int
+
+    @property
+    def db_path(self) -> Path:
+        """The one DuckDB file."""
+        return self.data_dir / "promptboard.duckdb"
+
+    @property
+    def images_dir(self) -> Path:
+        """Where LocalStorage keeps image files."""
+        return self.data_dir / "images"
+
+
+def load() -> Settings:
+    """Read the environment now."""
+    return Settings(
+        data_dir=Path(env("PROMPTBOARD_DATA_DIR")).expanduser().resolve(),
+        storage=env("PROMPTBOARD_STORAGE"),
+        workers=max(1, env_int("PROMPTBOARD_WORKERS")),
+        provider_concurrency=max(1, env_int("PROMPTBOARD_PROVIDER_CONCURRENCY")),
+        max_attempts=max(1, env_int("PROMPTBOARD_MAX_ATTEMPTS")),
+        sandbox_latency=max(0.0, env_float("PROMPTBOARD_SANDBOX_LATENCY")),
+        max_upload_bytes=int(env_float("PROMPTBOARD_MAX_UPLOAD_MB") * 1024 * 1024),
+        max_pixels=env_int("PROMPTBOARD_MAX_PIXELS"),
+        png_compress_level=min(9, max(0, env_int("PROMPTBOARD_PNG_COMPRESS_LEVEL"))),
+    )
