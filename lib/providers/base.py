@@ -1,0 +1,268 @@
+"""The provider interface: one image API behind one small class.
+
+A provider turns a :class:`GenerationRequest` into HTTP and back into a
+:class:`GenerationResult` (image bytes plus *raw usage*; money is computed in
+``lib.costs``, never here). Anything that goes wrong becomes a
+:class:`ProviderError` whose message is shown to the user as is::
+
+    ProviderError                 not retryable unless said otherwise
+    ├── NeedsKey                  no key / bad key: "set OPENAI_API_KEY in ..."
+    ├── Rejected                  the request itself is wrong (400/404/413/422)
+    │   └── SafetyBlocked         a moderation or safety refusal
+    ├── QuotaExhausted            billing or daily quota gone
+    ├── RateLimited               retryable, may carry retry_after seconds
+    ├── Unavailable               retryable: 5xx, timeout, reset, refused
+    ├── BadResponse               the reply could not be read (malformed, no image)
+    └── Cancelled                 the user cancelled a running job
+
+Each error has a short ``error_type`` code that is stored on the job row.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol
+
+import requests
+
+# --------------------------------------------------------------------------- errors
+
+
+class ProviderError(Exception):
+    """An error whose message is shown to the user as is."""
+
+    retryable: ClassVar[bool] = False
+    error_type: ClassVar[str] = "provider_error"
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class NeedsKey(ProviderError):
+    """The provider is not configured, or its key was refused."""
+
+    error_type = "needs_key"
+
+
+class Rejected(ProviderError):
+    """The provider refused the request as invalid (bad size, unknown model, ...)."""
+
+    error_type = "rejected"
+
+
+class SafetyBlocked(Rejected):
+    """The provider's safety system refused the prompt or the output."""
+
+    error_type = "safety"
+
+
+class QuotaExhausted(ProviderError):
+    """Credits, billing limit or a daily quota are used up; retrying will not help."""
+
+    error_type = "quota"
+
+
+class RateLimited(ProviderError):
+    """Too many requests right now; retry after ``retry_after`` seconds if given."""
+
+    retryable = True
+    error_type = "rate_limited"
+
+
+class Unavailable(ProviderError):
+    """The provider is down, slow or unreachable (5xx, timeout, reset, refused)."""
+
+    retryable = True
+    error_type = "unavailable"
+
+
+class BadResponse(ProviderError):
+    """The provider answered, but not with anything we can use."""
+
+    error_type = "bad_response"
+
+
+class Cancelled(ProviderError):
+    """The job was cancelled while the provider was working on it."""
+
+    error_type = "cancelled"
+
+
+ERROR_TYPES: dict[str, type[ProviderError]] = {
+    cls.error_type: cls
+    for cls in (
+        NeedsKey,
+        Rejected,
+        SafetyBlocked,
+        QuotaExhausted,
+        RateLimited,
+        Unavailable,
+        BadResponse,
+        Cancelled,
+    )
+}
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a provider can do; the Generate form is built from this."""
+
+    models: tuple[str, ...]
+    default_model: str
+    open_models: bool = False  # any model id is accepted (e.g. Replicate)
+    sizes: tuple[str, ...] = ()  # "WxH" strings; empty when the API takes aspect ratios
+    aspect_ratios: tuple[str, ...] = ()  # "16:9" strings
+    default_size: str | None = None
+    qualities: tuple[str, ...] = ()
+    default_quality: str | None = None
+    max_n: int = 1
+    max_reference_images: int = 0
+    negative_prompt: bool = False
+    seed: bool = False
+    max_prompt_chars: int = 4000
+    style_presets: tuple[str, ...] = ()
+    reports_progress: bool = False  # real progress from the provider
+    cancellable: bool = False  # the provider has a cancel call
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """One call to a provider; the prompt already has the style template applied."""
+
+    prompt: str
+    model: str
+    width: int | None = None
+    height: int | None = None
+    aspect_ratio: str | None = None
+    quality: str | None = None
+    n: int = 1
+    seed: int | None = None
+    negative_prompt: str | None = None
+    style_preset: str | None = None
+    reference_images: tuple[bytes, ...] = ()  # PNG bytes, validated by lib.imaging
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def size(self) -> str | None:
+        """``"WxH"`` when both sides are set."""
+        if self.width and self.height:
+            return f"{self.width}x{self.height}"
+        return None
+
+
+@dataclass(frozen=True)
+class GeneratedImage:
+    """One image as the provider returned it."""
+
+    data: bytes
+    mime_type: str = "image/png"
+    seed: int | None = None
+
+
+@dataclass
+class GenerationResult:
+    """Images plus the raw usage the provider reported (tokens, images, credits, seconds)."""
+
+    images: list[GeneratedImage]
+    usage: dict[str, float] = field(default_factory=dict)
+    request_id: str | None = None
+    seed: int | None = None
+    model: str | None = None
+
+
+class JobContext(Protocol):
+    """What a running job offers a provider: progress reporting and cancellation."""
+
+    attempt: int
+
+    def report_progress(self, fraction: float, note: str | None = None) -> None:
+        """Record real progress (0..1) with an optional short note."""
+
+    def cancel_requested(self) -> bool:
+        """True once the user has asked to cancel this job."""
+
+
+class NullContext:
+    """A context for calls outside a job (CLI checks, tests)."""
+
+    attempt = 1
+
+    def report_progress(self, fraction: float, note: str | None = None) -> None:
+        return None
+
+    def cancel_requested(self) -> bool:
+        return False
+
+
+NULL_CONTEXT = NullContext()
+
+# --------------------------------------------------------------------------- provider
+
+DEFAULT_TIMEOUT = 120.0
+
+
+class Provider(ABC):
+    """One image API. Subclasses translate a GenerationRequest to HTTP and back."""
+
+    id: ClassVar[str]
+    label: ClassVar[str]
+    key_env: ClassVar[str | None] = None  # None: needs no key
+    base_url_env: ClassVar[str | None] = None
+    default_base_url: ClassVar[str | None] = None
+    caps: ClassVar[Capabilities]
+    description: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        session: requests.Session | None = None,
+        base_url: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        api_key: str | None = None,
+    ) -> None:
+        self.session = session or requests.Session()
+        self.base_url = (base_url or self.default_base_url or "").rstrip("/")
+        self.timeout = timeout
+        self.api_key = api_key
+
+    # -- what the registry and the UI ask -------------------------------------------
+
+    @classmethod
+    def configure_hint(cls) -> str:
+        """A sentence telling the user how to set this provider up."""
+        if cls.key_env:
+            return (
+                f"Set {cls.key_env} in the environment or in .streamlit/secrets.toml, "
+                "then restart Promptboard."
+            )
+        if cls.base_url_env:
+            return f"Set {cls.base_url_env} to the server's address, then restart Promptboard."
+        return ""
+
+    def require_key(self) -> str:
+        """The API key, or a NeedsKey error that says how to set it."""
+        if not self.api_key:
+            raise NeedsKey(f"{self.label} is not configured. {self.configure_hint()}")
+        return self.api_key
+
+    def typical_usage(self, req: GenerationRequest) -> dict[str, float]:
+        """Usage a request like this usually reports, for cost estimates before a run."""
+        return {"images": float(req.n)}
+
+    @abstractmethod
+    def generate(
+        self, req: GenerationRequest, ctx: JobContext = NULL_CONTEXT
+    ) -> GenerationResult:
+        """Return images and raw usage, or raise a ProviderError."""
+
+    def test_connection(self) -> str:
+        """A cheap check that key and URL work; returns a short message or raises."""
+        return "No connection check for this provider."
