@@ -1,0 +1,141 @@
+"""Benchmark of the job pipeline; prints one JSON object.
+
+    python -m bench.pipeline [--runs 3] [--jobs 200] [--size 1024]
+
+- ``submit_ms_p50``: submit one job until it is queued (median of many).
+- ``overhead_ms_p50_1024``: a provider returns a 1024x1024 PNG instantly -> job succeeded
+  (validate, metadata, watermark, thumbnail, local store, rows written); median.
+- ``throughput_ratio``: 200 sandbox jobs at 0.5 s latency with 8 workers and a provider cap of 8:
+  wall time / ideal (200 x 0.5 / 8 = 12.5 s). Median over runs.
+
+Each run uses a fresh temporary data dir. Targets (issue "Core"): <= 5 ms, <= 60 ms, <= 1.15.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+from PIL import Image, ImageDraw
+
+from lib import config, imaging, jobs
+from lib.engine import Engine
+from lib.pipeline import process
+from lib.providers.base import GeneratedImage, GenerationRequest, GenerationResult, JobContext
+from lib.providers.sandbox import SandboxProvider
+from lib.worker import claim
+
+
+def _png_1024() -> bytes:
+    img = Image.linear_gradient("L").resize((1024, 1024)).convert("RGB")
+    draw = ImageDraw.Draw(img)
+    for i in range(12):
+        draw.ellipse((40 * i, 30 * i, 40 * i + 300, 30 * i + 260), fill=(20 * i, 90, 200 - 10 * i))
+    buf = io.BytesIO()
+    img.save(buf, "PNG", compress_level=3)
+    return buf.getvalue()
+
+
+class _Instant(SandboxProvider):
+    """Returns a ready 1024x1024 PNG at once, so only our own overhead is measured."""
+
+    png = b""
+
+    def generate(self, req: GenerationRequest, ctx: JobContext) -> GenerationResult:
+        return GenerationResult([GeneratedImage(self.png)], {"images": 1.0}, "bench", 1)
+
+
+def _settings(tmp: str, **env: str) -> config.Settings:
+    os.environ.update({"PROMPTBOARD_DATA_DIR": tmp, "PROMPTBOARD_STORAGE": "local", **env})
+    return config.load()
+
+
+def bench_submit(tmp: str, count: int = 300) -> float:
+    """Median ms to submit one job (no workers running)."""
+    eng = Engine(_settings(tmp))
+    try:
+        times = []
+        for i in range(count):
+            t = time.perf_counter()
+            jobs.submit(eng, f"u{i % 5}", jobs.JobSpec(prompt=f"bench {i}", width=512, height=512))
+            times.append((time.perf_counter() - t) * 1000)
+        return statistics.median(times)
+    finally:
+        eng.close()
+
+
+def bench_overhead(tmp: str, count: int = 40) -> float:
+    """Median ms from an instant provider's return to a succeeded job."""
+    _Instant.png = _png_1024()
+    eng = Engine(_settings(tmp), provider_factory=lambda _p: _Instant(latency=0))
+    wm = imaging.WatermarkSpec(text="Promptboard", position="bottom-right", opacity=0.6)
+    try:
+        times = []
+        for i in range(count):
+            jobs.submit(eng, "u", jobs.JobSpec(prompt=f"o{i}", width=1024, height=1024,
+                                               watermark=wm))
+            job = claim(eng, "bench")
+            assert job is not None
+            t = time.perf_counter()
+            assert process(eng, job) == jobs.SUCCEEDED
+            times.append((time.perf_counter() - t) * 1000)
+        return statistics.median(times[5:])  # the first few warm caches up
+    finally:
+        eng.close()
+
+
+def bench_throughput(tmp: str, n_jobs: int, size: int, latency: float = 0.5,
+                     workers: int = 8) -> float:
+    """Wall time of n_jobs sandbox jobs over the ideal n_jobs*latency/workers."""
+    eng = Engine(_settings(tmp, PROMPTBOARD_SANDBOX_LATENCY=str(latency),
+                           PROMPTBOARD_WORKERS=str(workers),
+                           PROMPTBOARD_PROVIDER_CONCURRENCY=str(workers)))
+    try:
+        ids = [jobs.submit(eng, f"u{i % 4}", jobs.JobSpec(prompt=f"t{i}", width=size,
+                                                          height=size)) for i in range(n_jobs)]
+        t = time.perf_counter()
+        eng.start_workers()
+        while jobs.any_active(eng, ids):
+            time.sleep(0.05)
+        wall = time.perf_counter() - t
+        bad = [j.id for j in jobs.load(eng, ids) if j.status != jobs.SUCCEEDED]
+        if bad:
+            raise RuntimeError(f"{len(bad)} jobs did not succeed")
+        return wall / (n_jobs * latency / workers)
+    finally:
+        eng.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--jobs", type=int, default=200)
+    ap.add_argument("--size", type=int, default=1024, help="side of the sandbox images")
+    args = ap.parse_args()
+    runs: dict[str, list[float]] = {"submit": [], "overhead": [], "throughput": []}
+    for _ in range(args.runs):
+        for name, fn in (("submit", bench_submit), ("overhead", bench_overhead)):
+            with tempfile.TemporaryDirectory() as tmp:
+                runs[name].append(fn(tmp))
+        with tempfile.TemporaryDirectory() as tmp:
+            runs["throughput"].append(bench_throughput(tmp, args.jobs, args.size))
+    out = {
+        "submit_ms_p50": round(statistics.median(runs["submit"]), 3),
+        "overhead_ms_p50_1024": round(statistics.median(runs["overhead"]), 2),
+        "throughput_ratio": round(statistics.median(runs["throughput"]), 3),
+        "runs": {k: [round(v, 3) for v in vals] for k, vals in runs.items()},
+        "config": {"jobs": args.jobs, "sandbox_size": args.size, "latency_s": 0.5,
+                   "workers": 8, "cpus": os.cpu_count(), "python": sys.version.split()[0]},
+        "targets": {"submit_ms_p50": 5, "overhead_ms_p50_1024": 60, "throughput_ratio": 1.15},
+    }
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

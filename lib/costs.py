@@ -1,0 +1,160 @@
+"""Money: the dated price table, cost from raw usage, estimates before a run.
+
+A price row says: for ``provider``/``model`` (``*`` = any model), usage unit
+``unit`` (a key of the provider's raw usage, e.g. ``images``,
+``output_image_tokens``, ``credits``) in ``variant`` (``WxH/quality``,
+``WxH``, ``quality`` or ``*``) costs ``usd_per_unit`` from ``effective_from``
+on. Rows are never overwritten: a correction is a new row with a later date.
+
+Cost of a generation = sum over its usage units of amount x the price in
+effect at its time, most specific model and variant first. A unit with no
+price makes the cost unknown (NULL), never a silent zero.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from lib.clock import utcnow
+from lib.db import Cursor, Database
+
+if TYPE_CHECKING:
+    from lib.providers.base import GenerationRequest, Provider
+
+SEED_FILE = Path(__file__).with_name("prices.csv")
+QUANT = Decimal("0.00000001")  # costs are stored to 1e-8 USD
+
+
+@dataclass(frozen=True)
+class Cost:
+    """A computed cost: the total (None when some unit had no price) and its lines."""
+
+    total: Decimal | None
+    lines: tuple[tuple[str, float, Decimal], ...] = ()  # (unit, amount, usd per unit)
+    unpriced: tuple[str, ...] = field(default_factory=tuple)
+
+
+def variants_for(size: str | None, quality: str | None) -> list[str]:
+    """Variant keys from most to least specific."""
+    out: list[str] = []
+    if size and quality:
+        out.append(f"{size}/{quality}")
+    if size:
+        out.append(size)
+    if quality:
+        out.append(quality)
+    out.append("*")
+    return out
+
+
+def seed_prices(db: Database, path: Path = SEED_FILE) -> int:
+    """Insert the shipped price rows that are not in the table yet; return how many."""
+    with path.open(newline="", encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    added = 0
+    now = utcnow()
+    with db.write() as cur:
+        for r in rows:
+            exists = cur.execute(
+                "SELECT 1 FROM prices WHERE provider=? AND model=? AND variant=? AND unit=? "
+                "AND effective_from=?",
+                [r["provider"], r["model"], r["variant"], r["unit"], r["effective_from"]],
+            ).fetchone()
+            if exists:
+                continue
+            cur.execute(
+                "INSERT INTO prices (provider, model, variant, unit, usd_per_unit, "
+                "effective_from, source, created_by, created_at) VALUES (?,?,?,?,?,?,?,?,?)",
+                [
+                    r["provider"],
+                    r["model"],
+                    r["variant"],
+                    r["unit"],
+                    Decimal(r["usd_per_unit"]),
+                    r["effective_from"],
+                    r["source"],
+                    "seed",
+                    now,
+                ],
+            )
+            added += 1
+    return added
+
+
+def unit_price(
+    cur: Cursor, provider: str, model: str, unit: str, variants: list[str], at: datetime
+) -> Decimal | None:
+    """The price of one unit in effect at ``at``: exact model before ``*``, then variant order."""
+    rows = cur.execute(
+        "SELECT model, variant, usd_per_unit FROM prices "
+        "WHERE provider=? AND unit=? AND model IN (?, '*') AND effective_from <= ? "
+        "ORDER BY effective_from DESC, id DESC",
+        [provider, unit, model, at],
+    ).fetchall()
+    best: tuple[int, int] | None = None
+    price: Decimal | None = None
+    for row_model, row_variant, usd in rows:
+        if row_variant not in variants:
+            continue
+        rank = (0 if row_model == model else 1, variants.index(row_variant))
+        if best is None or rank < best:  # first hit per rank is the newest
+            best, price = rank, usd
+    return price
+
+
+def cost_of(
+    db: Database,
+    provider: str,
+    model: str,
+    usage: dict[str, float],
+    at: datetime,
+    size: str | None = None,
+    quality: str | None = None,
+) -> Cost:
+    """Cost of raw usage at time ``at``."""
+    variants = variants_for(size, quality)
+    lines: list[tuple[str, float, Decimal]] = []
+    unpriced: list[str] = []
+    total = Decimal(0)
+    with db.cursor() as cur:
+        for unit, amount in sorted(usage.items()):
+            if not amount:
+                continue
+            price = unit_price(cur, provider, model, unit, variants, at)
+            if price is None:
+                unpriced.append(unit)
+                continue
+            lines.append((unit, float(amount), price))
+            total += Decimal(str(amount)) * price
+    if unpriced:
+        return Cost(None, tuple(lines), tuple(unpriced))
+    return Cost(total.quantize(QUANT, rounding=ROUND_HALF_EVEN), tuple(lines))
+
+
+def split(total: Decimal | None, n: int) -> list[Decimal | None]:
+    """Split a job's cost over its n images so that the parts add up exactly."""
+    if n <= 0:
+        return []
+    if total is None:
+        return [None] * n
+    part = (total / n).quantize(QUANT, rounding=ROUND_HALF_EVEN)
+    parts = [part] * (n - 1)
+    parts.append(total - part * (n - 1))
+    return parts
+
+
+def estimate(
+    db: Database,
+    provider_id: str,
+    provider: Provider,
+    req: GenerationRequest,
+    at: datetime,
+) -> Decimal | None:
+    """What a request will probably cost, from the provider's typical usage and today's prices."""
+    usage = provider.typical_usage(req)
+    return cost_of(db, provider_id, req.model, usage, at, req.size, req.quality).total

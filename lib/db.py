@@ -1,0 +1,275 @@
+"""The one DuckDB file: connection, append-only migrations, one write path.
+
+DuckDB allows a single read-write *process* per file, so the dashboard, its
+worker threads and the CLI take turns; opening a file another process holds
+raises :class:`DatabaseLocked` with a message that says so. Inside the process
+every operation gets its own cursor (a cheap connection to the same database,
+safe across threads) and every write goes through :meth:`Database.write`,
+which holds one lock, so writers never conflict with each other.
+
+Migrations are named functions appended to ``MIGRATIONS``; each runs once and
+is recorded in ``schema_migrations``. Never edit one that has shipped: add a new one.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+log = logging.getLogger(__name__)
+
+Cursor = duckdb.DuckDBPyConnection
+
+
+class DatabaseLocked(RuntimeError):
+    """Another process (usually the dashboard) holds the database file."""
+
+
+def _m001_core(cur: Cursor) -> None:
+    """Jobs, their events, images, prices, users and budgets."""
+    cur.execute(
+        """
+        CREATE TABLE users (
+            username TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            email TEXT,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'member', 'analyst')),
+            password_hash TEXT,
+            disabled BOOLEAN NOT NULL DEFAULT false,
+            failed_logins INTEGER NOT NULL DEFAULT 0,
+            locked_until TIMESTAMP,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            batch_id TEXT,
+            user_id TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            negative_prompt TEXT,
+            style TEXT,
+            width INTEGER,
+            height INTEGER,
+            aspect_ratio TEXT,
+            quality TEXT,
+            seed BIGINT,
+            n INTEGER NOT NULL DEFAULT 1,
+            reference_key TEXT,
+            watermark TEXT,
+            params TEXT,
+            client_token TEXT,
+            worker_id TEXT,
+            status TEXT NOT NULL
+                CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            max_attempts INTEGER NOT NULL DEFAULT 4,
+            next_run_at TIMESTAMP NOT NULL,
+            cancel_requested BOOLEAN NOT NULL DEFAULT false,
+            progress DOUBLE,
+            progress_note TEXT,
+            error_type TEXT,
+            error_message TEXT,
+            request_id TEXT,
+            usage TEXT,
+            estimated_cost_usd DECIMAL(18, 8),
+            cost_usd DECIMAL(18, 8),
+            duration_ms INTEGER,
+            created_at TIMESTAMP NOT NULL,
+            started_at TIMESTAMP,
+            finished_at TIMESTAMP,
+            updated_at TIMESTAMP NOT NULL
+        );
+        CREATE INDEX jobs_status_idx ON jobs (status);
+        CREATE INDEX jobs_user_idx ON jobs (user_id);
+        CREATE SEQUENCE job_events_seq;
+        CREATE TABLE job_events (
+            id BIGINT PRIMARY KEY DEFAULT nextval('job_events_seq'),
+            job_id TEXT NOT NULL,
+            "at" TIMESTAMP NOT NULL,
+            from_status TEXT,
+            to_status TEXT NOT NULL,
+            detail TEXT
+        );
+        CREATE INDEX job_events_job_idx ON job_events (job_id);
+        CREATE TABLE images (
+            id TEXT PRIMARY KEY,
+            job_id TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            user_id TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            negative_prompt TEXT,
+            style TEXT,
+            quality TEXT,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            seed BIGINT,
+            original_key TEXT NOT NULL,
+            watermarked_key TEXT,
+            thumb_key TEXT NOT NULL,
+            bytes BIGINT NOT NULL,
+            cost_usd DECIMAL(18, 8),
+            duration_ms INTEGER,
+            request_id TEXT,
+            shared BOOLEAN NOT NULL DEFAULT false,
+            favourite BOOLEAN NOT NULL DEFAULT false,
+            rating INTEGER CHECK (rating BETWEEN 1 AND 5),
+            demo BOOLEAN NOT NULL DEFAULT false,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE INDEX images_job_idx ON images (job_id);
+        CREATE INDEX images_user_idx ON images (user_id);
+        CREATE INDEX images_created_idx ON images (created_at);
+        CREATE SEQUENCE claim_turn_seq;
+        CREATE TABLE claim_turns (
+            user_id TEXT PRIMARY KEY,
+            turn BIGINT NOT NULL
+        );
+        CREATE SEQUENCE prices_seq;
+        CREATE TABLE prices (
+            id BIGINT PRIMARY KEY DEFAULT nextval('prices_seq'),
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            variant TEXT NOT NULL DEFAULT '*',
+            unit TEXT NOT NULL,
+            usd_per_unit DECIMAL(18, 10) NOT NULL CHECK (usd_per_unit >= 0),
+            effective_from TIMESTAMP NOT NULL,
+            source TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE budgets (
+            scope TEXT NOT NULL CHECK (scope IN ('user', 'team')),
+            subject TEXT NOT NULL,
+            monthly_usd DECIMAL(18, 2) NOT NULL CHECK (monthly_usd >= 0),
+            warn_fraction DOUBLE NOT NULL DEFAULT 0.8,
+            updated_by TEXT NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (scope, subject)
+        );
+        """
+    )
+
+
+MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
+    ("001_core", _m001_core),
+]
+
+
+class Database:
+    """One DuckDB file shared by every thread of this process."""
+
+    def __init__(self, path: Path | str, *, migrate: bool = True) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._con = duckdb.connect(str(self.path))
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise DatabaseLocked(
+                    f"Another Promptboard process (usually the dashboard) is using {self.path}. "
+                    "DuckDB lets one process at a time open it: stop the dashboard, or do this "
+                    "from the dashboard instead."
+                ) from exc
+            raise
+        self._write_lock = threading.RLock()
+        self._closed = False
+        if migrate:
+            self.migrate()
+
+    # -- reads ---------------------------------------------------------------------
+
+    @contextmanager
+    def cursor(self) -> Iterator[Cursor]:
+        """A fresh cursor for this thread, closed afterwards."""
+        cur = self._con.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+    def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run a read query and return every row."""
+        with self.cursor() as cur:
+            return cur.execute(sql, list(params)).fetchall()
+
+    def fetchone(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
+        """Run a read query and return its first row, or None."""
+        rows = self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row, or None."""
+        row = self.fetchone(sql, params)
+        return row[0] if row else None
+
+    def df(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
+        """Run a read query into a DataFrame."""
+        with self.cursor() as cur:
+            return cur.execute(sql, list(params)).df()
+
+    def dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Run a read query and return rows as dicts keyed by column name."""
+        with self.cursor() as cur:
+            res = cur.execute(sql, list(params))
+            cols = [d[0] for d in res.description]
+            return [dict(zip(cols, row, strict=True)) for row in res.fetchall()]
+
+    # -- writes --------------------------------------------------------------------
+
+    @contextmanager
+    def write(self) -> Iterator[Cursor]:
+        """The one write path: a transaction under the process-wide write lock."""
+        with self._write_lock:
+            cur = self._con.cursor()
+            try:
+                cur.begin()
+                yield cur
+                cur.commit()
+            except BaseException:
+                try:
+                    cur.rollback()
+                except duckdb.Error:
+                    log.debug("rollback after a failed write also failed", exc_info=True)
+                raise
+            finally:
+                cur.close()
+
+    def migrate(self) -> list[str]:
+        """Apply migrations not yet recorded; return the names applied."""
+        applied: list[str] = []
+        with self.write() as cur:
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                "name TEXT PRIMARY KEY, applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)"
+            )
+            done = {r[0] for r in cur.execute("SELECT name FROM schema_migrations").fetchall()}
+            for name, fn in MIGRATIONS:
+                if name in done:
+                    continue
+                fn(cur)
+                cur.execute("INSERT INTO schema_migrations (name) VALUES (?)", [name])
+                applied.append(name)
+        if applied:
+            log.info("applied migrations: %s", ", ".join(applied))
+        return applied
+
+    def checkpoint(self) -> None:
+        """Fold the write-ahead log into the file."""
+        with self._write_lock:
+            self._con.execute("CHECKPOINT")
+
+    def close(self) -> None:
+        """Close the connection; the file lock is released."""
+        if not self._closed:
+            self._closed = True
+            self._con.close()

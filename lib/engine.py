@@ -1,0 +1,70 @@
+"""The engine: settings, database, storage, providers and workers, wired once per process.
+
+The dashboard builds one in ``st.cache_resource``; the CLI and the tests build
+their own. Everything is injectable (storage, clock, provider factory) so
+tests can swap parts without patching.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from lib import config, costs
+from lib import providers as registry
+from lib import storage as storage_mod
+from lib.clock import Clock
+from lib.db import Database
+from lib.providers.base import Provider
+from lib.worker import RetryPolicy, WorkerPool, recover
+
+log = logging.getLogger(__name__)
+
+
+class Engine:
+    """Everything a page, the CLI or a worker needs, for one data dir."""
+
+    def __init__(
+        self,
+        settings: config.Settings | None = None,
+        *,
+        storage: storage_mod.Storage | None = None,
+        clock: Clock | None = None,
+        provider_factory: Callable[[str], Provider] | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        self.settings = settings or config.load()
+        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        self.db = Database(self.settings.db_path)
+        self.storage = storage or storage_mod.from_settings(self.settings)
+        self.clock = clock or Clock()
+        self._provider_factory = provider_factory or registry.create
+        self.retry_policy = retry_policy or RetryPolicy()
+        self.internal_errors: list[BaseException] = []
+        self.pool: WorkerPool | None = None
+        costs.seed_prices(self.db)
+
+    def provider(self, provider_id: str) -> Provider:
+        """A provider instance for one call."""
+        return self._provider_factory(provider_id)
+
+    def start_workers(
+        self, threads: int | None = None, only: frozenset[str] | None = None
+    ) -> WorkerPool:
+        """Recover jobs a dead process left running, then start the worker threads."""
+        if self.pool is None:
+            recover(self)
+            self.pool = WorkerPool(self, threads or self.settings.workers, only).start()
+        return self.pool
+
+    def wake_workers(self) -> None:
+        """Nudge idle workers after a submit or a retry."""
+        if self.pool is not None:
+            self.pool.wake()
+
+    def close(self) -> None:
+        """Stop workers and release the database file."""
+        if self.pool is not None:
+            self.pool.stop()
+            self.pool = None
+        self.db.close()

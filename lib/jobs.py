@@ -1,0 +1,375 @@
+"""Jobs: the state machine, submit, claim, cancel, retry and restart recovery.
+
+::
+
+    submit ──▶ queued ──claim──▶ running ──▶ succeeded
+                 │  ▲               │ ├───▶ failed
+                 │  └──retry/recover┘ └───▶ cancelled
+                 └──────cancel─────────────▶ cancelled
+
+The jobs table is the only source of truth. Every transition is one guarded
+``UPDATE ... WHERE id=? AND status IN (...)``; no row updated means the move
+was illegal and :class:`IllegalTransition` is raised. Each transition appends
+a ``job_events`` row in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from lib import costs, imaging, styles
+from lib import providers as registry
+from lib.db import Cursor
+from lib.providers.base import GenerationRequest
+
+if TYPE_CHECKING:
+    from lib.engine import Engine
+
+QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
+    "queued",
+    "running",
+    "succeeded",
+    "failed",
+    "cancelled",
+)
+STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
+TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
+ACTIVE = frozenset({QUEUED, RUNNING})
+TRANSITIONS: dict[str, frozenset[str]] = {
+    QUEUED: frozenset({RUNNING, CANCELLED}),
+    RUNNING: frozenset({SUCCEEDED, FAILED, CANCELLED, QUEUED}),
+    SUCCEEDED: frozenset(),
+    FAILED: frozenset(),
+    CANCELLED: frozenset(),
+}
+HARD_PROMPT_LIMIT = 32_000
+
+
+class IllegalTransition(RuntimeError):
+    """The job was not in a state that allows this move."""
+
+
+class SubmitError(ValueError):
+    """A request we refuse before queueing; the message says how to fix it."""
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """What a user asks for: everything needed to run and to reproduce it."""
+
+    prompt: str
+    provider: str = "sandbox"
+    model: str | None = None
+    negative_prompt: str | None = None
+    style: str | None = None
+    width: int | None = None
+    height: int | None = None
+    aspect_ratio: str | None = None
+    quality: str | None = None
+    seed: int | None = None
+    n: int = 1
+    reference: bytes | None = None  # the raw upload; validated and stored at submit
+    watermark: imaging.WatermarkSpec | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    client_token: str | None = None  # same token twice = one job (double clicks)
+    batch_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Job:
+    """One row of the jobs table."""
+
+    id: str
+    batch_id: str | None
+    user_id: str
+    provider: str
+    model: str
+    prompt: str
+    negative_prompt: str | None
+    style: str | None
+    width: int | None
+    height: int | None
+    aspect_ratio: str | None
+    quality: str | None
+    seed: int | None
+    n: int
+    reference_key: str | None
+    watermark: str | None
+    params: str | None
+    client_token: str | None
+    worker_id: str | None
+    status: str
+    attempts: int
+    max_attempts: int
+    next_run_at: datetime
+    cancel_requested: bool
+    progress: float | None
+    progress_note: str | None
+    error_type: str | None
+    error_message: str | None
+    request_id: str | None
+    usage: str | None
+    estimated_cost_usd: Decimal | None
+    cost_usd: Decimal | None
+    duration_ms: int | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    updated_at: datetime
+
+    @property
+    def params_dict(self) -> dict[str, Any]:
+        """Provider-specific extras as a dict."""
+        return json.loads(self.params) if self.params else {}
+
+    @property
+    def size(self) -> str | None:
+        """``WxH`` when the job asked for pixel sizes."""
+        return f"{self.width}x{self.height}" if self.width and self.height else None
+
+    @property
+    def done(self) -> bool:
+        """True in a terminal state."""
+        return self.status in TERMINAL
+
+
+JOB_COLUMNS = ", ".join(f.name for f in fields(Job))
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def event(
+    cur: Cursor, job_id: str, at: datetime, frm: str | None, to: str, detail: str = ""
+) -> None:
+    """Append one job_events row."""
+    cur.execute(
+        'INSERT INTO job_events (job_id, "at", from_status, to_status, detail) '
+        "VALUES (?,?,?,?,?)",
+        [job_id, at, frm, to, detail[:2000]],
+    )
+
+
+def transition(
+    cur: Cursor,
+    job_id: str,
+    frm: Iterable[str],
+    to: str,
+    at: datetime,
+    detail: str = "",
+    **sets: Any,
+) -> str:
+    """One guarded move; returns the status it came from or raises IllegalTransition."""
+    allowed = [s for s in frm if to in TRANSITIONS[s]]
+    if not allowed:
+        raise IllegalTransition(f"no transition from {sorted(frm)} to {to}")
+    assignments = ["status = ?", "updated_at = ?"] + [f"{k} = ?" for k in sets]
+    values: list[Any] = [to, at, *sets.values()]
+    # DuckDB's RETURNING gives the new row; read the old status first under the write lock.
+    old = cur.execute("SELECT status FROM jobs WHERE id = ?", [job_id]).fetchone()
+    placeholders = ",".join("?" * len(allowed))
+    hit = cur.execute(
+        f"UPDATE jobs SET {', '.join(assignments)} "
+        f"WHERE id = ? AND status IN ({placeholders}) RETURNING id",
+        [*values, job_id, *allowed],
+    ).fetchall()
+    if not hit:
+        state = old[0] if old else "missing"
+        raise IllegalTransition(f"job {job_id} is {state}; cannot move it to {to}")
+    event(cur, job_id, at, old[0] if old else None, to, detail)
+    return str(old[0]) if old else ""
+
+
+# --------------------------------------------------------------------------- submit
+
+
+def _validate(spec: JobSpec) -> tuple[type[registry.Provider], str]:
+    try:
+        cls = registry.get(spec.provider)
+    except registry.UnknownProvider as exc:
+        raise SubmitError(str(exc)) from None
+    if not registry.is_configured(cls):
+        raise SubmitError(f"{cls.label} is not configured. {cls.configure_hint()}")
+    caps = cls.caps
+    prompt = spec.prompt.strip() if spec.prompt else ""
+    if not prompt:
+        raise SubmitError("The prompt is empty. Describe the image you want.")
+    limit = min(caps.max_prompt_chars, HARD_PROMPT_LIMIT)
+    if len(spec.prompt) > limit:
+        raise SubmitError(
+            f"The prompt has {len(spec.prompt):,} characters; {cls.label} accepts at most "
+            f"{limit:,}. Shorten it."
+        )
+    if not 1 <= spec.n <= caps.max_n:
+        raise SubmitError(f"{cls.label} makes 1 to {caps.max_n} images per request.")
+    model = spec.model or caps.default_model
+    if caps.models and model not in caps.models and not caps.open_models:
+        raise SubmitError(
+            f"{cls.label} has no model {model!r}; choose one of {', '.join(caps.models)}."
+        )
+    if spec.reference is not None and caps.max_reference_images < 1:
+        raise SubmitError(f"{cls.label} does not take a reference image.")
+    for side in (spec.width, spec.height):
+        if side is not None and not 64 <= side <= 8192:
+            raise SubmitError("Image sides must be between 64 and 8192 pixels.")
+    return cls, model
+
+
+def submit(engine: Engine, user: str, spec: JobSpec) -> str:
+    """Validate, store the reference image, queue the job; returns its id at once."""
+    cls, model = _validate(spec)
+    now = engine.clock.now()
+    if spec.client_token:
+        existing = engine.db.scalar(
+            "SELECT id FROM jobs WHERE user_id = ? AND client_token = ?",
+            [user, spec.client_token],
+        )
+        if existing:
+            return str(existing)
+    job_id = _new_id()
+    reference_key = None
+    if spec.reference is not None:
+        s = engine.settings
+        try:
+            png, _ = imaging.prepare_reference(
+                spec.reference, max_bytes=s.max_upload_bytes, max_pixels=s.max_pixels
+            )
+        except imaging.ImageError as exc:
+            raise SubmitError(f"The reference image was refused: {exc}") from None
+        reference_key = f"refs/{job_id}.png"
+        engine.storage.put(reference_key, png, "image/png")
+    style = styles.get(spec.style)
+    params = dict(spec.params)
+    params["styled_prompt"] = style.apply(spec.prompt)
+    negative = spec.negative_prompt or (style.negative or None)
+    request = _request_from(
+        spec.prompt, params, model, spec.width, spec.height, spec.aspect_ratio,
+        spec.quality, spec.n, spec.seed, negative, spec.style, (),
+    )
+    estimate = costs.estimate(engine.db, cls.id, cls(), request, now)
+    with engine.db.write() as cur:
+        if spec.client_token:
+            dup = cur.execute(
+                "SELECT id FROM jobs WHERE user_id = ? AND client_token = ?",
+                [user, spec.client_token],
+            ).fetchone()
+            if dup:
+                if reference_key:
+                    engine.storage.delete([reference_key])
+                return str(dup[0])
+        cur.execute(
+            f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({','.join('?' * len(fields(Job)))})",
+            [
+                job_id, spec.batch_id, user, cls.id, model, spec.prompt, negative, spec.style,
+                spec.width, spec.height, spec.aspect_ratio, spec.quality, spec.seed, spec.n,
+                reference_key,
+                json.dumps(spec.watermark.to_dict()) if spec.watermark else None,
+                json.dumps(params), spec.client_token, None, QUEUED, 0,
+                engine.settings.max_attempts, now, False, None, None, None, None, None,
+                None, estimate, None, None, now, None, None, now,
+            ],
+        )
+        event(cur, job_id, now, None, QUEUED, "submitted")
+    engine.wake_workers()
+    return job_id
+
+
+def _request_from(
+    prompt: str, params: dict[str, Any], model: str, width: int | None, height: int | None,
+    aspect: str | None, quality: str | None, n: int, seed: int | None,
+    negative: str | None, style: str | None, refs: tuple[bytes, ...],
+) -> GenerationRequest:
+    extra = {k: v for k, v in params.items() if k != "styled_prompt"}
+    extra["style"] = style
+    return GenerationRequest(
+        prompt=params.get("styled_prompt", prompt), model=model, width=width, height=height,
+        aspect_ratio=aspect, quality=quality, n=n, seed=seed, negative_prompt=negative,
+        style_preset=params.get("style_preset"), reference_images=refs, extra=extra,
+    )
+
+
+def request_for(job: Job, refs: tuple[bytes, ...] = ()) -> GenerationRequest:
+    """The provider request a job describes."""
+    return _request_from(
+        job.prompt, job.params_dict, job.model, job.width, job.height, job.aspect_ratio,
+        job.quality, job.n, job.seed, job.negative_prompt, job.style, refs,
+    )
+
+
+# --------------------------------------------------------------------------- reads
+
+
+def load(engine: Engine, job_ids: Sequence[str]) -> list[Job]:
+    """Jobs by id, in the order given (missing ids are skipped)."""
+    if not job_ids:
+        return []
+    marks = ",".join("?" * len(job_ids))
+    rows = engine.db.fetchall(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id IN ({marks})", job_ids)
+    by_id = {r[0]: Job(*r) for r in rows}
+    return [by_id[i] for i in job_ids if i in by_id]
+
+
+def get(engine: Engine, job_id: str) -> Job | None:
+    """One job or None."""
+    found = load(engine, [job_id])
+    return found[0] if found else None
+
+
+def events(engine: Engine, job_id: str) -> list[tuple[datetime, str | None, str, str]]:
+    """A job's transitions, oldest first."""
+    return [
+        (r[0], r[1], r[2], r[3])
+        for r in engine.db.fetchall(
+            "SELECT \"at\", from_status, to_status, detail FROM job_events "
+            "WHERE job_id = ? ORDER BY id",
+            [job_id],
+        )
+    ]
+
+
+def any_active(engine: Engine, job_ids: Sequence[str]) -> bool:
+    """True while any of these jobs is queued or running."""
+    return any(j.status in ACTIVE for j in load(engine, job_ids))
+
+
+def active_for_user(engine: Engine, user: str) -> list[str]:
+    """Ids of the user's queued and running jobs, oldest first."""
+    rows = engine.db.fetchall(
+        "SELECT id FROM jobs WHERE user_id = ? AND status IN ('queued','running') "
+        "ORDER BY created_at",
+        [user],
+    )
+    return [r[0] for r in rows]
+
+
+# --------------------------------------------------------------------------- cancel
+
+
+def cancel(engine: Engine, job_id: str, user: str, *, admin: bool = False) -> str:
+    """Cancel a job: queued ones at once, running ones cooperatively. Returns the new state."""
+    now = engine.clock.now()
+    with engine.db.write() as cur:
+        row = cur.execute("SELECT user_id, status FROM jobs WHERE id = ?", [job_id]).fetchone()
+        if row is None or (row[0] != user and not admin):
+            raise IllegalTransition("No such job of yours.")
+        if row[1] == QUEUED:
+            transition(
+                cur, job_id, [QUEUED], CANCELLED, now, f"cancelled by {user}",
+                finished_at=now, error_type="cancelled", error_message="Cancelled before it ran.",
+            )
+            return CANCELLED
+        if row[1] == RUNNING:
+            cur.execute(
+                "UPDATE jobs SET cancel_requested = true, updated_at = ? WHERE id = ?",
+                [now, job_id],
+            )
+            event(cur, job_id, now, RUNNING, RUNNING, f"cancel requested by {user}")
+            return "cancelling"
+        return str(row[1])

@@ -1,0 +1,220 @@
+"""Run one claimed job: provider call, validation, watermark, thumbnails, storage, rows.
+
+Order matters for durability: every object is stored before the one
+transaction that inserts the image rows and moves the job to ``succeeded``.
+If anything fails after objects were stored, they are deleted again, so no
+row points at nothing and nothing is stored without a row (a crash in between
+is cleaned up by ``worker.recover``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import traceback
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+from lib import costs, imaging
+from lib.faults import crash_point
+from lib.jobs import (
+    CANCELLED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+    IllegalTransition,
+    Job,
+    request_for,
+    transition,
+)
+from lib.providers.base import BadResponse, Cancelled, GenerationResult, ProviderError
+from lib.storage import StorageError
+from lib.worker import DbJobContext, RetryPolicy, image_keys
+
+if TYPE_CHECKING:
+    from lib.engine import Engine
+
+log = logging.getLogger(__name__)
+_rng = random.Random()
+
+
+def _finish(
+    engine: Engine, job: Job, to: str, detail: str, error_type: str | None,
+    message: str | None, cost: Decimal | None = None, usage: dict[str, float] | None = None,
+    request_id: str | None = None,
+) -> None:
+    now = engine.clock.now()
+    with engine.db.write() as cur:
+        transition(
+            cur, job.id, [RUNNING], to, now, detail, finished_at=now, error_type=error_type,
+            error_message=message, cost_usd=cost,
+            usage=json.dumps(usage) if usage is not None else None, request_id=request_id,
+        )
+
+
+def _retry_or_fail(engine: Engine, job: Job, err: ProviderError, ctx: DbJobContext) -> None:
+    if ctx.force_check():
+        _finish(engine, job, CANCELLED, "cancelled during a retryable error", "cancelled",
+                "Cancelled.")
+        return
+    policy: RetryPolicy = engine.retry_policy
+    delay = policy.delay(job.attempts, err.retry_after, _rng) if err.retryable else None
+    if delay is None or job.attempts >= job.max_attempts:
+        why = err.message
+        if err.retryable and job.attempts >= job.max_attempts:
+            why = f"{err.message} (gave up after {job.attempts} attempts)"
+        elif err.retryable and delay is None:
+            why = f"{err.message} (the provider asked to wait {err.retry_after:.0f} s; try later)"
+        _finish(engine, job, FAILED, f"{err.error_type}: not retried", err.error_type, why)
+        return
+    now = engine.clock.now()
+    with engine.db.write() as cur:
+        transition(
+            cur, job.id, [RUNNING], QUEUED, now,
+            f"{err.error_type}: retry in {delay:.1f}s",
+            next_run_at=now + timedelta(seconds=delay), error_type=err.error_type,
+            error_message=f"{err.message} Retrying automatically.", progress=None,
+            progress_note=f"waiting {delay:.0f} s to retry", worker_id=None,
+        )
+    engine.wake_workers()
+
+
+def process(engine: Engine, job: Job) -> str:
+    """Run one job that ``claim`` moved to running; returns the state it ended in."""
+    ctx = DbJobContext(engine, job)
+    t0 = engine.clock.monotonic()
+    crash_point("after_claim")
+    try:
+        refs: tuple[bytes, ...] = ()
+        if job.reference_key:
+            refs = (engine.storage.get(job.reference_key),)
+        provider = engine.provider(job.provider)
+        result = provider.generate(request_for(job, refs), ctx)
+    except Cancelled as err:
+        _finish(engine, job, CANCELLED, "cancelled while running", "cancelled", err.message)
+        return CANCELLED
+    except ProviderError as err:
+        _retry_or_fail(engine, job, err, ctx)
+        return str(engine.db.scalar("SELECT status FROM jobs WHERE id = ?", [job.id]))
+    except StorageError as err:
+        _finish(engine, job, FAILED, "reference image unreadable", "storage", str(err))
+        return FAILED
+    crash_point("after_generate")
+    return _store(engine, job, result, ctx, t0)
+
+
+def _store(engine: Engine, job: Job, result: GenerationResult, ctx: DbJobContext,
+           t0: float) -> str:
+    s = engine.settings
+    started = engine.clock.now()
+    cost = costs.cost_of(
+        engine.db, job.provider, job.model, result.usage, started, job.size, job.quality
+    ).total
+    if ctx.force_check():
+        _finish(engine, job, CANCELLED, "cancelled; results discarded", "cancelled",
+                "Cancelled. The provider had already finished, so it may have charged for it.",
+                cost, result.usage, result.request_id)
+        return CANCELLED
+    if not result.images:
+        err = BadResponse(f"{job.provider} answered without an image. Try again or rephrase.")
+        _finish(engine, job, FAILED, "no image in response", err.error_type, err.message,
+                cost, result.usage, result.request_id)
+        return FAILED
+    spec = imaging.WatermarkSpec.from_dict(json.loads(job.watermark)) if job.watermark else None
+    stored: list[str] = []
+    rows: list[list[object]] = []
+    parts = costs.split(cost, len(result.images))
+    try:
+        for i, gi in enumerate(result.images):
+            image_id = uuid.uuid4().hex[:16]
+            seed = gi.seed if gi.seed is not None else result.seed
+            meta = {
+                "promptboard:prompt": job.prompt, "promptboard:provider": job.provider,
+                "promptboard:model": job.model, "promptboard:seed": str(seed),
+                "promptboard:style": job.style or "none", "promptboard:job": job.id,
+            }
+            png, dec = imaging.to_png_original(
+                gi.data, gi.mime_type, meta, compress_level=s.png_compress_level,
+                max_bytes=256 * 1024 * 1024, max_pixels=max(s.max_pixels, 100_000_000),
+            )
+            k_orig, k_wm, k_thumb = image_keys(job.id, image_id)
+            shown = dec.image
+            engine.storage.put(k_orig, png, "image/png")
+            stored.append(k_orig)
+            wm_key = None
+            if spec is not None:
+                shown = imaging.apply_watermark(dec.image, spec)
+                engine.storage.put(k_wm, imaging.encode_png(shown, meta, s.png_compress_level),
+                                   "image/png")
+                stored.append(k_wm)
+                wm_key = k_wm
+            engine.storage.put(k_thumb, imaging.make_thumbnail(shown), "image/webp")
+            stored.append(k_thumb)
+            rows.append([image_id, job.id, i, job.user_id, job.provider, job.model, job.prompt,
+                         job.negative_prompt, job.style, job.quality, dec.width, dec.height,
+                         seed, k_orig, wm_key, k_thumb, len(png), parts[i], None,
+                         result.request_id, started])
+        crash_point("after_store")
+        duration_ms = int((engine.clock.monotonic() - t0) * 1000)
+        now = engine.clock.now()
+        with engine.db.write() as cur:
+            for r in rows:
+                r[18] = duration_ms
+                cur.execute(
+                    "INSERT INTO images (id, job_id, idx, user_id, provider, model, prompt, "
+                    "negative_prompt, style, quality, width, height, seed, original_key, "
+                    "watermarked_key, thumb_key, bytes, cost_usd, duration_ms, request_id, "
+                    "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", r,
+                )
+            transition(
+                cur, job.id, [RUNNING], SUCCEEDED, now, f"{len(rows)} image(s) stored",
+                finished_at=now, cost_usd=cost, usage=json.dumps(result.usage),
+                request_id=result.request_id, duration_ms=duration_ms, progress=1.0,
+                progress_note="done", error_type=None, error_message=None,
+                seed=rows[0][12] if job.seed is None else job.seed,
+            )
+        crash_point("after_commit")
+        return SUCCEEDED
+    except imaging.ImageError as exc:
+        engine.storage.delete(stored)
+        msg = f"{job.provider} returned an image that could not be read ({exc}). Try again."
+        _finish(engine, job, FAILED, "unreadable image", "bad_response", msg, cost,
+                result.usage, result.request_id)
+        return FAILED
+    except StorageError as exc:
+        _safe_delete(engine, stored)
+        msg = f"The images were generated but could not be saved: {exc}"
+        _finish(engine, job, FAILED, "storage write failed", "storage", msg, cost,
+                result.usage, result.request_id)
+        return FAILED
+    except IllegalTransition:
+        _safe_delete(engine, stored)  # cancelled or recovered elsewhere meanwhile
+        raise
+
+
+def _safe_delete(engine: Engine, keys: list[str]) -> None:
+    try:
+        engine.storage.delete(keys)
+    except StorageError:
+        log.warning("could not delete %d object(s) after a failure", len(keys))
+
+
+def run_safely(engine: Engine, job: Job) -> str:
+    """``process`` that never raises: an unexpected error fails the job with its id."""
+    try:
+        return process(engine, job)
+    except Exception as exc:  # noqa: BLE001 - a worker must survive anything
+        log.error("job %s crashed:\n%s", job.id, traceback.format_exc())
+        engine.internal_errors.append(exc)
+        try:
+            _finish(engine, job, FAILED, f"internal error: {type(exc).__name__}", "internal",
+                    f"Something went wrong inside Promptboard (job {job.id}); the details "
+                    "are in the server log. Retry, or tell an admin if it happens again.")
+        except IllegalTransition:
+            pass
+        return FAILED
+

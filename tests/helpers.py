@@ -1,0 +1,28 @@
+"""Helpers shared by tests that run Promptboard in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None,
+            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m lib.cli ...`` from the repo root with this test's environment."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "lib.cli", *args], cwd=ROOT, env=full_env,
+        capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """Parse one JSON object per non-empty line."""
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
