@@ -21,6 +21,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "PROMPTBOARD_SANDBOX_LATENCY": ("1.5", "seconds the offline sandbox takes per image"),
     "PROMPTBOARD_MAX_UPLOAD_MB": ("25", "largest reference image accepted, in MB"),
     "PROMPTBOARD_MAX_PIXELS": ("60000000", "largest reference image accepted, in pixels"),
+    "PROMPTBOARD_HTTP_TIMEOUT": ("120", "seconds a provider HTTP call may take"),
     "PROMPTBOARD_PNG_COMPRESS_LEVEL": ("3", "zlib level (0-9) for PNGs we write"),
     "PROMPTBOARD_LOG_LEVEL": ("INFO", "Python logging level"),
 }

@@ -26,7 +26,7 @@ from lib.db import Cursor, Database
 if TYPE_CHECKING:
     from lib.providers.base import GenerationRequest, Provider
 
-SEED_FILE = Path(__file__).with_name("prices.csv")
+SEED_DIR = Path(__file__).with_name("prices")  # one CSV per provider
 QUANT = Decimal("0.00000001")  # costs are stored to 1e-8 USD
 
 
@@ -52,10 +52,18 @@ def variants_for(size: str | None, quality: str | None) -> list[str]:
     return out
 
 
-def seed_prices(db: Database, path: Path = SEED_FILE) -> int:
+def seed_rows(folder: Path = SEED_DIR) -> list[dict[str, str]]:
+    """Every shipped price row, from lib/prices/*.csv."""
+    rows: list[dict[str, str]] = []
+    for path in sorted(folder.glob("*.csv")):
+        with path.open(newline="", encoding="utf-8") as fh:
+            rows.extend(csv.DictReader(fh))
+    return rows
+
+
+def seed_prices(db: Database, folder: Path = SEED_DIR) -> int:
     """Insert the shipped price rows that are not in the table yet; return how many."""
-    with path.open(newline="", encoding="utf-8") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = seed_rows(folder)
     added = 0
     now = utcnow()
     with db.write() as cur:

@@ -66,6 +66,7 @@ def _m001_core(cur: Cursor) -> None:
             watermark TEXT,
             params TEXT,
             client_token TEXT,
+            provider_state TEXT,
             worker_id TEXT,
             status TEXT NOT NULL
                 CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),

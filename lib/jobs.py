@@ -103,6 +103,7 @@ class Job:
     watermark: str | None
     params: str | None
     client_token: str | None
+    provider_state: str | None
     worker_id: str | None
     status: str
     attempts: int
@@ -271,7 +272,7 @@ def submit(engine: Engine, user: str, spec: JobSpec) -> str:
                 spec.width, spec.height, spec.aspect_ratio, spec.quality, spec.seed, spec.n,
                 reference_key,
                 json.dumps(spec.watermark.to_dict()) if spec.watermark else None,
-                json.dumps(params), spec.client_token, None, QUEUED, 0,
+                json.dumps(params), spec.client_token, None, None, QUEUED, 0,
                 engine.settings.max_attempts, now, False, None, None, None, None, None,
                 None, estimate, None, None, now, None, None, now,
             ],

@@ -11,12 +11,13 @@ any point leaves either a finished job or a ``running`` one that
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import threading
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lib.jobs import (
     FAILED,
@@ -159,6 +160,16 @@ class DbJobContext:
         self._last_write = -1e9
         self._last_check = -1e9
         self._cancelled = False
+        self.state: dict[str, Any] = json.loads(job.provider_state) if job.provider_state else {}
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        """Persist provider state on the job row now, so a retry or restart can resume."""
+        self.state = dict(state)
+        with self.engine.db.write() as cur:
+            cur.execute(
+                "UPDATE jobs SET provider_state = ?, updated_at = ? WHERE id = ?",
+                [json.dumps(self.state), self.engine.clock.now(), self.job_id],
+            )
 
     def report_progress(self, fraction: float, note: str | None = None) -> None:
         """Write progress to the row, at most every half second (and always at 1.0)."""

@@ -7,7 +7,10 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lib.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,3 +29,12 @@ def run_cli(*args: str, env: dict[str, str] | None = None,
 def json_lines(text: str) -> list[dict[str, Any]]:
     """Parse one JSON object per non-empty line."""
     return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def run_next(engine: Engine) -> str | None:
+    """Claim the next job and run it in this thread; its end state, or None if none queued."""
+    from lib.pipeline import process
+    from lib.worker import claim
+
+    job = claim(engine, "test")
+    return None if job is None else process(engine, job)

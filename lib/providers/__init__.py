@@ -53,10 +53,12 @@ def is_configured(cls: type[Provider]) -> bool:
 def create(
     provider_id: str,
     session: requests.Session | None = None,
-    timeout: float = DEFAULT_TIMEOUT,
+    timeout: float | None = None,
 ) -> Provider:
-    """An instance with key and base URL read from the environment now."""
+    """An instance with key, base URL and timeout read from the environment now."""
     cls = get(provider_id)
+    if timeout is None:
+        timeout = float(os.environ.get("PROMPTBOARD_HTTP_TIMEOUT") or DEFAULT_TIMEOUT)
     return cls(
         session=session,
         base_url=_env(cls.base_url_env) or cls.default_base_url,

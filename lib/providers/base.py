@@ -13,6 +13,7 @@ A provider turns a :class:`GenerationRequest` into HTTP and back into a
     ├── RateLimited               retryable, may carry retry_after seconds
     ├── Unavailable               retryable: 5xx, timeout, reset, refused
     ├── BadResponse               the reply could not be read (malformed, no image)
+    ├── Uncertain                 a paid request may have started; never retried blindly
     └── Cancelled                 the user cancelled a running job
 
 Each error has a short ``error_type`` code that is stored on the job row.
@@ -89,6 +90,12 @@ class BadResponse(ProviderError):
     error_type = "bad_response"
 
 
+class Uncertain(ProviderError):
+    """The request may have reached the provider and started a billed run; not retried."""
+
+    error_type = "uncertain"
+
+
 class Cancelled(ProviderError):
     """The job was cancelled while the provider was working on it."""
 
@@ -105,6 +112,7 @@ ERROR_TYPES: dict[str, type[ProviderError]] = {
         RateLimited,
         Unavailable,
         BadResponse,
+        Uncertain,
         Cancelled,
     )
 }
@@ -180,9 +188,18 @@ class GenerationResult:
 
 
 class JobContext(Protocol):
-    """What a running job offers a provider: progress reporting and cancellation."""
+    """What a running job offers a provider: progress, cancellation and resumable state.
+
+    ``state`` is what the provider saved with :meth:`save_state` during an earlier
+    attempt of the same job (e.g. a Replicate prediction id), so a retry or a restart
+    after a crash resumes that run instead of paying for a new one.
+    """
 
     attempt: int
+    state: dict[str, Any]
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        """Persist small JSON-safe provider state on the job row, at once."""
 
     def report_progress(self, fraction: float, note: str | None = None) -> None:
         """Record real progress (0..1) with an optional short note."""
@@ -195,6 +212,12 @@ class NullContext:
     """A context for calls outside a job (CLI checks, tests)."""
 
     attempt = 1
+
+    def __init__(self) -> None:
+        self.state: dict[str, Any] = {}
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        self.state = dict(state)
 
     def report_progress(self, fraction: float, note: str | None = None) -> None:
         return None
@@ -246,6 +269,11 @@ class Provider(ABC):
         if cls.base_url_env:
             return f"Set {cls.base_url_env} to the server's address, then restart Promptboard."
         return ""
+
+    @classmethod
+    def model_caps(cls, model: str) -> Capabilities:
+        """Capabilities of one model (override when models differ, e.g. sizes)."""
+        return cls.caps
 
     def require_key(self) -> str:
         """The API key, or a NeedsKey error that says how to set it."""
