@@ -101,8 +101,8 @@ def bench_throughput(tmp: str, n_jobs: int, size: int, latency: float = 0.5,
                                                           height=size)) for i in range(n_jobs)]
         t = time.perf_counter()
         eng.start_workers()
-        while jobs.any_active(eng, ids):
-            time.sleep(0.05)
+        while eng.db.scalar("SELECT count(*) FROM jobs WHERE status IN ('queued','running')"):
+            time.sleep(0.1)
         wall = time.perf_counter() - t
         bad = [j.id for j in jobs.load(eng, ids) if j.status != jobs.SUCCEEDED]
         if bad:

@@ -24,7 +24,6 @@ from lib.jobs import (
     JOB_COLUMNS,
     QUEUED,
     RUNNING,
-    IllegalTransition,
     Job,
     event,
     transition,
@@ -62,57 +61,73 @@ def image_keys(job_id: str, image_id: str) -> tuple[str, str, str]:
 # --------------------------------------------------------------------------- claim
 
 
+def _pick(
+    candidates: list[tuple[str, str, str]],
+    running: dict[str, int],
+    turns: dict[str, int],
+    cap: int,
+) -> str | None:
+    """The job to run next: least recently served user first, then that user's oldest job.
+
+    ``candidates`` are (id, user, provider) of runnable queued jobs, oldest first.
+    """
+    first_per_user: dict[str, tuple[int, str]] = {}
+    for pos, (job_id, user, provider) in enumerate(candidates):
+        if user in first_per_user or running.get(provider, 0) >= cap:
+            continue
+        first_per_user[user] = (pos, job_id)
+    if not first_per_user:
+        return None
+    user = min(first_per_user, key=lambda u: (turns.get(u, -1), first_per_user[u][0]))
+    return first_per_user[user][1]
+
+
 def claim(engine: Engine, worker_id: str, only: frozenset[str] | None = None) -> Job | None:
-    """Take the next runnable job fairly, or None."""
+    """Take the next runnable job fairly, or None.
+
+    Candidates are read outside the write lock (cheap for everyone else); the choice and
+    the guarded ``queued -> running`` update happen under it, so the per-provider cap and
+    the fairness turns are exact even with many worker threads.
+    """
+    if only is not None and not only:
+        return None
     now = engine.clock.now()
-    cap = engine.settings.provider_concurrency
+    filters, params = "", [now]
+    if only is not None:
+        filters = f" AND id IN ({','.join('?' * len(only))})"
+        params.extend(sorted(only))
+    candidates = engine.db.fetchall(
+        f"SELECT id, user_id, provider FROM jobs WHERE status = 'queued' AND next_run_at <= ?"
+        f"{filters} ORDER BY created_at, id LIMIT 2000",
+        params,
+    )
+    if not candidates:
+        return None
     with engine.db.write() as cur:
-        filters = ""
-        params: list[object] = [now, cap]
-        if only is not None:
-            if not only:
-                return None
-            filters = f" AND j.id IN ({','.join('?' * len(only))})"
-            params.extend(sorted(only))
-        # Least recently served user first; within a user, oldest job first.
-        row = cur.execute(
-            f"""
-            WITH busy AS (
-                SELECT provider, count(*) AS n FROM jobs WHERE status = 'running'
-                GROUP BY provider
-            ), ranked AS (
-                SELECT j.id, j.user_id, j.created_at,
-                       row_number() OVER (PARTITION BY j.user_id
-                                          ORDER BY j.created_at, j.id) AS rn
-                FROM jobs j LEFT JOIN busy b ON b.provider = j.provider
-                WHERE j.status = 'queued' AND j.next_run_at <= ?
-                  AND coalesce(b.n, 0) < ? {filters}
-            )
-            SELECT r.id, r.user_id FROM ranked r LEFT JOIN claim_turns t USING (user_id)
-            WHERE r.rn = 1
-            ORDER BY t.turn NULLS FIRST, r.created_at, r.id LIMIT 1
-            """,
-            params,
-        ).fetchone()
-        if row is None:
+        running = dict(cur.execute(
+            "SELECT provider, count(*) FROM jobs WHERE status = 'running' GROUP BY provider"
+        ).fetchall())
+        turns = dict(cur.execute("SELECT user_id, turn FROM claim_turns").fetchall())
+        job_id = _pick(candidates, running, turns, engine.settings.provider_concurrency)
+        if job_id is None:
             return None
-        hit = cur.execute(
-            "UPDATE jobs SET status = 'running', attempts = attempts + 1, worker_id = ?, "
-            "started_at = ?, progress = 0.0, progress_note = 'starting', "
-            "cancel_requested = false, updated_at = ? "
-            "WHERE id = ? AND status = 'queued' RETURNING id",
-            [worker_id, now, now, row[0]],
-        ).fetchall()
-        if not hit:
-            raise IllegalTransition(f"job {row[0]} was not queued when claimed")
+        row = cur.execute(
+            f"UPDATE jobs SET status = 'running', attempts = attempts + 1, worker_id = ?, "
+            f"started_at = ?, progress = 0.0, progress_note = 'starting', "
+            f"cancel_requested = false, updated_at = ? "
+            f"WHERE id = ? AND status = 'queued' RETURNING {JOB_COLUMNS}",
+            [worker_id, now, now, job_id],
+        ).fetchone()
+        if row is None:  # another thread took it between our read and the lock
+            return None
+        job = Job(*row)
         cur.execute(
             "INSERT OR REPLACE INTO claim_turns (user_id, turn) "
             "VALUES (?, nextval('claim_turn_seq'))",
-            [row[1]],
+            [job.user_id],
         )
-        event(cur, row[0], now, QUEUED, RUNNING, f"claimed by {worker_id}")
-        job = cur.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", [row[0]]).fetchone()
-    return Job(*job) if job else None
+        event(cur, job.id, now, QUEUED, RUNNING, f"claimed by {worker_id}")
+    return job
 
 
 def recover(engine: Engine) -> int:

@@ -42,7 +42,13 @@ class RecordingContext:
 def sandbox(latency: float = 0.0) -> tuple[SandboxProvider, list[float]]:
     """A provider whose sleeps are recorded instead of slept."""
     sleeps: list[float] = []
-    return SandboxProvider(latency=latency, sleep=sleeps.append), sleeps
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    return SandboxProvider(latency=latency, sleep=sleep, clock=lambda: now[0]), sleeps
 
 
 def request(prompt: str = "a red fox in the snow", **kw: Any) -> GenerationRequest:
@@ -364,3 +370,22 @@ def test_declares_itself_as_a_free_offline_sandbox() -> None:
     assert caps.default_quality in caps.qualities and caps.max_n == 8
     assert provider.test_connection() == "The sandbox needs no connection; it draws images locally."
     assert provider.typical_usage(request(n=4)) == {"images": 4.0}
+
+
+def test_drawing_time_counts_toward_the_latency() -> None:
+    """The latency is the call's total time: slow drawing means less sleeping."""
+    sleeps: list[float] = []
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        now[0] += seconds
+
+    def clock() -> float:
+        now[0] += 0.15  # every look at the clock finds drawing took 0.15 s more
+        return now[0]
+
+    provider = SandboxProvider(latency=1.0, sleep=sleep, clock=clock)
+    provider.generate(request())
+    assert sum(sleeps) < 1.0 - 0.1
+    assert all(s >= 0 for s in sleeps)

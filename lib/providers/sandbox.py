@@ -7,8 +7,9 @@ mistakes it for a real generation.
 * Deterministic: the same prompt, negative prompt, seed, size, style and quality give the
   same PNG bytes. Image ``i`` uses ``seed + i`` and reports it, so each image can be redrawn
   alone; with no seed a random one is picked and reported.
-* Latency: a call takes ``latency * (1 + (n - 1) / 4)`` seconds (``latency`` for one image,
-  a quarter of it for each extra one, like a batch), slept in steps of at most 0.1 s; after
+* Latency: a call takes ``latency * (1 + (n - 1) / 4)`` seconds in all, drawing included
+  (``latency`` for one image, a quarter of it for each extra one, like a batch), slept in
+  steps of at most 0.1 s; after
   each step it reports progress and honours a cancel request.
 * Failure injection, for tests and demos: ``extra["fail"] = kind`` or ``[[fail:kind]]`` in
   the prompt; ``extra["fail_attempts"]`` fails only attempts up to that number and
@@ -103,13 +104,15 @@ class SandboxProvider(Provider):
         self, session: requests.Session | None = None, base_url: str | None = None,
         timeout: float = DEFAULT_TIMEOUT, api_key: str | None = None, *,
         latency: float | None = None, sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """``latency`` defaults to PROMPTBOARD_SANDBOX_LATENCY; tests inject ``sleep``."""
+        """``latency`` defaults to PROMPTBOARD_SANDBOX_LATENCY; tests inject ``sleep``/``clock``."""
         super().__init__(session, base_url, timeout, api_key)
         settings = config.load()
         self.latency = settings.sandbox_latency if latency is None else max(0.0, latency)
         self.compress_level = settings.png_compress_level
         self._sleep = sleep
+        self._clock = clock
 
     def test_connection(self) -> str:
         """The sandbox has nothing to connect to."""
@@ -155,16 +158,22 @@ class SandboxProvider(Provider):
 
     def _spend_latency(self, n: int, ctx: JobContext,
                        draw: Callable[[int], bytes] | None) -> list[bytes]:
-        """Draw the images between short sleeps that report progress and honour cancel."""
+        """Draw the images between short sleeps that report progress and honour cancel.
+
+        The latency is the call's total wall time, drawing included (as with a real API,
+        where the wait is the whole round trip): each step sleeps until its deadline.
+        """
         total = self.latency * (1 + (n - 1) / 4)
         steps = math.ceil(total / STEP_SECONDS - 1e-9) if total > 0 else 0
         blobs: list[bytes] = []
         done = 0
+        start = self._clock()
         for i in range(n):
             if draw is not None:
                 blobs.append(draw(i))
             while done < steps * (i + 1) // n:  # this image's share of the steps
-                self._sleep(total / steps)
+                deadline = start + total * (done + 1) / steps
+                self._sleep(max(0.0, deadline - self._clock()))
                 done += 1
                 ctx.report_progress(done / steps, "drawing")
                 if ctx.cancel_requested():
