@@ -18,7 +18,9 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "PROMPTBOARD_WORKERS": ("4", "worker threads that run jobs in the dashboard process"),
     "PROMPTBOARD_PROVIDER_CONCURRENCY": ("4", "jobs one provider may run at once"),
     "PROMPTBOARD_MAX_ATTEMPTS": ("4", "tries per job for retryable errors"),
-    "PROMPTBOARD_SANDBOX_LATENCY": ("1.5", "seconds one offline sandbox call takes (drawing included)"),
+    "PROMPTBOARD_SANDBOX_LATENCY": (
+        "1.5", "seconds one offline sandbox call takes (drawing included)"
+    ),
     "PROMPTBOARD_MAX_UPLOAD_MB": ("25", "largest reference image accepted, in MB"),
     "PROMPTBOARD_MAX_PIXELS": ("60000000", "largest reference image accepted, in pixels"),
     "PROMPTBOARD_HTTP_TIMEOUT": ("120", "seconds a provider HTTP call may take"),
