@@ -5,6 +5,7 @@ The only module in ``lib`` (with the auth glue) that imports Streamlit.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import time
 
@@ -23,12 +24,17 @@ STATUS_ICONS = {
 }
 
 
-@st.cache_resource(show_spinner=False)
+def _release(eng: Engine) -> None:
+    eng.close()
+
+
+@st.cache_resource(show_spinner=False, on_release=_release)
 def engine() -> Engine:
     """One engine and one worker pool per server process."""
     logging.basicConfig(level=logging.INFO)
     eng = Engine()
     eng.start_workers()
+    atexit.register(eng.close)  # release DuckDB cleanly when the server stops
     return eng
 
 
@@ -37,6 +43,8 @@ def money(value: object) -> str:
     if value is None:
         return "cost unknown"
     amount = float(value)  # type: ignore[arg-type]
+    if amount == 0:
+        return "$0.00"
     return f"${amount:,.4f}" if amount < 1 else f"${amount:,.2f}"
 
 
@@ -48,10 +56,9 @@ def seconds(ms: int | None) -> str:
 def job_card(eng: Engine, job: jobs.Job, user: str) -> None:
     """One job: status, progress, elapsed time, cancel; images or the error when done."""
     with st.container(border=True):
-        head, action = st.columns([5, 1])
         label = job.prompt if len(job.prompt) < 90 else job.prompt[:87] + "…"
-        head.markdown(f"{STATUS_ICONS[job.status]} **{job.status.title()}** · {label}")
-        head.caption(f"{job.provider} · {job.model} · {job.n} image(s) · job {job.id}")
+        st.markdown(f"{STATUS_ICONS[job.status]} **{job.status.title()}** · {label}")
+        st.caption(f"{job.provider} · {job.model} · {job.n} image(s) · job {job.id}")
         if job.status in jobs.ACTIVE:
             started = job.started_at or job.created_at
             elapsed = (utcnow() - started).total_seconds()
@@ -60,7 +67,7 @@ def job_card(eng: Engine, job: jobs.Job, user: str) -> None:
             note = job.progress_note or ("waiting in the queue" if job.status == jobs.QUEUED
                                          else "working")
             st.progress(min(1.0, job.progress or 0.0), text=f"{note} · {elapsed:.0f} s")
-            if action.button("Cancel", key=f"cancel-{job.id}", icon=":material/close:"):
+            if st.button("Cancel", key=f"cancel-{job.id}", icon=":material/close:"):
                 jobs.cancel(eng, job.id, user)
                 st.rerun(scope="fragment")
             return

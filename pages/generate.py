@@ -30,7 +30,8 @@ if provider_id == "sandbox":
     st.info("The sandbox draws placeholder art offline, for free. Add an API key to use a "
             "real model.", icon=":material/science:")
 
-with st.form("generate", border=True):
+form_col, jobs_col = st.columns([3, 2], gap="large")
+with form_col, st.form("generate", border=True):
     prompt = st.text_area("Prompt", max_chars=caps.max_prompt_chars,
                           placeholder="A lighthouse on a cliff at dusk, warm light")
     left, mid, right = st.columns(3)
@@ -38,7 +39,11 @@ with st.form("generate", border=True):
     size = mid.selectbox("Size", caps.sizes, index=caps.sizes.index(caps.default_size)
                          if caps.default_size in caps.sizes else 0) if caps.sizes else None
     n = right.number_input("Images", 1, caps.max_n, 1)
-    quality = left.selectbox("Quality", caps.qualities) if caps.qualities else None
+    quality = left.selectbox(
+        "Quality", caps.qualities,
+        index=caps.qualities.index(caps.default_quality) if caps.default_quality in caps.qualities
+        else 0,
+    ) if caps.qualities else None
     seed = mid.number_input("Seed (0 = random)", 0, 2**31 - 1, 0) if caps.seed else 0
     negative = right.text_input("Negative prompt") if caps.negative_prompt else None
     reference = (st.file_uploader("Reference image (optional)", type=["png", "jpg", "jpeg", "webp"])
@@ -68,14 +73,20 @@ for job_id in jobs.active_for_user(eng, user):
         st.session_state.job_ids.insert(0, job_id)
 
 
-@st.fragment(run_every=ui.poll_interval(eng, st.session_state.job_ids))
+polling = ui.poll_interval(eng, st.session_state.job_ids)
+
+
+@st.fragment(run_every=polling)
 def live_jobs() -> None:
-    for job in jobs.load(eng, st.session_state.job_ids[:10]):
+    shown = jobs.load(eng, st.session_state.job_ids[:10])
+    if not shown:
+        st.caption("Your jobs appear here while they run, with their images when done.")
+    for job in shown:
         ui.job_card(eng, job, user)
-    if ui.poll_interval(eng, st.session_state.job_ids) is None and st.session_state.get("_polling"):
-        st.session_state._polling = False
-        st.rerun()
-    st.session_state._polling = ui.poll_interval(eng, st.session_state.job_ids) is not None
+    if polling and not any(j.status in jobs.ACTIVE for j in shown):
+        st.rerun()  # a full rerun defines the fragment again, without the timer
 
 
-live_jobs()
+with jobs_col:
+    st.subheader("Your jobs")
+    live_jobs()
