@@ -27,6 +27,7 @@ from lib import costs, imaging, styles
 from lib import providers as registry
 from lib.db import Cursor
 from lib.providers.base import GenerationRequest
+from lib.storage import StorageError
 
 if TYPE_CHECKING:
     from lib.engine import Engine
@@ -245,7 +246,10 @@ def submit(engine: Engine, user: str, spec: JobSpec) -> str:
         except imaging.ImageError as exc:
             raise SubmitError(f"The reference image was refused: {exc}") from None
         reference_key = f"refs/{job_id}.png"
-        engine.storage.put(reference_key, png, "image/png")
+        try:
+            engine.storage.put(reference_key, png, "image/png")
+        except StorageError as exc:
+            raise SubmitError(f"The reference image could not be stored: {exc}") from None
     style = styles.get(spec.style)
     params = dict(spec.params)
     params["styled_prompt"] = style.apply(spec.prompt)

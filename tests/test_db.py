@@ -1,0 +1,50 @@
+"""The DuckDB file: migrations run once, one process at a time, writes roll back on error."""
+
+from __future__ import annotations
+
+import pytest
+
+from lib import config
+from lib.db import MIGRATIONS, Database
+from tests.helpers import ROOT
+
+
+def test_migrations_are_recorded_and_run_once() -> None:
+    path = config.load().db_path
+    db = Database(path)
+    names = [r[0] for r in db.fetchall("SELECT name FROM schema_migrations ORDER BY name")]
+    assert names == [m[0] for m in MIGRATIONS]
+    assert db.migrate() == []
+    db.close()
+    again = Database(path)
+    assert again.migrate() == []
+    again.close()
+
+
+def test_a_failed_write_rolls_back() -> None:
+    db = Database(config.load().db_path)
+    try:
+        with pytest.raises(RuntimeError), db.write() as cur:
+            cur.execute("INSERT INTO budgets VALUES ('team', 'all', 10, 0.8, 'x', now())")
+            raise RuntimeError("boom")
+        assert db.scalar("SELECT count(*) FROM budgets") == 0
+    finally:
+        db.close()
+
+
+def test_a_second_process_is_told_the_dashboard_holds_the_file() -> None:
+    import subprocess
+    import sys
+
+    db = Database(config.load().db_path)
+    try:
+        code = (
+            "from lib import config\nfrom lib.db import Database, DatabaseLocked\n"
+            "try:\n    Database(config.load().db_path)\nexcept DatabaseLocked as e:\n"
+            "    print(e)\n"
+        )
+        out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                             text=True, timeout=60).stdout
+        assert "Another Promptboard process" in out and "promptboard.duckdb" in out
+    finally:
+        db.close()
