@@ -86,6 +86,7 @@ def _m001_core(cur: Cursor) -> None:
             created_at TIMESTAMP NOT NULL,
             started_at TIMESTAMP,
             finished_at TIMESTAMP,
+            demo BOOLEAN NOT NULL DEFAULT false,
             updated_at TIMESTAMP NOT NULL
         );
         CREATE INDEX jobs_status_idx ON jobs (status);
@@ -122,10 +123,21 @@ def _m001_core(cur: Cursor) -> None:
             duration_ms INTEGER,
             request_id TEXT,
             shared BOOLEAN NOT NULL DEFAULT false,
-            favourite BOOLEAN NOT NULL DEFAULT false,
-            rating INTEGER CHECK (rating BETWEEN 1 AND 5),
             demo BOOLEAN NOT NULL DEFAULT false,
             created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE image_ratings (
+            image_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),
+            rated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (image_id, user_id)
+        );
+        CREATE TABLE favourites (
+            image_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            added_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (image_id, user_id)
         );
         CREATE INDEX images_job_idx ON images (job_id);
         CREATE INDEX images_user_idx ON images (user_id);

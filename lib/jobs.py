@@ -123,6 +123,7 @@ class Job:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    demo: bool
     updated_at: datetime
 
     @property
@@ -278,7 +279,7 @@ def submit(engine: Engine, user: str, spec: JobSpec) -> str:
                 json.dumps(spec.watermark.to_dict()) if spec.watermark else None,
                 json.dumps(params), spec.client_token, None, None, QUEUED, 0,
                 engine.settings.max_attempts, now, False, None, None, None, None, None,
-                None, estimate, None, None, now, None, None, now,
+                None, estimate, None, None, now, None, None, False, now,
             ],
         )
         event(cur, job_id, now, None, QUEUED, "submitted")
