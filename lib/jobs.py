@@ -379,3 +379,19 @@ def cancel(engine: Engine, job_id: str, user: str, *, admin: bool = False) -> st
             event(cur, job_id, now, RUNNING, RUNNING, f"cancel requested by {user}")
             return "cancelling"
         return str(row[1])
+
+
+def resubmit(engine: Engine, user: str, job_id: str, *, admin: bool = False) -> str:
+    """Queue a new job with the same settings (a retry of a failed or cancelled one)."""
+    old = get(engine, job_id)
+    if old is None or (old.user_id != user and not admin):
+        raise SubmitError("No such job of yours.")
+    reference = engine.storage.get(old.reference_key) if old.reference_key else None
+    params = {k: v for k, v in old.params_dict.items() if k != "styled_prompt"}
+    wm = imaging.WatermarkSpec.from_dict(json.loads(old.watermark)) if old.watermark else None
+    return submit(engine, user, JobSpec(
+        prompt=old.prompt, provider=old.provider, model=old.model,
+        negative_prompt=old.negative_prompt, style=old.style, width=old.width, height=old.height,
+        aspect_ratio=old.aspect_ratio, quality=old.quality, seed=old.seed, n=old.n,
+        reference=reference, watermark=wm, params=params, batch_id=old.batch_id,
+    ))

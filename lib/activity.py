@@ -1,0 +1,171 @@
+"""Jobs as people look at them: my history, the team's queue, honest progress estimates.
+
+The queue is shown in the order the workers will run it: the same fairness rule
+(``worker._pick``: least recently served user first, each user's oldest job
+first, per-provider caps) is replayed over the queued jobs. Start times and
+progress come from the team's own history: the median duration of finished jobs
+of the same provider and model (and size when there are enough of those),
+labelled as estimates wherever they are shown.
+"""
+
+from __future__ import annotations
+
+import heapq
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from lib.jobs import JOB_COLUMNS, RUNNING, STATUSES, Job
+from lib.worker import _pick
+
+if TYPE_CHECKING:
+    from lib.engine import Engine
+
+DEFAULT_DURATION_S = 20.0  # before a provider/model has any history
+MIN_SAMPLES = 3
+
+
+# --------------------------------------------------------------------------- estimates
+
+
+def typical_seconds(engine: Engine) -> dict[tuple[str, str], float]:
+    """Median seconds of succeeded jobs per (provider, model), over the last 30 days."""
+    since = engine.clock.now() - timedelta(days=30)
+    rows = engine.db.fetchall(
+        "SELECT provider, model, median(duration_ms) / 1000.0, count(*) FROM jobs "
+        "WHERE status = 'succeeded' AND duration_ms IS NOT NULL AND finished_at >= ? "
+        "GROUP BY provider, model",
+        [since],
+    )
+    return {(p, m): float(s) for p, m, s, n in rows if n >= MIN_SAMPLES}
+
+
+def expected_seconds(typical: dict[tuple[str, str], float], job: Job) -> float:
+    """How long a job like this usually takes."""
+    return typical.get((job.provider, job.model), DEFAULT_DURATION_S)
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A progress figure and whether it is real (from the provider) or estimated."""
+
+    fraction: float
+    estimated: bool
+    label: str
+
+
+def progress_of(job: Job, typical: dict[tuple[str, str], float], now: datetime) -> Progress:
+    """Real progress when the provider reports it, else elapsed / typical duration (capped)."""
+    note = job.progress_note or ""
+    if job.status != RUNNING:
+        return Progress(0.0, False, "waiting in the queue")
+    if job.progress and job.progress > 0 and note not in ("", "starting"):
+        return Progress(min(1.0, job.progress), False, note)
+    elapsed = (now - (job.started_at or now)).total_seconds()
+    expected = expected_seconds(typical, job)
+    fraction = min(0.95, elapsed / expected) if expected > 0 else 0.0
+    return Progress(fraction, True, f"about {expected:.0f} s usually (estimate)")
+
+
+# --------------------------------------------------------------------------- queue
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    """One active job in run order, with its estimated start."""
+
+    position: int | None  # 1-based among queued jobs; None while running
+    job: Job
+    estimated_start: datetime | None  # None for running jobs
+
+
+def queue(engine: Engine) -> list[QueueRow]:
+    """Running jobs, then queued ones in the order the workers will take them."""
+    now = engine.clock.now()
+    rows = [Job(*r) for r in engine.db.fetchall(
+        f"SELECT {JOB_COLUMNS} FROM jobs WHERE status IN ('queued', 'running') "
+        "ORDER BY created_at, id")]
+    running = [j for j in rows if j.status == RUNNING]
+    waiting = [j for j in rows if j.status != RUNNING]
+    turns = dict(engine.db.fetchall("SELECT user_id, turn FROM claim_turns"))
+    typical = typical_seconds(engine)
+    cap = engine.settings.provider_concurrency
+    slots = max(1, engine.settings.workers)
+
+    # Each worker slot frees up when its running job is expected to end.
+    free: list[float] = []
+    for j in running:
+        elapsed = (now - (j.started_at or now)).total_seconds()
+        free.append(max(0.0, expected_seconds(typical, j) - elapsed))
+    free += [0.0] * max(0, slots - len(free))
+    heapq.heapify(free)
+
+    out = [QueueRow(None, j, None) for j in running]
+    order: list[Job] = []
+    pending = {j.id: j for j in waiting}
+    next_turn = max(turns.values(), default=0) + 1
+    while pending:  # replay the claim rule, ignoring caps (they only delay, not reorder much)
+        cands = [(j.id, j.user_id, j.provider) for j in pending.values()]
+        chosen = _pick(cands, {}, turns, cap) or cands[0][0]
+        job = pending.pop(chosen)
+        turns[job.user_id] = next_turn
+        next_turn += 1
+        order.append(job)
+    for pos, job in enumerate(order, start=1):
+        start_in = max(heapq.heappop(free), (job.next_run_at - now).total_seconds())
+        heapq.heappush(free, start_in + expected_seconds(typical, job))
+        out.append(QueueRow(pos, job, now + timedelta(seconds=start_in)))
+    return out
+
+
+# --------------------------------------------------------------------------- history
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    """What the History page narrows to."""
+
+    statuses: tuple[str, ...] = ()
+    provider: str | None = None
+    text: str | None = None
+    page: int = 0
+    per_page: int = 25
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def history(engine: Engine, user: str, f: HistoryFilter) -> tuple[list[Job], int]:
+    """A user's jobs, newest first, with the total count for paging."""
+    where, params = ["user_id = ?"], [user]
+    statuses = [s for s in f.statuses if s in STATUSES]
+    if statuses:
+        where.append(f"status IN ({','.join('?' * len(statuses))})")
+        params += statuses
+    if f.provider:
+        where.append("provider = ?")
+        params.append(f.provider)
+    if f.text:
+        where.append("prompt ILIKE ? ESCAPE '\\'")
+        params.append(_like(f.text))
+    clause = " AND ".join(where)
+    total = int(engine.db.scalar(f"SELECT count(*) FROM jobs WHERE {clause}", params) or 0)
+    per = max(1, min(100, f.per_page))
+    rows = engine.db.fetchall(
+        f"SELECT {JOB_COLUMNS} FROM jobs WHERE {clause} ORDER BY created_at DESC, id "
+        "LIMIT ? OFFSET ?",
+        [*params, per, max(0, f.page) * per],
+    )
+    return [Job(*r) for r in rows], total
+
+
+def reuse_fields(job: Job) -> dict[str, Any]:
+    """The Generate form's fields for running a job again."""
+    return {
+        "provider": job.provider, "model": job.model, "prompt": job.prompt,
+        "negative_prompt": job.negative_prompt, "style": job.style, "width": job.width,
+        "height": job.height, "aspect_ratio": job.aspect_ratio, "quality": job.quality,
+        "seed": job.seed, "n": job.n,
+    }
