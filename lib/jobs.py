@@ -23,6 +23,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+import duckdb
+
 from lib import costs, imaging, styles
 from lib import providers as registry
 from lib.db import Cursor
@@ -260,29 +262,37 @@ def submit(engine: Engine, user: str, spec: JobSpec) -> str:
         spec.quality, spec.n, spec.seed, negative, spec.style, (),
     )
     estimate = costs.estimate(engine.db, cls.id, cls(), request, now)
-    with engine.db.write() as cur:
-        if spec.client_token:
-            dup = cur.execute(
-                "SELECT id FROM jobs WHERE user_id = ? AND client_token = ?",
-                [user, spec.client_token],
-            ).fetchone()
-            if dup:
-                if reference_key:
-                    engine.storage.delete([reference_key])
-                return str(dup[0])
-        cur.execute(
-            f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({','.join('?' * len(fields(Job)))})",
-            [
-                job_id, spec.batch_id, user, cls.id, model, spec.prompt, negative, spec.style,
-                spec.width, spec.height, spec.aspect_ratio, spec.quality, spec.seed, spec.n,
-                reference_key,
-                json.dumps(spec.watermark.to_dict()) if spec.watermark else None,
-                json.dumps(params), spec.client_token, None, None, QUEUED, 0,
-                engine.settings.max_attempts, now, False, None, None, None, None, None,
-                None, estimate, None, None, now, None, None, False, now,
-            ],
-        )
-        event(cur, job_id, now, None, QUEUED, "submitted")
+    try:
+        with engine.db.write() as cur:
+            if spec.client_token:
+                dup = cur.execute(
+                    "SELECT id FROM jobs WHERE user_id = ? AND client_token = ?",
+                    [user, spec.client_token],
+                ).fetchone()
+                if dup:
+                    if reference_key:
+                        engine.storage.delete([reference_key])
+                    return str(dup[0])
+            cur.execute(
+                f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({','.join('?' * len(fields(Job)))})",
+                [
+                    job_id, spec.batch_id, user, cls.id, model, spec.prompt, negative, spec.style,
+                    spec.width, spec.height, spec.aspect_ratio, spec.quality, spec.seed, spec.n,
+                    reference_key,
+                    json.dumps(spec.watermark.to_dict()) if spec.watermark else None,
+                    json.dumps(params), spec.client_token, None, None, QUEUED, 0,
+                    engine.settings.max_attempts, now, False, None, None, None, None, None,
+                    None, estimate, None, None, now, None, None, False, now,
+                ],
+            )
+            event(cur, job_id, now, None, QUEUED, "submitted")
+    except duckdb.Error as exc:
+        if reference_key:
+            engine.storage.delete([reference_key])
+        raise SubmitError(
+            "Promptboard could not record the job (the database refused the write: "
+            f"{type(exc).__name__}). Check free disk space on the server, then try again."
+        ) from exc
     engine.wake_workers()
     return job_id
 

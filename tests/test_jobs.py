@@ -424,3 +424,20 @@ def test_the_pool_runs_many_jobs_from_several_users() -> None:
     finally:
         eng.close()
 
+
+
+def test_a_database_write_failure_at_submit_is_a_clear_error(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import duckdb
+
+    real_write = engine.db.write
+
+    def broken_write():  # type: ignore[no-untyped-def]
+        raise duckdb.IOException("IO Error: No space left on device")
+
+    monkeypatch.setattr(engine.db, "write", broken_write)
+    with pytest.raises(jobs.SubmitError, match="could not record the job.*disk"):
+        jobs.submit(engine, "ann", spec())
+    monkeypatch.setattr(engine.db, "write", real_write)
+    assert engine.db.scalar("SELECT count(*) FROM jobs") == 0
