@@ -1,0 +1,387 @@
+"""Google Gemini native image generation ("Nano Banana") over REST ``generateContent``.
+
+One call makes one image: ``POST {base}/models/{model}:generateContent`` with the key in the
+``x-goog-api-key`` header (never ``?key=``, which leaks into logs); ``n`` images are ``n``
+sequential calls whose usage is summed. Wire format: ``shared/providers.md`` §1.
+
+Status and body → error, in one place (``_raise_for`` and ``_read_images``)::
+
+    200 promptFeedback.blockReason               SafetyBlocked   rephrase the prompt
+    200 finishReason SAFETY, IMAGE_SAFETY, ...   SafetyBlocked   rephrase the prompt
+    200 finishReason NO_IMAGE, MAX_TOKENS, OTHER BadResponse
+    200 STOP with text parts only                BadResponse     "replied with text but no image"
+    400 INVALID_ARGUMENT + API_KEY_INVALID       NeedsKey        check GEMINI_API_KEY
+    400 FAILED_PRECONDITION                      QuotaExhausted (billing) / Rejected (region)
+    400 other, 413, other 4xx                    Rejected
+    401, 403                                     NeedsKey
+    404                                          Rejected        choose another model
+    429 QuotaFailure quotaId ...PerDay...        QuotaExhausted  not retried
+    429 other                                    RateLimited     retry_after = RetryInfo.retryDelay
+    408, 5xx, timeout, refused, reset            Unavailable     retried
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+from lib.providers.base import (
+    NULL_CONTEXT,
+    BadResponse,
+    Cancelled,
+    Capabilities,
+    GeneratedImage,
+    GenerationRequest,
+    GenerationResult,
+    JobContext,
+    NeedsKey,
+    Provider,
+    ProviderError,
+    QuotaExhausted,
+    RateLimited,
+    Rejected,
+    SafetyBlocked,
+    Unavailable,
+)
+from lib.providers.http import b64_image, clip, json_body, redact, retry_after_seconds, send
+
+LABEL = "Gemini"
+MODELS = ("gemini-2.5-flash-image", "gemini-3-pro-image-preview", "gemini-3.1-flash-image-preview")
+ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
+IMAGE_SIZES = ("1K", "2K", "4K")  # uppercase K on the wire; 3.1 Flash's 512 px string is unverified
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What one model accepts, and the usage a typical call reports (for estimates)."""
+
+    image_sizes: tuple[str, ...]
+    max_refs: int
+    extra_ratios: tuple[str, ...] = ()
+    image_tokens: tuple[tuple[str, int], ...] = ()  # imageSize -> output image tokens
+    ref_tokens: int = 258  # input tokens per reference image
+    thinking_tokens: int = 0  # billed at the text-output rate
+
+
+MODEL_SPECS: dict[str, ModelSpec] = {  # providers.md §1 "Pricing" and "Reference images"
+    "gemini-2.5-flash-image": ModelSpec(("1K",), 3, image_tokens=(("1K", 1290),)),
+    "gemini-3-pro-image-preview": ModelSpec(
+        IMAGE_SIZES, 14, image_tokens=(("1K", 1120), ("2K", 1120), ("4K", 2000)),
+        ref_tokens=560, thinking_tokens=800),
+    "gemini-3.1-flash-image-preview": ModelSpec(
+        IMAGE_SIZES, 14, extra_ratios=("1:4", "4:1", "1:8", "8:1"),
+        image_tokens=(("1K", 1120), ("2K", 1680), ("4K", 2520)), ref_tokens=560),
+}
+
+_SAFETY_REASONS: dict[str, str] = {
+    "SAFETY": "Google's safety filters",
+    "IMAGE_SAFETY": "Google's image safety filter",
+    "PROHIBITED_CONTENT": "Google's prohibited-content policy",
+    "IMAGE_PROHIBITED_CONTENT": "Google's prohibited-content policy for images",
+    "BLOCKLIST": "a blocked term",
+    "SPII": "sensitive personal information",
+    "RECITATION": "resemblance to existing (possibly copyrighted) material",
+    "IMAGE_RECITATION": "resemblance to existing (possibly copyrighted) images",
+}
+_OTHER_FINISH: dict[str, str] = {
+    "NO_IMAGE": "finished without making an image. Rephrase the prompt to ask clearly for a "
+                "picture, and try again.",
+    "MAX_TOKENS": "ran out of output tokens before the image was done. Shorten the prompt or "
+                  "use fewer reference images.",
+}
+_DATA_URL_IN_TEXT = re.compile(r"data:(image/[\w.+-]+);base64,([A-Za-z0-9+/=\s]+)")
+_DELAY = re.compile(r"^\s*(\d+(?:\.\d+)?)s\s*$")
+
+
+class GeminiProvider(Provider):
+    """Gemini image models through the Generative Language API."""
+
+    id = "gemini"
+    label = "Google Gemini"
+    key_env = "GEMINI_API_KEY"
+    base_url_env = "GEMINI_BASE_URL"
+    default_base_url = "https://generativelanguage.googleapis.com/v1beta"
+    description = "Google's Gemini image models (Nano Banana): 1K to 4K, up to 14 references."
+    # The class caps are the union (jobs.submit checks them); model_caps() narrows per model.
+    # 8,000 characters (~2k tokens) is far more than any image prompt needs, and leaves the
+    # rest of the smallest input window for up to 14 reference images at 560 tokens each.
+    caps = Capabilities(
+        models=MODELS, default_model=MODELS[0], aspect_ratios=ASPECT_RATIOS,
+        qualities=IMAGE_SIZES, default_quality="1K", max_n=4, max_reference_images=14,
+        negative_prompt=False, seed=False, max_prompt_chars=8000,
+    )
+
+    @classmethod
+    def model_caps(cls, model: str) -> Capabilities:
+        """Sizes, aspect ratios and reference-image limit of one model."""
+        spec = MODEL_SPECS.get(model)
+        if spec is None:
+            return cls.caps
+        return dataclasses.replace(
+            cls.caps, qualities=spec.image_sizes, max_reference_images=spec.max_refs,
+            aspect_ratios=ASPECT_RATIOS + spec.extra_ratios,
+        )
+
+    def preflight(self, req: GenerationRequest) -> None:
+        """Unsupported sizes, ratios and reference counts are refused before queueing."""
+        build_body(req)
+
+    def typical_usage(self, req: GenerationRequest) -> dict[str, float]:
+        """Tokens a call like this usually reports (providers.md §1 token table)."""
+        spec = MODEL_SPECS.get(req.model, MODEL_SPECS[MODELS[0]])
+        tokens = dict(spec.image_tokens)
+        image = tokens.get((req.quality or "1K").upper(), tokens.get("1K", 1290))
+        prompt = math.ceil(len(req.prompt or "") / 4) + spec.ref_tokens * len(req.reference_images)
+        n = float(max(1, req.n))
+        return {"input_tokens": n * prompt, "output_image_tokens": n * image,
+                "output_text_tokens": n * spec.thinking_tokens}
+
+    def test_connection(self) -> str:
+        """Look up the default model with the key; a short message or the mapped error."""
+        key = self.require_key()
+        model = self.caps.default_model
+        resp = send(self.session, "GET", f"{self.base_url}/models/{model}", timeout=self.timeout,
+                    label=LABEL, hint="Check GEMINI_BASE_URL if you set it.",
+                    headers={"x-goog-api-key": key})
+        if resp.status_code != 200:
+            _raise_for(resp, model, key)
+        return f"Gemini answered: {model} is available to this key."
+
+    def generate(self, req: GenerationRequest, ctx: JobContext = NULL_CONTEXT) -> GenerationResult:
+        """Make ``req.n`` images, one call each, reporting progress after every image."""
+        key = self.require_key()
+        body = build_body(req)
+        images: list[GeneratedImage] = []
+        usage: dict[str, float] = {}
+        request_id: str | None = None
+        for i in range(req.n):
+            if i and ctx.cancel_requested():
+                raise Cancelled(f"Cancelled after {i} of {req.n} images (those were charged).")
+            try:
+                got, used, request_id = self._call(req.model, body, key)
+            except ProviderError as err:
+                if not i:
+                    raise
+                note = f" ({i} of {req.n} images were made before this; they were charged.)"
+                raise type(err)(err.message + note, retry_after=err.retry_after) from err
+            images.extend(got)
+            for unit, amount in used.items():
+                usage[unit] = usage.get(unit, 0.0) + amount
+            ctx.report_progress((i + 1) / req.n, f"image {i + 1} of {req.n}")
+        return GenerationResult(images=images, usage=usage, request_id=request_id,
+                                model=req.model)
+
+    def _call(self, model: str, body: dict[str, Any],
+              key: str) -> tuple[list[GeneratedImage], dict[str, float], str | None]:
+        """One generateContent call: images, usage and response id."""
+        resp = send(self.session, "POST", f"{self.base_url}/models/{model}:generateContent",
+                    timeout=self.timeout, label=LABEL,
+                    hint="Check GEMINI_BASE_URL if you set it.",
+                    headers={"x-goog-api-key": key}, json=body)
+        if resp.status_code != 200:
+            _raise_for(resp, model, key)
+        data = json_body(resp, LABEL)
+        if not isinstance(data, dict):
+            raise BadResponse("Gemini sent a reply we cannot read. Try again.")
+        images = read_images(data)
+        rid = data.get("responseId")
+        return images, read_usage(data, len(images)), rid if isinstance(rid, str) else None
+
+
+# --------------------------------------------------------------------------- request
+
+
+def build_body(req: GenerationRequest) -> dict[str, Any]:
+    """The camelCase generateContent body, after checking the request against the model."""
+    spec = MODEL_SPECS.get(req.model)
+    if spec is None:
+        raise Rejected(f"Gemini has no image model {req.model!r}; choose one of "
+                       f"{', '.join(MODELS)}.")
+    caps = GeminiProvider.caps
+    if not (req.prompt or "").strip():
+        raise Rejected("The prompt is empty. Describe the image you want.")
+    if len(req.prompt) > caps.max_prompt_chars:
+        raise Rejected(f"The prompt has {len(req.prompt):,} characters; Gemini takes at most "
+                       f"{caps.max_prompt_chars:,} here. Shorten it.")
+    if not 1 <= req.n <= caps.max_n:
+        raise Rejected(f"Gemini makes 1 to {caps.max_n} images per job, not {req.n}.")
+    if len(req.reference_images) > spec.max_refs:
+        raise Rejected(f"{req.model} takes at most {spec.max_refs} reference images, not "
+                       f"{len(req.reference_images)}. Remove some or choose a Gemini 3 model.")
+    image_config: dict[str, str] = {}
+    ratio = _aspect_ratio(req, ASPECT_RATIOS + spec.extra_ratios)
+    if ratio:
+        image_config["aspectRatio"] = ratio
+    if req.quality:
+        size = req.quality.strip().upper()
+        if size not in spec.image_sizes:
+            raise Rejected(f"{req.model} makes {' or '.join(spec.image_sizes)} images, not "
+                           f"{req.quality}. Choose {spec.image_sizes[0]}, or a Gemini 3 model "
+                           "for 2K and 4K.")
+        if len(spec.image_sizes) > 1:  # 2.5 Flash is 1K only: it gets no imageSize at all
+            image_config["imageSize"] = size
+    parts: list[dict[str, Any]] = [{"text": req.prompt}]
+    for ref in req.reference_images:  # lib.imaging hands providers validated PNG bytes
+        parts.append({"inlineData": {"mimeType": "image/png",
+                                     "data": base64.b64encode(ref).decode("ascii")}})
+    config: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"]}
+    if image_config:
+        config["imageConfig"] = image_config
+    return {"contents": [{"role": "user", "parts": parts}], "generationConfig": config}
+
+
+def _aspect_ratio(req: GenerationRequest, allowed: tuple[str, ...]) -> str | None:
+    """The requested ratio, or the supported one nearest to width/height, or None."""
+    if req.aspect_ratio:
+        ratio = req.aspect_ratio.replace(" ", "")
+        if ratio not in allowed:
+            raise Rejected(f"{req.model} does not make {req.aspect_ratio} images; choose one "
+                           f"of {', '.join(allowed)}.")
+        return ratio
+    if req.width and req.height:
+        target = math.log(req.width / req.height)
+
+        def distance(r: str) -> float:
+            w, h = r.split(":")
+            return abs(math.log(int(w) / int(h)) - target)
+
+        return min(allowed, key=distance)
+    return None
+
+
+# --------------------------------------------------------------------------- response
+
+
+def read_images(data: dict[str, Any]) -> list[GeneratedImage]:
+    """Images in every candidate (thought parts skipped), or the error that explains why not."""
+    feedback = data.get("promptFeedback") or {}
+    block = feedback.get("blockReason") if isinstance(feedback, dict) else None
+    if block:
+        why = _SAFETY_REASONS.get(str(block), "Google's safety filters")
+        raise SafetyBlocked(f"Gemini blocked the prompt ({block}: {why}). Rephrase the prompt "
+                            "and try again.")
+    images: list[GeneratedImage] = []
+    texts: list[str] = []
+    finishes: list[str] = []
+    for cand in data.get("candidates") or []:
+        if not isinstance(cand, dict):
+            continue
+        finishes.append(str(cand.get("finishReason") or ""))
+        for part in (cand.get("content") or {}).get("parts") or []:
+            if not isinstance(part, dict) or part.get("thought"):
+                continue
+            inline = part.get("inlineData") or part.get("inline_data")
+            if isinstance(inline, dict):
+                mime = inline.get("mimeType") or inline.get("mime_type") or "image/png"
+                raw = inline.get("data")
+                if not isinstance(raw, str):
+                    raise BadResponse("Gemini sent an image part without data. Try again.")
+                images.append(GeneratedImage(b64_image(raw, LABEL), str(mime)))
+            elif isinstance(part.get("text"), str):
+                found = _DATA_URL_IN_TEXT.search(part["text"])  # some proxies do this
+                if found:
+                    images.append(GeneratedImage(b64_image(found.group(2), LABEL),
+                                                 found.group(1)))
+                elif part["text"].strip():
+                    texts.append(part["text"].strip())
+    if images:
+        return images
+    for reason in finishes:
+        if reason in _SAFETY_REASONS:
+            raise SafetyBlocked(f"Gemini blocked the image ({reason}: {_SAFETY_REASONS[reason]})."
+                                " Rephrase the prompt and try again.")
+        if reason and reason != "STOP":
+            why = _OTHER_FINISH.get(reason, "stopped without an image. Try again; if it "
+                                            "repeats, rephrase the prompt.")
+            raise BadResponse(f"Gemini {why} (finish reason {reason})")
+    if texts:
+        raise BadResponse(f"Gemini replied with text but no image: '{clip(texts[0], 200)}'. "
+                          "Rephrase to ask for an image.")
+    raise BadResponse("Gemini answered without an image. Try again or rephrase the prompt.")
+
+
+def read_usage(data: dict[str, Any], images: int) -> dict[str, float]:
+    """Raw usage: input, image-output and text+thinking output tokens (images if not reported)."""
+    meta = data.get("usageMetadata")
+    if not isinstance(meta, dict) or not meta.get("candidatesTokenCount"):
+        return {"images": float(images)}  # priced per image by size in lib/prices/gemini.csv
+    out = float(meta.get("candidatesTokenCount") or 0)
+    details = meta.get("candidatesTokensDetails")
+    if isinstance(details, list):
+        image = float(sum(d.get("tokenCount") or 0 for d in details
+                          if isinstance(d, dict) and d.get("modality") == "IMAGE"))
+    else:
+        image = out  # no breakdown: all output was the image (never under-charge)
+    return {
+        "input_tokens": float(meta.get("promptTokenCount") or 0),
+        "output_image_tokens": image,
+        "output_text_tokens": max(0.0, out - image) + float(meta.get("thoughtsTokenCount") or 0),
+    }
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def _raise_for(resp: requests.Response, model: str, key: str) -> None:
+    """Map a non-200 reply to the error tree (see the module docstring)."""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = {}
+    err = body.get("error") if isinstance(body, dict) else None
+    err = err if isinstance(err, dict) else {}
+    status = str(err.get("status") or "")
+    message = clip(redact(str(err.get("message") or ""), key)) or f"HTTP {resp.status_code}"
+    details = [d for d in err.get("details") or [] if isinstance(d, dict)]
+    code = resp.status_code
+    reasons = {d.get("reason") for d in details if str(d.get("@type", "")).endswith("ErrorInfo")}
+    if code == 400 and ("API_KEY_INVALID" in reasons or "API key not valid" in message):
+        raise NeedsKey("Gemini refused the API key. Check GEMINI_API_KEY (create a key at "
+                       "aistudio.google.com/apikey), then restart Promptboard.")
+    if code == 400 and status == "FAILED_PRECONDITION":
+        if "billing" in message.lower():
+            raise QuotaExhausted(f"Gemini needs billing for this: {message} Enable billing for "
+                                 "the key's project in Google AI Studio, then try again.")
+        raise Rejected(f"Gemini cannot serve this key here: {message} The free tier is not "
+                       "offered in every region; enable billing in Google AI Studio.")
+    if code in (401, 403):
+        raise NeedsKey(f"Gemini refused the API key ({message}). Check GEMINI_API_KEY and that "
+                       "the Generative Language API is enabled for its project.")
+    if code == 404:
+        raise Rejected(f"Gemini model {model!r} was not found (retired or not available to "
+                       "this key); choose another model.")
+    if code == 413:
+        raise Rejected("The request is too large for Gemini (about 20 MB at most); use fewer "
+                       "or smaller reference images.")
+    if code == 429:
+        quota_ids = [str(v.get("quotaId") or "") for d in details
+                     if str(d.get("@type", "")).endswith("QuotaFailure")
+                     for v in d.get("violations") or [] if isinstance(v, dict)]
+        daily = next((q for q in quota_ids if "PerDay" in q), None)
+        if daily:
+            raise QuotaExhausted(f"Gemini's daily quota is used up ({daily}). Try again "
+                                 "tomorrow, or enable billing or a higher tier in Google AI "
+                                 "Studio.")
+        raise RateLimited(f"Gemini is rate limiting this key: {message}",
+                          retry_after=_retry_delay(details) or retry_after_seconds(resp.headers))
+    if code == 408 or code >= 500:
+        what = f"HTTP {code} {status}".strip()
+        raise Unavailable(f"Gemini is having trouble ({what}). Try again later if it persists.",
+                          retry_after=retry_after_seconds(resp.headers))
+    raise Rejected(f"Gemini refused the request (HTTP {code}): {message}")
+
+
+def _retry_delay(details: list[dict[str, Any]]) -> float | None:
+    """Seconds from a google.rpc.RetryInfo detail (``"37s"``, ``"1.5s"``), if any."""
+    for d in details:
+        if str(d.get("@type", "")).endswith("RetryInfo"):
+            found = _DELAY.match(str(d.get("retryDelay") or ""))
+            if found:
+                return float(found.group(1))
+    return None

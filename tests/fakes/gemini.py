@@ -1,0 +1,236 @@
+"""A fake Gemini ``generateContent`` API on 127.0.0.1, speaking providers.md §1.
+
+    fake = FakeGemini()                  # fake.url is the base URL (…/v1beta)
+    fake.enqueue(rate_limited("32s"), ok())
+    ... GeminiProvider(base_url=fake.url, api_key=KEY) ...
+    fake.calls                           # the generateContent requests received
+    fake.violations                      # wire-format mistakes the client made (must stay empty)
+
+Every request is checked like the real API would (key header, no key in the URL, known
+model, camelCase body with text first, valid base64, imageSize only where supported) before
+a queued reply, or a default success, is sent. The builders below make each scenario.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from typing import Any
+
+from PIL import Image
+
+from tests.fakes.server import FakeServer, Reply, Request
+
+KEY = "AIzaFAKEgeminiTESTkey0123456789abcdefghij"  # shaped like a real key (redaction)
+GENERATE = r"POST /v1beta/models/(?P<model>[^/:]+):generateContent"
+MODELS = {"gemini-2.5-flash-image": (),  # model -> imageSize values it accepts (2.5: none)
+          "gemini-3-pro-image-preview": ("1K", "2K", "4K"),
+          "gemini-3.1-flash-image-preview": ("1K", "2K", "4K")}
+RATIOS = {"1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"}
+EXTRA_RATIOS = {"gemini-3.1-flash-image-preview": {"1:4", "4:1", "1:8", "8:1"}}
+
+
+def png_bytes(width: int = 64, height: int = 48, color: tuple[int, int, int] = (30, 144, 255),
+              ) -> bytes:
+    """A real PNG made with Pillow."""
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def b64(data: bytes) -> str:
+    """Base64 text of some bytes."""
+    return base64.b64encode(data).decode("ascii")
+
+
+def usage(prompt: int = 270, image: int = 1290, text: int = 0, thoughts: int = 0) -> dict[str, Any]:
+    """A ``usageMetadata`` object."""
+    return {"promptTokenCount": prompt, "candidatesTokenCount": image + text,
+            "thoughtsTokenCount": thoughts, "totalTokenCount": prompt + image + text + thoughts,
+            "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt}],
+            "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": image}]
+            + ([{"modality": "TEXT", "tokenCount": text}] if text else [])}
+
+
+def ok(parts: list[dict[str, Any]] | None = None, meta: dict[str, Any] | None = None,
+       response_id: str = "resp-gemini-1", finish: str = "STOP") -> Reply:
+    """A 200 with a caption and one PNG (or the given parts)."""
+    if parts is None:
+        parts = [{"text": "Here you go."},
+                 {"inlineData": {"mimeType": "image/png", "data": b64(png_bytes())}}]
+    body: dict[str, Any] = {
+        "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": finish,
+                        "index": 0}],
+        "usageMetadata": usage() if meta is None else meta,
+        "modelVersion": "gemini-2.5-flash-image", "responseId": response_id}
+    return Reply(200, body)
+
+
+def prompt_blocked(reason: str = "PROHIBITED_CONTENT") -> Reply:
+    """200, no candidates, ``promptFeedback.blockReason``."""
+    return Reply(200, {"promptFeedback": {"blockReason": reason},
+                       "usageMetadata": {"promptTokenCount": 9, "totalTokenCount": 9},
+                       "responseId": "resp-blocked"})
+
+
+def finished(reason: str = "IMAGE_SAFETY") -> Reply:
+    """200 with a candidate that stopped for ``reason`` and has no content."""
+    return Reply(200, {"candidates": [{"finishReason": reason, "index": 0}],
+                       "usageMetadata": {"promptTokenCount": 9, "totalTokenCount": 9},
+                       "responseId": "resp-finish"})
+
+
+def text_only(text: str = "I can't draw that, but here is a poem about it instead.") -> Reply:
+    """200, STOP, only text parts."""
+    return ok([{"text": text}], meta={"promptTokenCount": 9, "candidatesTokenCount": 20,
+                                      "candidatesTokensDetails": [{"modality": "TEXT",
+                                                                   "tokenCount": 20}]})
+
+
+def error(code: int, status: str, message: str, details: list[dict[str, Any]] | None = None,
+          headers: dict[str, str] | None = None) -> Reply:
+    """A Google RPC error body."""
+    return Reply(code, {"error": {"code": code, "message": message, "status": status,
+                                  "details": details or []}}, headers or {})
+
+
+def api_key_invalid() -> Reply:
+    """400 INVALID_ARGUMENT with ErrorInfo reason API_KEY_INVALID (what a wrong key gets)."""
+    return error(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.",
+                 [{"@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                   "reason": "API_KEY_INVALID", "domain": "googleapis.com"}])
+
+
+def rate_limited(delay: str | None = "32s",
+                 quota_id: str = "GenerateRequestsPerMinutePerProjectPerModel-FreeTier") -> Reply:
+    """429 RESOURCE_EXHAUSTED with a QuotaFailure and (optionally) a RetryInfo."""
+    details: list[dict[str, Any]] = [
+        {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
+         "violations": [{"quotaMetric": "generativelanguage.googleapis.com/"
+                                        "generate_content_free_tier_requests",
+                         "quotaId": quota_id}]}]
+    if delay is not None:
+        details.append({"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": delay})
+    return error(429, "RESOURCE_EXHAUSTED", "You exceeded your current quota, please check your "
+                 "plan and billing details.", details)
+
+
+def daily_quota() -> Reply:
+    """429 whose violation is a per-day quota: not worth retrying today."""
+    return rate_limited("3600s", "GenerateRequestsPerDayPerProjectPerModel-FreeTier")
+
+
+def server_error(code: int = 503) -> Reply:
+    """500 INTERNAL, 503 UNAVAILABLE or 504 DEADLINE_EXCEEDED."""
+    status = {500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}.get(code, "UNKNOWN")
+    return error(code, status, "The model is overloaded. Please try again later.")
+
+
+def malformed() -> Reply:
+    """200 whose JSON body is cut short."""
+    return Reply(200, b'{"candidates": [{"content": ', {"Content-Type": "application/json"})
+
+
+def truncated_image() -> Reply:
+    """200 whose image is valid base64 of a PNG cut in half."""
+    png = png_bytes(256, 256)
+    half = png[: len(png) // 2]
+    return ok([{"inlineData": {"mimeType": "image/png", "data": b64(half)}}])
+
+
+class FakeGemini:
+    """The fake server, its reply queue and what it saw."""
+
+    def __init__(self, key: str = KEY) -> None:
+        self.key = key
+        self.queue: list[Reply] = []
+        self.violations: list[str] = []
+        self.server = FakeServer({GENERATE: self._generate,
+                                  r"GET /v1beta/models/(?P<model>[^/:]+)": self._get_model})
+        self.url = f"{self.server.url}/v1beta"
+
+    def enqueue(self, *replies: Reply) -> None:
+        """Answer the next generateContent calls with these replies (after validation)."""
+        self.queue.extend(replies)
+
+    @property
+    def calls(self) -> list[Request]:
+        """The generateContent requests received, oldest first."""
+        return self.server.requests_to("POST", GENERATE.split(" ", 1)[1])
+
+    def reset(self) -> None:
+        """Forget replies, requests and violations (one fake serves a whole test module)."""
+        self.queue.clear()
+        self.violations.clear()
+        with self.server._lock:
+            self.server.history.clear()
+            self.server.scripts.clear()
+
+    def close(self) -> None:
+        """Stop the server."""
+        self.server.close()
+
+    def _auth(self, req: Request) -> Reply | None:
+        if "key" in req.query:
+            self.violations.append("the API key was sent in the URL query")
+            return error(400, "INVALID_ARGUMENT", "Do not send the key in the URL in tests.")
+        key = req.headers.get("x-goog-api-key")
+        if not key:
+            return error(403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers "
+                         "(callers without established identity). Please use API Key or other "
+                         "form of API consumer identity to call this API.")
+        return None if key == self.key else api_key_invalid()
+
+    def _get_model(self, req: Request) -> Reply:
+        model = req.match.group("model") if req.match else ""
+        if (bad := self._auth(req)) is not None:
+            return bad
+        if model not in MODELS:
+            return error(404, "NOT_FOUND", f"models/{model} is not found for API version v1beta")
+        return Reply(200, {"name": f"models/{model}", "displayName": model,
+                           "supportedGenerationMethods": ["generateContent"]})
+
+    def _generate(self, req: Request) -> Reply:
+        if (bad := self._auth(req)) is not None:
+            return bad
+        model = req.match.group("model") if req.match else ""
+        if model not in MODELS:
+            return error(404, "NOT_FOUND", f"models/{model} is not found for API version "
+                         "v1beta, or is not supported for generateContent.")
+        problem = self._check_body(req, model)
+        if problem:
+            self.violations.append(problem)
+            return error(400, "INVALID_ARGUMENT", problem)
+        return self.queue.pop(0) if self.queue else ok()
+
+    def _check_body(self, req: Request, model: str) -> str | None:
+        """What the real API would refuse in this body, or None."""
+        if not req.headers.get("content-type", "").startswith("application/json"):
+            return "Content-Type must be application/json"
+        try:
+            body = req.json()
+            parts = body["contents"][0]["parts"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            return "Invalid JSON payload: contents[0].parts is required"
+        if not parts or not isinstance(parts[0].get("text"), str):
+            return "the first part must be the text prompt"
+        for part in parts[1:]:
+            inline = part.get("inlineData") or part.get("inline_data") or {}
+            try:
+                base64.b64decode(inline.get("data", ""), validate=True)
+            except (binascii.Error, ValueError):
+                return "Invalid value at 'contents[0].parts[1].inline_data.data' (TYPE_BYTES)"
+            if not (inline.get("mimeType") or inline.get("mime_type")):
+                return "inline_data.mime_type is required"
+        config = body.get("generationConfig") or {}
+        if "IMAGE" not in (config.get("responseModalities") or []):
+            return "responseModalities must include IMAGE for an image model"
+        image_config = config.get("imageConfig") or {}
+        size = image_config.get("imageSize")
+        if size is not None and size not in MODELS[model]:
+            return f"imageSize {size!r} is not supported by {model}"
+        ratio = image_config.get("aspectRatio")
+        if ratio is not None and ratio not in RATIOS | EXTRA_RATIOS.get(model, set()):
+            return f"aspectRatio {ratio!r} is not supported by {model}"
+        return None
