@@ -1,0 +1,394 @@
+"""Replicate predictions: official models (flux-schnell, flux-dev) and any ``owner/name:version``.
+
+Wire format: ``../shared/providers.md`` §5. A create starts a *billed* run, so it is never
+sent twice blindly: as soon as Replicate returns the prediction id it is saved on the job
+(``ctx.save_state``, with a fingerprint of the request), and a later attempt of the same
+job (a retry, or a restart after a crash) resumes polling that prediction instead of
+creating another. Outputs are deleted
+after an hour, so they are downloaded as soon as the run succeeds. Raw usage is
+``{"images": n}`` for official models (billed per output image) and
+``{"predict_seconds": s}`` for version models (billed per GPU-second; unpriced until an
+admin adds a rate, so their cost shows as unknown)::
+
+    step / reply                                   error           retried
+    create: refused before sending                 Unavailable     yes  nothing started
+    create: timeout or reset after sending         Uncertain       no   a run may have started
+    create: 2xx without a readable prediction      Uncertain       no
+    401                                            NeedsKey        no
+    402                                            QuotaExhausted  no
+    404                                            Rejected        no   model not found
+    422                                            Rejected        no
+    429                                            RateLimited     yes  Retry-After or "~30s"
+    5xx                                            Unavailable     yes
+    poll or download: timeout, reset, 5xx          Unavailable     yes  and the retry resumes
+    status failed (NSFW)                           SafetyBlocked   no
+    status failed (other)                          BadResponse     no
+    status canceled, or cancelled by the user      Cancelled       -
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+import urllib3
+
+from lib.providers import http
+from lib.providers.base import (
+    DEFAULT_TIMEOUT,
+    NULL_CONTEXT,
+    BadResponse,
+    Cancelled,
+    Capabilities,
+    GeneratedImage,
+    GenerationRequest,
+    GenerationResult,
+    JobContext,
+    NeedsKey,
+    Provider,
+    QuotaExhausted,
+    RateLimited,
+    Rejected,
+    SafetyBlocked,
+    Unavailable,
+    Uncertain,
+)
+
+LABEL = "Replicate"
+SCHNELL, DEV = "black-forest-labs/flux-schnell", "black-forest-labs/flux-dev"
+# providers.md §5 documents the "1:1" default; the rest are the flux model pages' choices.
+FLUX_ASPECTS = ("1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21")
+_MODEL = re.compile(r"([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)(?::([A-Za-z0-9]+))?")
+_PERCENT = re.compile(r"(\d{1,3})%")
+_SEED = re.compile(r"[Uu]sing seed:?\s*(\d+)")
+_ACTIVE = ("starting", "processing")
+GUESS_PREDICT_SECONDS = 10.0  # per output, for estimates of version models only
+UNCERTAIN = ("Replicate may have started this prediction; check replicate.com/predictions "
+             "before retrying, so you do not pay twice.")
+
+
+def build_input(model: str, req: GenerationRequest) -> dict[str, Any]:
+    """The model's ``input``: flux-schnell/dev mapped field by field, others generically.
+
+    ``req.extra["input"]`` (a dict) is merged last, for any raw input a model takes.
+    """
+    base = model.split(":")[0]
+    inp: dict[str, Any] = {"prompt": req.prompt}
+    if base in (SCHNELL, DEV):
+        inp.update(aspect_ratio=_aspect(req), num_outputs=req.n, output_format="png")
+        if req.seed is not None:
+            inp.update(seed=req.seed, go_fast=False)  # go_fast (fp8) is not deterministic
+    else:
+        if req.seed is not None:
+            inp["seed"] = req.seed
+        if req.negative_prompt:
+            inp["negative_prompt"] = req.negative_prompt
+        if req.aspect_ratio:
+            inp["aspect_ratio"] = req.aspect_ratio
+        if req.n > 1:
+            inp["num_outputs"] = req.n
+    extra = req.extra.get("input") or {}
+    if not isinstance(extra, dict):
+        raise Rejected("extra input for Replicate must be a JSON object of input fields.")
+    inp.update(extra)
+    return inp
+
+
+class ReplicateProvider(Provider):
+    """Replicate's hosted models; resumable, so a retry never pays for a second run."""
+
+    id = "replicate"
+    label = LABEL
+    key_env = "REPLICATE_API_TOKEN"
+    base_url_env = "REPLICATE_BASE_URL"
+    default_base_url = "https://api.replicate.com/v1"
+    description = (
+        "Thousands of hosted models. Official models such as FLUX.1 [schnell] are paid per "
+        "image; any other model as owner/name:version is paid per GPU-second."
+    )
+    caps = Capabilities(
+        models=(SCHNELL, DEV), default_model=SCHNELL, open_models=True,
+        aspect_ratios=FLUX_ASPECTS, max_n=4, seed=True, max_prompt_chars=10_000,
+        reports_progress=True, cancellable=True,
+    )
+
+    def __init__(
+        self, session: requests.Session | None = None, base_url: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT, api_key: str | None = None, *,
+        poll_interval: float = 1.0, max_poll_s: float = 900.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """``poll_interval`` and ``sleep`` are injectable for tests."""
+        super().__init__(session, base_url, timeout, api_key)
+        self.poll_interval = poll_interval
+        self.max_poll_s = max_poll_s
+        self._sleep = sleep
+
+    def typical_usage(self, req: GenerationRequest) -> dict[str, float]:
+        """Images for official models; a rough GPU time for version models."""
+        if ":" in req.model:
+            return {"predict_seconds": GUESS_PREDICT_SECONDS * req.n}
+        return {"images": float(req.n)}
+
+    def test_connection(self) -> str:
+        """``GET /account``: proves the token."""
+        resp = self._send("GET", f"{self.base_url}/account")
+        if resp.status_code != 200:
+            _raise_for(resp)
+        body = http.json_body(resp, LABEL)
+        name = body.get("username") if isinstance(body, dict) else None
+        return f"Connected as {name or 'an unnamed account'}"
+
+    def generate(self, req: GenerationRequest, ctx: JobContext = NULL_CONTEXT) -> GenerationResult:
+        """Create (or resume) a prediction, poll it to the end, download its outputs."""
+        self.require_key()
+        found = _MODEL.fullmatch(req.model or "")
+        if not found:
+            raise Rejected(f"{req.model!r} is not a Replicate model; use owner/name or "
+                           "owner/name:version.")
+        started = time.monotonic()
+        inp = build_input(req.model, req)
+        fingerprint = _fingerprint(req.model, inp)
+        if ctx.state.get("prediction_id") and ctx.state.get("fingerprint") == fingerprint:
+            pred = self._get(ctx.state)  # an earlier attempt started it: never pay twice
+        else:
+            pred = self._create(found, inp)
+            urls = pred.get("urls") if isinstance(pred.get("urls"), dict) else {}
+            ctx.save_state({"prediction_id": pred["id"], "get": urls.get("get"),
+                            "cancel": urls.get("cancel"), "fingerprint": fingerprint})
+        pred = self._wait(pred, ctx, started)
+        images = self._download(pred)
+        if found.group(3):
+            metrics = pred.get("metrics") if isinstance(pred.get("metrics"), dict) else {}
+            seconds = metrics.get("predict_time")
+            if not isinstance(seconds, (int, float)):
+                seconds = time.monotonic() - started
+            usage = {"predict_seconds": float(seconds)}
+        else:
+            usage = {"images": float(len(images))}
+        logged = _SEED.search(str(pred.get("logs") or ""))
+        seed = req.seed if req.seed is not None else (int(logged.group(1)) if logged else None)
+        return GenerationResult(images=images, usage=usage, request_id=str(pred["id"]),
+                                seed=seed, model=req.model)
+
+    # -- the three phases --------------------------------------------------------------
+
+    def _create(self, model: re.Match[str], inp: dict[str, Any]) -> dict[str, Any]:
+        """POST the prediction; any doubt whether it started is Uncertain, never retried."""
+        owner, name, version = model.groups()
+        url = f"{self.base_url}/predictions"
+        body: dict[str, Any] = {"input": inp}
+        if version:
+            body["version"] = version
+        else:
+            url = f"{self.base_url}/models/{owner}/{name}/predictions"
+        headers = self._headers(url)
+        wait = int(min(60.0, self.timeout - 1))  # the reply must come before our timeout
+        if wait >= 1:
+            headers["Prefer"] = f"wait={wait}"
+        try:
+            resp = self.session.post(url, json=body, headers=headers, timeout=self.timeout)
+        except (requests.ConnectionError, requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError) as exc:
+            if _never_sent(exc):
+                raise Unavailable(f"Replicate could not be reached at {http.origin(url)}; "
+                                  "nothing was started. Promptboard retries on its own.") from exc
+            raise Uncertain(UNCERTAIN) from exc
+        if resp.status_code not in (200, 201, 202):
+            _raise_for(resp, model=model.group(0))
+        try:
+            pred = resp.json()
+        except ValueError:
+            pred = None
+        if not isinstance(pred, dict) or not pred.get("id"):
+            raise Uncertain(f"Replicate's answer to the create could not be read. {UNCERTAIN}")
+        return pred
+
+    def _wait(self, pred: dict[str, Any], ctx: JobContext, started: float) -> dict[str, Any]:
+        """Poll until a terminal status; honour cancel requests."""
+        deadline = time.monotonic() + self.max_poll_s
+        while True:
+            status = pred.get("status")
+            if status == "succeeded":
+                return pred
+            if status == "failed":
+                text = http.clip(str(pred.get("error") or "no reason given"))
+                if "nsfw" in text.lower():
+                    raise SafetyBlocked(f"Replicate's safety checker flagged the output: {text} "
+                                        "Rephrase the prompt.")
+                raise BadResponse(f"The model failed on Replicate: {text}")
+            if status == "canceled":
+                raise Cancelled("The prediction was cancelled on Replicate.")
+            if status not in _ACTIVE:
+                raise BadResponse(f"Replicate reported an unknown status {status!r}.")
+            _report(ctx, pred, time.monotonic() - started)
+            if ctx.cancel_requested():
+                self._cancel(pred)
+            if time.monotonic() > deadline:
+                raise Unavailable(f"Replicate prediction {pred.get('id')} is still {status} "
+                                  f"after {self.max_poll_s / 60:g} min; Promptboard will check "
+                                  "on it again.")
+            self._sleep(self.poll_interval)
+            pred = self._get({"prediction_id": pred["id"], "get": _url(pred, "get")})
+
+    def _download(self, pred: dict[str, Any]) -> list[GeneratedImage]:
+        """Fetch every output URL now (they expire after an hour)."""
+        output = pred.get("output")
+        urls = [output] if isinstance(output, str) else output
+        if not isinstance(urls, list) or not urls:
+            raise BadResponse("Replicate finished without any output image. Try again.")
+        images = []
+        for url in urls:
+            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+                raise BadResponse("Replicate sent an output that is not an image URL.")
+            resp = self._send("GET", url)
+            if resp.status_code in (404, 410):
+                raise BadResponse("Replicate has deleted this prediction's outputs (they are "
+                                  "kept for one hour). Generate again.")
+            if resp.status_code != 200:
+                _raise_for(resp)
+            if not resp.content:
+                raise BadResponse("Replicate sent an empty output image. Try again.")
+            mime = resp.headers.get("content-type", "").split(";")[0].strip()
+            images.append(GeneratedImage(resp.content, mime if mime.startswith("image/")
+                                         else "image/png"))
+        return images
+
+    # -- HTTP --------------------------------------------------------------------------
+
+    def _headers(self, url: str) -> dict[str, str]:
+        """The token goes only to the API's own origin, never to delivery hosts."""
+        if http.origin(url) != http.origin(self.base_url):
+            return {}
+        return {"Authorization": f"Bearer {self.require_key()}"}
+
+    def _send(self, method: str, url: str) -> requests.Response:
+        return http.send(self.session, method, url, timeout=self.timeout, label=LABEL,
+                         headers=self._headers(url))
+
+    def _get(self, state: dict[str, Any]) -> dict[str, Any]:
+        pid = str(state["prediction_id"])
+        url = _same_origin(state.get("get"), self.base_url) or f"{self.base_url}/predictions/{pid}"
+        resp = self._send("GET", url)
+        if resp.status_code == 404:
+            raise BadResponse(f"Replicate no longer knows prediction {pid}.")
+        if resp.status_code != 200:
+            _raise_for(resp)
+        try:
+            pred = resp.json()
+        except ValueError:
+            pred = None
+        if not isinstance(pred, dict) or not pred.get("id"):  # a blip: the retry resumes
+            raise Unavailable(f"Replicate sent an unreadable state for prediction {pid}.")
+        return pred
+
+    def _cancel(self, pred: dict[str, Any]) -> None:
+        """Ask Replicate to stop the run, then raise Cancelled either way."""
+        pid = str(pred["id"])
+        url = (_same_origin(_url(pred, "cancel"), self.base_url)
+               or f"{self.base_url}/predictions/{pid}/cancel")
+        try:
+            resp = self._send("POST", url)
+            confirmed = resp.status_code < 300
+        except Unavailable:
+            confirmed = False
+        if confirmed:
+            raise Cancelled("Cancelled; Replicate stopped the prediction.")
+        raise Cancelled(f"Cancelled here, but Replicate did not confirm stopping prediction "
+                        f"{pid}; it may still run and bill. Check replicate.com/predictions.")
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _aspect(req: GenerationRequest) -> str:
+    if req.aspect_ratio:
+        if req.aspect_ratio not in FLUX_ASPECTS:
+            raise Rejected(f"FLUX on Replicate takes the aspect ratios {', '.join(FLUX_ASPECTS)}"
+                           f", not {req.aspect_ratio}.")
+        return req.aspect_ratio
+    if req.width and req.height:
+        want = math.log(req.width / req.height)
+        return min(FLUX_ASPECTS, key=lambda r: abs(
+            math.log(int(r.split(":")[0]) / int(r.split(":")[1])) - want))
+    return "1:1"
+
+
+def _url(pred: dict[str, Any], name: str) -> str | None:
+    urls = pred.get("urls")
+    value = urls.get(name) if isinstance(urls, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def _same_origin(url: Any, base: str) -> str | None:
+    """``url`` when it is on the API's origin (so the token may go there), else None."""
+    if isinstance(url, str) and http.origin(url) == http.origin(base):
+        return url
+    return None
+
+
+def _fingerprint(model: str, inp: dict[str, Any]) -> str:
+    """Ties saved state to one request, so a shared context never resumes another's run."""
+    text = json.dumps([model, inp], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _never_sent(exc: Exception) -> bool:
+    """True when the connection was never made, so the create cannot have started a run."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    inner = exc.args[0] if exc.args else None
+    return isinstance(getattr(inner, "reason", None), urllib3.exceptions.NewConnectionError)
+
+
+def _report(ctx: JobContext, pred: dict[str, Any], elapsed: float) -> None:
+    """Real progress from the logs' last "NN%", else an honest estimate."""
+    if pred.get("status") == "starting":
+        ctx.report_progress(0.05, "starting (the model may be booting)")
+        return
+    found = _PERCENT.findall(str(pred.get("logs") or "")[-2000:])
+    if found:
+        pct = min(100, int(found[-1]))
+        ctx.report_progress(0.1 + 0.85 * pct / 100, f"processing {pct}%")
+    else:
+        ctx.report_progress(0.1 + 0.8 * (1 - math.exp(-elapsed / 10)), "processing (estimated)")
+
+
+def _raise_for(resp: requests.Response, model: str | None = None) -> None:
+    """Turn an error reply (RFC 7807 ``{"type","title","status","detail"}``) into an error."""
+    status = resp.status_code
+    try:
+        body = resp.json()
+    except ValueError:
+        body = None
+    detail = ""
+    if isinstance(body, dict):
+        detail = str(body.get("detail") or body.get("title") or "")
+    detail = http.redact(http.clip(detail or resp.text or resp.reason or "no details"))
+    if status == 401:
+        raise NeedsKey("Replicate refused the API token (401). Check REPLICATE_API_TOKEN in the "
+                       "environment or .streamlit/secrets.toml.")
+    if status == 402:
+        raise QuotaExhausted("Replicate says the account is out of credit; add billing at "
+                             f"replicate.com/account/billing. ({detail})")
+    if status == 404:
+        raise Rejected(f"Replicate has no model {model or ''} (404: {detail}). Check the "
+                       "owner/name and version.")
+    if status == 429:
+        hinted = re.search(r"~\s*(\d+(?:\.\d+)?)\s*s", detail)
+        wait = http.retry_after_seconds(resp.headers)
+        if wait is None and hinted:
+            wait = float(hinted.group(1))
+        raise RateLimited(f"Replicate is rate limiting this account: {detail}", retry_after=wait)
+    if status >= 500:
+        raise Unavailable(f"Replicate is having trouble (HTTP {status}).")
+    if status in (400, 403, 409, 413, 422):
+        raise Rejected(f"Replicate refused the request (HTTP {status}): {detail}")
+    raise BadResponse(f"Replicate answered with an unexpected HTTP {status}: {detail}")

@@ -1,0 +1,184 @@
+"""A fake Replicate API on 127.0.0.1 (wire format: providers.md §5).
+
+    fake = FakeReplicate(token="r8_test")
+    monkeypatch.setenv("REPLICATE_BASE_URL", fake.base_url)
+    fake.plan = ["processing"] * 100          # the next prediction's statuses, one per GET
+
+A create answers ``starting``; each ``GET /v1/predictions/{id}`` moves the prediction one
+step along :attr:`FakeReplicate.plan` (default ``processing`` then ``succeeded``). Outputs
+are served by a *second* server (another origin, like replicate.delivery), which records
+whether anyone sent it an Authorization header. Errors are RFC 7807 problem details.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from tests.fakes.server import FakeServer, Reply, Request
+
+CREATE = "POST /v1/models/([^/]+)/([^/]+)/predictions"
+CREATE_VERSION = "POST /v1/predictions"
+GET = "GET /v1/predictions/([^/]+)"
+CANCEL = "POST /v1/predictions/([^/]+)/cancel"
+ACCOUNT = "GET /v1/account"
+DELIVERY = r"GET /delivery/([^/]+)/out-(\d+)\.png"
+NSFW = "NSFW content detected. Try running it again, or try a different prompt."
+
+
+def png_bytes(width: int = 64, height: int = 64, shade: int = 120) -> bytes:
+    """A real PNG."""
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (200, shade, 40)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def problem(status: int, detail: str, title: str = "", headers: dict[str, str] | None = None
+            ) -> Reply:
+    """An RFC 7807 error reply."""
+    body = {"type": f"https://replicate.com/docs/reference/http#{status}",
+            "title": title or detail.split(".")[0], "status": status, "detail": detail,
+            "instance": "/v1/fake"}
+    return Reply(status, body, {"Content-Type": "application/problem+json", **(headers or {})})
+
+
+@dataclass
+class Prediction:
+    """One prediction the fake knows."""
+
+    id: str
+    model: str
+    version: str | None
+    input: dict[str, Any]
+    plan: list[str]
+    status: str = "starting"
+    error: str | None = None
+    gets: int = 0
+    cancelled_by_call: bool = False
+    outputs: list[str] = field(default_factory=list)
+
+
+class FakeReplicate:
+    """The fake API plus its delivery host."""
+
+    def __init__(self, token: str = "r8_testtoken0123456789abcdef") -> None:
+        self.token = token
+        self.plan: list[str] = ["processing", "succeeded"]
+        self.fail_error = "CUDA out of memory"
+        self.predictions: dict[str, Prediction] = {}
+        self.creates: list[Request] = []
+        self.delivery_auth: list[str | None] = []
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        self.server = FakeServer({
+            CREATE: self._create, CREATE_VERSION: self._create, GET: self._get,
+            CANCEL: self._cancel, ACCOUNT: self._account,
+        })
+        self.delivery = FakeServer({DELIVERY: self._deliver})
+        self.base_url = f"{self.server.url}/v1"
+
+    def reset(self) -> None:
+        """Start afresh (one pair of servers serves a whole test module)."""
+        self.plan = ["processing", "succeeded"]
+        self.fail_error = "CUDA out of memory"
+        self.predictions.clear()
+        self.creates.clear()
+        self.delivery_auth.clear()
+        self._ids = itertools.count(1)
+        for server in (self.server, self.delivery):
+            server.history.clear()
+            server.scripts.clear()
+
+    def close(self) -> None:
+        """Stop both servers."""
+        self.server.close()
+        self.delivery.close()
+
+    def _refused(self, req: Request) -> Reply | None:
+        if req.headers.get("authorization") != f"Bearer {self.token}":
+            return problem(401, "You did not pass a valid authentication token",
+                           "Unauthenticated")
+        if req.query:
+            return problem(400, "Unexpected query string")
+        return None
+
+    def _view(self, p: Prediction) -> dict[str, Any]:
+        api = self.base_url
+        logs = ""
+        if p.status in ("processing", "succeeded"):
+            logs = f"Using seed: 4242\n  0%|          | 0/4\n 50%|#####     | {p.gets}/4"
+        return {
+            "id": p.id, "model": p.model, "version": p.version or "official",
+            "status": p.status, "input": p.input,
+            "output": p.outputs if p.status == "succeeded" else None,
+            "error": p.error, "logs": logs,
+            "metrics": {"predict_time": 2.5} if p.status == "succeeded" else {},
+            "created_at": "2026-11-02T09:00:00.000Z", "started_at": None, "completed_at": None,
+            "urls": {"get": f"{api}/predictions/{p.id}",
+                     "cancel": f"{api}/predictions/{p.id}/cancel",
+                     "stream": f"{self.delivery.url}/stream/{p.id}"},
+        }
+
+    def _create(self, req: Request) -> Reply:
+        if refused := self._refused(req):
+            return refused
+        self.creates.append(req)
+        body = req.json()
+        if not isinstance(body.get("input"), dict):
+            return problem(422, "input: Input is required")
+        if req.match and req.match.groups():
+            model, version = f"{req.match.group(1)}/{req.match.group(2)}", None
+        elif not body.get("version"):
+            return problem(422, "version: version is required")
+        else:
+            model, version = "community/model", str(body["version"])
+        with self._lock:
+            pid = f"pred{next(self._ids):04d}"
+            self.predictions[pid] = Prediction(pid, model, version, body["input"],
+                                               list(self.plan))
+        return Reply(201, self._view(self.predictions[pid]))
+
+    def _get(self, req: Request) -> Reply:
+        if refused := self._refused(req):
+            return refused
+        p = self.predictions.get(req.match.group(1) if req.match else "")
+        if p is None:
+            return problem(404, "Not found.")
+        with self._lock:
+            p.gets += 1
+            if p.status in ("starting", "processing") and p.plan:
+                p.status = p.plan.pop(0)
+                if p.status == "failed":
+                    p.error = self.fail_error
+                if p.status == "succeeded":
+                    n = int(p.input.get("num_outputs", 1))
+                    p.outputs = [f"{self.delivery.url}/delivery/{p.id}/out-{i}.png"
+                                 for i in range(n)]
+        return Reply(200, self._view(p))
+
+    def _cancel(self, req: Request) -> Reply:
+        if refused := self._refused(req):
+            return refused
+        p = self.predictions.get(req.match.group(1) if req.match else "")
+        if p is None:
+            return problem(404, "Not found.")
+        with self._lock:
+            if p.status in ("starting", "processing"):
+                p.status, p.plan, p.cancelled_by_call = "canceled", [], True
+        return Reply(200, self._view(p))
+
+    def _account(self, req: Request) -> Reply:
+        if refused := self._refused(req):
+            return refused
+        return Reply(200, {"type": "user", "username": "promptboard-bot", "name": "Bot",
+                           "github_url": None})
+
+    def _deliver(self, req: Request) -> Reply:
+        self.delivery_auth.append(req.headers.get("authorization"))
+        i = int(req.match.group(2)) if req.match else 0
+        return Reply(200, png_bytes(64 + 8 * i, 64), {"Content-Type": "image/png"})
