@@ -28,7 +28,7 @@ import duckdb
 from lib import costs, imaging, styles
 from lib import providers as registry
 from lib.db import Cursor
-from lib.providers.base import GenerationRequest
+from lib.providers.base import GenerationRequest, ProviderError
 from lib.storage import StorageError
 
 if TYPE_CHECKING:
@@ -202,7 +202,8 @@ def _validate(spec: JobSpec) -> tuple[type[registry.Provider], str]:
         raise SubmitError(str(exc)) from None
     if not registry.is_configured(cls):
         raise SubmitError(f"{cls.label} is not configured. {cls.configure_hint()}")
-    caps = cls.caps
+    model = spec.model or cls.caps.default_model
+    caps = cls.model_caps(model)
     prompt = spec.prompt.strip() if spec.prompt else ""
     if not prompt:
         raise SubmitError("The prompt is empty. Describe the image you want.")
@@ -214,7 +215,6 @@ def _validate(spec: JobSpec) -> tuple[type[registry.Provider], str]:
         )
     if not 1 <= spec.n <= caps.max_n:
         raise SubmitError(f"{cls.label} makes 1 to {caps.max_n} images per request.")
-    model = spec.model or caps.default_model
     if caps.models and model not in caps.models and not caps.open_models:
         raise SubmitError(
             f"{cls.label} has no model {model!r}; choose one of {', '.join(caps.models)}."
@@ -261,7 +261,12 @@ def submit(engine: Engine, user: str, spec: JobSpec) -> str:
         spec.prompt, params, model, spec.width, spec.height, spec.aspect_ratio,
         spec.quality, spec.n, spec.seed, negative, spec.style, (),
     )
-    estimate = costs.estimate(engine.db, cls.id, cls(), request, now)
+    provider = cls()
+    try:
+        provider.preflight(request)
+    except ProviderError as exc:
+        raise SubmitError(str(exc)) from None
+    estimate = costs.estimate(engine.db, cls.id, provider, request, now)
     try:
         with engine.db.write() as cur:
             if spec.client_token:

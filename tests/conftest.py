@@ -18,6 +18,6 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     monkeypatch.setenv("PROMPTBOARD_STORAGE", "local")
     monkeypatch.setenv("PROMPTBOARD_SANDBOX_LATENCY", "0")
     for name in list(os.environ):
-        if name.endswith(("_API_KEY", "_API_TOKEN")) or name in ("A1111_URL", "A1111_AUTH"):
+        if name.endswith(("_API_KEY", "_API_TOKEN", "_BASE_URL")) or name.startswith("A1111_"):
             monkeypatch.delenv(name, raising=False)
     yield

@@ -38,3 +38,22 @@ def run_next(engine: Engine) -> str | None:
 
     job = claim(engine, "test")
     return None if job is None else process(engine, job)
+
+
+class MemoryContext:
+    """A job context for provider tests: records progress, keeps state, can be cancelled."""
+
+    def __init__(self, attempt: int = 1) -> None:
+        self.attempt = attempt
+        self.state: dict[str, Any] = {}
+        self.progress: list[tuple[float, str | None]] = []
+        self.cancelled = False
+
+    def save_state(self, state: dict[str, Any]) -> None:
+        self.state = dict(state)
+
+    def report_progress(self, fraction: float, note: str | None = None) -> None:
+        self.progress.append((fraction, note))
+
+    def cancel_requested(self) -> bool:
+        return self.cancelled

@@ -12,10 +12,22 @@ from dataclasses import dataclass
 
 import requests
 
+from lib.providers.a1111 import A1111Provider
 from lib.providers.base import DEFAULT_TIMEOUT, Provider
+from lib.providers.gemini import GeminiProvider
+from lib.providers.openai_images import OpenAIImagesProvider
+from lib.providers.replicate import ReplicateProvider
 from lib.providers.sandbox import SandboxProvider
+from lib.providers.stability import StabilityProvider
 
-_CLASSES: tuple[type[Provider], ...] = (SandboxProvider,)
+_CLASSES: tuple[type[Provider], ...] = (
+    SandboxProvider,
+    GeminiProvider,
+    OpenAIImagesProvider,
+    StabilityProvider,
+    A1111Provider,
+    ReplicateProvider,
+)
 PROVIDERS: dict[str, type[Provider]] = {cls.id: cls for cls in _CLASSES}
 
 

@@ -209,15 +209,22 @@ class JobContext(Protocol):
 
 
 class NullContext:
-    """A context for calls outside a job (CLI checks, tests)."""
+    """A context for calls outside a job (CLI checks, tests): nothing to resume, ever.
+
+    It is one shared object, so it must keep no state: a second call resuming the
+    first call's run (a Replicate prediction) would return someone else's images.
+    """
 
     attempt = 1
 
-    def __init__(self) -> None:
-        self.state: dict[str, Any] = {}
+    @property
+    def state(self) -> dict[str, Any]:
+        """Always empty: there is no earlier attempt outside a job."""
+        return {}
 
     def save_state(self, state: dict[str, Any]) -> None:
-        self.state = dict(state)
+        """Nothing is kept outside a job."""
+        return None
 
     def report_progress(self, fraction: float, note: str | None = None) -> None:
         return None
@@ -280,6 +287,10 @@ class Provider(ABC):
         if not self.api_key:
             raise NeedsKey(f"{self.label} is not configured. {self.configure_hint()}")
         return self.api_key
+
+    def preflight(self, req: GenerationRequest) -> None:
+        """Refuse, before it is queued, a request this provider cannot run (raise Rejected)."""
+        return None
 
     def typical_usage(self, req: GenerationRequest) -> dict[str, float]:
         """Usage a request like this usually reports, for cost estimates before a run."""

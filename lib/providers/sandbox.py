@@ -118,6 +118,10 @@ class SandboxProvider(Provider):
         """The sandbox has nothing to connect to."""
         return "The sandbox needs no connection; it draws images locally."
 
+    def preflight(self, req: GenerationRequest) -> None:
+        """Sizes the sandbox cannot draw are refused before queueing."""
+        _checked_size(req)
+
     def typical_usage(self, req: GenerationRequest) -> dict[str, float]:
         """One image unit per image asked for."""
         return {"images": float(req.n)}
