@@ -19,7 +19,7 @@ import json
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +52,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     CANCELLED: frozenset(),
 }
 HARD_PROMPT_LIMIT = 32_000
+DEDUPE_WINDOW_S = 5.0  # the same client token within this many seconds is one job
 
 
 class IllegalTransition(RuntimeError):
@@ -80,7 +81,7 @@ class JobSpec:
     reference: bytes | None = None  # the raw upload; validated and stored at submit
     watermark: imaging.WatermarkSpec | None = None
     params: dict[str, Any] = field(default_factory=dict)
-    client_token: str | None = None  # same token twice = one job (double clicks)
+    client_token: str | None = None  # same token within DEDUPE_WINDOW_S = one job (double clicks)
     batch_id: str | None = None
 
 
@@ -231,10 +232,11 @@ def submit(engine: Engine, user: str, spec: JobSpec) -> str:
     """Validate, store the reference image, queue the job; returns its id at once."""
     cls, model = _validate(spec)
     now = engine.clock.now()
+    dedupe_since = now - timedelta(seconds=DEDUPE_WINDOW_S)
     if spec.client_token:
         existing = engine.db.scalar(
-            "SELECT id FROM jobs WHERE user_id = ? AND client_token = ?",
-            [user, spec.client_token],
+            "SELECT id FROM jobs WHERE user_id = ? AND client_token = ? AND created_at >= ?",
+            [user, spec.client_token, dedupe_since],
         )
         if existing:
             return str(existing)
@@ -271,8 +273,9 @@ def submit(engine: Engine, user: str, spec: JobSpec) -> str:
         with engine.db.write() as cur:
             if spec.client_token:
                 dup = cur.execute(
-                    "SELECT id FROM jobs WHERE user_id = ? AND client_token = ?",
-                    [user, spec.client_token],
+                    "SELECT id FROM jobs WHERE user_id = ? AND client_token = ? "
+                    "AND created_at >= ?",
+                    [user, spec.client_token, dedupe_since],
                 ).fetchone()
                 if dup:
                     if reference_key:
@@ -313,6 +316,16 @@ def _request_from(
         prompt=params.get("styled_prompt", prompt), model=model, width=width, height=height,
         aspect_ratio=aspect, quality=quality, n=n, seed=seed, negative_prompt=negative,
         style_preset=params.get("style_preset"), reference_images=refs, extra=extra,
+    )
+
+
+def request_for_spec(spec: JobSpec, model: str) -> GenerationRequest:
+    """The provider request a spec describes (no reference bytes), for estimates."""
+    params = dict(spec.params)
+    params["styled_prompt"] = styles.get(spec.style).apply(spec.prompt or "")
+    return _request_from(
+        spec.prompt, params, model, spec.width, spec.height, spec.aspect_ratio, spec.quality,
+        spec.n, spec.seed, spec.negative_prompt, spec.style, (),
     )
 
 

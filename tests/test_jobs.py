@@ -441,3 +441,15 @@ def test_a_database_write_failure_at_submit_is_a_clear_error(
         jobs.submit(engine, "ann", spec())
     monkeypatch.setattr(engine.db, "write", real_write)
     assert engine.db.scalar("SELECT count(*) FROM jobs") == 0
+
+
+def test_a_client_token_only_dedupes_within_a_few_seconds(
+    engine: Engine, clock: FakeClock
+) -> None:
+    first = jobs.submit(engine, "ann", spec(client_token="same-settings"))
+    clock.advance(1)
+    assert jobs.submit(engine, "ann", spec(client_token="same-settings")) == first
+    clock.advance(jobs.DEDUPE_WINDOW_S + 1)
+    again = jobs.submit(engine, "ann", spec(client_token="same-settings"))
+    assert again != first  # asking again later, on purpose, is a new job
+    assert jobs.submit(engine, "bob", spec(client_token="same-settings")) not in (first, again)

@@ -75,6 +75,7 @@ class A1111Provider(Provider):
         "Your own Stable Diffusion server (AUTOMATIC1111 or Forge, started with --api). "
         "Any checkpoint it has; costs nothing unless an admin sets a rate per GPU-second."
     )
+    guess_seconds = 10.0  # a rough guess (UNVERIFIED); team history replaces it
     caps = Capabilities(
         models=("default",), default_model="default", open_models=True, sizes=SIZES,
         default_size="512x512", max_n=8, max_reference_images=1, negative_prompt=True,

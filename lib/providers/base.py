@@ -250,6 +250,7 @@ class Provider(ABC):
     default_base_url: ClassVar[str | None] = None
     caps: ClassVar[Capabilities]
     description: ClassVar[str] = ""
+    guess_seconds: ClassVar[float] = 20.0  # a rough duration until the team has history
 
     def __init__(
         self,
@@ -287,6 +288,10 @@ class Provider(ABC):
         if not self.api_key:
             raise NeedsKey(f"{self.label} is not configured. {self.configure_hint()}")
         return self.api_key
+
+    def expected_seconds(self, req: GenerationRequest) -> float:
+        """A rough duration for a request like this, before there is any history."""
+        return self.guess_seconds
 
     def preflight(self, req: GenerationRequest) -> None:
         """Refuse, before it is queued, a request this provider cannot run (raise Rejected)."""

@@ -111,6 +111,7 @@ class GeminiProvider(Provider):
     # The class caps are the union (jobs.submit checks them); model_caps() narrows per model.
     # 8,000 characters (~2k tokens) is far more than any image prompt needs, and leaves the
     # rest of the smallest input window for up to 14 reference images at 560 tokens each.
+    guess_seconds = 10.0  # a rough guess (UNVERIFIED); team history replaces it
     caps = Capabilities(
         models=MODELS, default_model=MODELS[0], aspect_ratios=ASPECT_RATIOS,
         qualities=IMAGE_SIZES, default_quality="1K", max_n=4, max_reference_images=14,

@@ -94,6 +94,7 @@ class OpenAIImagesProvider(Provider):
     base_url_env = "OPENAI_BASE_URL"
     default_base_url = "https://api.openai.com/v1"
     description = "OpenAI's GPT image models: up to 10 images per call, up to 16 references."
+    guess_seconds = 30.0  # a rough guess (UNVERIFIED); team history replaces it
     caps = Capabilities(
         models=MODELS, default_model=MODELS[0], sizes=OPEN_SIZE_PRESETS,
         default_size="1024x1024", qualities=QUALITIES, default_quality="medium", max_n=10,

@@ -112,6 +112,7 @@ class ReplicateProvider(Provider):
         "Thousands of hosted models. Official models such as FLUX.1 [schnell] are paid per "
         "image; any other model as owner/name:version is paid per GPU-second."
     )
+    guess_seconds = 4.0  # a rough guess (UNVERIFIED); team history replaces it
     caps = Capabilities(
         models=(SCHNELL, DEV), default_model=SCHNELL, open_models=True,
         aspect_ratios=FLUX_ASPECTS, max_n=4, seed=True, max_prompt_chars=10_000,

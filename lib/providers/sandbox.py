@@ -118,6 +118,10 @@ class SandboxProvider(Provider):
         """The sandbox has nothing to connect to."""
         return "The sandbox needs no connection; it draws images locally."
 
+    def expected_seconds(self, req: GenerationRequest) -> float:
+        """The simulated latency is known exactly."""
+        return self.latency * (1 + (req.n - 1) / 4)
+
     def preflight(self, req: GenerationRequest) -> None:
         """Sizes the sandbox cannot draw are refused before queueing."""
         _checked_size(req)

@@ -75,6 +75,7 @@ class StabilityProvider(Provider):
         "Stability AI's hosted models: Stable Image Core and Ultra, and SD 3 / 3.5. Paid per "
         "image in credits (1 credit = $0.01); new accounts get 25 free credits."
     )
+    guess_seconds = 6.0  # a rough guess (UNVERIFIED); team history replaces it
     caps = Capabilities(
         models=MODELS, default_model="core", aspect_ratios=ASPECT_RATIOS, max_n=4,
         max_reference_images=1, negative_prompt=True, seed=True, max_prompt_chars=10_000,
