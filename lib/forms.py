@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -80,6 +80,11 @@ def client_token(user: str, spec: jobs.JobSpec) -> str:
     }
     blob = json.dumps(parts, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()[:32]
+
+
+def with_token(user: str, spec: jobs.JobSpec) -> jobs.JobSpec:
+    """The spec carrying its content token."""
+    return replace(spec, client_token=client_token(user, spec))
 
 
 @dataclass(frozen=True)

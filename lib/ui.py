@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import atexit
 import logging
-import time
+from typing import Any
 
 import streamlit as st
 
-from lib import jobs
+from lib import activity, forms, imaging, jobs
 from lib.clock import utcnow
 from lib.engine import Engine
 
@@ -22,6 +22,8 @@ STATUS_ICONS = {
     jobs.FAILED: ":material/error:",
     jobs.CANCELLED: ":material/cancel:",
 }
+REUSE_KEYS = {"prompt": "gen_prompt", "style": "gen_style", "n": "gen_n", "seed": "gen_seed",
+              "negative_prompt": "gen_negative", "provider": "gen_provider"}
 
 
 def _release(eng: Engine) -> None:
@@ -36,6 +38,22 @@ def engine() -> Engine:
     eng.start_workers()
     atexit.register(eng.close)  # release DuckDB cleanly when the server stops
     return eng
+
+
+def require_page(page: str) -> str:
+    """The signed-in username; stops the page for anyone whose role may not see it."""
+    user = st.session_state.get("user")
+    if user is None:
+        return str(st.session_state.get("username", "local"))
+    from lib import auth
+
+    if not auth.can(user.role, page):
+        st.error("This page is not available to your role.", icon=":material/block:")
+        st.stop()
+    return str(user.username)
+
+
+# --------------------------------------------------------------------------- formatting
 
 
 def money(value: object) -> str:
@@ -53,29 +71,89 @@ def seconds(ms: int | None) -> str:
     return "—" if ms is None else f"{ms / 1000:.1f} s"
 
 
-def job_card(eng: Engine, job: jobs.Job, user: str) -> None:
+# --------------------------------------------------------------------------- generate form
+
+
+def apply_reuse() -> None:
+    """Copy settings queued by "reuse settings" into the Generate widgets (once)."""
+    fields: dict[str, Any] | None = st.session_state.pop("reuse", None)
+    if not fields:
+        return
+    for name, key in REUSE_KEYS.items():
+        if fields.get(name) is not None:
+            st.session_state[key] = fields[name]
+    provider, model = fields.get("provider"), fields.get("model")
+    if provider and model:
+        st.session_state[f"gen_model_{provider}"] = model
+
+
+def watermark_inputs() -> imaging.WatermarkSpec | None:
+    """Watermark: off, text or logo, with position and opacity; None when off or invalid."""
+    kind = st.segmented_control("Watermark", ["Off", "Text", "Logo"], default="Off",
+                                key="gen_wm_kind")
+    if kind in (None, "Off"):
+        return None
+    a, b = st.columns(2)
+    position = a.selectbox("Position", imaging.POSITIONS, index=3, key="gen_wm_pos")
+    opacity = b.slider("Opacity", 0.1, 1.0, 0.5, 0.05, key="gen_wm_opacity")
+    text = logo = None
+    if kind == "Text":
+        text = st.text_input("Watermark text", "© Promptboard", max_chars=200, key="gen_wm_text")
+    else:
+        upload = st.file_uploader("Logo (PNG with transparency works best)",
+                                  type=["png", "jpg", "jpeg", "webp"], key="gen_wm_logo")
+        logo = upload.getvalue() if upload else None
+    try:
+        return imaging.WatermarkSpec(text=text or None, logo=logo, position=position,
+                                     opacity=opacity)
+    except imaging.ImageError as exc:
+        st.caption(f":orange[Watermark off: {exc}]")
+        return None
+
+
+def estimate_line(eng: Engine, spec: jobs.JobSpec) -> None:
+    """Estimated cost and duration of this request, before it runs."""
+    try:
+        est = forms.estimate(eng, spec)
+    except Exception:  # noqa: BLE001 - an estimate must never break the form
+        logging.getLogger(__name__).exception("estimate failed")
+        st.caption("No estimate for these settings.")
+        return
+    basis = "usually, from the team's history" if est.from_history else "a rough guess"
+    st.caption(f"Estimate: **{money(est.cost_usd)}** for {spec.n} image(s) · about "
+               f"{est.seconds:.0f} s ({basis})")
+
+
+# --------------------------------------------------------------------------- job cards
+
+
+def job_card(eng: Engine, job: jobs.Job, user: str,
+             typical: dict[tuple[str, str], float]) -> None:
     """One job: status, progress, elapsed time, cancel; images or the error when done."""
     with st.container(border=True):
         label = job.prompt if len(job.prompt) < 90 else job.prompt[:87] + "…"
         st.markdown(f"{STATUS_ICONS[job.status]} **{job.status.title()}** · {label}")
         st.caption(f"{job.provider} · {job.model} · {job.n} image(s) · job {job.id}")
         if job.status in jobs.ACTIVE:
-            started = job.started_at or job.created_at
-            elapsed = (utcnow() - started).total_seconds()
+            now = utcnow()
+            progress = activity.progress_of(job, typical, now)
+            elapsed = (now - (job.started_at or job.created_at)).total_seconds()
             if job.status == jobs.QUEUED and job.error_message:
                 st.caption(job.error_message)
-            note = job.progress_note or ("waiting in the queue" if job.status == jobs.QUEUED
-                                         else "working")
-            st.progress(min(1.0, job.progress or 0.0), text=f"{note} · {elapsed:.0f} s")
+            st.progress(progress.fraction, text=f"{progress.label} · {elapsed:.0f} s")
             if st.button("Cancel", key=f"cancel-{job.id}", icon=":material/close:"):
                 jobs.cancel(eng, job.id, user)
                 st.rerun(scope="fragment")
             return
-        if job.status == jobs.FAILED:
-            st.error(job.error_message or "Failed.", icon=":material/error:")
-            return
-        if job.status == jobs.CANCELLED:
-            st.caption(job.error_message or "Cancelled.")
+        if job.status in (jobs.FAILED, jobs.CANCELLED):
+            if job.status == jobs.FAILED:
+                st.error(job.error_message or "Failed.", icon=":material/error:")
+            else:
+                st.caption(job.error_message or "Cancelled.")
+            if st.button("Retry", key=f"retry-{job.id}", icon=":material/refresh:"):
+                new_id = jobs.resubmit(eng, user, job.id)
+                st.session_state.job_ids.insert(0, new_id)
+                st.rerun()
             return
         images = eng.db.dicts(
             "SELECT id, thumb_key, original_key, width, height, seed, cost_usd "
@@ -83,17 +161,34 @@ def job_card(eng: Engine, job: jobs.Job, user: str) -> None:
         cols = st.columns(min(4, max(1, len(images))))
         for i, img in enumerate(images):
             with cols[i % len(cols)]:
-                st.image(eng.storage.get(img["thumb_key"]), width="stretch")
+                st.image(thumbnail(eng, img["thumb_key"]), width="stretch")
                 st.caption(f"{img['width']}×{img['height']} · seed {img['seed']} · "
                            f"{money(img['cost_usd'])}")
+                st.download_button(
+                    "Download", data=lambda k=img["original_key"]: eng.storage.get(k),
+                    file_name=f"{img['id']}.png", mime="image/png", key=f"dl-{img['id']}",
+                    icon=":material/download:", on_click="ignore")
         st.caption(f"Total {money(job.cost_usd)} · {seconds(job.duration_ms)}")
 
 
-def poll_interval(eng: Engine, job_ids: list[str]) -> float | None:
-    """Seconds between refreshes while any job is active, else None (stop polling)."""
-    return 1.0 if jobs.any_active(eng, job_ids) else None
+def thumbnail(eng: Engine, key: str) -> str | bytes:
+    """A presigned URL when the store has one (S3), else the thumbnail's bytes."""
+    return eng.storage.url(key, 3600) or eng.storage.get(key)
 
 
-def now_s() -> float:
-    """Wall time, for simple elapsed displays."""
-    return time.time()
+def live_jobs(eng: Engine, user: str, job_ids: list[str]) -> None:
+    """Job cards that refresh every second while any job is active, then stop."""
+    polling = 1.0 if jobs.any_active(eng, job_ids) else None
+
+    @st.fragment(run_every=polling)
+    def cards() -> None:
+        shown = jobs.load(eng, job_ids[:10])
+        if not shown:
+            st.caption("Your jobs appear here while they run, with their images when done.")
+        typical = activity.typical_seconds(eng)
+        for job in shown:
+            job_card(eng, job, user, typical)
+        if polling and not any(j.status in jobs.ACTIVE for j in shown):
+            st.rerun()  # a full rerun defines the fragment again, without the timer
+
+    cards()

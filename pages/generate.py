@@ -1,92 +1,94 @@
-"""Generate: prompt, provider and options in; live job cards out."""
-
-import uuid
+"""Generate: provider, model and options in; an estimate before, live job cards after."""
 
 import streamlit as st
 
-from lib import jobs, styles, ui
+from lib import forms, jobs, styles, ui
 from lib import providers as registry
 
 eng = ui.engine()
-user = st.session_state.get("username", "local")
+user = ui.require_page("generate")
 st.session_state.setdefault("job_ids", [])
-st.session_state.setdefault("form_token", uuid.uuid4().hex)
+ui.apply_reuse()  # "reuse settings" from History or the Gallery fills the widgets below
 
 st.title("Generate")
+form, live = st.columns([3, 2], gap="large")
 
-statuses = registry.statuses()
-ready = [s for s in statuses if s.configured]
-provider_id = st.selectbox(
-    "Provider", [s.id for s in ready], format_func=lambda p: registry.get(p).label
-)
-missing = [s for s in statuses if not s.configured]
-if missing:
-    with st.expander(f"{len(missing)} more provider(s) need set-up"):
-        for s in missing:
-            st.markdown(f"**{s.label}**: {s.hint}")
-cls = registry.get(provider_id)
-caps = cls.caps
-if provider_id == "sandbox":
-    st.info("The sandbox draws placeholder art offline, for free. Add an API key to use a "
-            "real model.", icon=":material/science:")
+with form:
+    statuses = registry.statuses()
+    ready = [s.id for s in statuses if s.configured]
+    left, right = st.columns(2)
+    provider_id = left.selectbox("Provider", ready, key="gen_provider",
+                                 format_func=lambda p: registry.get(p).label)
+    opts = forms.options(provider_id)
+    model = right.selectbox("Model", opts.models, key=f"gen_model_{provider_id}")
+    if opts.open_models:
+        model = right.text_input("…or any model id", key=f"gen_model_free_{provider_id}",
+                                 placeholder="owner/name") or model
+    opts = forms.options(provider_id, model)
+    for notice in opts.notices:
+        st.warning(notice, icon=":material/schedule:")
+    if provider_id == "sandbox":
+        st.info("The sandbox draws placeholder art offline, for free. Add an API key to use a "
+                "real model.", icon=":material/science:")
+    missing = [s for s in statuses if not s.configured]
+    if missing:
+        with st.expander(f"{len(missing)} more provider(s) can be set up"):
+            for s in missing:
+                st.markdown(f"**{s.label}**: {s.hint}")
 
-form_col, jobs_col = st.columns([3, 2], gap="large")
-with form_col, st.form("generate", border=True):
-    prompt = st.text_area("Prompt", max_chars=caps.max_prompt_chars,
+    prompt = st.text_area("Prompt", key="gen_prompt", max_chars=opts.max_prompt_chars,
                           placeholder="A lighthouse on a cliff at dusk, warm light")
-    left, mid, right = st.columns(3)
-    style = left.selectbox("Style", list(styles.BUILTIN), format_func=lambda s: styles.get(s).label)
-    size = mid.selectbox("Size", caps.sizes, index=caps.sizes.index(caps.default_size)
-                         if caps.default_size in caps.sizes else 0) if caps.sizes else None
-    n = right.number_input("Images", 1, caps.max_n, 1)
-    quality = left.selectbox(
-        "Quality", caps.qualities,
-        index=caps.qualities.index(caps.default_quality) if caps.default_quality in caps.qualities
-        else 0,
-    ) if caps.qualities else None
-    seed = mid.number_input("Seed (0 = random)", 0, 2**31 - 1, 0) if caps.seed else 0
-    negative = right.text_input("Negative prompt") if caps.negative_prompt else None
-    reference = (st.file_uploader("Reference image (optional)", type=["png", "jpg", "jpeg", "webp"])
-                 if caps.max_reference_images else None)
-    submitted = st.form_submit_button("Generate", type="primary", icon=":material/brush:")
+    a, b, c = st.columns(3)
+    style = a.selectbox("Style", list(styles.BUILTIN), key="gen_style",
+                        format_func=lambda s: styles.get(s).label)
+    size = aspect = None
+    if opts.sizes:
+        size = b.selectbox("Size", opts.sizes, key=f"gen_size_{provider_id}_{model}",
+                           index=forms.default_index(opts.sizes, opts.default_size))
+    elif opts.aspect_ratios:
+        aspect = b.selectbox("Aspect ratio", opts.aspect_ratios, key=f"gen_aspect_{provider_id}")
+    quality = c.selectbox(
+        "Quality", opts.qualities, key=f"gen_quality_{provider_id}_{model}",
+        index=forms.default_index(opts.qualities, opts.default_quality),
+    ) if opts.qualities else None
+    n = a.number_input("Images", 1, opts.max_n, 1, key="gen_n")
+    seed = b.number_input("Seed (0 = random)", 0, 2**31 - 1, 0, key="gen_seed") if opts.seed else 0
+    negative = (c.text_input("Negative prompt", key="gen_negative")
+                if opts.negative_prompt else None)
+    preset = (st.selectbox("Style preset", ["", *opts.style_presets], key="gen_preset")
+              if opts.style_presets else "")
+    with st.expander("Reference image and watermark"):
+        reference = (st.file_uploader("Reference image", type=["png", "jpg", "jpeg", "webp"],
+                                      key="gen_reference")
+                     if opts.max_reference_images else None)
+        if not opts.max_reference_images:
+            st.caption("This model does not take a reference image.")
+        watermark = ui.watermark_inputs()
 
-if submitted:
     w, h = (int(x) for x in size.split("x")) if size else (None, None)
     spec = jobs.JobSpec(
-        prompt=prompt, provider=provider_id, width=w, height=h, quality=quality, n=int(n),
-        seed=int(seed) or None, negative_prompt=negative or None, style=style,
-        reference=reference.getvalue() if reference else None,
-        client_token=st.session_state.form_token,
+        prompt=prompt, provider=provider_id, model=model, width=w, height=h,
+        aspect_ratio=aspect, quality=quality, n=int(n), seed=int(seed) or None,
+        negative_prompt=negative or None, style=style,
+        reference=reference.getvalue() if reference else None, watermark=watermark,
+        params={"style_preset": preset} if preset else {},
     )
-    try:
-        job_id = jobs.submit(eng, user, spec)
-    except jobs.SubmitError as exc:
-        st.error(str(exc), icon=":material/error:")
-    else:
-        if job_id not in st.session_state.job_ids:
-            st.session_state.job_ids.insert(0, job_id)
-        st.session_state.form_token = uuid.uuid4().hex
+    ui.estimate_line(eng, spec)
+    if st.button("Generate", type="primary", icon=":material/brush:", key="gen_submit"):
+        try:
+            job_id = jobs.submit(eng, user, forms.with_token(user, spec))
+        except jobs.SubmitError as exc:
+            st.error(str(exc), icon=":material/error:")
+        else:
+            if job_id not in st.session_state.job_ids:
+                st.session_state.job_ids.insert(0, job_id)
+            st.toast("Queued.", icon=":material/schedule:")
 
-# Jobs come from the database, so a refresh or a second tab shows the same ones.
+# Jobs come from the database, so a refresh, a second tab or a new sign-in shows them too.
 for job_id in jobs.active_for_user(eng, user):
     if job_id not in st.session_state.job_ids:
         st.session_state.job_ids.insert(0, job_id)
 
-
-polling = ui.poll_interval(eng, st.session_state.job_ids)
-
-
-@st.fragment(run_every=polling)
-def live_jobs() -> None:
-    shown = jobs.load(eng, st.session_state.job_ids[:10])
-    if not shown:
-        st.caption("Your jobs appear here while they run, with their images when done.")
-    for job in shown:
-        ui.job_card(eng, job, user)
-    if polling and not any(j.status in jobs.ACTIVE for j in shown):
-        st.rerun()  # a full rerun defines the fragment again, without the timer
-
-
-with jobs_col:
+with live:
     st.subheader("Your jobs")
-    live_jobs()
+    ui.live_jobs(eng, user, st.session_state.job_ids)
