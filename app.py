@@ -1,11 +1,30 @@
-"""Promptboard: generate AI images, keep them in one gallery, know what they cost."""
+"""Promptboard: generate AI images, keep them in one gallery, know what they cost.
+
+This file is the frame: page config, first-run set-up, sign-in, and the pages
+the signed-in user's role may use (others are left out of the navigation, and
+every page checks the role again itself).
+"""
 
 import streamlit as st
 
-from lib import ui
+from lib import auth, auth_ui, ui
 
 st.set_page_config(page_title="Promptboard", page_icon=":material/palette:", layout="wide")
-ui.engine()  # open the database and start the workers once per process
+eng = ui.engine()  # open the database and start the workers once per process
 
-page = st.navigation([st.Page("pages/generate.py", title="Generate", icon=":material/brush:")])
-page.run()
+if auth_ui.needs_setup(eng):
+    st.navigation([st.Page("pages/setup.py", title="Set up", icon=":material/key:")]).run()
+    st.stop()
+
+user = auth_ui.sign_in(eng)  # draws the sign-in screen and stops when nobody is signed in
+
+PAGES = {
+    "generate": st.Page("pages/generate.py", title="Generate", icon=":material/brush:"),
+}
+allowed = [PAGES[p] for p in auth.allowed_pages(user.role) if p in PAGES]
+with st.sidebar:
+    auth_ui.account_menu(eng, user)
+if not allowed:
+    st.info("Your role has no pages yet.")
+    st.stop()
+st.navigation(allowed).run()

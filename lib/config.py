@@ -26,6 +26,15 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "PROMPTBOARD_HTTP_TIMEOUT": ("120", "seconds a provider HTTP call may take"),
     "PROMPTBOARD_PNG_COMPRESS_LEVEL": ("3", "zlib level (0-9) for PNGs we write"),
     "PROMPTBOARD_LOG_LEVEL": ("INFO", "Python logging level"),
+    "PROMPTBOARD_ADMIN_USER": ("", "with the password below: create the first admin headlessly"),
+    "PROMPTBOARD_ADMIN_PASSWORD": ("", "that admin's password (10+ characters)"),
+    "PROMPTBOARD_COOKIE_KEY": (
+        "", "sign-in cookie key (32+ characters); unset: generated into data/cookie_key"
+    ),
+    "PROMPTBOARD_OIDC_ADMINS": ("", "OIDC sign-in: e-mails or @domains that get the admin role"),
+    "PROMPTBOARD_OIDC_ANALYSTS": ("", "OIDC sign-in: e-mails or @domains that get analyst"),
+    "PROMPTBOARD_OIDC_DOMAINS": ("", "OIDC sign-in: only these @domains may sign in (else any)"),
+    "PROMPTBOARD_TESTING": ("", "tests only: `1` lets AppTest name the signed-in user"),
 }
 
 

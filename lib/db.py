@@ -173,8 +173,15 @@ def _m001_core(cur: Cursor) -> None:
     )
 
 
+def _m002_auth_sessions(cur: Cursor) -> None:
+    """Server-side session revocation, and the last sign-in time."""
+    cur.execute("ALTER TABLE users ADD COLUMN sessions_valid_after TIMESTAMP")
+    cur.execute("ALTER TABLE users ADD COLUMN last_login_at TIMESTAMP")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("001_core", _m001_core),
+    ("002_auth_sessions", _m002_auth_sessions),
 ]
 
 

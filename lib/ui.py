@@ -11,7 +11,7 @@ from typing import Any
 
 import streamlit as st
 
-from lib import activity, forms, imaging, jobs
+from lib import activity, auth, auth_ui, forms, imaging, jobs
 from lib.clock import utcnow
 from lib.engine import Engine
 
@@ -41,16 +41,22 @@ def engine() -> Engine:
 
 
 def require_page(page: str) -> str:
-    """The signed-in username; stops the page for anyone whose role may not see it."""
-    user = st.session_state.get("user")
+    """The signed-in username; stops the page for anyone not signed in or whose role may not."""
+    user = auth_ui.current_user(engine())
     if user is None:
-        return str(st.session_state.get("username", "local"))
-    from lib import auth
-
+        st.warning("Please sign in first.", icon=":material/lock:")
+        st.stop()
     if not auth.can(user.role, page):
         st.error("This page is not available to your role.", icon=":material/block:")
         st.stop()
     return str(user.username)
+
+
+def signed_in() -> auth.User:
+    """The signed-in user (call after require_page)."""
+    user = auth_ui.current_user(engine())
+    assert user is not None
+    return user
 
 
 # --------------------------------------------------------------------------- formatting

@@ -57,3 +57,39 @@ class MemoryContext:
 
     def cancel_requested(self) -> bool:
         return self.cancelled
+
+
+APP = str(ROOT / "app.py")
+TEST_PASSWORD = "correct horse battery"
+
+
+def ensure_user(username: str, role: str) -> None:
+    """Create a user in the dashboard's engine (once)."""
+    from lib import auth, ui
+    from lib.clock import utcnow
+
+    eng = ui.engine()
+    if auth.get_user(eng.db, username) is None:
+        auth.create_user(eng.db, username, username.title(), None, role, TEST_PASSWORD,
+                         now=utcnow())
+
+
+def app_as(username: str | None, role: str = "member", *, run: bool = True,
+           page: str | None = None) -> Any:
+    """An AppTest of app.py signed in as ``username`` through the test seam.
+
+    The caller sets PROMPTBOARD_TESTING=1 (with monkeypatch), or the seam is refused.
+    """
+    from streamlit.testing.v1 import AppTest
+
+    if username is not None:
+        ensure_user("admin", "admin")  # so the first-run set-up page is not shown
+        ensure_user(username, role)
+    at = AppTest.from_file(APP, default_timeout=30)
+    if username is not None:
+        at.session_state["_test_user"] = username
+    if run:
+        at.run()
+        if page is not None:
+            at.switch_page(page).run()
+    return at

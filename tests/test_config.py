@@ -29,7 +29,8 @@ def test_a_bad_number_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> Non
 @pytest.mark.parametrize("name", sorted(config.VARIABLES))
 def test_every_setting_is_documented_in_the_readme(name: str) -> None:
     default = config.VARIABLES[name][0]
-    assert f"| `{name}` | `{default}` |" in README
+    shown = f"`{default}`" if default else "unset"
+    assert f"| `{name}` | {shown} |" in README
 
 
 @pytest.mark.parametrize("provider_id", sorted(registry.PROVIDERS))

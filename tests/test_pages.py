@@ -4,27 +4,25 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-ROOT = Path(__file__).resolve().parent.parent
-APP = str(ROOT / "app.py")
+from tests.helpers import app_as
 
 
 @pytest.fixture(autouse=True)
-def _fresh_engine() -> Iterator[None]:
+def _fresh_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Each test gets an engine on its own data dir; the old one is closed."""
+    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
     st.cache_resource.clear()
     yield
     st.cache_resource.clear()
 
 
 def _app() -> AppTest:
-    at = AppTest.from_file(APP, default_timeout=30)
-    return at.run()
+    return app_as("ann", "member")
 
 
 def test_generate_page_renders_the_form_for_the_sandbox() -> None:
@@ -93,7 +91,7 @@ def test_the_form_follows_the_chosen_providers_capabilities(
 
 
 def test_reuse_settings_fill_the_form() -> None:
-    at = AppTest.from_file(APP, default_timeout=30)
+    at = app_as("ann", "member", run=False)
     at.session_state["reuse"] = {"provider": "sandbox", "model": "sandbox-v1",
                                  "prompt": "the same fox", "seed": 42, "n": 3}
     at.run()

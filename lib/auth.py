@@ -1,0 +1,399 @@
+"""Users, roles and the sign-in rules. No Streamlit here: the glue is ``lib/auth_ui.py``.
+
+One account's sign-in states::
+
+    open --5th wrong password in a row--> locked --LOCKOUT passes--> open (count starts over)
+    open --right password--> open, count reset to 0
+    locked --any password, even the right one--> locked (the attempt is not counted)
+
+Every failure (unknown, disabled, locked, wrong password) returns None after the same bcrypt
+work; the page shows ``LOGIN_FAILED_MESSAGE``. Sessions carry their issue time: ``revoke_sessions``
+(sign-out, new password, disable) stamps ``users.sessions_valid_after`` and ``session_valid``
+refuses anything issued before it, so a cookie that outlives its sign-out is dead on the server.
+
+Errors, their messages shown as is: ``AuthError(ValueError)`` (fixable input), ``PermissionDenied``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import secrets
+import stat
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+
+from lib.config import Settings
+from lib.db import Cursor, Database
+
+log = logging.getLogger(__name__)
+
+ROLES = ("admin", "member", "analyst")
+MAX_FAILED_LOGINS = 5
+LOCKOUT = timedelta(minutes=5)
+BCRYPT_ROUNDS = 12
+MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_BYTES = 72  # bcrypt reads no further, and bcrypt 5 raises beyond it
+MIN_COOKIE_KEY_LENGTH = 32
+LOGIN_FAILED_MESSAGE = ("Wrong username or password, or the account is temporarily locked. "
+                        "Try again in a few minutes.")
+_USERNAME_RE = re.compile(r"[a-z0-9_.-]{3,32}")
+_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+# bcrypt (cost 12) of a random string nobody kept: unknown users cost the same time as real ones.
+_DUMMY_HASH = b"$2b$12$vOWPRxXp1eXZskSeSPzQE.rDr7skj5iYSz5YM3qDvGPDwWo6w4IiG"
+_COLUMNS = ("username, name, email, role, disabled, created_at, failed_logins, locked_until, "
+            "password_hash IS NOT NULL, last_login_at")  # = User's fields, in order
+
+_ALL, _MAKERS = frozenset(ROLES), frozenset({"admin", "member"})
+# page id -> roles allowed to open it, in menu order. Deny by default: unknown pages are closed.
+PAGES: dict[str, frozenset[str]] = {
+    "home": _ALL,
+    "generate": _MAKERS,
+    "history": _MAKERS,
+    "queue": _ALL,  # members and analysts see others' jobs without prompts (the page's business)
+    "gallery": _ALL,
+    "analytics": _ALL,  # members see only themselves there
+    "compare": _MAKERS,
+    "admin": frozenset({"admin"}),
+}
+
+
+class AuthError(ValueError):
+    """Input a person can fix; the message is shown as is."""
+
+
+class PermissionDenied(Exception):
+    """This role may not open that page; the message is shown as is."""
+
+
+@dataclass(frozen=True)
+class User:
+    """One account, without its password hash."""
+
+    username: str
+    name: str
+    email: str | None
+    role: str
+    disabled: bool
+    created_at: datetime
+    failed_logins: int = 0
+    locked_until: datetime | None = None
+    has_password: bool = True
+    last_login_at: datetime | None = None
+
+    def is_locked(self, now: datetime) -> bool:
+        """True while a lockout is cooling down."""
+        return self.locked_until is not None and now < self.locked_until
+
+
+def can(role: str, page: str) -> bool:
+    """May this role open this page?"""
+    return role in PAGES.get(page, frozenset())
+
+
+def allowed_pages(role: str) -> list[str]:
+    """Page ids this role may open, in menu order."""
+    return [page for page, roles in PAGES.items() if role in roles]
+
+
+def require(user: User | None, page: str) -> User:
+    """Return the user if they may open the page, else raise PermissionDenied."""
+    if user is None or user.disabled:
+        raise PermissionDenied("Sign in to open this page.")
+    if not can(user.role, page):
+        raise PermissionDenied(f"Your role ({user.role}) can't open this page.")
+    return user
+
+
+def normalize_username(username: str) -> str:
+    """Usernames are compared trimmed and lower-case."""
+    return username.strip().lower()
+
+
+def validate_username(username: str) -> str:
+    """The normalized username, or AuthError."""
+    name = normalize_username(username)
+    if not _USERNAME_RE.fullmatch(name):
+        raise AuthError("A username is 3–32 characters: letters a–z, digits, '.', '_' or '-'.")
+    return name
+
+
+def validate_role(role: str) -> str:
+    """The role, or AuthError naming the valid ones."""
+    if role in ROLES:
+        return role
+    raise AuthError(f"Unknown role {role!r}: choose one of {', '.join(ROLES)}.")
+
+
+def validate_password(password: str, username: str) -> None:
+    """Raise AuthError unless the password meets the policy."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise AuthError(f"A password needs at least {MIN_PASSWORD_LENGTH} characters.")
+    if len(password.encode()) > MAX_PASSWORD_BYTES:
+        raise AuthError(f"A password can be at most {MAX_PASSWORD_BYTES} bytes long.")
+    if password.strip().lower() == normalize_username(username):
+        raise AuthError("The password can't be the username.")
+
+
+def _clean_email(email: str | None) -> str | None:
+    value = (email or "").strip().lower()
+    if value and not _EMAIL_RE.fullmatch(value):
+        raise AuthError(f"{email!r} doesn't look like an e-mail address.")
+    return value or None
+
+
+def hash_password(password: str) -> str:
+    """A bcrypt hash string (cost BCRYPT_ROUNDS) of a password that passed the policy."""
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(BCRYPT_ROUNDS)).decode()
+
+
+def _check(password: str, hashed: bytes) -> bool:
+    """bcrypt's verdict; always does the bcrypt work, never raises."""
+    raw = password.encode()
+    try:
+        ok = bcrypt.checkpw(raw[:MAX_PASSWORD_BYTES], hashed)  # bcrypt 5 refuses longer input
+    except ValueError:
+        log.error("a stored password hash is not a valid bcrypt hash")
+        return False
+    return ok and len(raw) <= MAX_PASSWORD_BYTES  # a longer one was never a stored password
+
+
+def _select(db: Database, where: str, params: list[Any]) -> list[User]:
+    return [User(*r) for r in db.fetchall(f"SELECT {_COLUMNS} FROM users {where}", params)]
+
+
+def get_user(db: Database, username: str) -> User | None:
+    """One user, or None."""
+    return next(iter(_select(db, "WHERE username = ?", [normalize_username(username)])), None)
+
+
+def get_user_by_email(db: Database, email: str) -> User | None:
+    """The oldest user with this e-mail address, or None."""
+    found = _select(db, "WHERE email = ? ORDER BY created_at", [email.strip().lower()])
+    return next(iter(found), None)
+
+
+def list_users(db: Database) -> list[User]:
+    """Every user, by username."""
+    return _select(db, "ORDER BY username", [])
+
+
+def count_users(db: Database) -> int:
+    """How many accounts exist, disabled ones included."""
+    return int(db.scalar("SELECT count(*) FROM users"))
+
+
+def needs_first_admin(db: Database) -> bool:
+    """True on first run: there are no users at all."""
+    return count_users(db) == 0
+
+
+def credentials(db: Database) -> dict[str, Any]:
+    """Enabled password users in streamlit-authenticator's shape: hashes only, never plaintext."""
+    rows = db.fetchall("SELECT username, name, email, role, password_hash FROM users "
+                       "WHERE NOT disabled AND password_hash IS NOT NULL ORDER BY username")
+    return {"usernames": {u: {"first_name": n, "last_name": "", "email": e, "roles": [r],
+                              "password": h} for u, n, e, r, h in rows}}
+
+
+def _insert(db: Database, username: str, name: str, email: str | None, role: str,
+            password_hash: str | None, now: datetime, *, only_if_empty: bool) -> User:
+    with db.write() as cur:
+        if only_if_empty and cur.execute("SELECT count(*) FROM users").fetchone()[0]:
+            raise AuthError("Promptboard already has an account: sign in instead.")
+        if cur.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
+            raise AuthError(f"The username {username!r} is taken.")
+        cur.execute("INSERT INTO users (username, name, email, role, password_hash, created_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?)", [username, name, email, role, password_hash, now])
+    log.info("created user %s (%s)", username, role)
+    return User(username, name, email, role, False, now, has_password=password_hash is not None)
+
+
+def create_user(db: Database, username: str, name: str, email: str | None, role: str,
+                password: str, *, now: datetime, only_if_empty: bool = False) -> User:
+    """Validate and add a password account; AuthError says what to fix."""
+    username = validate_username(username)
+    validate_role(role)
+    validate_password(password, username)
+    return _insert(db, username, name.strip() or username, _clean_email(email), role,
+                   hash_password(password), now, only_if_empty=only_if_empty)
+
+
+def create_external_user(db: Database, email: str, name: str, role: str, *,
+                         now: datetime) -> User:
+    """An identity-provider account (no password); the username is derived from the e-mail."""
+    if (clean := _clean_email(email)) is None:
+        raise AuthError("The identity provider sent no e-mail address.")
+    validate_role(role)
+    base = re.sub(r"[^a-z0-9_.-]", "-", clean.split("@")[0])[:28].ljust(3, "_")
+    taken = {u.username for u in _select(db, "WHERE username LIKE ?", [f"{base}%"])}
+    username, i = base, 1
+    while username in taken:
+        username, i = f"{base}-{i + 1}", i + 1
+    return _insert(db, username, name.strip() or username, clean, role, None, now,
+                   only_if_empty=False)
+
+
+def _check_target(cur: Cursor, username: str, *, keep_admin: bool) -> None:
+    """AuthError if the user is missing, or (keep_admin) is the last enabled admin."""
+    row = cur.execute("SELECT role = 'admin' AND NOT disabled, (SELECT count(*) FROM users "
+                      "WHERE role = 'admin' AND NOT disabled AND username <> ?) FROM users "
+                      "WHERE username = ?", [username, username]).fetchone()
+    if row is None:
+        raise AuthError(f"There is no user {username!r}.")
+    if keep_admin and row[0] and row[1] == 0:
+        raise AuthError(f"{username} is the last admin: make someone else an admin first.")
+
+
+def set_role(db: Database, username: str, role: str) -> None:
+    """Change a role; the last enabled admin keeps theirs."""
+    username, role = normalize_username(username), validate_role(role)
+    with db.write() as cur:
+        _check_target(cur, username, keep_admin=role != "admin")
+        cur.execute("UPDATE users SET role = ? WHERE username = ?", [role, username])
+
+
+def set_password(db: Database, username: str, password: str, *, now: datetime) -> None:
+    """A new password: clears any lockout and ends every existing session."""
+    username = normalize_username(username)
+    validate_password(password, username)
+    hashed = hash_password(password)
+    with db.write() as cur:
+        _check_target(cur, username, keep_admin=False)
+        cur.execute("UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL, "
+                    "sessions_valid_after = ? WHERE username = ?", [hashed, now, username])
+
+
+def set_disabled(db: Database, username: str, disabled: bool, *, now: datetime) -> None:
+    """Disable (ends every session; never the last enabled admin) or enable (clears a lockout)."""
+    username = normalize_username(username)
+    with db.write() as cur:
+        _check_target(cur, username, keep_admin=disabled)
+        if disabled:
+            cur.execute("UPDATE users SET disabled = true, sessions_valid_after = ? "
+                        "WHERE username = ?", [now, username])
+        else:
+            cur.execute("UPDATE users SET disabled = false, failed_logins = 0, "
+                        "locked_until = NULL WHERE username = ?", [username])
+
+
+def authenticate(db: Database, username: str, password: str, now: datetime) -> User | None:
+    """The user if the password is right and the account open; None for any failure."""
+    name = normalize_username(username)
+    row = db.fetchone("SELECT password_hash, disabled, locked_until FROM users "
+                      "WHERE username = ?", [name])
+    if row is None or row[0] is None or row[1]:
+        _check(password, _DUMMY_HASH)  # the same work as a real check: no username oracle
+        return None
+    ok = _check(password, row[0].encode())
+    if row[2] is not None and now < row[2]:
+        return None  # locked: even the right password fails, and the attempt isn't counted
+    with db.write() as cur:
+        if ok:
+            cur.execute("UPDATE users SET failed_logins = 0, locked_until = NULL, "
+                        "last_login_at = ? WHERE username = ?", [now, name])
+        else:
+            failed, locked = cur.execute("SELECT failed_logins, locked_until FROM users "
+                                         "WHERE username = ?", [name]).fetchone() or (0, now)
+            if locked is None or now >= locked:  # (a parallel attempt may have just locked it)
+                failed = 1 if locked is not None else failed + 1  # a cooled-down lock restarts
+                until = now + LOCKOUT if failed >= MAX_FAILED_LOGINS else None
+                cur.execute("UPDATE users SET failed_logins = ?, locked_until = ? "
+                            "WHERE username = ?", [failed, until, name])
+    return get_user(db, name) if ok else None
+
+
+def revoke_sessions(db: Database, username: str, now: datetime) -> None:
+    """End every session and re-login cookie of this user issued up to now."""
+    with db.write() as cur:
+        cur.execute("UPDATE users SET sessions_valid_after = ? WHERE username = ?",
+                    [now, normalize_username(username)])
+
+
+def session_valid(db: Database, username: str, issued_at: datetime) -> bool:
+    """Does a session issued at ``issued_at`` still count (user exists, enabled, not revoked)?"""
+    row = db.fetchone("SELECT disabled, sessions_valid_after FROM users WHERE username = ?",
+                      [normalize_username(username)])
+    return row is not None and not row[0] and (row[1] is None or issued_at >= row[1])
+
+
+def bootstrap_admin_from_env(db: Database, now: datetime) -> User | None:
+    """Create PROMPTBOARD_ADMIN_USER as admin when there are no users yet; else do nothing."""
+    username = os.environ.get("PROMPTBOARD_ADMIN_USER", "").strip()
+    password = os.environ.get("PROMPTBOARD_ADMIN_PASSWORD", "")
+    if bool(username) != bool(password):
+        log.warning("set both PROMPTBOARD_ADMIN_USER and PROMPTBOARD_ADMIN_PASSWORD, or neither")
+    if not (username and password) or not needs_first_admin(db):
+        return None
+    try:
+        return create_user(db, username, username, None, "admin", password, now=now,
+                           only_if_empty=True)
+    except AuthError as exc:
+        if not needs_first_admin(db):
+            return None  # another thread got there first
+        raise AuthError(f"PROMPTBOARD_ADMIN_USER/PROMPTBOARD_ADMIN_PASSWORD: {exc}") from exc
+
+
+def cookie_key(settings: Settings) -> str:
+    """PROMPTBOARD_COOKIE_KEY, or a key generated once into <data_dir>/cookie_key (mode 0600)."""
+    from_env = os.environ.get("PROMPTBOARD_COOKIE_KEY", "").strip()
+    if from_env:
+        if len(from_env) < MIN_COOKIE_KEY_LENGTH:
+            raise AuthError("PROMPTBOARD_COOKIE_KEY is too short: use at least "
+                            f"{MIN_COOKIE_KEY_LENGTH} random characters.")
+        return from_env
+    path = settings.data_dir / "cookie_key"
+    if not path.exists():
+        _create_key_file(path)
+    if (mode := stat.S_IMODE(path.stat().st_mode)) & 0o077:
+        log.warning("%s was readable by others (mode %o): setting it to 0600", path, mode)
+        os.chmod(path, 0o600)  # raises PermissionError if the file isn't ours: then we refuse
+    key = path.read_text(encoding="utf-8").strip()
+    if len(key) < MIN_COOKIE_KEY_LENGTH:
+        raise AuthError(f"{path} holds no usable key: delete it to generate a new one "
+                        "(everyone will have to sign in again).")
+    return key
+
+
+def _create_key_file(path: Path) -> None:
+    """Write a fresh key to a private temp file, then link it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(secrets.token_urlsafe(48) + "\n")
+        with contextlib.suppress(FileExistsError):  # another thread won the race: theirs
+            os.link(tmp, path)  # atomic: the key file is never seen half-written
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@dataclass(frozen=True)
+class RoleMapping:
+    """Which e-mails get which role; entries are addresses or '@domain' suffixes."""
+
+    admins: tuple[str, ...] = ()
+    analysts: tuple[str, ...] = ()
+    domains: tuple[str, ...] | None = None  # None: any domain may sign in (as member)
+
+
+def _matches(email: str, entries: tuple[str, ...]) -> bool:
+    return any(email.endswith(e) if e.startswith("@") else email == e for e in entries)
+
+
+def role_for_email(email: str | None, mapping: RoleMapping) -> str | None:
+    """admin / analyst if listed, else member if the domain is allowed, else None (refuse)."""
+    clean = (email or "").strip().lower()
+    if not _EMAIL_RE.fullmatch(clean):
+        return None
+    for role, entries in (("admin", mapping.admins), ("analyst", mapping.analysts)):
+        if _matches(clean, entries):
+            return role
+    return "member" if mapping.domains is None or _matches(clean, mapping.domains) else None

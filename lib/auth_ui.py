@@ -1,0 +1,283 @@
+"""Sign-in for the dashboard: our users table judges, streamlit-authenticator keeps the cookie.
+
+``current_user`` resolves who is behind a run; the first match wins:
+
+1. Test seam: ``st.session_state["_test_user"]`` names a user. Honoured only when the process
+   has PROMPTBOARD_TESTING=1 (AppTest has no cookies); otherwise ignored with a warning.
+2. This session's sign-in, ``st.session_state["_auth_session"]`` (username, issue time, how),
+   re-checked against the users table on every run: disabled, deleted or revoked ends it.
+3. Streamlit's own OIDC sign-in (``st.user``) when secrets have an ``[auth]`` section. The first
+   sign-in creates the user row, its role mapped from the e-mail (PROMPTBOARD_OIDC_*).
+4. streamlit-authenticator's re-login cookie, read once per browser session. It is an HS256 JWT
+   of ``{username, exp_date}`` only, so its issue time is ``exp_date - COOKIE_EXPIRY_DAYS``;
+   ``auth.session_valid`` refuses it after a sign-out, a new password or a disable.
+
+Passwords never reach the library. Its ``login()`` judges passwords itself (a lockout that is
+permanent and lives in memory), sleeps 0.7 s on every signed-out run and accepts any unexpired
+cookie, so our own form calls ``auth.authenticate`` and we drive the library's cookie controller
+directly. Writing or deleting the cookie renders a hidden component, which a following
+``st.rerun()`` would drop, so sign-in and sign-out leave a pending action that the next run
+performs. ``Authenticate`` (whose CookieManager mounts with the fixed key "init") is built only
+when a cookie check or action is pending; both are consumed, so at most once per run.
+
+Never give a widget one of this module's ``_auth_*`` keys: widget values are client-controlled.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import streamlit as st
+import streamlit_authenticator as stauth
+
+from lib import auth
+from lib.auth import User
+from lib.engine import Engine
+
+log = logging.getLogger(__name__)
+
+COOKIE_NAME = "promptboard_auth"
+COOKIE_EXPIRY_DAYS = 7
+TEST_USER_KEY = "_test_user"
+TESTING_ENV = "PROMPTBOARD_TESTING"
+_SESSION = "_auth_session"  # {"username", "issued_at" (ISO, naive UTC), "via"}
+_COOKIE_ACTION = "_auth_cookie_action"  # "set" | "delete", done by the next run
+_COOKIE_CHECKED = "_auth_cookie_checked"  # the request's cookies don't change within a session
+_NOTICE = "_auth_notice"  # why an identity-provider sign-in was refused
+
+
+def _mirror(user: User | None) -> None:
+    """Keep the keys pages (``user``, ``username``) and the library read in step with ours."""
+    ss = st.session_state
+    ss["user"] = user  # refreshed from the users table by every current_user() that finds one
+    ss["username"] = user.username if user else None
+    ss["name"] = user.name if user else None
+    ss["email"] = user.email if user else None
+    ss["roles"] = [user.role] if user else None
+    ss["authentication_status"] = True if user else None
+
+
+def start_session(eng: Engine, user: User, *, via: str = "password",
+                  issued_at: datetime | None = None) -> None:
+    """Sign this user in for this browser session; a password sign-in sets the cookie next run."""
+    issued = issued_at or eng.clock.now()
+    st.session_state[_SESSION] = {"username": user.username, "issued_at": issued.isoformat(),
+                                  "via": via}
+    if via == "password":
+        st.session_state[_COOKIE_ACTION] = "set"
+    st.session_state.pop(_NOTICE, None)
+    _mirror(user)
+
+
+def _end_session() -> dict[str, Any]:
+    """Forget this session's sign-in; return what it was."""
+    _mirror(None)
+    return st.session_state.pop(_SESSION, None) or {}
+
+
+def _test_user(eng: Engine) -> User | None:
+    name = st.session_state.get(TEST_USER_KEY)
+    if not name:
+        return None
+    if os.environ.get(TESTING_ENV) != "1":
+        log.warning("ignoring session_state[%r]: %s is not 1", TEST_USER_KEY, TESTING_ENV)
+        return None
+    user = auth.get_user(eng.db, str(name))
+    if user is None or user.disabled:
+        return None
+    _mirror(user)
+    return user
+
+
+def _session_user(eng: Engine) -> User | None:
+    sess = st.session_state.get(_SESSION)
+    if not sess:
+        return None
+    issued = datetime.fromisoformat(sess["issued_at"])
+    if auth.session_valid(eng.db, sess["username"], issued):
+        user = auth.get_user(eng.db, sess["username"])
+        _mirror(user)  # a role changed by an admin shows at once
+        return user
+    log.info("session of %s ended: signed out elsewhere, disabled or deleted", sess["username"])
+    _end_session()
+    if sess.get("via") == "oidc":
+        st.logout()  # else Streamlit's identity cookie would sign them straight back in
+    else:
+        st.session_state[_COOKIE_ACTION] = "delete"
+    return None
+
+
+def oidc_providers() -> list[str | None] | None:
+    """Identity providers configured under ``[auth]`` in secrets (None = the default one)."""
+    try:
+        section = st.secrets["auth"]
+    except (FileNotFoundError, KeyError):  # no secrets file, or no [auth]: both normal
+        return None
+    named: list[str | None] = [k for k, v in section.items() if isinstance(v, Mapping)]
+    return named or [None]
+
+
+def oidc_mapping() -> auth.RoleMapping:
+    """PROMPTBOARD_OIDC_ADMINS / _ANALYSTS / _DOMAINS: comma-separated e-mails or @domains."""
+    def entries(name: str) -> tuple[str, ...]:
+        return tuple(e.strip().lower() for e in os.environ.get(name, "").split(",") if e.strip())
+
+    domains = tuple(d if d.startswith("@") else f"@{d}"
+                    for d in entries("PROMPTBOARD_OIDC_DOMAINS"))
+    return auth.RoleMapping(entries("PROMPTBOARD_OIDC_ADMINS"),
+                            entries("PROMPTBOARD_OIDC_ANALYSTS"), domains or None)
+
+
+def _oidc_user(eng: Engine) -> User | None:
+    if oidc_providers() is None or not st.user.get("is_logged_in"):
+        return None
+    email = str(st.user.get("email") or "").strip().lower()
+    user, refusal = None, None
+    if st.user.get("email_verified") is False:
+        refusal = f"Your identity provider hasn't verified {email or 'your e-mail address'}."
+    elif (user := auth.get_user_by_email(eng.db, email) if email else None) is None:
+        if (role := auth.role_for_email(email, oidc_mapping())) is None:
+            refusal = (f"{email or 'This account'} has no access to Promptboard: "
+                       "ask an admin to allow your address.")
+        else:
+            user = auth.create_external_user(eng.db, email, str(st.user.get("name") or ""),
+                                             role, now=eng.clock.now())
+    if user is not None and user.disabled:
+        refusal = "This account is disabled: ask an admin."
+    if refusal or user is None:
+        st.session_state[_NOTICE] = refusal
+        return None
+    start_session(eng, user, via="oidc")
+    return user
+
+
+def _authenticator(eng: Engine) -> stauth.Authenticate:
+    """The library object; its cookie key is ours and its credentials are hashes only."""
+    try:
+        key = auth.cookie_key(eng.settings)
+    except auth.AuthError as exc:
+        st.error(str(exc), icon=":material/key:")
+        st.stop()
+    return stauth.Authenticate(auth.credentials(eng.db), cookie_name=COOKIE_NAME,
+                               cookie_key=key, cookie_expiry_days=COOKIE_EXPIRY_DAYS,
+                               auto_hash=False)
+
+
+def cookie_issued_at(exp_date: float) -> datetime:
+    """When the library issued a cookie (naive UTC), from the expiry it signed into it."""
+    # The library adds the days to naive *local* time: undo it the same way, exact across DST.
+    issued_local = datetime.fromtimestamp(exp_date) - timedelta(days=COOKIE_EXPIRY_DAYS)
+    return issued_local.astimezone(UTC).replace(tzinfo=None)
+
+
+def _cookie_user(eng: Engine, authenticator: stauth.Authenticate) -> User | None:
+    token = authenticator.cookie_controller.get_cookie()  # checks the signature and expiry
+    if not token:
+        return None
+    try:
+        username, issued = str(token["username"]), cookie_issued_at(float(token["exp_date"]))
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
+        username, issued = "", None
+    user = None
+    if issued is not None and auth.session_valid(eng.db, username, issued):
+        user = auth.get_user(eng.db, username)
+    if user is None or issued is None:
+        log.info("refused a re-login cookie (revoked, disabled, deleted or malformed)")
+        st.session_state[_COOKIE_ACTION] = "delete"
+        return None
+    start_session(eng, user, via="cookie", issued_at=issued)
+    return user
+
+
+def current_user(eng: Engine) -> User | None:
+    """The signed-in user for this run, or None. Cheap to call again in the same run."""
+    user = _test_user(eng) or _session_user(eng) or _oidc_user(eng)
+    authenticator = None
+    if user is None and not st.session_state.get(_COOKIE_CHECKED):
+        st.session_state[_COOKIE_CHECKED] = True
+        authenticator = _authenticator(eng)
+        user = _cookie_user(eng, authenticator)
+    action = st.session_state.pop(_COOKIE_ACTION, None)
+    if action == "delete" or (action == "set" and user is not None):
+        controller = (authenticator or _authenticator(eng)).cookie_controller
+        if action == "set":
+            controller.set_cookie()  # signs st.session_state["username"], set by _mirror
+        else:
+            controller.delete_cookie()
+    return user
+
+
+def needs_setup(eng: Engine) -> bool:
+    """True while there is no account: create PROMPTBOARD_ADMIN_USER first if it is set."""
+    try:
+        auth.bootstrap_admin_from_env(eng.db, eng.clock.now())
+    except auth.AuthError as exc:
+        st.error(str(exc), icon=":material/error:")
+        st.stop()
+    return auth.needs_first_admin(eng.db)
+
+
+def sign_in(eng: Engine) -> User:
+    """The signed-in user; otherwise draw the sign-in screen and stop this run."""
+    user = current_user(eng)
+    if user is not None:
+        return user
+    _, middle, _ = st.columns([1, 2, 1])
+    with middle:
+        _sign_in_screen(eng)
+    st.stop()
+
+
+def _sign_in_screen(eng: Engine) -> None:
+    st.title("Sign in")
+    st.write("Promptboard keeps your team's generated images and what they cost.")
+    if notice := st.session_state.get(_NOTICE):
+        st.error(notice, icon=":material/block:")
+        if st.button("Use another account", key="auth_oidc_switch"):
+            st.logout()
+    providers = oidc_providers() or []
+    for provider in providers:
+        label = ("Sign in with your identity provider" if provider is None or len(providers) == 1
+                 else f"Sign in with {provider}")
+        if st.button(label, key=f"auth_oidc_{provider or 'default'}", type="primary",
+                     icon=":material/badge:"):
+            st.login(provider)
+    if providers:
+        st.caption("Or with a Promptboard password:")
+    with st.form("auth_login", border=True, clear_on_submit=True):
+        username = st.text_input("Username", key="auth_login_username", autocomplete="username")
+        password = st.text_input("Password", key="auth_login_password", type="password",
+                                 autocomplete="current-password")
+        submitted = st.form_submit_button("Sign in", type="primary", icon=":material/login:")
+    if not submitted:
+        return
+    if not username.strip() or not password:
+        st.error("Enter your username and password.")
+        return
+    user = auth.authenticate(eng.db, username, password, eng.clock.now())
+    if user is None:
+        st.error(auth.LOGIN_FAILED_MESSAGE, icon=":material/lock:")
+        return
+    start_session(eng, user)
+    st.rerun()
+
+
+def sign_out(eng: Engine, user: User) -> None:
+    """End this session and every other one of this user, drop the cookie, then rerun."""
+    auth.revoke_sessions(eng.db, user.username, eng.clock.now())
+    st.session_state.pop(TEST_USER_KEY, None)
+    if _end_session().get("via") == "oidc":
+        st.logout()  # clears Streamlit's identity cookie too
+    st.session_state[_COOKIE_ACTION] = "delete"
+    st.rerun()
+
+
+def account_menu(eng: Engine, user: User) -> None:
+    """Who is signed in, and the sign-out button (for the sidebar)."""
+    st.caption(f"Signed in as **{user.name}** · {user.role}")
+    if st.button("Sign out", key="auth_sign_out", icon=":material/logout:"):
+        sign_out(eng, user)
