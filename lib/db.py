@@ -179,9 +179,32 @@ def _m002_auth_sessions(cur: Cursor) -> None:
     cur.execute("ALTER TABLE users ADD COLUMN last_login_at TIMESTAMP")
 
 
+def _m003_styles(cur: Cursor) -> None:
+    """The team's styles library: prompt templates, curated by admins, proposed by members."""
+    cur.execute(
+        """
+        CREATE TABLE styles (
+            id TEXT PRIMARY KEY,
+            label TEXT NOT NULL,
+            template TEXT NOT NULL,
+            negative TEXT NOT NULL DEFAULT '',
+            settings TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL CHECK (status IN ('active', 'proposed', 'archived')),
+            builtin BOOLEAN NOT NULL DEFAULT false,
+            preview_key TEXT,
+            created_by TEXT NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            updated_by TEXT NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        )
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("001_core", _m001_core),
     ("002_auth_sessions", _m002_auth_sessions),
+    ("003_styles", _m003_styles),
 ]
 
 
