@@ -20,6 +20,8 @@ user = auth_ui.sign_in(eng)  # draws the sign-in screen and stops when nobody is
 
 PAGES = {
     "generate": st.Page("pages/generate.py", title="Generate", icon=":material/brush:"),
+    "history": st.Page("pages/history.py", title="History", icon=":material/history:"),
+    "queue": st.Page("pages/queue.py", title="Queue", icon=":material/queue:"),
 }
 allowed = [PAGES[p] for p in auth.allowed_pages(user.role) if p in PAGES]
 with st.sidebar:

@@ -42,6 +42,7 @@ class Engine:
         self.retry_policy = retry_policy or RetryPolicy()
         self.internal_errors: list[BaseException] = []
         self.pool: WorkerPool | None = None
+        self.closing = False
         costs.seed_prices(self.db)
 
     def provider(self, provider_id: str) -> Provider:
@@ -62,9 +63,10 @@ class Engine:
         if self.pool is not None:
             self.pool.wake()
 
-    def close(self) -> None:
-        """Stop workers and release the database file."""
+    def close(self, wait_s: float = 5.0) -> None:
+        """Stop workers and release the database file; running jobs resume at the next start."""
+        self.closing = True
         if self.pool is not None:
-            self.pool.stop()
+            self.pool.stop(wait_s)
             self.pool = None
         self.db.close()

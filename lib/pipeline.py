@@ -208,6 +208,9 @@ def run_safely(engine: Engine, job: Job) -> str:
     try:
         return process(engine, job)
     except Exception as exc:  # noqa: BLE001 - a worker must survive anything
+        if engine.closing:  # shutting down: the job stays running and is requeued at start
+            log.info("job %s interrupted by shutdown", job.id)
+            raise
         log.error("job %s crashed:\n%s", job.id, traceback.format_exc())
         engine.internal_errors.append(exc)
         try:
@@ -216,5 +219,9 @@ def run_safely(engine: Engine, job: Job) -> str:
                     "are in the server log. Retry, or tell an admin if it happens again.")
         except IllegalTransition:
             pass
+        except Exception:  # noqa: BLE001 - the database itself is gone (shutdown, disk)
+            log.error("could not record the failure of job %s; it stays running and is "
+                      "requeued at the next start", job.id)
+            raise
         return FAILED
 

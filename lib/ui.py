@@ -198,3 +198,17 @@ def live_jobs(eng: Engine, user: str, job_ids: list[str]) -> None:
             st.rerun()  # a full rerun defines the fragment again, without the timer
 
     cards()
+
+
+def pager(key: str, page: int, pages: int, total: int) -> None:
+    """Previous / next buttons with "page x of y", storing the page in session state."""
+    prev, label, nxt = st.columns([1, 3, 1])
+    if prev.button("Previous", key=f"{key}-prev", disabled=page <= 0,
+                   icon=":material/chevron_left:"):
+        st.session_state[key] = page - 1
+        st.rerun()
+    label.caption(f"Page {page + 1} of {pages} · {total:,} in all")
+    if nxt.button("Next", key=f"{key}-next", disabled=page >= pages - 1,
+                  icon=":material/chevron_right:"):
+        st.session_state[key] = page + 1
+        st.rerun()

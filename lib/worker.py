@@ -274,5 +274,10 @@ class WorkerPool:
                 self._wake.wait(self.idle_poll_s)
                 self._wake.clear()
                 continue
-            run_safely(self.engine, job)
+            try:
+                run_safely(self.engine, job)
+            except Exception:  # noqa: BLE001 - e.g. the database closed at shutdown
+                if self._stop.is_set():
+                    return  # the job stays running; recover() requeues it at the next start
+                log.exception("worker loop error after job %s", job.id)
             self._wake.set()  # a slot freed up: let a sibling look for capped work

@@ -453,3 +453,33 @@ def test_a_client_token_only_dedupes_within_a_few_seconds(
     again = jobs.submit(engine, "ann", spec(client_token="same-settings"))
     assert again != first  # asking again later, on purpose, is a new job
     assert jobs.submit(engine, "bob", spec(client_token="same-settings")) not in (first, again)
+
+
+def test_closing_the_engine_mid_job_leaves_it_running_for_recovery(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PROMPTBOARD_SANDBOX_LATENCY", "2")
+    eng = Engine(config.load())
+    eng.start_workers(threads=1)
+    job_id = jobs.submit(eng, "ann", spec())
+    deadline = time.monotonic() + 5
+    while status(eng, job_id) != jobs.RUNNING and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert eng.pool is not None
+    threads = list(eng.pool._threads)
+    eng.close(wait_s=0.1)  # the server stops while the job is still drawing
+    for t in threads:
+        t.join(5)  # the worker finishes its provider call, finds the DB gone, and exits
+    assert not any(t.is_alive() for t in threads)
+    assert not eng.internal_errors
+    again = Engine(config.load())
+    try:
+        job = jobs.get(again, job_id)
+        assert job is not None and job.status == jobs.RUNNING  # left for recovery
+        again.start_workers(threads=1)  # recover() requeues it
+        deadline = time.monotonic() + 10
+        while status(again, job_id) != jobs.SUCCEEDED and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert status(again, job_id) == jobs.SUCCEEDED  # never cancelled by a shutdown
+    finally:
+        again.close()
