@@ -7,7 +7,8 @@ every page checks the role again itself).
 
 import streamlit as st
 
-from lib import auth, auth_ui, ui
+from lib import auth, ui
+from lib.ui import signin as auth_ui
 
 st.set_page_config(page_title="Promptboard", page_icon=":material/palette:", layout="wide")
 eng = ui.engine()  # open the database and start the workers once per process

@@ -1,4 +1,4 @@
-"""Users, roles and the sign-in rules. No Streamlit here: the glue is ``lib/auth_ui.py``.
+"""Users, roles and the sign-in rules. No Streamlit here: the glue is ``lib/ui/signin.py``.
 
 One account's sign-in states::
 

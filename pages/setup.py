@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from lib import auth, auth_ui, ui
+from lib import auth, ui
+from lib.ui import signin as auth_ui
 
 eng = ui.engine()
 

@@ -14,9 +14,10 @@ import streamlit as st
 import streamlit.runtime.context as st_context
 from streamlit.testing.v1 import AppTest
 
-from lib import auth, auth_ui, ui
+from lib import auth, ui
 from lib.clock import utcnow
 from lib.engine import Engine
+from lib.ui import signin as auth_ui
 from tests.test_auth import PASSWORD
 
 SETUP_PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "setup.py")
@@ -26,7 +27,8 @@ def _login_app() -> None:
     """A page behind sign_in, with the account menu; current_user twice, as pages will."""
     import streamlit as st
 
-    from lib import auth_ui, ui
+    from lib import ui
+    from lib.ui import signin as auth_ui
 
     eng = ui.engine()
     user = auth_ui.sign_in(eng)

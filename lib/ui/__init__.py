@@ -11,9 +11,10 @@ from typing import Any
 
 import streamlit as st
 
-from lib import activity, auth, auth_ui, forms, imaging, jobs
+from lib import activity, auth, forms, imaging, jobs
 from lib.clock import utcnow
 from lib.engine import Engine
+from lib.ui import signin as auth_ui
 
 STATUS_ICONS = {
     jobs.QUEUED: ":material/schedule:",
