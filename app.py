@@ -23,6 +23,7 @@ PAGES = {
     "generate": st.Page("pages/generate.py", title="Generate", icon=":material/brush:"),
     "history": st.Page("pages/history.py", title="History", icon=":material/history:"),
     "queue": st.Page("pages/queue.py", title="Queue", icon=":material/queue:"),
+    "gallery": st.Page("pages/gallery.py", title="Gallery", icon=":material/photo_library:"),
 }
 allowed = [PAGES[p] for p in auth.allowed_pages(user.role) if p in PAGES]
 with st.sidebar:

@@ -1,0 +1,59 @@
+"""Gallery: every image I may see, searchable, 24 to a page, with a detail view."""
+
+import streamlit as st
+
+from lib import gallery, ui
+from lib.ui import gallery as tiles
+
+eng = ui.engine()
+ui.require_page("gallery")
+me = ui.signed_in()
+viewer = gallery.Viewer(me.username, me.role)
+
+st.title("Gallery")
+facets = gallery.facets(eng.db, viewer)
+top, sort_col = st.columns([4, 1])
+text = top.text_input("Search prompts", key="gal_text", placeholder="lighthouse, fox, neon…")
+sort = sort_col.selectbox("Sort", gallery.SORTS, key="gal_sort", format_func=str.title)
+with st.expander("Filters"):
+    a, b, c = st.columns(3)
+    providers = a.multiselect("Provider", facets["providers"], key="gal_providers")
+    models = b.multiselect("Model", facets["models"], key="gal_models")
+    styles = c.multiselect("Style", facets["styles"], key="gal_styles")
+    users = (a.multiselect("User", facets["users"], key="gal_users") if viewer.sees_all else [])
+    dates = b.date_input("Dates", value=(), key="gal_dates")
+    with c:
+        favourites = st.toggle("My favourites", key="gal_fav")
+        shared = st.toggle("Shared with the team", key="gal_shared")
+        mine = st.toggle("Only mine", key="gal_mine")
+        demo = st.toggle("Include demo data", value=True, key="gal_demo")
+
+date_from, date_to = (tuple(dates) + (None, None))[:2] if dates else (None, None)
+page_no = st.session_state.get("gal_page", 0)
+query = gallery.GalleryFilter(
+    text=text, providers=providers, models=models, styles=styles, users=users,
+    date_from=date_from, date_to=date_to or date_from, favourites_only=favourites,
+    shared_only=shared, mine_only=mine, include_demo=demo, sort=sort, page=page_no)
+if st.session_state.get("gal_query") != query.__dict__ | {"page": 0}:
+    st.session_state["gal_query"] = query.__dict__ | {"page": 0}
+    if page_no:  # filters changed: back to the first page
+        st.session_state["gal_page"] = 0
+        st.rerun()
+result = gallery.search(eng.db, viewer, query)
+st.caption(f"{result.total:,} image(s) match.")
+
+tiles.confirm_delete(eng, viewer)
+tiles.bulk_bar(eng, viewer)
+if not result.rows:
+    st.info("Nothing here yet: generate some images, or loosen the filters.",
+            icon=":material/photo_library:")
+columns = st.columns(4)
+for i, card in enumerate(result.rows):
+    with columns[i % 4]:
+        tiles.tile(eng, card)
+if result.pages > 1:
+    ui.pager("gal_page", result.page, result.pages, result.total)
+
+opened = st.session_state.pop("gal_open", None) or st.query_params.pop("image", None)
+if opened:
+    tiles.detail(eng, viewer, opened)

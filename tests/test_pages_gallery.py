@@ -1,0 +1,81 @@
+"""The Gallery page under AppTest: what each role sees, and no way around it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import streamlit as st
+
+from lib import gallery, jobs, ui
+from tests.helpers import app_as, ensure_user, run_next
+
+
+@pytest.fixture(autouse=True)
+def _fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+def _image(user: str, prompt: str, shared: bool = False) -> str:
+    ensure_user(user, "member")
+    eng = ui.engine()
+    job_id = jobs.submit(eng, user, jobs.JobSpec(prompt=prompt, width=64, height=64))
+    while jobs.get(eng, job_id).status in jobs.ACTIVE:  # type: ignore[union-attr]
+        run_next(eng)
+    image_id = str(eng.db.scalar("SELECT id FROM images WHERE job_id = ?", [job_id]))
+    if shared:
+        gallery.set_shared(eng.db, gallery.Viewer(user, "member"), [image_id], True)
+    return image_id
+
+
+def _captions(at: object) -> str:
+    return " ".join(c.value for c in at.caption)  # type: ignore[attr-defined]
+
+
+def test_a_member_sees_own_and_shared_images_only() -> None:
+    at = app_as("ann", "member")
+    _image("ann", "ann private fox")
+    _image("bob", "bob private boat")
+    _image("bob", "bob shared kite", shared=True)
+    at.switch_page("pages/gallery.py").run()
+    assert not at.exception
+    text = _captions(at)
+    assert "ann private fox" in text and "bob shared kite" in text
+    assert "bob private boat" not in text
+    assert "2 image(s) match" in text
+
+
+def test_an_analyst_sees_everyone_and_can_filter_by_user() -> None:
+    at = app_as("ana", "analyst")
+    _image("ann", "ann private fox")
+    _image("bob", "bob private boat")
+    at.switch_page("pages/gallery.py").run()
+    assert not at.exception
+    assert "2 image(s) match" in _captions(at)
+    at.text_input(key="gal_text").input("boat").run()
+    assert "1 image(s) match" in _captions(at)
+
+
+def test_a_member_cannot_open_another_members_private_image_by_url() -> None:
+    at = app_as("ann", "member")
+    private = _image("bob", "bob private boat")
+    at.switch_page("pages/gallery.py")
+    at.query_params["image"] = private
+    at.run()
+    assert not at.exception
+    assert any("not yours to see" in e.value for e in at.error)
+    assert "bob private boat" not in " ".join(m.value for m in at.markdown)
+
+
+def test_opening_my_image_shows_its_parameters() -> None:
+    at = app_as("ann", "member")
+    mine = _image("ann", "ann private fox")
+    at.switch_page("pages/gallery.py")
+    at.query_params["image"] = mine
+    at.run()
+    assert not at.exception
+    assert any("ann private fox" in m.value for m in at.markdown)
+    assert any(b.label == "Download original" for b in at.get("download_button"))
