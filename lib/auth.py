@@ -189,9 +189,12 @@ def count_users(db: Database) -> int:
     return int(db.scalar("SELECT count(*) FROM users"))
 
 
+_REAL_USERS = "SELECT count(*) FROM users WHERE NOT disabled OR password_hash IS NOT NULL"
+
+
 def needs_first_admin(db: Database) -> bool:
-    """True on first run: there are no users at all."""
-    return count_users(db) == 0
+    """True on first run: no one can sign in yet (disabled, passwordless demo users don't count)."""
+    return not db.scalar(_REAL_USERS)
 
 
 def credentials(db: Database) -> dict[str, Any]:
@@ -205,7 +208,7 @@ def credentials(db: Database) -> dict[str, Any]:
 def _insert(db: Database, username: str, name: str, email: str | None, role: str,
             password_hash: str | None, now: datetime, *, only_if_empty: bool) -> User:
     with db.write() as cur:
-        if only_if_empty and cur.execute("SELECT count(*) FROM users").fetchone()[0]:
+        if only_if_empty and cur.execute(_REAL_USERS).fetchone()[0]:
             raise AuthError("Promptboard already has an account: sign in instead.")
         if cur.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
             raise AuthError(f"The username {username!r} is taken.")

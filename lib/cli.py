@@ -2,6 +2,7 @@
 
     python -m lib.cli generate --provider sandbox --prompt "a red fox" [--n 2] [--size 512x512]
     python -m lib.cli work [--until-idle]
+    python -m lib.cli demo-data --images 100000 [--days 90] [--remove]
 
 ``generate`` waits for its job and prints one JSON object per image (or one for
 the failed job) and exits non-zero on failure. DuckDB lets one process open the
@@ -11,6 +12,7 @@ database at a time, so while the dashboard runs the CLI says so and exits 3.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -50,6 +52,12 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--n", type=int, default=1)
     g.add_argument("--user", default="cli")
     g.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the job")
+    d = sub.add_parser("demo-data", help="fill (or --remove) synthetic demo history")
+    d.add_argument("--images", type=int, default=100_000)
+    d.add_argument("--days", type=int, default=90)
+    d.add_argument("--users", type=int, default=12)
+    d.add_argument("--seed", type=int, default=7)
+    d.add_argument("--remove", action="store_true", help="delete every demo row and object")
     w = sub.add_parser("work", help="run the job worker without the dashboard")
     w.add_argument("--until-idle", action="store_true", help="exit when no job is queued")
     w.add_argument("--threads", type=int)
@@ -111,6 +119,23 @@ def cmd_generate(args: argparse.Namespace, out: Any) -> int:
         engine.close()
 
 
+def cmd_demo(args: argparse.Namespace, out: Any) -> int:
+    """Fill or remove demo data (clearly marked, never mixed up with real rows)."""
+    from lib import demo
+
+    engine = _open()
+    try:
+        if args.remove:
+            print(json.dumps({"removed_images": demo.remove(engine)}), file=out)
+        else:
+            summary = demo.generate(engine, images=args.images, days=args.days,
+                                    users=args.users, seed=args.seed)
+            print(json.dumps(dataclasses.asdict(summary), default=str), file=out)
+        return 0
+    finally:
+        engine.close()
+
+
 def cmd_work(args: argparse.Namespace, out: Any) -> int:
     """Run the worker pool on the whole queue."""
     engine = _open()
@@ -141,6 +166,8 @@ def main(argv: Sequence[str] | None = None, out: Any = None) -> int:
     try:
         if args.command == "generate":
             return cmd_generate(args, out)
+        if args.command == "demo-data":
+            return cmd_demo(args, out)
         return cmd_work(args, out)
     except DatabaseLocked as exc:
         print(json.dumps({"status": "error", "error": str(exc)}), file=out)

@@ -64,3 +64,17 @@ def test_data_dir_comes_from_the_environment(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert (other / "promptboard.duckdb").exists()
     assert os.listdir(other / "images")
+
+
+def test_demo_data_is_added_and_removed_from_the_shell() -> None:
+    proc = run_cli("demo-data", "--images", "300", "--days", "5", "--users", "3")
+    assert proc.returncode == 0, proc.stderr
+    (summary,) = json_lines(proc.stdout)
+    assert summary["images"] == 300
+    db = Database(config.load().db_path)
+    try:
+        assert db.scalar("SELECT count(*) FROM images WHERE demo") == 300
+    finally:
+        db.close()
+    proc = run_cli("demo-data", "--remove")
+    assert proc.returncode == 0 and json_lines(proc.stdout) == [{"removed_images": 300}]
