@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from lib import config, costs
+from lib import config, costs, styles
 from lib import providers as registry
 from lib import storage as storage_mod
 from lib.clock import Clock
@@ -44,6 +44,7 @@ class Engine:
         self.pool: WorkerPool | None = None
         self.closing = False
         costs.seed_prices(self.db)
+        styles.seed(self.db, self.clock.now())
 
     def provider(self, provider_id: str) -> Provider:
         """A provider instance for one call."""

@@ -255,7 +255,7 @@ def submit(engine: Engine, user: str, spec: JobSpec) -> str:
             engine.storage.put(reference_key, png, "image/png")
         except StorageError as exc:
             raise SubmitError(f"The reference image could not be stored: {exc}") from None
-    style = styles.get(spec.style)
+    style = styles.get(spec.style, engine.db)
     params = dict(spec.params)
     params["styled_prompt"] = style.apply(spec.prompt)
     negative = spec.negative_prompt or (style.negative or None)

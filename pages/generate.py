@@ -39,8 +39,9 @@ with form:
     prompt = st.text_area("Prompt", key="gen_prompt", max_chars=opts.max_prompt_chars,
                           placeholder="A lighthouse on a cliff at dusk, warm light")
     a, b, c = st.columns(3)
-    style = a.selectbox("Style", list(styles.BUILTIN), key="gen_style",
-                        format_func=lambda s: styles.get(s).label)
+    library = {s.id: s.label for s in styles.list_styles(eng.db)}
+    style = a.selectbox("Style", list(library), key="gen_style",
+                        format_func=lambda s: library.get(s, s))
     size = aspect = None
     if opts.sizes:
         size = b.selectbox("Size", opts.sizes, key=f"gen_size_{provider_id}_{model}",
