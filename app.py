@@ -20,6 +20,7 @@ if auth_ui.needs_setup(eng):
 user = auth_ui.sign_in(eng)  # draws the sign-in screen and stops when nobody is signed in
 
 PAGES = {
+    "home": st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     "generate": st.Page("pages/generate.py", title="Generate", icon=":material/brush:"),
     "history": st.Page("pages/history.py", title="History", icon=":material/history:"),
     "queue": st.Page("pages/queue.py", title="Queue", icon=":material/queue:"),

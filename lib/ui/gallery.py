@@ -25,8 +25,8 @@ def selected() -> set[str]:
     return st.session_state.setdefault(SELECTED, set())
 
 
-def tile(eng: Engine, card: gallery.ImageCard) -> None:
-    """One thumbnail with its key facts, a tick box and an Open button."""
+def tile(eng: Engine, card: gallery.ImageCard, *, prefix: str = "", select: bool = True) -> None:
+    """One thumbnail with its key facts, a tick box (optional) and an Open button."""
     with st.container(border=True):
         st.image(thumbnail(eng, card.thumb_key), width="stretch")
         stars = f" · {card.avg_rating:.1f}★ ({card.ratings})" if card.ratings else ""
@@ -35,9 +35,10 @@ def tile(eng: Engine, card: gallery.ImageCard) -> None:
                    f"{stars}{demo}")
         st.caption(card.prompt if len(card.prompt) <= 70 else card.prompt[:67] + "…")
         left, right = st.columns(2)
-        ticked = left.checkbox("Select", value=card.id in selected(), key=f"sel-{card.id}")
-        (selected().add if ticked else selected().discard)(card.id)
-        if right.button("Open", key=f"open-{card.id}", icon=":material/open_in_full:"):
+        if select:
+            ticked = left.checkbox("Select", value=card.id in selected(), key=f"sel-{card.id}")
+            (selected().add if ticked else selected().discard)(card.id)
+        if right.button("Open", key=f"{prefix}open-{card.id}", icon=":material/open_in_full:"):
             st.session_state["gal_open"] = card.id
             st.rerun()
 

@@ -1,0 +1,101 @@
+"""The figures on Home: images, spend, success rate and durations for a period, and budgets.
+
+Members see their own figures; admins and analysts see the team's. Spend is the
+stored cost of jobs (failed jobs that were charged count, as they were billed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lib.engine import Engine
+
+
+@dataclass(frozen=True)
+class Period:
+    """What happened between two times."""
+
+    images: int
+    jobs: int
+    finished: int
+    succeeded: int
+    spend_usd: Decimal
+    unpriced_jobs: int  # succeeded jobs whose cost is unknown (no price row)
+    median_ms: float | None
+
+    @property
+    def success_rate(self) -> float | None:
+        """Succeeded / finished (succeeded, failed or cancelled), or None with nothing finished."""
+        return self.succeeded / self.finished if self.finished else None
+
+
+def period(engine: Engine, user: str | None, start: datetime, end: datetime) -> Period:
+    """Figures for one user (or the whole team when ``user`` is None)."""
+    who, params = ("AND user_id = ?", [user]) if user else ("", [])
+    row = engine.db.fetchone(
+        f"""
+        SELECT count(*),
+               count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'cancelled')),
+               count(*) FILTER (WHERE status = 'succeeded'),
+               coalesce(sum(cost_usd), 0),
+               count(*) FILTER (WHERE status = 'succeeded' AND cost_usd IS NULL),
+               median(duration_ms) FILTER (WHERE status = 'succeeded')
+        FROM jobs WHERE created_at >= ? AND created_at < ? {who}
+        """,
+        [start, end, *params],
+    )
+    images = engine.db.scalar(
+        f"SELECT count(*) FROM images WHERE created_at >= ? AND created_at < ? {who}",
+        [start, end, *params],
+    )
+    assert row is not None
+    return Period(int(images or 0), int(row[0]), int(row[1]), int(row[2]), Decimal(row[3]),
+                  int(row[4]), float(row[5]) if row[5] is not None else None)
+
+
+def today_and_month(engine: Engine, user: str | None) -> tuple[Period, Period]:
+    """Today (UTC) and this calendar month so far."""
+    now = engine.clock.now()
+    day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    month = day.replace(day=1)
+    end = now + timedelta(seconds=1)
+    return period(engine, user, day, end), period(engine, user, month, end)
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A monthly budget and how much of it this month has used."""
+
+    scope: str  # "user" or "team"
+    limit_usd: Decimal
+    spent_usd: Decimal
+    warn_fraction: float
+
+    @property
+    def left_usd(self) -> Decimal:
+        """What remains (never below zero)."""
+        return max(Decimal(0), self.limit_usd - self.spent_usd)
+
+
+def budget(engine: Engine, user: str | None) -> Budget | None:
+    """The user's monthly budget if one is set, else the team's, else None."""
+    now = engine.clock.now()
+    month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    for scope, subject in (("user", user), ("team", "team")):
+        if subject is None:
+            continue
+        row = engine.db.fetchone(
+            "SELECT monthly_usd, warn_fraction FROM budgets WHERE scope = ? AND subject = ?",
+            [scope, subject])
+        if row is None:
+            continue
+        who, params = ("AND user_id = ?", [subject]) if scope == "user" else ("", [])
+        spent = engine.db.scalar(
+            f"SELECT coalesce(sum(coalesce(cost_usd, estimated_cost_usd, 0)), 0) FROM jobs "
+            f"WHERE created_at >= ? AND status <> 'cancelled' {who}", [month, *params])
+        return Budget(scope, Decimal(row[0]), Decimal(spent), float(row[1]))
+    return None

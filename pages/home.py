@@ -1,0 +1,49 @@
+"""Home: today and this month at a glance, my running jobs, the latest images."""
+
+import streamlit as st
+
+from lib import gallery, jobs, stats, ui
+from lib.ui import gallery as tiles
+
+eng = ui.engine()
+ui.require_page("home")
+me = ui.signed_in()
+team = me.role in ("admin", "analyst")
+viewer = gallery.Viewer(me.username, me.role)
+
+st.title(f"Hello, {me.name}")
+st.caption("The team's figures." if team else "Your figures.")
+today, month = stats.today_and_month(eng, None if team else me.username)
+budget = stats.budget(eng, None if team else me.username)
+for label, p in (("Today", today), ("This month", month)):
+    st.subheader(label)
+    a, b, c, d = st.columns(4)
+    a.metric("Images", f"{p.images:,}")
+    spend_help = "Cost of jobs started in this period"
+    if p.unpriced_jobs:
+        spend_help += f"; {p.unpriced_jobs} job(s) have no price yet and are not included"
+    left = (f"{ui.money(budget.left_usd)} of {ui.money(budget.limit_usd)} left"
+            if budget and label == "This month" else None)
+    b.metric("Spend", ui.money(p.spend_usd), left, delta_color="off", help=spend_help)
+    c.metric("Success rate", f"{p.success_rate:.0%}" if p.success_rate is not None else "—")
+    d.metric("Median duration", ui.seconds(int(p.median_ms)) if p.median_ms else "—")
+
+running = jobs.active_for_user(eng, me.username)
+if running:
+    st.subheader("Running now")
+    ui.live_jobs(eng, me.username, running)
+for prefix, title, query in (
+    ("mine-", "My latest images", gallery.GalleryFilter(mine_only=True, per_page=8)),
+    ("team-", "Shared by the team", gallery.GalleryFilter(shared_only=True, per_page=8)),
+):
+    st.subheader(title)
+    cards = gallery.search(eng.db, viewer, query).rows
+    if not cards:
+        st.caption("Nothing yet.")
+    columns = st.columns(4)
+    for i, card in enumerate(cards):
+        with columns[i % 4]:
+            tiles.tile(eng, card, prefix=prefix, select=False)
+opened = st.session_state.pop("gal_open", None)
+if opened:
+    tiles.detail(eng, viewer, opened)

@@ -1,0 +1,79 @@
+"""Every page under every role: it renders without exception, or it refuses by itself.
+
+Two paths per page: through app.py's navigation (pages a role may not use are not
+in the list at all), and the page file run directly (its own role check refuses).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from lib import auth, jobs, ui
+from tests.helpers import ROOT, app_as, ensure_user, run_next
+
+PAGE_FILES = {
+    "home": "pages/home.py", "generate": "pages/generate.py", "history": "pages/history.py",
+    "queue": "pages/queue.py", "gallery": "pages/gallery.py", "admin": "pages/admin.py",
+}
+ROLES = ("admin", "member", "analyst")
+CASES = [(role, page) for role in ROLES for page in PAGE_FILES]
+
+
+@pytest.fixture(autouse=True)
+def _fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+
+
+def _some_history() -> None:
+    ensure_user("ann", "member")
+    eng = ui.engine()
+    jobs.submit(eng, "ann", jobs.JobSpec(prompt="a fox", width=64, height=64, n=2))
+    jobs.submit(eng, "ann", jobs.JobSpec(prompt="[[fail:quota]] a fox", width=64, height=64))
+    while run_next(eng) is not None:
+        pass
+
+
+@pytest.mark.parametrize(("role", "page"), CASES, ids=[f"{r}-{p}" for r, p in CASES])
+def test_every_page_under_every_role(role: str, page: str) -> None:
+    user = f"{role}1"
+    at = app_as(user, role)
+    _some_history()
+    assert not at.exception
+    allowed = auth.can(role, page)
+    if allowed:
+        at.switch_page(PAGE_FILES[page]).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert not any("not available to your role" in e.value for e in at.error)
+    else:
+        with pytest.raises(Exception):  # noqa: B017 - not in this role's navigation
+            at.switch_page(PAGE_FILES[page]).run()
+    direct = AppTest.from_file(str(ROOT / PAGE_FILES[page]), default_timeout=30)
+    direct.session_state["_test_user"] = user
+    direct.run()
+    assert not direct.exception, [e.value for e in direct.exception]
+    refused = any("not available to your role" in e.value for e in direct.error)
+    assert refused == (not allowed)
+
+
+def test_nobody_signed_in_gets_no_page_content() -> None:
+    ensure_user("admin", "admin")
+    for path in PAGE_FILES.values():
+        at = AppTest.from_file(str(ROOT / path), default_timeout=30).run()
+        assert not at.exception
+        assert any("sign in" in w.value.lower() for w in at.warning), path
+        assert not at.button and not at.text_area
+
+
+def test_the_analyst_navigation_has_no_generate_history_or_admin() -> None:
+    at = app_as("ana", "analyst")
+    assert not at.exception
+    for page in ("pages/generate.py", "pages/history.py", "pages/admin.py"):
+        with pytest.raises(Exception):  # noqa: B017 - unknown page for this role
+            at.switch_page(page).run()
