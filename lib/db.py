@@ -226,6 +226,7 @@ class Database:
             raise
         self._write_lock = threading.RLock()
         self._closed = False
+        self.version = 0  # bumped by every committed write: a cheap key for read caches
         if migrate:
             self.migrate()
 
@@ -278,6 +279,7 @@ class Database:
                 cur.begin()
                 yield cur
                 cur.commit()
+                self.version += 1
             except BaseException:
                 try:
                     cur.rollback()

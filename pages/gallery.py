@@ -11,7 +11,7 @@ me = ui.signed_in()
 viewer = gallery.Viewer(me.username, me.role)
 
 st.title("Gallery")
-facets = gallery.facets(eng.db, viewer)
+facets = tiles.cached_facets(eng, viewer)
 top, sort_col = st.columns([4, 1])
 text = top.text_input("Search prompts", key="gal_text", placeholder="lighthouse, fox, neon…")
 sort = sort_col.selectbox("Sort", gallery.SORTS, key="gal_sort", format_func=str.title)
@@ -39,8 +39,10 @@ if st.session_state.get("gal_query") != query.__dict__ | {"page": 0}:
     if page_no:  # filters changed: back to the first page
         st.session_state["gal_page"] = 0
         st.rerun()
-result = gallery.search(eng.db, viewer, query)
-st.caption(f"{result.total:,} image(s) match.")
+result = tiles.cached_search(eng, viewer, query)
+count, mode = st.columns([4, 1])
+count.caption(f"{result.total:,} image(s) match.")
+selecting = mode.toggle("Select", key="gal_selecting", help="Tick images for bulk actions")
 
 tiles.confirm_delete(eng, viewer)
 tiles.bulk_bar(eng, viewer)
@@ -50,7 +52,7 @@ if not result.rows:
 columns = st.columns(4)
 for i, card in enumerate(result.rows):
     with columns[i % 4]:
-        tiles.tile(eng, card)
+        tiles.tile(eng, card, selecting=selecting)
 if result.pages > 1:
     ui.pager("gal_page", result.page, result.pages, result.total)
 

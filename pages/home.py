@@ -37,13 +37,13 @@ for prefix, title, query in (
     ("team-", "Shared by the team", gallery.GalleryFilter(shared_only=True, per_page=8)),
 ):
     st.subheader(title)
-    cards = gallery.search(eng.db, viewer, query).rows
+    cards = tiles.cached_search(eng, viewer, query).rows
     if not cards:
         st.caption("Nothing yet.")
     columns = st.columns(4)
     for i, card in enumerate(cards):
         with columns[i % 4]:
-            tiles.tile(eng, card, prefix=prefix, select=False)
+            tiles.tile(eng, card, prefix=prefix)
 opened = st.session_state.pop("gal_open", None)
 if opened:
     tiles.detail(eng, viewer, opened)

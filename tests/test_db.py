@@ -48,3 +48,18 @@ def test_a_second_process_is_told_the_dashboard_holds_the_file() -> None:
         assert "Another Promptboard process" in out and "promptboard.duckdb" in out
     finally:
         db.close()
+
+
+def test_every_committed_write_bumps_the_data_version_and_a_rollback_does_not() -> None:
+    db = Database(config.load().db_path)
+    try:
+        v0 = db.version
+        with db.write() as cur:
+            cur.execute("INSERT INTO budgets VALUES ('team', 'team', 10, 0.8, 'x', now())")
+        assert db.version == v0 + 1
+        with pytest.raises(RuntimeError), db.write() as cur:
+            cur.execute("DELETE FROM budgets")
+            raise RuntimeError("boom")
+        assert db.version == v0 + 1
+    finally:
+        db.close()

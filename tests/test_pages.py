@@ -22,7 +22,7 @@ def _fresh_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _app() -> AppTest:
-    return app_as("ann", "member")
+    return app_as("ann", "member", page="pages/generate.py")
 
 
 def test_generate_page_renders_the_form_for_the_sandbox() -> None:
@@ -91,10 +91,10 @@ def test_the_form_follows_the_chosen_providers_capabilities(
 
 
 def test_reuse_settings_fill_the_form() -> None:
-    at = app_as("ann", "member", run=False)
+    at = app_as("ann", "member")
     at.session_state["reuse"] = {"provider": "sandbox", "model": "sandbox-v1",
                                  "prompt": "the same fox", "seed": 42, "n": 3}
-    at.run()
+    at.switch_page("pages/generate.py").run()
     assert not at.exception
     assert at.text_area(key="gen_prompt").value == "the same fox"
     assert at.number_input(key="gen_seed").value == 42

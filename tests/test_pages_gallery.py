@@ -32,7 +32,9 @@ def _image(user: str, prompt: str, shared: bool = False) -> str:
 
 
 def _captions(at: object) -> str:
-    return " ".join(c.value for c in at.caption)  # type: ignore[attr-defined]
+    """Captions, including those under images."""
+    images = [img.proto.imgs[0].caption for img in at.get("image")]  # type: ignore[attr-defined]
+    return " ".join([c.value for c in at.caption] + images)  # type: ignore[attr-defined]
 
 
 def test_a_member_sees_own_and_shared_images_only() -> None:

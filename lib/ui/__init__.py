@@ -6,6 +6,7 @@ The only module in ``lib`` (with the auth glue) that imports Streamlit.
 from __future__ import annotations
 
 import atexit
+import base64
 import logging
 from typing import Any
 
@@ -178,8 +179,23 @@ def job_card(eng: Engine, job: jobs.Job, user: str,
         st.caption(f"Total {money(job.cost_usd)} · {seconds(job.duration_ms)}")
 
 
-def thumbnail(eng: Engine, key: str) -> str | bytes:
-    """A presigned URL when the store has one (S3), else the thumbnail's bytes."""
+def thumbnail(eng: Engine, key: str) -> str:
+    """A presigned URL (S3), else a data URL of the small WebP thumbnail.
+
+    Either way ``st.image`` passes it straight to the browser: no Pillow re-encoding and
+    nothing kept in Streamlit's in-memory media store, so paging the gallery stays flat.
+    """
+    url = eng.storage.url(key, 3600)
+    return url or _data_url(eng, str(eng.settings.data_dir), key)
+
+
+@st.cache_data(max_entries=300, show_spinner=False)  # ~12 MB at most; keys never change
+def _data_url(_eng: Engine, data_dir: str, key: str) -> str:
+    return "data:image/webp;base64," + base64.b64encode(_eng.storage.get(key)).decode("ascii")
+
+
+def full_image(eng: Engine, key: str) -> str | bytes:
+    """A presigned URL (S3), else the image's bytes (served once through the media store)."""
     return eng.storage.url(key, 3600) or eng.storage.get(key)
 
 

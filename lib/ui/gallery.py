@@ -14,7 +14,7 @@ import streamlit as st
 from lib import gallery
 from lib.clock import utcnow
 from lib.engine import Engine
-from lib.ui import money, seconds, thumbnail
+from lib.ui import full_image, money, seconds, thumbnail
 
 SELECTED = "gal_selected"
 ZIP_MAX = 200
@@ -25,20 +25,45 @@ def selected() -> set[str]:
     return st.session_state.setdefault(SELECTED, set())
 
 
-def tile(eng: Engine, card: gallery.ImageCard, *, prefix: str = "", select: bool = True) -> None:
-    """One thumbnail with its key facts, a tick box (optional) and an Open button."""
+@st.cache_data(max_entries=64, show_spinner=False)
+def search(_eng: Engine, db_path: str, version: int, viewer: gallery.Viewer,
+           f: gallery.GalleryFilter) -> gallery.GalleryPage:
+    """``gallery.search``, cached until the next committed write (the db version changes)."""
+    return gallery.search(_eng.db, viewer, f)
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def facets(_eng: Engine, db_path: str, version: int,
+           viewer: gallery.Viewer) -> dict[str, list[str]]:
+    """``gallery.facets``, cached the same way."""
+    return gallery.facets(_eng.db, viewer)
+
+
+def cached_search(eng: Engine, viewer: gallery.Viewer,
+                  f: gallery.GalleryFilter) -> gallery.GalleryPage:
+    """A page of results; reruns without a write in between cost nothing."""
+    return search(eng, str(eng.db.path), eng.db.version, viewer, f)
+
+
+def cached_facets(eng: Engine, viewer: gallery.Viewer) -> dict[str, list[str]]:
+    """Filter choices; reruns without a write in between cost nothing."""
+    return facets(eng, str(eng.db.path), eng.db.version, viewer)
+
+
+def tile(eng: Engine, card: gallery.ImageCard, *, prefix: str = "",
+         selecting: bool = False) -> None:
+    """One thumbnail with its key facts, and Open (or a tick box while selecting)."""
     with st.container(border=True):
-        st.image(thumbnail(eng, card.thumb_key), width="stretch")
         stars = f" · {card.avg_rating:.1f}★ ({card.ratings})" if card.ratings else ""
         demo = " · demo" if card.demo else ""
-        st.caption(f"{card.model} · {money(card.cost_usd)} · {seconds(card.duration_ms)}"
-                   f"{stars}{demo}")
-        st.caption(card.prompt if len(card.prompt) <= 70 else card.prompt[:67] + "…")
-        left, right = st.columns(2)
-        if select:
-            ticked = left.checkbox("Select", value=card.id in selected(), key=f"sel-{card.id}")
+        prompt = card.prompt if len(card.prompt) <= 70 else card.prompt[:67] + "…"
+        st.image(thumbnail(eng, card.thumb_key), width="stretch",
+                 caption=f"{card.model} · {money(card.cost_usd)} · "
+                         f"{seconds(card.duration_ms)}{stars}{demo} — {prompt}")
+        if selecting:
+            ticked = st.checkbox("Select", value=card.id in selected(), key=f"sel-{card.id}")
             (selected().add if ticked else selected().discard)(card.id)
-        if right.button("Open", key=f"{prefix}open-{card.id}", icon=":material/open_in_full:"):
+        elif st.button("Open", key=f"{prefix}open-{card.id}", icon=":material/open_in_full:"):
             st.session_state["gal_open"] = card.id
             st.rerun()
 
@@ -51,7 +76,7 @@ def detail(eng: Engine, viewer: gallery.Viewer, image_id: str) -> None:
         st.error("No such image, or it is not yours to see.", icon=":material/block:")
         return
     picture, info = st.columns([3, 2], gap="medium")
-    picture.image(thumbnail(eng, img.watermarked_key or img.original_key), width="stretch")
+    picture.image(full_image(eng, img.watermarked_key or img.original_key), width="stretch")
     with info:
         _facts_and_actions(eng, viewer, img)
         f, g = st.columns(2)

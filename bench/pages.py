@@ -1,0 +1,124 @@
+"""Benchmark of the Gallery page; prints one JSON object.
+
+    python -m bench.pages [--images 100000] [--runs 7] [--flips 100]
+
+- ``gallery_100k_render_ratio``: AppTest render of the Gallery's first page with 100,000
+  demo images / with an empty gallery (medians of ``--runs`` renders each). Target <= 1.5.
+- ``gallery_flip_rss_growth_mb``: resident memory growth of this process over 100 page flips
+  of the Gallery, after 20 warm-up flips over the same page range (so DuckDB's buffer
+  cache is warm and what is left is growth per flip). Target <= 50.
+
+Both run the real page in AppTest (in this process), signed in as an admin through the test
+seam (PROMPTBOARD_TESTING=1), on temporary data dirs filled by ``lib.demo``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def rss_mb() -> float:
+    """Current resident set size of this process, in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _gallery(data_dir: str, images: int) -> Any:
+    """An AppTest on the Gallery page for a fresh data dir holding ``images`` demo images."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from lib import auth, config, demo, ui
+    from lib.clock import utcnow
+    from lib.engine import Engine
+
+    st.cache_resource.clear()
+    os.environ["PROMPTBOARD_DATA_DIR"] = data_dir
+    if images:
+        eng = Engine(config.load())
+        demo.generate(eng, images=images, days=90)
+        eng.close()
+    eng = ui.engine()
+    if auth.get_user(eng.db, "bench") is None:
+        auth.create_user(eng.db, "bench", "Bench", None, "admin", "bench-password-1",
+                         now=utcnow())
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.session_state["_test_user"] = "bench"
+    at.run()
+    at.switch_page("pages/gallery.py").run()
+    if at.exception:
+        raise RuntimeError([e.value for e in at.exception])
+    return at
+
+
+def render_ms(at: Any, runs: int) -> list[float]:
+    """Wall times of re-rendering the page as it is."""
+    out = []
+    for _ in range(runs):
+        t = time.perf_counter()
+        at.run()
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--images", type=int, default=100_000)
+    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--flips", type=int, default=100)
+    args = ap.parse_args()
+    os.environ.update(PROMPTBOARD_TESTING="1", PROMPTBOARD_SANDBOX_LATENCY="0",
+                      PROMPTBOARD_LOG_LEVEL="WARNING")
+    sys.path.insert(0, str(ROOT))
+    with tempfile.TemporaryDirectory() as empty_dir, tempfile.TemporaryDirectory() as full_dir:
+        empty = _gallery(empty_dir, 0)
+        empty_ms = render_ms(empty, args.runs)
+        t = time.perf_counter()
+        full = _gallery(full_dir, args.images)
+        fill_s = time.perf_counter() - t
+        full_ms = render_ms(full, args.runs)
+        for i in range(20):  # warm up over the same range the flips visit (DuckDB's buffers)
+            full.session_state["gal_page"] = (i * 211) % 4000
+            full.run()
+        before = rss_mb()
+        flip_ms = []
+        for i in range(args.flips):
+            full.session_state["gal_page"] = (i * 37) % 4000  # jump around, like a reader
+            t = time.perf_counter()
+            full.run()
+            flip_ms.append((time.perf_counter() - t) * 1000)
+        after = rss_mb()
+        if full.exception:
+            raise RuntimeError([e.value for e in full.exception])
+        matches = next(c.value for c in full.caption if "match" in c.value)
+    out = {
+        "gallery_100k_render_ratio": round(statistics.median(full_ms)
+                                           / statistics.median(empty_ms), 3),
+        "gallery_flip_rss_growth_mb": round(after - before, 1),
+        "render_ms_p50": {"empty": round(statistics.median(empty_ms), 1),
+                          "full": round(statistics.median(full_ms), 1)},
+        "flip_ms_p50": round(statistics.median(flip_ms), 1),
+        "flip_ms_max": round(max(flip_ms), 1),
+        "rss_mb": {"before_flips": round(before, 1), "after_flips": round(after, 1)},
+        "config": {"images": args.images, "runs": args.runs, "flips": args.flips,
+                   "fill_s": round(fill_s, 1), "last_page_caption": matches,
+                   "cpus": os.cpu_count()},
+        "targets": {"gallery_100k_render_ratio": 1.5, "gallery_flip_rss_growth_mb": 50},
+    }
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()
