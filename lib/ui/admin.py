@@ -1,0 +1,90 @@
+"""Admin widgets for the styles library: a style's card and its edit form."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+
+import streamlit as st
+
+from lib import auth, styles
+from lib import providers as registry
+from lib.auth import User
+from lib.engine import Engine
+from lib.ui import thumbnail
+
+BADGES = {"active": ":green-badge[active]", "proposed": ":orange-badge[proposed]",
+          "archived": ":gray-badge[archived]", True: ":green-badge[:material/check: configured]",
+          False: ":orange-badge[not configured]"}
+ICONS = {"Approve": ":material/check:", "Archive": ":material/archive:", "Edit": ":material/edit:",
+         "Restore": ":material/unarchive:", "Delete": ":material/delete:"}
+
+
+def attempt(action: Callable[[], object], message: str) -> None:
+    """Run an action; on success rerun (tables show the change) with fresh forms and a message."""
+    try:
+        action()
+    except (auth.AuthError, styles.StyleError) as exc:
+        st.error(str(exc), icon=":material/error:")
+    else:
+        st.session_state["admin_flash"] = message
+        st.session_state["admin_form"] = st.session_state.get("admin_form", 0) + 1
+        st.session_state.pop("admin_editing", None)
+        st.rerun()
+
+
+def style_card(eng: Engine, me: User, s: styles.Style) -> None:
+    """One style: preview, template, status and actions; or its edit form."""
+    with st.container(border=True):
+        pic, body = st.columns([1, 5])
+        if s.preview_key and eng.storage.exists(s.preview_key):
+            pic.image(thumbnail(eng, s.preview_key), width=200)
+        if s.preview_key != s.preview_key_for() and pic.button(
+                "Redraw preview" if s.preview_key else "Draw preview", key=f"admin_pv_{s.id}",
+                icon=":material/image:", width="stretch"):
+            attempt(lambda: styles.preview(eng, s.id, eng.clock.now()),
+                    f"Drew a preview of “{s.label}”.")
+        body.markdown(f"**{s.label}** `{s.id}` {BADGES[s.status]}"
+                      + (" :gray-badge[built in]" if s.builtin else ""))
+        if st.session_state.get("admin_editing") == s.id:
+            with body:
+                style_form(eng, me, s)
+            return
+        body.code(s.template, language=None, wrap_lines=True)
+        body.caption(s.summary())
+        row = body.container(horizontal=True)
+        for verb, status in s.moves():
+            if row.button(verb, key=f"admin_{verb}_{s.id}", icon=ICONS[verb]):
+                attempt(lambda to=status: styles.set_status(eng.db, me, s.id, to, eng.clock.now()),
+                        f"{verb}d “{s.label}”.")
+        if s.id != "none":
+            row.button("Edit", key=f"admin_edit_{s.id}", icon=ICONS["Edit"],
+                       on_click=st.session_state.update, kwargs={"admin_editing": s.id})
+        if not s.builtin and s.status != "active" and row.button(
+                "Delete", key=f"admin_del_{s.id}", icon=ICONS["Delete"]):
+            attempt(lambda: styles.delete(eng, me, s.id), f"Deleted “{s.label}”.")
+
+
+def style_form(eng: Engine, me: User, s: styles.Style) -> None:
+    """Add a style (empty id) or edit one: name, template, negative and suggested settings."""
+    form_no = st.session_state.get("admin_form", 0)
+    with st.form(f"admin_style_{s.id or 'new'}_{form_no}"):
+        label = st.text_input("Name", s.label, max_chars=styles.MAX_LABEL)
+        template = st.text_area("Template", s.template, max_chars=styles.MAX_TEMPLATE,
+                                help="{prompt} is replaced by the user's prompt.")
+        negative = st.text_input("Negative prompt", s.negative, max_chars=styles.MAX_NEGATIVE)
+        a, b, c, d = st.columns(4)
+        ids, got = ["", *registry.PROVIDERS], s.settings.get
+        settings = {
+            "provider": a.selectbox("Suggested provider", ids, ids.index(got("provider", ""))
+                                    if got("provider", "") in ids else 0),
+            "model": b.text_input("Suggested model", got("model", "")),
+            "quality": c.text_input("Suggested quality", got("quality", "")),
+            "size": d.text_input("Suggested size", got("size", ""), placeholder="1024x1024")}
+        save, cancel = st.columns([1, 4])
+        if save.form_submit_button("Save style", type="primary", icon=":material/save:"):
+            new = replace(s, label=label, template=template, negative=negative, settings=settings)
+            attempt(lambda: styles.save(eng.db, me, new, eng.clock.now()), f"Saved “{label}”.")
+        if s.id and cancel.form_submit_button("Cancel"):
+            st.session_state.pop("admin_editing", None)
+            st.rerun()
