@@ -16,182 +16,45 @@ a ``job_events`` row in the same transaction.
 from __future__ import annotations
 
 import json
-import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from lib import costs, imaging, styles
+from lib import budgets, costs, imaging, styles
 from lib import providers as registry
 from lib.db import Cursor
 from lib.providers.base import GenerationRequest, ProviderError
 from lib.storage import StorageError
 
+from lib.jobmodel import (  # noqa: F401 - the model is part of this module's API
+    ACTIVE,
+    CANCELLED,
+    DEDUPE_WINDOW_S,
+    FAILED,
+    HARD_PROMPT_LIMIT,
+    JOB_COLUMNS,
+    QUEUED,
+    RUNNING,
+    STATUSES,
+    SUCCEEDED,
+    TERMINAL,
+    TRANSITIONS,
+    IllegalTransition,
+    Job,
+    JobSpec,
+    OverBudget,
+    SubmitError,
+    _new_id,
+    event,
+    transition,
+)
+
 if TYPE_CHECKING:
     from lib.engine import Engine
-
-QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
-    "queued",
-    "running",
-    "succeeded",
-    "failed",
-    "cancelled",
-)
-STATUSES = (QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED)
-TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
-ACTIVE = frozenset({QUEUED, RUNNING})
-TRANSITIONS: dict[str, frozenset[str]] = {
-    QUEUED: frozenset({RUNNING, CANCELLED}),
-    RUNNING: frozenset({SUCCEEDED, FAILED, CANCELLED, QUEUED}),
-    SUCCEEDED: frozenset(),
-    FAILED: frozenset(),
-    CANCELLED: frozenset(),
-}
-HARD_PROMPT_LIMIT = 32_000
-DEDUPE_WINDOW_S = 5.0  # the same client token within this many seconds is one job
-
-
-class IllegalTransition(RuntimeError):
-    """The job was not in a state that allows this move."""
-
-
-class SubmitError(ValueError):
-    """A request we refuse before queueing; the message says how to fix it."""
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    """What a user asks for: everything needed to run and to reproduce it."""
-
-    prompt: str
-    provider: str = "sandbox"
-    model: str | None = None
-    negative_prompt: str | None = None
-    style: str | None = None
-    width: int | None = None
-    height: int | None = None
-    aspect_ratio: str | None = None
-    quality: str | None = None
-    seed: int | None = None
-    n: int = 1
-    reference: bytes | None = None  # the raw upload; validated and stored at submit
-    watermark: imaging.WatermarkSpec | None = None
-    params: dict[str, Any] = field(default_factory=dict)
-    client_token: str | None = None  # same token within DEDUPE_WINDOW_S = one job (double clicks)
-    batch_id: str | None = None
-
-
-@dataclass(frozen=True)
-class Job:
-    """One row of the jobs table."""
-
-    id: str
-    batch_id: str | None
-    user_id: str
-    provider: str
-    model: str
-    prompt: str
-    negative_prompt: str | None
-    style: str | None
-    width: int | None
-    height: int | None
-    aspect_ratio: str | None
-    quality: str | None
-    seed: int | None
-    n: int
-    reference_key: str | None
-    watermark: str | None
-    params: str | None
-    client_token: str | None
-    provider_state: str | None
-    worker_id: str | None
-    status: str
-    attempts: int
-    max_attempts: int
-    next_run_at: datetime
-    cancel_requested: bool
-    progress: float | None
-    progress_note: str | None
-    error_type: str | None
-    error_message: str | None
-    request_id: str | None
-    usage: str | None
-    estimated_cost_usd: Decimal | None
-    cost_usd: Decimal | None
-    duration_ms: int | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    demo: bool
-    updated_at: datetime
-
-    @property
-    def params_dict(self) -> dict[str, Any]:
-        """Provider-specific extras as a dict."""
-        return json.loads(self.params) if self.params else {}
-
-    @property
-    def size(self) -> str | None:
-        """``WxH`` when the job asked for pixel sizes."""
-        return f"{self.width}x{self.height}" if self.width and self.height else None
-
-    @property
-    def done(self) -> bool:
-        """True in a terminal state."""
-        return self.status in TERMINAL
-
-
-JOB_COLUMNS = ", ".join(f.name for f in fields(Job))
-
-
-def _new_id() -> str:
-    return uuid.uuid4().hex[:16]
-
-
-def event(
-    cur: Cursor, job_id: str, at: datetime, frm: str | None, to: str, detail: str = ""
-) -> None:
-    """Append one job_events row."""
-    cur.execute(
-        'INSERT INTO job_events (job_id, "at", from_status, to_status, detail) '
-        "VALUES (?,?,?,?,?)",
-        [job_id, at, frm, to, detail[:2000]],
-    )
-
-
-def transition(
-    cur: Cursor,
-    job_id: str,
-    frm: Iterable[str],
-    to: str,
-    at: datetime,
-    detail: str = "",
-    **sets: Any,
-) -> str:
-    """One guarded move; returns the status it came from or raises IllegalTransition."""
-    allowed = [s for s in frm if to in TRANSITIONS[s]]
-    if not allowed:
-        raise IllegalTransition(f"no transition from {sorted(frm)} to {to}")
-    assignments = ["status = ?", "updated_at = ?"] + [f"{k} = ?" for k in sets]
-    values: list[Any] = [to, at, *sets.values()]
-    # DuckDB's RETURNING gives the new row; read the old status first under the write lock.
-    old = cur.execute("SELECT status FROM jobs WHERE id = ?", [job_id]).fetchone()
-    placeholders = ",".join("?" * len(allowed))
-    hit = cur.execute(
-        f"UPDATE jobs SET {', '.join(assignments)} "
-        f"WHERE id = ? AND status IN ({placeholders}) RETURNING id",
-        [*values, job_id, *allowed],
-    ).fetchall()
-    if not hit:
-        state = old[0] if old else "missing"
-        raise IllegalTransition(f"job {job_id} is {state}; cannot move it to {to}")
-    event(cur, job_id, at, old[0] if old else None, to, detail)
-    return str(old[0]) if old else ""
-
 
 # --------------------------------------------------------------------------- submit
 
@@ -281,6 +144,7 @@ def submit(engine: Engine, user: str, spec: JobSpec) -> str:
                     if reference_key:
                         engine.storage.delete([reference_key])
                     return str(dup[0])
+            detail = _check_budget(cur, user, estimate, now, spec.override_budget)
             cur.execute(
                 f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({','.join('?' * len(fields(Job)))})",
                 [
@@ -293,7 +157,11 @@ def submit(engine: Engine, user: str, spec: JobSpec) -> str:
                     None, estimate, None, None, now, None, None, False, now,
                 ],
             )
-            event(cur, job_id, now, None, QUEUED, "submitted")
+            event(cur, job_id, now, None, QUEUED, detail)
+    except budgets.BudgetExceeded as exc:
+        if reference_key:
+            engine.storage.delete([reference_key])
+        raise OverBudget(str(exc)) from None
     except duckdb.Error as exc:
         if reference_key:
             engine.storage.delete([reference_key])
@@ -303,6 +171,18 @@ def submit(engine: Engine, user: str, spec: JobSpec) -> str:
         ) from exc
     engine.wake_workers()
     return job_id
+
+
+def _check_budget(cur: Cursor, user: str, estimate: Decimal | None, now: datetime,
+                  override: bool) -> str:
+    """Enforce the budgets under the write lock; returns the event detail for the job."""
+    admins = [r[0] for r in cur.execute(
+        "SELECT username FROM users WHERE role = 'admin' AND NOT disabled ORDER BY username"
+    ).fetchall()]
+    if override and user in admins:
+        return f"submitted; budget check overridden by admin {user}"
+    budgets.enforce(cur, user, estimate, now, admins)
+    return "submitted"
 
 
 def _request_from(
