@@ -27,9 +27,6 @@ import duckdb
 from lib import budgets, costs, imaging, styles
 from lib import providers as registry
 from lib.db import Cursor
-from lib.providers.base import GenerationRequest, ProviderError
-from lib.storage import StorageError
-
 from lib.jobmodel import (  # noqa: F401 - the model is part of this module's API
     ACTIVE,
     CANCELLED,
@@ -52,6 +49,8 @@ from lib.jobmodel import (  # noqa: F401 - the model is part of this module's AP
     event,
     transition,
 )
+from lib.providers.base import GenerationRequest, ProviderError
+from lib.storage import StorageError
 
 if TYPE_CHECKING:
     from lib.engine import Engine
