@@ -11,6 +11,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from lib import budgets
+
 if TYPE_CHECKING:
     from lib.engine import Engine
 
@@ -66,36 +68,9 @@ def today_and_month(engine: Engine, user: str | None) -> tuple[Period, Period]:
     return period(engine, user, day, end), period(engine, user, month, end)
 
 
-@dataclass(frozen=True)
-class Budget:
-    """A monthly budget and how much of it this month has used."""
-
-    scope: str  # "user" or "team"
-    limit_usd: Decimal
-    spent_usd: Decimal
-    warn_fraction: float
-
-    @property
-    def left_usd(self) -> Decimal:
-        """What remains (never below zero)."""
-        return max(Decimal(0), self.limit_usd - self.spent_usd)
-
-
-def budget(engine: Engine, user: str | None) -> Budget | None:
-    """The user's monthly budget if one is set, else the team's, else None."""
-    now = engine.clock.now()
-    month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    for scope, subject in (("user", user), ("team", "team")):
-        if subject is None:
-            continue
-        row = engine.db.fetchone(
-            "SELECT monthly_usd, warn_fraction FROM budgets WHERE scope = ? AND subject = ?",
-            [scope, subject])
-        if row is None:
-            continue
-        who, params = ("AND user_id = ?", [subject]) if scope == "user" else ("", [])
-        spent = engine.db.scalar(
-            f"SELECT coalesce(sum(coalesce(cost_usd, estimated_cost_usd, 0)), 0) FROM jobs "
-            f"WHERE created_at >= ? AND status <> 'cancelled' {who}", [month, *params])
-        return Budget(scope, Decimal(row[0]), Decimal(spent), float(row[1]))
-    return None
+def budget(engine: Engine, user: str | None) -> budgets.Limit | None:
+    """The user's monthly budget if one is set, else the team's; the same numbers as enforcement."""
+    with engine.db.cursor() as cur:
+        found = budgets.limits(cur, user or "\x00", engine.clock.now())
+    mine = [b for b in found if b.scope == "user"]
+    return (mine or found or [None])[0]

@@ -1,5 +1,7 @@
 """Generate: provider, model and options in; an estimate before, live job cards after."""
 
+from dataclasses import replace
+
 import streamlit as st
 
 from lib import forms, jobs, styles, ui
@@ -75,6 +77,9 @@ with form:
         params={"style_preset": preset} if preset else {},
     )
     ui.estimate_line(eng, spec)
+    override = ui.budget_notes(eng, user, spec)
+    if override:
+        spec = replace(spec, override_budget=True)
     if st.button("Generate", type="primary", icon=":material/brush:", key="gen_submit"):
         try:
             job_id = jobs.submit(eng, user, forms.with_token(user, spec))

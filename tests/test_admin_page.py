@@ -54,7 +54,7 @@ def test_an_admin_sees_users_providers_storage_and_styles() -> None:
     at = _page()
     assert not at.exception
     assert at.title[0].value == "Admin"
-    assert [t.label for t in at.tabs] == ["Users", "Providers", "Storage", "Styles"]
+    assert [t.label for t in at.tabs] == ["Users", "Budgets", "Providers", "Storage", "Styles"]
     users = at.dataframe[0].value
     assert list(users["Username"]) == ["root"] and "$2b$" not in users.to_csv()
     text = _texts(at)
@@ -84,7 +84,7 @@ def test_admins_reach_the_page_through_the_apps_navigation() -> None:
         pytest.skip("app.py does not list pages/admin.py yet (the lead wires it into PAGES)")
     at = app_as("root", "admin", page="pages/admin.py")
     assert not at.exception
-    assert [t.label for t in at.tabs] == ["Users", "Providers", "Storage", "Styles"]
+    assert [t.label for t in at.tabs] == ["Users", "Budgets", "Providers", "Storage", "Styles"]
 
 
 def test_adding_a_user_through_the_form_creates_it_and_says_so() -> None:
@@ -192,3 +192,17 @@ def test_a_new_style_is_added_from_the_form() -> None:
     assert not at.exception
     made = styles.get("pixel-art", ui.engine().db)
     assert (made.status, made.settings) == ("active", {"size": "512x512"})
+
+
+def test_an_admin_sets_a_team_budget_on_the_page(monkeypatch: pytest.MonkeyPatch) -> None:
+    from decimal import Decimal
+
+    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
+    at = app_as("root", "admin", page="pages/admin.py")
+    assert not at.exception
+    limit = next(w for w in at.number_input if w.label == "Monthly limit (USD)")
+    limit.set_value(250.0)
+    next(b for b in at.button if b.label == "Save budget").click().run()
+    assert not at.exception
+    row = ui.engine().db.fetchone("SELECT scope, monthly_usd FROM budgets")
+    assert row == ("team", Decimal("250.00"))

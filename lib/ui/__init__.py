@@ -12,7 +12,7 @@ from typing import Any
 
 import streamlit as st
 
-from lib import activity, auth, forms, imaging, jobs
+from lib import activity, auth, budgets, forms, imaging, jobs
 from lib.clock import utcnow
 from lib.engine import Engine
 from lib.ui import signin as auth_ui
@@ -130,6 +130,21 @@ def estimate_line(eng: Engine, spec: jobs.JobSpec) -> None:
     basis = "usually, from the team's history" if est.from_history else "a rough guess"
     st.caption(f"Estimate: **{money(est.cost_usd)}** for {spec.n} image(s) · about "
                f"{est.seconds:.0f} s ({basis})")
+
+
+def budget_notes(eng: Engine, user: str, spec: jobs.JobSpec) -> bool:
+    """Budget warnings for this request; admins get an override box. True: override chosen."""
+    try:
+        estimate = forms.estimate(eng, spec).cost_usd
+    except Exception:  # noqa: BLE001 - the estimate line already said there is none
+        return False
+    notes = budgets.status(eng.db, user, estimate, eng.clock.now())
+    for note in notes:
+        st.warning(note, icon=":material/savings:")
+    if notes and signed_in().role == "admin":
+        return st.checkbox("Override the budget for this job (admins only; recorded)",
+                           key="gen_override")
+    return False
 
 
 # --------------------------------------------------------------------------- job cards

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from decimal import Decimal
 
 import streamlit as st
 
-from lib import auth, styles
+from lib import auth, budgets, styles
 from lib import providers as registry
 from lib.auth import User
 from lib.engine import Engine
@@ -24,7 +25,7 @@ def attempt(action: Callable[[], object], message: str) -> None:
     """Run an action; on success rerun (tables show the change) with fresh forms and a message."""
     try:
         action()
-    except (auth.AuthError, styles.StyleError) as exc:
+    except (auth.AuthError, styles.StyleError, ValueError) as exc:
         st.error(str(exc), icon=":material/error:")
     else:
         st.session_state["admin_flash"] = message
@@ -88,3 +89,36 @@ def style_form(eng: Engine, me: User, s: styles.Style) -> None:
         if s.id and cancel.form_submit_button("Cancel"):
             st.session_state.pop("admin_editing", None)
             st.rerun()
+
+
+def budgets_section(eng: Engine, me: User) -> None:
+    """Monthly budgets: the team's and each user's, with what this month has used."""
+    st.caption("Checked before every job is queued: a warning at the threshold, a hard stop at "
+               "the limit (admins may override a single job). Queued and running jobs reserve "
+               "their estimate; finished ones count what they cost.")
+    rows = budgets.all_budgets(eng.db, eng.clock.now())
+    if rows:
+        st.dataframe(
+            [{"Budget": "Team" if b.scope == "team" else b.subject,
+              "Limit (USD)": float(b.limit_usd), "Used this month (USD)": float(b.used_usd),
+              "Left (USD)": float(b.left_usd), "Warn at": f"{b.warn_fraction:.0%}"}
+             for b in rows], hide_index=True, width="stretch")
+    else:
+        st.info("No budgets yet: nothing limits spending.", icon=":material/savings:")
+    users = ["Team", *(u.username for u in auth.list_users(eng.db) if not u.disabled)]
+    form_no = st.session_state.get("admin_form", 0)
+    with st.form(f"admin_budget_{form_no}"):
+        a, b, c = st.columns(3)
+        who = a.selectbox("For", users)
+        limit = b.number_input("Monthly limit (USD)", min_value=0.0, value=100.0, step=10.0)
+        warn = c.slider("Warn at", 0.5, 1.0, 0.8, 0.05, format="%.2f")
+        save, drop = st.columns([1, 4])
+        scope, subject = ("team", "team") if who == "Team" else ("user", who)
+        if save.form_submit_button("Save budget", type="primary", icon=":material/save:"):
+            attempt(lambda: budgets.set_budget(eng.db, scope, subject,
+                                               Decimal(str(limit)), me.username,
+                                               eng.clock.now(), warn),
+                    f"Budget for {who}: ${limit:,.2f} a month.")
+        if drop.form_submit_button("Remove budget"):
+            attempt(lambda: budgets.remove_budget(eng.db, scope, subject),
+                    f"Removed the budget for {who}.")
