@@ -37,6 +37,7 @@ class Cost:
     total: Decimal | None
     lines: tuple[tuple[str, float, Decimal], ...] = ()  # (unit, amount, usd per unit)
     unpriced: tuple[str, ...] = field(default_factory=tuple)
+    price_ids: tuple[int, ...] = ()  # the price rows used, recorded on the job
 
 
 def variants_for(size: str | None, quality: str | None) -> list[str]:
@@ -96,22 +97,22 @@ def seed_prices(db: Database, folder: Path = SEED_DIR) -> int:
 
 def unit_price(
     cur: Cursor, provider: str, model: str, unit: str, variants: list[str], at: datetime
-) -> Decimal | None:
-    """The price of one unit in effect at ``at``: exact model before ``*``, then variant order."""
+) -> tuple[Decimal, int] | None:
+    """(price, row id) of one unit in effect at ``at``: exact model before ``*``, then variant."""
     rows = cur.execute(
-        "SELECT model, variant, usd_per_unit FROM prices "
+        "SELECT model, variant, usd_per_unit, id FROM prices "
         "WHERE provider=? AND unit=? AND model IN (?, '*') AND effective_from <= ? "
         "ORDER BY effective_from DESC, id DESC",
         [provider, unit, model, at],
     ).fetchall()
     best: tuple[int, int] | None = None
-    price: Decimal | None = None
-    for row_model, row_variant, usd in rows:
+    price: tuple[Decimal, int] | None = None
+    for row_model, row_variant, usd, row_id in rows:
         if row_variant not in variants:
             continue
         rank = (0 if row_model == model else 1, variants.index(row_variant))
         if best is None or rank < best:  # first hit per rank is the newest
-            best, price = rank, usd
+            best, price = rank, (usd, row_id)
     return price
 
 
@@ -128,20 +129,22 @@ def cost_of(
     variants = variants_for(size, quality)
     lines: list[tuple[str, float, Decimal]] = []
     unpriced: list[str] = []
+    ids: list[int] = []
     total = Decimal(0)
     with db.cursor() as cur:
         for unit, amount in sorted(usage.items()):
             if not amount:
                 continue
-            price = unit_price(cur, provider, model, unit, variants, at)
-            if price is None:
+            found = unit_price(cur, provider, model, unit, variants, at)
+            if found is None:
                 unpriced.append(unit)
                 continue
-            lines.append((unit, float(amount), price))
-            total += Decimal(str(amount)) * price
+            lines.append((unit, float(amount), found[0]))
+            ids.append(found[1])
+            total += Decimal(str(amount)) * found[0]
     if unpriced:
-        return Cost(None, tuple(lines), tuple(unpriced))
-    return Cost(total.quantize(QUANT, rounding=ROUND_HALF_EVEN), tuple(lines))
+        return Cost(None, tuple(lines), tuple(unpriced), tuple(ids))
+    return Cost(total.quantize(QUANT, rounding=ROUND_HALF_EVEN), tuple(lines), (), tuple(ids))
 
 
 def split(total: Decimal | None, n: int) -> list[Decimal | None]:

@@ -201,10 +201,28 @@ def _m003_styles(cur: Cursor) -> None:
     )
 
 
+def _m004_price_audit(cur: Cursor) -> None:
+    """Which price rows priced each job, and an audit trail of price changes and recomputes."""
+    cur.execute("ALTER TABLE jobs ADD COLUMN price_ids TEXT")
+    cur.execute("CREATE SEQUENCE price_audit_seq")
+    cur.execute(
+        """
+        CREATE TABLE price_audit (
+            id BIGINT PRIMARY KEY DEFAULT nextval('price_audit_seq'),
+            "at" TIMESTAMP NOT NULL,
+            by_user TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL
+        )
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("001_core", _m001_core),
     ("002_auth_sessions", _m002_auth_sessions),
     ("003_styles", _m003_styles),
+    ("004_price_audit", _m004_price_audit),
 ]
 
 

@@ -124,6 +124,7 @@ class Job:
     finished_at: datetime | None
     demo: bool
     updated_at: datetime
+    price_ids: str | None = None  # JSON list of the price rows that priced it
 
     @property
     def params_dict(self) -> dict[str, Any]:

@@ -153,7 +153,7 @@ def submit(engine: Engine, user: str, spec: JobSpec) -> str:
                     json.dumps(spec.watermark.to_dict()) if spec.watermark else None,
                     json.dumps(params), spec.client_token, None, None, QUEUED, 0,
                     engine.settings.max_attempts, now, False, None, None, None, None, None,
-                    None, estimate, None, None, now, None, None, False, now,
+                    None, estimate, None, None, now, None, None, False, now, None,
                 ],
             )
             event(cur, job_id, now, None, QUEUED, detail)

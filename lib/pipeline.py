@@ -45,7 +45,7 @@ _rng = random.Random()
 def _finish(
     engine: Engine, job: Job, to: str, detail: str, error_type: str | None,
     message: str | None, cost: Decimal | None = None, usage: dict[str, float] | None = None,
-    request_id: str | None = None,
+    request_id: str | None = None, price_ids: tuple[int, ...] = (),
 ) -> None:
     now = engine.clock.now()
     with engine.db.write() as cur:
@@ -53,6 +53,7 @@ def _finish(
             cur, job.id, [RUNNING], to, now, detail, finished_at=now, error_type=error_type,
             error_message=message, cost_usd=cost,
             usage=json.dumps(usage) if usage is not None else None, request_id=request_id,
+            price_ids=json.dumps(list(price_ids)) if price_ids else None,
         )
 
 
@@ -111,18 +112,20 @@ def _store(engine: Engine, job: Job, result: GenerationResult, ctx: DbJobContext
            t0: float) -> str:
     s = engine.settings
     started = engine.clock.now()
-    cost = costs.cost_of(
-        engine.db, job.provider, job.model, result.usage, started, job.size, job.quality
-    ).total
+    priced = costs.cost_of(  # priced as of when this attempt started generating
+        engine.db, job.provider, job.model, result.usage, job.started_at or started, job.size,
+        job.quality,
+    )
+    cost = priced.total
     if ctx.force_check():
         _finish(engine, job, CANCELLED, "cancelled; results discarded", "cancelled",
                 "Cancelled. The provider had already finished, so it may have charged for it.",
-                cost, result.usage, result.request_id)
+                cost, result.usage, result.request_id, priced.price_ids)
         return CANCELLED
     if not result.images:
         err = BadResponse(f"{job.provider} answered without an image. Try again or rephrase.")
         _finish(engine, job, FAILED, "no image in response", err.error_type, err.message,
-                cost, result.usage, result.request_id)
+                cost, result.usage, result.request_id, priced.price_ids)
         return FAILED
     spec = imaging.WatermarkSpec.from_dict(json.loads(job.watermark)) if job.watermark else None
     stored: list[str] = []
@@ -174,6 +177,7 @@ def _store(engine: Engine, job: Job, result: GenerationResult, ctx: DbJobContext
                 cur, job.id, [RUNNING], SUCCEEDED, now, f"{len(rows)} image(s) stored",
                 finished_at=now, cost_usd=cost, usage=json.dumps(result.usage),
                 request_id=result.request_id, duration_ms=duration_ms, progress=1.0,
+                price_ids=json.dumps(list(priced.price_ids)) if priced.price_ids else None,
                 progress_note="done", error_type=None, error_message=None,
                 seed=rows[0][12] if job.seed is None else job.seed,
             )
@@ -183,13 +187,13 @@ def _store(engine: Engine, job: Job, result: GenerationResult, ctx: DbJobContext
         engine.storage.delete(stored)
         msg = f"{job.provider} returned an image that could not be read ({exc}). Try again."
         _finish(engine, job, FAILED, "unreadable image", "bad_response", msg, cost,
-                result.usage, result.request_id)
+                result.usage, result.request_id, priced.price_ids)
         return FAILED
     except StorageError as exc:
         _safe_delete(engine, stored)
         msg = f"The images were generated but could not be saved: {exc}"
         _finish(engine, job, FAILED, "storage write failed", "storage", msg, cost,
-                result.usage, result.request_id)
+                result.usage, result.request_id, priced.price_ids)
         return FAILED
     except IllegalTransition:
         _safe_delete(engine, stored)  # cancelled or recovered elsewhere meanwhile

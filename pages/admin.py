@@ -4,7 +4,14 @@
 import streamlit as st
 
 from lib import admin, auth, styles, ui
-from lib.ui.admin import BADGES, attempt, budgets_section, style_card, style_form
+from lib.ui.admin import (
+    BADGES,
+    attempt,
+    budgets_section,
+    prices_section,
+    style_card,
+    style_form,
+)
 
 eng = ui.engine()
 ui.require_page("admin")  # the menu leaves this page out for other roles; check again here
@@ -92,12 +99,14 @@ def storage_section() -> None:
 st.title("Admin")
 if flash := st.session_state.pop("admin_flash", None):
     st.success(flash, icon=":material/check_circle:")
-users_tab, budgets_tab, providers_tab, storage_tab, styles_tab = st.tabs(
-    ["Users", "Budgets", "Providers", "Storage", "Styles"], key="admin_tab")
+users_tab, budgets_tab, prices_tab, providers_tab, storage_tab, styles_tab = st.tabs(
+    ["Users", "Budgets", "Prices", "Providers", "Storage", "Styles"], key="admin_tab")
 with users_tab:
     users_section()
 with budgets_tab:
     budgets_section(eng, me)
+with prices_tab:
+    prices_section(eng, me)
 with providers_tab:
     providers_section()
 with storage_tab:

@@ -31,6 +31,9 @@ def _fresh_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     st.cache_resource.clear()
 
 
+TABS = ["Users", "Budgets", "Prices", "Providers", "Storage", "Styles"]
+
+
 def _page(username: str | None = "root", role: str = "admin") -> AppTest:
     """The admin page file run on its own, signed in as ``username``."""
     if username is not None:
@@ -54,7 +57,7 @@ def test_an_admin_sees_users_providers_storage_and_styles() -> None:
     at = _page()
     assert not at.exception
     assert at.title[0].value == "Admin"
-    assert [t.label for t in at.tabs] == ["Users", "Budgets", "Providers", "Storage", "Styles"]
+    assert [t.label for t in at.tabs] == TABS
     users = at.dataframe[0].value
     assert list(users["Username"]) == ["root"] and "$2b$" not in users.to_csv()
     text = _texts(at)
@@ -84,7 +87,7 @@ def test_admins_reach_the_page_through_the_apps_navigation() -> None:
         pytest.skip("app.py does not list pages/admin.py yet (the lead wires it into PAGES)")
     at = app_as("root", "admin", page="pages/admin.py")
     assert not at.exception
-    assert [t.label for t in at.tabs] == ["Users", "Budgets", "Providers", "Storage", "Styles"]
+    assert [t.label for t in at.tabs] == TABS
 
 
 def test_adding_a_user_through_the_form_creates_it_and_says_so() -> None:
@@ -206,3 +209,14 @@ def test_an_admin_sets_a_team_budget_on_the_page(monkeypatch: pytest.MonkeyPatch
     assert not at.exception
     row = ui.engine().db.fetchone("SELECT scope, monthly_usd FROM budgets")
     assert row == ("team", Decimal("250.00"))
+
+
+def test_the_prices_tab_lists_prices_with_what_they_priced(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
+    at = app_as("root", "admin", page="pages/admin.py")
+    assert not at.exception
+    frames = [df.value for df in at.dataframe]
+    prices = next(f for f in frames if "Images priced" in f.columns)
+    assert {"sandbox", "openai", "gemini"} <= set(prices["Provider"])

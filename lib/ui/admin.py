@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import streamlit as st
 
-from lib import auth, budgets, styles
+from lib import auth, budgets, pricing, styles
 from lib import providers as registry
 from lib.auth import User
 from lib.engine import Engine
@@ -122,3 +122,45 @@ def budgets_section(eng: Engine, me: User) -> None:
         if drop.form_submit_button("Remove budget"):
             attempt(lambda: budgets.remove_budget(eng.db, scope, subject),
                     f"Removed the budget for {who}.")
+
+
+def prices_section(eng: Engine, me: User) -> None:
+    """The dated price table, corrections, recomputing a range, and the audit trail."""
+    st.caption("Costs are stored with each image when it is made. Adding a price never changes "
+               "history: recompute a date range on purpose after a correction.")
+    rows = pricing.list_prices(eng.db)
+    st.dataframe(
+        [{"Provider": r.provider, "Model": r.model, "Variant": r.variant, "Unit": r.unit,
+          "USD per unit": float(r.usd_per_unit), "From": r.effective_from.date(),
+          "Jobs priced": r.jobs, "Images priced": r.images, "Source": r.source,
+          "Added by": r.created_by} for r in rows],
+        hide_index=True, width="stretch", height=320)
+    form_no = st.session_state.get("admin_form", 0)
+    add, redo = st.columns(2, gap="large")
+    with add.form(f"admin_price_{form_no}"):
+        st.markdown("**Add a price**")
+        a, b = st.columns(2)
+        provider = a.selectbox("Provider", list(registry.PROVIDERS))
+        model = b.text_input("Model", "*", help="* means any model of this provider")
+        unit = a.text_input("Unit", "images",
+                            help="A usage key: images, output_image_tokens, credits, ...")
+        variant = b.text_input("Variant", "*", help="WxH/quality, WxH, quality or *")
+        usd = a.number_input("USD per unit", min_value=0.0, value=0.0, step=0.001,
+                             format="%.8f")
+        since = b.date_input("Effective from")
+        source = st.text_input("Source", placeholder="e.g. the provider's pricing page, date")
+        if st.form_submit_button("Add price", type="primary", icon=":material/add:"):
+            attempt(lambda: pricing.add_price(eng.db, me.username, provider, model, variant,
+                                              unit, Decimal(str(usd)), since, source,
+                                              eng.clock.now()),
+                    f"Added a {provider} price from {since}.")
+    with redo.form(f"admin_recompute_{form_no}"):
+        st.markdown("**Recompute costs**")
+        span = st.date_input("Jobs created between", value=())
+        if st.form_submit_button("Recompute", icon=":material/calculate:") and len(span) == 2:
+            result = pricing.recompute(eng.db, me.username, span[0], span[1], eng.clock.now())
+            st.success(f"{result.changed} of {result.jobs} job(s) changed: "
+                       f"${result.old_total:,.4f} → ${result.new_total:,.4f}"
+                       + (f"; {result.unpriced} now have no price" if result.unpriced else ""))
+    with st.expander("Audit trail", icon=":material/history:"):
+        st.dataframe(pricing.audit(eng.db), hide_index=True, width="stretch")
