@@ -13,11 +13,18 @@ from lib.ui import signin as auth_ui
 st.set_page_config(page_title="Promptboard", page_icon=":material/palette:", layout="wide")
 eng = ui.engine()  # open the database and start the workers once per process
 
+# st.navigation is called on every run, signed in or not: without it Streamlit falls back to
+# listing pages/ and would route /admin straight to the page file.
 if auth_ui.needs_setup(eng):
-    st.navigation([st.Page("pages/setup.py", title="Set up", icon=":material/key:")]).run()
+    st.navigation([st.Page("pages/setup.py", title="Set up", icon=":material/key:")],
+                  position="hidden").run()
     st.stop()
 
-user = auth_ui.sign_in(eng)  # draws the sign-in screen and stops when nobody is signed in
+user = auth_ui.current_user(eng)
+if user is None:
+    st.navigation([st.Page(lambda: auth_ui.sign_in(eng), title="Sign in", url_path="signin",
+                           icon=":material/login:")], position="hidden").run()
+    st.stop()
 
 PAGES = {
     "home": st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),

@@ -1,0 +1,220 @@
+"""The dashboard in a real browser: first run to download, sign-in, every page on two widths.
+
+Run: ``python -m pytest tests/browser -q`` (under two minutes on two cores; Chromium from Debian).
+Screenshots land in ``artifacts/screenshots/``; failures in ``artifacts/browser-failures/``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, ViewportSize, expect
+
+from lib.auth import LOGIN_FAILED_MESSAGE
+from lib.pngmeta import read_png_metadata
+from tests.browser import harness as h
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not os.access(h.CHROMIUM, os.X_OK), reason=h.CHROMIUM_MISSING),
+]
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PROMPT = "A red fox in fresh snow, morning light"
+
+
+# --------------------------------------------------------------------------- journeys
+
+
+@pytest.mark.browser
+def test_first_run_generate_gallery_download_sign_out(fresh_server: h.AppServer,
+                                                      browsing: h.Browsing) -> None:
+    page = browsing.new_page(fresh_server)
+    h.open_app(page, fresh_server)
+
+    # First run: nobody exists yet, so the set-up screen creates the admin and signs them in.
+    expect(h.title(page)).to_have_text("Create the first admin account")
+    page.get_by_label("Username", exact=True).fill("ada")
+    page.get_by_label("Your name", exact=True).fill("Ada Admin")
+    page.get_by_label("E-mail (optional)", exact=True).fill("ada@example.com")
+    page.get_by_label("Password", exact=True).fill(h.ADMIN_PASSWORD)
+    page.get_by_label("Confirm password", exact=True).fill(h.ADMIN_PASSWORD)
+    page.get_by_role("button", name="Create admin and sign in", exact=True).click()
+    expect(h.signed_in_as(page)).to_have_text("Signed in as Ada Admin · admin")
+
+    # Generate two sandbox images.
+    h.navigate(page, "Generate")
+    page.get_by_label("Prompt", exact=True).fill(PROMPT)
+    images = page.get_by_label("Images", exact=True)
+    images.fill("2")
+    images.press("Enter")  # commits the number (and the prompt, which lost focus before)
+    expect(page.get_by_text(re.compile(r"^Estimate: .* for 2 image\(s\)"))).to_be_visible()
+    h.wait_settled(page)
+    page.get_by_role("button", name="Generate", exact=True).click()
+
+    # The job card shows progress while the job runs, then its two images.
+    live = page.get_by_test_id("stMain")
+    card = live.get_by_test_id("stVerticalBlock").filter(
+        has=page.get_by_text(f"· {PROMPT}", exact=False)).last
+    expect(card.get_by_test_id("stProgress")).to_be_visible(timeout=h.JOB_TIMEOUT)
+    expect(card.get_by_text("Running", exact=True)).to_be_visible(timeout=h.JOB_TIMEOUT)
+    expect(card.get_by_text("Succeeded", exact=True)).to_be_visible(timeout=h.JOB_TIMEOUT)
+    expect(card.get_by_test_id("stProgress")).to_have_count(0)
+    pictures = card.get_by_test_id("stImage").locator("img")
+    expect(pictures).to_have_count(2)
+    for i in range(2):
+        expect(pictures.nth(i)).to_be_visible()
+        assert pictures.nth(i).evaluate("img => img.complete && img.naturalWidth > 0"), \
+            f"job image {i} did not load"
+    expect(card.get_by_role("button", name="Download", exact=True)).to_have_count(2)
+
+    # Both are in the Gallery; the detail dialog shows the prompt and downloads the original.
+    h.navigate(page, "Gallery")
+    expect(page.get_by_text("2 image(s) match.", exact=True)).to_be_visible()
+    opens = page.get_by_test_id("stBaseButton-secondary").filter(has_text="Open")
+    expect(opens).to_have_count(2)
+    opens.first.click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_text("Image", exact=True)).to_be_visible()
+    expect(dialog.get_by_text(f"Prompt: {PROMPT}", exact=True)).to_be_visible()
+    with page.expect_download(timeout=h.JOB_TIMEOUT) as download_info:
+        dialog.get_by_role("button", name="Download original", exact=True).click()
+    download = download_info.value
+    assert download.failure() is None, download.failure()
+    assert download.suggested_filename.endswith(".png"), download.suggested_filename
+    data = open(download.path(), "rb").read()  # noqa: SIM115 - Playwright owns the temp file
+    assert data[:8] == PNG_SIGNATURE, f"not a PNG: {data[:16]!r}"
+    assert len(data) > 1000, f"a PNG of {len(data)} bytes is no picture"
+    assert PROMPT in " ".join(read_png_metadata(data).values()), \
+        "the original PNG does not carry its prompt in its text metadata"
+
+    # Sign out: the sign-in screen, and a reload does not sign back in.
+    dialog.get_by_role("button", name="Close", exact=True).click()
+    expect(dialog).to_be_hidden()
+    page.get_by_role("button", name="Sign out", exact=True).click()
+    expect(h.title(page)).to_have_text("Sign in")
+    expect(h.signed_in_as(page)).to_have_count(0)
+    page.reload()
+    h.wait_settled(page)
+    expect(h.title(page)).to_have_text("Sign in")
+    expect(h.signed_in_as(page)).to_have_count(0)
+
+
+@pytest.mark.browser
+def test_wrong_password_shows_the_generic_message_then_the_right_one_signs_in(
+        shared_server: h.AppServer, browsing: h.Browsing) -> None:
+    page = browsing.new_page(shared_server)
+    h.open_app(page, shared_server)
+    alert = page.get_by_test_id("stAlert").get_by_test_id("stMarkdownContainer")
+
+    h.sign_in(page, h.ADMIN_USER, "not the password at all")
+    expect(alert).to_have_text(LOGIN_FAILED_MESSAGE)
+    wrong_password = alert.inner_text()
+    expect(h.title(page)).to_have_text("Sign in")
+    expect(h.signed_in_as(page)).to_have_count(0)
+
+    # An unknown user gets the very same words: nothing tells the two cases apart. (A fresh
+    # load first, so the message on screen cannot be the one left from the attempt above.)
+    h.open_app(page, shared_server)
+    expect(alert).to_have_count(0)
+    h.sign_in(page, "nobody-here", "not the password at all")
+    expect(alert).to_have_text(LOGIN_FAILED_MESSAGE)
+    assert alert.inner_text() == wrong_password
+    expect(h.signed_in_as(page)).to_have_count(0)
+
+    h.sign_in(page, h.ADMIN_USER, h.ADMIN_PASSWORD)
+    expect(h.signed_in_as(page)).to_have_text(f"Signed in as {h.ADMIN_USER} · admin")
+    expect(h.title(page)).not_to_have_text("Sign in")
+    expect(alert).to_have_count(0)
+
+
+
+@pytest.mark.browser
+def test_before_anyone_signs_in_a_visitor_sees_only_the_sign_in_screen(
+        server_factory: Any, browsing: h.Browsing) -> None:
+    server = server_factory.start("signed-out", PROMPTBOARD_ADMIN_USER=h.ADMIN_USER,
+                                  PROMPTBOARD_ADMIN_PASSWORD=h.ADMIN_PASSWORD)
+    page = browsing.new_page(server)
+    h.open_app(page, server)
+    expect(h.title(page)).to_have_text("Sign in")
+    expect(page.get_by_test_id("stSidebarNav")).to_have_count(0, timeout=3000)
+    h.open_app(page, server, "admin")
+    expect(h.title(page)).to_have_text("Sign in", timeout=3000)
+
+
+# --------------------------------------------------------------------------- screenshots
+
+
+@dataclass(frozen=True)
+class Screen:
+    slug: str
+    path: str  # URL path
+    title: str | re.Pattern[str]  # the h1
+    nav: str | None  # its label in the signed-in admin's navigation
+    server: str = "shared_server"
+    signed_in: bool = True
+
+
+SCREENS = [
+    Screen("home", "", re.compile(r"^Hello, "), "Home"),
+    Screen("generate", "generate", "Generate", "Generate"),
+    Screen("history", "history", "History", "History"),
+    Screen("queue", "queue", "Queue", "Queue"),
+    Screen("gallery", "gallery", "Gallery", "Gallery"),
+    Screen("admin", "admin", "Admin", "Admin"),
+    Screen("signin", "", "Sign in", None, signed_in=False),
+    Screen("setup", "", "Create the first admin account", None, server="blank_server",
+           signed_in=False),
+]
+VIEWPORTS: dict[str, ViewportSize] = {"desktop": h.DESKTOP, "phone": h.PHONE}
+
+
+def _open_screen(request: pytest.FixtureRequest, browsing: h.Browsing, screen: Screen,
+                 viewport: ViewportSize) -> Page:
+    server: h.AppServer = request.getfixturevalue(screen.server)
+    state: Any = None
+    if screen.server == "shared_server":
+        # Even for its sign-in screen, so every screenshot comes from a signed-in server.
+        state = request.getfixturevalue("admin_state")
+    page = browsing.new_page(server, viewport=viewport,
+                             storage_state=state if screen.signed_in else None)
+    h.open_app(page, server, screen.path)
+    return page
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("width", list(VIEWPORTS))
+@pytest.mark.parametrize("screen", SCREENS, ids=[s.slug for s in SCREENS])
+def test_screenshot_every_page(request: pytest.FixtureRequest, browsing: h.Browsing,
+                               screen: Screen, width: str) -> None:
+    viewport = VIEWPORTS[width]
+    page = _open_screen(request, browsing, screen, viewport)
+
+    expect(h.title(page)).to_have_text(screen.title)
+    expect(h.title(page)).to_be_in_viewport()
+    if screen.signed_in:
+        expect(h.signed_in_as(page)).to_have_count(1)
+    h.screenshot(page, f"{screen.slug}-{width}")
+
+    if width == "phone":
+        box = h.overflow(page)
+        assert box["docScrollWidth"] <= box["innerWidth"] + 1, \
+            f"{screen.slug} scrolls sideways on a phone: {box}"
+        assert box["mainScrollWidth"] <= box["mainClientWidth"] + 1, \
+            f"{screen.slug}'s main area scrolls sideways on a phone: {box}"
+        assert not box["offenders"], f"{screen.slug} has elements past the right edge: {box}"
+
+
+@pytest.mark.browser
+def test_screenshots_cover_every_page_in_the_admin_navigation(
+        request: pytest.FixtureRequest, browsing: h.Browsing) -> None:
+    page = _open_screen(request, browsing, SCREENS[0], h.DESKTOP)
+    expect(page.get_by_test_id("stSidebarNav")).to_be_visible()
+    expected = [s.nav for s in SCREENS if s.nav]
+    assert sorted(h.nav_labels(page)) == sorted(expected), \
+        "the admin's navigation changed: update SCREENS in tests/browser/test_journeys.py"
