@@ -3,6 +3,7 @@
     python -m lib.cli generate --provider sandbox --prompt "a red fox" [--n 2] [--size 512x512]
     python -m lib.cli work [--until-idle]
     python -m lib.cli demo-data --images 100000 [--days 90] [--remove]
+    python -m lib.cli report --from 2026-11-01 --to 2026-11-30 [--by user] [--format csv]
 
 ``generate`` waits for its job and prints one JSON object per image (or one for
 the failed job) and exits non-zero on failure. DuckDB lets one process open the
@@ -20,7 +21,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from lib import config, jobs
+from lib import config, jobs, report
 from lib import providers as registry
 from lib.db import DatabaseLocked
 from lib.engine import Engine
@@ -58,6 +59,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--users", type=int, default=12)
     d.add_argument("--seed", type=int, default=7)
     d.add_argument("--remove", action="store_true", help="delete every demo row and object")
+    r = sub.add_parser("report", help="cost report for a period: the Analytics page's numbers")
+    report.add_arguments(r)
     w = sub.add_parser("work", help="run the job worker without the dashboard")
     w.add_argument("--until-idle", action="store_true", help="exit when no job is queued")
     w.add_argument("--threads", type=int)
@@ -136,6 +139,15 @@ def cmd_demo(args: argparse.Namespace, out: Any) -> int:
         engine.close()
 
 
+def cmd_report(args: argparse.Namespace, out: Any) -> int:
+    """Print (or write) a cost report: the Analytics page's numbers for a period."""
+    engine = _open()
+    try:
+        return report.run(engine, args, out)
+    finally:
+        engine.close()
+
+
 def cmd_work(args: argparse.Namespace, out: Any) -> int:
     """Run the worker pool on the whole queue."""
     engine = _open()
@@ -168,6 +180,8 @@ def main(argv: Sequence[str] | None = None, out: Any = None) -> int:
             return cmd_generate(args, out)
         if args.command == "demo-data":
             return cmd_demo(args, out)
+        if args.command == "report":
+            return cmd_report(args, out)
         return cmd_work(args, out)
     except DatabaseLocked as exc:
         print(json.dumps({"status": "error", "error": str(exc)}), file=out)

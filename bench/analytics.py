@@ -1,0 +1,199 @@
+"""Benchmark of the Analytics page and its queries; prints one JSON object.
+
+    python -m bench.analytics [--images 1000000] [--days 365] [--runs 7]
+
+- ``analytics_1m_query_ms``: every query behind the page's default view (last 30 days,
+  an admin, spend split by provider, durations by provider, ledger page 1, filter choices,
+  budget, this month), run straight against DuckDB with no cache: the median of ``--runs``
+  passes. Target <= 300.
+- ``analytics_1m_render_ratio``: AppTest render of the Analytics page with the demo history
+  / with an empty ledger, medians of ``--runs`` renders each. Like ``bench.pages``, a
+  render re-runs the whole script (widgets, figures built and serialised, the ledger
+  table) with the queries served from the page's cache, which holds until the next write.
+  Target <= 2.0. Cold renders (the cache cleared first, so every query runs, as after a
+  write or a change of filters) are reported beside it.
+- ``export_1m_csv_s``: the full-year ledger (one row per image, plus failed jobs) written
+  as CSV by ``lib.report.export``: the median of 3. Target <= 10. Parquet is reported too.
+
+The page runs in AppTest in this process, signed in as an admin through the test seam
+(PROMPTBOARD_TESTING=1), on temporary data dirs; the history comes from ``lib.demo``
+(``--images`` images over ``--days`` days: a job asks for 1 to 4 images, some fail).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PAGE = ROOT / "pages" / "analytics.py"
+TARGETS = {"analytics_1m_query_ms": 300, "analytics_1m_render_ratio": 2.0,
+           "export_1m_csv_s": 10}
+
+
+def _page(data_dir: str, images: int, days: int) -> tuple[Any, dict[str, Any]]:
+    """A rendered AppTest of the page on a fresh data dir with ``images`` demo images, and
+    what the demo wrote."""
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    from lib import auth, config, demo, ui
+    from lib.clock import utcnow
+    from lib.engine import Engine
+
+    st.cache_resource.clear()
+    st.cache_data.clear()
+    os.environ["PROMPTBOARD_DATA_DIR"] = data_dir
+    made: dict[str, Any] = {"images": 0, "jobs": 0}
+    if images:
+        eng = Engine(config.load())
+        t = time.perf_counter()
+        summary = demo.generate(eng, images=images, days=days, events=False)
+        made = {"images": summary.images, "jobs": summary.jobs, "failed": summary.failed,
+                "cancelled": summary.cancelled, "fill_s": round(time.perf_counter() - t, 1)}
+        eng.close()
+    eng = ui.engine()
+    if auth.get_user(eng.db, "bench") is None:
+        auth.create_user(eng.db, "bench", "Bench", None, "admin", "bench-password-1",
+                         now=utcnow())
+    at = AppTest.from_file(str(PAGE), default_timeout=300)
+    at.session_state["_test_user"] = "bench"
+    at.run()
+    if at.exception:
+        raise RuntimeError([e.value for e in at.exception])
+    return at, made
+
+
+def render_ms(at: Any, runs: int, *, cold: bool = False) -> list[float]:
+    """Wall times of re-rendering the page as it is (``cold``: with its cache cleared)."""
+    import streamlit as st
+
+    out = []
+    for i in range(runs + 2):  # two warm-up renders, dropped
+        if cold:
+            st.cache_data.clear()
+        t = time.perf_counter()
+        at.run()
+        if i >= 2:
+            out.append((time.perf_counter() - t) * 1000)
+    if at.exception:
+        raise RuntimeError([e.value for e in at.exception])
+    return out
+
+
+def default_view_ms(runs: int) -> tuple[list[float], dict[str, float]]:
+    """Every query behind the default view, uncached: total per pass, and median per query."""
+    from lib import analytics, ui
+    from lib.ui.analytics import preset_range
+
+    eng = ui.engine()
+    viewer = analytics.Viewer("bench", "admin")
+    today = eng.clock.now().date()
+    f = analytics.Filters(*preset_range("30 days", today))
+    budget = analytics.budget_for(eng.db, viewer)
+    rows = {"ledger_rows": 0}
+    queries = {
+        "facets": lambda: analytics.facets(eng.db, viewer),
+        "summary": lambda: rows.update(  # the page takes the ledger's length from here
+            ledger_rows=analytics.summary(eng.db, viewer, f).current.ledger_rows),
+        "spend_by_day": lambda: analytics.spend_by_day(eng.db, viewer, f, "provider"),
+        "budget_for": lambda: analytics.budget_for(eng.db, viewer),
+        "cumulative_month": lambda: analytics.cumulative_month(
+            eng.db, viewer, f, f.end, today, budget.monthly_usd if budget else None),
+        "cost_per_image_by_model": lambda: analytics.cost_per_image_by_model(eng.db, viewer, f),
+        "durations": lambda: analytics.durations(eng.db, viewer, f, "provider"),
+        "failures": lambda: analytics.failures(eng.db, viewer, f),
+        "top_users": lambda: analytics.top_users(eng.db, viewer, f),
+        "ledger": lambda: analytics.ledger(eng.db, viewer, f, 0, 50, rows["ledger_rows"]),
+    }
+    totals, each = [], {name: [] for name in queries}  # type: dict[str, list[float]]
+    for _ in range(runs + 1):  # the first pass warms DuckDB's buffers and is dropped
+        start = time.perf_counter()
+        for name, run in queries.items():
+            t = time.perf_counter()
+            run()
+            each[name].append((time.perf_counter() - t) * 1000)
+        totals.append((time.perf_counter() - start) * 1000)
+    return totals[1:], {k: round(statistics.median(v[1:]), 1) for k, v in each.items()}
+
+
+def export_s(fmt: str, runs: int, days: int) -> tuple[list[float], int, int]:
+    """Full-period ledger exports: wall times, rows and the file's size in bytes."""
+    from lib import analytics, report, ui
+
+    eng = ui.engine()
+    today = eng.clock.now().date()
+    f = analytics.Filters(today - timedelta(days=days), today)
+    times, rows, size = [], 0, 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for i in range(runs):
+            path = Path(tmp) / f"ledger-{i}.{fmt}"
+            t = time.perf_counter()
+            rows = report.export(eng.db, analytics.Viewer("bench", "admin"), f, fmt, path)
+            times.append(time.perf_counter() - t)
+            size = path.stat().st_size
+            path.unlink()
+    return times, rows, size
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--images", type=int, default=1_000_000)
+    ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--runs", type=int, default=7)
+    args = ap.parse_args()
+    os.environ.update(PROMPTBOARD_TESTING="1", PROMPTBOARD_SANDBOX_LATENCY="0",
+                      PROMPTBOARD_LOG_LEVEL="WARNING")
+    sys.path.insert(0, str(ROOT))
+    load_before = _load()
+    with tempfile.TemporaryDirectory() as empty_dir, tempfile.TemporaryDirectory() as full_dir:
+        empty, _ = _page(empty_dir, 0, args.days)
+        empty_ms = render_ms(empty, args.runs)
+        empty_cold = render_ms(empty, args.runs, cold=True)
+        full, made = _page(full_dir, args.images, args.days)
+        full_ms = render_ms(full, args.runs)
+        full_cold = render_ms(full, args.runs, cold=True)
+        query_ms, per_query = default_view_ms(args.runs)
+        csv_s, rows, csv_bytes = export_s("csv", 3, args.days)
+        parquet_s, _, parquet_bytes = export_s("parquet", 3, args.days)
+        spend = next(m.value for m in full.metric if m.label == "Spend")
+    out = {
+        "analytics_1m_query_ms": round(statistics.median(query_ms), 1),
+        "analytics_1m_render_ratio": round(statistics.median(full_ms)
+                                           / statistics.median(empty_ms), 3),
+        "export_1m_csv_s": round(statistics.median(csv_s), 2),
+        "targets": TARGETS,
+        "query_ms": {"min": round(min(query_ms), 1), "max": round(max(query_ms), 1),
+                     "median_per_query": per_query},
+        "render_ms_p50": {"empty": round(statistics.median(empty_ms), 1),
+                          "full": round(statistics.median(full_ms), 1)},
+        "render_ms_cold_p50": {"empty": round(statistics.median(empty_cold), 1),
+                               "full": round(statistics.median(full_cold), 1),
+                               "ratio": round(statistics.median(full_cold)
+                                              / statistics.median(empty_cold), 3)},
+        "export": {"rows": rows, "csv_mb": round(csv_bytes / 1e6, 1),
+                   "parquet_s": round(statistics.median(parquet_s), 2),
+                   "parquet_mb": round(parquet_bytes / 1e6, 1)},
+        "config": {"images": args.images, "days": args.days, "runs": args.runs,
+                   "demo": made,
+                   "default_view": "last 30 days, admin, split by provider", "spend": spend,
+                   "cpus": os.cpu_count(), "loadavg_before": load_before,
+                   "loadavg_after": _load()},
+    }
+    print(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

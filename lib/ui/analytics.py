@@ -1,0 +1,187 @@
+"""Analytics widgets: the filter bar, the figures at a glance, a chart card and the ledger.
+
+Every number comes from ``lib.analytics`` with the signed-in viewer (a member's filters are
+narrowed to themselves there, whatever the widgets or the URL hold), cached with
+``st.cache_data`` until the next committed write, like the Gallery's queries.
+"""
+
+from __future__ import annotations
+
+import io
+from datetime import date, timedelta
+from typing import Any
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from lib import analytics, report
+from lib.analytics import Filters, Summary, Viewer
+from lib.engine import Engine
+from lib.ui import money, pager, seconds
+
+PRESETS = ("7 days", "30 days", "This month", "Last month", "Custom")
+PAGE_KEY = "an_page"
+PER_PAGE = 50
+_LEDGER_COLUMNS = ("time", "user", "provider", "model", "size", "quality", "style", "prompt",
+                   "cost_usd", "duration_s", "status", "request_id")
+
+
+def preset_range(preset: str, today: date) -> tuple[date, date]:
+    """The UTC days a period preset covers, ending today (or last month's last day); Custom
+    starts from the last 30 days."""
+    first = today.replace(day=1)
+    if preset == "7 days":
+        return today - timedelta(days=6), today
+    if preset in ("30 days", "Custom"):
+        return today - timedelta(days=29), today
+    if preset == "This month":
+        return first, today
+    if preset == "Last month":
+        last = first - timedelta(days=1)
+        return last.replace(day=1), last
+    raise ValueError(f"Unknown preset {preset!r}; expected one of {', '.join(PRESETS)}.")
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _query(_eng: Engine, db_path: str, version: int, name: str, args: tuple[Any, ...],
+           kwargs: tuple[tuple[str, Any], ...]) -> Any:
+    return getattr(analytics, name)(_eng.db, *args, **dict(kwargs))
+
+
+def cached(eng: Engine, name: str, *args: Any, **kwargs: Any) -> Any:
+    """``analytics.<name>(db, *args, **kwargs)``, cached until the next committed write."""
+    return _query(eng, str(eng.db.path), eng.db.version, name, args,
+                  tuple(sorted(kwargs.items())))
+
+
+def filter_bar(eng: Engine, viewer: Viewer) -> Filters:
+    """Period presets (or custom dates), then users (not for members), providers, models,
+    statuses and demo data; returns the filters the whole page follows."""
+    today = eng.clock.now().date()
+    facets = cached(eng, "facets", viewer)
+    when, dates, demo = st.columns([3, 2, 1], vertical_alignment="bottom")
+    preset = when.segmented_control("Period", PRESETS, default="30 days",
+                                    key="an_preset", required=True, wrap=True) or "30 days"
+    start, end = preset_range(preset, today)
+    if preset == "Custom":
+        picked = dates.date_input("Dates (UTC)", value=(start, end), max_value=today,
+                                  key="an_dates", format="YYYY-MM-DD")
+        picked = tuple(picked) if isinstance(picked, tuple | list) else (picked,)
+        start, end = (picked + (picked[0],))[:2] if picked else (start, end)
+    else:
+        dates.caption(f"{start:%d %b %Y} – {end:%d %b %Y} (UTC)")
+    include_demo = demo.toggle("Demo data", value=True, key="an_demo",
+                               help="Include the synthetic demo history, if any.")
+    cols = st.columns(4 if viewer.sees_all else 3)
+    users: list[str] = []
+    if viewer.sees_all:
+        users = cols[0].multiselect("Users", facets["users"], key="an_users",
+                                    placeholder="Everyone")
+    providers = cols[-3].multiselect("Providers", facets["providers"], key="an_providers",
+                                     placeholder="All providers")
+    models = cols[-2].multiselect("Models", facets["models"], key="an_models",
+                                  placeholder="All models")
+    statuses = cols[-1].multiselect("Status", analytics.STATUSES, key="an_statuses",
+                                    placeholder="Any status")
+    return analytics.scope(viewer, Filters(start, end, users, providers, models, statuses,
+                                           include_demo))
+
+
+def _pct(x: float | None) -> str | None:
+    return None if x is None else f"{x:+.1%}"
+
+
+def metrics_row(s: Summary) -> None:
+    """Spend, images, cost per image, success rate, median and p95 duration, each with its
+    change against the previous period of the same length."""
+    now, before = s.current, s.previous
+    vs = f"vs {before.start:%d %b} – {before.end:%d %b}"
+    rate = s.change("success_rate")
+    cells = (
+        ("Spend", money(now.spend_usd), _pct(s.change("spend_usd")), "inverse"),
+        ("Images", f"{now.images:,}", _pct(s.change("images")), "normal"),
+        ("Cost per image", money(now.cost_per_image_usd) if now.cost_per_image_usd is not None
+         else "—", _pct(s.change("cost_per_image_usd")), "inverse"),
+        ("Success rate", "—" if now.success_rate is None else f"{now.success_rate:.1%}",
+         None if rate is None else f"{rate * 100:+.1f} pts", "normal"),
+        ("Median duration", _secs(now.median_ms), _pct(s.change("median_ms")), "inverse"),
+        ("p95 duration", _secs(now.p95_ms), _pct(s.change("p95_ms")), "inverse"),
+    )
+    for col, (label, value, delta, color) in zip(st.columns(3) + st.columns(3), cells,
+                                                 strict=True):
+        flat = delta is not None and delta.lstrip("+-").startswith(("0.0%", "0.0 pts"))
+        delta = delta.lstrip("+-") if flat and delta else delta  # no "-0.0 pts"
+        col.metric(label, value, delta, delta_color="off" if flat else color, border=True,
+                   delta_arrow="off" if flat else "auto",
+                   delta_description=vs if delta else None)
+    notes = ["Spend is what jobs were charged, failed and cancelled ones included when they "
+             "were billed; a job counts on the UTC day it was created."]
+    if now.unpriced_jobs:
+        notes.append(f"**{now.unpriced_jobs:,} job(s) have no price yet**: their images are "
+                     "counted, their cost is left out of spend and cost per image.")
+    st.caption(" ".join(notes))
+
+
+def _secs(ms: float | None) -> str:
+    return "—" if ms is None else seconds(round(ms))
+
+
+def chart(fig: go.Figure, key: str) -> None:
+    """A figure in Streamlit's theme (light or dark), as wide as its column."""
+    st.plotly_chart(fig, width="stretch", theme="streamlit", key=key,
+                    config={"displaylogo": False, "responsive": True})
+
+
+def _download(eng: Engine, viewer: Viewer, f: Filters, fmt: str) -> bytes:
+    buf = io.BytesIO()
+    report.export(eng.db, viewer, f, fmt, buf)
+    return buf.getvalue()
+
+
+def ledger_section(eng: Engine, viewer: Viewer, f: Filters, rows: int) -> None:
+    """The ledger (``rows`` in all), 50 rows a page, newest first, and the whole of it as
+    CSV or Parquet."""
+    if st.session_state.get("an_ledger_filters") != f:  # new filters: back to the first page
+        st.session_state["an_ledger_filters"] = f
+        st.session_state[PAGE_KEY] = 0
+    df, total = cached(eng, "ledger", viewer, f, page=st.session_state.get(PAGE_KEY, 0),
+                       per_page=PER_PAGE, total=rows)
+    head, csv, parquet = st.columns([4, 1, 1], vertical_alignment="bottom")
+    head.caption(f"{total:,} row(s): one per image, plus one per job without images "
+                 "(failed, cancelled or still running), so the costs add up to the spend.")
+    stem = f"promptboard-ledger-{f.start}-{f.end}"
+    for col, fmt, mime in ((csv, "csv", "text/csv"),
+                           (parquet, "parquet", "application/vnd.apache.parquet")):
+        col.download_button(  # built only when clicked, by DuckDB, not in this rerun
+            fmt.upper() if fmt == "csv" else "Parquet",
+            data=lambda fmt=fmt: _download(eng, viewer, f, fmt), file_name=f"{stem}.{fmt}",
+            mime=mime, on_click="ignore", icon=":material/download:", key=f"an-dl-{fmt}",
+            disabled=total == 0, width="stretch")
+    st.dataframe(
+        df, hide_index=True, column_order=_LEDGER_COLUMNS, width="stretch",
+        column_config={
+            "time": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm"),
+            "user": "User", "provider": "Provider", "model": "Model", "size": "Size",
+            "quality": "Quality", "style": "Style",
+            "prompt": st.column_config.TextColumn("Prompt", width="large"),
+            "cost_usd": st.column_config.NumberColumn("Cost (USD)", format="$%.4f"),
+            "duration_s": st.column_config.NumberColumn("Duration (s)", format="%.1f"),
+            "status": "Status", "request_id": "Request id"})
+    pages = max(1, -(-total // PER_PAGE))
+    if pages > 1:
+        pager(PAGE_KEY, min(st.session_state.get(PAGE_KEY, 0), pages - 1), pages, total)
+
+
+def month_title(day: date, team: bool) -> str:
+    """The cumulative chart's heading."""
+    return f"{'Team' if team else 'Your'} spend in {day:%B %Y}"
+
+
+def month_note(day: date, today: date, has_budget: bool, team: bool) -> str:
+    """What the cumulative chart shows: the forecast's rule (this month only), the budget."""
+    current = (day.year, day.month) == (today.year, today.month)
+    note = ("Forecast: this month's spend per day so far, carried on to the month's end."
+            if current else "The whole month; a forecast is drawn for the current month only.")
+    if not has_budget:
+        note += " No monthly budget is set" + ("." if team else " for you.")
+    return note

@@ -1,0 +1,212 @@
+"""The Analytics page under AppTest: what each role sees, the filters, and no way around them.
+
+The page file runs directly, signed in through the test seam (its own role check applies);
+one test also goes through app.py's navigation once the page is listed there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from lib import ui
+from lib.ui import analytics as board
+from tests.helpers import APP, ROOT, app_as, ensure_user
+from tests.test_analytics import add_job
+
+PAGE = str(ROOT / "pages" / "analytics.py")
+
+
+@pytest.fixture(autouse=True)
+def _fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()
+
+
+def _history() -> None:
+    """ann: one image at $0.04 two days ago; bob: three at $0.12 (and a private prompt),
+    plus a failed job; carol: one image ten days ago at $1.00."""
+    eng = ui.engine()
+    now = eng.clock.now()
+    add_job(eng.db, "a1", "ann", cost="0.04", created=now - timedelta(days=2),
+            prompt="ann's red fox")
+    add_job(eng.db, "b1", "bob", provider="gemini", model="flash", cost="0.12", n=3,
+            created=now - timedelta(days=2), prompt="bob's secret boat")
+    add_job(eng.db, "b2", "bob", provider="gemini", model="flash", status="failed", cost=None,
+            error_type="rate_limited", created=now - timedelta(days=1), prompt="bob again")
+    add_job(eng.db, "c1", "carol", provider="stability", model="core", cost="1.00",
+            created=now - timedelta(days=10), prompt="carol's castle")
+
+
+def _page(user: str, role: str, **state: Any) -> AppTest:
+    ensure_user(user, role)
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state["_test_user"] = user
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def _everything(at: AppTest) -> str:
+    """Every text the page sent: titles, captions, markdown, metrics, tables, chart specs."""
+    parts = [e.value for kind in ("title", "subheader", "caption", "markdown", "info")
+             for e in getattr(at, kind)]
+    parts += [f"{m.label} {m.value} {m.delta}" for m in at.metric]
+    parts += [d.value.to_csv() for d in at.dataframe]
+    parts += [c.proto.spec for c in at.get("plotly_chart")]
+    parts += [str(o) for m in at.multiselect for o in m.options]
+    return "\n".join(parts)
+
+
+def _segmented(at: AppTest, label: str) -> Any:
+    return next(b for b in at.get("button_group") if b.label == label)
+
+
+def test_an_admin_sees_the_whole_team() -> None:
+    _history()
+    at = _page("root", "admin")
+    assert [t.value for t in at.title] == ["Analytics"]
+    m = _metrics(at)
+    assert (m["Spend"], m["Images"], m["Success rate"]) == ("$1.16", "5", "75.0%")
+    assert [s.label for s in at.multiselect] == ["Users", "Providers", "Models", "Status"]
+    assert len(at.get("plotly_chart")) == 6
+    ledger = at.dataframe[-1].value  # the last table on the page
+    assert set(ledger["user"]) == {"ann", "bob", "carol"} and len(ledger) == 6
+    assert any("6 row(s)" in c.value for c in at.caption)
+    labels = {b.label for b in at.get("download_button")}
+    assert labels == {"CSV", "Parquet"}
+
+
+@pytest.mark.parametrize("role", ["analyst", "admin"])
+def test_admins_and_analysts_can_narrow_to_one_user(role: str) -> None:
+    _history()
+    at = _page("finn", role, an_users=["bob"])
+    m = _metrics(at)
+    assert (m["Spend"], m["Images"], m["Success rate"]) == ("$0.1200", "3", "50.0%")
+    assert set(at.dataframe[-1].value["user"]) == {"bob"}
+
+
+def test_a_member_sees_only_their_own_costs_whatever_the_state_says() -> None:
+    _history()
+    at = _page("ann", "member", an_users=["bob", "carol"])  # a stale or forged filter
+    at.query_params["user"] = "bob"
+    at.run()
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Your costs"]
+    assert [s.label for s in at.multiselect] == ["Providers", "Models", "Status"]
+    m = _metrics(at)
+    assert (m["Spend"], m["Images"], m["Cost per image"]) == ("$0.0400", "1", "$0.0400")
+    assert set(at.dataframe[-1].value["user"]) == {"ann"}
+    text = _everything(at)
+    assert "ann's red fox" in text
+    for other in ("bob", "carol", "secret boat", "castle", "gemini", "stability"):
+        assert other not in text, other
+    assert len(at.get("plotly_chart")) == 5  # no top users: a table of their own providers
+
+
+def test_the_period_presets_change_every_number() -> None:
+    _history()
+    at = _page("root", "admin")
+    assert _metrics(at)["Spend"] == "$1.16"  # 30 days: carol's job ten days ago counts
+    _segmented(at, "Period").set_value("7 days").run()
+    assert not at.exception
+    assert _metrics(at)["Spend"] == "$0.1600"
+    assert "carol" not in set(at.dataframe[-1].value["user"])
+    today = ui.engine().clock.now().date()
+    assert any(f"{today - timedelta(days=6):%d %b %Y}" in c.value for c in at.caption)
+
+
+def test_last_month_shows_that_whole_month_without_a_forecast() -> None:
+    _history()
+    at = _page("root", "admin")
+    assert any("Forecast: this month's spend" in c.value for c in at.caption)
+    _segmented(at, "Period").set_value("Last month").run()
+    first = ui.engine().clock.now().date().replace(day=1)
+    last_month = first - timedelta(days=1)
+    assert f"Team spend in {last_month:%B %Y}" in [h.value for h in at.subheader]
+    assert any("The whole month" in c.value for c in at.caption)
+    assert any("No monthly budget is set." in c.value for c in at.caption)
+
+
+def test_custom_dates_and_the_previous_period_delta() -> None:
+    _history()
+    at = _page("root", "admin")
+    _segmented(at, "Period").set_value("Custom").run()
+    today = ui.engine().clock.now().date()
+    at.date_input(key="an_dates").set_value((today - timedelta(days=3), today)).run()
+    assert not at.exception
+    spend = next(x for x in at.metric if x.label == "Spend")
+    assert spend.value == "$0.1600"
+    assert not spend.delta  # the 4 days before had nothing: no change to show
+    _segmented(at, "Period").set_value("7 days").run()  # before: carol's $1.00
+    assert next(x for x in at.metric if x.label == "Spend").delta == "-84.0%"
+
+
+def test_filters_narrow_the_charts_and_the_ledger() -> None:
+    _history()
+    at = _page("root", "admin")
+    at.multiselect(key="an_providers").set_value(["gemini"]).run()
+    assert not at.exception
+    m = _metrics(at)
+    assert (m["Spend"], m["Images"]) == ("$0.1200", "3")
+    assert set(at.dataframe[-1].value["provider"]) == {"gemini"}
+    at.multiselect(key="an_statuses").set_value(["failed"]).run()
+    assert _metrics(at)["Images"] == "0" and len(at.dataframe[-1].value) == 1
+
+
+def test_an_empty_ledger_renders_and_says_so() -> None:
+    at = _page("root", "admin")
+    assert any("No jobs in this period" in i.value for i in at.info)
+    assert _metrics(at)["Spend"] == "$0.00" and _metrics(at)["Cost per image"] == "—"
+    assert all(b.proto.disabled for b in at.get("download_button"))
+
+
+def test_the_ledger_pages_through_fifty_rows_at_a_time() -> None:
+    eng = ui.engine()
+    now = eng.clock.now()
+    for i in range(60):
+        add_job(eng.db, f"p{i:02d}", "ann", created=now - timedelta(minutes=i + 1))
+    at = _page("root", "admin")
+    assert len(at.dataframe[-1].value) == 50
+    assert any("Page 1 of 2" in c.value for c in at.caption)
+    next(b for b in at.button if b.label == "Next").click().run()
+    assert len(at.dataframe[-1].value) == 10 and not at.exception
+
+
+@pytest.mark.parametrize(("preset", "expected"), [
+    ("7 days", (date(2026, 11, 15), date(2026, 11, 21))),
+    ("30 days", (date(2026, 10, 23), date(2026, 11, 21))),
+    ("This month", (date(2026, 11, 1), date(2026, 11, 21))),
+    ("Last month", (date(2026, 10, 1), date(2026, 10, 31))),
+])
+def test_period_presets(preset: str, expected: tuple[date, date]) -> None:
+    assert board.preset_range(preset, date(2026, 11, 21)) == expected
+    assert board.preset_range("Last month", date(2026, 1, 5)) == (date(2025, 12, 1),
+                                                                  date(2025, 12, 31))
+    with pytest.raises(ValueError, match="Unknown preset"):
+        board.preset_range("Forever", date(2026, 11, 21))
+
+
+@pytest.mark.skipif("pages/analytics.py" not in Path(APP).read_text(encoding="utf-8"),
+                    reason="app.py does not list the Analytics page yet (the lead wires it)")
+@pytest.mark.parametrize("role", ["admin", "member", "analyst"])
+def test_the_page_through_the_apps_navigation(role: str) -> None:
+    _history()
+    at = app_as("ann" if role == "member" else "boss", role, page="pages/analytics.py")
+    assert not at.exception
+    assert [t.value for t in at.title] == ["Your costs" if role == "member" else "Analytics"]
