@@ -68,10 +68,11 @@ def limits(cur: Cursor, user: str, now: datetime) -> list[Limit]:
     """The budgets that apply to ``user`` (theirs and the team's), with this month's use."""
     out = []
     start = month_start(now)
+    found = {r[0]: r[1:] for r in cur.execute(
+        "SELECT scope, monthly_usd, warn_fraction FROM budgets "
+        "WHERE (scope = 'user' AND subject = ?) OR scope = 'team'", [user]).fetchall()}
     for scope, subject in (("user", user), ("team", "team")):
-        row = cur.execute(
-            "SELECT monthly_usd, warn_fraction FROM budgets WHERE scope = ? AND subject = ?",
-            [scope, subject]).fetchone()
+        row = found.get(scope)
         if row is None:
             continue
         who, params = ("AND user_id = ?", [user]) if scope == "user" else ("", [])

@@ -167,7 +167,7 @@ def _row(db: Database | Cursor, style_id: str) -> Style | None:
 def get(style_id: str | None, db: Database | None = None) -> Style:
     """A style by id (any status); without a db only builtins; unknown or empty means "none"."""
     sid = style_id or "none"
-    if db is not None and (found := _row(db, sid)) is not None:
+    if sid != "none" and db is not None and (found := _row(db, sid)) is not None:
         return found
     return BUILTIN.get(sid, BUILTIN["none"])
 
