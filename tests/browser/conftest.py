@@ -141,6 +141,8 @@ def _save_failure(item: pytest.Item) -> str:
                 (out / f"page{i}.html").write_text(f"<!-- {page.url} -->\n{page.content()}")
             except Exception as exc:  # noqa: BLE001 - a closed page: note it, save the rest
                 (out / f"page{i}.error.txt").write_text(repr(exc))
+    if not servers:  # e.g. a session fixture failed: every server still running may matter
+        servers = list(h.RUNNING)
     for server in servers:
         (out / f"server-{server.name}.log").write_text(server.log_tail(400))
     return str(out.relative_to(h.ROOT))

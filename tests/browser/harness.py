@@ -91,7 +91,10 @@ def run_cli(env: dict[str, str], *args: str) -> str:
     return done.stdout
 
 
-@dataclass
+RUNNING: list[AppServer] = []  # started and not yet stopped, for failure reports
+
+
+@dataclass(eq=False)  # identity: one object per process
 class AppServer:
     """One `streamlit run app.py` process on its own port and data dir."""
 
@@ -121,6 +124,7 @@ class AppServer:
             # Its own process group, so stop() ends streamlit and anything it started.
             self.proc = subprocess.Popen(cmd, cwd=ROOT, env=self.env, stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True)
+        RUNNING.append(self)
         self._wait_healthy()
         return self
 
@@ -146,6 +150,8 @@ class AppServer:
                            f"(last answer: {last!r}):\n{self.log_tail()}")
 
     def stop(self) -> None:
+        if self in RUNNING:
+            RUNNING.remove(self)
         proc, self.proc = self.proc, None
         if proc is None or proc.poll() is not None:
             return
