@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -265,3 +266,31 @@ def test_screenshots_cover_every_page_in_the_admin_navigation(
     expected = [s.nav for s in SCREENS if s.nav]
     assert sorted(h.nav_labels(page)) == sorted(expected), \
         "the admin's navigation changed: update SCREENS in tests/browser/test_journeys.py"
+
+
+def _ledger_rows(page: Page) -> int:
+    text = page.get_by_text(re.compile(r"[\d,]+ row\(s\)")).first.inner_text()
+    found = re.search(r"([\d,]+) row\(s\)", text)
+    assert found, text
+    return int(found.group(1).replace(",", ""))
+
+
+@pytest.mark.browser
+def test_analytics_filters_the_period_and_downloads_the_ledger_as_csv(
+        browsing: h.Browsing, shared_server: h.AppServer, admin_state: Any) -> None:
+    page = browsing.new_page(shared_server, storage_state=admin_state)
+    h.open_app(page, shared_server, "analytics")
+    expect(h.title(page)).to_have_text("Analytics")
+    h.wait_settled(page)
+    month = _ledger_rows(page)  # the default view: the last 30 days of a 14-day history
+    page.get_by_test_id("stMain").get_by_text("7 days", exact=True).first.click()
+    h.wait_settled(page)
+    expect(page.get_by_text(re.compile(r"[\d,]+ row\(s\)")).first).not_to_have_text(
+        re.compile(rf"^{month:,} row"))
+    week = _ledger_rows(page)
+    assert 0 < week < month  # the filter really narrowed what the page shows
+    with page.expect_download() as info:
+        page.get_by_test_id("stDownloadButton").filter(has_text="CSV").first.click()
+    lines = Path(info.value.path()).read_text(encoding="utf-8").splitlines()
+    assert "provider" in lines[0].lower() and "cost" in lines[0].lower()
+    assert len(lines) - 1 == week  # the download has exactly the rows the page counts
