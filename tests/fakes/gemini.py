@@ -22,7 +22,8 @@ from PIL import Image
 
 from tests.fakes.server import FakeServer, Reply, Request
 
-KEY = "AIza" + "FAKEgeminiTESTkey0123456789abcdefghij"  # fake; split for secret scanners  # shaped like a real key (redaction)
+# Shaped like a real key (to test redaction), split so secret scanners do not flag it.
+KEY = "AIza" + "FAKEgeminiTESTkey0123456789abcdefghij"
 GENERATE = r"POST /v1beta/models/(?P<model>[^/:]+):generateContent"
 MODELS = {"gemini-2.5-flash-image": (),  # model -> imageSize values it accepts (2.5: none)
           "gemini-3-pro-image-preview": ("1K", "2K", "4K"),
