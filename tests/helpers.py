@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lib.clock import FakeClock
+
 if TYPE_CHECKING:
     from lib.engine import Engine
 
@@ -93,3 +95,12 @@ def app_as(username: str | None, role: str = "member", *, run: bool = True,
         if page is not None:
             at.switch_page(page).run()
     return at
+
+
+class TickingClock(FakeClock):
+    """Monotonic time moves a second per read, so the job context never throttles."""
+
+    def monotonic(self) -> float:
+        with self._lock:
+            self._mono += 1.0
+            return self._mono

@@ -21,19 +21,10 @@ from lib.providers.base import GenerationRequest
 from lib.worker import RetryPolicy
 from tests.fakes.a1111 import GENERATE, REAL_SEED, FakeA1111, error, png_bytes
 from tests.fakes.server import Reply
-from tests.helpers import MemoryContext, run_next
+from tests.helpers import MemoryContext, TickingClock, run_next
 
 USER, PASSWORD = "ann", "hunter2-SECRET-pw"
 NO_JITTER = RetryPolicy(base_s=2.0, cap_s=120.0, jitter=0.0)
-
-
-class TickingClock(FakeClock):
-    """Monotonic time moves a second per read, so the job context never throttles writes."""
-
-    def monotonic(self) -> float:
-        with self._lock:
-            self._mono += 1.0
-            return self._mono
 
 
 @pytest.fixture(scope="module")

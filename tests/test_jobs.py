@@ -19,6 +19,7 @@ from lib.providers.base import GenerationRequest, GenerationResult, JobContext
 from lib.providers.sandbox import SandboxProvider
 from lib.storage import LocalStorage, StorageError
 from lib.worker import RetryPolicy, claim, recover
+from tests.helpers import run_next
 
 NO_JITTER = RetryPolicy(base_s=2.0, cap_s=120.0, jitter=0.0)
 
@@ -40,11 +41,6 @@ def spec(prompt: str = "a lighthouse at dusk", **kw: Any) -> jobs.JobSpec:
     kw.setdefault("width", 128)
     kw.setdefault("height", 128)
     return jobs.JobSpec(prompt=prompt, **kw)
-
-
-def run_next(engine: Engine) -> str | None:
-    job = claim(engine, "test")
-    return None if job is None else process(engine, job)
 
 
 def status(engine: Engine, job_id: str) -> str:

@@ -32,21 +32,12 @@ from tests.fakes.replicate import (
     problem,
 )
 from tests.fakes.server import Reply
-from tests.helpers import MemoryContext, run_next
+from tests.helpers import MemoryContext, TickingClock, run_next
 
 TOKEN = "r8_" + "SECRETtoken0123456789abcdefXYZ"  # fake; split for secret scanners
 SCHNELL = "black-forest-labs/flux-schnell"
 VERSION = "owner/model:5c7d5dc6dd8bf75c1acaa8565735e7986bc5b66206b55cca93cb72c9bf15ccaa"
 NO_JITTER = RetryPolicy(base_s=2.0, cap_s=120.0, jitter=0.0)
-
-
-class TickingClock(FakeClock):
-    """Monotonic time moves a second per read, so the job context never throttles checks."""
-
-    def monotonic(self) -> float:
-        with self._lock:
-            self._mono += 1.0
-            return self._mono
 
 
 class Crash(Exception):
