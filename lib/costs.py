@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lib.clock import utcnow
-from lib.db import Cursor, Database
+from lib.db import Database
 
 if TYPE_CHECKING:
     from lib.providers.base import GenerationRequest, Provider
@@ -95,20 +95,33 @@ def seed_prices(db: Database, folder: Path = SEED_DIR) -> int:
     return added
 
 
+PriceRow = tuple[datetime, str, str, Decimal, int]  # since, model, variant, usd per unit, id
+PriceTable = dict[tuple[str, str], list[PriceRow]]  # (provider, unit) -> rows, newest first
+
+
+def _price_table(db: Database) -> PriceTable:
+    """The whole (small) price table by (provider, unit), newest first; cached per write."""
+
+    def load() -> PriceTable:
+        table: PriceTable = {}
+        for provider, unit, model, variant, usd, row_id, since in db.fetchall(
+            "SELECT provider, unit, model, variant, usd_per_unit, id, effective_from FROM prices "
+            "ORDER BY effective_from DESC, id DESC"
+        ):
+            table.setdefault((provider, unit), []).append((since, model, variant, usd, row_id))
+        return table
+
+    return db.cached("costs.prices", load, ("prices",))
+
+
 def unit_price(
-    cur: Cursor, provider: str, model: str, unit: str, variants: list[str], at: datetime
+    db: Database, provider: str, model: str, unit: str, variants: list[str], at: datetime
 ) -> tuple[Decimal, int] | None:
     """(price, row id) of one unit in effect at ``at``: exact model before ``*``, then variant."""
-    rows = cur.execute(
-        "SELECT model, variant, usd_per_unit, id FROM prices "
-        "WHERE provider=? AND unit=? AND model IN (?, '*') AND effective_from <= ? "
-        "ORDER BY effective_from DESC, id DESC",
-        [provider, unit, model, at],
-    ).fetchall()
     best: tuple[int, int] | None = None
     price: tuple[Decimal, int] | None = None
-    for row_model, row_variant, usd, row_id in rows:
-        if row_variant not in variants:
+    for since, row_model, row_variant, usd, row_id in _price_table(db).get((provider, unit), ()):
+        if since > at or row_model not in (model, "*") or row_variant not in variants:
             continue
         rank = (0 if row_model == model else 1, variants.index(row_variant))
         if best is None or rank < best:  # first hit per rank is the newest
@@ -131,17 +144,16 @@ def cost_of(
     unpriced: list[str] = []
     ids: list[int] = []
     total = Decimal(0)
-    with db.cursor() as cur:
-        for unit, amount in sorted(usage.items()):
-            if not amount:
-                continue
-            found = unit_price(cur, provider, model, unit, variants, at)
-            if found is None:
-                unpriced.append(unit)
-                continue
-            lines.append((unit, float(amount), found[0]))
-            ids.append(found[1])
-            total += Decimal(str(amount)) * found[0]
+    for unit, amount in sorted(usage.items()):
+        if not amount:
+            continue
+        found = unit_price(db, provider, model, unit, variants, at)
+        if found is None:
+            unpriced.append(unit)
+            continue
+        lines.append((unit, float(amount), found[0]))
+        ids.append(found[1])
+        total += Decimal(str(amount)) * found[0]
     if unpriced:
         return Cost(None, tuple(lines), tuple(unpriced), tuple(ids))
     return Cost(total.quantize(QUANT, rounding=ROUND_HALF_EVEN), tuple(lines), (), tuple(ids))

@@ -18,11 +18,12 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import duckdb
 import pandas as pd
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 Cursor = duckdb.DuckDBPyConnection
@@ -226,6 +227,40 @@ MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
 ]
 
 
+_DDL = ("CREATE", "ALTER", "DROP")
+
+
+class _Recording:
+    """A write cursor that keeps the text of its changing statements (see cached())."""
+
+    def __init__(self, cur: Cursor) -> None:
+        self._cur = cur
+        self.changes: list[str] = []  # lower-cased non-SELECT statements; "*" for DDL
+
+    def _note(self, sql: str) -> None:
+        head = sql.lstrip()[:8].upper()
+        if head.startswith(("SELECT", "WITH")):
+            return
+        self.changes.append("*" if head.startswith(_DDL) else sql.lower())
+
+    def touched(self, tables: set[str]) -> set[str]:
+        """Which of ``tables`` (and "*" for DDL) this transaction's statements named."""
+        if "*" in self.changes:
+            return {"*"}
+        return {t for t in tables if any(t in sql for sql in self.changes)}
+
+    def execute(self, sql: str, params: Any = None) -> Cursor:
+        self._note(sql)
+        return self._cur.execute(sql, params)
+
+    def executemany(self, sql: str, params: Any = None) -> Cursor:
+        self._note(sql)
+        return self._cur.executemany(sql, params)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._cur, name)
+
+
 class Database:
     """One DuckDB file shared by every thread of this process."""
 
@@ -245,6 +280,9 @@ class Database:
         self._write_lock = threading.RLock()
         self._closed = False
         self.version = 0  # bumped by every committed write: a cheap key for read caches
+        self._memo: dict[str, tuple[tuple[int, ...], Any]] = {}
+        self._watched: set[str] = set()  # tables some cached() read depends on
+        self._touched: dict[str, int] = {}  # table -> writes committed that named it
         if migrate:
             self.migrate()
 
@@ -286,26 +324,48 @@ class Database:
             cols = [d[0] for d in res.description]
             return [dict(zip(cols, row, strict=True)) for row in res.fetchall()]
 
+    def cached(self, key: str, load: Callable[[], T], tables: tuple[str, ...]) -> T:
+        """``load()``'s result, reused until a committed write touches one of ``tables``.
+
+        For small, hot reads (the price table, whether any budget exists). A write "touches"
+        a table when a non-SELECT statement of its transaction names it; DDL touches all.
+        Versions are read before loading, so a write racing the load only makes the next
+        call reload. Inside ``write()`` they are current: no other write can commit meanwhile.
+        """
+        self._watched.update(tables)  # before reading versions: see write()
+        version = (self._touched.get("*", 0), *(self._touched.get(t, 0) for t in tables))
+        hit = self._memo.get(key)
+        if hit is not None and hit[0] == version:
+            return hit[1]  # type: ignore[no-any-return]
+        value = load()
+        self._memo[key] = (version, value)
+        return value
+
     # -- writes --------------------------------------------------------------------
 
     @contextmanager
     def write(self) -> Iterator[Cursor]:
         """The one write path: a transaction under the process-wide write lock."""
         with self._write_lock:
-            cur = self._con.cursor()
+            raw = self._con.cursor()
+            rec = _Recording(raw)
             try:
-                cur.begin()
-                yield cur
-                cur.commit()
+                raw.begin()
+                yield rec  # type: ignore[misc]  # a Cursor in all but name
+                raw.commit()
                 self.version += 1
+                # Checked after the commit: a cached() load that could have missed this write
+                # registered its tables before it started (see cached()).
+                for table in rec.touched(self._watched):
+                    self._touched[table] = self._touched.get(table, 0) + 1
             except BaseException:
                 try:
-                    cur.rollback()
+                    raw.rollback()
                 except duckdb.Error:
                     log.debug("rollback after a failed write also failed", exc_info=True)
                 raise
             finally:
-                cur.close()
+                raw.close()
 
     def migrate(self) -> list[str]:
         """Apply migrations not yet recorded; return the names applied."""

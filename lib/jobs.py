@@ -26,7 +26,7 @@ import duckdb
 
 from lib import budgets, costs, imaging, styles
 from lib import providers as registry
-from lib.db import Cursor
+from lib.db import Cursor, Database
 from lib.jobmodel import (  # noqa: F401 - the model is part of this module's API
     ACTIVE,
     CANCELLED,
@@ -143,7 +143,7 @@ def submit(engine: Engine, user: str, spec: JobSpec) -> str:
                     if reference_key:
                         engine.storage.delete([reference_key])
                     return str(dup[0])
-            detail = _check_budget(cur, user, estimate, now, spec.override_budget)
+            detail = _check_budget(engine.db, cur, user, estimate, now, spec.override_budget)
             cur.execute(
                 f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({','.join('?' * len(fields(Job)))})",
                 [
@@ -172,10 +172,12 @@ def submit(engine: Engine, user: str, spec: JobSpec) -> str:
     return job_id
 
 
-def _check_budget(cur: Cursor, user: str, estimate: Decimal | None, now: datetime,
-                  override: bool) -> str:
+def _check_budget(db: Database, cur: Cursor, user: str, estimate: Decimal | None,
+                  now: datetime, override: bool) -> str:
     """Enforce the budgets under the write lock; returns the event detail for the job."""
-    if not override and not cur.execute("SELECT 1 FROM budgets LIMIT 1").fetchone():
+    # Under the write lock db.version is current, so the cached answer cannot be stale.
+    if not override and not db.cached("budgets.any", lambda: bool(
+            db.fetchone("SELECT 1 FROM budgets LIMIT 1")), ("budgets",)):
         return "submitted"  # no budgets at all: nothing to check
     admins = [r[0] for r in cur.execute(
         "SELECT username FROM users WHERE role = 'admin' AND NOT disabled ORDER BY username"

@@ -46,6 +46,15 @@ def test_the_price_in_effect_at_the_time_is_used(db: Database) -> None:
     assert costs.cost_of(db, "p", "m", usage, datetime(2025, 12, 31)).total is None
 
 
+def test_a_price_added_after_a_lookup_is_used_at_once(db: Database) -> None:
+    """The price table is cached between writes; a new price row must still win at once."""
+    add(db, "p", "m", "*", "images", "0.04", "2026-01-01")
+    at = datetime(2026, 7, 1)
+    assert costs.cost_of(db, "p", "m", {"images": 1}, at).total == Decimal("0.04")
+    add(db, "p", "m", "*", "images", "0.05", "2026-06-01")
+    assert costs.cost_of(db, "p", "m", {"images": 1}, at).total == Decimal("0.05")
+
+
 def test_specific_model_and_variant_beat_wildcards(db: Database) -> None:
     add(db, "p", "*", "*", "images", "1", "2026-01-01")
     add(db, "p", "m", "*", "images", "2", "2026-01-01")

@@ -63,3 +63,32 @@ def test_every_committed_write_bumps_the_data_version_and_a_rollback_does_not() 
         assert db.version == v0 + 1
     finally:
         db.close()
+
+
+def test_a_cached_read_reloads_only_after_a_committed_write_names_its_table() -> None:
+    db = Database(config.load().db_path)
+    loads: list[int] = []
+
+    def count() -> int:
+        loads.append(1)
+        return int(db.scalar("SELECT count(*) FROM budgets"))
+
+    try:
+        assert db.cached("n", count, ("budgets",)) == 0
+        with db.write() as cur:  # another table: the cached answer still holds
+            cur.execute("INSERT INTO claim_turns VALUES ('u', 1)")
+        with db.write() as cur:  # a SELECT of the table inside a write changes nothing
+            cur.execute("SELECT count(*) FROM budgets").fetchone()
+        assert db.cached("n", count, ("budgets",)) == 0 and len(loads) == 1
+        with pytest.raises(RuntimeError), db.write() as cur:  # rolled back: still valid
+            cur.execute("INSERT INTO budgets VALUES ('team', 'team', 10, 0.8, 'x', now())")
+            raise RuntimeError("boom")
+        assert db.cached("n", count, ("budgets",)) == 0 and len(loads) == 1
+        with db.write() as cur:
+            cur.execute("INSERT INTO budgets VALUES ('team', 'team', 10, 0.8, 'x', now())")
+        assert db.cached("n", count, ("budgets",)) == 1 and len(loads) == 2
+        with db.write() as cur:  # DDL may change anything
+            cur.execute("CREATE TABLE scratch (x INTEGER)")
+        assert db.cached("n", count, ("budgets",)) == 1 and len(loads) == 3
+    finally:
+        db.close()

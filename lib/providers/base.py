@@ -259,10 +259,17 @@ class Provider(ABC):
         timeout: float = DEFAULT_TIMEOUT,
         api_key: str | None = None,
     ) -> None:
-        self.session = session or requests.Session()
+        self._session = session  # made on first use: most instances only preflight or estimate
         self.base_url = (base_url or self.default_base_url or "").rstrip("/")
         self.timeout = timeout
         self.api_key = api_key
+
+    @property
+    def session(self) -> requests.Session:
+        """The HTTP session, created on first use."""
+        if self._session is None:
+            self._session = requests.Session()
+        return self._session
 
     # -- what the registry and the UI ask -------------------------------------------
 
