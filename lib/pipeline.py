@@ -14,6 +14,7 @@ import logging
 import random
 import traceback
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -84,8 +85,15 @@ def _retry_or_fail(engine: Engine, job: Job, err: ProviderError, ctx: DbJobConte
     engine.wake_workers()
 
 
-def process(engine: Engine, job: Job) -> str:
-    """Run one job that ``claim`` moved to running; returns the state it ended in."""
+HandOff = Callable[[Job, Callable[[], str]], None]
+
+
+def process(engine: Engine, job: Job, hand_off: HandOff | None = None) -> str:
+    """Run one job that ``claim`` moved to running; returns the state it ended in.
+
+    With ``hand_off`` (the worker pool's), storing the images is handed to it once the
+    provider has answered, and ``running`` is returned: the caller may claim its next job.
+    """
     ctx = DbJobContext(engine, job)
     t0 = engine.clock.monotonic()
     crash_point("after_claim")
@@ -105,7 +113,10 @@ def process(engine: Engine, job: Job) -> str:
         _finish(engine, job, FAILED, "reference image unreadable", "storage", str(err))
         return FAILED
     crash_point("after_generate")
-    return _store(engine, job, result, ctx, t0)
+    if hand_off is None:
+        return _store(engine, job, result, ctx, t0)
+    hand_off(job, lambda: _store(engine, job, result, ctx, t0))
+    return RUNNING
 
 
 def _store(engine: Engine, job: Job, result: GenerationResult, ctx: DbJobContext,
@@ -207,10 +218,14 @@ def _safe_delete(engine: Engine, keys: list[str]) -> None:
         log.warning("could not delete %d object(s) after a failure", len(keys))
 
 
-def run_safely(engine: Engine, job: Job) -> str:
-    """``process`` that never raises: an unexpected error fails the job with its id."""
+def run_safely(engine: Engine, job: Job, *, hand_off: HandOff | None = None,
+               step: Callable[[], str] | None = None) -> str:
+    """``process`` (or a handed-off ``step`` of it) that never raises for a job's own errors.
+
+    An unexpected error fails the job with its id; at shutdown the job stays running.
+    """
     try:
-        return process(engine, job)
+        return step() if step is not None else process(engine, job, hand_off)
     except Exception as exc:  # noqa: BLE001 - a worker must survive anything
         if engine.closing:  # shutting down: the job stays running and is requeued at start
             log.info("job %s interrupted by shutdown", job.id)

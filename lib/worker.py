@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import json
 import logging
+import queue
 import random
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -82,12 +84,14 @@ def _pick(
     return first_per_user[user][1]
 
 
-def claim(engine: Engine, worker_id: str, only: frozenset[str] | None = None) -> Job | None:
+def claim(engine: Engine, worker_id: str, only: frozenset[str] | None = None,
+          storing: frozenset[str] = frozenset()) -> Job | None:
     """Take the next runnable job fairly, or None.
 
     Candidates are read outside the write lock (cheap for everyone else); the choice and
     the guarded ``queued -> running`` update happen under it, so the per-provider cap and
-    the fairness turns are exact even with many worker threads.
+    the fairness turns are exact even with many worker threads. The cap counts provider
+    calls: running jobs in ``storing`` (their provider has answered) do not hold a slot.
     """
     if only is not None and not only:
         return None
@@ -104,9 +108,12 @@ def claim(engine: Engine, worker_id: str, only: frozenset[str] | None = None) ->
     if not candidates:
         return None
     with engine.db.write() as cur:
-        running = dict(cur.execute(
-            "SELECT provider, count(*) FROM jobs WHERE status = 'running' GROUP BY provider"
-        ).fetchall())
+        running: dict[str, int] = {}
+        for job_id, provider in cur.execute(
+            "SELECT id, provider FROM jobs WHERE status = 'running'"
+        ).fetchall():
+            if job_id not in storing:
+                running[provider] = running.get(provider, 0) + 1
         turns = dict(cur.execute("SELECT user_id, turn FROM claim_turns").fetchall())
         job_id = _pick(candidates, running, turns, engine.settings.provider_concurrency)
         if job_id is None:
@@ -222,49 +229,87 @@ class DbJobContext:
 
 
 class WorkerPool:
-    """Threads that claim and run jobs until stopped. Workers never touch Streamlit."""
+    """Threads that claim and run jobs until stopped. Workers never touch Streamlit.
 
-    def __init__(self, engine: Engine, threads: int, only: frozenset[str] | None = None) -> None:
+    A worker thread holds a provider slot only while the provider works: when the provider
+    has answered, the job's post-processing (validate, watermark, thumbnail, store, rows)
+    is handed to a few *storer* threads and the worker claims its next job. The hand-off
+    queue is bounded, so a slow disk or S3 slows claiming instead of piling up images.
+    """
+
+    def __init__(self, engine: Engine, threads: int, only: frozenset[str] | None = None,
+                 storers: int = 2) -> None:
         self.engine = engine
         self.threads = threads
         self.only = only
+        self.storers = storers
         self.idle_poll_s = 0.5
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._storer_threads: list[threading.Thread] = []
+        self._to_store: queue.Queue[tuple[Job, Callable[[], str]] | None] = queue.Queue(
+            maxsize=max(1, threads))
+        self._storing: set[str] = set()
+        self._storing_lock = threading.Lock()
         self.id = uuid.uuid4().hex[:6]
 
     def start(self) -> WorkerPool:
         """Start the threads (idempotent)."""
         if self._threads:
             return self
+        for i in range(self.storers):
+            self._storer_threads.append(self._spawn(self._store_loop, f"storer-{i}"))
         for i in range(self.threads):
-            t = threading.Thread(
-                target=self._loop, name=f"promptboard-worker-{i}", args=(f"{self.id}-{i}",),
-                daemon=True,
-            )
-            t.start()
-            self._threads.append(t)
+            self._threads.append(self._spawn(self._loop, str(i), f"{self.id}-{i}"))
         return self
+
+    @staticmethod
+    def _spawn(target: Callable[..., None], name: str, *args: str) -> threading.Thread:
+        t = threading.Thread(target=target, name=f"promptboard-worker-{name}", args=args,
+                             daemon=True)
+        t.start()
+        return t
 
     def wake(self) -> None:
         """Tell idle threads there may be work."""
         self._wake.set()
 
+    def storing(self) -> frozenset[str]:
+        """Ids of running jobs whose provider has answered (they hold no provider slot)."""
+        with self._storing_lock:
+            return frozenset(self._storing)
+
+    def hand_off(self, job: Job, store: Callable[[], str]) -> None:
+        """Queue a job's post-processing for a storer thread (blocks while the queue is full)."""
+        with self._storing_lock:
+            self._storing.add(job.id)
+        self._wake.set()  # its provider slot is free now
+        self._to_store.put((job, store))
+
     def stop(self, timeout: float = 5.0) -> None:
-        """Stop claiming; wait a little for running jobs (the rest are recovered at start-up)."""
+        """Stop claiming, let storers finish what was handed to them, within ``timeout``.
+
+        Whatever is still running afterwards stays ``running`` in the database and is
+        requeued by :func:`recover` at the next start.
+        """
         self._stop.set()
         self._wake.set()
         for t in self._threads:
             t.join(timeout)
+        for _ in self._storer_threads:
+            self._to_store.put(None)
+        for t in self._storer_threads:
+            t.join(timeout)
         self._threads.clear()
+        self._storer_threads.clear()
 
     def _loop(self, worker_id: str) -> None:
         from lib.pipeline import run_safely  # the pipeline imports this module
 
         while not self._stop.is_set():
             try:
-                job = claim(self.engine, worker_id, self.only)
+                job = claim(self.engine, worker_id, self.only, self.storing())
             except Exception:  # noqa: BLE001 - e.g. the database closing under us
                 if self._stop.is_set():
                     return
@@ -275,9 +320,23 @@ class WorkerPool:
                 self._wake.clear()
                 continue
             try:
-                run_safely(self.engine, job)
+                run_safely(self.engine, job, hand_off=self.hand_off)
             except Exception:  # noqa: BLE001 - e.g. the database closed at shutdown
                 if self._stop.is_set():
                     return  # the job stays running; recover() requeues it at the next start
                 log.exception("worker loop error after job %s", job.id)
             self._wake.set()  # a slot freed up: let a sibling look for capped work
+
+    def _store_loop(self) -> None:
+        from lib.pipeline import run_safely
+
+        while (item := self._to_store.get()) is not None:
+            job, store = item
+            try:
+                run_safely(self.engine, job, step=store)
+            except Exception:  # noqa: BLE001 - e.g. the database closed at shutdown
+                log.exception("storing the images of job %s failed", job.id)
+            finally:
+                with self._storing_lock:
+                    self._storing.discard(job.id)
+                self._wake.set()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -327,6 +328,46 @@ def test_a_provider_never_runs_more_than_its_cap(
         assert claim(eng, "c") is None
     finally:
         eng.close()
+
+
+class _GatedStorage(LocalStorage):
+    """Local storage whose image writes wait until the test opens the gate."""
+
+    def __init__(self, root: Any) -> None:
+        super().__init__(root)
+        self.gate = threading.Event()
+        self.waiting = threading.Event()
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        if key.startswith("img/"):
+            self.waiting.set()
+            assert self.gate.wait(30), "the test never opened the storage gate"
+        super().put(key, data, content_type)
+
+
+def test_the_cap_counts_provider_calls_so_slow_storage_does_not_block_the_next_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PROMPTBOARD_PROVIDER_CONCURRENCY", "1")
+    settings = config.load()
+    store = _GatedStorage(settings.data_dir / "images")
+    eng = Engine(settings, storage=store)
+    try:
+        first, second = (jobs.submit(eng, u, spec()) for u in ("ann", "bob"))
+        eng.start_workers(threads=2)
+        assert store.waiting.wait(30)  # the first job's images are being stored...
+        deadline = time.monotonic() + 30
+        while status(eng, second) == jobs.QUEUED and time.monotonic() < deadline:
+            time.sleep(0.05)  # ...while the second job's provider call may start
+        assert status(eng, second) == jobs.RUNNING and status(eng, first) == jobs.RUNNING
+        store.gate.set()
+        while jobs.any_active(eng, [first, second]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert [status(eng, j) for j in (first, second)] == [jobs.SUCCEEDED] * 2
+    finally:
+        store.gate.set()
+        eng.close()
+    assert not eng.internal_errors
 
 
 # --------------------------------------------------------------------------- cancel
