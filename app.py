@@ -12,6 +12,7 @@ from lib.ui import signin as auth_ui
 
 st.set_page_config(page_title="Promptboard", page_icon=":material/palette:", layout="wide")
 eng = ui.engine()  # open the database and start the workers once per process
+st.session_state[ui.FRAMED] = True
 
 # st.navigation is called on every run, signed in or not: without it Streamlit falls back to
 # listing pages/ and would route /admin straight to the page file.
@@ -22,8 +23,14 @@ if auth_ui.needs_setup(eng):
 
 user = auth_ui.current_user(eng)
 if user is None:
-    st.navigation([st.Page(lambda: auth_ui.sign_in(eng), title="Sign in", url_path="signin",
-                           icon=":material/login:")], position="hidden").run()
+    # Every page's URL shows the sign-in form too (a bookmark, a shared /gallery?image=… link,
+    # an expired cookie): no "Page not found", and once signed in the visitor is on that page.
+    st.navigation(
+        [st.Page(lambda: auth_ui.sign_in(eng), title="Sign in", url_path=slug,
+                 icon=":material/login:", default=slug == "signin")
+         for slug in ("signin", *auth.PAGES)],
+        position="hidden",
+    ).run()
     st.stop()
 
 PAGES = {

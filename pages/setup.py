@@ -5,6 +5,7 @@ import streamlit as st
 from lib import auth, ui
 from lib.ui import signin as auth_ui
 
+ui.leave_pages_directory_mode()
 eng = ui.engine()
 
 st.title("Create the first admin account")

@@ -156,19 +156,14 @@ def test_before_anyone_signs_in_a_visitor_sees_only_the_sign_in_screen(
     expect(h.signed_in_as(page)).to_have_text(f"Signed in as {h.ADMIN_USER} · admin")
 
 
-FIRST_REQUEST_DEEP_LINK = (
-    "Streamlit decides at start-up that the app uses the pages/ directory (it exists) and only "
-    "leaves that mode when app.py calls st.navigation; if the first request a fresh server "
-    "gets is a page URL (/admin: a bookmark, or open tabs reconnecting after a restart), "
-    "Streamlit runs pages/admin.py without app.py, shows every file of pages/ in a sidebar and "
-    "'Please sign in first.' with no form, and stays so for every visitor until someone loads "
-    "/. Renaming pages/ (e.g. to views/) removes the mode altogether")
-
-
 @pytest.mark.browser
-@pytest.mark.xfail(strict=True, reason=FIRST_REQUEST_DEEP_LINK)
 def test_a_page_url_as_the_first_request_after_a_start_gets_the_sign_in_screen(
         server_factory: Any, browsing: h.Browsing) -> None:
+    """Regression: Streamlit starts in its pages/-directory mode and left it only when app.py
+    called st.navigation, so a page URL as a fresh server's first request (a bookmark, tabs
+    reconnecting after a restart) ran pages/admin.py without app.py, listed every file of
+    pages/ and said 'Please sign in first.' with no form, for every visitor, until someone
+    loaded /."""
     server = server_factory.start("deep-link", PROMPTBOARD_ADMIN_USER=h.ADMIN_USER,
                                   PROMPTBOARD_ADMIN_PASSWORD=h.ADMIN_PASSWORD)
     page = browsing.new_page(server)
@@ -178,19 +173,14 @@ def test_a_page_url_as_the_first_request_after_a_start_gets_the_sign_in_screen(
     expect(h.title(page)).to_have_text("Sign in", timeout=3000)
 
 
-DEEP_LINK_MODAL = (
-    "a signed-out visit to a page's URL (a bookmark, a shared /gallery?image=... link, an "
-    "expired cookie) shows Streamlit's modal 'Page not found ... Running the app's main page.' "
-    "over the sign-in form, which is inert until the modal is closed; after signing in the "
-    "visitor lands on Home, not on the page they asked for")
-
-
 @pytest.mark.browser
-@pytest.mark.xfail(strict=True, reason=DEEP_LINK_MODAL)
 def test_a_signed_out_deep_link_shows_a_usable_sign_in_form(
         shared_server: h.AppServer, browsing: h.Browsing) -> None:
+    """Regression: a signed-out visit to a page's URL (a bookmark, a shared /gallery link, an
+    expired cookie) showed Streamlit's modal 'Page not found' over an inert sign-in form, and
+    after signing in the visitor landed on Home instead of the page they asked for."""
     page = browsing.new_page(shared_server)
-    h.open_app(page, shared_server)  # app.py has run once (see FIRST_REQUEST_DEEP_LINK)
+    h.open_app(page, shared_server)
     h.open_app(page, shared_server, "gallery")
     expect(h.title(page)).to_have_text("Sign in")
     expect(page.get_by_role("dialog")).to_have_count(0, timeout=3000)
