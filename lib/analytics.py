@@ -30,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 
+from lib import budgets
 from lib.db import Database
 from lib.gallery import Viewer
 
@@ -384,10 +385,9 @@ class Budget:
 def budget_for(db: Database, viewer: Viewer) -> Budget | None:
     """The team's budget for admins and analysts; a member's own (never the team's, which
     their own spend would be measured against misleadingly). None when not set."""
-    key = ("team", "team") if viewer.sees_all else ("user", viewer.username)
-    row = db.fetchone("SELECT monthly_usd, warn_fraction FROM budgets "
-                      "WHERE scope = ? AND subject = ?", list(key))
-    return Budget(key[0], key[1], Decimal(row[0]), float(row[1])) if row else None
+    scope, subject = ("team", "team") if viewer.sees_all else ("user", viewer.username)
+    found = budgets.get_budget(db, scope, subject)
+    return Budget(scope, subject, *found) if found else None
 
 
 def facets(db: Database, viewer: Viewer) -> dict[str, list[str]]:

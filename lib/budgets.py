@@ -135,6 +135,13 @@ def remove_budget(db: Database, scope: str, subject: str) -> None:
                     [scope, subject if scope == "user" else "team"])
 
 
+def get_budget(db: Database, scope: str, subject: str) -> tuple[Decimal, float] | None:
+    """(monthly limit, warning fraction) of one budget, or None when it is not set."""
+    row = db.fetchone("SELECT monthly_usd, warn_fraction FROM budgets "
+                      "WHERE scope = ? AND subject = ?", [scope, subject])
+    return (Decimal(row[0]), float(row[1])) if row else None
+
+
 def all_budgets(db: Database, now: datetime) -> list[Limit]:
     """Every budget with this month's use, team first."""
     rows = db.fetchall("SELECT scope, subject FROM budgets ORDER BY scope DESC, subject")
