@@ -35,7 +35,7 @@ from lib.engine import Engine
 from tests.fakes.openai import KEY as OPENAI_KEY
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.replicate import FakeReplicate
-from tests.fakes.server import FakeServer, Reply, Request
+from tests.fakes.server import FakeServer, Request
 from tests.helpers import ROOT, run_cli
 from tests.reliability import invariants, report
 
