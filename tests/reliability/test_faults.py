@@ -523,3 +523,57 @@ def test_s3_down_fails_the_job_clearly_without_an_image_row() -> None:
         finally:
             eng.close()
     _storage_row("s3_down", "moto_server killed", job, "n/a (shared store down)", objects)
+
+
+def test_s3_down_at_restart_still_starts_the_workers_and_orphans_nothing() -> None:
+    """A job a killed worker left half-stored is requeued even while S3 is unreachable.
+
+    Found by this suite: ``recover`` let the StorageError escape, so no worker (and in the
+    dashboard, no page) started until S3 came back. The objects it could not remove then
+    are removed when the job runs again.
+    """
+    from lib.storage_s3 import S3Storage
+    from lib.worker import claim
+
+    with s3server.running_moto_server() as server:
+        client = s3server.client_for(server.endpoint, timeout_s=1.0, max_attempts=1)
+        client.create_bucket(Bucket="promptboard")
+        up = S3Storage("promptboard", "faults", client=client)
+        # the same bucket through an endpoint that refuses connections: S3 is down
+        down = S3Storage("promptboard", "faults", client=s3server.client_for(
+            f"http://127.0.0.1:{_closed_port()}", timeout_s=1.0, max_attempts=1))
+
+        eng = Engine(config.load(), storage=up)
+        job_id = _sandbox(eng)
+        assert claim(eng, "killed-worker") is not None
+        eng.storage.put(f"img/{job_id}/half.png", b"half-stored", "image/png")  # then SIGKILL
+        eng.close()
+
+        eng = Engine(config.load(), storage=down)
+        try:
+            eng.start_workers(threads=1, only=frozenset())  # recovers, claims nothing; no raise
+            assert eng.pool is not None
+            job = jobs.get(eng, job_id)
+            assert job is not None and job.status == QUEUED
+        finally:
+            eng.close()
+
+        eng = Engine(config.load(), storage=up)  # S3 is back
+        try:
+            assert run_next(eng) == SUCCEEDED
+            seen = invariants.check(eng, [job_id])
+        finally:
+            eng.close()
+    assert seen["objects"] == 4  # two images, original and thumbnail each; half.png is gone
+    report.row("faults", provider="storage", fault="s3_down_at_restart", persists="-",
+               status="succeeded", attempts=2, calls="-", waits_s="-", error="-",
+               other_user="workers started", objects=seen["objects"],
+               message="requeued while S3 was down; leftovers removed on the rerun")
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
