@@ -41,6 +41,12 @@ def figures(section: str, **values: Any) -> None:
         _figures.setdefault(section, {}).update(values)
 
 
+def rows(section: str) -> list[dict[str, Any]]:
+    """A copy of a section's rows so far."""
+    with _lock:
+        return [dict(r) for r in _rows.get(section, [])]
+
+
 def sections() -> list[str]:
     """Names of the sections that have anything, sorted."""
     with _lock:

@@ -268,6 +268,29 @@ def _params() -> list[Any]:
 # --------------------------------------------------------------------------- running a cell
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _matrix() -> Iterator[None]:
+    """After the module: the cells as one provider x fault matrix in the ``fault_matrix`` section.
+
+    A cell reads ``ok@2`` (succeeded on the 2nd try), ``F:safety@1`` (failed with that error
+    type at the 1st try), ``n/a``; a retried fault shows ``once / always``.
+    """
+    yield
+    cells: dict[str, dict[str, list[str]]] = {}
+    for row in report.rows("faults"):
+        if row["provider"] == "storage":
+            continue  # one row each in the detailed table is clearer
+        status = row.get("status")
+        short = ("ok" if status == SUCCEEDED else "n/a" if status == "n/a"
+                 else f"F:{row.get('error')}")
+        if status != "n/a":
+            short += f"@{row.get('attempts')}"
+        cells.setdefault(str(row["provider"]), {}).setdefault(str(row["fault"]), []).append(short)
+    for provider, faults in cells.items():
+        report.row("fault_matrix", provider=provider,
+                   **{fault: " / ".join(v) for fault, v in faults.items()})
+
+
 @pytest.fixture(scope="module")
 def migrated(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A database with migrations, prices and styles in place; each cell starts from a copy."""
@@ -446,9 +469,9 @@ def _sandbox(eng: Engine, user: str = "ann", n: int = 2) -> str:
 
 
 def _storage_row(fault: str, how: str, job: jobs.Job, recovered: str, objects: Any) -> None:
-    report.row("faults", provider="storage", fault=fault, persists=how, status=job.status,
+    report.row("faults", provider="storage", fault=fault, persists="-", status=job.status,
                attempts=job.attempts, calls="-", waits_s="-", error=job.error_type,
-               other_user=recovered, objects=objects, message=job.error_message)
+               other_user=recovered, objects=objects, message=job.error_message, how=how)
 
 
 def test_disk_full_fails_the_job_clearly_and_leaves_nothing_behind() -> None:
@@ -568,7 +591,8 @@ def test_s3_down_at_restart_still_starts_the_workers_and_orphans_nothing() -> No
     report.row("faults", provider="storage", fault="s3_down_at_restart", persists="-",
                status="succeeded", attempts=2, calls="-", waits_s="-", error="-",
                other_user="workers started", objects=seen["objects"],
-               message="requeued while S3 was down; leftovers removed on the rerun")
+               message="requeued while S3 was down; leftovers removed on the rerun",
+               how="a client on a closed port, then the live moto_server")
 
 
 def _closed_port() -> int:
