@@ -548,45 +548,91 @@ def test_s3_down_fails_the_job_clearly_without_an_image_row() -> None:
     _storage_row("s3_down", "moto_server killed", job, "n/a (shared store down)", objects)
 
 
-def test_s3_down_at_restart_still_starts_the_workers_and_orphans_nothing() -> None:
+moto_endpoint = s3server.moto_endpoint  # one live moto_server for the tests below
+
+
+class _S3:
+    """Two views of one bucket: through the live server, and through a refused port (down)."""
+
+    def __init__(self, endpoint: str, bucket: str) -> None:
+        from lib.storage_s3 import S3Storage
+
+        client = s3server.client_for(endpoint, timeout_s=1.0, max_attempts=1)
+        client.create_bucket(Bucket=bucket)
+        self.up = S3Storage(bucket, "faults", client=client)
+        self.down = S3Storage(bucket, "faults", client=s3server.client_for(
+            f"http://127.0.0.1:{_closed_port()}", timeout_s=1.0, max_attempts=1))
+
+
+class OutageAfter:
+    """S3 that goes down after ``puts`` successful writes (and stays down for deletes)."""
+
+    def __init__(self, s3: _S3, puts: int) -> None:
+        self.s3, self.left = s3, puts
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.s3.up if self.left > 0 else self.s3.down, name)
+
+    def put(self, key: str, data: bytes, content_type: str) -> None:
+        store = self.s3.up if self.left > 0 else self.s3.down
+        self.left -= 1
+        store.put(key, data, content_type)
+
+
+@pytest.mark.xfail(strict=True, reason="known gap: objects stored before S3 went down mid-job "
+                   "cannot be deleted then, and nothing removes them later")
+def test_s3_down_mid_job_leaves_no_orphan_once_it_is_back(moto_endpoint: str) -> None:
+    s3 = _S3(moto_endpoint, "midjob")
+    eng = Engine(config.load(), storage=OutageAfter(s3, puts=1))  # type: ignore[arg-type]
+    try:
+        failed = _sandbox(eng)
+        assert run_next(eng) == FAILED
+        job = jobs.get(eng, failed)
+        assert job is not None and job.error_type == "storage"
+        assert "cannot be reached" in (job.error_message or "")
+    finally:
+        eng.close()
+    eng = Engine(config.load(), storage=s3.up)  # S3 is back; start-up may clean up
+    try:
+        eng.start_workers(threads=1, only=frozenset())
+        invariants.check(eng, [failed])
+    finally:
+        eng.close()
+
+
+def test_s3_down_at_restart_still_starts_the_workers_and_orphans_nothing(
+    moto_endpoint: str,
+) -> None:
     """A job a killed worker left half-stored is requeued even while S3 is unreachable.
 
     Found by this suite: ``recover`` let the StorageError escape, so no worker (and in the
     dashboard, no page) started until S3 came back. The objects it could not remove then
     are removed when the job runs again.
     """
-    from lib.storage_s3 import S3Storage
     from lib.worker import claim
 
-    with s3server.running_moto_server() as server:
-        client = s3server.client_for(server.endpoint, timeout_s=1.0, max_attempts=1)
-        client.create_bucket(Bucket="promptboard")
-        up = S3Storage("promptboard", "faults", client=client)
-        # the same bucket through an endpoint that refuses connections: S3 is down
-        down = S3Storage("promptboard", "faults", client=s3server.client_for(
-            f"http://127.0.0.1:{_closed_port()}", timeout_s=1.0, max_attempts=1))
+    s3 = _S3(moto_endpoint, "restart")
+    eng = Engine(config.load(), storage=s3.up)
+    job_id = _sandbox(eng)
+    assert claim(eng, "killed-worker") is not None
+    eng.storage.put(f"img/{job_id}/half.png", b"half-stored", "image/png")  # then SIGKILL
+    eng.close()
 
-        eng = Engine(config.load(), storage=up)
-        job_id = _sandbox(eng)
-        assert claim(eng, "killed-worker") is not None
-        eng.storage.put(f"img/{job_id}/half.png", b"half-stored", "image/png")  # then SIGKILL
+    eng = Engine(config.load(), storage=s3.down)
+    try:
+        eng.start_workers(threads=1, only=frozenset())  # recovers, claims nothing; no raise
+        assert eng.pool is not None
+        job = jobs.get(eng, job_id)
+        assert job is not None and job.status == QUEUED
+    finally:
         eng.close()
 
-        eng = Engine(config.load(), storage=down)
-        try:
-            eng.start_workers(threads=1, only=frozenset())  # recovers, claims nothing; no raise
-            assert eng.pool is not None
-            job = jobs.get(eng, job_id)
-            assert job is not None and job.status == QUEUED
-        finally:
-            eng.close()
-
-        eng = Engine(config.load(), storage=up)  # S3 is back
-        try:
-            assert run_next(eng) == SUCCEEDED
-            seen = invariants.check(eng, [job_id])
-        finally:
-            eng.close()
+    eng = Engine(config.load(), storage=s3.up)  # S3 is back
+    try:
+        assert run_next(eng) == SUCCEEDED
+        seen = invariants.check(eng, [job_id])
+    finally:
+        eng.close()
     assert seen["objects"] == 4  # two images, original and thumbnail each; half.png is gone
     report.row("faults", provider="storage", fault="s3_down_at_restart", persists="-",
                status="succeeded", attempts=2, calls="-", waits_s="-", error="-",
