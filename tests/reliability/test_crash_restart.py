@@ -162,7 +162,7 @@ def _soak(fakes: Fakes, tmp_path: Path, n_jobs: int, kills: int, seed: int) -> N
     attempts = Counter(j.attempts for j in by_id.values())
     report.figures(
         f"crash_restart_{n_jobs}x{kills}", **figures, **seen,
-        kills_that_interrupted_jobs=len(requeued),
+        jobs_requeued_by_restarts=len(requeued),
         jobs_interrupted=len({r[0] for r in requeued}),
         attempts_histogram={str(k): attempts[k] for k in sorted(attempts)},
         openai_calls=sum(openai.values()), openai_calls_beyond_one=sum(
