@@ -98,6 +98,8 @@ def process(engine: Engine, job: Job, hand_off: HandOff | None = None) -> str:
     t0 = engine.clock.monotonic()
     crash_point("after_claim")
     try:
+        if job.attempts > 1:  # a retry or a restart: drop whatever an earlier run half-stored
+            engine.storage.delete_prefix(f"img/{job.id}/")
         refs: tuple[bytes, ...] = ()
         if job.reference_key:
             refs = (engine.storage.get(job.reference_key),)
@@ -110,7 +112,8 @@ def process(engine: Engine, job: Job, hand_off: HandOff | None = None) -> str:
         _retry_or_fail(engine, job, err, ctx)
         return str(engine.db.scalar("SELECT status FROM jobs WHERE id = ?", [job.id]))
     except StorageError as err:
-        _finish(engine, job, FAILED, "reference image unreadable", "storage", str(err))
+        _finish(engine, job, FAILED, "storage unavailable before generating", "storage",
+                str(err))
         return FAILED
     crash_point("after_generate")
     if hand_off is None:

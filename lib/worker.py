@@ -30,6 +30,7 @@ from lib.jobs import (
     event,
     transition,
 )
+from lib.storage import StorageError
 
 if TYPE_CHECKING:
     from lib.engine import Engine
@@ -144,7 +145,11 @@ def recover(engine: Engine) -> int:
         "SELECT id, attempts, max_attempts FROM jobs WHERE status = 'running'"
     )
     for job_id, attempts, max_attempts in rows:
-        engine.storage.delete_prefix(f"img/{job_id}/")
+        try:
+            engine.storage.delete_prefix(f"img/{job_id}/")
+        except StorageError as exc:  # e.g. S3 unreachable: start anyway, the rerun cleans up
+            log.warning("could not remove what job %s half-stored (%s); its next run will",
+                        job_id, exc)
         with engine.db.write() as cur:
             cur.execute("DELETE FROM images WHERE job_id = ?", [job_id])
             if attempts >= max_attempts:
