@@ -219,11 +219,20 @@ def _m004_price_audit(cur: Cursor) -> None:
     )
 
 
+def _m007_storage_debt(cur: Cursor) -> None:
+    """Storage prefixes whose delete failed (storage down), retried until it succeeds."""
+    cur.execute(
+        "CREATE TABLE storage_debt (prefix TEXT PRIMARY KEY, reason TEXT NOT NULL, "
+        "since TIMESTAMP NOT NULL)"
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("001_core", _m001_core),
     ("002_auth_sessions", _m002_auth_sessions),
     ("003_styles", _m003_styles),
     ("004_price_audit", _m004_price_audit),
+    ("007_storage_debt", _m007_storage_debt),
 ]
 
 

@@ -19,7 +19,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from lib import costs, imaging
+from lib import cleanup, costs, imaging
 from lib.faults import crash_point
 from lib.jobs import (
     CANCELLED,
@@ -204,21 +204,21 @@ def _store(engine: Engine, job: Job, result: GenerationResult, ctx: DbJobContext
                 result.usage, result.request_id, priced.price_ids)
         return FAILED
     except StorageError as exc:
-        _safe_delete(engine, stored)
+        _safe_delete(engine, job, stored)
         msg = f"The images were generated but could not be saved: {exc}"
         _finish(engine, job, FAILED, "storage write failed", "storage", msg, cost,
                 result.usage, result.request_id, priced.price_ids)
         return FAILED
     except IllegalTransition:
-        _safe_delete(engine, stored)  # cancelled or recovered elsewhere meanwhile
+        _safe_delete(engine, job, stored)  # cancelled or recovered elsewhere meanwhile
         raise
 
 
-def _safe_delete(engine: Engine, keys: list[str]) -> None:
+def _safe_delete(engine: Engine, job: Job, keys: list[str]) -> None:
     try:
         engine.storage.delete(keys)
-    except StorageError:
-        log.warning("could not delete %d object(s) after a failure", len(keys))
+    except StorageError as exc:
+        cleanup.owe(engine, f"img/{job.id}/", f"job {job.id} failed mid-store: {exc}")
 
 
 def run_safely(engine: Engine, job: Job, *, hand_off: HandOff | None = None,

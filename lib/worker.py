@@ -16,11 +16,13 @@ import logging
 import queue
 import random
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lib import cleanup
 from lib.jobs import (
     FAILED,
     JOB_COLUMNS,
@@ -147,9 +149,8 @@ def recover(engine: Engine) -> int:
     for job_id, attempts, max_attempts in rows:
         try:
             engine.storage.delete_prefix(f"img/{job_id}/")
-        except StorageError as exc:  # e.g. S3 unreachable: start anyway, the rerun cleans up
-            log.warning("could not remove what job %s half-stored (%s); its next run will",
-                        job_id, exc)
+        except StorageError as exc:  # e.g. S3 unreachable: start anyway, clean up later
+            cleanup.owe(engine, f"img/{job_id}/", f"job {job_id} interrupted: {exc}")
         with engine.db.write() as cur:
             cur.execute("DELETE FROM images WHERE job_id = ?", [job_id])
             if attempts >= max_attempts:
@@ -169,6 +170,7 @@ def recover(engine: Engine) -> int:
                 )
     if rows:
         log.warning("recovered %d job(s) left running by a previous process", len(rows))
+    cleanup.settle(engine)
     return len(rows)
 
 
@@ -257,6 +259,9 @@ class WorkerPool:
             maxsize=max(1, threads))
         self._storing: set[str] = set()
         self._storing_lock = threading.Lock()
+        self.settle_every_s = 300.0  # retry postponed storage clean-ups (lib.cleanup) this often
+        self._settle_lock = threading.Lock()
+        self._next_settle = time.monotonic() + self.settle_every_s
         self.id = uuid.uuid4().hex[:6]
 
     def start(self) -> WorkerPool:
@@ -321,6 +326,7 @@ class WorkerPool:
                 log.exception("claiming a job failed; retrying shortly")
                 job = None
             if job is None:
+                self._maybe_settle()
                 self._wake.wait(self.idle_poll_s)
                 self._wake.clear()
                 continue
@@ -331,6 +337,18 @@ class WorkerPool:
                     return  # the job stays running; recover() requeues it at the next start
                 log.exception("worker loop error after job %s", job.id)
             self._wake.set()  # a slot freed up: let a sibling look for capped work
+
+    def _maybe_settle(self) -> None:
+        """An idle worker retries postponed storage clean-ups now and then (one at a time)."""
+        if time.monotonic() < self._next_settle or not self._settle_lock.acquire(blocking=False):
+            return
+        try:
+            self._next_settle = time.monotonic() + self.settle_every_s
+            cleanup.settle(self.engine)
+        except Exception:  # noqa: BLE001 - e.g. the database closing under us
+            log.debug("postponed storage clean-up failed", exc_info=True)
+        finally:
+            self._settle_lock.release()
 
     def _store_loop(self) -> None:
         from lib.pipeline import run_safely
