@@ -37,6 +37,7 @@ import streamlit_authenticator as stauth
 from lib import auth
 from lib.auth import User
 from lib.engine import Engine
+from lib.mdtext import plain
 
 log = logging.getLogger(__name__)
 
@@ -278,6 +279,6 @@ def sign_out(eng: Engine, user: User) -> None:
 
 def account_menu(eng: Engine, user: User) -> None:
     """Who is signed in, and the sign-out button (for the sidebar)."""
-    st.caption(f"Signed in as **{user.name}** · {user.role}")
+    st.caption(f"Signed in as **{plain(user.name)}** · {user.role}")
     if st.button("Sign out", key="auth_sign_out", icon=":material/logout:"):
         sign_out(eng, user)
