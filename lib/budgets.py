@@ -118,8 +118,10 @@ def set_budget(db: Database, scope: str, subject: str, monthly_usd: Decimal,
     """Create or change a monthly budget (admins only: the caller checks the role)."""
     if scope not in ("user", "team"):
         raise ValueError("A budget is for a user or for the team.")
-    if not monthly_usd.is_finite() or not 0 <= monthly_usd <= MAX_BUDGET_USD:
-        raise ValueError(f"A budget is an amount from $0 to ${MAX_BUDGET_USD:,}.")
+    if not monthly_usd.is_finite() or monthly_usd > MAX_BUDGET_USD:
+        raise ValueError(f"A budget is an amount up to ${MAX_BUDGET_USD:,}.")
+    if monthly_usd < 0:
+        raise ValueError("A budget cannot be negative.")
     if not 0 < warn_fraction <= 1:
         raise ValueError("The warning threshold is a fraction between 0 and 1, e.g. 0.8.")
     with db.write() as cur:

@@ -68,8 +68,10 @@ def _audit(cur: Any, by: str, action: str, detail: dict[str, Any], now: datetime
 def add_price(db: Database, by: str, provider: str, model: str, variant: str, unit: str,
               usd_per_unit: Decimal, effective_from: date, source: str, now: datetime) -> int:
     """Add a price row (effective from the start of that UTC day); returns its id."""
-    if not usd_per_unit.is_finite() or not 0 <= usd_per_unit <= MAX_PRICE_USD:
-        raise ValueError(f"A price is an amount from $0 to ${MAX_PRICE_USD:,} per unit.")
+    if not usd_per_unit.is_finite() or usd_per_unit > MAX_PRICE_USD:
+        raise ValueError(f"A price is an amount up to ${MAX_PRICE_USD:,} per unit.")
+    if usd_per_unit < 0:
+        raise ValueError("A price cannot be negative.")
     if not source.strip():
         raise ValueError("Say where the price comes from (a source), e.g. the pricing page.")
     if not (provider.strip() and model.strip() and unit.strip() and variant.strip()):

@@ -31,6 +31,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 
@@ -176,8 +177,11 @@ def cookie_issued_at(exp_date: float) -> datetime:
 
 
 def _cookie_user(eng: Engine, authenticator: stauth.Authenticate) -> User | None:
-    token = authenticator.cookie_controller.get_cookie()  # checks the signature and expiry
-    if not token:
+    try:
+        token = authenticator.cookie_controller.get_cookie()  # checks the signature and expiry
+    except jwt.PyJWTError:  # the library lets some forgeries through as exceptions ("alg": "none")
+        token = {}
+    if token is None:
         return None
     try:
         username, issued = str(token["username"]), cookie_issued_at(float(token["exp_date"]))

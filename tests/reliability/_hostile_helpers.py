@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from html.parser import HTMLParser
 from typing import Any
 
 from hypothesis import settings
 from markdown_it import MarkdownIt
+
+from tests.helpers import run_next
 
 SOAK = os.environ.get("PROMPTBOARD_SOAK") == "1"
 # Modest by default (the suite's time budget), thorough with PROMPTBOARD_SOAK=1.
@@ -78,6 +81,13 @@ def markup_around(body: str, marker: str = MARKER) -> list[str]:
     found += [f"streamlit directive in {body[:80]!r}" for _ in _DIRECTIVE.finditer(body)]
     found += [f"math in {body[:80]!r}" for _ in _MATH.finditer(body)]
     return found
+
+
+def finish_all(engine: Any) -> None:
+    """Run every queued job to its end (the dashboard's own worker threads may take some)."""
+    while engine.db.scalar("SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')"):
+        if run_next(engine) is None:
+            time.sleep(0.05)  # a worker thread holds the last one: wait; no timing asserted
 
 
 def markdown_bodies(at: Any) -> list[str]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import html
 import re
-import time
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
@@ -30,6 +29,7 @@ from tests.reliability._hostile_helpers import (
     MARKER,
     PROFILE,
     SOAK,
+    finish_all,
     markup_around,
     render,
     unsafe_markup,
@@ -249,14 +249,6 @@ def _pages(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     st.cache_resource.clear()
 
 
-def _finish_all() -> None:
-    """Run every queued job to its end (the dashboard's own workers may take some)."""
-    eng = ui.engine()
-    while eng.db.scalar("SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')"):
-        if run_next(eng) is None:
-            time.sleep(0.05)  # a worker thread holds the last one: wait for it, no timing asserted
-
-
 @pytest.mark.usefixtures("_pages")
 def test_the_generate_page_shows_hostile_prompts_as_typed() -> None:
     at = app_as("ann", "member", page="pages/generate.py")
@@ -264,7 +256,7 @@ def test_the_generate_page_shows_hostile_prompts_as_typed() -> None:
         at.text_area(key="gen_prompt").input(text)
         at.button(key="gen_submit").click().run()
         assert not at.exception and not at.error, text
-    _finish_all()
+    finish_all(ui.engine())
     at.run()
     assert not at.exception
     cards = [m.value for m in at.markdown if MARKER in m.value]
@@ -296,7 +288,7 @@ def test_history_queue_gallery_and_home_show_hostile_text_as_typed() -> None:
            for t in HOSTILE_TEXTS.values()]
     at = app_as("ann", "member", page="pages/history.py")
     assert sum(MARKER in m.value for m in at.markdown) == len(ids)
-    _finish_all()
+    finish_all(eng)
     for page in ("pages/history.py", "pages/queue.py", "pages/gallery.py", "pages/home.py"):
         at.switch_page(page).run()
         assert not at.exception, page
