@@ -26,12 +26,13 @@ def queue_table() -> None:
     for row in rows:
         job = row.job
         mine = job.user_id == user
-        prompt = job.prompt if (mine or me.role != "member") else "(another person's prompt)"
+        prompt = (plain(job.prompt) if (mine or me.role != "member")
+                  else "(another person's prompt)")
         with st.container(border=True):
             left, right = st.columns([5, 1])
             where = ("running" if row.position is None else f"#{row.position} · starts in about "
                      f"{max(0, (row.estimated_start - now).total_seconds()):.0f} s")
-            left.markdown(f"{ui.STATUS_ICONS[job.status]} **{where}** · {plain(prompt)}")
+            left.markdown(f"{ui.STATUS_ICONS[job.status]} **{where}** · {prompt}")
             left.caption(f"{job.user_id} · {job.provider} · {plain(job.model)} · {job.n} image(s)")
             if (mine or admin) and job.status in jobs.ACTIVE and right.button(
                     "Cancel", key=f"qcancel-{job.id}", icon=":material/close:"):

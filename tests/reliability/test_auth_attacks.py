@@ -26,7 +26,10 @@ from lib.clock import FakeClock
 from lib.engine import Engine
 from lib.ui import signin as auth_ui
 from tests.helpers import APP, TEST_PASSWORD, app_as, ensure_user
-from tests.reliability._hostile_helpers import finish_all
+from tests.reliability._hostile_helpers import (
+    app_test_seam,  # noqa: F401 - fixture
+    finish_all,
+)
 
 WRONG = "not the password at all"
 
@@ -224,7 +227,7 @@ def test_a_member_cannot_cancel_or_retry_another_members_job(engine: Engine) -> 
         jobs.resubmit(engine, "ann", bobs)
 
 
-@pytest.mark.usefixtures("_pages")
+@pytest.mark.usefixtures("app_test_seam")
 def test_a_member_opening_another_members_image_by_url_sees_only_a_refusal() -> None:
     eng = ui.engine()
     ensure_user("bob", "member")
@@ -242,15 +245,7 @@ def test_a_member_opening_another_members_image_by_url_sees_only_a_refusal() -> 
 # --------------------------------------------------------------------------- analysts
 
 
-@pytest.fixture
-def _pages(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
-
-
-@pytest.mark.usefixtures("_pages")
+@pytest.mark.usefixtures("app_test_seam")
 @pytest.mark.parametrize("page", ["generate.py", "history.py"])
 def test_an_analyst_running_the_generate_page_directly_gets_no_form(page: str) -> None:
     """The menu leaves these pages out for analysts; the page itself checks again."""

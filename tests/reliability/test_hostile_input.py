@@ -16,7 +16,6 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-import streamlit as st
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as s
 
@@ -29,6 +28,7 @@ from tests.reliability._hostile_helpers import (
     MARKER,
     PROFILE,
     SOAK,
+    app_test_seam,  # noqa: F401 - fixture
     finish_all,
     markup_around,
     render,
@@ -241,15 +241,7 @@ def test_any_price_is_added_or_refused_with_a_message(engine: Engine, amount: De
 # --------------------------------------------------------------------------- pages
 
 
-@pytest.fixture
-def _pages(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
-
-
-@pytest.mark.usefixtures("_pages")
+@pytest.mark.usefixtures("app_test_seam")
 def test_the_generate_page_shows_hostile_prompts_as_typed() -> None:
     at = app_as("ann", "member", page="pages/generate.py")
     for text in HOSTILE_TEXTS.values():
@@ -264,7 +256,7 @@ def test_the_generate_page_shows_hostile_prompts_as_typed() -> None:
     assert unsafe_markup(at) == []
 
 
-@pytest.mark.usefixtures("_pages")
+@pytest.mark.usefixtures("app_test_seam")
 @pytest.mark.parametrize(("prompt", "says"), [
     ("", "The prompt is empty"), (" \n\t ", "The prompt is empty"), ("a fox\x00", "U+0000"),
 ], ids=["empty", "whitespace", "nul"])  # (longer than max_chars: the widget itself ignores it)
@@ -277,7 +269,7 @@ def test_the_generate_page_refuses_bad_prompts_with_a_message(prompt: str, says:
     assert ui.engine().db.scalar("SELECT count(*) FROM jobs") == 0
 
 
-@pytest.mark.usefixtures("_pages")
+@pytest.mark.usefixtures("app_test_seam")
 def test_history_queue_gallery_and_home_show_hostile_text_as_typed() -> None:
     eng = ui.engine()
     ensure_user("ann", "member")
