@@ -31,6 +31,7 @@ import bcrypt
 
 from lib.config import Settings
 from lib.db import Cursor, Database
+from lib.mdtext import bad_character
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,13 @@ def validate_password(password: str, username: str) -> None:
         raise AuthError("The password can't be the username.")
 
 
+def _clean_name(name: str) -> str:
+    """A display name without characters we can't store."""
+    if why := bad_character(name):
+        raise AuthError(f"The name {why}.")
+    return name.strip()
+
+
 def _clean_email(email: str | None) -> str | None:
     value = (email or "").strip().lower()
     if value and not _EMAIL_RE.fullmatch(value):
@@ -224,7 +232,7 @@ def create_user(db: Database, username: str, name: str, email: str | None, role:
     username = validate_username(username)
     validate_role(role)
     validate_password(password, username)
-    return _insert(db, username, name.strip() or username, _clean_email(email), role,
+    return _insert(db, username, _clean_name(name) or username, _clean_email(email), role,
                    hash_password(password), now, only_if_empty=only_if_empty)
 
 
@@ -289,6 +297,9 @@ def set_disabled(db: Database, username: str, disabled: bool, *, now: datetime) 
 def authenticate(db: Database, username: str, password: str, now: datetime) -> User | None:
     """The user if the password is right and the account open; None for any failure."""
     name = normalize_username(username)
+    if bad_character(name) or bad_character(password):  # can't be an account's; don't crash
+        _check("", _DUMMY_HASH)
+        return None
     row = db.fetchone("SELECT password_hash, disabled, locked_until FROM users "
                       "WHERE username = ?", [name])
     if row is None or row[0] is None or row[1]:

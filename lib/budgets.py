@@ -20,6 +20,7 @@ from decimal import Decimal
 from lib.db import Cursor, Database
 
 DEFAULT_WARN = 0.8
+MAX_BUDGET_USD = Decimal(1_000_000_000)  # the column is DECIMAL(18,2); no team needs more
 
 _COMMITTED = """
     SELECT coalesce(sum(CASE
@@ -117,6 +118,8 @@ def set_budget(db: Database, scope: str, subject: str, monthly_usd: Decimal,
     """Create or change a monthly budget (admins only: the caller checks the role)."""
     if scope not in ("user", "team"):
         raise ValueError("A budget is for a user or for the team.")
+    if not monthly_usd.is_finite() or monthly_usd > MAX_BUDGET_USD:
+        raise ValueError(f"A budget is an amount up to ${MAX_BUDGET_USD:,}.")
     if monthly_usd < 0:
         raise ValueError("A budget cannot be negative.")
     if not 0 < warn_fraction <= 1:

@@ -24,6 +24,7 @@ from typing import Any
 
 from lib import imaging
 from lib.db import Cursor
+from lib.mdtext import bad_character
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
     "queued",
@@ -143,6 +144,33 @@ class Job:
 
 
 JOB_COLUMNS = ", ".join(f.name for f in fields(Job))
+
+MAX_SEED = 2**63 - 1  # the jobs.seed column is a BIGINT
+_TEXT_FIELDS = {"prompt": "prompt", "negative_prompt": "negative prompt", "model": "model",
+                "style": "style", "quality": "quality", "aspect_ratio": "aspect ratio"}
+
+
+def check_fields(spec: JobSpec) -> None:
+    """SubmitError unless every field has a usable type and value (the form can't send others)."""
+    for name, label in _TEXT_FIELDS.items():
+        value = getattr(spec, name)
+        if value is not None and not isinstance(value, str):
+            raise SubmitError(f"The {label} must be text.")
+        if value and (why := bad_character(value)):
+            raise SubmitError(f"The {label} {why}.")
+    for name, label in (("n", "number of images"), ("width", "width"), ("height", "height"),
+                        ("seed", "seed")):
+        value = getattr(spec, name)
+        if (value is not None or name == "n") and (type(value) is not int):
+            raise SubmitError(f"The {label} must be a whole number.")
+    if spec.seed is not None and not 0 <= spec.seed <= MAX_SEED:
+        raise SubmitError(f"The seed must be between 0 and {MAX_SEED:,}; leave it empty for a "
+                          "random one.")
+    try:
+        json.dumps(spec.params, allow_nan=False)
+    except (TypeError, ValueError):
+        raise SubmitError("The extra parameters must be plain text, numbers, true/false or "
+                          "lists of them.") from None
 
 
 def _new_id() -> str:

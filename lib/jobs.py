@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from lib import budgets, costs, imaging, styles
+from lib import auth, budgets, costs, imaging, styles
 from lib import providers as registry
 from lib.db import Cursor, Database
 from lib.jobmodel import (  # noqa: F401 - the model is part of this module's API
@@ -46,6 +46,7 @@ from lib.jobmodel import (  # noqa: F401 - the model is part of this module's AP
     OverBudget,
     SubmitError,
     _new_id,
+    check_fields,
     event,
     transition,
 )
@@ -65,6 +66,7 @@ def _validate(spec: JobSpec) -> tuple[type[registry.Provider], str]:
         raise SubmitError(str(exc)) from None
     if not registry.is_configured(cls):
         raise SubmitError(f"{cls.label} is not configured. {cls.configure_hint()}")
+    check_fields(spec)
     model = spec.model or cls.caps.default_model
     caps = cls.model_caps(model)
     prompt = spec.prompt.strip() if spec.prompt else ""
@@ -75,6 +77,11 @@ def _validate(spec: JobSpec) -> tuple[type[registry.Provider], str]:
         raise SubmitError(
             f"The prompt has {len(spec.prompt):,} characters; {cls.label} accepts at most "
             f"{limit:,}. Shorten it."
+        )
+    if spec.negative_prompt and len(spec.negative_prompt) > limit:
+        raise SubmitError(
+            f"The negative prompt has {len(spec.negative_prompt):,} characters; at most "
+            f"{limit:,} fit. Shorten it."
         )
     if not 1 <= spec.n <= caps.max_n:
         raise SubmitError(f"{cls.label} makes 1 to {caps.max_n} images per request.")
@@ -93,6 +100,7 @@ def _validate(spec: JobSpec) -> tuple[type[registry.Provider], str]:
 def submit(engine: Engine, user: str, spec: JobSpec) -> str:
     """Validate, store the reference image, queue the job; returns its id at once."""
     cls, model = _validate(spec)
+    _check_may_generate(engine, user)
     now = engine.clock.now()
     dedupe_since = now - timedelta(seconds=DEDUPE_WINDOW_S)
     if spec.client_token:
@@ -170,6 +178,19 @@ def submit(engine: Engine, user: str, spec: JobSpec) -> str:
         ) from exc
     engine.wake_workers()
     return job_id
+
+
+def _check_may_generate(engine: Engine, user: str) -> None:
+    """Refuse accounts whose role may not generate, or that are disabled (defence in depth:
+    the pages check too). Names without an account (the CLI's default user) may generate."""
+    db = engine.db
+    accounts: dict[str, tuple[str, bool]] = db.cached("jobs.accounts", lambda: {
+        u: (r, bool(d)) for u, r, d in db.fetchall("SELECT username, role, disabled FROM users")
+    }, ("users",))
+    found = accounts.get(user)
+    if found is not None and (found[1] or not auth.can(found[0], "generate")):
+        raise SubmitError(f"Your account ({user}, {found[0]}) may not generate images. Ask an "
+                          "admin for the member role.")
 
 
 def _check_budget(db: Database, cur: Cursor, user: str, estimate: Decimal | None,

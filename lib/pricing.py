@@ -17,6 +17,8 @@ from typing import Any
 from lib import costs
 from lib.db import Database
 
+MAX_PRICE_USD = Decimal(1_000_000)  # per unit; the column is DECIMAL(18,10)
+
 
 @dataclass(frozen=True)
 class PriceRow:
@@ -66,6 +68,8 @@ def _audit(cur: Any, by: str, action: str, detail: dict[str, Any], now: datetime
 def add_price(db: Database, by: str, provider: str, model: str, variant: str, unit: str,
               usd_per_unit: Decimal, effective_from: date, source: str, now: datetime) -> int:
     """Add a price row (effective from the start of that UTC day); returns its id."""
+    if not usd_per_unit.is_finite() or usd_per_unit > MAX_PRICE_USD:
+        raise ValueError(f"A price is an amount up to ${MAX_PRICE_USD:,} per unit.")
     if usd_per_unit < 0:
         raise ValueError("A price cannot be negative.")
     if not source.strip():

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from lib import imaging
 from lib.db import Cursor, Database
+from lib.mdtext import bad_character
 from lib.providers import sandbox_art
 
 if TYPE_CHECKING:
@@ -197,6 +198,10 @@ def _validate(label: str, template: str, negative: str,
     label, template, negative = label.strip(), template.strip(), (negative or "").strip()
     if not label:
         raise StyleError("Give the style a name.")
+    for what, text in (("style name", label), ("template", template), ("negative prompt",
+                                                                      negative)):
+        if why := bad_character(text):
+            raise StyleError(f"The {what} {why}.")
     if len(label) > MAX_LABEL:
         raise StyleError(f"A style name can be at most {MAX_LABEL} characters.")
     if "{prompt}" not in template:

@@ -4,6 +4,7 @@
 import streamlit as st
 
 from lib import admin, auth, styles, ui
+from lib.mdtext import plain
 from lib.ui.admin import (
     BADGES,
     attempt,
@@ -98,7 +99,7 @@ def storage_section() -> None:
 
 st.title("Admin")
 if flash := st.session_state.pop("admin_flash", None):
-    st.success(flash, icon=":material/check_circle:")
+    st.success(plain(flash), icon=":material/check_circle:")
 users_tab, budgets_tab, prices_tab, providers_tab, storage_tab, styles_tab = st.tabs(
     ["Users", "Budgets", "Prices", "Providers", "Storage", "Styles"], key="admin_tab")
 with users_tab:

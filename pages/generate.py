@@ -6,6 +6,7 @@ import streamlit as st
 
 from lib import forms, jobs, styles, ui
 from lib import providers as registry
+from lib.mdtext import plain
 
 eng = ui.engine()
 user = ui.require_page("generate")
@@ -84,7 +85,7 @@ with form:
         try:
             job_id = jobs.submit(eng, user, forms.with_token(user, spec))
         except jobs.SubmitError as exc:
-            st.error(str(exc), icon=":material/error:")
+            st.error(plain(str(exc)), icon=":material/error:")
         else:
             if job_id not in st.session_state.job_ids:
                 st.session_state.job_ids.insert(0, job_id)

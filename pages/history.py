@@ -4,6 +4,7 @@ import streamlit as st
 
 from lib import activity, jobs, ui
 from lib import providers as registry
+from lib.mdtext import plain
 
 eng = ui.engine()
 user = ui.require_page("history")
@@ -26,13 +27,14 @@ if not rows:
 for job in rows:
     with st.container(border=True):
         left, right = st.columns([4, 1])
-        left.markdown(f"{ui.STATUS_ICONS[job.status]} **{job.status.title()}** · {job.prompt}")
+        prompt = plain(job.prompt)  # user text: shown as typed, never as markup
+        left.markdown(f"{ui.STATUS_ICONS[job.status]} **{job.status.title()}** · {prompt}")
         left.caption(
-            f"{job.created_at:%Y-%m-%d %H:%M} UTC · {job.provider} · {job.model} · "
+            f"{job.created_at:%Y-%m-%d %H:%M} UTC · {job.provider} · {plain(job.model)} · "
             f"{job.n} image(s) · {job.attempts} attempt(s) · {ui.money(job.cost_usd)} · "
             f"{ui.seconds(job.duration_ms)} · job {job.id}")
         if job.error_message and job.status != jobs.SUCCEEDED:
-            left.caption(f":red[{job.error_type}: {job.error_message}]")
+            left.caption(f":red[{plain(f'{job.error_type}: {job.error_message}')}]")
         if right.button("Reuse", key=f"reuse-{job.id}", icon=":material/edit:"):
             st.session_state["reuse"] = activity.reuse_fields(job)
             st.switch_page("pages/generate.py")
@@ -43,6 +45,6 @@ for job in rows:
                     0, jobs.resubmit(eng, user, job.id))
                 st.toast("Queued again.", icon=":material/schedule:")
             except jobs.SubmitError as exc:
-                st.error(str(exc))
+                st.error(plain(str(exc)))
 
 ui.pager("hist_page", page, pages, total)

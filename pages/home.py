@@ -3,6 +3,7 @@
 import streamlit as st
 
 from lib import gallery, jobs, stats, ui
+from lib.mdtext import plain
 from lib.ui import gallery as tiles
 
 eng = ui.engine()
@@ -11,7 +12,7 @@ me = ui.signed_in()
 team = me.role in ("admin", "analyst")
 viewer = gallery.Viewer(me.username, me.role)
 
-st.title(f"Hello, {me.name}")
+st.title(f"Hello, {plain(me.name)}")
 st.caption("The team's figures." if team else "Your figures.")
 today, month = stats.today_and_month(eng, None if team else me.username)
 budget = stats.budget(eng, None if team else me.username)

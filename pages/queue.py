@@ -4,6 +4,7 @@ import streamlit as st
 
 from lib import activity, auth, jobs, ui
 from lib.clock import utcnow
+from lib.mdtext import plain
 
 eng = ui.engine()
 user = ui.require_page("queue")
@@ -25,13 +26,14 @@ def queue_table() -> None:
     for row in rows:
         job = row.job
         mine = job.user_id == user
-        prompt = job.prompt if (mine or me.role != "member") else "(another person's prompt)"
+        prompt = (plain(job.prompt) if (mine or me.role != "member")
+                  else "(another person's prompt)")
         with st.container(border=True):
             left, right = st.columns([5, 1])
             where = ("running" if row.position is None else f"#{row.position} · starts in about "
                      f"{max(0, (row.estimated_start - now).total_seconds()):.0f} s")
             left.markdown(f"{ui.STATUS_ICONS[job.status]} **{where}** · {prompt}")
-            left.caption(f"{job.user_id} · {job.provider} · {job.model} · {job.n} image(s)")
+            left.caption(f"{job.user_id} · {job.provider} · {plain(job.model)} · {job.n} image(s)")
             if (mine or admin) and job.status in jobs.ACTIVE and right.button(
                     "Cancel", key=f"qcancel-{job.id}", icon=":material/close:"):
                 jobs.cancel(eng, job.id, user, admin=admin)
@@ -39,6 +41,6 @@ def queue_table() -> None:
 
 
 queue_table()
-st.caption(f"Signed in as {me.name} ({me.role}). " + (
+st.caption(f"Signed in as {plain(me.name)} ({me.role}). " + (
     "You can cancel any job." if admin else "You can cancel your own jobs."
     if auth.can(me.role, "generate") else ""))

@@ -322,14 +322,17 @@ def _raise_for(resp: requests.Response, sampler: str) -> None:
 
 
 def _detail(resp: requests.Response) -> str:
+    """The server's own words, without the A1111_AUTH credentials should it echo them."""
+    user_password = os.environ.get("A1111_AUTH", "").strip()
+    secrets = (user_password, user_password.partition(":")[2])
     try:
         body = resp.json()
     except ValueError:
-        return http.clip(resp.text or resp.reason or "no details")
+        return http.clip(http.redact(resp.text or resp.reason or "no details", *secrets))
     detail = body.get("detail") if isinstance(body, dict) else body
     if isinstance(detail, list):  # FastAPI validation: [{"loc": [...], "msg": "..."}]
         detail = "; ".join(
             f"{'.'.join(str(x) for x in d.get('loc', [])[1:])}: {d.get('msg')}"
             if isinstance(d, dict) else str(d) for d in detail)
     text = str(detail or (body.get("errors") if isinstance(body, dict) else "") or "no details")
-    return http.clip(text)
+    return http.clip(http.redact(text, *secrets))

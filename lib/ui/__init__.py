@@ -15,6 +15,7 @@ import streamlit as st
 from lib import activity, auth, budgets, forms, imaging, jobs
 from lib.clock import utcnow
 from lib.engine import Engine
+from lib.mdtext import plain, shorten
 from lib.ui import signin as auth_ui
 
 STATUS_ICONS = {
@@ -176,15 +177,15 @@ def job_card(eng: Engine, job: jobs.Job, user: str,
              typical: dict[tuple[str, str], float]) -> None:
     """One job: status, progress, elapsed time, cancel; images or the error when done."""
     with st.container(border=True):
-        label = job.prompt if len(job.prompt) < 90 else job.prompt[:87] + "…"
+        label = plain(shorten(job.prompt, 89))  # user text: shown as typed, never as markup
         st.markdown(f"{STATUS_ICONS[job.status]} **{job.status.title()}** · {label}")
-        st.caption(f"{job.provider} · {job.model} · {job.n} image(s) · job {job.id}")
+        st.caption(f"{job.provider} · {plain(job.model)} · {job.n} image(s) · job {job.id}")
         if job.status in jobs.ACTIVE:
             now = utcnow()
             progress = activity.progress_of(job, typical, now)
             elapsed = (now - (job.started_at or job.created_at)).total_seconds()
             if job.status == jobs.QUEUED and job.error_message:
-                st.caption(job.error_message)
+                st.caption(plain(job.error_message))
             st.progress(progress.fraction, text=f"{progress.label} · {elapsed:.0f} s")
             if st.button("Cancel", key=f"cancel-{job.id}", icon=":material/close:"):
                 jobs.cancel(eng, job.id, user)
@@ -192,9 +193,9 @@ def job_card(eng: Engine, job: jobs.Job, user: str,
             return
         if job.status in (jobs.FAILED, jobs.CANCELLED):
             if job.status == jobs.FAILED:
-                st.error(job.error_message or "Failed.", icon=":material/error:")
+                st.error(plain(job.error_message or "Failed."), icon=":material/error:")
             else:
-                st.caption(job.error_message or "Cancelled.")
+                st.caption(plain(job.error_message or "Cancelled."))
             if st.button("Retry", key=f"retry-{job.id}", icon=":material/refresh:"):
                 new_id = jobs.resubmit(eng, user, job.id)
                 st.session_state.job_ids.insert(0, new_id)

@@ -12,6 +12,7 @@ from lib import auth, budgets, pricing, styles
 from lib import providers as registry
 from lib.auth import User
 from lib.engine import Engine
+from lib.mdtext import plain
 from lib.ui import thumbnail
 
 BADGES = {"active": ":green-badge[active]", "proposed": ":orange-badge[proposed]",
@@ -26,7 +27,7 @@ def attempt(action: Callable[[], object], message: str) -> None:
     try:
         action()
     except (auth.AuthError, styles.StyleError, ValueError) as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(plain(str(exc)), icon=":material/error:")
     else:
         st.session_state["admin_flash"] = message
         st.session_state["admin_form"] = st.session_state.get("admin_form", 0) + 1
@@ -45,14 +46,14 @@ def style_card(eng: Engine, me: User, s: styles.Style) -> None:
                 icon=":material/image:", width="stretch"):
             attempt(lambda: styles.preview(eng, s.id, eng.clock.now()),
                     f"Drew a preview of “{s.label}”.")
-        body.markdown(f"**{s.label}** `{s.id}` {BADGES[s.status]}"
+        body.markdown(f"**{plain(s.label)}** `{s.id}` {BADGES[s.status]}"
                       + (" :gray-badge[built in]" if s.builtin else ""))
         if st.session_state.get("admin_editing") == s.id:
             with body:
                 style_form(eng, me, s)
             return
         body.code(s.template, language=None, wrap_lines=True)
-        body.caption(s.summary())
+        body.caption(plain(s.summary()))
         row = body.container(horizontal=True)
         for verb, status in s.moves():
             if row.button(verb, key=f"admin_{verb}_{s.id}", icon=ICONS[verb]):

@@ -14,6 +14,7 @@ import streamlit as st
 from lib import gallery
 from lib.clock import utcnow
 from lib.engine import Engine
+from lib.mdtext import plain, shorten
 from lib.ui import full_image, money, seconds, thumbnail
 
 SELECTED = "gal_selected"
@@ -56,9 +57,9 @@ def tile(eng: Engine, card: gallery.ImageCard, *, prefix: str = "",
     with st.container(border=True):
         stars = f" · {card.avg_rating:.1f}★ ({card.ratings})" if card.ratings else ""
         demo = " · demo" if card.demo else ""
-        prompt = card.prompt if len(card.prompt) <= 70 else card.prompt[:67] + "…"
+        prompt = plain(shorten(card.prompt, 68))  # user text: shown as typed, never as markup
         st.image(thumbnail(eng, card.thumb_key), width="stretch",
-                 caption=f"{card.model} · {money(card.cost_usd)} · "
+                 caption=f"{plain(card.model)} · {money(card.cost_usd)} · "
                          f"{seconds(card.duration_ms)}{stars}{demo} — {prompt}")
         if selecting:
             ticked = st.checkbox("Select", value=card.id in selected(), key=f"sel-{card.id}")
@@ -103,7 +104,7 @@ def _facts_and_actions(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDe
                           data=lambda: eng.storage.get(img.watermarked_key or ""),
                           file_name=f"{img.id}-watermarked.png", mime="image/png",
                           on_click="ignore", icon=":material/download:", key="dl-wm")
-    st.markdown(f"**Prompt:** {img.prompt}")
+    st.markdown(f"**Prompt:** {plain(img.prompt, one_line=False)}")
     job = img.job or {}
     facts = {
         "Provider / model": f"{img.provider} / {img.model}", "Size": f"{img.width}×{img.height}",
@@ -117,7 +118,7 @@ def _facts_and_actions(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDe
     st.table({"Parameter": list(facts), "Value": [str(v) for v in facts.values()]},
              hide_index=True)
     if job.get("usage"):
-        st.caption(f"Usage reported by the provider: {json.dumps(job['usage'])}")
+        st.caption(f"Usage reported by the provider: {plain(json.dumps(job['usage']))}")
     c, d, e = st.columns(3)
     fav = c.toggle("Favourite", value=img.favourite, key="dlg-fav")
     if fav != img.favourite:

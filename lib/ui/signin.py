@@ -31,12 +31,14 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 
 from lib import auth
 from lib.auth import User
 from lib.engine import Engine
+from lib.mdtext import plain
 
 log = logging.getLogger(__name__)
 
@@ -175,8 +177,11 @@ def cookie_issued_at(exp_date: float) -> datetime:
 
 
 def _cookie_user(eng: Engine, authenticator: stauth.Authenticate) -> User | None:
-    token = authenticator.cookie_controller.get_cookie()  # checks the signature and expiry
-    if not token:
+    try:
+        token = authenticator.cookie_controller.get_cookie()  # checks the signature and expiry
+    except jwt.PyJWTError:  # the library lets some forgeries through as exceptions ("alg": "none")
+        token = {}
+    if token is None:
         return None
     try:
         username, issued = str(token["username"]), cookie_issued_at(float(token["exp_date"]))
@@ -278,6 +283,6 @@ def sign_out(eng: Engine, user: User) -> None:
 
 def account_menu(eng: Engine, user: User) -> None:
     """Who is signed in, and the sign-out button (for the sidebar)."""
-    st.caption(f"Signed in as **{user.name}** · {user.role}")
+    st.caption(f"Signed in as **{plain(user.name)}** · {user.role}")
     if st.button("Sign out", key="auth_sign_out", icon=":material/logout:"):
         sign_out(eng, user)
