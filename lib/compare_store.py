@@ -11,7 +11,7 @@ was not queued. Visibility is decided in one place, :func:`_visible_where`::
 
 A comparison someone may not see reads exactly like one that does not exist. Images inside a
 shared comparison follow the gallery's rule (``lib.gallery.visible_where``): sharing a
-comparison shares its images, and the owner's view keeps later ones shared as they finish.
+comparison shares its images, once per cell, including those that finish later.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from lib import gallery, jobs
+from lib import jobs
 from lib.compare import CompareError, Grid, NeedsConfirmation, confirm_cells, expand
 from lib.gallery import Viewer
 
@@ -136,7 +136,8 @@ def start(engine: Engine, viewer: Viewer, grid: Grid, title: str, *, shared: boo
             note = "; ".join(cell.notes)
         rows.append([cid, cell.row, cell.col, job_id, note])
     with engine.db.write() as cur:
-        cur.executemany("INSERT INTO comparison_cells VALUES (?, ?, ?, ?, ?)", rows)
+        cur.executemany("INSERT INTO comparison_cells (comparison_id, row_idx, col_idx, job_id, "
+                        "note) VALUES (?, ?, ?, ?, ?)", rows)
     return cid
 
 
@@ -181,8 +182,8 @@ _CELLS = """
 
 def cell_states(engine: Engine, viewer: Viewer, comp: Comparison) -> list[CellState]:
     """Every cell as it is now, row-major; images the viewer may not see are withheld."""
-    if comp.shared and viewer.username == comp.owner:
-        _share_images(engine, viewer, comp)
+    if comp.shared:
+        _share_images(engine, comp)
     out = []
     for r in engine.db.fetchall(_CELLS, [viewer.username, comp.id]):
         (row, col, job_id, note, status, error, cost, duration, seed, image_id, thumb,
@@ -242,17 +243,27 @@ def set_shared(engine: Engine, viewer: Viewer, comparison_id: str, shared: bool)
     with engine.db.write() as cur:
         cur.execute("UPDATE comparisons SET shared = ? WHERE id = ?", [shared, comparison_id])
     if shared:
-        _share_images(engine, viewer, replace(comp, shared=True))
+        _share_images(engine, replace(comp, shared=True))
 
 
-def _share_images(engine: Engine, viewer: Viewer, comp: Comparison) -> None:
-    """Share the comparison's images that are not shared yet (they stay shared afterwards)."""
-    ids = [r[0] for r in engine.db.fetchall(
-        "SELECT i.id FROM comparison_cells c JOIN images i ON i.job_id = c.job_id "
-        "WHERE c.comparison_id = ? AND NOT i.shared AND (i.user_id = ? OR ?)",
-        [comp.id, viewer.username, viewer.role == "admin"])]
-    if ids:
-        gallery.set_shared(engine.db, viewer, ids, True)
+def _share_images(engine: Engine, comp: Comparison) -> None:
+    """Share the owner's images of finished cells of a shared comparison, once per cell.
+
+    Sharing the comparison is the owner's consent to share its images, including those that
+    finish later; a cell is shared once, so an image its owner made private again in the
+    gallery stays private (and is withheld from the team's view of the comparison).
+    """
+    jobs_done = [r[0] for r in engine.db.fetchall(
+        "SELECT c.job_id FROM comparison_cells c JOIN jobs j ON j.id = c.job_id "
+        "WHERE c.comparison_id = ? AND NOT c.images_shared AND j.status = 'succeeded'",
+        [comp.id])]
+    if not jobs_done:
+        return
+    with engine.db.write() as cur:
+        cur.execute("UPDATE images SET shared = true WHERE user_id = ? AND NOT shared "
+                    "AND job_id IN (SELECT unnest(?::VARCHAR[]))", [comp.owner, jobs_done])
+        cur.execute("UPDATE comparison_cells SET images_shared = true WHERE comparison_id = ? "
+                    "AND job_id IN (SELECT unnest(?::VARCHAR[]))", [comp.id, jobs_done])
 
 
 def retry(engine: Engine, viewer: Viewer, comparison_id: str, row: int, col: int) -> str:
@@ -277,7 +288,7 @@ def retry(engine: Engine, viewer: Viewer, comparison_id: str, row: int, col: int
         new_id = jobs.submit(engine, viewer.username, replace(cell.spec, client_token=None))
     with engine.db.write() as cur:
         cur.execute("UPDATE comparison_cells SET note = CASE WHEN job_id IS NULL THEN NULL "
-                    "ELSE note END, job_id = ? "
+                    "ELSE note END, images_shared = false, job_id = ? "
                     "WHERE comparison_id = ? AND row_idx = ? AND col_idx = ?",
                     [new_id, comparison_id, row, col])
     return new_id

@@ -238,6 +238,7 @@ def _m005_comparisons(cur: Cursor) -> None:
             col_idx INTEGER NOT NULL,
             job_id TEXT,
             note TEXT,
+            images_shared BOOLEAN NOT NULL DEFAULT false,
             PRIMARY KEY (comparison_id, row_idx, col_idx)
         );
         CREATE TABLE comparison_winners (
