@@ -29,7 +29,7 @@ from lib.providers.base import Capabilities
 
 MAX_ROWS = 50
 MAX_COLUMNS = 12
-MAX_PROMPT_FILE_BYTES = 256 * 1024
+MAX_PROMPT_FILE_BYTES = 1024 * 1024
 AXIS_KINDS = ("model", "style", "quality", "size", "seed")
 AXIS_LABELS = {"model": "Provider / model", "style": "Style", "quality": "Quality",
                "size": "Size", "seed": "Seed"}
@@ -130,7 +130,7 @@ def rows_from_text(text: str) -> tuple[str, ...]:
 def rows_from_file(data: bytes) -> tuple[str, ...]:
     """Prompts from an uploaded text file (UTF-8, one per line)."""
     if len(data) > MAX_PROMPT_FILE_BYTES:
-        raise CompareError("That file is too large for a prompt list (256 KB at most).")
+        raise CompareError("That file is too large for a prompt list (1 MB at most).")
     try:
         return rows_from_text(data.decode("utf-8-sig"))
     except UnicodeDecodeError:

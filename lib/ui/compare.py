@@ -44,7 +44,7 @@ def _rows() -> tuple[tuple[str, ...], str | None]:
                             key="cmp_prompts", height=120,
                             placeholder="a lighthouse at dusk\na lighthouse in a storm")
         upload = st.file_uploader("…or upload a text file (one prompt per line)",
-                                  type=["txt"], key="cmp_file")
+                                  type=["txt"], key="cmp_file", max_upload_size=1)
         if upload is not None:
             return compare.rows_from_file(upload.getvalue()), None
         return (compare.rows_from_text(text), None) if text.strip() else ((), None)
@@ -131,10 +131,11 @@ def _preview(eng: Engine, viewer: gallery.Viewer, grid: compare.Grid,
     est = estimates.estimate(eng, viewer.username, cells)
     a, b, c, d = st.columns(4)
     a.metric("Images", f"{est.images}", f"{len(grid.rows)} rows × {len(grid.columns)} columns",
-             delta_color="off")
+             delta_color="off", delta_arrow="off")
     b.metric("Estimated cost", money(est.cost_usd) + ("+" if est.unpriced else ""))
     c.metric("About", f"{est.seconds:.0f} s",
-             "from team history" if est.from_history else "rough guess", delta_color="off")
+             "from team history" if est.from_history else "rough guess", delta_color="off",
+             delta_arrow="off")
     d.metric("Budget left", "no budget" if est.budget_left_usd is None
              else money(est.budget_left_usd))
     if est.unpriced:
@@ -258,10 +259,9 @@ def _cell(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison, s: store.
         st.image(thumbnail(eng, s.thumb_key), width="stretch")
         st.caption(("🏆 " if winner else "") + f"{money(s.cost_usd)} · {seconds(s.duration_ms)}"
                    + (f" · {s.avg_rating:.1f}★ ({s.ratings})" if s.ratings else ""))
-        rating = st.feedback("stars", key=f"cmp_rate_{s.image_id}",
-                             default=s.my_rating - 1 if s.my_rating else None)
-        if rating is not None and rating + 1 != s.my_rating:
-            gallery.rate(eng.db, viewer, s.image_id, rating + 1, utcnow())
+        key = f"cmp_rate_{s.image_id}"
+        st.feedback("stars", key=key, default=s.my_rating - 1 if s.my_rating else None,
+                    on_change=_rate, args=(eng, viewer, s.image_id, key))
     elif s.image_hidden:
         st.caption("Image not shared with you.")
     elif s.status in jobs.ACTIVE:
@@ -282,6 +282,12 @@ def _cell(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison, s: store.
                 st.error(str(exc), icon=":material/error:")
             else:
                 st.rerun()  # the whole page, so the grid polls again
+
+
+def _rate(eng: Engine, viewer: gallery.Viewer, image_id: str, key: str) -> None:
+    """Store a star click before the rerun, so the grid shows it at once (None clears it)."""
+    value = st.session_state.get(key)
+    gallery.rate(eng.db, viewer, image_id, None if value is None else int(value) + 1, utcnow())
 
 
 def _exports(eng: Engine, comp: store.Comparison, states: list[store.CellState],
