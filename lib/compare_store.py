@@ -246,6 +246,19 @@ def set_shared(engine: Engine, viewer: Viewer, comparison_id: str, shared: bool)
         _share_images(engine, replace(comp, shared=True))
 
 
+def cancel_active(engine: Engine, viewer: Viewer, comparison_id: str) -> int:
+    """Cancel the comparison's queued and running cells (owner or admin); how many."""
+    comp = _editable(engine, viewer, comparison_id)
+    active = [s.job_id for s in cell_states(engine, viewer, comp)
+              if s.status in jobs.ACTIVE and s.job_id]
+    for job_id in active:
+        try:
+            jobs.cancel(engine, job_id, viewer.username, admin=viewer.role == "admin")
+        except jobs.IllegalTransition:
+            pass  # it finished (or was cancelled) in the meantime: nothing to stop
+    return len(active)
+
+
 def _share_images(engine: Engine, comp: Comparison) -> None:
     """Share the owner's images of finished cells of a shared comparison, once per cell.
 

@@ -116,6 +116,21 @@ def test_only_a_failed_cell_of_your_own_can_be_retried(engine: Engine) -> None:
         store.retry(engine, BOB, cid, 0, 0)
 
 
+def test_cancelling_the_rest_stops_queued_cells_which_can_then_run_again(
+        engine: Engine) -> None:
+    cid = store.start(engine, ANN, small_grid("a fox\na boat"), "t")
+    assert run_next(engine) == jobs.SUCCEEDED  # one cell done before the cancel
+    with pytest.raises(cmp.CompareError, match="not found"):  # not shared: bob cannot see it
+        store.cancel_active(engine, BOB, cid)
+    assert store.cancel_active(engine, ANN, cid) == 5
+    cells = by_cell(engine, ANN, cid)
+    assert sorted(s.status for s in cells.values()) == [jobs.CANCELLED] * 5 + [jobs.SUCCEEDED]
+    assert run_next(engine) is None
+    row, col = next(k for k, s in cells.items() if s.status == jobs.CANCELLED)
+    store.retry(engine, ANN, cid, row, col)
+    assert run_next(engine) == jobs.SUCCEEDED
+
+
 def test_a_double_click_on_run_makes_one_comparison(engine: Engine) -> None:
     grid = small_grid("a fox")
     token = store.run_token("ann", grid, "t")

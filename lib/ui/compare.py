@@ -212,6 +212,10 @@ def live_grid(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison) -> No
         winners = store.winners(eng, comp.id)
         done = sum(1 for s in states if s.status not in jobs.ACTIVE)
         st.progress(done / max(1, len(states)), text=f"{done} of {len(states)} cells done")
+        stoppable = store.any_active(states) and comp.editable_by(viewer)
+        if stoppable and st.button("Cancel the rest", key="cmp_cancel", icon=":material/cancel:"):
+            store.cancel_active(eng, viewer, comp.id)
+            st.rerun(scope="fragment")
         pages = -(-len(comp.grid.rows) // ROWS_PER_PAGE)
         page = min(st.session_state.get("cmp_page", 0), pages - 1)
         first = page * ROWS_PER_PAGE

@@ -46,10 +46,11 @@ def test_build_a_2x3_grid_run_it_rate_cells_and_open_it_from_its_link(
 
     stars = main.get_by_test_id("stFeedback")
     expect(stars).to_have_count(6)
-    stars.nth(0).get_by_role("radio", name="4 out of 5 stars").click()  # four stars for the first cell
+    # four stars for the first cell, two for the second row's middle one
+    stars.nth(0).get_by_role("radio", name="4 out of 5 stars").click()
     h.wait_settled(page)
     expect(main.get_by_text(re.compile(r"4\.0★ \(1\)"))).to_have_count(1)
-    stars.nth(4).get_by_role("radio", name="2 out of 5 stars").click()  # two for the second row's middle one
+    stars.nth(4).get_by_role("radio", name="2 out of 5 stars").click()
     h.wait_settled(page)
     expect(main.get_by_text(re.compile(r"2\.0★ \(1\)"))).to_have_count(1)
     h.screenshot(page, "compare-grid-desktop")
