@@ -68,6 +68,20 @@ def test_building_a_grid_shows_its_size_estimate_and_unconfigured_columns() -> N
     assert at.button(key="cmp_run").disabled is False
 
 
+def test_search_and_replace_rows_and_a_model_change_that_keeps_chosen_sizes() -> None:
+    at = app_as("ann", "member", page=PAGE)
+    at.segmented_control(key="cmp_mode").set_value("Search and replace").run()
+    at.text_input(key="cmp_template").input("a red fox").run()
+    at.text_input(key="cmp_token").input("red").run()
+    at.text_area(key="cmp_values").input("red\nblue\ngolden").run()
+    at.multiselect(key="cmp_sizes").set_value(["512x512"]).run()
+    at.multiselect(key="cmp_models").set_value(["stability/core"]).run()  # aspect ratios only
+    assert not at.exception
+    assert at.multiselect(key="cmp_sizes").value == ["512x512"]
+    assert "3 rows × 1 column" in _texts(at)
+    assert any("STABILITY_API_KEY" in w.value for w in at.warning)
+
+
 def test_a_large_grid_asks_for_confirmation_before_run(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PROMPTBOARD_COMPARE_CONFIRM_CELLS", "3")
     at = app_as("ann", "member", page=PAGE)

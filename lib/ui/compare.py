@@ -65,10 +65,10 @@ def _axes(eng: Engine) -> tuple[list[compare.Axis], str | None]:
                               format_func=lambda s: library.get(s, s), placeholder="None")
     providers = sorted({m.split("/", 1)[0] for m in models}) or ["sandbox"]
     c, d, e = st.columns(3)
-    qualities = c.multiselect("Quality", compare.quality_choices(providers), key="cmp_qualities",
-                              placeholder="Default")
-    sizes = d.multiselect("Size", compare.size_choices(providers), key="cmp_sizes",
-                          placeholder="Default")
+    qualities = c.multiselect("Quality", _keep("cmp_qualities", compare.quality_choices(providers)),
+                              key="cmp_qualities", placeholder="Default")
+    sizes = d.multiselect("Size", _keep("cmp_sizes", compare.size_choices(providers)),
+                          key="cmp_sizes", placeholder="Default")
     seeds = e.text_input("Seeds", key="cmp_seeds", placeholder="e.g. 1, 2, 3")
     try:
         seed_values = tuple(s.strip() for s in seeds.split(",") if s.strip())
@@ -77,6 +77,14 @@ def _axes(eng: Engine) -> tuple[list[compare.Axis], str | None]:
                 compare.Axis("seed", seed_values)], None
     except compare.CompareError as exc:
         return [], str(exc)
+
+
+def _keep(key: str, options: list[str]) -> list[str]:
+    """The options plus values already chosen (a model change must not drop a choice).
+
+    Cells fit a value their model lacks (nearest aspect ratio, default quality) and say so.
+    """
+    return options + [v for v in st.session_state.get(key, []) if v not in options]
 
 
 def builder(eng: Engine, viewer: gallery.Viewer) -> None:
@@ -130,7 +138,9 @@ def _preview(eng: Engine, viewer: gallery.Viewer, grid: compare.Grid,
     """Size, estimated cost and duration, budget left, and what each column will do."""
     est = estimates.estimate(eng, viewer.username, cells)
     a, b, c, d = st.columns(4)
-    a.metric("Images", f"{est.images}", f"{len(grid.rows)} rows × {len(grid.columns)} columns",
+    rows, cols = len(grid.rows), len(grid.columns)
+    a.metric("Images", f"{est.images}",
+             f"{rows} row{'s' * (rows != 1)} × {cols} column{'s' * (cols != 1)}",
              delta_color="off", delta_arrow="off")
     b.metric("Estimated cost", money(est.cost_usd) + ("+" if est.unpriced else ""))
     c.metric("About", f"{est.seconds:.0f} s",
