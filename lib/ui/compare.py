@@ -123,8 +123,9 @@ def builder(eng: Engine, viewer: gallery.Viewer) -> None:
                  key="cmp_run", disabled=not confirmed):
         token = store.run_token(viewer.username, grid, title)
         try:
-            cid = store.start(eng, viewer, grid, title, shared=shared, confirmed=confirmed,
-                              token=token)
+            with st.spinner(f"Queuing {grid.size} job(s)…"):
+                cid = store.start(eng, viewer, grid, title, shared=shared,
+                                  confirmed=confirmed, token=token)
         except compare.CompareError as exc:
             st.error(str(exc), icon=":material/error:")
             return
