@@ -270,26 +270,31 @@ def _row(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison, r: int,
 
 def _cell(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison, s: store.CellState,
           winner: bool) -> None:
+    label = comp.grid.columns[s.col].label
     if s.thumb_key and s.image_id:
         st.image(thumbnail(eng, s.thumb_key), width="stretch")
-        st.caption(("🏆 " if winner else "") + f"{money(s.cost_usd)} · {seconds(s.duration_ms)}"
+        # the column's label too: on a phone the columns stack and the headings are far away
+        st.caption(("🏆 " if winner else "") + f"{label} · {money(s.cost_usd)} · "
+                   f"{seconds(s.duration_ms)}"
                    + (f" · {s.avg_rating:.1f}★ ({s.ratings})" if s.ratings else ""))
         key = f"cmp_rate_{s.image_id}"
         st.feedback("stars", key=key, default=s.my_rating - 1 if s.my_rating else None,
                     on_change=_rate, args=(eng, viewer, s.image_id, key))
-    elif s.image_hidden:
-        st.caption("Image not shared with you.")
-    elif s.status in jobs.ACTIVE:
-        st.caption(f"{STATUS_ICONS[s.status]} {s.status.title()}…")
-    elif s.status == store.BLOCKED:
-        st.info(s.note or "This column cannot run.", icon=":material/key_off:")
     else:
-        st.error(s.error or s.note or s.status.title(), icon=":material/error:")
+        st.caption(label)
+        if s.image_hidden:
+            st.caption("Image not shared with you.")
+        elif s.status in jobs.ACTIVE:
+            st.caption(f"{STATUS_ICONS[s.status]} {s.status.title()}…")
+        elif s.status == store.BLOCKED:
+            st.info(s.note or "This column cannot run.", icon=":material/key_off:")
+        else:
+            st.error(s.error or s.note or s.status.title(), icon=":material/error:")
     if s.note and (s.thumb_key or s.error):  # what differs from what was asked (size, seed)
         st.caption(s.note)
     if s.retryable and viewer.username == comp.owner:
-        label = "Retry" if s.job_id else "Run"
-        if st.button(label, key=f"cmp_retry_{comp.id}_{s.row}_{s.col}",
+        action = "Retry" if s.job_id else "Run"
+        if st.button(action, key=f"cmp_retry_{comp.id}_{s.row}_{s.col}",
                      icon=":material/refresh:"):
             try:
                 store.retry(eng, viewer, comp.id, s.row, s.col)

@@ -54,6 +54,12 @@ def test_build_a_2x3_grid_run_it_rate_cells_and_open_it_from_its_link(
     h.wait_settled(page)
     expect(main.get_by_text(re.compile(r"2\.0★ \(1\)"))).to_have_count(1)
     h.screenshot(page, "compare-grid-desktop")
+    page.set_viewport_size(h.PHONE)
+    h.wait_settled(page)
+    h.screenshot(page, "compare-grid-phone")
+    box = h.overflow(page)
+    assert box["docScrollWidth"] <= box["innerWidth"] + 1 and not box["offenders"], box
+    page.set_viewport_size(h.DESKTOP)
 
     link = page.get_by_label("Link", exact=True).input_value()
     assert re.search(r"/compare\?id=[0-9a-f]{16}$", link), link
