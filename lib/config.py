@@ -34,6 +34,9 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "PROMPTBOARD_OIDC_ADMINS": ("", "OIDC sign-in: e-mails or @domains that get the admin role"),
     "PROMPTBOARD_OIDC_ANALYSTS": ("", "OIDC sign-in: e-mails or @domains that get analyst"),
     "PROMPTBOARD_OIDC_DOMAINS": ("", "OIDC sign-in: only these @domains may sign in (else any)"),
+    "PROMPTBOARD_COMPARE_CONFIRM_CELLS": (
+        "24", "Compare: a grid with more cells than this asks for confirmation before it runs"
+    ),
     "PROMPTBOARD_TESTING": ("", "tests only: `1` lets AppTest name the signed-in user"),
 }
 

@@ -219,6 +219,41 @@ def _m004_price_audit(cur: Cursor) -> None:
     )
 
 
+def _m005_comparisons(cur: Cursor) -> None:
+    """Saved comparisons (the Compare page): axes, the job of each cell, a winner per row."""
+    cur.execute(
+        """
+        CREATE TABLE comparisons (
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            title TEXT NOT NULL,
+            axes TEXT NOT NULL,
+            shared BOOLEAN NOT NULL DEFAULT false,
+            client_token TEXT,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE INDEX comparisons_owner_idx ON comparisons (owner);
+        CREATE TABLE comparison_cells (
+            comparison_id TEXT NOT NULL,
+            row_idx INTEGER NOT NULL,
+            col_idx INTEGER NOT NULL,
+            job_id TEXT,
+            note TEXT,
+            images_shared BOOLEAN NOT NULL DEFAULT false,
+            PRIMARY KEY (comparison_id, row_idx, col_idx)
+        );
+        CREATE TABLE comparison_winners (
+            comparison_id TEXT NOT NULL,
+            row_idx INTEGER NOT NULL,
+            col_idx INTEGER NOT NULL,
+            by_user TEXT NOT NULL,
+            "at" TIMESTAMP NOT NULL,
+            PRIMARY KEY (comparison_id, row_idx)
+        );
+        """
+    )
+
+
 def _m007_storage_debt(cur: Cursor) -> None:
     """Storage prefixes whose delete failed (storage down), retried until it succeeds."""
     cur.execute(
@@ -232,6 +267,7 @@ MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("002_auth_sessions", _m002_auth_sessions),
     ("003_styles", _m003_styles),
     ("004_price_audit", _m004_price_audit),
+    ("005_comparisons", _m005_comparisons),
     ("007_storage_debt", _m007_storage_debt),
 ]
 

@@ -18,7 +18,7 @@ from tests.helpers import ROOT, app_as, ensure_user, run_next
 PAGE_FILES = {
     "home": "pages/home.py", "generate": "pages/generate.py", "history": "pages/history.py",
     "queue": "pages/queue.py", "gallery": "pages/gallery.py",
-    "analytics": "pages/analytics.py", "admin": "pages/admin.py",
+    "analytics": "pages/analytics.py", "admin": "pages/admin.py", "compare": "pages/compare.py",
 }
 ROLES = ("admin", "member", "analyst")
 CASES = [(role, page) for role in ROLES for page in PAGE_FILES]

@@ -208,6 +208,7 @@ SCREENS = [
     Screen("queue", "queue", "Queue", "Queue"),
     Screen("gallery", "gallery", "Gallery", "Gallery"),
     Screen("analytics", "analytics", "Analytics", "Analytics"),
+    Screen("compare", "compare", "Compare", "Compare"),
     Screen("admin", "admin", "Admin", "Admin"),
     Screen("signin", "", "Sign in", None, signed_in=False),
     Screen("setup", "", "Create the first admin account", None, server="blank_server",

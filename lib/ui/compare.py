@@ -1,0 +1,321 @@
+"""Compare page widgets: the grid builder, the estimate before a run, the live grid, exports.
+
+The grid polls (``st.fragment(run_every=...)``) only while some cell is queued or running,
+and shows at most ``ROWS_PER_PAGE`` rows at a time so a 50-row grid stays responsive.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import streamlit as st
+
+from lib import compare, gallery, jobs, styles
+from lib import compare_estimate as estimates
+from lib import compare_export as export
+from lib import compare_store as store
+from lib.clock import utcnow
+from lib.engine import Engine
+from lib.ui import STATUS_ICONS, money, pager, seconds, thumbnail
+
+ROWS_PER_PAGE = 10
+POLL_S = 1.5
+
+
+# --------------------------------------------------------------------------- builder
+
+
+def _rows() -> tuple[tuple[str, ...], str | None]:
+    """The prompt rows from a typed or uploaded list, or a search-and-replace list."""
+    mode = st.segmented_control("Rows", ["Prompt list", "Search and replace"],
+                                default="Prompt list", key="cmp_mode")
+    try:
+        if mode == "Search and replace":
+            a, b = st.columns([3, 1])
+            prompt = a.text_input("Prompt", key="cmp_template",
+                                  placeholder="a red fox in the snow")
+            token = b.text_input("Replace", key="cmp_token", placeholder="red")
+            values = st.text_area("With (one per line)", key="cmp_values", height=100,
+                                  placeholder="red\nblue\ngolden")
+            if not (prompt.strip() and token):
+                return (), None
+            return compare.rows_from_replace(prompt, token, values), None
+        text = st.text_area(f"Prompts (one per line, up to {compare.MAX_ROWS})",
+                            key="cmp_prompts", height=120,
+                            placeholder="a lighthouse at dusk\na lighthouse in a storm")
+        upload = st.file_uploader("…or upload a text file (one prompt per line)",
+                                  type=["txt"], key="cmp_file", max_upload_size=1)
+        if upload is not None:
+            return compare.rows_from_file(upload.getvalue()), None
+        return (compare.rows_from_text(text), None) if text.strip() else ((), None)
+    except compare.CompareError as exc:
+        return (), str(exc)
+
+
+def _axes(eng: Engine) -> tuple[list[compare.Axis], str | None]:
+    """The column axes; every combination of the chosen values becomes a column."""
+    st.markdown("**Columns**: choose values on any axes; each combination is one column.")
+    choices = compare.model_choices()
+    labels = {value: label for value, label, _ in choices}
+    library = {s.id: s.label for s in styles.list_styles(eng.db)}
+    a, b = st.columns(2)
+    models = a.multiselect("Provider / model", list(labels), format_func=labels.__getitem__,
+                           key="cmp_models", placeholder="Sandbox (default)")
+    style_ids = b.multiselect("Style", list(library), key="cmp_styles",
+                              format_func=lambda s: library.get(s, s), placeholder="None")
+    providers = sorted({m.split("/", 1)[0] for m in models}) or ["sandbox"]
+    c, d, e = st.columns(3)
+    qualities = c.multiselect("Quality", _keep("cmp_qualities", compare.quality_choices(providers)),
+                              key="cmp_qualities", placeholder="Default")
+    sizes = d.multiselect("Size", _keep("cmp_sizes", compare.size_choices(providers)),
+                          key="cmp_sizes", placeholder="Default")
+    seeds = e.text_input("Seeds", key="cmp_seeds", placeholder="e.g. 1, 2, 3")
+    try:
+        seed_values = tuple(s.strip() for s in seeds.split(",") if s.strip())
+        return [compare.Axis("model", tuple(models)), compare.Axis("style", tuple(style_ids)),
+                compare.Axis("quality", tuple(qualities)), compare.Axis("size", tuple(sizes)),
+                compare.Axis("seed", seed_values)], None
+    except compare.CompareError as exc:
+        return [], str(exc)
+
+
+def _keep(key: str, options: list[str]) -> list[str]:
+    """The options plus values already chosen (a model change must not drop a choice).
+
+    Cells fit a value their model lacks (nearest aspect ratio, default quality) and say so.
+    """
+    return options + [v for v in st.session_state.get(key, []) if v not in options]
+
+
+def builder(eng: Engine, viewer: gallery.Viewer) -> None:
+    """The form that builds a grid, its estimate, and Run."""
+    title = st.text_input("Title", key="cmp_title", max_chars=200,
+                          placeholder="Lighthouse moods (optional)")
+    rows, problem = _rows()
+    axes, axes_problem = _axes(eng)
+    problem = problem or axes_problem
+    seed = st.number_input("One seed for the whole grid (0 = pick one)", 0, 2**31 - 1, 0,
+                           key="cmp_seed", help="Used wherever the model takes a seed, so "
+                           "differences come from the columns, not from chance.")
+    if not seed:
+        seed = st.session_state.setdefault("cmp_random_seed", compare.random_seed())
+    shared = st.toggle("Share with the team", key="cmp_share")
+    grid = None
+    if not problem and rows:
+        try:
+            grid = compare.Grid(rows=rows, columns=compare.columns_from_axes(axes),
+                                seed=int(seed))
+        except compare.CompareError as exc:
+            problem = str(exc)
+    if problem:
+        st.error(problem, icon=":material/error:")
+    if grid is None:
+        st.info("Add prompts (rows) and pick column values to see the grid's size and cost.",
+                icon=":material/grid_view:")
+        return
+    cells = compare.expand(grid)
+    _preview(eng, viewer, grid, cells)
+    confirmed = True
+    if compare.needs_confirmation(grid):
+        confirmed = st.checkbox(f"Yes, run all {grid.size} images (more than "
+                                f"{compare.confirm_cells()})", key="cmp_confirm")
+    if st.button("Run comparison", type="primary", icon=":material/play_arrow:",
+                 key="cmp_run", disabled=not confirmed):
+        token = store.run_token(viewer.username, grid, title)
+        try:
+            with st.spinner(f"Queuing {grid.size} job(s)…"):
+                cid = store.start(eng, viewer, grid, title, shared=shared,
+                                  confirmed=confirmed, token=token)
+        except compare.CompareError as exc:
+            st.error(str(exc), icon=":material/error:")
+            return
+        st.session_state.pop("cmp_random_seed", None)
+        st.query_params["id"] = cid
+        st.rerun()
+
+
+def _preview(eng: Engine, viewer: gallery.Viewer, grid: compare.Grid,
+             cells: list[compare.Cell]) -> None:
+    """Size, estimated cost and duration, budget left, and what each column will do."""
+    est = estimates.estimate(eng, viewer.username, cells)
+    a, b, c, d = st.columns(4)
+    rows, cols = len(grid.rows), len(grid.columns)
+    a.metric("Images", f"{est.images}",
+             f"{rows} row{'s' * (rows != 1)} × {cols} column{'s' * (cols != 1)}",
+             delta_color="off", delta_arrow="off")
+    b.metric("Estimated cost", money(est.cost_usd) + ("+" if est.unpriced else ""))
+    c.metric("About", f"{est.seconds:.0f} s",
+             "from team history" if est.from_history else "rough guess", delta_color="off",
+             delta_arrow="off")
+    d.metric("Budget left", "no budget" if est.budget_left_usd is None
+             else money(est.budget_left_usd))
+    if est.unpriced:
+        st.caption(f"{est.unpriced} cell(s) have no price yet, so the total is a lower bound.")
+    if est.over_budget:
+        st.warning("This grid costs more than the budget left this month: cells past the "
+                   "limit will be refused.", icon=":material/savings:")
+    for col, note in compare.column_notes(cells).items():
+        label = grid.columns[col].label
+        if any(cell.blocked for cell in cells if cell.col == col):
+            st.warning(f"Column **{label}** will not run: {note}", icon=":material/key_off:")
+        else:
+            st.caption(f"Column {label}: {note}")
+
+
+# --------------------------------------------------------------------------- saved list
+
+
+def saved(eng: Engine, viewer: gallery.Viewer) -> None:
+    """Comparisons this viewer may open, with an Open button."""
+    found = store.list_for(eng, viewer)
+    if not found:
+        st.caption("No saved comparisons yet: build one below.")
+        return
+    by_id = {s.id: s for s in found}
+    a, b = st.columns([4, 1], vertical_alignment="bottom")
+    chosen = a.selectbox(
+        "Saved comparisons", list(by_id), key="cmp_saved",
+        format_func=lambda i: (f"{by_id[i].title} — {by_id[i].owner} · "
+                               f"{by_id[i].created_at:%Y-%m-%d %H:%M} · {by_id[i].rows}×"
+                               f"{by_id[i].columns}" + (" · shared" if by_id[i].shared else "")))
+    if b.button("Open", key="cmp_open", icon=":material/open_in_new:"):
+        st.query_params["id"] = chosen
+        st.rerun()
+
+
+# --------------------------------------------------------------------------- one comparison
+
+
+def share_link(comparison_id: str) -> str:
+    """This page's URL with ``?id=`` (what a teammate opens)."""
+    parts = urlsplit(st.context.url or "")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, urlencode({"id": comparison_id}),
+                       ""))
+
+
+def view(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison) -> None:
+    """A saved comparison: header, sharing, the live grid and the exports."""
+    top, back = st.columns([5, 1], vertical_alignment="center")
+    top.subheader(comp.title)
+    if back.button("All comparisons", key="cmp_back", icon=":material/arrow_back:"):
+        del st.query_params["id"]
+        st.rerun()
+    st.caption(f"By {comp.owner} · {comp.created_at:%Y-%m-%d %H:%M} UTC · "
+               f"{len(comp.grid.rows)} × {len(comp.grid.columns)} · seed {comp.grid.seed}")
+    if comp.editable_by(viewer):
+        shared = st.toggle("Shared with the team", value=comp.shared, key=f"cmp_sh_{comp.id}")
+        if shared != comp.shared:
+            store.set_shared(eng, viewer, comp.id, shared)
+            st.rerun()
+    if comp.shared or comp.editable_by(viewer):
+        st.text_input("Link", share_link(comp.id), key=f"cmp_link_{comp.id}", disabled=True,
+                      help="Teammates open this link; they see it once it is shared.")
+    live_grid(eng, viewer, comp)
+
+
+def live_grid(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison) -> None:
+    """The grid, refreshed while any cell is queued or running, then still."""
+    polling = POLL_S if store.any_active(store.cell_states(eng, viewer, comp)) else None
+
+    @st.fragment(run_every=polling)
+    def grid() -> None:
+        states = store.cell_states(eng, viewer, comp)
+        winners = store.winners(eng, comp.id)
+        done = sum(1 for s in states if s.status not in jobs.ACTIVE)
+        st.progress(done / max(1, len(states)), text=f"{done} of {len(states)} cells done")
+        stoppable = store.any_active(states) and comp.editable_by(viewer)
+        if stoppable and st.button("Cancel the rest", key="cmp_cancel", icon=":material/cancel:"):
+            store.cancel_active(eng, viewer, comp.id)
+            st.rerun(scope="fragment")
+        pages = -(-len(comp.grid.rows) // ROWS_PER_PAGE)
+        page = min(st.session_state.get("cmp_page", 0), pages - 1)
+        first = page * ROWS_PER_PAGE
+        shown = range(first, min(first + ROWS_PER_PAGE, len(comp.grid.rows)))
+        widths = [2] + [3] * len(comp.grid.columns)
+        head = st.columns(widths)
+        head[0].caption("Prompt")
+        for c, column in enumerate(comp.grid.columns):
+            head[c + 1].markdown(f"**{column.label}**")
+        for r in shown:
+            _row(eng, viewer, comp, r, [s for s in states if s.row == r], winners.get(r),
+                 widths)
+        if pages > 1:
+            pager("cmp_page", page, pages, len(comp.grid.rows))
+        _exports(eng, comp, states, winners)
+        if polling and not store.any_active(states):
+            st.rerun()  # a full rerun defines the fragment again, without the timer
+
+    grid()
+
+
+def _row(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison, r: int,
+         states: list[store.CellState], winner: int | None, widths: list[int]) -> None:
+    cols = st.columns(widths, border=True)
+    with cols[0]:
+        st.markdown(comp.grid.rows[r])
+        options = [None, *range(len(comp.grid.columns))]
+        if comp.editable_by(viewer):
+            picked = st.selectbox(
+                "Winner", options, index=options.index(winner), key=f"cmp_win_{comp.id}_{r}",
+                format_func=lambda c: "—" if c is None else comp.grid.columns[c].label)
+            if picked != winner:
+                store.set_winner(eng, viewer, comp.id, r, picked)
+                winner = picked
+        elif winner is not None:
+            st.caption(f"Winner: {comp.grid.columns[winner].label}")
+    for s in states:
+        with cols[s.col + 1]:
+            _cell(eng, viewer, comp, s, winner == s.col)
+
+
+def _cell(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison, s: store.CellState,
+          winner: bool) -> None:
+    label = comp.grid.columns[s.col].label
+    if s.thumb_key and s.image_id:
+        st.image(thumbnail(eng, s.thumb_key), width="stretch")
+        # the column's label too: on a phone the columns stack and the headings are far away
+        st.caption(("🏆 " if winner else "") + f"{label} · {money(s.cost_usd)} · "
+                   f"{seconds(s.duration_ms)}"
+                   + (f" · {s.avg_rating:.1f}★ ({s.ratings})" if s.ratings else ""))
+        key = f"cmp_rate_{s.image_id}"
+        st.feedback("stars", key=key, default=s.my_rating - 1 if s.my_rating else None,
+                    on_change=_rate, args=(eng, viewer, s.image_id, key))
+    else:
+        st.caption(label)
+        if s.image_hidden:
+            st.caption("Image not shared with you.")
+        elif s.status in jobs.ACTIVE:
+            st.caption(f"{STATUS_ICONS[s.status]} {s.status.title()}…")
+        elif s.status == store.BLOCKED:
+            st.info(s.note or "This column cannot run.", icon=":material/key_off:")
+        else:
+            st.error(s.error or s.note or s.status.title(), icon=":material/error:")
+    if s.note and (s.thumb_key or s.error):  # what differs from what was asked (size, seed)
+        st.caption(s.note)
+    if s.retryable and viewer.username == comp.owner:
+        action = "Retry" if s.job_id else "Run"
+        if st.button(action, key=f"cmp_retry_{comp.id}_{s.row}_{s.col}",
+                     icon=":material/refresh:"):
+            try:
+                store.retry(eng, viewer, comp.id, s.row, s.col)
+            except (compare.CompareError, jobs.SubmitError) as exc:
+                st.error(str(exc), icon=":material/error:")
+            else:
+                st.rerun()  # the whole page, so the grid polls again
+
+
+def _rate(eng: Engine, viewer: gallery.Viewer, image_id: str, key: str) -> None:
+    """Store a star click before the rerun, so the grid shows it at once (None clears it)."""
+    value = st.session_state.get(key)
+    gallery.rate(eng.db, viewer, image_id, None if value is None else int(value) + 1, utcnow())
+
+
+def _exports(eng: Engine, comp: store.Comparison, states: list[store.CellState],
+             winners: dict[int, int]) -> None:
+    a, b, _ = st.columns([1, 1, 3])
+    a.download_button("Grid as PNG", data=lambda: export.grid_png(eng, comp, states, winners),
+                      file_name=f"comparison-{comp.id}.png", mime="image/png",
+                      key="cmp_png", icon=":material/image:", on_click="ignore")
+    b.download_button("Grid as CSV", data=lambda: export.grid_csv(comp, states, winners),
+                      file_name=f"comparison-{comp.id}.csv", mime="text/csv",
+                      key="cmp_csv", icon=":material/table:", on_click="ignore")

@@ -1,0 +1,28 @@
+"""Compare: prompt variants (rows) against settings (columns), run as one batch, saved, shared."""
+
+import streamlit as st
+
+from lib import compare_store, gallery, ui
+from lib.ui import compare as grid
+
+eng = ui.engine()
+ui.require_page("compare")
+me = ui.signed_in()
+viewer = gallery.Viewer(me.username, me.role)
+
+st.title("Compare")
+opened = st.query_params.get("id")
+if opened:
+    comparison = compare_store.get(eng, viewer, opened)
+    if comparison is None:  # missing or not shared: the same words, and nothing of it shown
+        st.error(compare_store.NOT_FOUND.format(id=opened), icon=":material/search_off:")
+        if st.button("All comparisons", icon=":material/arrow_back:"):
+            del st.query_params["id"]
+            st.rerun()
+        st.stop()
+    grid.view(eng, viewer, comparison)
+    st.stop()
+
+grid.saved(eng, viewer)
+st.subheader("New comparison")
+grid.builder(eng, viewer)

@@ -1,0 +1,76 @@
+"""Comparison exports: one labelled PNG of the grid, and a CSV with a line per cell."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+import pytest
+from PIL import Image
+
+from lib import compare as cmp
+from lib import compare_export as export
+from lib import compare_store as store
+from lib import config, gallery
+from lib.engine import Engine
+from tests.helpers import TickingClock, run_next
+
+ANN = gallery.Viewer("ann", "member")
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    eng = Engine(config.load(), clock=TickingClock())
+    yield eng
+    eng.close()
+
+
+@pytest.fixture
+def finished(engine: Engine) -> store.Comparison:
+    grid = cmp.Grid(rows=("a red fox", "a blue boat [[fail:safety]]"),
+                    columns=cmp.columns_from_axes([cmp.Axis("quality", ("draft", "high")),
+                                                   cmp.Axis("size", ("512x512",))]), seed=9)
+    cid = store.start(engine, ANN, grid, "Fox and boat")
+    while run_next(engine) is not None:
+        pass
+    store.set_winner(engine, ANN, cid, 0, 1)
+    comp = store.get(engine, ANN, cid)
+    assert comp is not None
+    return comp
+
+
+def test_the_png_has_the_grid_with_headings_and_a_box_per_cell(
+        engine: Engine, finished: store.Comparison) -> None:
+    states = store.cell_states(engine, ANN, finished)
+    png = export.grid_png(engine, finished, states, store.winners(engine, finished.id))
+    im = Image.open(io.BytesIO(png))
+    assert im.format == "PNG"
+    assert im.size == (export.LABEL_W + 2 * (export.CELL + export.PAD) + export.PAD,
+                       export.HEAD_H + 2 * (export.CELL + export.CAPTION_H + export.PAD)
+                       + export.PAD)
+    rgb = im.convert("RGB")
+    ok_x = export.LABEL_W + export.CELL // 2
+    ok_y = export.HEAD_H + export.CELL // 2
+    failed_y = ok_y + export.CELL + export.CAPTION_H + export.PAD
+    assert rgb.getpixel((ok_x, ok_y)) != (240, 240, 240)  # a drawn image
+    assert rgb.getpixel((export.LABEL_W + 2, failed_y)) == (240, 240, 240)  # the failed box
+    winner_x = export.LABEL_W + export.CELL + export.PAD - 2
+    assert rgb.getpixel((winner_x, ok_y)) == export.WIN  # the winner's frame
+    heading = rgb.crop((export.LABEL_W, 0, rgb.width, export.HEAD_H))
+    assert heading.getextrema() != ((255, 255), (255, 255), (255, 255))  # headings drawn
+
+
+def test_the_csv_has_a_line_per_cell_with_axes_results_and_the_winner(
+        engine: Engine, finished: store.Comparison) -> None:
+    states = store.cell_states(engine, ANN, finished)
+    text = export.grid_csv(finished, states, store.winners(engine, finished.id))
+    lines = list(csv.DictReader(io.StringIO(text)))
+    assert [(r["row"], r["column"]) for r in lines] == [("1", "1"), ("1", "2"), ("2", "1"),
+                                                        ("2", "2")]
+    first, second = lines[0], lines[1]
+    assert first["prompt"] == "a red fox" and first["quality"] == "draft"
+    assert first["size"] == "512x512" and first["seed"] == "9" and first["status"] == "succeeded"
+    assert first["image_id"] and first["cost_usd"] == "0.00000000" and first["duration_s"]
+    assert second["winner"] == "yes" and first["winner"] == ""
+    assert lines[2]["status"] == "failed" and "safety filter" in lines[2]["error"]
