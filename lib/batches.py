@@ -26,6 +26,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from lib import auth, forms, gallery, imaging, jobs
+from lib import providers as registry
 
 if TYPE_CHECKING:
     from lib.engine import Engine
@@ -65,12 +66,15 @@ def submit_batch(engine: Engine, user: str, spec: jobs.JobSpec, count: int,
                  mode: str = RANDOM, *, rng: random.Random | None = None) -> list[str]:
     """Queue ``count`` jobs like ``spec`` with their own seeds; returns their ids in seed order.
 
-    One variation is an ordinary job (no batch id) with the seed as given, or a fresh one
-    in random mode.
+    One variation is an ordinary job (no batch id) with the seed as given. A model that takes
+    no seed gets none (its variations are independent runs, recorded as such).
     """
-    if count == 1 and mode == CONSECUTIVE:
+    if count == 1:
         return [jobs.submit(engine, user, forms.with_token(user, spec))]
-    chosen = seeds(count, mode, spec.seed, max(1, spec.n), rng)
+    cls = registry.get(spec.provider)
+    seeded = cls.model_caps(spec.model or cls.caps.default_model).seed
+    chosen: list[int | None] = (list(seeds(count, mode, spec.seed, max(1, spec.n), rng))
+                                if seeded else [None] * count)
     token = batch_token(user, spec, count, mode)
     batch_id = None if count == 1 else uuid.uuid4().hex[:16]
     ids: list[str] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections.abc import Iterator
 from decimal import Decimal
@@ -9,6 +10,7 @@ from decimal import Decimal
 import pytest
 
 from lib import batches, budgets, config, gallery, imaging, jobs
+from lib import providers as registry
 from lib.engine import Engine
 from tests.helpers import TickingClock, run_next
 
@@ -96,9 +98,18 @@ def test_a_random_batch_records_each_seed_so_a_job_can_be_made_again(engine: Eng
     assert redo == first
 
 
-def test_one_variation_is_a_plain_job_without_a_batch(engine: Engine) -> None:
-    [job_id] = batches.submit_batch(engine, "ann", _spec(seed=42), 1, batches.CONSECUTIVE)
+@pytest.mark.parametrize("mode", batches.SEED_MODES)
+def test_one_variation_is_a_plain_job_with_the_seed_as_given(engine: Engine, mode: str) -> None:
+    [job_id] = batches.submit_batch(engine, "ann", _spec(seed=42), 1, mode)
     assert _rows(engine, [job_id]) == [(None, 42, 1, "a fox in the snow")]
+
+
+def test_a_model_without_seeds_gets_independent_runs_without_made_up_seeds(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    cls = registry.get("sandbox")
+    monkeypatch.setattr(cls, "caps", dataclasses.replace(cls.caps, seed=False))
+    ids = batches.submit_batch(engine, "ann", _spec(seed=5), 2, batches.CONSECUTIVE)
+    assert [r[1] for r in _rows(engine, ids)] == [None, None]
 
 
 def test_a_double_click_queues_one_batch(engine: Engine) -> None:
@@ -148,3 +159,42 @@ def test_more_like_this_refuses_private_images_and_roles_that_cannot_generate(
     with pytest.raises(jobs.SubmitError, match="cannot generate"):
         batches.more_like_this(engine, gallery.Viewer("ana", "analyst"), src, 2)
     assert engine.db.scalar("SELECT count(*) FROM jobs") == 1
+
+
+def _batch_and_single(engine: Engine, user: str = "ann") -> tuple[list[str], str]:
+    ids = batches.submit_batch(engine, user, _spec(prompt="batch fox"), 3, batches.RANDOM)
+    single = _image(engine, user, prompt="lone owl")
+    _run_all(engine)
+    return ids, single
+
+
+def test_the_gallery_folds_a_batch_into_one_tile_with_its_count(engine: Engine) -> None:
+    ids, single = _batch_and_single(engine)
+    ann = gallery.Viewer("ann", "member")
+    flat = gallery.search(engine.db, ann, gallery.GalleryFilter())
+    assert flat.total == 4 and {c.group_count for c in flat.rows} == {1}
+    grouped = gallery.search(engine.db, ann, gallery.GalleryFilter(group_batches=True))
+    assert grouped.total == 2
+    by_prompt = {c.prompt: c for c in grouped.rows}
+    assert by_prompt["batch fox"].group_count == 3 and by_prompt["lone owl"].group_count == 1
+    assert by_prompt["batch fox"].batch_id == batches.batch_of(engine, ids[0])
+    assert by_prompt["lone owl"].id == single
+
+
+def test_opening_a_batch_shows_its_images_only(engine: Engine) -> None:
+    ids, _ = _batch_and_single(engine)
+    batch = batches.batch_of(engine, ids[0]) or ""
+    f = gallery.GalleryFilter(batch=batch, group_batches=True)  # opened: never folded
+    got = gallery.search(engine.db, gallery.Viewer("ann", "member"), f)
+    assert got.total == 3 and {c.job_id for c in got.rows} == set(ids)
+
+
+def test_grouping_counts_only_the_images_a_member_may_see(engine: Engine) -> None:
+    ids, _ = _batch_and_single(engine, "bob")
+    bob = gallery.Viewer("bob", "member")
+    one = str(engine.db.scalar("SELECT id FROM images WHERE job_id = ?", [ids[1]]))
+    gallery.set_shared(engine.db, bob, [one], True)
+    f = gallery.GalleryFilter(group_batches=True)
+    got = gallery.search(engine.db, gallery.Viewer("ann", "member"), f)
+    assert [(c.id, c.group_count) for c in got.rows] == [(one, 1)]
+    assert gallery.search(engine.db, gallery.Viewer("root", "admin"), f).total == 2
