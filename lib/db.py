@@ -218,11 +218,17 @@ def _m004_price_audit(cur: Cursor) -> None:
     )
 
 
+def _m006_style_preview_jobs(cur: Cursor) -> None:
+    """The job drawing a style's preview through the queue (lib.style_previews)."""
+    cur.execute("ALTER TABLE styles ADD COLUMN preview_job_id TEXT")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("001_core", _m001_core),
     ("002_auth_sessions", _m002_auth_sessions),
     ("003_styles", _m003_styles),
     ("004_price_audit", _m004_price_audit),
+    ("006_style_preview_jobs", _m006_style_preview_jobs),  # 005 belongs to another branch
 ]
 
 
