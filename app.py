@@ -32,6 +32,7 @@ PAGES = {
     "history": st.Page("pages/history.py", title="History", icon=":material/history:"),
     "queue": st.Page("pages/queue.py", title="Queue", icon=":material/queue:"),
     "gallery": st.Page("pages/gallery.py", title="Gallery", icon=":material/photo_library:"),
+    "styles": st.Page("pages/styles.py", title="Styles", icon=":material/style:"),
     "analytics": st.Page("pages/analytics.py", title="Analytics", icon=":material/monitoring:"),
     "admin": st.Page("pages/admin.py", title="Admin", icon=":material/admin_panel_settings:"),
 }
