@@ -12,7 +12,7 @@ viewer = gallery.Viewer(me.username, me.role)
 
 st.title("Gallery")
 facets = tiles.cached_facets(eng, viewer)
-top, sort_col, group_col = st.columns([4, 1, 1], vertical_alignment="bottom")
+top, sort_col, group_col = st.columns([5, 2, 2], vertical_alignment="bottom")
 text = top.text_input("Search prompts", key="gal_text", placeholder="lighthouse, fox, neon…")
 sort = sort_col.selectbox("Sort", gallery.SORTS, key="gal_sort", format_func=str.title)
 group = group_col.toggle("Group batches", key="gal_group",

@@ -58,9 +58,10 @@ with form:
     seed = b.number_input("Seed (0 = random)", 0, 2**31 - 1, 0, key="gen_seed") if opts.seed else 0
     negative = (c.text_input("Negative prompt", key="gen_negative")
                 if opts.negative_prompt else None)
-    variations = a.number_input("Variations", 1, batches.MAX_VARIATIONS, 1, key="gen_variations",
+    v, m = st.columns([1, 2])
+    variations = v.number_input("Variations", 1, batches.MAX_VARIATIONS, 1, key="gen_variations",
                                 help="Queue this many jobs as one batch, each with its own seed.")
-    seed_mode = b.segmented_control(
+    seed_mode = m.segmented_control(
         "Seeds", batches.SEED_MODES, default=batches.RANDOM, key="gen_seed_mode", required=True,
         format_func=str.title, disabled=variations == 1 or not opts.seed,
         help="Consecutive: counting up from the seed above (a random start at 0). "

@@ -57,6 +57,7 @@ def test_an_admin_ranks_every_model_with_its_sample_size() -> None:
     assert df.loc["gpt-image-2", "ratings"] == 2 and df.loc["gpt-image-2", "thin"]
     assert df.loc["flash", "images"] == 3 and df.loc["flash", "images_rated"] == 1
     assert df.loc["core", "note"] == "no ratings yet"
+    assert df.loc["core", "per_usd"] == "— (no ratings)"
     assert not at.metric  # the Costs tab's queries did not run
 
 
@@ -93,5 +94,5 @@ def test_a_free_model_says_so_instead_of_infinity() -> None:
     _rate("c1-0", {"ann": 5})
     at = _open("root", "admin")
     core = _board(at).set_index("model").loc["core"]
-    assert pd.isna(core["rating_per_usd"])
+    assert pd.isna(core["rating_per_usd"]) and core["per_usd"] == "— (free)"
     assert "free: rating per dollar is undefined" in core["note"]

@@ -223,21 +223,23 @@ def quality_section(eng: Engine, viewer: Viewer, f: Filters) -> None:
     st.caption(f"Ratings (1–5 stars, one per person and image) of {scope}. Rating per dollar is "
                "the average rating divided by the cost per image; it has no value for free or "
                f"unpriced models. Fewer than {leaderboard.THIN_SAMPLE} ratings is a thin "
-               "sample: treat its average with care.")
+               "sample: treat its average with care. The period, users, providers, models and "
+               "demo filters above apply; the status filter does not (images only).")
     if df.empty:
         st.info("No images in this period for these filters.", icon=":material/star:")
         return
-    df = df.assign(median_s=df["median_ms"] / 1000,
+    df = df.assign(median_s=df["median_ms"] / 1000, per_usd=df.apply(_per_usd, axis=1),
                    sample=df["thin"].map({True: "⚠ thin", False: "ok"}))
     keys = [k.rsplit(" AS ", 1)[1] for k in leaderboard.GROUPINGS[by]]
     st.dataframe(
         df, hide_index=True, width="stretch",
-        column_order=[*keys, "rating_per_usd", "avg_rating", "ratings", "sample",
-                      "images_rated", "images", "cost_per_image_usd", "median_s", "note"],
+        column_order=[*keys, "per_usd", "avg_rating", "ratings", "sample", "note",
+                      "images_rated", "images", "cost_per_image_usd", "median_s"],
         column_config={
             "provider": "Provider", "model": "Model", "style": "Style",
-            "rating_per_usd": st.column_config.NumberColumn(
-                "Rating per $", format="%.1f", help="Average stars / cost per image."),
+            "per_usd": st.column_config.TextColumn(
+                "Rating per $", help="Average stars / cost per image; undefined (—) for "
+                "free or unpriced models and without ratings."),
             "avg_rating": st.column_config.NumberColumn("Avg rating", format="%.2f ★"),
             "ratings": st.column_config.NumberColumn("Ratings", help="How many ratings the "
                                                      "average rests on."),
@@ -245,4 +247,16 @@ def quality_section(eng: Engine, viewer: Viewer, f: Filters) -> None:
             "cost_per_image_usd": st.column_config.NumberColumn("Cost / image",
                                                                 format="$%.4f"),
             "median_s": st.column_config.NumberColumn("Median (s)", format="%.1f"),
-            "note": st.column_config.TextColumn("Note", width="large")})
+            "note": st.column_config.TextColumn("Note", width="medium")})
+
+
+def _per_usd(row: pd.Series) -> str:
+    """Rating per dollar for people: a number, or why there is none (never infinity)."""
+    value = row["rating_per_usd"]
+    if value is not None and not pd.isna(value):
+        return f"{value:,.1f}"
+    if row["priced_images"] == 0:
+        return "— (no price)"
+    if row["cost_per_image_usd"] == 0:
+        return "— (free)"
+    return "— (no ratings)"

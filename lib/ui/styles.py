@@ -50,8 +50,9 @@ def preview_box(eng: Engine, me: User, s: styles.Style, job: PreviewJob | None,
     if s.preview_key and eng.storage.exists(s.preview_key):
         st.image(thumbnail(eng, s.preview_key), width="stretch",
                  caption=None if current else "Drawn from an older template")
-    else:
-        st.caption(":material/image: No preview yet")
+    else:  # a square-ish empty frame, so cards with and without a preview line up
+        st.container(height=140, border=True, horizontal_alignment="center",
+                     vertical_alignment="center").caption(":material/image: No preview yet")
     if job is not None and job.pending:
         st.caption(f":material/schedule: Drawing… ({job.status})")
         return
@@ -88,12 +89,14 @@ def use_style(s: styles.Style) -> None:
 def card(eng: Engine, me: User, s: styles.Style, job: PreviewJob | None) -> None:
     """One style as its users see it: preview, template, notes, Use."""
     with st.container(border=True):
-        preview_box(eng, me, s, job, "lib")
-        st.markdown(f"**{s.label}** {BADGES[s.status]}")
-        st.code(s.template, language=None, wrap_lines=True)
-        st.caption(s.summary())
-        if s.status == styles.ACTIVE and st.button("Use", key=f"lib_use_{s.id}",
-                                                   icon=":material/brush:", type="primary"):
+        pic, body = st.columns([2, 3], gap="small")
+        with pic:
+            preview_box(eng, me, s, job, "lib")
+        body.markdown(f"**{s.label}** {BADGES[s.status]}")
+        body.code(s.template, language=None, wrap_lines=True)
+        body.caption(s.summary())
+        if s.status == styles.ACTIVE and body.button("Use", key=f"lib_use_{s.id}",
+                                                     icon=":material/brush:", type="primary"):
             use_style(s)
 
 
@@ -123,9 +126,9 @@ def library(eng: Engine, me: User) -> None:
 
 def _grid(eng: Engine, me: User, items: list[styles.Style],
           found: dict[str, PreviewJob]) -> None:
-    cols = st.columns(3)
+    cols = st.columns(2)
     for i, s in enumerate(items):
-        with cols[i % 3]:
+        with cols[i % 2]:
             card(eng, me, s, found.get(s.id))
 
 
