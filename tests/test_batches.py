@@ -163,9 +163,9 @@ def test_more_like_this_refuses_private_images_and_roles_that_cannot_generate(
 
 def _batch_and_single(engine: Engine, user: str = "ann") -> tuple[list[str], str]:
     ids = batches.submit_batch(engine, user, _spec(prompt="batch fox"), 3, batches.RANDOM)
-    single = _image(engine, user, prompt="lone owl")
+    single = jobs.submit(engine, user, _spec(prompt="lone owl"))
     _run_all(engine)
-    return ids, single
+    return ids, str(engine.db.scalar("SELECT id FROM images WHERE job_id = ?", [single]))
 
 
 def test_the_gallery_folds_a_batch_into_one_tile_with_its_count(engine: Engine) -> None:

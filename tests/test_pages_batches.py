@@ -4,23 +4,13 @@ opens a batch, and "more like this" queues a batch from the detail dialog."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
-import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from lib import batches, gallery, jobs, ui
 from lib.engine import Engine
 from tests.helpers import app_as, ensure_user
-
-
-@pytest.fixture(autouse=True)
-def _fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
+from tests.test_pages_gallery import _fresh  # noqa: F401 - autouse: a fresh engine per test
 
 
 def _settle(eng: Engine) -> None:

@@ -6,27 +6,16 @@ images at $0.04 each (private) and a failed job; carol one stability image at $1
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from lib import gallery, ui
-from tests.test_analytics_page import _history, _page
+from tests.test_analytics_page import _fresh, _history, _page  # noqa: F401 - _fresh: autouse
 
 TAB = {"an_tab": "Quality per dollar"}
-
-
-@pytest.fixture(autouse=True)
-def _fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
 
 
 def _rate(image_id: str, stars: dict[str, int]) -> None:

@@ -3,28 +3,26 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
-import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from lib import auth, style_previews, styles, ui
 from tests.helpers import ROOT, app_as, ensure_user
-
-
-@pytest.fixture(autouse=True)
-def _fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
+from tests.test_pages_gallery import _fresh  # noqa: F401 - autouse: a fresh engine per test
 
 
 def _page(user: str = "ann", role: str = "member") -> AppTest:
     at = app_as(user, role, page="pages/styles.py")
     assert not at.exception
     return at
+
+
+def _propose(at: AppTest, name: str, template: str) -> AppTest:
+    """Fill the propose form's name and template and submit it."""
+    next(w for w in at.text_input if w.label == "Name").input(name)
+    next(w for w in at.text_area if w.label == "Template").input(template)
+    next(b for b in at.get("button") if getattr(b, "label", "") == "Propose").click()
+    return at.run()
 
 
 def _labels(at: AppTest) -> str:
@@ -45,13 +43,7 @@ def test_a_member_sees_the_active_library_without_others_proposals() -> None:
 
 
 def test_a_member_proposes_a_style_and_sees_it_waiting() -> None:
-    at = _page()
-    [name] = [w for w in at.text_input if w.label == "Name"]
-    name.input("Ink wash")
-    [template] = [w for w in at.text_area if w.label == "Template"]
-    template.input("{prompt}, ink wash painting")
-    [submit] = [b for b in at.get("button") if getattr(b, "label", "") == "Propose"]
-    submit.click().run()
+    at = _propose(_page(), "Ink wash", "{prompt}, ink wash painting")
     assert not at.exception
     assert any("Proposed “Ink wash”" in s.value for s in at.success)
     assert "Proposals waiting for an admin" in " ".join(h.value for h in at.subheader)
@@ -60,13 +52,7 @@ def test_a_member_proposes_a_style_and_sees_it_waiting() -> None:
 
 
 def test_a_template_without_the_placeholder_is_refused_on_the_page() -> None:
-    at = _page()
-    [name] = [w for w in at.text_input if w.label == "Name"]
-    name.input("Broken")
-    [template] = [w for w in at.text_area if w.label == "Template"]
-    template.input("no placeholder here")
-    [submit] = [b for b in at.get("button") if getattr(b, "label", "") == "Propose"]
-    submit.click().run()
+    at = _propose(_page(), "Broken", "no placeholder here")
     assert any("must contain {prompt}" in e.value for e in at.error)
     assert styles.find(ui.engine().db, "broken") is None
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from datetime import datetime
 
 import pytest
 from PIL import Image
@@ -13,15 +12,7 @@ from lib import config, jobs, style_previews, styles
 from lib.auth import User
 from lib.engine import Engine
 from tests.helpers import TickingClock, run_next
-
-NOW = datetime(2026, 11, 2, 9, 0, 0)
-
-
-def _user(name: str, role: str) -> User:
-    return User(name, name.title(), None, role, False, NOW)
-
-
-ADMIN, MEMBER, ANALYST = _user("root", "admin"), _user("ann", "member"), _user("al", "analyst")
+from tests.test_styles import ADMIN, ANALYST, MEMBER, NOW
 
 
 @pytest.fixture
