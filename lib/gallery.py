@@ -210,16 +210,20 @@ def search(db: Database, viewer: Viewer, f: GalleryFilter) -> GalleryPage:
     rating_join = (f"LEFT JOIN ({_RATINGS.format(where='')}) r ON r.image_id = i.id"
                    if f.sort == "rating" else "")  # that order needs every image's average
     order = _ORDER[f.sort].format(a="i", r="r")
-    one_per_group = (f"QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {order}) = 1"
-                     if group else "")
+    cols = ", ".join(f"i.{c}" for c in _IMAGE_COLS)
     # A top-N carrying the card's columns measured faster on early pages than one over ids
     # joined back (faster only deep into 1M rows); the rest is joined for the page's rows.
+    # Grouping is a window over every match, not a top-N: there narrow ids measured 5x faster.
+    page_cte = f"""page AS (
+            SELECT {cols}, 1 AS group_count FROM images i {rating_join}
+            WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?)""" if not group else f"""g AS (
+            SELECT i.id, count(*) OVER (PARTITION BY {key}) AS group_count
+            FROM images i {rating_join} {bjoin} WHERE {where}
+            QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {order}) = 1
+            ORDER BY {order} LIMIT ? OFFSET ?),
+        page AS (SELECT {cols}, g.group_count FROM g JOIN images i ON i.id = g.id)"""
     sql = f"""
-        WITH page AS (
-            SELECT {", ".join(f"i.{c}" for c in _IMAGE_COLS)},
-                   {f"count(*) OVER (PARTITION BY {key})" if group else "1"} AS group_count
-            FROM images i {rating_join} {bjoin}
-            WHERE {where} {one_per_group} ORDER BY {order} LIMIT ? OFFSET ?)
+        WITH {page_cte}
         SELECT {", ".join(f"p.{c}" for c in _IMAGE_COLS)}, r.avg_rating,
                coalesce(r.ratings, 0), mr.rating, fv.image_id IS NOT NULL, j.batch_id,
                p.group_count

@@ -85,8 +85,8 @@ def request(engine: Engine, user: User, style_id: str) -> str:
         job_id = jobs.submit(engine, user.username, spec_for(style))
     except jobs.SubmitError as exc:
         raise styles.StyleError(f"The preview could not be queued: {exc}") from None
+    styles.seed(engine.db, engine.clock.now())  # a builtin not yet stored gets its row
     with engine.db.write() as cur:
-        styles._seed(cur, engine.clock.now())  # a builtin not yet stored gets its row
         cur.execute("UPDATE styles SET preview_job_id = ? WHERE id = ?", [job_id, style.id])
     return job_id
 

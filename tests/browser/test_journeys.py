@@ -217,6 +217,7 @@ SCREENS = [
     Screen("history", "history", "History", "History"),
     Screen("queue", "queue", "Queue", "Queue"),
     Screen("gallery", "gallery", "Gallery", "Gallery"),
+    Screen("styles", "styles", "Styles", "Styles"),
     Screen("analytics", "analytics", "Analytics", "Analytics"),
     Screen("admin", "admin", "Admin", "Admin"),
     Screen("signin", "", "Sign in", None, signed_in=False),
