@@ -126,10 +126,10 @@ def library(eng: Engine, me: User) -> None:
 
 def _grid(eng: Engine, me: User, items: list[styles.Style],
           found: dict[str, PreviewJob]) -> None:
-    cols = st.columns(2)
-    for i, s in enumerate(items):
-        with cols[i % 2]:
-            card(eng, me, s, found.get(s.id))
+    for start in range(0, len(items), 2):  # a row per pair: a phone keeps reading order
+        for col, s in zip(st.columns(2), items[start:start + 2], strict=False):
+            with col:
+                card(eng, me, s, found.get(s.id))
 
 
 def propose_form(eng: Engine, me: User) -> None:
