@@ -64,7 +64,7 @@ def batch_token(user: str, spec: jobs.JobSpec, count: int, mode: str) -> str:
 
 def submit_batch(engine: Engine, user: str, spec: jobs.JobSpec, count: int,
                  mode: str = RANDOM, *, rng: random.Random | None = None) -> list[str]:
-    """Queue ``count`` jobs like ``spec`` with their own seeds; returns their ids in seed order.
+    """Queue ``count`` jobs like ``spec`` with their own seeds; returns their ids as queued.
 
     One variation is an ordinary job (no batch id) with the seed as given. A model that takes
     no seed gets none (its variations are independent runs, recorded as such).
@@ -76,7 +76,7 @@ def submit_batch(engine: Engine, user: str, spec: jobs.JobSpec, count: int,
     chosen: list[int | None] = (list(seeds(count, mode, spec.seed, max(1, spec.n), rng))
                                 if seeded else [None] * count)
     token = batch_token(user, spec, count, mode)
-    batch_id = None if count == 1 else uuid.uuid4().hex[:16]
+    batch_id = uuid.uuid4().hex[:16]
     ids: list[str] = []
     try:
         for k, seed in enumerate(chosen):
