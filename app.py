@@ -40,6 +40,7 @@ PAGES = {
     "queue": st.Page("pages/queue.py", title="Queue", icon=":material/queue:"),
     "gallery": st.Page("pages/gallery.py", title="Gallery", icon=":material/photo_library:"),
     "compare": st.Page("pages/compare.py", title="Compare", icon=":material/grid_view:"),
+    "styles": st.Page("pages/styles.py", title="Styles", icon=":material/style:"),
     "analytics": st.Page("pages/analytics.py", title="Analytics", icon=":material/monitoring:"),
     "admin": st.Page("pages/admin.py", title="Admin", icon=":material/admin_panel_settings:"),
 }

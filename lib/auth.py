@@ -59,6 +59,7 @@ PAGES: dict[str, frozenset[str]] = {
     "history": _MAKERS,
     "queue": _ALL,  # members and analysts see others' jobs without prompts (the page's business)
     "gallery": _ALL,
+    "styles": _MAKERS,  # the library; admins curate it on the Admin page
     "analytics": _ALL,  # members see only themselves there
     "compare": _MAKERS,
     "admin": frozenset({"admin"}),

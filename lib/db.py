@@ -254,6 +254,11 @@ def _m005_comparisons(cur: Cursor) -> None:
     )
 
 
+def _m006_style_preview_jobs(cur: Cursor) -> None:
+    """The job drawing a style's preview through the queue (lib.style_previews)."""
+    cur.execute("ALTER TABLE styles ADD COLUMN preview_job_id TEXT")
+
+
 def _m007_storage_debt(cur: Cursor) -> None:
     """Storage prefixes whose delete failed (storage down), retried until it succeeds."""
     cur.execute(
@@ -268,6 +273,7 @@ MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("003_styles", _m003_styles),
     ("004_price_audit", _m004_price_audit),
     ("005_comparisons", _m005_comparisons),
+    ("006_style_preview_jobs", _m006_style_preview_jobs),
     ("007_storage_debt", _m007_storage_debt),
 ]
 

@@ -107,3 +107,15 @@ def estimate(engine: Engine, spec: jobs.JobSpec) -> Estimate:
     known = (cls.id, model) in typical
     per_job = typical[(cls.id, model)] if known else provider.expected_seconds(req)
     return Estimate(cost, per_job, known)
+
+
+def batch_note(engine: Engine, spec: jobs.JobSpec, variations: int, seeded: bool) -> str:
+    """What a batch of ``variations`` jobs like ``spec`` will cost, and how its seeds work."""
+    est = estimate(engine, spec)
+    cost = None if est.cost_usd is None else est.cost_usd * variations
+    total = ("cost unknown" if cost is None
+             else f"${cost:,.2f}" if cost == 0 or cost >= 1 else f"${cost:,.4f}")
+    seeds = ("" if seeded else " This model takes no seed: each variation is an "
+             "independent run.")
+    return (f"A batch of {variations} jobs × {spec.n} image(s): about **{total}** in all, "
+            f"queued together and shown as one group in the Gallery.{seeds}")

@@ -13,6 +13,7 @@ from lib.ui.admin import (
     style_card,
     style_form,
 )
+from lib.ui.styles import preview_jobs
 
 eng = ui.engine()
 ui.require_page("admin")  # the menu leaves this page out for other roles; check again here
@@ -113,10 +114,13 @@ with providers_tab:
 with storage_tab:
     storage_section()
 with styles_tab:
-    if st.button("Draw missing previews", icon=":material/imagesmode:", key="admin_previews"):
+    if st.button("Draw missing previews", icon=":material/imagesmode:", key="admin_previews",
+                 help="Draws them all now with the free sandbox; a style's own button queues "
+                      "one with its suggested provider."):
         attempt(lambda: styles.draw_missing_previews(eng, eng.clock.now()), "Previews drawn.")
     with st.expander("Add a style", icon=":material/add:"):
         style_form(eng, me, styles.Style("", "", "{prompt}"))
     library = styles.list_styles(eng.db, include_proposed=True, include_archived=True)
+    drawing = preview_jobs(eng)
     for item in sorted(library, key=lambda s: s.status != "proposed"):  # proposals need a look
-        style_card(eng, me, item)
+        style_card(eng, me, item, drawing.get(item.id))

@@ -18,59 +18,68 @@ st.title("Analytics" if team else "Your costs")
 st.caption("What every image cost and how long it took, across the team." if team else
            "What your images cost and how long they took. Only you see these figures.")
 f = board.filter_bar(eng, viewer)
-summary = board.cached(eng, "summary", viewer, f)
-if not summary.current.jobs:
-    st.info("No jobs in this period for these filters: pick another period or loosen the "
-            "filters.", icon=":material/query_stats:")
-board.metrics_row(summary)
+costs_tab, quality_tab = st.tabs(["Costs", "Quality per dollar"], key="an_tab",
+                                 on_change="rerun")  # only the open tab runs its queries
+if quality_tab.open:
+    with quality_tab:
+        board.quality_section(eng, viewer, f)
+if not costs_tab.open:
+    st.stop()  # the costs tab is closed: skip its queries
+with costs_tab:
+    summary = board.cached(eng, "summary", viewer, f)
+    if not summary.current.jobs:
+        st.info("No jobs in this period for these filters: pick another period or loosen the "
+                "filters.", icon=":material/query_stats:")
+    board.metrics_row(summary)
 
-left, right = st.columns(2, gap="medium")
-with left, st.container(border=True):
-    st.subheader("Spend per day")
-    splits = ["provider", "model", "user"] if team else ["provider", "model"]
-    by = st.segmented_control("Split by", splits, default="provider", key="an_split",
-                              required=True, format_func=str.title) or "provider"
-    board.chart(charts.spend_by_day(board.cached(eng, "spend_by_day", viewer, f, by=by), by,
-                                    f.start, f.end), "an-spend")
-with right, st.container(border=True):
-    st.subheader(board.month_title(f.end, team))
-    budget = board.cached(eng, "budget_for", viewer)
-    today = eng.clock.now().date()
-    month = board.cached(eng, "cumulative_month", viewer, f, f.end, today,
-                         budget.monthly_usd if budget else None)
-    board.chart(charts.cumulative(month), "an-month")
-    st.caption(board.month_note(f.end, today, budget is not None, team))
+    left, right = st.columns(2, gap="medium")
+    with left, st.container(border=True):
+        st.subheader("Spend per day")
+        splits = ["provider", "model", "user"] if team else ["provider", "model"]
+        by = st.segmented_control("Split by", splits, default="provider", key="an_split",
+                                  required=True, format_func=str.title) or "provider"
+        board.chart(charts.spend_by_day(board.cached(eng, "spend_by_day", viewer, f, by=by), by,
+                                        f.start, f.end), "an-spend")
+    with right, st.container(border=True):
+        st.subheader(board.month_title(f.end, team))
+        budget = board.cached(eng, "budget_for", viewer)
+        today = eng.clock.now().date()
+        month = board.cached(eng, "cumulative_month", viewer, f, f.end, today,
+                             budget.monthly_usd if budget else None)
+        board.chart(charts.cumulative(month), "an-month")
+        st.caption(board.month_note(f.end, today, budget is not None, team))
 
-left, right = st.columns(2, gap="medium")
-with left, st.container(border=True):
-    st.subheader("Cost per image by model")
-    board.chart(charts.cost_per_image(board.cached(eng, "cost_per_image_by_model", viewer, f)),
-                "an-cpi")
-with right, st.container(border=True):
-    st.subheader("Duration")
-    dby = st.segmented_control("By", ["provider", "model"], default="provider",
-                               key="an_dur_by", required=True, format_func=str.title)
-    board.chart(charts.durations(board.cached(eng, "durations", viewer, f, by=dby or "provider"),
-                                 dby or "provider"), "an-dur")
-    st.caption("Succeeded jobs: box from the 25th to the 75th percentile, line at the median, "
-               "whiskers to the furthest job within 1.5× that range.")
+    left, right = st.columns(2, gap="medium")
+    with left, st.container(border=True):
+        st.subheader("Cost per image by model")
+        board.chart(charts.cost_per_image(board.cached(eng, "cost_per_image_by_model", viewer, f)),
+                    "an-cpi")
+    with right, st.container(border=True):
+        st.subheader("Duration")
+        dby = st.segmented_control("By", ["provider", "model"], default="provider",
+                                   key="an_dur_by", required=True, format_func=str.title)
+        dby = dby or "provider"
+        board.chart(charts.durations(board.cached(eng, "durations", viewer, f, by=dby), dby),
+                    "an-dur")
+        st.caption("Succeeded jobs: box from the 25th to the 75th percentile, line at the median, "
+                   "whiskers to the furthest job within 1.5× that range.")
 
-left, right = st.columns(2, gap="medium")
-with left, st.container(border=True):
-    st.subheader("Failures by provider and error")
-    board.chart(charts.failures(board.cached(eng, "failures", viewer, f)), "an-fail")
-with right, st.container(border=True):
-    st.subheader("Top users by spend" if team else "Your spend by provider")
-    if team:
-        board.chart(charts.top_users(board.cached(eng, "top_users", viewer, f)), "an-top")
-    else:
-        mine = board.cached(eng, "breakdown", viewer, f, "provider", times=False)
-        st.dataframe(mine[["provider", "jobs", "images", "spend_usd", "cost_per_image_usd"]],
-                     hide_index=True, width="stretch", column_config={
-                         "provider": "Provider", "jobs": "Jobs", "images": "Images",
-                         "spend_usd": st.column_config.NumberColumn("Spend", format="$%.2f"),
-                         "cost_per_image_usd": st.column_config.NumberColumn(
-                             "Per image", format="$%.4f")})
+    left, right = st.columns(2, gap="medium")
+    with left, st.container(border=True):
+        st.subheader("Failures by provider and error")
+        board.chart(charts.failures(board.cached(eng, "failures", viewer, f)), "an-fail")
+    with right, st.container(border=True):
+        st.subheader("Top users by spend" if team else "Your spend by provider")
+        if team:
+            board.chart(charts.top_users(board.cached(eng, "top_users", viewer, f)), "an-top")
+        else:
+            mine = board.cached(eng, "breakdown", viewer, f, "provider", times=False)
+            st.dataframe(mine[["provider", "jobs", "images", "spend_usd", "cost_per_image_usd"]],
+                         hide_index=True, width="stretch", column_config={
+                             "provider": "Provider", "jobs": "Jobs", "images": "Images",
+                             "spend_usd": st.column_config.NumberColumn("Spend", format="$%.2f"),
+                             "cost_per_image_usd": st.column_config.NumberColumn(
+                                 "Per image", format="$%.4f")})
 
-st.subheader("Ledger")
-board.ledger_section(eng, viewer, f, summary.current.ledger_rows)
+    st.subheader("Ledger")
+    board.ledger_section(eng, viewer, f, summary.current.ledger_rows)

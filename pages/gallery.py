@@ -12,9 +12,19 @@ viewer = gallery.Viewer(me.username, me.role)
 
 st.title("Gallery")
 facets = tiles.cached_facets(eng, viewer)
-top, sort_col = st.columns([4, 1])
+top, sort_col, group_col = st.columns([5, 2, 2], vertical_alignment="bottom")
 text = top.text_input("Search prompts", key="gal_text", placeholder="lighthouse, fox, neon…")
 sort = sort_col.selectbox("Sort", gallery.SORTS, key="gal_sort", format_func=str.title)
+group = group_col.toggle("Group batches", key="gal_group",
+                         help="One tile per batch of variations, with how many it holds.")
+batch = st.session_state.get("gal_batch") or ""
+if batch:
+    note, back = st.columns([5, 1], vertical_alignment="center")
+    note.info(f"Showing one batch ({batch}): the variations queued together.",
+              icon=":material/burst_mode:")
+    if back.button("Show all", key="gal_batch_clear", icon=":material/close:"):
+        st.session_state.pop("gal_batch", None)
+        st.rerun()
 with st.expander("Filters"):
     a, b, c = st.columns(3)
     providers = a.multiselect("Provider", facets["providers"], key="gal_providers")
@@ -33,7 +43,8 @@ page_no = st.session_state.get("gal_page", 0)
 query = gallery.GalleryFilter(
     text=text, providers=providers, models=models, styles=styles, users=users,
     date_from=date_from, date_to=date_to or date_from, favourites_only=favourites,
-    shared_only=shared, mine_only=mine, include_demo=demo, sort=sort, page=page_no)
+    shared_only=shared, mine_only=mine, include_demo=demo, batch=batch, group_batches=group,
+    sort=sort, page=page_no)
 if st.session_state.get("gal_query") != query.__dict__ | {"page": 0}:
     st.session_state["gal_query"] = query.__dict__ | {"page": 0}
     if page_no:  # filters changed: back to the first page

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from lib import forms, jobs, styles, ui
+from lib import batches, forms, jobs, styles, ui
 from lib import providers as registry
 from lib.mdtext import plain
 
@@ -59,6 +59,15 @@ with form:
     seed = b.number_input("Seed (0 = random)", 0, 2**31 - 1, 0, key="gen_seed") if opts.seed else 0
     negative = (c.text_input("Negative prompt", key="gen_negative")
                 if opts.negative_prompt else None)
+    v, m = st.columns([1, 2])
+    variations = v.number_input("Variations", 1, batches.MAX_VARIATIONS, 1, key="gen_variations",
+                                help="Queue this many jobs as one batch, each with its own seed.")
+    seed_mode = m.segmented_control(
+        "Seeds", batches.SEED_MODES, default=batches.RANDOM, key="gen_seed_mode", required=True,
+        format_func=str.title, disabled=variations == 1 or not opts.seed,
+        help="Consecutive: counting up from the seed above (a random start at 0). "
+             "Random: a fresh seed per variation. Each job records its seed.",
+    ) or batches.RANDOM
     preset = (st.selectbox("Style preset", ["", *opts.style_presets], key="gen_preset")
               if opts.style_presets else "")
     with st.expander("Reference image and watermark"):
@@ -78,18 +87,22 @@ with form:
         params={"style_preset": preset} if preset else {},
     )
     ui.estimate_line(eng, spec)
+    if variations > 1:
+        st.caption(forms.batch_note(eng, spec, int(variations), opts.seed))
     override = ui.budget_notes(eng, user, spec)
     if override:
         spec = replace(spec, override_budget=True)
     if st.button("Generate", type="primary", icon=":material/brush:", key="gen_submit"):
         try:
-            job_id = jobs.submit(eng, user, forms.with_token(user, spec))
+            queued = batches.submit_batch(eng, user, spec, int(variations), seed_mode)
         except jobs.SubmitError as exc:
             st.error(plain(str(exc)), icon=":material/error:")
         else:
-            if job_id not in st.session_state.job_ids:
-                st.session_state.job_ids.insert(0, job_id)
-            st.toast("Queued.", icon=":material/schedule:")
+            for job_id in reversed(queued):
+                if job_id not in st.session_state.job_ids:
+                    st.session_state.job_ids.insert(0, job_id)
+            st.toast("Queued." if len(queued) == 1 else f"Queued a batch of {len(queued)}.",
+                     icon=":material/schedule:")
 
 # Jobs come from the database, so a refresh, a second tab or a new sign-in shows them too.
 for job_id in jobs.active_for_user(eng, user):

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from lib import config, imaging, jobs
+from lib import config, gallery_zip, imaging, jobs
 from lib import gallery as g
 from lib.clock import FakeClock
 from lib.engine import Engine
@@ -112,7 +112,7 @@ ACTIONS = {
     "unfavourite": lambda e, v, i: g.set_favourite(e.db, v, i[0], False, T0),
     "share": lambda e, v, i: g.set_shared(e.db, v, i, False),
     "delete": lambda e, v, i: g.delete_images(e.db, e.storage, v, i),
-    "zip": lambda e, v, i: g.zip_images(e.db, e.storage, v, i),
+    "zip": lambda e, v, i: gallery_zip.zip_images(e.db, e.storage, v, i),
 }
 
 
@@ -149,7 +149,7 @@ def test_a_shared_image_can_be_rated_favourited_zipped_until_unshared(team: Engi
     card = g.search(team.db, ALICE, g.GalleryFilter(favourites_only=True)).rows
     assert [(c.id, c.my_rating, c.favourite) for c in card] == [("b-shared", 4, True)]
     assert "b-shared.png" in zipfile.ZipFile(
-        io.BytesIO(g.zip_images(team.db, team.storage, ALICE, ["b-shared"]))).namelist()
+        io.BytesIO(gallery_zip.zip_images(team.db, team.storage, ALICE, ["b-shared"]))).namelist()
     assert g.set_shared(team.db, BOB, ["b-shared"], False) == 1  # unshared: gone for alice
     assert "b-shared" not in ids(team, ALICE)
     assert g.get_image(team.db, ALICE, "b-shared") is None
@@ -332,7 +332,7 @@ def test_zip_holds_each_original_and_a_manifest_of_parameters(engine: Engine) ->
     add(engine, "z1", "alice", prompt="=HYPERLINK(\"http://evil\")", cost="0.039")
     add(engine, "z2", "alice", prompt="a calm lake, 'quoted', \"double\"")
     engine.storage.delete([image_keys("job-z2", "z2")[0]])  # its original went missing
-    data = g.zip_images(engine.db, engine.storage, ALICE, ["z1", "z2", "z1"])
+    data = gallery_zip.zip_images(engine.db, engine.storage, ALICE, ["z1", "z2", "z1"])
     zf = zipfile.ZipFile(io.BytesIO(data))
     assert zf.namelist() == ["z1.png", "manifest.csv"]
     assert zf.read("z1.png") == engine.storage.get(image_keys("job-z1", "z1")[0])
@@ -349,10 +349,10 @@ def test_zip_refuses_more_than_the_maximum_and_nothing(engine: Engine) -> None:
     for i in range(3):
         add(engine, f"z{i}", "alice")
     with pytest.raises(ValueError, match="at most 2|1 to 2"):
-        g.zip_images(engine.db, engine.storage, ALICE, ["z0", "z1", "z2"], max_images=2)
+        gallery_zip.zip_images(engine.db, engine.storage, ALICE, ["z0", "z1", "z2"], max_images=2)
     with pytest.raises(ValueError, match="0 images"):
-        g.zip_images(engine.db, engine.storage, ALICE, [])
-    assert len(zipfile.ZipFile(io.BytesIO(g.zip_images(
+        gallery_zip.zip_images(engine.db, engine.storage, ALICE, [])
+    assert len(zipfile.ZipFile(io.BytesIO(gallery_zip.zip_images(
         engine.db, engine.storage, ALICE, ["z0", "z1"], max_images=2))).namelist()) == 3
 
 

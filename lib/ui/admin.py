@@ -8,12 +8,12 @@ from decimal import Decimal
 
 import streamlit as st
 
-from lib import auth, budgets, pricing, styles
+from lib import auth, budgets, pricing, style_previews, styles
 from lib import providers as registry
 from lib.auth import User
 from lib.engine import Engine
 from lib.mdtext import plain
-from lib.ui import thumbnail
+from lib.ui.styles import preview_box, style_fields
 
 BADGES = {"active": ":green-badge[active]", "proposed": ":orange-badge[proposed]",
           "archived": ":gray-badge[archived]", True: ":green-badge[:material/check: configured]",
@@ -35,17 +35,14 @@ def attempt(action: Callable[[], object], message: str) -> None:
         st.rerun()
 
 
-def style_card(eng: Engine, me: User, s: styles.Style) -> None:
-    """One style: preview, template, status and actions; or its edit form."""
+def style_card(eng: Engine, me: User, s: styles.Style,
+               job: style_previews.PreviewJob | None = None) -> None:
+    """One style: preview (drawn through the job queue), template, status and actions; or
+    its edit form."""
     with st.container(border=True):
         pic, body = st.columns([1, 5])
-        if s.preview_key and eng.storage.exists(s.preview_key):
-            pic.image(thumbnail(eng, s.preview_key), width=200)
-        if s.preview_key != s.preview_key_for() and pic.button(
-                "Redraw preview" if s.preview_key else "Draw preview", key=f"admin_pv_{s.id}",
-                icon=":material/image:", width="stretch"):
-            attempt(lambda: styles.preview(eng, s.id, eng.clock.now()),
-                    f"Drew a preview of “{s.label}”.")
+        with pic:
+            preview_box(eng, me, s, job, "admin")
         body.markdown(f"**{plain(s.label)}** `{s.id}` {BADGES[s.status]}"
                       + (" :gray-badge[built in]" if s.builtin else ""))
         if st.session_state.get("admin_editing") == s.id:
@@ -71,18 +68,7 @@ def style_form(eng: Engine, me: User, s: styles.Style) -> None:
     """Add a style (empty id) or edit one: name, template, negative and suggested settings."""
     form_no = st.session_state.get("admin_form", 0)
     with st.form(f"admin_style_{s.id or 'new'}_{form_no}"):
-        label = st.text_input("Name", s.label, max_chars=styles.MAX_LABEL)
-        template = st.text_area("Template", s.template, max_chars=styles.MAX_TEMPLATE,
-                                help="{prompt} is replaced by the user's prompt.")
-        negative = st.text_input("Negative prompt", s.negative, max_chars=styles.MAX_NEGATIVE)
-        a, b, c, d = st.columns(4)
-        ids, got = ["", *registry.PROVIDERS], s.settings.get
-        settings = {
-            "provider": a.selectbox("Suggested provider", ids, ids.index(got("provider", ""))
-                                    if got("provider", "") in ids else 0),
-            "model": b.text_input("Suggested model", got("model", "")),
-            "quality": c.text_input("Suggested quality", got("quality", "")),
-            "size": d.text_input("Suggested size", got("size", ""), placeholder="1024x1024")}
+        label, template, negative, settings = style_fields(s)
         save, cancel = st.columns([1, 4])
         if save.form_submit_button("Save style", type="primary", icon=":material/save:"):
             new = replace(s, label=label, template=template, negative=negative, settings=settings)

@@ -11,12 +11,14 @@ import io
 from datetime import date, timedelta
 from typing import Any
 
+import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from lib import analytics, report
+from lib import analytics, leaderboard, report
 from lib.analytics import Filters, Summary, Viewer
 from lib.engine import Engine
+from lib.gallery import ROLES
 from lib.ui import money, pager, seconds
 
 PRESETS = ("7 days", "30 days", "This month", "Last month", "Custom")
@@ -185,3 +187,76 @@ def month_note(day: date, today: date, has_budget: bool, team: bool) -> str:
     if not has_budget:
         note += " No monthly budget is set" + ("." if team else " for you.")
     return note
+
+
+# --------------------------------------------------------------------------- quality per dollar
+
+WHOSE = ("Mine and shared", "Only mine")
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _board(_eng: Engine, db_path: str, version: int, viewer: Viewer,
+           bf: leaderboard.BoardFilter) -> pd.DataFrame:
+    return leaderboard.board(_eng.db, viewer, bf)
+
+
+def quality_section(eng: Engine, viewer: Viewer, f: Filters) -> None:
+    """The leaderboard for the page's period, providers, models and demo choice; grouped by
+    model, provider or style and narrowed by the image owners' roles (or, for a member, to
+    their own images)."""
+    by_col, roles_col, whose_col = st.columns(3, vertical_alignment="bottom")
+    by = by_col.segmented_control("Rank", list(leaderboard.GROUPINGS), default="model",
+                                  key="lb_by", required=True,
+                                  format_func=lambda g: f"By {g}") or "model"
+    roles = roles_col.multiselect("Made by (role)", ROLES, key="lb_roles",
+                                  placeholder="Any role", format_func=str.title)
+    users = f.users if viewer.sees_all else ()  # a member's page filter is always themselves
+    if not viewer.sees_all:
+        whose = whose_col.segmented_control("Images", WHOSE, default=WHOSE[0], key="lb_whose",
+                                            required=True)
+        users = (viewer.username,) if whose == WHOSE[1] else ()
+    bf = leaderboard.BoardFilter(f.start, f.end, by, tuple(roles), users, f.providers,
+                                 f.models, f.include_demo)
+    df = _board(eng, str(eng.db.path), eng.db.version, viewer, bf)
+    scope = ("every image in the period" if viewer.sees_all
+             else "your images and those the team shared with you")
+    st.caption(f"Ratings (1–5 stars, one per person and image) of {scope}. Rating per dollar is "
+               "the average rating divided by the cost per image; it has no value for free or "
+               f"unpriced models. Fewer than {leaderboard.THIN_SAMPLE} ratings is a thin "
+               "sample: treat its average with care. The period, users, providers, models and "
+               "demo filters above apply; the status filter does not (images only).")
+    if df.empty:
+        st.info("No images in this period for these filters.", icon=":material/star:")
+        return
+    df = df.assign(median_s=df["median_ms"] / 1000, per_usd=df.apply(_per_usd, axis=1),
+                   sample=df["thin"].map({True: "⚠ thin", False: "ok"}))
+    keys = [k.rsplit(" AS ", 1)[1] for k in leaderboard.GROUPINGS[by]]
+    st.dataframe(
+        df, hide_index=True, width="stretch",
+        column_order=[*keys, "per_usd", "avg_rating", "ratings", "sample", "note",
+                      "images_rated", "images", "cost_per_image_usd", "median_s"],
+        column_config={
+            "provider": "Provider", "model": "Model", "style": "Style",
+            "per_usd": st.column_config.TextColumn(
+                "Rating per $", help="Average stars / cost per image; undefined (—) for "
+                "free or unpriced models and without ratings."),
+            "avg_rating": st.column_config.NumberColumn("Avg rating", format="%.2f ★"),
+            "ratings": st.column_config.NumberColumn("Ratings", help="How many ratings the "
+                                                     "average rests on."),
+            "sample": "Sample", "images_rated": "Rated images", "images": "Images",
+            "cost_per_image_usd": st.column_config.NumberColumn("Cost / image",
+                                                                format="$%.4f"),
+            "median_s": st.column_config.NumberColumn("Median (s)", format="%.1f"),
+            "note": st.column_config.TextColumn("Note", width="medium")})
+
+
+def _per_usd(row: pd.Series) -> str:
+    """Rating per dollar for people: a number, or why there is none (never infinity)."""
+    value = row["rating_per_usd"]
+    if value is not None and not pd.isna(value):
+        return f"{value:,.1f}"
+    if row["priced_images"] == 0:
+        return "— (no price)"
+    if row["cost_per_image_usd"] == 0:
+        return "— (free)"
+    return "— (no ratings)"

@@ -11,7 +11,7 @@ import json
 
 import streamlit as st
 
-from lib import gallery
+from lib import auth, batches, gallery, gallery_zip, jobs
 from lib.clock import utcnow
 from lib.engine import Engine
 from lib.mdtext import plain, shorten
@@ -61,7 +61,14 @@ def tile(eng: Engine, card: gallery.ImageCard, *, prefix: str = "",
         st.image(thumbnail(eng, card.thumb_key), width="stretch",
                  caption=f"{plain(card.model)} · {money(card.cost_usd)} · "
                          f"{seconds(card.duration_ms)}{stars}{demo} — {prompt}")
-        if selecting:
+        if card.group_count > 1:
+            st.caption(f":material/burst_mode: Batch of {card.group_count} images")
+            if st.button("Open batch", key=f"{prefix}batch-{card.id}",
+                         icon=":material/photo_library:"):
+                st.session_state["gal_batch"] = card.batch_id
+                st.session_state["gal_page"] = 0
+                st.rerun()
+        elif selecting:
             ticked = st.checkbox("Select", value=card.id in selected(), key=f"sel-{card.id}")
             (selected().add if ticked else selected().discard)(card.id)
         elif st.button("Open", key=f"{prefix}open-{card.id}", icon=":material/open_in_full:"):
@@ -90,6 +97,30 @@ def detail(eng: Engine, viewer: gallery.Viewer, image_id: str) -> None:
             st.session_state["gal_confirm_delete"] = [img.id]
             st.session_state.pop("gal_open", None)
             st.rerun()
+        if auth.can(viewer.role, "generate"):
+            more_like_this(eng, viewer, img)
+        if img.batch_id and st.button("Show its batch", icon=":material/burst_mode:",
+                                      key="dlg-batch"):
+            st.session_state.update(gal_batch=img.batch_id, gal_page=0)
+            st.session_state.pop("gal_open", None)
+            st.rerun()
+
+
+def more_like_this(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDetail) -> None:
+    """Queue a batch with this image's settings and new random seeds, then watch it run."""
+    count, go = st.columns([2, 3], vertical_alignment="bottom")
+    n = count.number_input("Variations", 1, batches.MAX_VARIATIONS, 4, key="dlg-more-n")
+    if go.button("More like this", icon=":material/auto_awesome:", key="dlg-more",
+                 help="Same settings, new random seeds; queued as one batch in your name."):
+        try:
+            ids = batches.more_like_this(eng, viewer, img.id, int(n))
+        except jobs.SubmitError as exc:
+            st.error(str(exc), icon=":material/error:")
+            return
+        queue = st.session_state.setdefault("job_ids", [])
+        queue[:0] = [i for i in ids if i not in queue]
+        st.session_state.pop("gal_open", None)
+        st.switch_page("pages/generate.py")
 
 
 def _facts_and_actions(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDetail) -> None:
@@ -148,7 +179,8 @@ def bulk_bar(eng: Engine, viewer: gallery.Viewer) -> None:
             a.caption(f"Select at most {ZIP_MAX} images to download them as a zip.")
         else:  # built only when the button is pressed
             a.download_button(
-                "Download zip", data=lambda: gallery.zip_images(eng.db, eng.storage, viewer, ids),
+                "Download zip",
+                data=lambda: gallery_zip.zip_images(eng.db, eng.storage, viewer, ids),
                 file_name="promptboard-images.zip", mime="application/zip", on_click="ignore",
                 icon=":material/folder_zip:", key="bulk-zip")
         for col, label, on in ((b, "Share", True), (c, "Unshare", False)):

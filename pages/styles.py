@@ -1,0 +1,20 @@
+"""Styles: the team's prompt templates with previews drawn on demand; members propose new ones."""
+
+import streamlit as st
+
+from lib import ui
+from lib.ui import styles as looks
+
+eng = ui.engine()
+ui.require_page("styles")
+me = ui.signed_in()
+
+st.title("Styles")
+st.caption("Prompt templates the team shares: {prompt} is where your prompt goes, with an "
+           "optional negative prompt and suggested settings. Admins curate the library; "
+           "anyone who generates may propose a style.")
+if flash := st.session_state.pop(looks.FLASH, None):
+    st.success(flash, icon=":material/check_circle:")
+with st.expander("Propose a style", icon=":material/add:"):
+    looks.propose_form(eng, me)
+looks.library(eng, me)

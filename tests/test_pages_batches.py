@@ -1,0 +1,94 @@
+"""Batches on the pages under AppTest: Generate queues N variations, the Gallery folds and
+opens a batch, and "more like this" queues a batch from the detail dialog."""
+
+from __future__ import annotations
+
+import time
+
+from streamlit.testing.v1 import AppTest
+
+from lib import batches, gallery, jobs, ui
+from lib.engine import Engine
+from tests.helpers import app_as, ensure_user
+from tests.test_pages_gallery import _fresh  # noqa: F401 - autouse: a fresh engine per test
+
+
+def _settle(eng: Engine) -> None:
+    """Wait for the app's own workers to finish every job (bounded, not a timing assertion)."""
+    deadline = time.monotonic() + 30
+    while eng.db.scalar("SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')"):
+        assert time.monotonic() < deadline, "jobs did not finish"
+        time.sleep(0.05)
+
+
+def _texts(at: AppTest) -> str:
+    images = [img.proto.imgs[0].caption for img in at.get("image")]
+    return " ".join([c.value for c in at.caption] + [m.value for m in at.markdown] + images)
+
+
+def test_generate_queues_a_batch_of_variations_with_consecutive_seeds() -> None:
+    at = app_as("ann", "member", page="pages/generate.py")
+    at.text_area(key="gen_prompt").input("a red kite").run()
+    at.number_input(key="gen_seed").set_value(300).run()
+    at.number_input(key="gen_variations").set_value(3).run()
+    at.segmented_control(key="gen_seed_mode").set_value(batches.CONSECUTIVE).run()
+    assert any("A batch of 3 jobs" in c.value for c in at.caption)
+    at.button(key="gen_submit").click().run()
+    assert not at.exception
+    rows = ui.engine().db.fetchall("SELECT batch_id, seed FROM jobs ORDER BY seed")
+    assert [r[1] for r in rows] == [300, 301, 302]
+    assert len({r[0] for r in rows}) == 1 and rows[0][0]
+
+
+def _batch(user: str, prompt: str, count: int) -> list[str]:
+    ensure_user(user, "member")
+    eng = ui.engine()
+    ids = batches.submit_batch(eng, user, jobs.JobSpec(prompt=prompt, width=64, height=64),
+                               count, batches.RANDOM)
+    _settle(eng)
+    return ids
+
+
+def test_the_gallery_groups_a_batch_and_opens_it() -> None:
+    at = app_as("ann", "member", page="pages/gallery.py")
+    _batch("ann", "batch fox", 3)
+    _batch("ann", "lone owl", 1)
+    at.run()
+    assert "4 image(s) match" in _texts(at)
+    at.toggle(key="gal_group").set_value(True).run()
+    assert not at.exception
+    assert "2 image(s) match" in _texts(at) and "Batch of 3 images" in _texts(at)
+    [open_batch] = [b for b in at.button if b.label == "Open batch"]
+    open_batch.click().run()
+    assert not at.exception
+    assert "3 image(s) match" in _texts(at) and "lone owl" not in _texts(at)
+    at.button(key="gal_batch_clear").click().run()
+    assert "2 image(s) match" in _texts(at)
+
+
+def test_more_like_this_queues_a_batch_in_my_name_from_a_shared_image() -> None:
+    at = app_as("ann", "member", page="pages/gallery.py")
+    [job_id] = _batch("bob", "bob shared kite", 1)
+    eng = ui.engine()
+    image_id = str(eng.db.scalar("SELECT id FROM images WHERE job_id = ?", [job_id]))
+    gallery.set_shared(eng.db, gallery.Viewer("bob", "member"), [image_id], True)
+    at.query_params["image"] = image_id
+    at.run()
+    at.session_state["gal_open"] = image_id  # in a browser a click reruns the open dialog
+    at.button(key="dlg-more").click().run()  # four variations, the default
+    assert not at.exception
+    made = eng.db.fetchall("SELECT user_id, batch_id, prompt FROM jobs WHERE user_id = 'ann'")
+    assert len(made) == 4 and {r[2] for r in made} == {"bob shared kite"}
+    assert len({r[1] for r in made}) == 1
+    assert at.title[0].value == "Generate"  # sent to watch them run
+
+
+def test_an_analyst_gets_no_more_like_this() -> None:
+    at = app_as("ana", "analyst", page="pages/gallery.py")
+    [job_id] = _batch("bob", "bob kite", 1)
+    at.query_params["image"] = str(
+        ui.engine().db.scalar("SELECT id FROM images WHERE job_id = ?", [job_id]))
+    at.run()
+    assert not at.exception
+    assert any(b.label == "Reuse settings" for b in at.button)
+    assert not any(b.label == "More like this" for b in at.button)
