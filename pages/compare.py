@@ -3,6 +3,7 @@
 import streamlit as st
 
 from lib import compare_store, gallery, ui
+from lib.mdtext import plain
 from lib.ui import compare as grid
 
 eng = ui.engine()
@@ -15,7 +16,7 @@ opened = st.query_params.get("id")
 if opened:
     comparison = compare_store.get(eng, viewer, opened)
     if comparison is None:  # missing or not shared: the same words, and nothing of it shown
-        st.error(compare_store.NOT_FOUND.format(id=opened), icon=":material/search_off:")
+        st.error(compare_store.NOT_FOUND.format(id=plain(opened)), icon=":material/search_off:")
         if st.button("All comparisons", icon=":material/arrow_back:"):
             del st.query_params["id"]
             st.rerun()

@@ -147,6 +147,20 @@ def test_a_member_opening_another_members_unshared_comparison_sees_no_images() -
     assert len(at.get("image")) == 0
 
 
+def test_a_tampered_comparison_id_is_refused_and_shown_as_typed_not_as_markup() -> None:
+    at = app_as("bob", "member", page=PAGE)
+    cid = _saved("ann", "ann secret fox")
+    for probe in (f"{cid}' OR '1'='1", "[x](http://evil.test)![p](http://evil.test/p.png)",
+                  f"{cid.upper()}", f" {cid}"):
+        at.query_params["id"] = probe
+        at.run()
+        assert not at.exception
+        errors = [e.value for e in at.error]
+        assert any("not found, or it is not shared with you" in e for e in errors)
+        assert not any("](http" in e for e in errors)  # the brackets arrive escaped
+        assert "ann secret fox" not in _texts(at)
+
+
 def test_a_shared_comparison_opens_for_a_teammate_with_its_images() -> None:
     at = app_as("bob", "member", page=PAGE)
     cid = _saved("ann", "ann shared fox", shared=True)

@@ -16,6 +16,7 @@ from lib import compare_export as export
 from lib import compare_store as store
 from lib.clock import utcnow
 from lib.engine import Engine
+from lib.mdtext import plain
 from lib.ui import STATUS_ICONS, money, pager, seconds, thumbnail
 
 ROWS_PER_PAGE = 10
@@ -196,11 +197,11 @@ def share_link(comparison_id: str) -> str:
 def view(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison) -> None:
     """A saved comparison: header, sharing, the live grid and the exports."""
     top, back = st.columns([5, 1], vertical_alignment="center")
-    top.subheader(comp.title)
+    top.subheader(plain(comp.title))
     if back.button("All comparisons", key="cmp_back", icon=":material/arrow_back:"):
         del st.query_params["id"]
         st.rerun()
-    st.caption(f"By {comp.owner} · {comp.created_at:%Y-%m-%d %H:%M} UTC · "
+    st.caption(f"By {plain(comp.owner)} · {comp.created_at:%Y-%m-%d %H:%M} UTC · "
                f"{len(comp.grid.rows)} × {len(comp.grid.columns)} · seed {comp.grid.seed}")
     if comp.editable_by(viewer):
         shared = st.toggle("Shared with the team", value=comp.shared, key=f"cmp_sh_{comp.id}")
@@ -235,7 +236,7 @@ def live_grid(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison) -> No
         head = st.columns(widths)
         head[0].caption("Prompt")
         for c, column in enumerate(comp.grid.columns):
-            head[c + 1].markdown(f"**{column.label}**")
+            head[c + 1].markdown(f"**{plain(column.label)}**")
         for r in shown:
             _row(eng, viewer, comp, r, [s for s in states if s.row == r], winners.get(r),
                  widths)
@@ -252,7 +253,7 @@ def _row(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison, r: int,
          states: list[store.CellState], winner: int | None, widths: list[int]) -> None:
     cols = st.columns(widths, border=True)
     with cols[0]:
-        st.markdown(comp.grid.rows[r])
+        st.markdown(plain(comp.grid.rows[r], one_line=False))
         options = [None, *range(len(comp.grid.columns))]
         if comp.editable_by(viewer):
             picked = st.selectbox(
@@ -262,7 +263,7 @@ def _row(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison, r: int,
                 store.set_winner(eng, viewer, comp.id, r, picked)
                 winner = picked
         elif winner is not None:
-            st.caption(f"Winner: {comp.grid.columns[winner].label}")
+            st.caption(f"Winner: {plain(comp.grid.columns[winner].label)}")
     for s in states:
         with cols[s.col + 1]:
             _cell(eng, viewer, comp, s, winner == s.col)
@@ -270,7 +271,7 @@ def _row(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison, r: int,
 
 def _cell(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison, s: store.CellState,
           winner: bool) -> None:
-    label = comp.grid.columns[s.col].label
+    label = plain(comp.grid.columns[s.col].label)
     if s.thumb_key and s.image_id:
         st.image(thumbnail(eng, s.thumb_key), width="stretch")
         # the column's label too: on a phone the columns stack and the headings are far away
@@ -287,11 +288,12 @@ def _cell(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison, s: store.
         elif s.status in jobs.ACTIVE:
             st.caption(f"{STATUS_ICONS[s.status]} {s.status.title()}…")
         elif s.status == store.BLOCKED:
-            st.info(s.note or "This column cannot run.", icon=":material/key_off:")
+            st.info(plain(s.note) if s.note else "This column cannot run.",
+                    icon=":material/key_off:")
         else:
-            st.error(s.error or s.note or s.status.title(), icon=":material/error:")
+            st.error(plain(s.error or s.note or s.status.title()), icon=":material/error:")
     if s.note and (s.thumb_key or s.error):  # what differs from what was asked (size, seed)
-        st.caption(s.note)
+        st.caption(plain(s.note))
     if s.retryable and viewer.username == comp.owner:
         action = "Retry" if s.job_id else "Run"
         if st.button(action, key=f"cmp_retry_{comp.id}_{s.row}_{s.col}",

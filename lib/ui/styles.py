@@ -12,6 +12,7 @@ from lib import providers as registry
 from lib import style_previews, styles
 from lib.auth import User
 from lib.engine import Engine
+from lib.mdtext import plain
 from lib.style_previews import PreviewJob
 from lib.ui import thumbnail
 
@@ -57,7 +58,8 @@ def preview_box(eng: Engine, me: User, s: styles.Style, job: PreviewJob | None,
         st.caption(f":material/schedule: Drawing… ({job.status})")
         return
     if job is not None:
-        st.caption(f":orange[Preview {job.status}: {job.error_message or 'no reason given'}]")
+        why = plain(job.error_message or "no reason given")
+        st.caption(f":orange[Preview {job.status}:] {why}")
     if me.role in ("admin", "member") and not current and st.button(
             "Draw preview", key=f"{key}_pv_{s.id}", icon=":material/image:", width="stretch",
             help="Queues one image in this style, in your name (the style's suggested "
@@ -92,9 +94,9 @@ def card(eng: Engine, me: User, s: styles.Style, job: PreviewJob | None) -> None
         pic, body = st.columns([2, 3], gap="small")
         with pic:
             preview_box(eng, me, s, job, "lib")
-        body.markdown(f"**{s.label}** {BADGES[s.status]}")
+        body.markdown(f"**{plain(s.label)}** {BADGES[s.status]}")
         body.code(s.template, language=None, wrap_lines=True)
-        body.caption(s.summary())
+        body.caption(plain(s.summary(), one_line=False))
         if s.status == styles.ACTIVE and body.button("Use", key=f"lib_use_{s.id}",
                                                      icon=":material/brush:", type="primary"):
             use_style(s)
