@@ -45,7 +45,7 @@ MIN_COOKIE_KEY_LENGTH = 32
 LOGIN_FAILED_MESSAGE = ("Wrong username or password, or the account is temporarily locked. "
                         "Try again in a few minutes.")
 _USERNAME_RE = re.compile(r"[a-z0-9_.-]{3,32}")
-_EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # bcrypt (cost 12) of a random string nobody kept: unknown users cost the same time as real ones.
 _DUMMY_HASH = b"$2b$12$vOWPRxXp1eXZskSeSPzQE.rDr7skj5iYSz5YM3qDvGPDwWo6w4IiG"
 _COLUMNS = ("username, name, email, role, disabled, created_at, failed_logins, locked_until, "
@@ -152,7 +152,7 @@ def _clean_name(name: str) -> str:
 
 def _clean_email(email: str | None) -> str | None:
     value = (email or "").strip().lower()
-    if value and not _EMAIL_RE.fullmatch(value):
+    if value and not EMAIL_RE.fullmatch(value):
         raise AuthError(f"{email!r} doesn't look like an e-mail address.")
     return value or None
 
@@ -388,27 +388,3 @@ def _create_key_file(path: Path) -> None:
             os.link(tmp, path)  # atomic: the key file is never seen half-written
     finally:
         tmp.unlink(missing_ok=True)
-
-
-@dataclass(frozen=True)
-class RoleMapping:
-    """Which e-mails get which role; entries are addresses or '@domain' suffixes."""
-
-    admins: tuple[str, ...] = ()
-    analysts: tuple[str, ...] = ()
-    domains: tuple[str, ...] | None = None  # None: any domain may sign in (as member)
-
-
-def _matches(email: str, entries: tuple[str, ...]) -> bool:
-    return any(email.endswith(e) if e.startswith("@") else email == e for e in entries)
-
-
-def role_for_email(email: str | None, mapping: RoleMapping) -> str | None:
-    """admin / analyst if listed, else member if the domain is allowed, else None (refuse)."""
-    clean = (email or "").strip().lower()
-    if not _EMAIL_RE.fullmatch(clean):
-        return None
-    for role, entries in (("admin", mapping.admins), ("analyst", mapping.analysts)):
-        if _matches(clean, entries):
-            return role
-    return "member" if mapping.domains is None or _matches(clean, mapping.domains) else None

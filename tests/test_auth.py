@@ -12,7 +12,7 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from lib import auth, config
+from lib import auth, auth_oidc, config
 from lib.auth import User
 from lib.clock import FakeClock
 from lib.db import Database
@@ -340,8 +340,8 @@ def test_a_new_password_or_a_disable_ends_sessions_and_unknown_users_have_none(
     assert not auth.session_valid(db, "ghost", later)
 
 
-MAPPING = auth.RoleMapping(admins=("boss@corp.example",), analysts=("@finance.corp.example",))
-CLOSED = auth.RoleMapping(admins=("boss@gmail.com",), domains=("@corp.example",))
+MAPPING = auth_oidc.RoleMapping(admins=("boss@corp.example",), analysts=("@finance.corp.example",))
+CLOSED = auth_oidc.RoleMapping(admins=("boss@gmail.com",), domains=("@corp.example",))
 
 
 @pytest.mark.parametrize(("email", "mapping", "role"), [
@@ -358,8 +358,9 @@ CLOSED = auth.RoleMapping(admins=("boss@gmail.com",), domains=("@corp.example",)
         (None, MAPPING, None),
         ("not-an-address", MAPPING, None),
 ])
-def test_role_for_email(email: str | None, mapping: auth.RoleMapping, role: str | None) -> None:
-    assert auth.role_for_email(email, mapping) == role
+def test_role_for_email(email: str | None, mapping: auth_oidc.RoleMapping,
+                        role: str | None) -> None:
+    assert auth_oidc.role_for_email(email, mapping) == role
 
 
 def test_the_permission_table() -> None:

@@ -35,7 +35,7 @@ import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 
-from lib import auth
+from lib import auth, auth_oidc
 from lib.auth import User
 from lib.engine import Engine
 from lib.mdtext import plain
@@ -123,14 +123,14 @@ def oidc_providers() -> list[str | None] | None:
     return named or [None]
 
 
-def oidc_mapping() -> auth.RoleMapping:
+def oidc_mapping() -> auth_oidc.RoleMapping:
     """PROMPTBOARD_OIDC_ADMINS / _ANALYSTS / _DOMAINS: comma-separated e-mails or @domains."""
     def entries(name: str) -> tuple[str, ...]:
         return tuple(e.strip().lower() for e in os.environ.get(name, "").split(",") if e.strip())
 
     domains = tuple(d if d.startswith("@") else f"@{d}"
                     for d in entries("PROMPTBOARD_OIDC_DOMAINS"))
-    return auth.RoleMapping(entries("PROMPTBOARD_OIDC_ADMINS"),
+    return auth_oidc.RoleMapping(entries("PROMPTBOARD_OIDC_ADMINS"),
                             entries("PROMPTBOARD_OIDC_ANALYSTS"), domains or None)
 
 
@@ -142,7 +142,7 @@ def _oidc_user(eng: Engine) -> User | None:
     if st.user.get("email_verified") is False:
         refusal = f"Your identity provider hasn't verified {email or 'your e-mail address'}."
     elif (user := auth.get_user_by_email(eng.db, email) if email else None) is None:
-        if (role := auth.role_for_email(email, oidc_mapping())) is None:
+        if (role := auth_oidc.role_for_email(email, oidc_mapping())) is None:
             refusal = (f"{email or 'This account'} has no access to Promptboard: "
                        "ask an admin to allow your address.")
         else:
