@@ -92,3 +92,17 @@ def test_a_cached_read_reloads_only_after_a_committed_write_names_its_table() ->
         assert db.cached("n", count, ("budgets",)) == 1 and len(loads) == 3
     finally:
         db.close()
+
+
+def test_a_tables_version_moves_only_with_writes_that_name_its_tables() -> None:
+    db = Database(config.load().db_path)
+    try:
+        before = db.tables_version("favourites")
+        with db.write() as cur:
+            cur.execute("INSERT INTO claim_turns VALUES ('u', 1)")
+        assert db.tables_version("favourites") == before
+        with db.write() as cur:
+            cur.execute("INSERT INTO favourites VALUES ('img', 'u', now())")
+        assert db.tables_version("favourites") != before
+    finally:
+        db.close()

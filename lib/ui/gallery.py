@@ -27,28 +27,33 @@ def selected() -> set[str]:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def search(_eng: Engine, db_path: str, version: int, viewer: gallery.Viewer,
+def search(_eng: Engine, db_path: str, version: tuple[int, ...], viewer: gallery.Viewer,
            f: gallery.GalleryFilter) -> gallery.GalleryPage:
-    """``gallery.search``, cached until the next committed write (the db version changes)."""
+    """``gallery.search``, cached until a write changes images, ratings or favourites."""
     return gallery.search(_eng.db, viewer, f)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def facets(_eng: Engine, db_path: str, version: int,
+def facets(_eng: Engine, db_path: str, version: tuple[int, ...],
            viewer: gallery.Viewer) -> dict[str, list[str]]:
     """``gallery.facets``, cached the same way."""
     return gallery.facets(_eng.db, viewer)
 
 
+# What a gallery page reads and can change. The jobs it joins add only their batch id, fixed
+# before the job's images exist; so job progress and claims do not empty the cache.
+GALLERY_TABLES = ("images", "image_ratings", "favourites")
+
+
 def cached_search(eng: Engine, viewer: gallery.Viewer,
                   f: gallery.GalleryFilter) -> gallery.GalleryPage:
     """A page of results; reruns without a write in between cost nothing."""
-    return search(eng, str(eng.db.path), eng.db.version, viewer, f)
+    return search(eng, str(eng.db.path), eng.db.tables_version(*GALLERY_TABLES), viewer, f)
 
 
 def cached_facets(eng: Engine, viewer: gallery.Viewer) -> dict[str, list[str]]:
     """Filter choices; reruns without a write in between cost nothing."""
-    return facets(eng, str(eng.db.path), eng.db.version, viewer)
+    return facets(eng, str(eng.db.path), eng.db.tables_version(*GALLERY_TABLES), viewer)
 
 
 def tile(eng: Engine, card: gallery.ImageCard, *, prefix: str = "",
