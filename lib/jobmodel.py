@@ -145,7 +145,9 @@ class Job:
 
 JOB_COLUMNS = ", ".join(f.name for f in fields(Job))
 
-MAX_SEED = 2**63 - 1  # the jobs.seed column is a BIGINT
+# 32 bits: what Stability and AUTOMATIC1111 take, and image i of a job gets seed + i, which the
+# BIGINT seed columns must still hold (a seed near 2**63 overflowed there: found by hypothesis).
+MAX_SEED = 2**32 - 1
 _TEXT_FIELDS = {"prompt": "prompt", "negative_prompt": "negative prompt", "model": "model",
                 "style": "style", "quality": "quality", "aspect_ratio": "aspect ratio"}
 
