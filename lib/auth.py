@@ -177,9 +177,18 @@ def _select(db: Database, where: str, params: list[Any]) -> list[User]:
     return [User(*r) for r in db.fetchall(f"SELECT {_COLUMNS} FROM users {where}", params)]
 
 
+def _accounts(db: Database) -> dict[str, tuple[User, datetime | None]]:
+    """Every account and its sessions_valid_after, re-read only after the users table changes."""
+    return db.cached("auth.accounts", lambda: {
+        r[0]: (User(*r[:-1]), r[-1])
+        for r in db.fetchall(f"SELECT {_COLUMNS}, sessions_valid_after FROM users")
+    }, ("users",))
+
+
 def get_user(db: Database, username: str) -> User | None:
     """One user, or None."""
-    return next(iter(_select(db, "WHERE username = ?", [normalize_username(username)])), None)
+    found = _accounts(db).get(normalize_username(username))
+    return found[0] if found else None
 
 
 def get_user_by_email(db: Database, email: str) -> User | None:
@@ -203,7 +212,7 @@ _REAL_USERS = "SELECT count(*) FROM users WHERE NOT disabled OR password_hash IS
 
 def needs_first_admin(db: Database) -> bool:
     """True on first run: no one can sign in yet (disabled, passwordless demo users don't count)."""
-    return not db.scalar(_REAL_USERS)
+    return not db.cached("auth.real_users", lambda: db.scalar(_REAL_USERS), ("users",))
 
 
 def credentials(db: Database) -> dict[str, Any]:
@@ -333,9 +342,11 @@ def revoke_sessions(db: Database, username: str, now: datetime) -> None:
 
 def session_valid(db: Database, username: str, issued_at: datetime) -> bool:
     """Does a session issued at ``issued_at`` still count (user exists, enabled, not revoked)?"""
-    row = db.fetchone("SELECT disabled, sessions_valid_after FROM users WHERE username = ?",
-                      [normalize_username(username)])
-    return row is not None and not row[0] and (row[1] is None or issued_at >= row[1])
+    found = _accounts(db).get(normalize_username(username))
+    if found is None:
+        return False
+    user, valid_after = found
+    return not user.disabled and (valid_after is None or issued_at >= valid_after)
 
 
 def bootstrap_admin_from_env(db: Database, now: datetime) -> User | None:

@@ -21,7 +21,7 @@ import streamlit as st
 import streamlit.runtime.context as st_context
 from streamlit.testing.v1 import AppTest
 
-from lib import analytics, auth, gallery, jobs, ui
+from lib import analytics, auth, gallery, gallery_zip, jobs, ui
 from lib.clock import FakeClock
 from lib.engine import Engine
 from lib.ui import signin as auth_ui
@@ -191,7 +191,7 @@ def test_a_member_cannot_reach_another_members_image_by_changing_ids(engine: Eng
         lambda: gallery.delete_images(engine.db, engine.storage, ann, [theirs]),
         lambda: gallery.rate(engine.db, ann, theirs, 5, now),
         lambda: gallery.set_favourite(engine.db, ann, theirs, True, now),
-        lambda: gallery.zip_images(engine.db, engine.storage, ann, [theirs]),
+        lambda: gallery_zip.zip_images(engine.db, engine.storage, ann, [theirs]),
     ]
     for attempt in attempts:
         with pytest.raises(gallery.GalleryError, match="not found, or you cannot see it"):
