@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from lib.engine import Engine
 
 BLOCKED, NOT_QUEUED = "blocked", "not queued"  # cell states that are not job states
+INTERRUPTED = "Not queued: the server stopped before this cell was queued. Run it again."
 NOT_FOUND = "Comparison {id} was not found, or it is not shared with you."
 
 
@@ -115,6 +116,7 @@ def start(engine: Engine, viewer: Viewer, grid: Grid, title: str, *, shared: boo
     now = engine.clock.now()
     since = now - timedelta(seconds=jobs.DEDUPE_WINDOW_S)
     cid = jobs._new_id()
+    cells = list(expand(grid, cid))
     with engine.db.write() as cur:
         if token:
             dup = cur.execute("SELECT id FROM comparisons WHERE owner = ? AND client_token = ? "
@@ -124,20 +126,23 @@ def start(engine: Engine, viewer: Viewer, grid: Grid, title: str, *, shared: boo
         cur.execute("INSERT INTO comparisons (id, owner, title, axes, shared, client_token, "
                     "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [cid, viewer.username, title, grid.to_json(), shared, token, now])
-    rows: list[list[Any]] = []
-    for cell in expand(grid, cid):
-        job_id, note = None, cell.blocked
-        if cell.spec is not None:
-            try:
-                job_id = jobs.submit(engine, viewer.username, cell.spec)
-            except jobs.SubmitError as exc:
-                note = f"Not queued: {exc}"
-        if job_id and cell.notes:
-            note = "; ".join(cell.notes)
-        rows.append([cid, cell.row, cell.col, job_id, note])
-    with engine.db.write() as cur:
+        # Every cell exists before any job is queued: if the process dies part-way, the cells
+        # not queued yet say so and can be run from the page (none is silently missing).
         cur.executemany("INSERT INTO comparison_cells (comparison_id, row_idx, col_idx, job_id, "
-                        "note) VALUES (?, ?, ?, ?, ?)", rows)
+                        "note) VALUES (?, ?, ?, NULL, ?)",
+                        [[cid, c.row, c.col, c.blocked or INTERRUPTED] for c in cells])
+    for cell in cells:
+        if cell.spec is None:
+            continue
+        try:
+            job_id: str | None = jobs.submit(engine, viewer.username, cell.spec)
+            note = "; ".join(cell.notes) or None
+        except jobs.SubmitError as exc:
+            job_id, note = None, f"Not queued: {exc}"
+        with engine.db.write() as cur:
+            cur.execute("UPDATE comparison_cells SET job_id = ?, note = ? "
+                        "WHERE comparison_id = ? AND row_idx = ? AND col_idx = ?",
+                        [job_id, note, cid, cell.row, cell.col])
     return cid
 
 

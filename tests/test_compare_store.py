@@ -131,6 +131,37 @@ def test_cancelling_the_rest_stops_queued_cells_which_can_then_run_again(
     assert run_next(engine) == jobs.SUCCEEDED
 
 
+class _Killed(BaseException):
+    """The process dying part-way through queuing a grid."""
+
+
+def test_a_process_dying_while_queuing_leaves_every_cell_listed_and_runnable(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_submit, calls = jobs.submit, []
+
+    def dying_submit(*args: object, **kwargs: object) -> str:
+        if len(calls) == 2:
+            raise _Killed
+        calls.append(1)
+        return real_submit(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jobs, "submit", dying_submit)
+    with pytest.raises(_Killed):
+        store.start(engine, ANN, small_grid("a fox\na boat"), "t")
+    monkeypatch.setattr(jobs, "submit", real_submit)
+    (cid,) = [r[0] for r in engine.db.fetchall("SELECT id FROM comparisons")]
+    comp = store.get(engine, ANN, cid)
+    assert comp is not None
+    cells = by_cell(engine, ANN, cid)
+    assert len(cells) == 6  # none silently missing
+    waiting = [k for k, c in cells.items() if c.status == store.NOT_QUEUED]
+    assert len(waiting) == 4 and all("server stopped" in (cells[k].note or "") for k in waiting)
+    for row, col in waiting:
+        store.retry(engine, ANN, cid, row, col)
+    run_all(engine)
+    assert {c.status for c in by_cell(engine, ANN, cid).values()} == {jobs.SUCCEEDED}
+
+
 def test_a_double_click_on_run_makes_one_comparison(engine: Engine) -> None:
     grid = small_grid("a fox")
     token = store.run_token("ann", grid, "t")
