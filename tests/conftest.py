@@ -21,3 +21,16 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
         if name.endswith(("_API_KEY", "_API_TOKEN", "_BASE_URL")) or name.startswith("A1111_"):
             monkeypatch.delenv(name, raising=False)
     yield
+
+
+@pytest.fixture
+def app_test_seam(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Pages under AppTest: tests may name the signed-in user (PROMPTBOARD_TESTING=1), and each
+    test gets a fresh dashboard engine on its own data dir (the old one is closed)."""
+    import streamlit as st
+
+    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
+    st.cache_resource.clear()
+    yield
+    st.cache_resource.clear()
+    st.cache_data.clear()

@@ -6,13 +6,11 @@ one test also goes through app.py's navigation once the page is listed there.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from lib import ui
@@ -23,13 +21,7 @@ from tests.test_analytics import add_job
 PAGE = str(ROOT / "pages" / "analytics.py")
 
 
-@pytest.fixture(autouse=True)
-def _fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
-    st.cache_data.clear()
+pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
 
 
 def _history() -> None:

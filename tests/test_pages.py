@@ -3,22 +3,13 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from tests.helpers import app_as
 
-
-@pytest.fixture(autouse=True)
-def _fresh_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test gets an engine on its own data dir; the old one is closed."""
-    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
 
 
 def _app() -> AppTest:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from lib import auth, compare, gallery, jobs, ui
@@ -16,12 +14,7 @@ from tests.helpers import ROOT, app_as, ensure_user, run_next
 PAGE = "pages/compare.py"
 
 
-@pytest.fixture(autouse=True)
-def _fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
 
 
 def _texts(at: object) -> str:

@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-import streamlit as st
 
 from lib import gallery, jobs, ui
 from tests.helpers import app_as, ensure_user, run_next
 
-
-@pytest.fixture(autouse=True)
-def _fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
 
 
 def _image(user: str, prompt: str, shared: bool = False) -> str:

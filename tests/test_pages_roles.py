@@ -6,10 +6,7 @@ in the list at all), and the page file run directly (its own role check refuses)
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from lib import auth, jobs, ui
@@ -24,12 +21,7 @@ ROLES = ("admin", "member", "analyst")
 CASES = [(role, page) for role in ROLES for page in PAGE_FILES]
 
 
-@pytest.fixture(autouse=True)
-def _fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
+pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
 
 
 def _some_history() -> None:

@@ -8,12 +8,9 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Iterator
 from html.parser import HTMLParser
 from typing import Any
 
-import pytest
-import streamlit as st
 from hypothesis import settings
 from markdown_it import MarkdownIt
 
@@ -84,15 +81,6 @@ def markup_around(body: str, marker: str = MARKER) -> list[str]:
     found += [f"streamlit directive in {body[:80]!r}" for _ in _DIRECTIVE.finditer(body)]
     found += [f"math in {body[:80]!r}" for _ in _MATH.finditer(body)]
     return found
-
-
-@pytest.fixture
-def app_test_seam(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """AppTest may name the signed-in user (PROMPTBOARD_TESTING=1); a fresh dashboard engine."""
-    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
-    st.cache_resource.clear()
-    yield
-    st.cache_resource.clear()
 
 
 def finish_all(engine: Any) -> None:

@@ -27,7 +27,6 @@ from lib.engine import Engine
 from lib.ui import signin as auth_ui
 from tests.helpers import APP, TEST_PASSWORD, app_as, ensure_user
 from tests.reliability._hostile_helpers import (
-    app_test_seam,  # noqa: F401 - fixture
     finish_all,
 )
 

@@ -28,7 +28,6 @@ from tests.reliability._hostile_helpers import (
     MARKER,
     PROFILE,
     SOAK,
-    app_test_seam,  # noqa: F401 - fixture
     finish_all,
     markup_around,
     render,
