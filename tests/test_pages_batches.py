@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib import batches, gallery, jobs, ui
 from lib.engine import Engine
 from tests.helpers import app_as, ensure_user
-from tests.test_pages_gallery import _fresh  # noqa: F401 - autouse: a fresh engine per test
+
+pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
 
 
 def _settle(eng: Engine) -> None:

@@ -13,7 +13,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib import gallery, ui
-from tests.test_analytics_page import _fresh, _history, _page  # noqa: F401 - _fresh: autouse
+from tests.test_analytics_page import _history, _page
+
+pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
 
 TAB = {"an_tab": "Quality per dollar"}
 

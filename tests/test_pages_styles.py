@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib import auth, style_previews, styles, ui
 from tests.helpers import ROOT, app_as, ensure_user
-from tests.test_pages_gallery import _fresh  # noqa: F401 - autouse: a fresh engine per test
+
+pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
 
 
 def _page(user: str = "ann", role: str = "member") -> AppTest:
