@@ -103,13 +103,6 @@ def submit(engine: Engine, user: str, spec: JobSpec) -> str:
     _check_may_generate(engine, user)
     now = engine.clock.now()
     dedupe_since = now - timedelta(seconds=DEDUPE_WINDOW_S)
-    if spec.client_token:
-        existing = engine.db.scalar(
-            "SELECT id FROM jobs WHERE user_id = ? AND client_token = ? AND created_at >= ?",
-            [user, spec.client_token, dedupe_since],
-        )
-        if existing:
-            return str(existing)
     job_id = _new_id()
     reference_key = None
     if spec.reference is not None:
@@ -183,14 +176,10 @@ def submit(engine: Engine, user: str, spec: JobSpec) -> str:
 def _check_may_generate(engine: Engine, user: str) -> None:
     """Refuse accounts whose role may not generate, or that are disabled (defence in depth:
     the pages check too). Names without an account (the CLI's default user) may generate."""
-    db = engine.db
-    accounts: dict[str, tuple[str, bool]] = db.cached("jobs.accounts", lambda: {
-        u: (r, bool(d)) for u, r, d in db.fetchall("SELECT username, role, disabled FROM users")
-    }, ("users",))
-    found = accounts.get(user)
-    if found is not None and (found[1] or not auth.can(found[0], "generate")):
-        raise SubmitError(f"Your account ({user}, {found[0]}) may not generate images. Ask an "
-                          "admin for the member role.")
+    account = auth.get_user(engine.db, user)
+    if account is not None and (account.disabled or not auth.can(account.role, "generate")):
+        raise SubmitError(f"Your account ({user}, {account.role}) may not generate images. "
+                          "Ask an admin for the member role.")
 
 
 def _check_budget(db: Database, cur: Cursor, user: str, estimate: Decimal | None,
