@@ -33,22 +33,34 @@ def owe(engine: Engine, prefix: str, reason: str) -> None:
 
 
 def settle(engine: Engine) -> int:
-    """Try every postponed clean-up; returns how many are still owed."""
+    """Try the postponed clean-ups of jobs not running now; returns how many are still owed.
+
+    A running job settles its own prefix before it stores anything (:func:`settle_one` from
+    the pipeline), so nothing here can delete images a rerun is writing. The first failure
+    means storage is still down: the rest waits for the next try.
+    """
     prefixes = [r[0] for r in engine.db.fetchall(
-        "SELECT prefix FROM storage_debt ORDER BY since")]
-    owed = 0
+        "SELECT prefix FROM storage_debt d WHERE NOT EXISTS (SELECT 1 FROM jobs j "
+        "WHERE j.status = 'running' AND d.prefix = 'img/' || j.id || '/') ORDER BY since")]
+    done = 0
     for prefix in prefixes:
         try:
-            engine.storage.delete_prefix(prefix)
+            settle_one(engine, prefix)
         except StorageError:
-            owed += 1
-            continue
-        with engine.db.write() as cur:
-            cur.execute("DELETE FROM storage_debt WHERE prefix = ?", [prefix])
+            break
+        done += 1
     if prefixes:
-        log.info("storage clean-up: %d of %d prefix(es) done", len(prefixes) - owed,
-                 len(prefixes))
-    return owed
+        log.info("storage clean-up: %d of %d prefix(es) done", done, len(prefixes))
+    return len(prefixes) - done
+
+
+def settle_one(engine: Engine, prefix: str) -> None:
+    """Delete ``prefix`` if its clean-up is owed; StorageError while storage is still down."""
+    if engine.db.scalar("SELECT 1 FROM storage_debt WHERE prefix = ?", [prefix]) is None:
+        return
+    engine.storage.delete_prefix(prefix)
+    with engine.db.write() as cur:
+        cur.execute("DELETE FROM storage_debt WHERE prefix = ?", [prefix])
 
 
 def owed(engine: Engine) -> list[str]:

@@ -98,8 +98,8 @@ def process(engine: Engine, job: Job, hand_off: HandOff | None = None) -> str:
     t0 = engine.clock.monotonic()
     crash_point("after_claim")
     try:
-        if job.attempts > 1:  # a retry or a restart: drop whatever an earlier run half-stored
-            engine.storage.delete_prefix(f"img/{job.id}/")
+        if job.attempts > 1:  # a rerun: what an interrupted run half-stored may still be owed
+            cleanup.settle_one(engine, f"img/{job.id}/")
         refs: tuple[bytes, ...] = ()
         if job.reference_key:
             refs = (engine.storage.get(job.reference_key),)
@@ -198,7 +198,7 @@ def _store(engine: Engine, job: Job, result: GenerationResult, ctx: DbJobContext
         crash_point("after_commit")
         return SUCCEEDED
     except imaging.ImageError as exc:
-        engine.storage.delete(stored)
+        _safe_delete(engine, job, stored)
         msg = f"{job.provider} returned an image that could not be read ({exc}). Try again."
         _finish(engine, job, FAILED, "unreadable image", "bad_response", msg, cost,
                 result.usage, result.request_id, priced.price_ids)

@@ -370,6 +370,37 @@ def test_the_cap_counts_provider_calls_so_slow_storage_does_not_block_the_next_c
     assert not eng.internal_errors
 
 
+class _DeleteFails(LocalStorage):
+    """Local storage whose deletes fail while ``down`` (an S3 outage, say)."""
+
+    down = True
+
+    def delete_prefix(self, prefix: str) -> int:
+        if self.down:
+            raise StorageError("Storage cannot be reached.")
+        return super().delete_prefix(prefix)
+
+
+def test_a_rerun_after_a_postponed_clean_up_keeps_its_new_images(engine: Engine) -> None:
+    """Regression: the clean-up owed for an interrupted job later deleted the images its
+    successful rerun had stored under the same prefix."""
+    from lib import cleanup
+
+    store = _DeleteFails(engine.settings.data_dir / "images")
+    engine.storage = store
+    job_id = jobs.submit(engine, "ann", spec())
+    assert claim(engine, "dead-worker") is not None
+    store.put(f"img/{job_id}/half.png", b"half-stored", "image/png")  # then the process dies
+    recover(engine)  # storage is down: the clean-up is owed
+    assert cleanup.owed(engine) == [f"img/{job_id}/"]
+    store.down = False
+    assert run_next(engine) == jobs.SUCCEEDED
+    cleanup.settle(engine)
+    keys = store.list_keys(f"img/{job_id}/")
+    assert len(keys) == 2 and not any(k.endswith("half.png") for k in keys)  # original, thumb
+    assert cleanup.owed(engine) == []
+
+
 # --------------------------------------------------------------------------- cancel
 
 
