@@ -225,6 +225,7 @@ def credentials(db: Database) -> dict[str, Any]:
 
 def _insert(db: Database, username: str, name: str, email: str | None, role: str,
             password_hash: str | None, now: datetime, *, only_if_empty: bool) -> User:
+    name = _clean_name(name) or username  # both paths: an identity provider's name is untrusted
     with db.write() as cur:
         if only_if_empty and cur.execute(_REAL_USERS).fetchone()[0]:
             raise AuthError("Promptboard already has an account: sign in instead.")
@@ -242,7 +243,7 @@ def create_user(db: Database, username: str, name: str, email: str | None, role:
     username = validate_username(username)
     validate_role(role)
     validate_password(password, username)
-    return _insert(db, username, _clean_name(name) or username, _clean_email(email), role,
+    return _insert(db, username, name, _clean_email(email), role,
                    hash_password(password), now, only_if_empty=only_if_empty)
 
 
@@ -257,7 +258,7 @@ def create_external_user(db: Database, email: str, name: str, role: str, *,
     username, i = base, 1
     while username in taken:
         username, i = f"{base}-{i + 1}", i + 1
-    return _insert(db, username, name.strip() or username, clean, role, None, now,
+    return _insert(db, username, name, clean, role, None, now,
                    only_if_empty=False)
 
 
