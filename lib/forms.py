@@ -109,10 +109,9 @@ def estimate(engine: Engine, spec: jobs.JobSpec) -> Estimate:
     return Estimate(cost, per_job, known)
 
 
-def batch_note(engine: Engine, spec: jobs.JobSpec, variations: int, seeded: bool) -> str:
+def batch_note(est: Estimate | None, spec: jobs.JobSpec, variations: int, seeded: bool) -> str:
     """What a batch of ``variations`` jobs like ``spec`` will cost, and how its seeds work."""
-    est = estimate(engine, spec)
-    cost = None if est.cost_usd is None else est.cost_usd * variations
+    cost = None if est is None or est.cost_usd is None else est.cost_usd * variations
     total = ("cost unknown" if cost is None
              else f"${cost:,.2f}" if cost == 0 or cost >= 1 else f"${cost:,.4f}")
     seeds = ("" if seeded else " This model takes no seed: each variation is an "

@@ -86,10 +86,10 @@ with form:
         reference=reference.getvalue() if reference else None, watermark=watermark,
         params={"style_preset": preset} if preset else {},
     )
-    ui.estimate_line(eng, spec)
+    est = ui.estimate_line(eng, spec)
     if variations > 1:
-        st.caption(forms.batch_note(eng, spec, int(variations), opts.seed))
-    override = ui.budget_notes(eng, user, spec)
+        st.caption(forms.batch_note(est, spec, int(variations), opts.seed))
+    override = ui.budget_notes(eng, user, est)
     if override:
         spec = replace(spec, override_budget=True)
     if st.button("Generate", type="primary", icon=":material/brush:", key="gen_submit"):

@@ -142,26 +142,25 @@ def watermark_inputs() -> imaging.WatermarkSpec | None:
         return None
 
 
-def estimate_line(eng: Engine, spec: jobs.JobSpec) -> None:
-    """Estimated cost and duration of this request, before it runs."""
+def estimate_line(eng: Engine, spec: jobs.JobSpec) -> forms.Estimate | None:
+    """Show the estimated cost and duration of this request, before it runs; returns it."""
     try:
         est = forms.estimate(eng, spec)
     except Exception:  # noqa: BLE001 - an estimate must never break the form
         logging.getLogger(__name__).exception("estimate failed")
         st.caption("No estimate for these settings.")
-        return
+        return None
     basis = "usually, from the team's history" if est.from_history else "a rough guess"
     st.caption(f"Estimate: **{money(est.cost_usd)}** for {spec.n} image(s) · about "
                f"{est.seconds:.0f} s ({basis})")
+    return est
 
 
-def budget_notes(eng: Engine, user: str, spec: jobs.JobSpec) -> bool:
+def budget_notes(eng: Engine, user: str, est: forms.Estimate | None) -> bool:
     """Budget warnings for this request; admins get an override box. True: override chosen."""
-    try:
-        estimate = forms.estimate(eng, spec).cost_usd
-    except Exception:  # noqa: BLE001 - the estimate line already said there is none
+    if est is None:  # the estimate line already said there is none
         return False
-    notes = budgets.status(eng.db, user, estimate, eng.clock.now())
+    notes = budgets.status(eng.db, user, est.cost_usd, eng.clock.now())
     for note in notes:
         st.warning(note, icon=":material/savings:")
     if notes and signed_in().role == "admin":
