@@ -31,8 +31,6 @@ MAX_ROWS = 50
 MAX_COLUMNS = 12
 MAX_PROMPT_FILE_BYTES = 1024 * 1024
 AXIS_KINDS = ("model", "style", "quality", "size", "seed")
-AXIS_LABELS = {"model": "Provider / model", "style": "Style", "quality": "Quality",
-               "size": "Size", "seed": "Seed"}
 
 
 class CompareError(ValueError):

@@ -23,7 +23,15 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from lib import jobs
-from lib.compare import CompareError, Grid, NeedsConfirmation, confirm_cells, expand
+from lib.compare import (
+    CompareError,
+    Grid,
+    NeedsConfirmation,
+    confirm_cells,
+    expand,
+    needs_confirmation,
+)
+from lib.gallery import _RATINGS as gallery_ratings
 from lib.gallery import Viewer
 
 if TYPE_CHECKING:
@@ -109,7 +117,7 @@ def start(engine: Engine, viewer: Viewer, grid: Grid, title: str, *, shared: boo
     """Save the comparison and queue one job per runnable cell; returns the comparison id."""
     if viewer.role not in ("admin", "member"):
         raise CompareError("Only members and admins run comparisons.")
-    if grid.size > confirm_cells() and not confirmed:
+    if needs_confirmation(grid) and not confirmed:
         raise NeedsConfirmation(f"This grid makes {grid.size} images, more than "
                                 f"{confirm_cells()}: confirm that you want to run them all.")
     title = (title or "").strip()[:200] or grid.rows[0][:80]
@@ -170,15 +178,17 @@ def list_for(engine: Engine, viewer: Viewer, limit: int = 100) -> list[Summary]:
     return out
 
 
-_CELLS = """
+# Ratings of this grid's images only: the grid polls while it runs.
+_THIS_GRIDS_IMAGES = ("WHERE image_id IN (SELECT i2.id FROM images i2 JOIN comparison_cells c2 "
+                      "ON i2.job_id = c2.job_id WHERE c2.comparison_id = ?)")
+_CELLS = f"""
     SELECT c.row_idx, c.col_idx, c.job_id, c.note, j.status, j.error_message,
            coalesce(i.cost_usd, j.cost_usd), j.duration_ms, coalesce(i.seed, j.seed),
            i.id, i.thumb_key, i.user_id, i.shared, mr.rating, r.avg_rating, r.ratings
     FROM comparison_cells c
     LEFT JOIN jobs j ON j.id = c.job_id
     LEFT JOIN images i ON i.job_id = c.job_id AND i.idx = 0
-    LEFT JOIN (SELECT image_id, avg(rating)::DOUBLE AS avg_rating, count(*) AS ratings
-               FROM image_ratings GROUP BY image_id) r ON r.image_id = i.id
+    LEFT JOIN ({gallery_ratings.format(where=_THIS_GRIDS_IMAGES)}) r ON r.image_id = i.id
     LEFT JOIN image_ratings mr ON mr.image_id = i.id AND mr.user_id = ?
     WHERE c.comparison_id = ?
     ORDER BY c.row_idx, c.col_idx
@@ -190,7 +200,7 @@ def cell_states(engine: Engine, viewer: Viewer, comp: Comparison) -> list[CellSt
     if comp.shared:
         _share_images(engine, comp)
     out = []
-    for r in engine.db.fetchall(_CELLS, [viewer.username, comp.id]):
+    for r in engine.db.fetchall(_CELLS, [comp.id, viewer.username, comp.id]):
         (row, col, job_id, note, status, error, cost, duration, seed, image_id, thumb,
          image_owner, image_shared, mine, avg, count) = r
         visible = image_id is not None and (
