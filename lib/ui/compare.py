@@ -216,11 +216,12 @@ def view(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison) -> None:
 
 def live_grid(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison) -> None:
     """The grid, refreshed while any cell is queued or running, then still."""
-    polling = POLL_S if store.any_active(store.cell_states(eng, viewer, comp)) else None
+    now = [store.cell_states(eng, viewer, comp)]  # this run's states; fragment reruns re-read
+    polling = POLL_S if store.any_active(now[0]) else None
 
     @st.fragment(run_every=polling)
     def grid() -> None:
-        states = store.cell_states(eng, viewer, comp)
+        states = now.pop() if now else store.cell_states(eng, viewer, comp)
         winners = store.winners(eng, comp.id)
         done = sum(1 for s in states if s.status not in jobs.ACTIVE)
         st.progress(done / max(1, len(states)), text=f"{done} of {len(states)} cells done")
