@@ -21,6 +21,7 @@ from PIL import Image, ImageDraw, ImageFont
 from lib import jobs
 from lib.compare import expand
 from lib.compare_store import CellState, Comparison
+from lib.gallery_zip import csv_cell
 from lib.storage import StorageError
 
 if TYPE_CHECKING:
@@ -127,7 +128,7 @@ def grid_csv(comp: Comparison, states: list[CellState], winners: dict[int, int])
         column = comp.grid.columns[s.col]
         size = (f"{spec.width}x{spec.height}" if spec and spec.width else
                 (spec.aspect_ratio if spec else column.size)) or ""
-        writer.writerow({
+        writer.writerow({k: csv_cell(v) for k, v in {
             "row": s.row + 1, "column": s.col + 1, "prompt": comp.grid.rows[s.row],
             "column_settings": column.label,
             "provider": spec.provider if spec else (column.provider or ""),
@@ -140,5 +141,5 @@ def grid_csv(comp: Comparison, states: list[CellState], winners: dict[int, int])
             "error": s.error or "", "note": s.note or "",
             "avg_rating": "" if s.avg_rating is None else f"{s.avg_rating:.2f}",
             "ratings": s.ratings, "winner": "yes" if winners.get(s.row) == s.col else "",
-        })
+        }.items()})  # prompts, notes and errors must not run as spreadsheet formulas
     return out.getvalue()

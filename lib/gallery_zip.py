@@ -22,7 +22,7 @@ _MANIFEST = ("image_id", "file", "job_id", "user_id", "provider", "model", "prom
              "duration_ms", "created_at", "request_id", "note")
 
 
-def _cell(v: Any) -> Any:
+def csv_cell(v: Any) -> Any:
     """Keep spreadsheet apps from running a text cell as a formula (CSV injection)."""
     return "'" + v if isinstance(v, str) and v and v[0] in "=+-@\t\r" else "" if v is None else v
 
@@ -49,7 +49,7 @@ def zip_images(db: Database, storage: Storage, viewer: Viewer, ids: Iterable[str
                 zf.writestr(name, storage.get(row[2]), compress_type=zipfile.ZIP_STORED)
             except ObjectMissing:
                 name, note = "", "original missing from storage"
-            out.writerow([_cell(v) for v in (image_id, name, *row[3:], note)])
+            out.writerow([csv_cell(v) for v in (image_id, name, *row[3:], note)])
         zf.writestr("manifest.csv", text.getvalue().encode("utf-8-sig"),
                     compress_type=zipfile.ZIP_DEFLATED)
     return buf.getvalue()

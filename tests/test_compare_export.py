@@ -74,3 +74,14 @@ def test_the_csv_has_a_line_per_cell_with_axes_results_and_the_winner(
     assert first["image_id"] and first["cost_usd"] == "0.00000000" and first["duration_s"]
     assert second["winner"] == "yes" and first["winner"] == ""
     assert lines[2]["status"] == "failed" and "safety filter" in lines[2]["error"]
+
+
+def test_csv_cells_that_look_like_formulas_are_defused(engine: Engine) -> None:
+    grid = cmp.Grid(rows=('=HYPERLINK("http://x","y")', "@SUM(A1)"),
+                    columns=cmp.columns_from_axes([cmp.Axis("size", ("512x512",))]), seed=9)
+    cid = store.start(engine, ANN, grid, "formulas")
+    comp = store.get(engine, ANN, cid)
+    assert comp is not None
+    states = store.cell_states(engine, ANN, comp)
+    lines = list(csv.DictReader(io.StringIO(export.grid_csv(comp, states, {}))))
+    assert [r["prompt"] for r in lines] == ['\'=HYPERLINK("http://x","y")', "'@SUM(A1)"]
