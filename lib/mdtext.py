@@ -32,6 +32,8 @@ def _escape_start(m: re.Match[str]) -> str:
 
 
 def _has_rtl(text: str) -> bool:
+    if text.isascii():  # the common case, without a Unicode lookup per character
+        return False
     return any(unicodedata.bidirectional(c) in ("R", "AL") for c in text)
 
 

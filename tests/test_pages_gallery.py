@@ -72,3 +72,24 @@ def test_opening_my_image_shows_its_parameters() -> None:
     assert not at.exception
     assert any("ann private fox" in m.value for m in at.markdown)
     assert any(b.label == "Download original" for b in at.get("download_button"))
+
+
+def test_thumbnail_data_urls_are_read_once_and_the_cache_stays_bounded(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    eng = ui.engine()
+    for i in range(3):
+        eng.storage.put(f"t/{i}.webp", b"RIFF" + bytes([i]), "image/webp")
+    reads: list[str] = []
+    real_get = eng.storage.get
+    monkeypatch.setattr(eng.storage, "get", lambda k: reads.append(k) or real_get(k))
+    monkeypatch.setattr(ui, "_THUMBS_MAX", 2)
+    ui._THUMBS.clear()
+    first = ui.thumbnail(eng, "t/0.webp")
+    assert first == "data:image/webp;base64,UklGRgA="
+    assert ui.thumbnail(eng, "t/0.webp") == first and reads == ["t/0.webp"]
+    ui.thumbnail(eng, "t/1.webp")
+    ui.thumbnail(eng, "t/0.webp")  # most recently used again
+    ui.thumbnail(eng, "t/2.webp")  # evicts t/1, the least recently used
+    assert len(ui._THUMBS) == 2 and reads == ["t/0.webp", "t/1.webp", "t/2.webp"]
+    ui.thumbnail(eng, "t/1.webp")
+    assert reads[-1] == "t/1.webp"

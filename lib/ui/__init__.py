@@ -8,6 +8,8 @@ from __future__ import annotations
 import atexit
 import base64
 import logging
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import streamlit as st
@@ -223,12 +225,30 @@ def thumbnail(eng: Engine, key: str) -> str:
     nothing kept in Streamlit's in-memory media store, so paging the gallery stays flat.
     """
     url = eng.storage.url(key, 3600)
-    return url or _data_url(eng, str(eng.settings.data_dir), key)
+    return url or _data_url(eng, key)
 
 
-@st.cache_data(max_entries=300, show_spinner=False)  # ~12 MB at most; keys never change
-def _data_url(_eng: Engine, data_dir: str, key: str) -> str:
-    return "data:image/webp;base64," + base64.b64encode(_eng.storage.get(key)).decode("ascii")
+# Thumbnail data URLs by (data dir, key), least recently used first. A plain dict, not
+# st.cache_data: keys are never reused (an image's key names its id), so nothing needs
+# hashing or copying, and each gallery rerun skipped 24 argument hashes and unpickles.
+_THUMBS: OrderedDict[tuple[str, str], str] = OrderedDict()
+_THUMBS_MAX = 300  # ~12 MB at most
+_THUMBS_LOCK = threading.Lock()
+
+
+def _data_url(eng: Engine, key: str) -> str:
+    slot = (str(eng.settings.data_dir), key)
+    with _THUMBS_LOCK:
+        url = _THUMBS.get(slot)
+        if url is not None:
+            _THUMBS.move_to_end(slot)
+            return url
+    url = "data:image/webp;base64," + base64.b64encode(eng.storage.get(key)).decode("ascii")
+    with _THUMBS_LOCK:
+        _THUMBS[slot] = url
+        while len(_THUMBS) > _THUMBS_MAX:
+            _THUMBS.popitem(last=False)
+    return url
 
 
 def full_image(eng: Engine, key: str) -> str | bytes:
