@@ -33,6 +33,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bench.pages import paired_ms
+
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / "pages" / "analytics.py"
 TARGETS = {"analytics_1m_query_ms": 300, "analytics_1m_render_ratio": 2.0,
@@ -49,9 +51,8 @@ def _page(data_dir: str, images: int, days: int) -> tuple[Any, dict[str, Any]]:
     from lib.clock import utcnow
     from lib.engine import Engine
 
-    st.cache_resource.clear()
     st.cache_data.clear()
-    os.environ["PROMPTBOARD_DATA_DIR"] = data_dir
+    os.environ["PROMPTBOARD_DATA_DIR"] = data_dir  # ui.engine() keeps one per data dir
     made: dict[str, Any] = {"images": 0, "jobs": 0}
     if images:
         eng = Engine(config.load())
@@ -72,26 +73,19 @@ def _page(data_dir: str, images: int, days: int) -> tuple[Any, dict[str, Any]]:
     return at, made
 
 
-def render_ms(at: Any, runs: int, *, cold: bool = False) -> list[float]:
-    """Wall times of re-rendering the page as it is (``cold``: with its cache cleared)."""
+def _clear() -> None:
+    """Empty the page's caches, so a render runs every query (a cold render)."""
     import streamlit as st
 
-    out = []
-    for i in range(runs + 2):  # two warm-up renders, dropped
-        if cold:
-            st.cache_data.clear()
-        t = time.perf_counter()
-        at.run()
-        if i >= 2:
-            out.append((time.perf_counter() - t) * 1000)
-    if at.exception:
-        raise RuntimeError([e.value for e in at.exception])
-    return out
+    from lib.ui import analytics as board
+
+    st.cache_data.clear()
+    board.clear_cache()
 
 
 def default_view_ms(runs: int) -> tuple[list[float], dict[str, float]]:
     """Every query behind the default view, uncached: total per pass, and median per query."""
-    from lib import analytics, ui
+    from lib import analytics, ledger, ui
     from lib.ui.analytics import preset_range
 
     eng = ui.engine()
@@ -108,11 +102,11 @@ def default_view_ms(runs: int) -> tuple[list[float], dict[str, float]]:
         "budget_for": lambda: analytics.budget_for(eng.db, viewer),
         "cumulative_month": lambda: analytics.cumulative_month(
             eng.db, viewer, f, f.end, today, budget.monthly_usd if budget else None),
-        "cost_per_image_by_model": lambda: analytics.cost_per_image_by_model(eng.db, viewer, f),
+        "by_model_and_user": lambda: analytics.breakdowns(eng.db, viewer, f, ("model", "user"),
+                                                          times=False),
         "durations": lambda: analytics.durations(eng.db, viewer, f, "provider"),
         "failures": lambda: analytics.failures(eng.db, viewer, f),
-        "top_users": lambda: analytics.top_users(eng.db, viewer, f),
-        "ledger": lambda: analytics.ledger(eng.db, viewer, f, 0, 50, rows["ledger_rows"]),
+        "ledger": lambda: ledger.ledger(eng.db, viewer, f, 0, 50, rows["ledger_rows"]),
     }
     totals, each = [], {name: [] for name in queries}  # type: dict[str, list[float]]
     for _ in range(runs + 1):  # the first pass warms DuckDB's buffers and is dropped
@@ -152,7 +146,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=1_000_000)
     ap.add_argument("--days", type=int, default=365)
-    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--runs", type=int, default=15)
     args = ap.parse_args()
     os.environ.update(PROMPTBOARD_TESTING="1", PROMPTBOARD_SANDBOX_LATENCY="0",
                       PROMPTBOARD_LOG_LEVEL="WARNING")
@@ -160,11 +154,13 @@ def main() -> None:
     load_before = _load()
     with tempfile.TemporaryDirectory() as empty_dir, tempfile.TemporaryDirectory() as full_dir:
         empty, _ = _page(empty_dir, 0, args.days)
-        empty_ms = render_ms(empty, args.runs)
-        empty_cold = render_ms(empty, args.runs, cold=True)
         full, made = _page(full_dir, args.images, args.days)
-        full_ms = render_ms(full, args.runs)
-        full_cold = render_ms(full, args.runs, cold=True)
+        pages = {"empty": (empty_dir, empty), "full": (full_dir, full)}
+        warm = paired_ms(pages, args.runs)
+        cold = paired_ms(pages, args.runs, before=_clear)
+        empty_ms, full_ms, empty_cold, full_cold = (
+            warm["empty"], warm["full"], cold["empty"], cold["full"])
+        os.environ["PROMPTBOARD_DATA_DIR"] = full_dir
         query_ms, per_query = default_view_ms(args.runs)
         csv_s, rows, csv_bytes = export_s("csv", 3, args.days)
         parquet_s, _, parquet_bytes = export_s("parquet", 3, args.days)

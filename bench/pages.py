@@ -4,6 +4,8 @@
 
 - ``gallery_100k_render_ratio``: AppTest render of the Gallery's first page with 100,000
   demo images / with an empty gallery (medians of ``--runs`` renders each). Target <= 1.5.
+  The two pages render turn about (empty, full, empty, ...), each on its own data dir and
+  engine, so a slow spell of this shared machine slows both sides alike.
 - ``gallery_flip_rss_growth_mb``: resident memory growth of this process over 100 page flips
   of the Gallery, after 20 warm-up flips over the same page range (so DuckDB's buffer
   cache is warm and what is left is growth per flip). Target <= 50.
@@ -21,6 +23,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -37,15 +40,13 @@ def rss_mb() -> float:
 
 def _gallery(data_dir: str, images: int) -> Any:
     """An AppTest on the Gallery page for a fresh data dir holding ``images`` demo images."""
-    import streamlit as st
     from streamlit.testing.v1 import AppTest
 
     from lib import auth, config, demo, ui
     from lib.clock import utcnow
     from lib.engine import Engine
 
-    st.cache_resource.clear()
-    os.environ["PROMPTBOARD_DATA_DIR"] = data_dir
+    os.environ["PROMPTBOARD_DATA_DIR"] = data_dir  # ui.engine() keeps one per data dir
     if images:
         eng = Engine(config.load())
         demo.generate(eng, images=images, days=90)
@@ -63,20 +64,29 @@ def _gallery(data_dir: str, images: int) -> Any:
     return at
 
 
-def render_ms(at: Any, runs: int) -> list[float]:
-    """Wall times of re-rendering the page as it is."""
-    out = []
-    for _ in range(runs):
-        t = time.perf_counter()
-        at.run()
-        out.append((time.perf_counter() - t) * 1000)
+def paired_ms(pages: dict[str, tuple[str, Any]], runs: int,
+              before: Callable[[], None] | None = None) -> dict[str, list[float]]:
+    """Re-render each (data dir, AppTest) of ``pages`` in turn, ``runs`` rounds (after one
+    warm-up round), calling ``before()`` ahead of each render; wall times per page."""
+    out: dict[str, list[float]] = {name: [] for name in pages}
+    for i in range(runs + 1):
+        for name, (data_dir, at) in pages.items():
+            os.environ["PROMPTBOARD_DATA_DIR"] = data_dir
+            if before is not None:
+                before()
+            t = time.perf_counter()
+            at.run()
+            if i:
+                out[name].append((time.perf_counter() - t) * 1000)
+            if at.exception:
+                raise RuntimeError([e.value for e in at.exception])
     return out
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=100_000)
-    ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--flips", type=int, default=100)
     args = ap.parse_args()
     os.environ.update(PROMPTBOARD_TESTING="1", PROMPTBOARD_SANDBOX_LATENCY="0",
@@ -84,11 +94,12 @@ def main() -> None:
     sys.path.insert(0, str(ROOT))
     with tempfile.TemporaryDirectory() as empty_dir, tempfile.TemporaryDirectory() as full_dir:
         empty = _gallery(empty_dir, 0)
-        empty_ms = render_ms(empty, args.runs)
         t = time.perf_counter()
         full = _gallery(full_dir, args.images)
         fill_s = time.perf_counter() - t
-        full_ms = render_ms(full, args.runs)
+        paired = paired_ms({"empty": (empty_dir, empty), "full": (full_dir, full)}, args.runs)
+        empty_ms, full_ms = paired["empty"], paired["full"]
+        os.environ["PROMPTBOARD_DATA_DIR"] = full_dir
         for i in range(20):  # warm up over the same range the flips visit (DuckDB's buffers)
             full.session_state["gal_page"] = (i * 211) % 4000
             full.run()

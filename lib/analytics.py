@@ -18,7 +18,8 @@ tests agree:
 Who sees what: admins and analysts see everyone; a member sees only themselves, whatever
 the filter says (:func:`scope` is applied by every function here). Errors: ``ValueError``
 with a message for a person (an end before the start, an unknown status or grouping).
-The ledger's CSV and Parquet exports (DuckDB ``COPY``) live in :mod:`lib.report`.
+The ledger (one row per image) is :mod:`lib.ledger`; its CSV and Parquet exports (DuckDB
+``COPY``) live in :mod:`lib.report`.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ STATUSES = ("succeeded", "failed", "cancelled", "queued", "running")
 GROUPS = {"provider": ("j.provider AS provider",),  # --by: its key columns
           "model": ("j.provider AS provider", "j.model AS model"),
           "user": ('j.user_id AS "user"',), "day": ("CAST(j.created_at AS DATE) AS day",)}
-MAX_PER_PAGE = 500
+TOP_USERS = 10  # how many the page and top_users() list
+_KEY_NAMES = {"provider", "model", "user", "day"}  # GROUPS' output columns
 _IMAGE_SLACK = timedelta(days=1)  # images are stored after their job is created; see _base
 
 
@@ -86,7 +88,7 @@ def _ts(day: date) -> datetime:
     return datetime.combine(day, time.min)
 
 
-def _jobs_where(f: Filters, alias: str = "j") -> tuple[str, list[Any]]:
+def jobs_where(f: Filters, alias: str = "j") -> tuple[str, list[Any]]:
     """WHERE over jobs (or, with ``alias="i"``, images: no status there) for the filters,
     with parameters (user input never enters the SQL text)."""
     a = alias
@@ -102,11 +104,11 @@ def _jobs_where(f: Filters, alias: str = "j") -> tuple[str, list[Any]]:
     return " AND ".join(parts) or "TRUE", params
 
 
-def _images_where(f: Filters) -> tuple[str, list[Any]]:
+def images_where(f: Filters) -> tuple[str, list[Any]]:
     """WHERE over images ``i`` keeping every image of the jobs in scope: an image is stored
     after its job is created, so ``created_at >= start - 1 day`` is safe and skips old row
     groups; user, provider and model are copied from the job."""
-    where, params = _jobs_where(f, "i")
+    where, params = jobs_where(f, "i")
     return f"i.created_at >= ? AND {where}", [_ts(f.start) - _IMAGE_SLACK, *params]
 
 
@@ -114,8 +116,8 @@ def _base(f: Filters) -> tuple[str, list[Any]]:
     """A CTE ``b``: the jobs in scope, each with its number of images (counted per job, then
     joined: measured twice as fast at 1M images as a semi-join, far faster than grouping
     the join by job)."""
-    iwhere, iparams = _images_where(f)
-    where, params = _jobs_where(f)
+    iwhere, iparams = images_where(f)
+    where, params = jobs_where(f)
     sql = f"""
         WITH im AS (SELECT i.job_id, count(*) AS images FROM images i WHERE {iwhere}
                     GROUP BY 1),
@@ -190,14 +192,34 @@ def breakdown(db: Database, viewer: Viewer, f: Filters, by: str | None = None, *
     """Every figure per group (``provider``, ``model`` (with its provider), ``user``, ``day``)
     or, with ``by=None``, one row for the whole period; ordered by spend, dearest first (days
     in order). ``times=False`` leaves out the median and p95 durations."""
-    if by is not None and by not in GROUPS:
-        raise ValueError(f"Unknown grouping {by!r}; expected one of {', '.join(GROUPS)}.")
+    return breakdowns(db, viewer, f, (by,), times=times)[by]
+
+
+def breakdowns(db: Database, viewer: Viewer, f: Filters, bys: tuple[str | None, ...], *,
+               times: bool = True) -> dict[str | None, pd.DataFrame]:
+    """:func:`breakdown` for several groupings at once, from one read of the jobs in scope
+    and their image counts (at 1M images, by model and by user took 36 ms this way against
+    63 ms as two queries)."""
+    for by in bys:
+        if by is not None and by not in GROUPS:
+            raise ValueError(f"Unknown grouping {by!r}; expected one of {', '.join(GROUPS)}.")
     cte, params = _base(scope(viewer, f))
-    keys = GROUPS.get(by or "", ())
-    order = "1" if by == "day" else f"spend_usd DESC, {len(keys)}"  # ties: by name
-    columns = ", ".join([*keys, _METRICS, *([_TIMES] if times else [])])
-    tail = f"GROUP BY ALL ORDER BY {order}" if keys else ""
-    return db.df(f"{cte} SELECT {columns} FROM b j {tail}", params)
+    selects = []
+    for i, by in enumerate(bys):
+        keys = GROUPS.get(by or "", ())
+        columns = ", ".join([f"{i} AS part_", *keys, _METRICS, *([_TIMES] if times else [])])
+        selects.append(f"SELECT {columns} FROM b j {'GROUP BY ALL' if keys else ''}")
+    df = db.df(f"{cte} {' UNION ALL BY NAME '.join(selects)}", params)
+    out: dict[str | None, pd.DataFrame] = {}
+    for i, by in enumerate(bys):
+        names = [k.rsplit(" AS ", 1)[1].strip('"') for k in GROUPS.get(by or "", ())]
+        part = df[df["part_"] == i].drop(columns=["part_"])
+        part = part[[*names, *(c for c in part.columns if c not in _KEY_NAMES)]]
+        order = (["day"], [True]) if by == "day" else (
+            ["spend_usd", *names[-1:]], [False, *[True] * len(names[-1:])])
+        out[by] = part.sort_values(order[0], ascending=order[1], kind="stable").reset_index(
+            drop=True)
+    return out
 
 
 def summary(db: Database, viewer: Viewer, f: Filters) -> Summary:
@@ -228,7 +250,7 @@ def spend_by_day(db: Database, viewer: Viewer, f: Filters, by: str = "provider")
     if by not in ("provider", "model", "user"):
         raise ValueError(f"Spend per day is split by provider, model or user, not {by!r}.")
     col = {"provider": "provider", "model": "model", "user": "user_id"}[by]
-    where, params = _jobs_where(scope(viewer, f))  # jobs only: no images, no join
+    where, params = jobs_where(scope(viewer, f))  # jobs only: no images, no join
     return db.df(f"""
         SELECT CAST(created_at AS DATE) AS day, {col} AS "group",
                coalesce(sum(cost_usd), 0)::DOUBLE AS spend_usd, count(*) AS jobs,
@@ -248,7 +270,7 @@ def cumulative_month(db: Database, viewer: Viewer, f: Filters, month_of: date, t
     first = month_of.replace(day=1)
     last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     month = replace(scope(viewer, f), start=first, end=last)
-    where, params = _jobs_where(month)
+    where, params = jobs_where(month)
     as_of = min(today, last)
     elapsed = (as_of - first).days + 1
     return db.df(f"""
@@ -272,9 +294,14 @@ def cumulative_month(db: Database, viewer: Viewer, f: Filters, month_of: date, t
 
 def cost_per_image_by_model(db: Database, viewer: Viewer, f: Filters) -> pd.DataFrame:
     """Per provider and model with images: cost per image, spend and images, cheapest first."""
-    df = breakdown(db, viewer, f, "model", times=False)
-    df = df[df["images"] > 0].sort_values(["cost_per_image_usd", "model"], na_position="last")
-    return df.reset_index(drop=True)
+    return cheapest_first(breakdown(db, viewer, f, "model", times=False))
+
+
+def cheapest_first(by_model: pd.DataFrame) -> pd.DataFrame:
+    """A by-model :func:`breakdown` as :func:`cost_per_image_by_model` shows it."""
+    df = by_model[by_model["images"] > 0]
+    return df.sort_values(["cost_per_image_usd", "model"], na_position="last").reset_index(
+        drop=True)
 
 
 def durations(db: Database, viewer: Viewer, f: Filters, by: str = "provider") -> pd.DataFrame:
@@ -283,7 +310,7 @@ def durations(db: Database, viewer: Viewer, f: Filters, by: str = "provider") ->
     (the furthest durations within 1.5 IQR of the box)."""
     if by not in ("provider", "model"):
         raise ValueError(f"Durations are split by provider or model, not {by!r}.")
-    where, params = _jobs_where(scope(viewer, f))
+    where, params = jobs_where(scope(viewer, f))
     return db.df(f"""
         WITH s AS (SELECT j.{by} AS "group", j.duration_ms / 1000.0 AS sec FROM jobs j
                    WHERE {where} AND j.status = 'succeeded' AND j.duration_ms IS NOT NULL),
@@ -304,7 +331,7 @@ def durations(db: Database, viewer: Viewer, f: Filters, by: str = "provider") ->
 def failures(db: Database, viewer: Viewer, f: Filters) -> pd.DataFrame:
     """Failed and cancelled jobs per provider and error type, as a share of the provider's
     finished jobs (so a provider's rates add up to 1 - its success rate)."""
-    where, params = _jobs_where(scope(viewer, f))
+    where, params = jobs_where(scope(viewer, f))
     return db.df(f"""
         WITH fin AS (SELECT j.provider, j.status,
                             CASE WHEN j.status = 'cancelled' THEN 'cancelled'
@@ -319,57 +346,10 @@ def failures(db: Database, viewer: Viewer, f: Filters) -> pd.DataFrame:
         GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2""", params)
 
 
-def top_users(db: Database, viewer: Viewer, f: Filters, limit: int = 10) -> pd.DataFrame:
+def top_users(db: Database, viewer: Viewer, f: Filters, limit: int = TOP_USERS) -> pd.DataFrame:
     """The users who spent the most (a member: only themselves), with their figures."""
     df = breakdown(db, viewer, f, "user", times=False)
     return df.head(max(0, int(limit))).reset_index(drop=True)
-
-
-def ledger_sql(f: Filters, *, csv: bool = False,
-                newest: int | None = None) -> tuple[str, list[Any]]:
-    """One row per image, plus one per job in scope without images (failed, cancelled,
-    unfinished, or whose images were deleted), so the rows add up to the spend."""
-    where, params = _jobs_where(f)
-
-    def text(expr: str) -> str:  # keep spreadsheets from running a cell as a formula
-        return (f"CASE WHEN left({expr}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) "
-                f"THEN '''' || {expr} ELSE {expr} END") if csv else expr
-
-    iwhere, iparams = _images_where(f)
-    jobs, top = "jobs", []
-    if newest is not None:
-        jobs = (f"(SELECT * FROM jobs j WHERE {where} "
-                "ORDER BY j.created_at DESC, j.id DESC LIMIT ?)")
-        top = [*params, newest]
-    sql = f"""
-        SELECT j.created_at AS time, {text("j.user_id")} AS "user", j.provider, j.model,
-               coalesce(i.width || 'x' || i.height, j.width || 'x' || j.height,
-                        j.aspect_ratio) AS size,
-               j.quality, {text("coalesce(j.style, 'none')")} AS style,
-               {text("j.prompt")} AS prompt,
-               CASE WHEN i.id IS NULL THEN j.cost_usd ELSE i.cost_usd END AS cost_usd,
-               coalesce(i.duration_ms, j.duration_ms) / 1000.0 AS duration_s,
-               j.status, {text("coalesce(i.request_id, j.request_id)")} AS request_id,
-               j.id AS job_id, i.id AS image_id
-        FROM {jobs} j LEFT JOIN (SELECT * FROM images i WHERE {iwhere}) i ON i.job_id = j.id
-        WHERE {where}"""
-    return sql, [*top, *iparams, *params]
-
-
-def ledger(db: Database, viewer: Viewer, f: Filters, page: int = 0, per_page: int = 50,
-           total: int | None = None) -> tuple[pd.DataFrame, int]:
-    """A page of the ledger, newest first, and how many rows there are in all (a page past
-    the end gives the last). ``total``: the count if known (``Figures.ledger_rows``)."""
-    per_page = min(MAX_PER_PAGE, max(1, int(per_page)))
-    f = scope(viewer, f)
-    if total is None:
-        total = int(breakdown(db, viewer, f, times=False)["ledger_rows"].iloc[0])
-    page = min(max(0, int(page)), max(0, (total - 1) // per_page))
-    # The rows of a page come from at most (page + 1) * per_page of the newest jobs.
-    sql, params = ledger_sql(f, newest=(page + 1) * per_page)
-    df = db.df(f"{sql} ORDER BY time DESC, job_id DESC, i.idx LIMIT ? OFFSET ?",
-               [*params, per_page, page * per_page])
-    return df, total
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ runs once and is recorded in ``schema_migrations``. Never edit one that has ship
 
 from __future__ import annotations
 
+import itertools
 import logging
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -29,6 +30,9 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 Cursor = duckdb.DuckDBPyConnection
+
+
+_SERIALS = itertools.count(1)
 
 
 class DatabaseLocked(RuntimeError):
@@ -87,6 +91,7 @@ class Database:
         self._write_lock = threading.RLock()
         self._closed = False
         self.version = 0  # bumped by every committed write: a cheap key for read caches
+        self.serial = next(_SERIALS)  # tells this open apart from another of the same file
         self._memo: dict[str, tuple[tuple[int, ...], Any]] = {}
         self._watched: set[str] = set()  # tables some cached() read depends on
         self._touched: dict[str, int] = {}  # table -> writes committed that named it

@@ -29,7 +29,7 @@ from typing import IO, Any
 
 import pandas as pd
 
-from lib import analytics
+from lib import analytics, ledger
 from lib.db import Database
 
 EXIT_USAGE = 2
@@ -97,7 +97,7 @@ def export(db: Database, viewer: analytics.Viewer, f: analytics.Filters, fmt: st
     bytes copied in (through a temporary file)."""
     if fmt not in LEDGER_FORMATS:
         raise ValueError(f"Export format is csv or parquet, not {fmt!r}.")
-    sql, params = analytics.ledger_sql(analytics.scope(viewer, f), csv=fmt == "csv")
+    sql, params = ledger.ledger_sql(analytics.scope(viewer, f), csv=fmt == "csv")
     options = "FORMAT csv, HEADER" if fmt == "csv" else "FORMAT parquet, COMPRESSION zstd"
     if isinstance(path_or_buffer, str | Path):
         return _copy(db, sql, params, Path(path_or_buffer), options)

@@ -26,7 +26,10 @@ if quality_tab.open:
 if not costs_tab.open:
     st.stop()  # the costs tab is closed: skip its queries
 with costs_tab:
-    summary = board.cached(eng, "summary", viewer, f)
+    today = eng.clock.now().date()
+    q = board.costs_calls(eng, viewer, f, today)
+    board.prefetch(eng, q)  # cold cache: the queries run side by side, not one by one
+    summary = board.run(eng, q.summary)
     if not summary.current.jobs:
         st.info("No jobs in this period for these filters: pick another period or loosen the "
                 "filters.", icon=":material/query_stats:")
@@ -38,42 +41,39 @@ with costs_tab:
         splits = ["provider", "model", "user"] if team else ["provider", "model"]
         by = st.segmented_control("Split by", splits, default="provider", key="an_split",
                                   required=True, format_func=str.title) or "provider"
-        board.chart(charts.spend_by_day(board.cached(eng, "spend_by_day", viewer, f, by=by), by,
-                                        f.start, f.end), "an-spend")
+        spend = board.run(eng, (q.spend[0], q.spend[1], {"by": by}))
+        board.chart(charts.spend_by_day(spend, by, f.start, f.end), "an-spend")
     with right, st.container(border=True):
         st.subheader(board.month_title(f.end, team))
-        budget = board.cached(eng, "budget_for", viewer)
-        today = eng.clock.now().date()
-        month = board.cached(eng, "cumulative_month", viewer, f, f.end, today,
-                             budget.monthly_usd if budget else None)
-        board.chart(charts.cumulative(month), "an-month")
-        st.caption(board.month_note(f.end, today, budget is not None, team))
+        board.chart(charts.cumulative(board.run(eng, q.month)), "an-month")
+        has_budget = board.cached(eng, analytics.budget_for, viewer) is not None
+        st.caption(board.month_note(f.end, today, has_budget, team))
 
+    parts = board.run(eng, q.parts)  # spend by model, and by user (a member: by provider)
     left, right = st.columns(2, gap="medium")
     with left, st.container(border=True):
         st.subheader("Cost per image by model")
-        board.chart(charts.cost_per_image(board.cached(eng, "cost_per_image_by_model", viewer, f)),
-                    "an-cpi")
+        board.chart(charts.cost_per_image(analytics.cheapest_first(parts["model"])), "an-cpi")
     with right, st.container(border=True):
         st.subheader("Duration")
         dby = st.segmented_control("By", ["provider", "model"], default="provider",
                                    key="an_dur_by", required=True, format_func=str.title)
         dby = dby or "provider"
-        board.chart(charts.durations(board.cached(eng, "durations", viewer, f, by=dby), dby),
-                    "an-dur")
+        board.chart(charts.durations(board.run(eng, (q.durations[0], q.durations[1],
+                                                     {"by": dby})), dby), "an-dur")
         st.caption("Succeeded jobs: box from the 25th to the 75th percentile, line at the median, "
                    "whiskers to the furthest job within 1.5× that range.")
 
     left, right = st.columns(2, gap="medium")
     with left, st.container(border=True):
         st.subheader("Failures by provider and error")
-        board.chart(charts.failures(board.cached(eng, "failures", viewer, f)), "an-fail")
+        board.chart(charts.failures(board.run(eng, q.failures)), "an-fail")
     with right, st.container(border=True):
         st.subheader("Top users by spend" if team else "Your spend by provider")
         if team:
-            board.chart(charts.top_users(board.cached(eng, "top_users", viewer, f)), "an-top")
+            board.chart(charts.top_users(parts["user"].head(analytics.TOP_USERS)), "an-top")
         else:
-            mine = board.cached(eng, "breakdown", viewer, f, "provider", times=False)
+            mine = parts["provider"]
             st.dataframe(mine[["provider", "jobs", "images", "spend_usd", "cost_per_image_usd"]],
                          hide_index=True, width="stretch", column_config={
                              "provider": "Provider", "jobs": "Jobs", "images": "Images",

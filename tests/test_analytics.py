@@ -29,6 +29,7 @@ import pytest
 
 from lib import analytics as a
 from lib import config, costs
+from lib import ledger as lg
 from lib.clock import FakeClock
 from lib.db import Database
 from lib.engine import Engine
@@ -125,7 +126,7 @@ def test_an_empty_period_gives_zeros_and_none_without_crashing(db: Database) -> 
                   a.durations(db, ADMIN, empty), a.failures(db, ADMIN, empty),
                   a.top_users(db, ADMIN, empty), a.breakdown(db, ADMIN, empty, "day")):
         assert frame.empty
-    rows, total = a.ledger(db, ADMIN, empty)
+    rows, total = lg.ledger(db, ADMIN, empty)
     assert rows.empty and total == 0
     month = a.cumulative_month(db, ADMIN, empty, date(2020, 1, 15), date(2026, 11, 20))
     assert len(month) == 31 and month["cumulative_usd"].max() == 0
@@ -138,7 +139,7 @@ def test_a_single_image(engine: Engine) -> None:
     assert (now.jobs, now.images, now.spend_usd) == (1, 1, Decimal("0.04"))
     assert now.cost_per_image_usd == Decimal("0.04") and now.success_rate == 1.0
     assert now.median_ms == now.p95_ms == 1234
-    rows, total = a.ledger(engine.db, ADMIN, NOV)
+    rows, total = lg.ledger(engine.db, ADMIN, NOV)
     assert total == 1 and rows["cost_usd"].tolist() == [0.04]
 
 
@@ -159,7 +160,7 @@ def test_a_job_of_n_images_splits_its_cost_exactly(engine: Engine) -> None:
     now = a.summary(engine.db, ADMIN, NOV).current
     assert (now.images, now.spend_usd) == (3, Decimal("0.10"))
     assert now.cost_per_image_usd == Decimal("0.03333333")
-    rows, total = a.ledger(engine.db, ADMIN, NOV)
+    rows, total = lg.ledger(engine.db, ADMIN, NOV)
     assert total == 3 and sum(Decimal(str(c)) for c in rows["cost_usd"]) == Decimal("0.10")
 
 
@@ -188,7 +189,7 @@ def test_a_member_sees_only_themselves_whatever_the_filter_says(db: Database) ->
     assert a.top_users(db, ALICE, asked_for_bob)["user"].tolist() == ["alice"]
     assert set(a.spend_by_day(db, ALICE, NOV, by="user")["group"]) == {"alice"}
     assert a.failures(db, ALICE, NOV).empty  # the failures are bob's
-    rows, total = a.ledger(db, ALICE, asked_for_bob)
+    rows, total = lg.ledger(db, ALICE, asked_for_bob)
     assert total == 5 and set(rows["user"]) == {"alice"}
     assert a.facets(db, BOB) == {"users": ["bob"], "providers": ["gemini", "stability"],
                                  "models": ["core", "flash"]}
@@ -273,15 +274,15 @@ def test_top_users_by_spend(db: Database) -> None:
 
 
 def test_the_ledger_has_a_row_per_image_and_per_job_without_one(db: Database) -> None:
-    rows, total = a.ledger(db, ADMIN, NOV, page=0, per_page=4)
+    rows, total = lg.ledger(db, ADMIN, NOV, page=0, per_page=4)
     assert total == 10 and len(rows) == 4  # 7 images + j3, j4, j5
     assert a.summary(db, ADMIN, NOV).current.ledger_rows == 10
-    assert a.ledger(db, ADMIN, NOV, page=1, per_page=4, total=10)[0]["job_id"].tolist() == (
-        a.ledger(db, ADMIN, NOV, page=1, per_page=4)[0]["job_id"].tolist())
+    assert lg.ledger(db, ADMIN, NOV, page=1, per_page=4, total=10)[0]["job_id"].tolist() == (
+        lg.ledger(db, ADMIN, NOV, page=1, per_page=4)[0]["job_id"].tolist())
     assert rows.iloc[0]["job_id"] == "j7"  # newest first
-    last, _ = a.ledger(db, ADMIN, NOV, page=99, per_page=4)
+    last, _ = lg.ledger(db, ADMIN, NOV, page=99, per_page=4)
     assert len(last) == 2  # a page past the end gives the last one
-    everything = pd.concat([a.ledger(db, ADMIN, NOV, page=p, per_page=4)[0] for p in range(3)])
+    everything = pd.concat([lg.ledger(db, ADMIN, NOV, page=p, per_page=4)[0] for p in range(3)])
     assert len(set(zip(everything["job_id"], everything["image_id"].fillna(""),
                        strict=True))) == 10
     assert everything["cost_usd"].sum() == pytest.approx(0.249)
@@ -317,3 +318,20 @@ def test_breakdown_refuses_an_unknown_grouping(db: Database) -> None:
     by_day = a.breakdown(db, ADMIN, NOV, "day")
     assert by_day["day"].is_monotonic_increasing and by_day["spend_usd"].sum() == (
         pytest.approx(0.249))
+
+
+@pytest.mark.parametrize("viewer", [ADMIN, ALICE])
+def test_breakdowns_from_one_scan_equal_each_breakdown_alone(db: Database,
+                                                             viewer: a.Viewer) -> None:
+    bys = ("model", "user", "provider", "day", None)
+    together = a.breakdowns(db, viewer, NOV, bys, times=False)
+    assert list(together) == list(bys)
+    for by in bys:
+        alone = a.breakdown(db, viewer, NOV, by, times=False)
+        pd.testing.assert_frame_equal(together[by], alone)
+    assert together[None]["spend_usd"].iloc[0] == pytest.approx(
+        together["user"]["spend_usd"].sum())
+    with_times = a.breakdowns(db, viewer, NOV, ("provider", None))
+    pd.testing.assert_frame_equal(with_times["provider"], a.breakdown(db, viewer, NOV, "provider"))
+    with pytest.raises(ValueError, match="Unknown grouping"):
+        a.breakdowns(db, viewer, NOV, ("model", "colour"))

@@ -6,6 +6,7 @@ one test also goes through app.py's navigation once the page is listed there.
 
 from __future__ import annotations
 
+import threading
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -202,3 +203,44 @@ def test_the_page_through_the_apps_navigation(role: str) -> None:
     at = app_as("ann" if role == "member" else "boss", role, page="pages/analytics.py")
     assert not at.exception
     assert [t.value for t in at.title] == ["Your costs" if role == "member" else "Analytics"]
+
+
+@pytest.mark.parametrize("role", ["admin", "member"])
+def test_a_cold_render_runs_each_query_once_prefetched_side_by_side(
+        role: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The prefetch list and the page's own calls must name the same queries: otherwise the
+    page would run a query twice (once in the pool, once again for the cache miss)."""
+    from lib import analytics, ledger
+
+    _history()
+    ran: list[tuple[str, str]] = []
+    depth = threading.local()
+
+    def counting(name: str, real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            outer = getattr(depth, "n", 0) == 0  # not a query's own helper call
+            if outer:
+                ran.append((name, threading.current_thread().name))
+            depth.n = getattr(depth, "n", 0) + 1
+            try:
+                return real(*args, **kwargs)
+            finally:
+                depth.n -= 1
+        return call
+
+    for name in ("summary", "spend_by_day", "cumulative_month", "cost_per_image_by_model",
+                 "durations", "failures", "top_users", "breakdown", "breakdowns", "budget_for",
+                 "facets"):
+        monkeypatch.setattr(analytics, name, counting(name, getattr(analytics, name)))
+    monkeypatch.setattr(ledger, "rows", counting("ledger", ledger.rows))
+    board.clear_cache()
+    at = _page("ann", role)
+    names = [n for n, _ in ran]
+    expected = ["facets", "budget_for", "summary", "spend_by_day", "cumulative_month",
+                "durations", "failures", "breakdowns", "ledger"]
+    assert sorted(names) == sorted(expected), names
+    pooled = {n for n, thread in ran if thread.startswith("analytics")}
+    assert pooled == set(expected) - {"facets", "budget_for"}
+    ran.clear()
+    _segmented(at, "Split by").set_value("model").run()  # one new query, run alone
+    assert [n for n, _ in ran] == ["spend_by_day"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 import atexit
 import base64
 import logging
+import os
 import threading
 from collections import OrderedDict
 from typing import Any
@@ -35,9 +36,14 @@ def _release(eng: Engine) -> None:
     eng.close()
 
 
-@st.cache_resource(show_spinner=False, on_release=_release)
 def engine() -> Engine:
-    """One engine and one worker pool per server process."""
+    """One engine and one worker pool per server process (per data dir, should the
+    environment name another: the benchmarks render two data dirs turn about)."""
+    return _engine(os.environ.get("PROMPTBOARD_DATA_DIR", ""))
+
+
+@st.cache_resource(show_spinner=False, on_release=_release)
+def _engine(data_dir: str) -> Engine:
     logging.basicConfig(level=logging.INFO)
     eng = Engine()
     eng.start_workers()

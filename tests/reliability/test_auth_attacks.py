@@ -21,7 +21,7 @@ import streamlit as st
 import streamlit.runtime.context as st_context
 from streamlit.testing.v1 import AppTest
 
-from lib import analytics, auth, gallery, gallery_zip, jobs, ui
+from lib import analytics, auth, gallery, gallery_zip, jobs, ledger, ui
 from lib.clock import FakeClock
 from lib.engine import Engine
 from lib.ui import signin as auth_ui
@@ -209,8 +209,8 @@ def test_a_member_cannot_read_another_members_costs(engine: Engine) -> None:
     ann = analytics.Viewer("ann", "member")
     for users in ((), ("bob",), ("bob", "ann"), ("bob' OR 1=1 --",)):
         f = analytics.Filters(today - timedelta(days=1), today, users=users)
-        ledger, _ = analytics.ledger(engine.db, ann, f)
-        assert set(ledger["user"]) <= {"ann"}
+        rows, _ = ledger.ledger(engine.db, ann, f)
+        assert set(rows["user"]) <= {"ann"}
         assert "bob" not in set(analytics.top_users(engine.db, ann, f).get("user", []))
     assert analytics.scope(ann, analytics.Filters(date(2026, 1, 1), today,
                                                   users=("bob",))).users == ("ann",)

@@ -1,0 +1,70 @@
+"""The ledger: one row per image, plus one per job without images, so the rows add up to
+the spend (see :mod:`lib.analytics` for the rules). The page shows it a page at a time,
+newest first; :mod:`lib.report` exports all of it with DuckDB ``COPY``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from lib.analytics import Filters, Viewer, breakdown, images_where, jobs_where, scope
+from lib.db import Database
+
+MAX_PER_PAGE = 500
+
+
+def ledger_sql(f: Filters, *, csv: bool = False,
+                newest: int | None = None) -> tuple[str, list[Any]]:
+    """One row per image, plus one per job in scope without images (failed, cancelled,
+    unfinished, or whose images were deleted), so the rows add up to the spend."""
+    where, params = jobs_where(f)
+
+    def text(expr: str) -> str:  # keep spreadsheets from running a cell as a formula
+        return (f"CASE WHEN left({expr}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) "
+                f"THEN '''' || {expr} ELSE {expr} END") if csv else expr
+
+    iwhere, iparams = images_where(f)
+    jobs, top = "jobs", []
+    if newest is not None:
+        jobs = (f"(SELECT * FROM jobs j WHERE {where} "
+                "ORDER BY j.created_at DESC, j.id DESC LIMIT ?)")
+        top = [*params, newest]
+    sql = f"""
+        SELECT j.created_at AS time, {text("j.user_id")} AS "user", j.provider, j.model,
+               coalesce(i.width || 'x' || i.height, j.width || 'x' || j.height,
+                        j.aspect_ratio) AS size,
+               j.quality, {text("coalesce(j.style, 'none')")} AS style,
+               {text("j.prompt")} AS prompt,
+               CASE WHEN i.id IS NULL THEN j.cost_usd ELSE i.cost_usd END AS cost_usd,
+               coalesce(i.duration_ms, j.duration_ms) / 1000.0 AS duration_s,
+               j.status, {text("coalesce(i.request_id, j.request_id)")} AS request_id,
+               j.id AS job_id, i.id AS image_id
+        FROM {jobs} j LEFT JOIN (SELECT * FROM images i WHERE {iwhere}) i ON i.job_id = j.id
+        WHERE {where}"""
+    return sql, [*top, *iparams, *params]
+
+
+def ledger(db: Database, viewer: Viewer, f: Filters, page: int = 0, per_page: int = 50,
+           total: int | None = None) -> tuple[pd.DataFrame, int]:
+    """A page of the ledger, newest first, and how many rows there are in all (a page past
+    the end gives the last). ``total``: the count if known (``Figures.ledger_rows``)."""
+    per_page = min(MAX_PER_PAGE, max(1, int(per_page)))
+    if total is None:
+        total = int(breakdown(db, viewer, f, times=False)["ledger_rows"].iloc[0])
+    return rows(db, viewer, f, last_page(page, total, per_page), per_page), total
+
+
+def last_page(page: int, total: int, per_page: int) -> int:
+    """``page`` (0-based), or the last page of ``total`` rows if it lies past the end."""
+    return min(max(0, int(page)), max(0, (total - 1) // per_page))
+
+
+def rows(db: Database, viewer: Viewer, f: Filters, page: int, per_page: int) -> pd.DataFrame:
+    """Page ``page`` of the ledger, newest first (empty past the end)."""
+    per_page = min(MAX_PER_PAGE, max(1, int(per_page)))
+    page = max(0, int(page))
+    # The rows of a page come from at most (page + 1) * per_page of the newest jobs.
+    sql, params = ledger_sql(scope(viewer, f), newest=(page + 1) * per_page)
+    return db.df(f"{sql} ORDER BY time DESC, job_id DESC, i.idx LIMIT ? OFFSET ?",
+                 [*params, per_page, page * per_page])
