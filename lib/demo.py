@@ -296,7 +296,7 @@ INSERT INTO jobs (id, user_id, provider, model, prompt, negative_prompt, style, 
     aspect_ratio, quality, seed, n, params, status, attempts, max_attempts, next_run_at,
     cancel_requested, progress, progress_note, error_type, error_message, request_id, usage,
     estimated_cost_usd, cost_usd, duration_ms, created_at, started_at, finished_at, demo,
-    updated_at)
+    updated_at, images)
 SELECT {_JOB_ID}, {_COMMON}, v.job_w, v.job_h, v.aspect, v.quality,
     CASE WHEN d.seed >= 0 THEN d.seed END, d.n, '{{"demo": true}}',
     $statuses[d.status + 1], d.attempts, 4, d.created, false,
@@ -309,7 +309,8 @@ SELECT {_JOB_ID}, {_COMMON}, v.job_w, v.job_h, v.aspect, v.quality,
         THEN d.n::VARCHAR ELSE round(d.dur_ms / 1000, 1)::VARCHAR END || '}}' END,
     {_USD.format("d.est_e8")}, {_USD.format("d.cost_e8")},
     CASE WHEN d.dur_ms >= 0 THEN d.dur_ms END,
-    d.created, d.started, d.finished, true, d.finished
+    d.created, d.started, d.finished, true, d.finished,
+    CASE WHEN d.status = 0 THEN d.n ELSE 0 END  -- as many images as _images() gives it
 FROM demo_jobs d JOIN demo_v v ON v.vid = d.vid"""
 _IMAGES_SQL = f"""
 INSERT INTO images (id, job_id, idx, user_id, provider, model, prompt, negative_prompt, style,

@@ -369,10 +369,16 @@ def delete_images(db: Database, storage: Storage, viewer: Viewer, ids: Iterable[
     with db.write() as cur:
         rows = _checked(cur, viewer, wanted, own="delete",
                         cols="i.id, i.user_id, i.original_key, i.watermarked_key, i.thumb_key")
+        job_ids = [r[0] for r in cur.execute(
+            "SELECT DISTINCT job_id FROM images WHERE id IN (SELECT unnest(?::VARCHAR[]))",
+            [wanted]).fetchall()]
         for table, col in (("favourites", "image_id"), ("image_ratings", "image_id"),
                            ("images", "id")):
             cur.execute(f"DELETE FROM {table} WHERE {col} IN (SELECT unnest(?::VARCHAR[]))",
                         [wanted])
+        cur.execute(  # recounted, not decremented: jobs.images is what analytics read
+            "UPDATE jobs SET images = (SELECT count(*) FROM images i WHERE i.job_id = jobs.id) "
+            "WHERE id IN (SELECT unnest(?::VARCHAR[]))", [job_ids])
     keys = sorted({k for r in rows for k in r[2:] if k and not k.startswith(DEMO_PREFIX)})
     try:
         storage.delete(keys)

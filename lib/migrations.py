@@ -247,6 +247,16 @@ def _m007_storage_debt(cur: Cursor) -> None:
     )
 
 
+def _m008_job_image_counts(cur: Cursor) -> None:
+    """``jobs.images``: how many ``images`` rows the job has, kept with them in the same
+    transactions (stored, deleted, recovered), so analytics need not count them per job."""
+    cur.execute("ALTER TABLE jobs ADD COLUMN images INTEGER DEFAULT 0")
+    cur.execute(
+        "UPDATE jobs SET images = c.n FROM (SELECT job_id, count(*) AS n FROM images "
+        "GROUP BY 1) c WHERE jobs.id = c.job_id"
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("001_core", _m001_core),
     ("002_auth_sessions", _m002_auth_sessions),
@@ -255,4 +265,5 @@ MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("005_comparisons", _m005_comparisons),
     ("006_style_preview_jobs", _m006_style_preview_jobs),
     ("007_storage_debt", _m007_storage_debt),
+    ("008_job_image_counts", _m008_job_image_counts),
 ]

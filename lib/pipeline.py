@@ -193,7 +193,7 @@ def _store(engine: Engine, job: Job, result: GenerationResult, ctx: DbJobContext
                 request_id=result.request_id, duration_ms=duration_ms, progress=1.0,
                 price_ids=json.dumps(list(priced.price_ids)) if priced.price_ids else None,
                 progress_note="done", error_type=None, error_message=None,
-                seed=rows[0][12] if job.seed is None else job.seed,
+                seed=rows[0][12] if job.seed is None else job.seed, images=len(rows),
             )
         crash_point("after_commit")
         return SUCCEEDED

@@ -154,6 +154,7 @@ def recover(engine: Engine) -> int:
             cleanup.owe(engine, f"img/{job_id}/", f"job {job_id} interrupted: {exc}")
         with engine.db.write() as cur:
             cur.execute("DELETE FROM images WHERE job_id = ?", [job_id])
+            cur.execute("UPDATE jobs SET images = 0 WHERE id = ?", [job_id])
             if attempts >= max_attempts:
                 transition(
                     cur, job_id, [RUNNING], FAILED, now, "interrupted by a restart, out of tries",

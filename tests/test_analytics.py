@@ -53,11 +53,11 @@ def add_job(db: Database, job_id: str, user: str, *, provider: str = "openai",
         cur.execute(
             "INSERT INTO jobs (id, user_id, provider, model, prompt, quality, width, height, n, "
             "status, attempts, next_run_at, error_type, cost_usd, duration_ms, created_at, "
-            "started_at, finished_at, request_id, demo, updated_at) "
-            "VALUES (?,?,?,?,?,?,1024,1024,?,?,1,?,?,?,?,?,?,?,?,?,?)",
+            "started_at, finished_at, request_id, demo, updated_at, images) "
+            "VALUES (?,?,?,?,?,?,1024,1024,?,?,1,?,?,?,?,?,?,?,?,?,?,?)",
             [job_id, user, provider, model, prompt, quality, n, status, created, error_type,
              total, duration if status != "cancelled" else None, created, created, later,
-             f"req-{job_id}", demo, later])
+             f"req-{job_id}", demo, later, count])
         for idx, part in enumerate(costs.split(total, count)):
             cur.execute(
                 "INSERT INTO images (id, job_id, idx, user_id, provider, model, prompt, quality, "

@@ -106,3 +106,31 @@ def test_a_tables_version_moves_only_with_writes_that_name_its_tables() -> None:
         assert db.tables_version("favourites") != before
     finally:
         db.close()
+
+
+def test_migration_008_counts_each_jobs_existing_images() -> None:
+    """A database from before jobs.images gets every job's count from its image rows."""
+    db = Database(config.load().db_path, migrate=False)
+    try:
+        with db.write() as cur:
+            cur.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, "
+                        "applied_at TIMESTAMP NOT NULL DEFAULT current_timestamp)")
+            for name, fn in MIGRATIONS[:7]:
+                fn(cur)
+                cur.execute("INSERT INTO schema_migrations (name) VALUES (?)", [name])
+            for job, n in (("two", 2), ("none", 0)):
+                cur.execute("INSERT INTO jobs (id, user_id, provider, model, prompt, n, status, "
+                            "next_run_at, created_at, updated_at) VALUES "
+                            "(?, 'ann', 'sandbox', 'm', 'p', ?, 'succeeded', now(), now(), "
+                            "now())", [job, max(n, 1)])
+                for idx in range(n):
+                    cur.execute("INSERT INTO images (id, job_id, idx, user_id, provider, model, "
+                                "prompt, width, height, original_key, thumb_key, bytes, "
+                                "created_at) VALUES (?, ?, ?, 'ann', 'sandbox', 'm', 'p', 8, 8, "
+                                "'o', 't', 1, now())",
+                                [f"{job}-{idx}", job, idx])
+        assert db.migrate() == ["008_job_image_counts"]
+        assert db.fetchall("SELECT id, images FROM jobs ORDER BY id") == [("none", 0),
+                                                                           ("two", 2)]
+    finally:
+        db.close()

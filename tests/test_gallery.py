@@ -294,6 +294,8 @@ def test_a_rating_outside_one_to_five_is_refused(engine: Engine, bad: Any) -> No
 def test_delete_removes_rows_ratings_favourites_and_every_object(engine: Engine) -> None:
     keys = add(engine, "gone", "alice", shared=True)
     kept = add(engine, "kept", "alice")
+    with engine.db.write() as cur:  # as the pipeline leaves them
+        cur.execute("UPDATE jobs SET images = 1")
     g.rate(engine.db, BOB, "gone", 3, T0)
     g.set_favourite(engine.db, BOB, "gone", True, T0)
     assert all(engine.storage.exists(k) for k in keys if k)
@@ -304,6 +306,8 @@ def test_delete_removes_rows_ratings_favourites_and_every_object(engine: Engine)
     assert not any(engine.storage.exists(k) for k in keys if k)
     assert all(engine.storage.exists(k) for k in kept if k)
     assert engine.db.scalar("SELECT count(*) FROM jobs WHERE id = 'job-gone'") == 1  # costs
+    assert engine.db.fetchall("SELECT id, images FROM jobs ORDER BY id") == [
+        ("job-gone", 0), ("job-kept", 1)]  # the count analytics read follows the rows
 
 
 def test_delete_never_removes_the_shared_demo_pool(engine: Engine) -> None:

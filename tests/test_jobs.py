@@ -136,6 +136,7 @@ def test_a_job_runs_end_to_end_and_every_row_points_at_stored_bytes(engine: Engi
     assert job.duration_ms is not None and job.finished_at is not None
     images = engine.db.dicts("SELECT * FROM images WHERE job_id = ? ORDER BY idx", [job_id])
     assert [i["seed"] for i in images] == [7, 8]
+    assert engine.db.scalar("SELECT images FROM jobs WHERE id = ?", [job_id]) == 2  # analytics
     for img in images:
         original = engine.storage.get(img["original_key"])
         assert imaging.read_png_metadata(original)["promptboard:prompt"] == job.prompt

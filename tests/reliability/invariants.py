@@ -5,7 +5,8 @@
 - every submitted job exists once and ended in exactly one terminal state (one terminal
   event, the row's status is the last event's status, nothing queued or running);
 - no job was invented and no image row is duplicated (``(job_id, idx)`` unique);
-- a succeeded job has exactly ``n`` images, any other job none;
+- a succeeded job has exactly ``n`` images, any other job none, and ``jobs.images`` (the
+  count analytics read) says so;
 - every image row points at stored bytes (original, watermarked, thumbnail) and every
   stored object under ``img/`` belongs to an image row (nothing orphaned);
 - the cost ledger matches the images: per succeeded job, ``jobs.cost_usd`` equals the sum
@@ -32,6 +33,7 @@ def check(engine: Engine, job_ids: Sequence[str]) -> dict[str, Any]:
     """Assert the invariants above for ``job_ids`` (all the jobs there are); return figures."""
     db = engine.db
     rows = db.fetchall("SELECT id, status, n, cost_usd, attempts FROM jobs")
+    counted = dict(db.fetchall("SELECT id, images FROM jobs"))
     by_id = {r[0]: r for r in rows}
     assert len(by_id) == len(rows)
     missing = set(job_ids) - set(by_id)
@@ -57,6 +59,7 @@ def check(engine: Engine, job_ids: Sequence[str]) -> dict[str, Any]:
     for job_id, status, n, *_ in rows:
         want = n if status == SUCCEEDED else 0
         assert per_job[job_id] == want, f"job {job_id} ({status}) has {per_job[job_id]} images"
+        assert counted[job_id] == want, f"job {job_id}: jobs.images {counted[job_id]}, {want} rows"
     assert not set(per_job) - set(by_id), "image rows of a job that does not exist"
 
     referenced = {k for i in images for k in i[2:5] if k}
