@@ -1,7 +1,8 @@
 """The figures on Home: images, spend, success rate and durations for a period, and budgets.
 
 Members see their own figures; admins and analysts see the team's. Spend is the
-stored cost of jobs (failed jobs that were charged count, as they were billed).
+stored cost of jobs (failed jobs that were charged count, as they were billed). As on
+Analytics (:mod:`lib.analytics`), a job's images count on the day the job was created.
 """
 
 from __future__ import annotations
@@ -45,17 +46,14 @@ def period(engine: Engine, user: str | None, start: datetime, end: datetime) -> 
                count(*) FILTER (WHERE status = 'succeeded'),
                coalesce(sum(cost_usd), 0),
                count(*) FILTER (WHERE status = 'succeeded' AND cost_usd IS NULL),
-               median(duration_ms) FILTER (WHERE status = 'succeeded')
+               median(duration_ms) FILTER (WHERE status = 'succeeded'),
+               coalesce(sum(images), 0)
         FROM jobs WHERE created_at >= ? AND created_at < ? {who}
         """,
         [start, end, *params],
     )
-    images = engine.db.scalar(
-        f"SELECT count(*) FROM images WHERE created_at >= ? AND created_at < ? {who}",
-        [start, end, *params],
-    )
     assert row is not None
-    return Period(int(images or 0), int(row[0]), int(row[1]), int(row[2]), Decimal(row[3]),
+    return Period(int(row[6]), int(row[0]), int(row[1]), int(row[2]), Decimal(row[3]),
                   int(row[4]), float(row[5]) if row[5] is not None else None)
 
 

@@ -24,6 +24,7 @@ for label, p in (("Today", today), ("This month", month)):
     if p.unpriced_jobs:
         spend_help += f"; {p.unpriced_jobs} job(s) have no price yet and are not included"
     left = (f"{ui.money(budget.left_usd)} of {ui.money(budget.limit_usd)} left"
+            f"{' in the team budget' if budget.scope == 'team' and not team else ''}"
             if budget and label == "This month" else None)
     b.metric("Spend", ui.money(p.spend_usd), left, delta_color="off", help=spend_help)
     c.metric("Success rate", f"{p.success_rate:.0%}" if p.success_rate is not None else "—")
