@@ -5,7 +5,11 @@ can be made again exactly. Seeds are either consecutive from a base seed or rand
 
     consecutive, base 100, 3 variations of 2 images:  job seeds 100, 102, 104
     (image i of a job uses seed + i on providers that number images, so no seed repeats)
-    random:  each job gets a fresh seed in 1 .. 2**31 - 1, recorded on its row
+    random:  each job gets a fresh seed in 1 .. MAX_SEED, recorded on its row
+
+Every job seed stays within ``jobmodel.MAX_SEED`` (2**32 - 1), the limit ``jobs.submit``
+checks: the last job's seed is the base plus ``(count - 1) * step``. Images past the job
+seed (seed + i) are the provider's to number, as for any single job.
 
 A batch is all or nothing: when one of its jobs is refused (a budget, a bad setting) the
 jobs already queued are cancelled and the error is raised, so nobody is left with a
@@ -27,6 +31,7 @@ from typing import TYPE_CHECKING
 
 from lib import auth, forms, gallery, imaging, jobs
 from lib import providers as registry
+from lib.jobmodel import MAX_SEED
 
 if TYPE_CHECKING:
     from lib.engine import Engine
@@ -34,7 +39,6 @@ if TYPE_CHECKING:
 CONSECUTIVE, RANDOM = "consecutive", "random"
 SEED_MODES = (CONSECUTIVE, RANDOM)
 MAX_VARIATIONS = 16
-MAX_SEED = 2**31 - 1
 
 
 def seeds(count: int, mode: str, base: int | None, step: int = 1,
@@ -47,11 +51,14 @@ def seeds(count: int, mode: str, base: int | None, step: int = 1,
     pick = rng or random.SystemRandom()
     if mode == RANDOM:
         return [pick.randint(1, MAX_SEED) for _ in range(count)]
-    span = (count - 1) * step
-    start = base if base else pick.randint(1, MAX_SEED - span)
-    if start + span > MAX_SEED:
-        raise jobs.SubmitError(f"Seeds go up to {MAX_SEED:,}; start at {MAX_SEED - span:,} "
-                               "or lower for this many variations.")
+    highest = MAX_SEED - (count - 1) * step  # the highest base whose last job seed still fits
+    if highest < 1:
+        raise jobs.SubmitError(f"{count} variations counting up by {step} do not fit in seeds "
+                               f"up to {MAX_SEED:,}: ask for fewer variations or images.")
+    start = base if base else pick.randint(1, highest)
+    if start > highest:
+        raise jobs.SubmitError(f"Seeds go up to {MAX_SEED:,}: for {count} variations counting "
+                               f"up by {step}, start at {highest:,} or lower (not {start:,}).")
     return [start + k * step for k in range(count)]
 
 

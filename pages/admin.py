@@ -98,22 +98,8 @@ def storage_section() -> None:
         st.rerun()
 
 
-st.title("Admin")
-if flash := st.session_state.pop("admin_flash", None):
-    st.success(plain(flash), icon=":material/check_circle:")
-users_tab, budgets_tab, prices_tab, providers_tab, storage_tab, styles_tab = st.tabs(
-    ["Users", "Budgets", "Prices", "Providers", "Storage", "Styles"], key="admin_tab")
-with users_tab:
-    users_section()
-with budgets_tab:
-    budgets_section(eng, me)
-with prices_tab:
-    prices_section(eng, me)
-with providers_tab:
-    providers_section()
-with storage_tab:
-    storage_section()
-with styles_tab:
+def styles_section() -> None:
+    """The styles library: proposals first, each with its preview and actions; add a style."""
     if st.button("Draw missing previews", icon=":material/imagesmode:", key="admin_previews",
                  help="Draws them all now with the free sandbox; a style's own button queues "
                       "one with its suggested provider."):
@@ -124,3 +110,17 @@ with styles_tab:
     drawing = preview_jobs(eng)
     for item in sorted(library, key=lambda s: s.status != "proposed"):  # proposals need a look
         style_card(eng, me, item, drawing.get(item.id))
+
+
+SECTIONS = {"Users": users_section, "Budgets": lambda: budgets_section(eng, me),
+            "Prices": lambda: prices_section(eng, me), "Providers": providers_section,
+            "Storage": storage_section, "Styles": styles_section}
+
+st.title("Admin")
+if flash := st.session_state.pop("admin_flash", None):
+    st.success(plain(flash), icon=":material/check_circle:")
+tabs = st.tabs(list(SECTIONS), key="admin_tab", on_change="rerun")  # only the open tab runs
+for tab, section in zip(tabs, SECTIONS.values(), strict=True):
+    if tab.open:
+        with tab:
+            section()

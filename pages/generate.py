@@ -56,7 +56,8 @@ with form:
         index=forms.default_index(opts.qualities, opts.default_quality),
     ) if opts.qualities else None
     n = a.number_input("Images", 1, opts.max_n, 1, key="gen_n")
-    seed = b.number_input("Seed (0 = random)", 0, 2**31 - 1, 0, key="gen_seed") if opts.seed else 0
+    seed = (b.number_input("Seed (0 = random)", 0, batches.MAX_SEED, 0, key="gen_seed")
+            if opts.seed else 0)  # the job model's limit: a reused 32-bit seed is kept
     negative = (c.text_input("Negative prompt", key="gen_negative")
                 if opts.negative_prompt else None)
     v, m = st.columns([1, 2])

@@ -17,7 +17,7 @@ from lib import providers as registry
 from lib.clock import FakeClock
 from lib.engine import Engine
 from lib.providers.a1111 import A1111Provider
-from lib.providers.base import GenerationRequest
+from lib.providers.base import GenerationRequest, Rejected
 from lib.worker import RetryPolicy
 from tests.fakes.a1111 import GENERATE, REAL_SEED, FakeA1111, error, png_bytes
 from tests.fakes.server import Reply
@@ -150,6 +150,33 @@ def test_basic_auth_comes_from_a1111_auth(fake: FakeA1111, monkeypatch: pytest.M
     sent = fake.server.history[0]
     assert sent.headers["authorization"].startswith("Basic ") and not sent.query
     assert PASSWORD not in repr(p) and PASSWORD not in repr(vars(p).get("session"))
+
+
+@pytest.mark.parametrize("echo", [f"{USER}:{PASSWORD}", PASSWORD])
+def test_a_server_echoing_the_login_has_it_redacted_from_the_error(
+    fake: FakeA1111, monkeypatch: pytest.MonkeyPatch, echo: str,
+) -> None:
+    fake.reset(auth=(USER, PASSWORD))
+    monkeypatch.setenv("A1111_AUTH", f"{USER}:{PASSWORD}")
+    p = A1111Provider(base_url=fake.url, timeout=5)
+    fake.server.script(GENERATE, error(500, f"no checkpoint for login {echo}"))
+    with pytest.raises(Rejected) as err:
+        p.generate(GenerationRequest(prompt="x", model="default"))
+    assert PASSWORD not in str(err.value) and "no checkpoint for login ***" in str(err.value)
+
+
+def test_redaction_uses_the_login_the_provider_was_built_with(
+    fake: FakeA1111, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("A1111_AUTH", f"{USER}:{PASSWORD}")
+    p = A1111Provider(base_url=fake.url, timeout=5)  # A1111_AUTH is read once, here
+    monkeypatch.setenv("A1111_AUTH", "someone:else-entirely")  # changed under a live provider
+    fake.reset(auth=(USER, PASSWORD))
+    fake.server.script(GENERATE, error(500, f"bad {PASSWORD}"))
+    with pytest.raises(Rejected) as err:
+        p.generate(GenerationRequest(prompt="x", model="default"))
+    assert str(err.value).startswith("AUTOMATIC1111 could not make this image: bad ***.")
+    assert PASSWORD not in repr(vars(p))  # the parsed login is held, never shown
 
 
 def test_a_grid_image_is_skipped_and_seeds_come_from_info(fake: FakeA1111) -> None:

@@ -6,7 +6,7 @@ the page's own role check, which must hold even if a navigation bug ever lists t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -34,13 +34,21 @@ def _fresh_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 TABS = ["Users", "Budgets", "Prices", "Providers", "Storage", "Styles"]
 
 
-def _page(username: str | None = "root", role: str = "admin") -> AppTest:
-    """The admin page file run on its own, signed in as ``username``."""
+def _page(username: str | None = "root", role: str = "admin", tab: str | None = None) -> AppTest:
+    """The admin page file run on its own, signed in as ``username``, on ``tab`` if given."""
     if username is not None:
         ensure_user(username, role)
     at = AppTest.from_file(PAGE, default_timeout=30)
     if username is not None:
         at.session_state["_test_user"] = username
+    if tab is not None:
+        at.session_state["admin_tab"] = tab
+    return at.run()
+
+
+def _open(at: AppTest, tab: str) -> AppTest:
+    """Switch to ``tab`` as a click would: the tabs rerun the page with it selected."""
+    at.session_state["admin_tab"] = tab
     return at.run()
 
 
@@ -60,11 +68,54 @@ def test_an_admin_sees_users_providers_storage_and_styles() -> None:
     assert [t.label for t in at.tabs] == TABS
     users = at.dataframe[0].value
     assert list(users["Username"]) == ["root"] and "$2b$" not in users.to_csv()
-    text = _texts(at)
+    text = _texts(_open(at, "Providers"))
     assert "**Sandbox (offline, free)**" in text and "not configured" in text
-    assert [m.label for m in at.metric] == ["Objects stored", "Stored size", "Image rows",
-                                            "Stored per image"]
+    assert [m.label for m in _open(at, "Storage").metric] == [
+        "Objects stored", "Stored size", "Image rows", "Stored per image"]
+    text = _texts(_open(at, "Styles"))
     assert all(f"**{s.label}**" in text for s in styles.BUILTIN.values())
+    assert not at.exception
+
+
+def _markers(at: AppTest) -> dict[str, bool]:
+    """Which tab's body is on the page, each told by something only that tab draws."""
+    labels = {b.label for b in at.button} | {w.label for w in at.number_input}
+    frames = [df.value for df in at.dataframe]
+    return {
+        "Users": "admin_target" in {w.key for w in at.selectbox},
+        "Budgets": "Monthly limit (USD)" in labels,
+        "Prices": "Add price" in labels or any("Images priced" in f.columns for f in frames),
+        "Providers": "admin_test_sandbox" in {b.key for b in at.button},
+        "Storage": any(m.label == "Objects stored" for m in at.metric),
+        "Styles": "admin_previews" in {b.key for b in at.button},
+    }
+
+
+def test_only_the_open_tab_runs_its_queries_and_draws_its_widgets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lib import admin, pricing
+
+    counted: list[str] = []
+
+    def counting(name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any) -> Any:
+            counted.append(name)
+            return real(*args)
+        return wrapper
+
+    monkeypatch.setattr(admin, "storage_summary", counting("storage", admin.storage_summary))
+    monkeypatch.setattr(pricing, "list_prices", counting("prices", pricing.list_prices))
+    at = _page()
+    assert not at.exception
+    assert [t.label for t in at.tabs] == TABS  # every tab is still offered
+    assert _markers(at) == {tab: tab == "Users" for tab in TABS}
+    assert counted == []  # listing the bucket and the price table wait for their tabs
+    for tab in TABS:
+        _open(at, tab)
+        assert not at.exception, (tab, [e.value for e in at.exception])
+        assert _markers(at) == {t: t == tab for t in TABS}, tab
+    assert counted == ["prices", "storage"]
 
 
 @pytest.mark.parametrize("role", ["member", "analyst"])
@@ -140,7 +191,7 @@ def test_an_admin_changes_a_role_and_disables_a_user() -> None:
 
 
 def test_the_sandbox_connection_test_shows_its_result() -> None:
-    at = _page()
+    at = _page(tab="Providers")
     at.button(key="admin_test_sandbox").click().run()
     assert not at.exception
     assert any("draws images locally" in s.value for s in at.success)
@@ -148,7 +199,7 @@ def test_the_sandbox_connection_test_shows_its_result() -> None:
 
 
 def test_previews_are_drawn_on_demand_and_shown() -> None:
-    at = _page()
+    at = _page(tab="Styles")
     assert not at.get("image")
     at.button(key="admin_previews").click().run()
     assert not at.exception
@@ -162,7 +213,7 @@ def test_a_proposal_is_listed_first_and_approved_from_the_page() -> None:
     ann = auth.get_user(eng.db, "ann")
     assert ann is not None
     made = styles.propose(eng.db, ann, "Ink wash", "{prompt}, ink wash", "", None, utcnow())
-    at = _page()
+    at = _page(tab="Styles")
     cards = [m.value for m in at.markdown if "-badge[" in m.value and "`" in m.value]
     assert cards[0].startswith("**Ink wash**") and ":orange-badge[proposed]" in cards[0]
     at.button(key=f"admin_Approve_{made.id}").click().run()
@@ -171,7 +222,7 @@ def test_a_proposal_is_listed_first_and_approved_from_the_page() -> None:
 
 
 def test_a_style_is_edited_in_place_and_a_bad_template_is_explained() -> None:
-    at = _page()
+    at = _page(tab="Styles")
     at.button(key="admin_edit_cartoon").click().run()
     template = next(w for w in at.text_area if w.value == styles.BUILTIN["cartoon"].template)
     template.input("cartoon without a placeholder")
@@ -187,7 +238,7 @@ def test_a_style_is_edited_in_place_and_a_bad_template_is_explained() -> None:
 
 
 def test_a_new_style_is_added_from_the_form() -> None:
-    at = _page()
+    at = _page(tab="Styles")
     _field(at, "text_input", "Name").input("Pixel art")
     next(w for w in at.text_area if w.label == "Template").input("{prompt}, 16-bit pixel art")
     _field(at, "text_input", "Suggested size").input("512x512")
@@ -201,7 +252,7 @@ def test_an_admin_sets_a_team_budget_on_the_page(monkeypatch: pytest.MonkeyPatch
     from decimal import Decimal
 
     monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
-    at = app_as("root", "admin", page="pages/admin.py")
+    at = _open(app_as("root", "admin", page="pages/admin.py"), "Budgets")
     assert not at.exception
     limit = next(w for w in at.number_input if w.label == "Monthly limit (USD)")
     limit.set_value(250.0)
@@ -209,13 +260,15 @@ def test_an_admin_sets_a_team_budget_on_the_page(monkeypatch: pytest.MonkeyPatch
     assert not at.exception
     row = ui.engine().db.fetchone("SELECT scope, monthly_usd FROM budgets")
     assert row == ("team", Decimal("250.00"))
+    assert [s.value for s in at.success] == [r"Budget for Team\: \$250.00 a month."]  # plain()
+    assert _markers(at)["Budgets"] and not _markers(at)["Users"]  # the change kept the tab open
 
 
 def test_the_prices_tab_lists_prices_with_what_they_priced(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
-    at = app_as("root", "admin", page="pages/admin.py")
+    at = _open(app_as("root", "admin", page="pages/admin.py"), "Prices")
     assert not at.exception
     frames = [df.value for df in at.dataframe]
     prices = next(f for f in frames if "Images priced" in f.columns)

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from lib import batches, budgets, config, gallery, imaging, jobs
+from lib import batches, budgets, config, gallery, imaging, jobmodel, jobs
 from lib import providers as registry
 from lib.engine import Engine
 from tests.helpers import TickingClock, run_next
@@ -72,6 +72,43 @@ def test_bad_batches_are_refused_with_a_message(count: int, mode: str, base: int
                                                 message: str) -> None:
     with pytest.raises(jobs.SubmitError, match=message):
         batches.seeds(count, mode, base)
+
+
+def test_batch_seeds_share_the_job_models_32_bit_limit() -> None:
+    assert batches.MAX_SEED == jobmodel.MAX_SEED == 2**32 - 1
+    assert batches.seeds(2, batches.CONSECUTIVE, 3_000_000_000) == [3_000_000_000,
+                                                                     3_000_000_001]
+    many = batches.seeds(16, batches.RANDOM, None, rng=random.Random(5))
+    assert max(many) > 2**31 and all(1 <= s <= jobmodel.MAX_SEED for s in many)
+
+
+def test_a_consecutive_base_whose_last_job_seed_is_the_limit_fits_exactly() -> None:
+    top = jobmodel.MAX_SEED
+    assert batches.seeds(3, batches.CONSECUTIVE, top - 4, step=2) == [top - 4, top - 2, top]
+    assert batches.seeds(1, batches.CONSECUTIVE, top) == [top]
+
+
+def test_a_consecutive_base_one_past_the_limit_is_refused_with_the_highest_start() -> None:
+    top = jobmodel.MAX_SEED
+    with pytest.raises(jobs.SubmitError) as err:
+        batches.seeds(3, batches.CONSECUTIVE, top - 3, step=2)
+    assert str(err.value) == ("Seeds go up to 4,294,967,295: for 3 variations counting up by 2, "
+                              "start at 4,294,967,291 or lower (not 4,294,967,292).")
+
+
+def test_variations_too_far_apart_to_fit_are_refused_not_crashed() -> None:
+    with pytest.raises(jobs.SubmitError, match="ask for fewer variations or images"):
+        batches.seeds(16, batches.CONSECUTIVE, None, step=2**29)
+
+
+def test_a_batch_ending_on_the_limit_is_queued_and_one_past_it_queues_nothing(
+        engine: Engine) -> None:
+    top = jobmodel.MAX_SEED
+    ids = batches.submit_batch(engine, "ann", _spec(seed=top - 4, n=2), 3, batches.CONSECUTIVE)
+    assert [r[1] for r in _rows(engine, ids)] == [top - 4, top - 2, top]
+    with pytest.raises(jobs.SubmitError, match="start at 4,294,967,291 or lower"):
+        batches.submit_batch(engine, "bob", _spec(seed=top - 3, n=2), 3, batches.CONSECUTIVE)
+    assert engine.db.scalar("SELECT count(*) FROM jobs WHERE user_id = 'bob'") == 0
 
 
 def test_a_consecutive_batch_is_n_jobs_sharing_a_batch_id_with_their_seeds(

@@ -42,6 +42,21 @@ def test_generate_queues_a_batch_of_variations_with_consecutive_seeds() -> None:
     assert len({r[0] for r in rows}) == 1 and rows[0][0]
 
 
+def test_a_reused_seed_above_31_bits_fills_the_form_and_starts_a_consecutive_batch() -> None:
+    top = batches.MAX_SEED  # random batch seeds and A1111's own seeds go up to 2**32 - 1
+    at = app_as("ann", "member")
+    at.session_state["reuse"] = {"provider": "sandbox", "model": "sandbox-v1",
+                                 "prompt": "a red kite", "seed": top - 2}
+    at.switch_page("pages/generate.py").run()
+    assert at.number_input(key="gen_seed").value == top - 2  # not dropped to 0 (random)
+    at.number_input(key="gen_variations").set_value(3).run()
+    at.segmented_control(key="gen_seed_mode").set_value(batches.CONSECUTIVE).run()
+    at.button(key="gen_submit").click().run()
+    assert not at.exception
+    seeds = ui.engine().db.fetchall("SELECT seed FROM jobs ORDER BY seed")
+    assert [r[0] for r in seeds] == [top - 2, top - 1, top]
+
+
 def _batch(user: str, prompt: str, count: int) -> list[str]:
     ensure_user(user, "member")
     eng = ui.engine()

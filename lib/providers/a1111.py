@@ -30,6 +30,7 @@ import logging
 import os
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -63,6 +64,27 @@ GUESS_SECONDS_PER_STEP = 0.1  # a rough guess for estimates only: ~10 it/s at 51
 _MAGIC = ((b"\x89PNG", "image/png"), (b"\xff\xd8", "image/jpeg"), (b"RIFF", "image/webp"))
 
 
+@dataclass(frozen=True)
+class Login:
+    """``A1111_AUTH`` parsed once: the basic-auth pair, whether it is well formed, and the
+    strings to redact from the server's messages. Its repr never shows the password."""
+
+    pair: tuple[str, str] | None
+    ok: bool
+    secrets: tuple[str, ...]
+
+    def __repr__(self) -> str:
+        return f"Login(set={self.pair is not None}, ok={self.ok})"
+
+
+def read_login() -> Login:
+    """Parse ``A1111_AUTH`` (``user:password``, as given to ``--api-auth``); unset is fine."""
+    raw = os.environ.get("A1111_AUTH", "").strip()
+    ok = not raw or ":" in raw
+    user, _, password = raw.partition(":")
+    return Login((user, password) if raw and ok else None, ok, (raw, password))
+
+
 class A1111Provider(Provider):
     """A local AUTOMATIC1111 or Forge server: any checkpoint, real progress, cancellable."""
 
@@ -90,10 +112,7 @@ class A1111Provider(Provider):
         """Reads ``A1111_AUTH`` (``user:password``) now; it is kept private, never printed."""
         super().__init__(session, base_url, timeout, api_key)
         self.progress_interval = progress_interval
-        raw = os.environ.get("A1111_AUTH", "").strip()
-        self._auth_ok = not raw or ":" in raw
-        user, _, password = raw.partition(":")
-        self._auth: tuple[str, str] | None = (user, password) if raw and self._auth_ok else None
+        self._login = read_login()
 
     def __repr__(self) -> str:
         return f"A1111Provider({http.origin(self.base_url) if self.base_url else 'unset'})"
@@ -110,7 +129,7 @@ class A1111Provider(Provider):
         """Titles of the checkpoints the server has (``GET /sdapi/v1/sd-models``)."""
         resp = self._call("GET", "/sdapi/v1/sd-models")
         if resp.status_code != 200:
-            _raise_for(resp, DEFAULT_SAMPLER)
+            _raise_for(resp, DEFAULT_SAMPLER, self._login)
         body = http.json_body(resp, LABEL)
         if not isinstance(body, list):
             raise BadResponse("AUTOMATIC1111 sent a model list that is not a list.")
@@ -144,7 +163,7 @@ class A1111Provider(Provider):
         if interrupted.is_set():
             raise Cancelled("Cancelled; AUTOMATIC1111 was told to stop and nothing was kept.")
         if resp.status_code != 200:
-            _raise_for(resp, payload["sampler_name"])
+            _raise_for(resp, payload["sampler_name"], self._login)
         images, seed, job_stamp = _read(resp, req.n)
         try:
             gpu_seconds = float(resp.headers.get("x-process-time", ""))
@@ -164,7 +183,7 @@ class A1111Provider(Provider):
     def _check_config(self) -> None:
         if not self.base_url:
             raise NeedsKey(f"{self.label} is not configured. {self.configure_hint()}")
-        if not self._auth_ok:
+        if not self._login.ok:
             raise NeedsKey("A1111_AUTH must look like user:password (as given to --api-auth).")
 
     def _call(self, method: str, path: str, *, timeout: float | None = None,
@@ -172,7 +191,7 @@ class A1111Provider(Provider):
         self._check_config()
         return http.send(
             self.session, method, f"{self.base_url}{path}", label=LABEL,
-            timeout=self.timeout if timeout is None else timeout, auth=self._auth,
+            timeout=self.timeout if timeout is None else timeout, auth=self._login.pair,
             hint="Is it running, with --api?", **kw,
         )
 
@@ -299,9 +318,9 @@ def _read(resp: requests.Response, n: int) -> tuple[list[GeneratedImage], int | 
     return images, seed, str(stamp) if stamp else None
 
 
-def _raise_for(resp: requests.Response, sampler: str) -> None:
+def _raise_for(resp: requests.Response, sampler: str, login: Login) -> None:
     """Turn a non-200 reply (``{"error","detail","body","errors"}``) into a ProviderError."""
-    status, detail = resp.status_code, _detail(resp)
+    status, detail = resp.status_code, _detail(resp, login)
     if status == 401:
         raise NeedsKey("AUTOMATIC1111 refused the login (401); check A1111_AUTH "
                        "(user:password, as given to --api-auth).")
@@ -321,18 +340,16 @@ def _raise_for(resp: requests.Response, sampler: str) -> None:
     raise BadResponse(f"AUTOMATIC1111 answered with an unexpected HTTP {status}: {detail}")
 
 
-def _detail(resp: requests.Response) -> str:
+def _detail(resp: requests.Response, login: Login) -> str:
     """The server's own words, without the A1111_AUTH credentials should it echo them."""
-    user_password = os.environ.get("A1111_AUTH", "").strip()
-    secrets = (user_password, user_password.partition(":")[2])
     try:
         body = resp.json()
     except ValueError:
-        return http.clip(http.redact(resp.text or resp.reason or "no details", *secrets))
+        return http.clip(http.redact(resp.text or resp.reason or "no details", *login.secrets))
     detail = body.get("detail") if isinstance(body, dict) else body
     if isinstance(detail, list):  # FastAPI validation: [{"loc": [...], "msg": "..."}]
         detail = "; ".join(
             f"{'.'.join(str(x) for x in d.get('loc', [])[1:])}: {d.get('msg')}"
             if isinstance(d, dict) else str(d) for d in detail)
     text = str(detail or (body.get("errors") if isinstance(body, dict) else "") or "no details")
-    return http.clip(http.redact(text, *secrets))
+    return http.clip(http.redact(text, *login.secrets))
