@@ -10,7 +10,10 @@
 The jobs table is the only source of truth. Every transition is one guarded
 ``UPDATE ... WHERE id=? AND status IN (...)``; no row updated means the move
 was illegal and :class:`IllegalTransition` is raised. Each transition appends
-a ``job_events`` row in the same transaction.
+a ``job_events`` row in the same transaction. A plain submit is recorded by the
+job's row alone (its ``created_at``; :func:`events` shows it as the first event);
+only a submit with something to note (an admin's budget override) adds a row,
+which keeps a submit to one INSERT before its commit.
 """
 
 from __future__ import annotations
@@ -157,7 +160,8 @@ def submit(engine: Engine, user: str, spec: JobSpec) -> str:
                     None, estimate, None, None, now, None, None, False, now, None,
                 ],
             )
-            event(cur, job_id, now, None, QUEUED, detail)
+            if detail != SUBMITTED:  # a plain submit's record is its row (see events())
+                event(cur, job_id, now, None, QUEUED, detail)
     except budgets.BudgetExceeded as exc:
         if reference_key:
             engine.storage.delete([reference_key])
@@ -182,20 +186,23 @@ def _check_may_generate(engine: Engine, user: str) -> None:
                           "Ask an admin for the member role.")
 
 
+SUBMITTED = "submitted"  # the detail of a plain submit's event
+
+
 def _check_budget(db: Database, cur: Cursor, user: str, estimate: Decimal | None,
                   now: datetime, override: bool) -> str:
     """Enforce the budgets under the write lock; returns the event detail for the job."""
     # Under the write lock db.version is current, so the cached answer cannot be stale.
     if not override and not db.cached("budgets.any", lambda: bool(
             db.fetchone("SELECT 1 FROM budgets LIMIT 1")), ("budgets",)):
-        return "submitted"  # no budgets at all: nothing to check
+        return SUBMITTED  # no budgets at all: nothing to check
     admins = [r[0] for r in cur.execute(
         "SELECT username FROM users WHERE role = 'admin' AND NOT disabled ORDER BY username"
     ).fetchall()]
     if override and user in admins:
         return f"submitted; budget check overridden by admin {user}"
     budgets.enforce(cur, user, estimate, now, admins)
-    return "submitted"
+    return SUBMITTED
 
 
 def _request_from(
@@ -250,8 +257,8 @@ def get(engine: Engine, job_id: str) -> Job | None:
 
 
 def events(engine: Engine, job_id: str) -> list[tuple[datetime, str | None, str, str]]:
-    """A job's transitions, oldest first."""
-    return [
+    """A job's transitions, oldest first, starting with its submit (``None`` → queued)."""
+    rows: list[tuple[datetime, str | None, str, str]] = [
         (r[0], r[1], r[2], r[3])
         for r in engine.db.fetchall(
             "SELECT \"at\", from_status, to_status, detail FROM job_events "
@@ -259,6 +266,11 @@ def events(engine: Engine, job_id: str) -> list[tuple[datetime, str | None, str,
             [job_id],
         )
     ]
+    if not rows or rows[0][1] is not None:  # a plain submit: the row is its record
+        created = engine.db.scalar("SELECT created_at FROM jobs WHERE id = ?", [job_id])
+        if created is not None:
+            rows.insert(0, (created, None, QUEUED, SUBMITTED))
+    return rows
 
 
 def any_active(engine: Engine, job_ids: Sequence[str]) -> bool:

@@ -106,6 +106,8 @@ def test_only_an_admin_may_override_and_it_is_recorded(engine: Engine, clock: Fa
         submit(engine, "ann", override_budget=True)  # a member cannot override
     job_id = submit(engine, "root", override_budget=True)
     assert "overridden by admin root" in jobs.events(engine, job_id)[0][3]
+    assert "overridden by admin root" in engine.db.scalar(  # a stored row, not synthesised
+        "SELECT detail FROM job_events WHERE job_id = ? AND from_status IS NULL", [job_id])
 
 
 def test_warnings_before_submitting(engine: Engine, clock: FakeClock) -> None:

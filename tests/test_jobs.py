@@ -90,7 +90,12 @@ def test_submit_returns_a_queued_job_with_an_event(engine: Engine) -> None:
     assert job is not None and job.status == jobs.QUEUED and job.attempts == 0
     assert job.params_dict["styled_prompt"].startswith("a lighthouse at dusk, cartoon style")
     assert job.estimated_cost_usd == 0
-    assert [e[2] for e in jobs.events(engine, job_id)] == [jobs.QUEUED]
+    assert jobs.events(engine, job_id) == [(job.created_at, None, jobs.QUEUED, "submitted")]
+    # A plain submit is one INSERT: its row is the record, no job_events row is written.
+    assert engine.db.scalar("SELECT count(*) FROM job_events WHERE job_id = ?", [job_id]) == 0
+    assert run_next(engine) == jobs.SUCCEEDED
+    assert [(e[1], e[2]) for e in jobs.events(engine, job_id)] == [
+        (None, "queued"), ("queued", "running"), ("running", "succeeded")]
 
 
 @pytest.mark.parametrize(
