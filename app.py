@@ -21,7 +21,7 @@ if auth_ui.needs_setup(eng):
                   position="hidden").run()
     st.stop()
 
-user = auth_ui.current_user(eng)
+user = auth_ui.current_user(eng, frame=True)
 if user is None:
     # Every page's URL shows the sign-in form too (a bookmark, a shared /gallery?image=… link,
     # an expired cookie): no "Page not found", and once signed in the visitor is on that page.

@@ -31,6 +31,7 @@ def _login_app() -> None:
     from lib.ui import signin as auth_ui
 
     eng = ui.engine()
+    auth_ui.current_user(eng, frame=True)  # as app.py does first: the cookie's actions
     user = auth_ui.sign_in(eng)
     assert auth_ui.current_user(eng) == user  # no second Authenticate (DuplicateWidgetID)
     st.markdown(f"signed in as {user.username} ({user.role})")
@@ -126,8 +127,26 @@ def test_the_right_password_signs_in_and_sets_the_cookie(alice: auth.User) -> No
     assert at.session_state["username"] == "alice" and at.session_state["user"].role == "member"
     assert at.session_state["_auth_session"]["via"] == "password"
     assert "set" in _component_keys(at)
+    at.run()  # the browser has not said it stored the cookie yet: the write is drawn again
+    assert _signed_in_as(at) == "alice (member)" and _component_keys(at).count("set") == 1
+    at.session_state["set"] = True  # the component's answer once the browser has stored it
+    at.run()
     at.run()
     assert _signed_in_as(at) == "alice (member)" and "set" not in _component_keys(at)
+
+
+def test_an_unconfirmed_cookie_write_is_retried_a_few_runs_then_given_up(
+        alice: auth.User, caplog: pytest.LogCaptureFixture) -> None:
+    """A rerun can unmount the write's component before its iframe stores the cookie (the
+    reader component's answer triggers one): so it is drawn on each run until confirmed."""
+    at = _sign_in(_app().run(), "alice", PASSWORD)
+    drawn = 1
+    for _ in range(10):
+        at.run()
+        assert not at.exception
+        drawn += "set" in _component_keys(at)
+    assert drawn == auth_ui._MAX_COOKIE_TRIES
+    assert "did not confirm the re-login cookie" in caplog.text
 
 
 def test_a_locked_account_gets_the_same_message_even_with_the_right_password(

@@ -17,8 +17,9 @@ permanent and lives in memory), sleeps 0.7 s on every signed-out run and accepts
 cookie, so our own form calls ``auth.authenticate`` and we drive the library's cookie controller
 directly. Writing or deleting the cookie renders a hidden component, which a following
 ``st.rerun()`` would drop, so sign-in and sign-out leave a pending action that the next run
-performs. ``Authenticate`` (whose CookieManager mounts with the fixed key "init") is built only
-when a cookie check or action is pending; both are consumed, so at most once per run.
+performs from app.py (``current_user(frame=True)``); a write is drawn again on each run until
+the browser confirms it. ``Authenticate`` (whose CookieManager mounts with the fixed key
+"init") is built only when a cookie check or action is pending, at most once per run.
 
 Never give a widget one of this module's ``_auth_*`` keys: widget values are client-controlled.
 """
@@ -48,6 +49,9 @@ TEST_USER_KEY = "_test_user"
 TESTING_ENV = "PROMPTBOARD_TESTING"
 _SESSION = "_auth_session"  # {"username", "issued_at" (ISO, naive UTC), "via"}
 _COOKIE_ACTION = "_auth_cookie_action"  # "set" | "delete", done by the next run
+_COOKIE_TRIES = "_auth_cookie_tries"  # runs that have rendered a pending "set" so far
+_SET_KEY = "set"  # CookieManager.set's component key: True once the browser stored the cookie
+_MAX_COOKIE_TRIES = 6
 _COOKIE_CHECKED = "_auth_cookie_checked"  # the request's cookies don't change within a session
 _NOTICE = "_auth_notice"  # why an identity-provider sign-in was refused
 
@@ -71,6 +75,8 @@ def start_session(eng: Engine, user: User, *, via: str = "password",
                                   "via": via}
     if via == "password":
         st.session_state[_COOKIE_ACTION] = "set"
+        st.session_state[_COOKIE_TRIES] = 0
+        st.session_state.pop(_SET_KEY, None)  # a True from an earlier sign-in confirms nothing
     st.session_state.pop(_NOTICE, None)
     _mirror(user)
 
@@ -198,22 +204,46 @@ def _cookie_user(eng: Engine, authenticator: stauth.Authenticate) -> User | None
     return user
 
 
-def current_user(eng: Engine) -> User | None:
-    """The signed-in user for this run, or None. Cheap to call again in the same run."""
+def current_user(eng: Engine, *, frame: bool = False) -> User | None:
+    """The signed-in user for this run, or None. Cheap to call again in the same run.
+
+    ``frame``: this is app.py's call, the first of every run; only it writes or deletes the
+    re-login cookie (a component, which must be drawn once a run at most)."""
     user = _test_user(eng) or _session_user(eng) or _oidc_user(eng)
     authenticator = None
     if user is None and not st.session_state.get(_COOKIE_CHECKED):
         st.session_state[_COOKIE_CHECKED] = True
         authenticator = _authenticator(eng)
         user = _cookie_user(eng, authenticator)
-    action = st.session_state.pop(_COOKIE_ACTION, None)
+    action = st.session_state.pop(_COOKIE_ACTION, None) if frame else None
     if action == "delete" or (action == "set" and user is not None):
         controller = (authenticator or _authenticator(eng)).cookie_controller
         if action == "set":
             controller.set_cookie()  # signs st.session_state["username"], set by _mirror
+            _keep_setting_until_stored()
         else:
             controller.delete_cookie()
     return user
+
+
+def _keep_setting_until_stored() -> None:
+    """Render the cookie write again next run until its component reports it done.
+
+    The write is a component that stores the cookie once its iframe has loaded. The library's
+    cookie reader, a second component in the same run, makes Streamlit rerun as soon as it
+    reports; if that rerun no longer drew the write, its iframe went before it stored
+    anything, and the next visit asked for the password again (seen now and then in the
+    browser tests). So the write is drawn on each run until it says True, a few runs at most.
+    """
+    tries = int(st.session_state.get(_COOKIE_TRIES, 0)) + 1
+    if st.session_state.get(_SET_KEY) is True:
+        st.session_state.pop(_COOKIE_TRIES, None)
+    elif tries < _MAX_COOKIE_TRIES:
+        st.session_state[_COOKIE_TRIES] = tries
+        st.session_state[_COOKIE_ACTION] = "set"
+    else:
+        st.session_state.pop(_COOKIE_TRIES, None)
+        log.warning("the browser did not confirm the re-login cookie after %d runs", tries)
 
 
 def needs_setup(eng: Engine) -> bool:
