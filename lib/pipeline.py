@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import logging
 import random
+import threading
 import traceback
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
@@ -122,6 +124,19 @@ def process(engine: Engine, job: Job, hand_off: HandOff | None = None) -> str:
     return RUNNING
 
 
+_encoder_pool: ThreadPoolExecutor | None = None
+_encoder_lock = threading.Lock()
+
+
+def _encoder() -> ThreadPoolExecutor:
+    """Threads that encode watermarked PNGs (two: one per core of a small server)."""
+    global _encoder_pool
+    with _encoder_lock:
+        if _encoder_pool is None:
+            _encoder_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="png-encode")
+        return _encoder_pool
+
+
 def _store(engine: Engine, job: Job, result: GenerationResult, ctx: DbJobContext,
            t0: float) -> str:
     s = engine.settings
@@ -163,14 +178,19 @@ def _store(engine: Engine, job: Job, result: GenerationResult, ctx: DbJobContext
             engine.storage.put(k_orig, png, "image/png")
             stored.append(k_orig)
             wm_key = None
+            encoding = None
             if spec is not None:
                 shown = imaging.apply_watermark(dec.image, spec)
-                engine.storage.put(k_wm, imaging.encode_png(shown, meta, s.png_compress_level),
-                                   "image/png")
-                stored.append(k_wm)
-                wm_key = k_wm
+                # Pillow lets go of the GIL while it encodes: the watermarked PNG (the dearest
+                # step) is encoded beside the thumbnail, on a second core if there is one.
+                encoding = _encoder().submit(imaging.encode_png, shown, meta,
+                                             s.png_compress_level)
             engine.storage.put(k_thumb, imaging.make_thumbnail(shown), "image/webp")
             stored.append(k_thumb)
+            if encoding is not None:
+                engine.storage.put(k_wm, encoding.result(), "image/png")
+                stored.append(k_wm)
+                wm_key = k_wm
             rows.append([image_id, job.id, i, job.user_id, job.provider, job.model, job.prompt,
                          job.negative_prompt, job.style, job.quality, dec.width, dec.height,
                          seed, k_orig, wm_key, k_thumb, len(png), parts[i], None,
