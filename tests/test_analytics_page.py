@@ -169,6 +169,15 @@ def test_an_empty_ledger_renders_and_says_so() -> None:
     assert all(b.proto.disabled for b in at.get("download_button"))
 
 
+def test_a_big_ledger_points_to_parquet_and_the_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    _history()
+    small = " ".join(c.value for c in _page("root", "admin").caption)
+    assert "lib.cli report" not in small
+    monkeypatch.setattr(board, "BIG_EXPORT_ROWS", 2)  # the history has 6 ledger rows
+    big = " ".join(c.value for c in _page("root", "admin").caption)
+    assert "Parquet is far smaller" in big and "lib.cli report --format csv" in big
+
+
 def test_the_ledger_pages_through_fifty_rows_at_a_time() -> None:
     eng = ui.engine()
     now = eng.clock.now()

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 PRESETS = ("7 days", "30 days", "This month", "Last month", "Custom")
 PAGE_KEY = "an_page"
 PER_PAGE = 50
+BIG_EXPORT_ROWS = 200_000  # past this the page says how to export without waiting on it
 _LEDGER_COLUMNS = ("time", "user", "provider", "model", "size", "quality", "style", "prompt",
                    "cost_usd", "duration_s", "status", "request_id")
 
@@ -270,8 +271,11 @@ def ledger_section(eng: Engine, viewer: Viewer, f: Filters, rows: int) -> None:
     st.session_state[PAGE_KEY] = page
     df, total = cached(eng, ledger.rows, viewer, f, page, PER_PAGE), rows  # (prefetched)
     head, csv, parquet = st.columns([4, 1, 1], vertical_alignment="bottom")
+    big = (" A download this size is built on the server before it starts: Parquet is far "
+           "smaller, and `python -m lib.cli report --format csv --out FILE` writes the CSV "
+           "straight to a file." if total > BIG_EXPORT_ROWS else "")
     head.caption(f"{total:,} row(s): one per image, plus one per job without images "
-                 "(failed, cancelled or still running), so the costs add up to the spend.")
+                 f"(failed, cancelled or still running), so the costs add up to the spend.{big}")
     stem = f"promptboard-ledger-{f.start}-{f.end}"
     for col, fmt, mime in ((csv, "csv", "text/csv"),
                            (parquet, "parquet", "application/vnd.apache.parquet")):
