@@ -166,8 +166,10 @@ def prefetch(eng: Engine, calls: Sequence[Call]) -> None:
     todo = [(key, call) for call in calls if not _hit(key := _key(eng, call))[0]]
     if len(todo) < 2:
         return
-    if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="analytics")
+    with _cache_lock:  # sessions run in threads of their own: one pool for all of them
+        if _pool is None:
+            _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="analytics")
+        pool = _pool
 
     def work(item: tuple[tuple[Any, ...], Call]) -> None:
         key, (fn, args, kwargs) = item
@@ -176,7 +178,7 @@ def prefetch(eng: Engine, calls: Sequence[Call]) -> None:
         except Exception:  # noqa: BLE001 - raised again, on the page, by cached()
             log.debug("prefetching %s failed", fn.__qualname__, exc_info=True)
 
-    list(_pool.map(work, todo))
+    list(pool.map(work, todo))
 
 
 def filter_bar(eng: Engine, viewer: Viewer) -> Filters:
