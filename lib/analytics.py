@@ -41,7 +41,14 @@ GROUPS = {"provider": ("j.provider AS provider",),  # --by: its key columns
           "model": ("j.provider AS provider", "j.model AS model"),
           "user": ('j.user_id AS "user"',), "day": ("CAST(j.created_at AS DATE) AS day",)}
 TOP_USERS = 10  # how many the page and top_users() list
-_KEY_NAMES = {"provider", "model", "user", "day"}  # GROUPS' output columns
+
+
+def _alias(expr: str) -> str:
+    """The output column of a GROUPS key expression (``j.user_id AS "user"`` -> user)."""
+    return expr.rsplit(" AS ", 1)[1].strip('"')
+
+
+_KEY_NAMES = {_alias(k) for keys in GROUPS.values() for k in keys}
 _IMAGE_SLACK = timedelta(days=1)  # images are stored after their job is created; see images_where
 
 
@@ -206,7 +213,7 @@ def breakdowns(db: Database, viewer: Viewer, f: Filters, bys: tuple[str | None, 
     df = db.df(f"{cte} {' UNION ALL BY NAME '.join(selects)}", params)
     out: dict[str | None, pd.DataFrame] = {}
     for i, by in enumerate(bys):
-        names = [k.rsplit(" AS ", 1)[1].strip('"') for k in GROUPS.get(by or "", ())]
+        names = [_alias(k) for k in GROUPS.get(by or "", ())]
         part = df[df["part_"] == i].drop(columns=["part_"])
         part = part[[*names, *(c for c in part.columns if c not in _KEY_NAMES)]]
         order = (["day"], [True]) if by == "day" else (

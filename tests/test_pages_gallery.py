@@ -82,7 +82,7 @@ def test_thumbnail_data_urls_are_read_once_and_the_cache_stays_bounded(
     reads: list[str] = []
     real_get = eng.storage.get
     monkeypatch.setattr(eng.storage, "get", lambda k: reads.append(k) or real_get(k))
-    monkeypatch.setattr(ui, "_THUMBS_MAX", 2)
+    monkeypatch.setattr(ui._THUMBS, "maxsize", 2)
     ui._THUMBS.clear()
     first = ui.thumbnail(eng, "t/0.webp")
     assert first == "data:image/webp;base64,UklGRgA="

@@ -9,8 +9,6 @@ import atexit
 import base64
 import logging
 import os
-import threading
-from collections import OrderedDict
 from typing import Any
 
 import streamlit as st
@@ -18,6 +16,7 @@ import streamlit as st
 from lib import activity, auth, budgets, forms, imaging, jobs
 from lib.clock import utcnow
 from lib.engine import Engine
+from lib.lru import LRU
 from lib.mdtext import plain, shorten
 from lib.ui import signin as auth_ui
 
@@ -234,26 +233,19 @@ def thumbnail(eng: Engine, key: str) -> str:
     return url or _data_url(eng, key)
 
 
-# Thumbnail data URLs by (data dir, key), least recently used first. A plain dict, not
-# st.cache_data: keys are never reused (an image's key names its id), so nothing needs
-# hashing or copying, and each gallery rerun skipped 24 argument hashes and unpickles.
-_THUMBS: OrderedDict[tuple[str, str], str] = OrderedDict()
-_THUMBS_MAX = 300  # ~12 MB at most
-_THUMBS_LOCK = threading.Lock()
+# Thumbnail data URLs by (data dir, key), ~12 MB at most. Not st.cache_data: keys are never
+# reused (an image's key names its id), so nothing needs hashing or copying, and each gallery
+# rerun skipped 24 argument hashes and unpickles.
+_THUMBS: LRU[tuple[str, str], str] = LRU(300)
 
 
 def _data_url(eng: Engine, key: str) -> str:
     slot = (str(eng.settings.data_dir), key)
-    with _THUMBS_LOCK:
-        url = _THUMBS.get(slot)
-        if url is not None:
-            _THUMBS.move_to_end(slot)
-            return url
+    found, url = _THUMBS.get(slot)
+    if found and url is not None:
+        return url
     url = "data:image/webp;base64," + base64.b64encode(eng.storage.get(key)).decode("ascii")
-    with _THUMBS_LOCK:
-        _THUMBS[slot] = url
-        while len(_THUMBS) > _THUMBS_MAX:
-            _THUMBS.popitem(last=False)
+    _THUMBS.put(slot, url)
     return url
 
 

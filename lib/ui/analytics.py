@@ -10,7 +10,6 @@ from __future__ import annotations
 import io
 import logging
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
@@ -24,6 +23,7 @@ from lib import analytics, leaderboard, ledger, report
 from lib.analytics import Filters, Summary, Viewer
 from lib.engine import Engine
 from lib.gallery import ROLES
+from lib.lru import LRU
 from lib.ui import money, pager, seconds
 
 log = logging.getLogger(__name__)
@@ -53,9 +53,8 @@ def preset_range(preset: str, today: date) -> tuple[date, date]:
 
 # What the page reads; a committed write naming one of these tables empties its cache.
 TABLES = ("jobs", "images", "budgets")
-_CACHE_MAX = 256
-_cache: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
-_cache_lock = threading.Lock()
+_cache: LRU[tuple[Any, ...], Any] = LRU(256)
+_pool_lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
 
 
@@ -66,14 +65,6 @@ def _key(eng: Engine, call: Call) -> tuple[Any, ...]:
     fn, args, kwargs = call
     return (eng.db.serial, eng.db.tables_version(*TABLES), fn, args,
             tuple(sorted(kwargs.items())))
-
-
-def _hit(key: tuple[Any, ...]) -> tuple[bool, Any]:
-    with _cache_lock:
-        if key not in _cache:
-            return False, None
-        _cache.move_to_end(key)
-        return True, _shared(_cache[key])
 
 
 def _shared(value: Any) -> Any:
@@ -88,28 +79,19 @@ def _shared(value: Any) -> Any:
     return value
 
 
-def _store(key: tuple[Any, ...], value: Any) -> None:
-    with _cache_lock:
-        _cache[key] = value
-        while len(_cache) > _CACHE_MAX:
-            _cache.popitem(last=False)
-
-
 def clear_cache() -> None:
     """Forget every cached result (benchmarks measure cold renders with this)."""
-    with _cache_lock:
-        _cache.clear()
+    _cache.clear()
 
 
 def cached(eng: Engine, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """``fn(eng.db, *args, **kwargs)`` (a query of lib.analytics or lib.ledger), cached until
     a committed write touches the jobs, images or budgets (not, say, a sign-in)."""
     key = _key(eng, (fn, args, kwargs))
-    found, value = _hit(key)
-    if found:
-        return value
-    value = fn(eng.db, *args, **kwargs)
-    _store(key, value)
+    found, value = _cache.get(key)
+    if not found:
+        value = fn(eng.db, *args, **kwargs)
+        _cache.put(key, value)
     return _shared(value)
 
 
@@ -163,10 +145,10 @@ def prefetch(eng: Engine, calls: Sequence[Call]) -> None:
     after another), so the ``cached`` calls that follow find them. A failed query is left
     for its ``cached`` call to raise where the page can show it."""
     global _pool
-    todo = [(key, call) for call in calls if not _hit(key := _key(eng, call))[0]]
+    todo = [(key, call) for call in calls if (key := _key(eng, call)) not in _cache]
     if len(todo) < 2:
         return
-    with _cache_lock:  # sessions run in threads of their own: one pool for all of them
+    with _pool_lock:  # sessions run in threads of their own: one pool for all of them
         if _pool is None:
             _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="analytics")
         pool = _pool
@@ -174,7 +156,7 @@ def prefetch(eng: Engine, calls: Sequence[Call]) -> None:
     def work(item: tuple[tuple[Any, ...], Call]) -> None:
         key, (fn, args, kwargs) = item
         try:
-            _store(key, fn(eng.db, *args, **kwargs))
+            _cache.put(key, fn(eng.db, *args, **kwargs))
         except Exception:  # noqa: BLE001 - raised again, on the page, by cached()
             log.debug("prefetching %s failed", fn.__qualname__, exc_info=True)
 
