@@ -216,6 +216,9 @@ def current_user(eng: Engine, *, frame: bool = False) -> User | None:
         authenticator = _authenticator(eng)
         user = _cookie_user(eng, authenticator)
     action = st.session_state.pop(_COOKIE_ACTION, None) if frame else None
+    if action == "set" and st.session_state.get(_SET_KEY) is True:
+        st.session_state.pop(_COOKIE_TRIES, None)  # stored: draw nothing more
+        action = None
     if action == "delete" or (action == "set" and user is not None):
         controller = (authenticator or _authenticator(eng)).cookie_controller
         if action == "set":
@@ -233,12 +236,12 @@ def _keep_setting_until_stored() -> None:
     cookie reader, a second component in the same run, makes Streamlit rerun as soon as it
     reports; if that rerun no longer drew the write, its iframe went before it stored
     anything, and the next visit asked for the password again (seen now and then in the
-    browser tests). So the write is drawn on each run until it says True, a few runs at most.
+    browser tests). So the write is drawn on each run until it says True, a few runs at most;
+    the run that sees the True draws neither component (``current_user``), else the last one
+    would stay on the page with nothing left to rerun it away.
     """
     tries = int(st.session_state.get(_COOKIE_TRIES, 0)) + 1
-    if st.session_state.get(_SET_KEY) is True:
-        st.session_state.pop(_COOKIE_TRIES, None)
-    elif tries < _MAX_COOKIE_TRIES:
+    if tries < _MAX_COOKIE_TRIES:
         st.session_state[_COOKIE_TRIES] = tries
         st.session_state[_COOKIE_ACTION] = "set"
     else:
