@@ -4,6 +4,7 @@ import streamlit as st
 
 from lib import gallery, ui
 from lib.ui import gallery as tiles
+from lib.ui import grid
 
 eng = ui.engine()
 ui.require_page("gallery")
@@ -60,13 +61,21 @@ tiles.bulk_bar(eng, viewer)
 if not result.rows:
     st.info("Nothing here yet: generate some images, or loosen the filters.",
             icon=":material/photo_library:")
-columns = st.columns(4)
-for i, card in enumerate(result.rows):
-    with columns[i % 4]:
-        tiles.tile(eng, card, selecting=selecting)
+clicked = grid.Click()
+if selecting:  # tick boxes need a widget per tile
+    columns = st.columns(4)
+    for i, card in enumerate(result.rows):
+        with columns[i % 4]:
+            tiles.tile(eng, card)
+elif result.rows:
+    clicked = grid.grid([tiles.grid_tile(eng, card) for card in result.rows], key="gal_grid")
+if clicked.batch_id:
+    st.session_state.update(gal_batch=clicked.batch_id, gal_page=0)
+    st.rerun()
 if result.pages > 1:
     ui.pager("gal_page", result.page, result.pages, result.total)
 
-opened = st.session_state.pop("gal_open", None) or st.query_params.pop("image", None)
+opened = (clicked.image_id or st.session_state.pop("gal_open", None)
+          or st.query_params.pop("image", None))
 if opened:
     tiles.detail(eng, viewer, opened)

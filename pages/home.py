@@ -5,6 +5,7 @@ import streamlit as st
 from lib import gallery, jobs, stats, ui
 from lib.mdtext import plain
 from lib.ui import gallery as tiles
+from lib.ui import grid
 
 eng = ui.engine()
 ui.require_page("home")
@@ -34,18 +35,17 @@ running = jobs.active_for_user(eng, me.username)
 if running:
     st.subheader("Running now")
     ui.live_jobs(eng, me.username, running)
-for prefix, title, query in (
-    ("mine-", "My latest images", gallery.GalleryFilter(mine_only=True, per_page=8)),
-    ("team-", "Shared by the team", gallery.GalleryFilter(shared_only=True, per_page=8)),
+opened = None
+for key, title, query in (
+    ("home_mine", "My latest images", gallery.GalleryFilter(mine_only=True, per_page=8)),
+    ("home_team", "Shared by the team", gallery.GalleryFilter(shared_only=True, per_page=8)),
 ):
     st.subheader(title)
     cards = tiles.cached_search(eng, viewer, query).rows
     if not cards:
         st.caption("Nothing yet.")
-    columns = st.columns(4)
-    for i, card in enumerate(cards):
-        with columns[i % 4]:
-            tiles.tile(eng, card, prefix=prefix)
-opened = st.session_state.pop("gal_open", None)
+        continue
+    opened = grid.grid([tiles.grid_tile(eng, card) for card in cards], key=key).image_id or opened
+opened = opened or st.session_state.pop("gal_open", None)
 if opened:
     tiles.detail(eng, viewer, opened)

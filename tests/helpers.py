@@ -104,3 +104,28 @@ class TickingClock(FakeClock):
         with self._lock:
             self._mono += 1.0
             return self._mono
+
+
+def grid_tiles(at: Any, key: str = "gal_grid") -> list[dict[str, Any]]:
+    """The tiles a ``lib.ui.grid`` component was given in the last run (empty: none drawn)."""
+    for el in at.get("bidi_component"):
+        if el.key == key:
+            return list(json.loads(json.loads(el.proto.json)))
+    return []
+
+
+def click_tile(at: Any, event: str, value: str, key: str = "gal_grid") -> Any:
+    """Rerun as the browser does after a click on a grid tile: with the component's trigger.
+
+    AppTest cannot click inside a custom component, so this sends the trigger widget state
+    the frontend would (``setTriggerValue(event, value)``) next to the other widgets'.
+    """
+    from streamlit.components.v2.bidi_component.main import _make_trigger_id
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+    [el] = [e for e in at.get("bidi_component") if e.key == key]
+    states = at._tree.get_widget_states()
+    states.widgets.append(WidgetState(
+        id=_make_trigger_id(el.proto.id, "events"),
+        json_trigger_value=json.dumps([{"event": event, "value": value}])))
+    return at._run(states)

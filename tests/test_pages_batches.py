@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 
 from lib import batches, gallery, jobs, ui
 from lib.engine import Engine
-from tests.helpers import app_as, ensure_user
+from tests.helpers import app_as, click_tile, ensure_user, grid_tiles
 
 pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
 
@@ -25,7 +25,9 @@ def _settle(eng: Engine) -> None:
 
 def _texts(at: AppTest) -> str:
     images = [img.proto.imgs[0].caption for img in at.get("image")]
-    return " ".join([c.value for c in at.caption] + [m.value for m in at.markdown] + images)
+    tiles = [f"{t['badge']} {t['caption']}" for t in grid_tiles(at)]
+    return " ".join([c.value for c in at.caption] + [m.value for m in at.markdown] + images
+                    + tiles)
 
 
 def test_generate_queues_a_batch_of_variations_with_consecutive_seeds() -> None:
@@ -75,8 +77,9 @@ def test_the_gallery_groups_a_batch_and_opens_it() -> None:
     at.toggle(key="gal_group").set_value(True).run()
     assert not at.exception
     assert "2 image(s) match" in _texts(at) and "Batch of 3 images" in _texts(at)
-    [open_batch] = [b for b in at.button if b.label == "Open batch"]
-    open_batch.click().run()
+    [batch_tile] = [t for t in grid_tiles(at) if t["event"] == "batch"]
+    assert batch_tile["label"] == "Open batch of 3: batch fox"
+    click_tile(at, "batch", batch_tile["target"])
     assert not at.exception
     assert "3 image(s) match" in _texts(at) and "lone owl" not in _texts(at)
     at.button(key="gal_batch_clear").click().run()
@@ -109,3 +112,15 @@ def test_an_analyst_gets_no_more_like_this() -> None:
     assert not at.exception
     assert any(b.label == "Reuse settings" for b in at.button)
     assert not any(b.label == "More like this" for b in at.button)
+
+
+def test_a_forged_batch_click_lists_nothing_of_another_members_batch() -> None:
+    """A batch id from the browser is untrusted: the filter still applies who may see what."""
+    at = app_as("ann", "member", page="pages/gallery.py")
+    _batch("ann", "ann owl", 1)
+    [job_id] = _batch("bob", "bob private boat", 2)[:1]
+    bobs = str(ui.engine().db.scalar("SELECT batch_id FROM jobs WHERE id = ?", [job_id]))
+    at.run()
+    click_tile(at, "batch", bobs)
+    assert not at.exception
+    assert "0 image(s) match" in _texts(at) and "bob private boat" not in _texts(at)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lib import gallery, jobs, ui
-from tests.helpers import app_as, ensure_user, run_next
+from tests.helpers import app_as, click_tile, ensure_user, grid_tiles, run_next
 
 pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
 
@@ -23,9 +23,10 @@ def _image(user: str, prompt: str, shared: bool = False) -> str:
 
 
 def _captions(at: object) -> str:
-    """Captions, including those under images."""
+    """Captions, including those under images and on the grid's tiles."""
     images = [img.proto.imgs[0].caption for img in at.get("image")]  # type: ignore[attr-defined]
-    return " ".join([c.value for c in at.caption] + images)  # type: ignore[attr-defined]
+    tiles = [t["caption"] for t in grid_tiles(at)]
+    return " ".join([c.value for c in at.caption] + images + tiles)  # type: ignore[attr-defined]
 
 
 def test_a_member_sees_own_and_shared_images_only() -> None:
@@ -93,3 +94,43 @@ def test_thumbnail_data_urls_are_read_once_and_the_cache_stays_bounded(
     assert len(ui._THUMBS) == 2 and reads == ["t/0.webp", "t/1.webp", "t/2.webp"]
     ui.thumbnail(eng, "t/1.webp")
     assert reads[-1] == "t/1.webp"
+
+
+def test_the_grid_is_one_element_and_a_click_on_a_tile_opens_its_image() -> None:
+    at = app_as("ann", "member")
+    fox = _image("ann", "ann private <b>fox</b>")
+    at.switch_page("pages/gallery.py").run()
+    [tile] = grid_tiles(at)
+    assert (tile["id"], tile["event"], tile["target"]) == (fox, "open", fox)
+    assert tile["prompt"] == "ann private <b>fox</b>"  # as typed: the browser sets it as text
+    assert tile["label"] == "Open image: ann private <b>fox</b>"
+    assert tile["src"].startswith("data:image/webp;base64,")
+    assert not at.get("image") and not [b for b in at.button if b.label == "Open"]
+    click_tile(at, "open", fox)
+    assert not at.exception
+    assert any(b.label == "Download original" for b in at.get("download_button"))
+    at.run()  # the click was one event: the next run does not open it again
+    assert not at.get("download_button")
+
+
+def test_a_forged_tile_click_cannot_open_another_members_private_image() -> None:
+    """Trigger values come from the browser: a hand-made one is just another untrusted id."""
+    at = app_as("ann", "member")
+    _image("ann", "ann private fox")
+    private = _image("bob", "bob private boat")
+    at.switch_page("pages/gallery.py").run()
+    click_tile(at, "open", private)
+    assert not at.exception
+    assert any("not yours to see" in e.value for e in at.error)
+    assert "bob private boat" not in " ".join(m.value for m in at.markdown)
+
+
+def test_select_mode_draws_tick_boxes_instead_of_the_grid() -> None:
+    at = app_as("ann", "member")
+    fox = _image("ann", "ann private fox")
+    at.switch_page("pages/gallery.py").run()
+    at.toggle(key="gal_selecting").set_value(True).run()
+    assert not at.exception
+    assert grid_tiles(at) == []
+    at.checkbox(key=f"sel-{fox}").check().run()
+    assert at.session_state["gal_selected"] == {fox}

@@ -15,7 +15,7 @@ from lib import auth, batches, gallery, gallery_zip, jobs
 from lib.clock import utcnow
 from lib.engine import Engine
 from lib.mdtext import plain, shorten
-from lib.ui import full_image, money, seconds, thumbnail
+from lib.ui import full_image, grid, money, seconds, thumbnail
 
 SELECTED = "gal_selected"
 ZIP_MAX = 200
@@ -56,29 +56,41 @@ def cached_facets(eng: Engine, viewer: gallery.Viewer) -> dict[str, list[str]]:
     return facets(eng, str(eng.db.path), eng.db.tables_version(*GALLERY_TABLES), viewer)
 
 
-def tile(eng: Engine, card: gallery.ImageCard, *, prefix: str = "",
-         selecting: bool = False) -> None:
-    """One thumbnail with its key facts, and Open (or a tick box while selecting)."""
+def _facts(card: gallery.ImageCard) -> str:
+    """A tile's caption, without its prompt: model, cost, duration, rating, demo."""
+    stars = f" · {card.avg_rating:.1f}★ ({card.ratings})" if card.ratings else ""
+    demo = " · demo" if card.demo else ""
+    return (f"{card.model} · {money(card.cost_usd)} · {seconds(card.duration_ms)}"
+            f"{stars}{demo}")
+
+
+def grid_tile(eng: Engine, card: gallery.ImageCard) -> grid.Tile:
+    """A card as a tile of the one-element grid (text stays text: the browser sets it so)."""
+    return grid.Tile(id=card.id, src=thumbnail(eng, card.thumb_key), prompt=card.prompt,
+                     caption=f"{_facts(card)} — {shorten(card.prompt, 68)}",
+                     batch_id=card.batch_id if card.group_count > 1 else None,
+                     batch_size=card.group_count)
+
+
+def tile(eng: Engine, card: gallery.ImageCard) -> None:
+    """One thumbnail with its key facts and a tick box, for bulk selection.
+
+    Browsing uses the one-element grid (``grid_tile``); selecting needs a widget per tile. A
+    grouped batch gets no tick box (it would tick one image of many), only "Open batch".
+    """
     with st.container(border=True):
-        stars = f" · {card.avg_rating:.1f}★ ({card.ratings})" if card.ratings else ""
-        demo = " · demo" if card.demo else ""
         prompt = plain(shorten(card.prompt, 68))  # user text: shown as typed, never as markup
         st.image(thumbnail(eng, card.thumb_key), width="stretch",
-                 caption=f"{plain(card.model)} · {money(card.cost_usd)} · "
-                         f"{seconds(card.duration_ms)}{stars}{demo} — {prompt}")
+                 caption=f"{plain(_facts(card))} — {prompt}")
         if card.group_count > 1:
             st.caption(f":material/burst_mode: Batch of {card.group_count} images")
-            if st.button("Open batch", key=f"{prefix}batch-{card.id}",
-                         icon=":material/photo_library:"):
+            if st.button("Open batch", key=f"batch-{card.id}", icon=":material/photo_library:"):
                 st.session_state["gal_batch"] = card.batch_id
                 st.session_state["gal_page"] = 0
                 st.rerun()
-        elif selecting:
+        else:
             ticked = st.checkbox("Select", value=card.id in selected(), key=f"sel-{card.id}")
             (selected().add if ticked else selected().discard)(card.id)
-        elif st.button("Open", key=f"{prefix}open-{card.id}", icon=":material/open_in_full:"):
-            st.session_state["gal_open"] = card.id
-            st.rerun()
 
 
 @st.dialog("Image", width="large")

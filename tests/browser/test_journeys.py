@@ -76,8 +76,13 @@ def test_first_run_generate_gallery_download_sign_out(fresh_server: h.AppServer,
     # Both are in the Gallery; the detail dialog shows the prompt and downloads the original.
     h.navigate(page, "Gallery")
     expect(page.get_by_text("2 image(s) match.", exact=True)).to_be_visible()
-    opens = page.get_by_test_id("stBaseButton-secondary").filter(has_text="Open")
+    opens = page.get_by_role("button", name=f"Open image: {PROMPT}", exact=True)
     expect(opens).to_have_count(2)
+    pictures = opens.locator("img")
+    for i in range(2):
+        expect(pictures.nth(i)).to_be_visible()
+        assert pictures.nth(i).evaluate("img => img.complete && img.naturalWidth > 0"), \
+            f"gallery thumbnail {i} did not load"
     opens.first.click()
     dialog = page.get_by_role("dialog")
     expect(dialog).to_be_visible()

@@ -152,11 +152,13 @@ class Visitor:
 
     def favourite(self) -> None:
         self._go("gallery")
-        tiles = [k for k in self.sess.widgets if k.startswith("open-")]
+        tiles = [t["target"] for t in self.sess.tiles.get("gal_grid", [])
+                 if t["event"] == "open"] if "gal_grid" in self.sess.widgets else []
         if not tiles:
             return
-        image_id = self.rng.choice(tiles).removeprefix("open-")
-        opened = self.shared.add(self.sess.click(f"open-{image_id}", action="open image"))
+        image_id = self.rng.choice(tiles)
+        opened = self.shared.add(self.sess.click_tile("gal_grid", "open", image_id,
+                                                      action="open image"))
         if "dlg-fav" not in self.sess.widgets:
             raise ProtocolError(f"{self.sess.name}: image {image_id} opened without its "
                                 f"favourite toggle: {opened.errors or opened.texts[:3]}")

@@ -9,16 +9,20 @@ hashes, so every element arrives in full and can be inspected.
 
 Widgets are found by their user key (element ids end in ``-<key>``) or by label; values set
 with :meth:`Session.set` are sent with every later run of the page (as the browser does while
-the widget is mounted) and forgotten on a page change; clicks are sent once.
+the widget is mounted) and forgotten on a page change; clicks are sent once. A custom
+component's data (``self.tiles``) is kept by its key; a click inside one is its trigger
+(:meth:`Session.click_tile`), as ``setTriggerValue`` sends it.
 """
 
 from __future__ import annotations
 
+import json
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Any
 
+from streamlit.components.v2.bidi_component.main import _make_trigger_id
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
@@ -74,6 +78,7 @@ class Session:
         self.page = ""  # url path of the page on screen ("" = default)
         self.pages: dict[str, str] = {}  # url path -> page script hash, from st.navigation
         self.widgets: dict[str, _Widget] = {}
+        self.tiles: dict[str, Any] = {}  # custom component key -> the data it was given
         self.fragments: dict[str, float] = {}  # fragment id -> auto-rerun interval (s)
         self._values: dict[str, WidgetState] = {}
         self._page_hash = ""
@@ -101,6 +106,13 @@ class Session:
         widget = self.widget(name)
         return self._run(action, extra=[WidgetState(id=widget.id, trigger_value=True)],
                          fragment_id=widget.fragment_id)
+
+    def click_tile(self, name: str, event: str, value: str, action: str = "click") -> Render:
+        """A click inside a custom component: its trigger ``event`` with ``value``, once."""
+        widget = self.widget(name)
+        trigger = WidgetState(id=_make_trigger_id(widget.id, "events"),
+                              json_trigger_value=json.dumps([{"event": event, "value": value}]))
+        return self._run(action, extra=[trigger], fragment_id=widget.fragment_id)
 
     def change(self, name: str, action: str = "change", **value: Any) -> Render:
         """Set a widget's value and run (only its fragment, if it lives in one)."""
@@ -146,6 +158,7 @@ class Session:
             state.is_auto_rerun = action == "poll"
         else:
             self.widgets.clear()
+            self.tiles.clear()
         render = Render(page=self.page or "home", action=action, ms=0.0)
         started = time.perf_counter()
         self._ws.send(msg.SerializeToString())
@@ -184,6 +197,7 @@ class Session:
                 if fwd.script_finished != _EARLY:  # a st.rerun() starts another run at once
                     return
                 self.widgets.clear()
+                self.tiles.clear()
 
     def _delta(self, fwd: ForwardMsg, render: Render) -> None:
         delta = fwd.delta
@@ -209,6 +223,10 @@ class Session:
                 render.texts.append(body.message if kind == "exception" else body.body)
             elif kind == "imgs":
                 render.texts.extend(img.caption for img in body.imgs)
+            elif kind == "bidi_component" and body.json:
+                tiles = json.loads(json.loads(body.json))
+                self.tiles[body.id.split("-", 2)[2]] = tiles
+                render.texts.extend(str(t.get("caption", "")) for t in tiles)
             widget_id = getattr(body, "id", "")
             if isinstance(widget_id, str) and widget_id.startswith("$$ID-"):
                 label = str(getattr(body, "label", ""))

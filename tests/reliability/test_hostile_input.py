@@ -22,7 +22,8 @@ from hypothesis import strategies as s
 from lib import auth, budgets, jobs, pricing, styles, ui
 from lib.engine import Engine
 from lib.mdtext import plain
-from tests.helpers import app_as, ensure_user, run_next
+from lib.ui import grid
+from tests.helpers import app_as, ensure_user, grid_tiles, run_next
 from tests.reliability._hostile_helpers import (
     HOSTILE_TEXTS,
     MARKER,
@@ -286,6 +287,11 @@ def test_history_queue_gallery_and_home_show_hostile_text_as_typed() -> None:
         at.switch_page(page).run()
         assert not at.exception, page
         assert unsafe_markup(at) == [], page
+    # The thumbnail grid is one custom component: its prompts travel as data, exactly as
+    # typed, and its script only ever sets them as text (textContent, alt, title).
+    at.switch_page("pages/gallery.py").run()
+    assert {t["prompt"] for t in grid_tiles(at)} == set(HOSTILE_TEXTS.values())
+    assert "innerHTML" not in grid._JS and "insertAdjacentHTML" not in grid._JS
     image = str(eng.db.scalar("SELECT id FROM images WHERE job_id = ?", [ids[0]]))
     at.switch_page("pages/gallery.py")
     at.query_params["image"] = image
