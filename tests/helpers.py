@@ -110,7 +110,7 @@ def grid_tiles(at: Any, key: str = "gal_grid") -> list[dict[str, Any]]:
     """The tiles a ``lib.ui.grid`` component was given in the last run (empty: none drawn)."""
     for el in at.get("bidi_component"):
         if el.key == key:
-            return list(json.loads(json.loads(el.proto.json)))
+            return list(json.loads(el.proto.bytes))
     return []
 
 

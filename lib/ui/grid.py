@@ -51,9 +51,10 @@ _CSS = """
 _JS = """
 export default function ({ parentElement, data, setTriggerValue }) {
   const root = parentElement.querySelector(".pb-grid");
-  if (root.dataset.payload === data) return;  // same page of tiles: keep the DOM as it is
-  root.dataset.payload = data;
-  const tiles = JSON.parse(data);
+  const text = typeof data === "string" ? data : new TextDecoder().decode(data);
+  if (root.dataset.payload === text) return;  // same page of tiles: keep the DOM as it is
+  root.dataset.payload = text;
+  const tiles = JSON.parse(text);
   root.replaceChildren(...tiles.map((t) => {
     const tile = document.createElement("button");
     tile.type = "button";
@@ -118,8 +119,9 @@ class Click:
 
 def grid(tiles: list[Tile], *, key: str) -> Click:
     """Draw the tiles; return what was clicked in the run this click caused (else empty)."""
-    # A JSON string, not a dict: Streamlit then hashes it once instead of parsing it again.
-    payload = json.dumps([t.payload() for t in tiles], separators=(",", ":"))
+    # JSON as bytes, not a dict or a str: Streamlit passes bytes through and hashes them once,
+    # where it would serialise a dict (or escape a str) and then do it again for the hash.
+    payload = json.dumps([t.payload() for t in tiles], separators=(",", ":")).encode()
     result = _GRID(key=key, data=payload, on_open_change=_noop, on_batch_change=_noop)
     return Click(image_id=_text(result.get("open")), batch_id=_text(result.get("batch")))
 

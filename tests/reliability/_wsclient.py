@@ -223,8 +223,8 @@ class Session:
                 render.texts.append(body.message if kind == "exception" else body.body)
             elif kind == "imgs":
                 render.texts.extend(img.caption for img in body.imgs)
-            elif kind == "bidi_component" and body.json:
-                tiles = json.loads(json.loads(body.json))
+            elif kind == "bidi_component" and body.bytes:
+                tiles = json.loads(body.bytes)
                 self.tiles[body.id.split("-", 2)[2]] = tiles
                 render.texts.extend(str(t.get("caption", "")) for t in tiles)
             widget_id = getattr(body, "id", "")
