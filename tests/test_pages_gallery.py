@@ -134,3 +134,17 @@ def test_select_mode_draws_tick_boxes_instead_of_the_grid() -> None:
     assert grid_tiles(at) == []
     at.checkbox(key=f"sel-{fox}").check().run()
     assert at.session_state["gal_selected"] == {fox}
+
+
+def test_home_shows_my_latest_and_shared_images_as_grids_that_open_on_click() -> None:
+    at = app_as("ann", "member")
+    mine = _image("ann", "ann private fox")
+    kite = _image("bob", "bob shared kite", shared=True)
+    _image("bob", "bob private boat")
+    at.switch_page("pages/home.py").run()
+    assert [t["id"] for t in grid_tiles(at, "home_mine")] == [mine]
+    assert [t["id"] for t in grid_tiles(at, "home_team")] == [kite]
+    click_tile(at, "open", kite, key="home_team")
+    assert not at.exception
+    assert any("bob shared kite" in m.value for m in at.markdown)
+    assert any(b.label == "Download original" for b in at.get("download_button"))
