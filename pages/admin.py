@@ -119,8 +119,12 @@ SECTIONS = {"Users": users_section, "Budgets": lambda: budgets_section(eng, me),
 st.title("Admin")
 if flash := st.session_state.pop("admin_flash", None):
     st.success(plain(flash), icon=":material/check_circle:")
-tabs = st.tabs(list(SECTIONS), key="admin_tab", on_change="rerun")  # only the open tab runs
-for tab, section in zip(tabs, SECTIONS.values(), strict=True):
-    if tab.open:
+# Every tab but Styles is drawn on each run, hidden or not, so a half-filled form survives a
+# look at another tab (a tab not drawn loses its inputs); Styles, whose cards and previews grow
+# with the library, runs only while open.
+LAZY = {"Styles"}
+tabs = st.tabs(list(SECTIONS), key="admin_tab", on_change="rerun")
+for tab, (name, section) in zip(tabs, SECTIONS.items(), strict=True):
+    if tab.open or name not in LAZY:
         with tab:
             section()

@@ -299,3 +299,23 @@ def test_analytics_filters_the_period_and_downloads_the_ledger_as_csv(
     lines = Path(info.value.path()).read_text(encoding="utf-8").splitlines()
     assert "provider" in lines[0].lower() and "cost" in lines[0].lower()
     assert len(lines) - 1 == week  # the download has exactly the rows the page counts
+
+
+@pytest.mark.browser
+def test_a_half_filled_admin_form_survives_a_look_at_another_tab(
+        browsing: h.Browsing, shared_server: h.AppServer, admin_state: Any) -> None:
+    """An admin types half a new user, checks the Budgets tab, comes back: the text is there."""
+    page = browsing.new_page(shared_server, storage_state=admin_state)
+    h.open_app(page, shared_server, "admin")
+    expect(h.title(page)).to_have_text("Admin")
+    main = page.get_by_test_id("stMain")
+    username = main.get_by_label("Username", exact=True)
+    username.fill("half-typed")
+    main.get_by_label("Full name", exact=True).fill("Half Typed")
+    main.get_by_role("tab", name="Budgets").click()
+    h.wait_settled(page)
+    expect(main.get_by_role("tab", name="Budgets")).to_have_attribute("aria-selected", "true")
+    main.get_by_role("tab", name="Users").click()
+    h.wait_settled(page)
+    expect(username).to_have_value("half-typed")
+    expect(main.get_by_label("Full name", exact=True)).to_have_value("Half Typed")
