@@ -70,8 +70,7 @@ if selecting:  # tick boxes need a widget per tile
 elif result.rows:
     clicked = grid.grid([tiles.grid_tile(eng, card) for card in result.rows], key="gal_grid")
 if clicked.batch_id:
-    st.session_state.update(gal_batch=clicked.batch_id, gal_page=0)
-    st.rerun()
+    tiles.show_batch(clicked.batch_id)
 if result.pages > 1:
     ui.pager("gal_page", result.page, result.pages, result.total)
 

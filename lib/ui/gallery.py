@@ -72,6 +72,13 @@ def grid_tile(eng: Engine, card: gallery.ImageCard) -> grid.Tile:
                      batch_size=card.group_count)
 
 
+def show_batch(batch_id: str | None) -> None:
+    """Rerun the Gallery on one batch's images, from its first page (closing any dialog)."""
+    st.session_state.update(gal_batch=batch_id, gal_page=0)
+    st.session_state.pop("gal_open", None)
+    st.rerun()
+
+
 def tile(eng: Engine, card: gallery.ImageCard) -> None:
     """One thumbnail with its key facts and a tick box, for bulk selection.
 
@@ -85,9 +92,7 @@ def tile(eng: Engine, card: gallery.ImageCard) -> None:
         if card.group_count > 1:
             st.caption(f":material/burst_mode: Batch of {card.group_count} images")
             if st.button("Open batch", key=f"batch-{card.id}", icon=":material/photo_library:"):
-                st.session_state["gal_batch"] = card.batch_id
-                st.session_state["gal_page"] = 0
-                st.rerun()
+                show_batch(card.batch_id)
         else:
             ticked = st.checkbox("Select", value=card.id in selected(), key=f"sel-{card.id}")
             (selected().add if ticked else selected().discard)(card.id)
@@ -118,9 +123,7 @@ def detail(eng: Engine, viewer: gallery.Viewer, image_id: str) -> None:
             more_like_this(eng, viewer, img)
         if img.batch_id and st.button("Show its batch", icon=":material/burst_mode:",
                                       key="dlg-batch"):
-            st.session_state.update(gal_batch=img.batch_id, gal_page=0)
-            st.session_state.pop("gal_open", None)
-            st.rerun()
+            show_batch(img.batch_id)
 
 
 def more_like_this(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDetail) -> None:

@@ -94,11 +94,11 @@ class Tile:
     src: str  # thumbnail URL (presigned or data:)
     prompt: str  # plain text; the browser sets it as text, never as markup
     caption: str
-    batch_id: str | None = None  # set: the tile stands for a batch, and opens it
+    batch_id: str | None = None  # set: the tile stands for a batch (of batch_size), opens it
     batch_size: int = 1
 
     def payload(self) -> dict[str, Any]:
-        batch = self.batch_id is not None and self.batch_size > 1
+        batch = self.batch_id is not None
         return {
             "id": self.id, "src": self.src, "prompt": self.prompt, "caption": self.caption,
             "badge": f"Batch of {self.batch_size} images" if batch else "",

@@ -208,6 +208,14 @@ class Browsing:
             self.servers.append(server)
         return context.new_page()
 
+    def open_signed_in(self, server: AppServer, storage_state: Any, path: str,
+                       heading: str) -> Page:
+        """A new tab with a saved sign-in, on ``path``, once its title reads ``heading``."""
+        page = self.new_page(server, storage_state=storage_state)
+        open_app(page, server, path)
+        expect(title(page)).to_have_text(heading)
+        return page
+
     @property
     def pages(self) -> list[Page]:
         return [p for c in self.contexts for p in c.pages]

@@ -20,9 +20,7 @@ def _cells_done(page: Page) -> Any:
 @pytest.mark.browser
 def test_build_a_2x3_grid_run_it_rate_cells_and_open_it_from_its_link(
         browsing: h.Browsing, shared_server: h.AppServer, admin_state: Any) -> None:
-    page = browsing.new_page(shared_server, storage_state=admin_state)
-    h.open_app(page, shared_server, "compare")
-    expect(h.title(page)).to_have_text("Compare")
+    page = browsing.open_signed_in(shared_server, admin_state, "compare", "Compare")
 
     main = page.get_by_test_id("stMain")
     page.get_by_label("Title", exact=True).fill("Lighthouse seeds")

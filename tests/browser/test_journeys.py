@@ -283,9 +283,7 @@ def _ledger_rows(page: Page) -> int:
 @pytest.mark.browser
 def test_analytics_filters_the_period_and_downloads_the_ledger_as_csv(
         browsing: h.Browsing, shared_server: h.AppServer, admin_state: Any) -> None:
-    page = browsing.new_page(shared_server, storage_state=admin_state)
-    h.open_app(page, shared_server, "analytics")
-    expect(h.title(page)).to_have_text("Analytics")
+    page = browsing.open_signed_in(shared_server, admin_state, "analytics", "Analytics")
     h.wait_settled(page)
     month = _ledger_rows(page)  # the default view: the last 30 days of a 14-day history
     page.get_by_test_id("stMain").get_by_text("7 days", exact=True).first.click()
@@ -305,9 +303,7 @@ def test_analytics_filters_the_period_and_downloads_the_ledger_as_csv(
 def test_a_half_filled_admin_form_survives_a_look_at_another_tab(
         browsing: h.Browsing, shared_server: h.AppServer, admin_state: Any) -> None:
     """An admin types half a new user, checks the Budgets tab, comes back: the text is there."""
-    page = browsing.new_page(shared_server, storage_state=admin_state)
-    h.open_app(page, shared_server, "admin")
-    expect(h.title(page)).to_have_text("Admin")
+    page = browsing.open_signed_in(shared_server, admin_state, "admin", "Admin")
     main = page.get_by_test_id("stMain")
     username = main.get_by_label("Username", exact=True)
     username.fill("half-typed")
