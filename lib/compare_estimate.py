@@ -56,7 +56,7 @@ def estimate(engine: Engine, user: str, cells: list[Cell]) -> GridEstimate:
         images += spec.n
         provider = instances.get(spec.provider)
         if provider is None:
-            provider = instances[spec.provider] = registry.get(spec.provider)()
+            provider = instances[spec.provider] = registry.bare(spec.provider, engine.clock)
         model = spec.model or provider.caps.default_model
         req = jobs.request_for_spec(spec, model)
         key = (spec.provider, model, req.size, req.aspect_ratio, req.quality)

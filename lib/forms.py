@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field, replace
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -43,14 +44,17 @@ class FormOptions:
     notices: tuple[str, ...] = field(default_factory=tuple)
 
 
-def options(provider_id: str, model: str | None = None) -> FormOptions:
-    """What the form shows for a provider (and one of its models)."""
+def options(provider_id: str, model: str | None, today: date) -> FormOptions:
+    """What the form shows for a provider (and one of its models) on ``today``.
+
+    ``today`` comes from the engine's clock: it decides what a model's shutdown notice says.
+    """
     cls = registry.get(provider_id)
     model = model or cls.caps.default_model
     caps = cls.model_caps(model)
     notices: list[str] = []
     notice = getattr(cls, "shutdown_notice", None)
-    if callable(notice) and (text := notice(model)):
+    if callable(notice) and (text := notice(model, today)):
         notices.append(str(text))
     return FormOptions(
         models=cls.caps.models, open_models=cls.caps.open_models, sizes=caps.sizes,

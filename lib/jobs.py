@@ -129,7 +129,7 @@ def submit(engine: Engine, user: str, spec: JobSpec) -> str:
         spec.prompt, params, model, spec.width, spec.height, spec.aspect_ratio,
         spec.quality, spec.n, spec.seed, negative, spec.style, (),
     )
-    provider = cls()
+    provider = registry.bare(spec.provider, engine.clock)
     try:
         provider.preflight(request)
     except ProviderError as exc:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import requests
 
+from lib.clock import Clock
 from lib.providers.a1111 import A1111Provider
 from lib.providers.base import DEFAULT_TIMEOUT, Provider
 from lib.providers.gemini import GeminiProvider
@@ -66,17 +67,31 @@ def create(
     provider_id: str,
     session: requests.Session | None = None,
     timeout: float | None = None,
+    clock: Clock | None = None,
 ) -> Provider:
-    """An instance with key, base URL and timeout read from the environment now."""
+    """An instance with key, base URL and timeout read from the environment now.
+
+    ``clock`` is the engine's: the provider's idea of today (model shutdown dates) follows it.
+    """
     cls = get(provider_id)
     if timeout is None:
         timeout = float(os.environ.get("PROMPTBOARD_HTTP_TIMEOUT") or DEFAULT_TIMEOUT)
-    return cls(
+    made = cls(
         session=session,
         base_url=_env(cls.base_url_env) or cls.default_base_url,
         timeout=timeout,
         api_key=_env(cls.key_env),
     )
+    if clock is not None:
+        made.clock = clock
+    return made
+
+
+def bare(provider_id: str, clock: Clock) -> Provider:
+    """An instance without key or URL, for preflight checks and estimates, on ``clock``."""
+    made = get(provider_id)()
+    made.clock = clock
+    return made
 
 
 @dataclass(frozen=True)

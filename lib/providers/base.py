@@ -24,9 +24,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any, ClassVar, Protocol
 
 import requests
+
+from lib.clock import Clock
 
 # --------------------------------------------------------------------------- errors
 
@@ -263,6 +266,13 @@ class Provider(ABC):
         self.base_url = (base_url or self.default_base_url or "").rstrip("/")
         self.timeout = timeout
         self.api_key = api_key
+        # The registry hands each instance the engine's clock: lifecycle dates (which models are
+        # shut down) follow it, so tests pin them instead of depending on the calendar.
+        self.clock: Clock = Clock()
+
+    def today(self) -> date:
+        """Today's UTC date on this provider's clock (decides which models are shut down)."""
+        return self.clock.now().date()
 
     @property
     def session(self) -> requests.Session:

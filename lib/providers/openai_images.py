@@ -24,8 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import requests
@@ -81,10 +80,6 @@ OUTPUT_TOKENS: dict[str, dict[tuple[str, str], int]] = {
 }
 
 
-def _today() -> date:
-    return datetime.now(UTC).date()
-
-
 class OpenAIImagesProvider(Provider):
     """OpenAI's GPT image models."""
 
@@ -103,12 +98,9 @@ class OpenAIImagesProvider(Provider):
 
     def __init__(
         self, session: requests.Session | None = None, base_url: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT, api_key: str | None = None, *,
-        today: Callable[[], date] = _today,
+        timeout: float = DEFAULT_TIMEOUT, api_key: str | None = None,
     ) -> None:
-        """``today`` decides which models are shut down; tests inject it."""
         super().__init__(session, base_url, timeout, api_key)
-        self._today = today
 
     @classmethod
     def model_caps(cls, model: str) -> Capabilities:
@@ -118,12 +110,12 @@ class OpenAIImagesProvider(Provider):
         return dataclasses.replace(cls.caps, sizes=PRESET_SIZES)
 
     @staticmethod
-    def shutdown_notice(model: str, today: date | None = None) -> str | None:
+    def shutdown_notice(model: str, today: date) -> str | None:
         """A sentence about the model's shutdown date (past or coming), or None."""
         when = SHUTDOWN.get(model)
         if when is None:
             return None
-        verb = "shut down" if (today or _today()) >= when else "shuts down"
+        verb = "shut down" if today >= when else "shuts down"
         return f"OpenAI {verb} {model} on {when.isoformat()}; use {REPLACEMENT} instead."
 
     def typical_usage(self, req: GenerationRequest) -> dict[str, float]:
@@ -180,7 +172,7 @@ class OpenAIImagesProvider(Provider):
 
     def build_fields(self, req: GenerationRequest) -> dict[str, Any]:
         """The request fields, after checking model, size, quality, count and background."""
-        today, ends = self._today(), SHUTDOWN.get(req.model)
+        today, ends = self.today(), SHUTDOWN.get(req.model)
         if ends is not None and today >= ends:
             raise Rejected(self.shutdown_notice(req.model, today) or "")
         if req.model not in MODELS:
