@@ -38,7 +38,7 @@ class Engine:
         self.db = Database(self.settings.db_path)
         self.storage = storage or storage_mod.from_settings(self.settings)
         self.clock = clock or Clock()
-        self._provider_factory = provider_factory or registry.create
+        self._provider_factory = provider_factory or self._registry_provider
         self.retry_policy = retry_policy or RetryPolicy()
         self.internal_errors: list[BaseException] = []
         self.pool: WorkerPool | None = None
@@ -49,6 +49,10 @@ class Engine:
     def provider(self, provider_id: str) -> Provider:
         """A provider instance for one call."""
         return self._provider_factory(provider_id)
+
+    def _registry_provider(self, provider_id: str) -> Provider:
+        """The registry's provider, judging model shutdowns by this engine's clock."""
+        return registry.create(provider_id).on_date(lambda: self.clock.now().date())
 
     def start_workers(
         self, threads: int | None = None, only: frozenset[str] | None = None
