@@ -485,3 +485,14 @@ def test_images_of_a_shut_down_model_still_show_in_the_gallery_and_analytics(
     by_model = analytics.cost_per_image_by_model(
         engine.db, viewer, analytics.Filters(date(2026, 9, 1), TODAY_DATE))
     assert OLD in set(by_model["model"])
+
+
+@pytest.mark.parametrize("clock", [datetime(2026, 6, 24, 23, 0)], indirect=True)
+def test_a_404_for_a_model_google_already_retired_names_its_replacement(
+    engine: Engine, fake: FakeGemini
+) -> None:
+    job_id = submit(engine, model=PRO_PREVIEW)  # our date says live; the fake has retired it
+    assert run_next(engine) == jobs.FAILED
+    job = job_of(engine, job_id)
+    assert job.error_type == "rejected" and "use gemini-3-pro-image." in (job.error_message or "")
+    assert len(fake.calls) == 1
