@@ -16,7 +16,7 @@ Status and body → error, in one place (``_raise_for`` and ``_read_images``)::
     400 FAILED_PRECONDITION                      QuotaExhausted (billing) / Rejected (region)
     400 other, 413, other 4xx                    Rejected
     401, 403                                     NeedsKey
-    404                                          Rejected        choose another model
+    404                                          Rejected        the replacement, or a live model
     429 QuotaFailure quotaId ...PerDay...        QuotaExhausted  not retried
     429 other                                    RateLimited     retry_after = RetryInfo.retryDelay
     408, 5xx, timeout, refused, reset            Unavailable     retried
