@@ -38,7 +38,7 @@ class Engine:
         self.db = Database(self.settings.db_path)
         self.storage = storage or storage_mod.from_settings(self.settings)
         self.clock = clock or Clock()
-        self._provider_factory = provider_factory or self._create_provider
+        self._provider_factory = provider_factory or self._registry_provider
         self.retry_policy = retry_policy or RetryPolicy()
         self.internal_errors: list[BaseException] = []
         self.pool: WorkerPool | None = None
@@ -46,13 +46,13 @@ class Engine:
         costs.seed_prices(self.db)
         styles.seed(self.db, self.clock.now())
 
-    def _create_provider(self, provider_id: str) -> Provider:
-        """The default factory: the registry's, on this engine's clock."""
-        return registry.create(provider_id, clock=self.clock)
-
     def provider(self, provider_id: str) -> Provider:
         """A provider instance for one call."""
         return self._provider_factory(provider_id)
+
+    def _registry_provider(self, provider_id: str) -> Provider:
+        """The registry's provider, judging model shutdowns by this engine's clock."""
+        return registry.create(provider_id, clock=self.clock)
 
     def start_workers(
         self, threads: int | None = None, only: frozenset[str] | None = None

@@ -88,7 +88,8 @@ def _validate(spec: JobSpec) -> tuple[type[registry.Provider], str]:
         )
     if not 1 <= spec.n <= caps.max_n:
         raise SubmitError(f"{cls.label} makes 1 to {caps.max_n} images per request.")
-    if caps.models and model not in caps.models and not caps.open_models:
+    if caps.models and model not in caps.models and not caps.open_models \
+            and model not in cls.shutdowns:  # a shut-down model is refused by date in submit
         raise SubmitError(
             f"{cls.label} has no model {model!r}; choose one of {', '.join(caps.models)}."
         )
@@ -105,6 +106,10 @@ def submit(engine: Engine, user: str, spec: JobSpec) -> str:
     cls, model = _validate(spec)
     _check_may_generate(engine, user)
     now = engine.clock.now()
+    try:
+        cls.refuse_if_shut_down(model, now.date())  # by the engine clock, before anything is kept
+    except ProviderError as exc:
+        raise SubmitError(str(exc)) from None
     dedupe_since = now - timedelta(seconds=DEDUPE_WINDOW_S)
     job_id = _new_id()
     reference_key = None
@@ -129,7 +134,7 @@ def submit(engine: Engine, user: str, spec: JobSpec) -> str:
         spec.prompt, params, model, spec.width, spec.height, spec.aspect_ratio,
         spec.quality, spec.n, spec.seed, negative, spec.style, (),
     )
-    provider = registry.bare(spec.provider, engine.clock)
+    provider = registry.bare(spec.provider, engine.clock)  # shutdowns by the engine clock
     try:
         provider.preflight(request)
     except ProviderError as exc:

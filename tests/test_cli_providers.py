@@ -51,8 +51,9 @@ def _a1111() -> tuple[Any, dict[str, str]]:
 CASES: list[tuple[str, Callable[[], tuple[Any, dict[str, str]]], list[str], float]] = [
     # gpt-image-2 usage from the fake: 50 text-in tokens x $5/1M + 1056 image-out x $30/1M
     ("openai", _openai, [], 50 * 5e-6 + 1056 * 30e-6),
-    # gemini-2.5-flash-image: 270 input tokens x $0.30/1M + 1290 image tokens x $30/1M
-    ("gemini", _gemini, [], 270 * 0.30e-6 + 1290 * 30e-6),
+    # gemini-3-pro-image (the default) at 1K: 270 input tokens x $2/1M + 1120 image tokens
+    # x $120/1M (lib/prices/gemini.csv)
+    ("gemini", _gemini, [], 270 * 2e-6 + 1120 * 120e-6),
     # Stability Core: 3 credits x $0.01
     ("stability", _stability, [], 0.03),
     # FLUX schnell: $3 per 1000 images

@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import requests
 
-from lib import config, costs, jobs
+from lib import analytics, config, costs, gallery, jobs
 from lib import providers as registry
 from lib.clock import FakeClock
 from lib.engine import Engine
+from lib.jobmodel import SubmitError
 from lib.providers.base import (
     Cancelled,
     GenerationRequest,
@@ -23,6 +25,7 @@ from lib.providers.base import (
     Unavailable,
 )
 from lib.providers.gemini import GeminiProvider, read_usage
+from lib.providers.gemini_models import SHUTDOWNS
 from lib.worker import RetryPolicy
 from tests.fakes import gemini as g
 from tests.fakes.gemini import KEY, FakeGemini, b64, png_bytes
@@ -31,7 +34,12 @@ from tests.helpers import run_next
 from tests.test_http import closed_port_url
 
 NO_JITTER = RetryPolicy(base_s=2.0, cap_s=120.0, jitter=0.0)
-FLASH, PRO, FLASH31 = GeminiProvider.caps.models
+PRO, FLASH = "gemini-3-pro-image", "gemini-3.1-flash-image"  # the live GA ids
+OLD = "gemini-2.5-flash-image"  # shut down 2026-10-02
+PRO_PREVIEW = "gemini-3-pro-image-preview"  # shut down 2026-06-25
+TODAY = datetime(2026, 12, 6, 9, 0)  # the pinned clock: issue 12's "today"
+TODAY_DATE = TODAY.date()
+BEFORE = date(2026, 6, 1)  # every Gemini model in this file was live then
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +58,9 @@ def fake(server: FakeGemini) -> Iterator[FakeGemini]:
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock(request: pytest.FixtureRequest) -> FakeClock:
+    """Pinned at TODAY, or at the datetime a test passes with ``indirect=["clock"]``."""
+    return FakeClock(getattr(request, "param", TODAY))
 
 
 @pytest.fixture
@@ -80,18 +89,18 @@ def assert_key_never_stored(engine: Engine, log_text: str) -> None:
     assert KEY not in stored and KEY not in log_text
 
 
-def provider(fake: FakeGemini, **kw: Any) -> GeminiProvider:
-    return GeminiProvider(base_url=fake.url, api_key=KEY, timeout=2, **kw)
+def provider(fake: FakeGemini, today: date = TODAY_DATE, **kw: Any) -> GeminiProvider:
+    return GeminiProvider(base_url=fake.url, api_key=KEY, timeout=2, **kw).on_date(lambda: today)
 
 
-def request(model: str = FLASH, **kw: Any) -> GenerationRequest:
+def request(model: str = PRO, **kw: Any) -> GenerationRequest:
     return GenerationRequest(prompt=kw.pop("prompt", "a lighthouse at dusk"), model=model, **kw)
 
 
 def submit(engine: Engine, **kw: Any) -> str:
     kw.setdefault("aspect_ratio", "16:9")
-    return jobs.submit(engine, "ann", jobs.JobSpec(prompt="a lighthouse at dusk",
-                                                   provider="gemini", **kw))
+    kw.setdefault("prompt", "a lighthouse at dusk")
+    return jobs.submit(engine, "ann", jobs.JobSpec(provider="gemini", **kw))
 
 
 def job_of(engine: Engine, job_id: str) -> jobs.Job:
@@ -142,24 +151,29 @@ def test_request_carries_the_key_in_a_header_and_a_camel_case_body(fake: FakeGem
 
 @pytest.mark.parametrize(
     ("model", "width", "height", "ratio"),
-    [(FLASH, 1920, 1080, "16:9"), (FLASH, 1000, 1500, "2:3"), (FLASH, 512, 512, "1:1"),
-     (FLASH, 2560, 1080, "21:9"), (PRO, 1100, 900, "5:4"), (FLASH31, 400, 1600, "1:4")],
+    [(PRO, 1920, 1080, "16:9"), (PRO, 1000, 1500, "2:3"), (FLASH, 512, 512, "1:1"),
+     (FLASH, 2560, 1080, "21:9"), (PRO, 1100, 900, "5:4"), (FLASH, 400, 1600, "1:4"),
+     (PRO, 400, 1600, "9:16"), (OLD, 1920, 1080, "16:9")],
 )
 def test_width_and_height_become_the_nearest_supported_ratio(
     fake: FakeGemini, model: str, width: int, height: int, ratio: str
 ) -> None:
-    provider(fake).generate(request(model, width=width, height=height, quality="1K"))
+    fake.live = g.ALL_MODELS  # the Gemini API of 2026-06-01, when 2.5 Flash Image still ran
+    provider(fake, today=BEFORE).generate(request(model, width=width, height=height,
+                                                  quality="1K"))
     config_sent = fake.calls[0].json()["generationConfig"]["imageConfig"]
     assert config_sent["aspectRatio"] == ratio
-    assert ("imageSize" in config_sent) is (model != FLASH)  # 2.5 Flash is 1K only: omitted
+    assert ("imageSize" in config_sent) is (model != OLD)  # 2.5 Flash was 1K only: omitted
 
 
 @pytest.mark.parametrize(
     ("model", "kw", "message"),
-    [(FLASH, {"quality": "2K"}, "1K images, not 2K"),
-     (FLASH, {"reference_images": (png_bytes(),) * 4}, "at most 3 reference images"),
+    [(OLD, {"quality": "2K"}, "1K images, not 2K"),
+     (OLD, {"reference_images": (png_bytes(),) * 4}, "at most 3 reference images"),
      (PRO, {"reference_images": (png_bytes(),) * 15}, "at most 14 reference images"),
+     (FLASH, {"reference_images": (png_bytes(),) * 15}, "at most 14 reference images"),
      (PRO, {"aspect_ratio": "4:1"}, "does not make 4:1"),
+     (PRO, {"quality": "8K"}, "1K or 2K or 4K images, not 8K"),
      ("gemini-9-ultra", {}, "no image model"),
      (FLASH, {"prompt": "   "}, "prompt is empty"),
      (FLASH, {"n": 5}, "1 to 4 images")],
@@ -168,7 +182,7 @@ def test_requests_a_model_cannot_serve_are_refused_before_any_call(
     fake: FakeGemini, model: str, kw: dict[str, Any], message: str
 ) -> None:
     with pytest.raises(Rejected, match=message):
-        provider(fake).generate(request(model, **kw))
+        provider(fake, today=BEFORE).generate(request(model, **kw))
     assert fake.calls == []
 
 
@@ -186,11 +200,13 @@ def test_the_fake_fails_a_client_that_puts_the_key_in_the_url(fake: FakeGemini) 
 
 
 def test_model_caps_narrow_the_class_caps_per_model() -> None:
-    flash, pro, f31 = (GeminiProvider.model_caps(m) for m in (FLASH, PRO, FLASH31))
-    assert (flash.qualities, flash.max_reference_images) == (("1K",), 3)
+    old, pro, flash = (GeminiProvider.model_caps(m) for m in (OLD, PRO, FLASH))
+    assert (old.qualities, old.max_reference_images) == (("1K",), 3)
     assert (pro.qualities, pro.max_reference_images) == (("1K", "2K", "4K"), 14)
-    assert "8:1" in f31.aspect_ratios and "8:1" not in pro.aspect_ratios
-    assert GeminiProvider.caps.default_model == FLASH and not GeminiProvider.caps.open_models
+    assert (flash.qualities, flash.max_reference_images) == (("1K", "2K", "4K"), 14)
+    assert "8:1" in flash.aspect_ratios and "8:1" not in pro.aspect_ratios
+    assert len(flash.aspect_ratios) == 14 and len(pro.aspect_ratios) == 10
+    assert GeminiProvider.caps.models == (PRO, FLASH) and not GeminiProvider.caps.open_models
 
 
 # --------------------------------------------------------------------------- response side
@@ -228,7 +244,7 @@ def test_several_images_are_sequential_calls_with_progress_and_summed_usage(
     result = provider(fake).generate(request(n=3), ctx)
     assert len(fake.calls) == 3 and len(result.images) == 3 and result.request_id == "c"
     assert [p for p, _ in ctx.progress] == pytest.approx([1 / 3, 2 / 3, 1.0])
-    assert result.usage == {"input_tokens": 810.0, "output_image_tokens": 3870.0,
+    assert result.usage == {"input_tokens": 810.0, "output_image_tokens": 3360.0,
                             "output_text_tokens": 0.0}
 
 
@@ -246,9 +262,9 @@ def test_cancel_between_images_stops_calling(fake: FakeGemini) -> None:
 
 
 def test_connection_check_uses_the_header_and_maps_errors(fake: FakeGemini) -> None:
-    assert FLASH in provider(fake).test_connection()
+    assert PRO in provider(fake).test_connection()
     call = fake.server.history[-1]
-    assert call.path == f"/v1beta/models/{FLASH}" and call.headers["x-goog-api-key"] == KEY
+    assert call.path == f"/v1beta/models/{PRO}" and call.headers["x-goog-api-key"] == KEY
     with pytest.raises(NeedsKey, match="GEMINI_API_KEY"):
         GeminiProvider(base_url=fake.url, api_key="AIzaWRONGwrong000000").test_connection()
 
@@ -270,7 +286,7 @@ FAILS = [  # (id, reply, error_type, what the message must say)
                        "use."), "rejected", "enable billing"),
     ("billing", g.error(400, "FAILED_PRECONDITION", "This model requires billing to be "
                         "enabled."), "quota", "Enable billing"),
-    ("not_found", g.error(404, "NOT_FOUND", "gone"), "rejected", "choose another model"),
+    ("not_found", g.error(404, "NOT_FOUND", "gone"), "rejected", "choose one of gemini-3-pro"),
     ("too_large", g.error(413, "", "too big"), "rejected", "fewer or smaller reference"),
     ("daily_quota", g.daily_quota(), "quota", "Try again tomorrow"),
     ("malformed", g.malformed(), "bad_response", "not valid JSON"),
@@ -338,18 +354,22 @@ def test_a_refused_connection_is_retried_then_gives_up(
         job.error_message or "") and "gave up after 4 attempts" in (job.error_message or "")
 
 
-def test_a_successful_job_stores_the_image_cost_and_request_id(
+def test_a_ga_model_generates_and_is_priced_by_its_dated_price_rows(
     engine: Engine, fake: FakeGemini
 ) -> None:
-    job_id = submit(engine)
-    expected_estimate = Decimal(5) * Decimal("0.0000003") + Decimal(1290) * Decimal("0.00003")
-    assert job_of(engine, job_id).estimated_cost_usd == expected_estimate  # ceil(20/4) = 5
+    job_id = submit(engine)  # the default model, gemini-3-pro-image, at 1K
+    assert job_of(engine, job_id).model == PRO
+    # estimate: ceil(20/4) = 5 prompt tokens x $2/1M (UNVERIFIED) + 1120 image tokens x $120/1M
+    # (ai.google.dev pricing) + ~800 thinking tokens x $12/1M (UNVERIFIED), rows of 2026-05-28
+    expected_estimate = Decimal("0.00001") + Decimal("0.1344") + Decimal("0.0096")
+    assert job_of(engine, job_id).estimated_cost_usd == expected_estimate
     assert run_next(engine) == jobs.SUCCEEDED
     job = job_of(engine, job_id)
-    # 270 input tokens x $0.30/1M + 1290 image tokens x $30/1M
-    assert job.cost_usd == Decimal("0.000081") + Decimal("0.0387") == Decimal("0.038781")
+    # 270 input tokens x $2/1M + 1120 image tokens x $120/1M (Google: "$0.134 per 1K image")
+    assert job.cost_usd == Decimal("0.00054") + Decimal("0.1344") == Decimal("0.13494")
+    assert json.loads(job.price_ids or "[]")  # priced from the seeded rows
     assert job.request_id == "resp-gemini-1"
-    assert json.loads(job.usage or "{}") == {"input_tokens": 270.0, "output_image_tokens": 1290.0,
+    assert json.loads(job.usage or "{}") == {"input_tokens": 270.0, "output_image_tokens": 1120.0,
                                              "output_text_tokens": 0.0}
     (img,) = engine.db.dicts("SELECT * FROM images WHERE job_id = ?", [job_id])
     assert img["cost_usd"] == job.cost_usd and img["request_id"] == "resp-gemini-1"
@@ -391,3 +411,88 @@ def test_the_key_never_reaches_rows_events_or_logs(
         assert run_next(engine) == jobs.FAILED
     assert any("generateContent" in r.getMessage() for r in caplog.records)  # DEBUG was on
     assert_key_never_stored(engine, caplog.text)
+
+
+# --------------------------------------------------------------------------- lifecycle
+
+
+@pytest.mark.parametrize(("model", "replacement", "day"), [
+    (m, ends.replacement, ends.on.isoformat()) for m, ends in SHUTDOWNS.items()])
+def test_a_shut_down_model_is_refused_at_submit_naming_its_replacement_without_a_call(
+    engine: Engine, fake: FakeGemini, model: str, replacement: str, day: str
+) -> None:
+    fake.live = g.ALL_MODELS  # even if Google still answered, we must not call
+    with pytest.raises(SubmitError) as refused:
+        submit(engine, model=model)
+    assert str(refused.value) == (f"Google shut down {model} on {day}; use {replacement} "
+                                  "instead.")
+    assert replacement in GeminiProvider.caps.models  # the replacement is offered
+    assert fake.calls == [] and engine.db.fetchall("SELECT id FROM jobs") == []
+
+
+def test_the_default_model_is_live_on_the_pinned_clock(
+    engine: Engine, fake: FakeGemini, clock: FakeClock
+) -> None:
+    default = GeminiProvider.caps.default_model
+    assert clock.now() == TODAY and default not in SHUTDOWNS
+    assert GeminiProvider.shutdown_notice(default, clock.now().date()) is None
+    assert set(GeminiProvider.caps.models).isdisjoint(SHUTDOWNS)  # the form offers live ones
+    assert run_next(engine) is None
+    submit(engine)
+    assert run_next(engine) == jobs.SUCCEEDED
+    assert fake.calls[0].path == f"/v1beta/models/{default}:generateContent"
+
+
+@pytest.mark.parametrize("clock", [datetime(2026, 6, 24, 23, 0)], indirect=True)
+def test_a_model_in_its_shutdown_window_runs_before_the_date_and_is_refused_after(
+    engine: Engine, fake: FakeGemini, clock: FakeClock
+) -> None:
+    fake.live = g.ALL_MODELS  # the API an hour before gemini-3-pro-image-preview ended
+    assert run_next(engine) is None
+    first = submit(engine, model=PRO_PREVIEW)
+    assert run_next(engine) == jobs.SUCCEEDED
+    assert fake.calls[-1].path == f"/v1beta/models/{PRO_PREVIEW}:generateContent"
+    queued = submit(engine, model=PRO_PREVIEW, prompt="a second lighthouse")
+    clock.advance(3600)  # 2026-06-25 00:00: shut down
+    assert run_next(engine) == jobs.FAILED  # queued before the date, run after: no call
+    job = job_of(engine, queued)
+    assert job.error_type == "rejected" and "use gemini-3-pro-image instead" in (
+        job.error_message or "")
+    with pytest.raises(SubmitError, match="Google shut down gemini-3-pro-image-preview on "
+                                          "2026-06-25; use gemini-3-pro-image instead"):
+        submit(engine, model=PRO_PREVIEW, prompt="a third lighthouse")
+    assert len(fake.calls) == 1 and job_of(engine, first).status == jobs.SUCCEEDED
+
+
+@pytest.mark.parametrize("clock", [datetime(2026, 9, 1, 12, 0)], indirect=True)
+def test_images_of_a_shut_down_model_still_show_in_the_gallery_and_analytics(
+    engine: Engine, fake: FakeGemini, clock: FakeClock
+) -> None:
+    fake.live = g.ALL_MODELS  # gemini-2.5-flash-image still ran on 2026-09-01
+    fake.enqueue(g.ok(meta=g.usage(prompt=270, image=1290), model=OLD))
+    job_id = submit(engine, model=OLD)
+    assert run_next(engine) == jobs.SUCCEEDED
+    clock.advance((TODAY - clock.now()).total_seconds())  # past its shutdown on 2026-10-02
+    with pytest.raises(SubmitError, match="use gemini-3.1-flash-image"):
+        submit(engine, model=OLD)
+    viewer = gallery.Viewer("ann", "member")
+    page = gallery.search(engine.db, viewer, gallery.GalleryFilter(models=(OLD,)))
+    assert [card.model for card in page.rows] == [OLD]
+    detail = gallery.get_image(engine.db, viewer, page.rows[0].id)
+    assert detail is not None and engine.storage.get(detail.original_key)
+    # 270 x $0.30/1M + 1290 x $30/1M: the 2.5 Flash Image rows of 2025-08-26 still price it
+    assert job_of(engine, job_id).cost_usd == Decimal("0.038781")
+    by_model = analytics.cost_per_image_by_model(
+        engine.db, viewer, analytics.Filters(date(2026, 9, 1), TODAY_DATE))
+    assert OLD in set(by_model["model"])
+
+
+@pytest.mark.parametrize("clock", [datetime(2026, 6, 24, 23, 0)], indirect=True)
+def test_a_404_for_a_model_google_already_retired_names_its_replacement(
+    engine: Engine, fake: FakeGemini
+) -> None:
+    job_id = submit(engine, model=PRO_PREVIEW)  # our date says live; the fake has retired it
+    assert run_next(engine) == jobs.FAILED
+    job = job_of(engine, job_id)
+    assert job.error_type == "rejected" and "use gemini-3-pro-image." in (job.error_message or "")
+    assert len(fake.calls) == 1

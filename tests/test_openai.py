@@ -70,9 +70,7 @@ def engine(fake: FakeOpenAI, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
 
 
 def provider(fake: FakeOpenAI, today: date = TODAY) -> OpenAIImagesProvider:
-    made = OpenAIImagesProvider(base_url=fake.url, api_key=KEY, timeout=2)
-    made.clock = FakeClock(datetime(today.year, today.month, today.day, 9))
-    return made
+    return OpenAIImagesProvider(base_url=fake.url, api_key=KEY, timeout=2, today=lambda: today)
 
 
 def request(model: str = "gpt-image-2", **kw: Any) -> GenerationRequest:

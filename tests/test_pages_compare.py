@@ -50,7 +50,7 @@ def test_building_a_grid_shows_its_size_estimate_and_unconfigured_columns() -> N
     assert at.title[0].value == "Compare"
     at.text_area(key="cmp_prompts").input("a fox\na boat").run()
     at.multiselect(key="cmp_models").set_value(
-        ["sandbox/sandbox-v1", "gemini/gemini-2.5-flash-image"]).run()
+        ["sandbox/sandbox-v1", "gemini/gemini-3-pro-image"]).run()
     at.multiselect(key="cmp_qualities").set_value(["draft", "high"]).run()
     assert not at.exception
     text = _texts(at)

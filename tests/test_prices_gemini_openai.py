@@ -17,6 +17,7 @@ from lib.db import Database
 from lib.engine import Engine
 from lib.providers.base import GenerationRequest
 from lib.providers.gemini import GeminiProvider
+from lib.providers.gemini_models import SHUTDOWNS
 from lib.providers.openai_images import OpenAIImagesProvider
 
 AT = datetime(2026, 11, 2, 9, 0)
@@ -33,7 +34,23 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
 
 
 # (provider, model, size, quality, usage, expected USD), each figure from providers.md §1/§2
+# or, for the GA Gemini ids, ai.google.dev/gemini-api/docs/pricing (see lib/prices/gemini.csv)
 CASES = [
+    # gemini-3-pro-image: $120/1M image tokens, "equivalent to $0.134 per 1K/2K image and $0.24
+    # per 4K image" (1120 and 2000 tokens)
+    ("gemini", "gemini-3-pro-image", None, "1K", {"output_image_tokens": 1120}, "0.1344"),
+    ("gemini", "gemini-3-pro-image", None, "4K", {"output_image_tokens": 2000}, "0.24"),
+    ("gemini", "gemini-3-pro-image", None, "2K",  # + 10 x $2/1M and 800 x $12/1M (UNVERIFIED)
+     {"input_tokens": 10, "output_image_tokens": 1120, "output_text_tokens": 800}, "0.14402"),
+    ("gemini", "gemini-3-pro-image", None, "2K", {"images": 1}, "0.134"),
+    ("gemini", "gemini-3-pro-image", None, "4K", {"images": 2}, "0.48"),
+    # gemini-3.1-flash-image: $60/1M image tokens; $0.067 / $0.101 / $0.151 per 1K / 2K / 4K
+    ("gemini", "gemini-3.1-flash-image", None, "1K", {"output_image_tokens": 1120}, "0.0672"),
+    ("gemini", "gemini-3.1-flash-image", None, "2K", {"output_image_tokens": 1680}, "0.1008"),
+    ("gemini", "gemini-3.1-flash-image", None, "4K",  # + 100 x $0.50/1M (UNVERIFIED)
+     {"input_tokens": 100, "output_image_tokens": 2520}, "0.15125"),
+    ("gemini", "gemini-3.1-flash-image", None, "4K", {"images": 1}, "0.151"),
+    ("gemini", "gemini-3.1-flash-image", None, None, {"images": 3}, "0.201"),
     ("gemini", "gemini-2.5-flash-image", None, None, {"output_image_tokens": 1290}, "0.0387"),
     ("gemini", "gemini-2.5-flash-image", None, "1K",
      {"input_tokens": 270, "output_image_tokens": 1290}, "0.038781"),  # + 270 x $0.30/1M
@@ -82,7 +99,7 @@ GEMINI_UNITS = ("input_tokens", "output_image_tokens", "output_text_tokens", "im
 OPENAI_UNITS = ("input_text_tokens", "input_image_tokens", "output_image_tokens", "images")
 
 
-@pytest.mark.parametrize("model", GeminiProvider.caps.models)
+@pytest.mark.parametrize("model", (*GeminiProvider.caps.models, *SHUTDOWNS))
 def test_every_gemini_usage_key_has_a_price_for_every_model_and_size(
     db: Database, model: str
 ) -> None:
@@ -114,7 +131,7 @@ def test_every_estimate_is_priced(db: Database) -> None:
 
 
 def test_estimates_use_the_documented_token_tables(db: Database) -> None:
-    pro = GenerationRequest("x" * 40, "gemini-3-pro-image-preview", quality="4K", n=2)
+    pro = GenerationRequest("x" * 40, "gemini-3-pro-image", quality="4K", n=2)
     assert GeminiProvider().typical_usage(pro) == {
         "input_tokens": 20.0, "output_image_tokens": 4000.0, "output_text_tokens": 1600.0}
     old = GenerationRequest("x" * 8, "gpt-image-1", width=1024, height=1536, quality="high")
@@ -136,14 +153,19 @@ def test_price_rows_are_dated_sourced_and_unique(name: str) -> None:
     assert len(keys) == len(set(keys))
     for r in rows:
         assert date.fromisoformat(r["effective_from"]) <= date(2026, 11, 2)
-        assert r["source"].startswith(("providers.md §", "UNVERIFIED: ")), r
+        assert r["source"].startswith(("providers.md §", "UNVERIFIED: ", "ai.google.dev/")), r
+        if r["source"].startswith("ai.google.dev/"):  # a page, and the day it was checked
+            assert "checked 2026-" in r["source"], r
         assert Decimal(r["usd_per_unit"]) > 0
 
 
 def test_unverified_rates_are_flagged_for_admins() -> None:
     flagged = {(r["model"], r["unit"]) for r in _rows("gemini.csv") + _rows("openai.csv")
                if r["source"].startswith("UNVERIFIED: ")}
-    assert {("gemini-3-pro-image-preview", "input_tokens"),
+    assert {("gemini-3-pro-image", "input_tokens"), ("gemini-3-pro-image", "output_text_tokens"),
+            ("gemini-3.1-flash-image", "input_tokens"),
+            ("gemini-3.1-flash-image", "output_text_tokens"),
+            ("gemini-3-pro-image-preview", "input_tokens"),
             ("gemini-3-pro-image-preview", "output_text_tokens"),
             ("gemini-3.1-flash-image-preview", "input_tokens"),
             ("gemini-3.1-flash-image-preview", "output_text_tokens"),
@@ -158,3 +180,15 @@ def test_an_engine_seeds_these_prices() -> None:
         assert n == len(_rows("gemini.csv")) + len(_rows("openai.csv"))
     finally:
         eng.close()
+
+
+def test_the_ga_gemini_prices_start_on_the_ga_day_and_the_previews_keep_theirs(
+    db: Database,
+) -> None:
+    rows = {(r["model"], r["effective_from"]) for r in _rows("gemini.csv")}
+    ga = {m for m, day in rows if day == "2026-05-28"}  # ai.google.dev changelog: GA 2026-05-28
+    assert ga == set(GeminiProvider.caps.models)
+    assert set(SHUTDOWNS) <= {m for m, _ in rows}  # history stays priced
+    before_ga = datetime(2026, 5, 1)
+    assert costs.cost_of(db, "gemini", "gemini-3-pro-image", {"images": 1}, before_ga,
+                         None, "1K").total is None

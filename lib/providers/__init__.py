@@ -82,16 +82,12 @@ def create(
         timeout=timeout,
         api_key=_env(cls.key_env),
     )
-    if clock is not None:
-        made.clock = clock
-    return made
+    return made if clock is None else made.on_date(lambda: clock.now().date())
 
 
 def bare(provider_id: str, clock: Clock) -> Provider:
     """An instance without key or URL, for preflight checks and estimates, on ``clock``."""
-    made = get(provider_id)()
-    made.clock = clock
-    return made
+    return get(provider_id)().on_date(lambda: clock.now().date())
 
 
 @dataclass(frozen=True)

@@ -17,19 +17,22 @@ A provider turns a :class:`GenerationRequest` into HTTP and back into a
     └── Cancelled                 the user cancelled a running job
 
 Each error has a short ``error_type`` code that is stored on the job row.
+
+Model lifecycle: a provider lists the models its maker shuts down in ``shutdowns``
+(date and replacement). From that date :meth:`Provider.refuse_if_shut_down` refuses
+them, naming the replacement; the date is the engine clock's (:meth:`Provider.on_date`),
+so tests move a FakeClock across it. Old jobs and images of a shut-down model stay readable.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
-from typing import Any, ClassVar, Protocol
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar, Protocol, Self
 
 import requests
-
-from lib.clock import Clock
 
 # --------------------------------------------------------------------------- errors
 
@@ -243,6 +246,19 @@ NULL_CONTEXT = NullContext()
 DEFAULT_TIMEOUT = 120.0
 
 
+@dataclass(frozen=True)
+class Shutdown:
+    """The maker shuts a model down ``on`` this date; ``replacement`` is the one to use."""
+
+    on: date
+    replacement: str
+
+
+def utc_today() -> date:
+    """Today in UTC: the default until an engine points a provider at its clock."""
+    return datetime.now(UTC).date()
+
+
 class Provider(ABC):
     """One image API. Subclasses translate a GenerationRequest to HTTP and back."""
 
@@ -254,6 +270,8 @@ class Provider(ABC):
     caps: ClassVar[Capabilities]
     description: ClassVar[str] = ""
     guess_seconds: ClassVar[float] = 20.0  # a rough duration until the team has history
+    vendor: ClassVar[str] = ""  # who shuts models down, for notices ("Google", "OpenAI")
+    shutdowns: ClassVar[Mapping[str, Shutdown]] = {}  # model -> its announced shutdown
 
     def __init__(
         self,
@@ -266,13 +284,7 @@ class Provider(ABC):
         self.base_url = (base_url or self.default_base_url or "").rstrip("/")
         self.timeout = timeout
         self.api_key = api_key
-        # The registry hands each instance the engine's clock: lifecycle dates (which models are
-        # shut down) follow it, so tests pin them instead of depending on the calendar.
-        self.clock: Clock = Clock()
-
-    def today(self) -> date:
-        """Today's UTC date on this provider's clock (decides which models are shut down)."""
-        return self.clock.now().date()
+        self.today: Callable[[], date] = utc_today  # on_date() points it at an engine clock
 
     @property
     def session(self) -> requests.Session:
@@ -299,6 +311,28 @@ class Provider(ABC):
     def model_caps(cls, model: str) -> Capabilities:
         """Capabilities of one model (override when models differ, e.g. sizes)."""
         return cls.caps
+
+    def on_date(self, today: Callable[[], date]) -> Self:
+        """Judge model shutdowns by ``today`` (the engine's clock), not the real date."""
+        self.today = today
+        return self
+
+    @classmethod
+    def shutdown_notice(cls, model: str, today: date | None = None) -> str | None:
+        """A sentence about the model's shutdown (past or coming), or None if it has none."""
+        ends = cls.shutdowns.get(model)
+        if ends is None:
+            return None
+        verb = "shut down" if (today or utc_today()) >= ends.on else "shuts down"
+        return (f"{cls.vendor or cls.label} {verb} {model} on {ends.on.isoformat()}; "
+                f"use {ends.replacement} instead.")
+
+    @classmethod
+    def refuse_if_shut_down(cls, model: str, today: date) -> None:
+        """Raise Rejected, naming the replacement, from the model's shutdown date on."""
+        ends = cls.shutdowns.get(model)
+        if ends is not None and today >= ends.on:
+            raise Rejected(cls.shutdown_notice(model, today) or "")
 
     def require_key(self) -> str:
         """The API key, or a NeedsKey error that says how to set it."""

@@ -4,6 +4,8 @@ One call makes one image: ``POST {base}/models/{model}:generateContent`` with th
 ``x-goog-api-key`` header (never ``?key=``, which leaks into logs); ``n`` images are ``n``
 sequential calls whose usage is summed. Wire format: ``shared/providers.md`` §1.
 
+Models, sizes, lifecycle and where each fact comes from: ``lib/providers/gemini_models.py``.
+
 Status and body → error, in one place (``_raise_for`` and ``_read_images``)::
 
     200 promptFeedback.blockReason               SafetyBlocked   rephrase the prompt
@@ -14,7 +16,7 @@ Status and body → error, in one place (``_raise_for`` and ``_read_images``)::
     400 FAILED_PRECONDITION                      QuotaExhausted (billing) / Rejected (region)
     400 other, 413, other 4xx                    Rejected
     401, 403                                     NeedsKey
-    404                                          Rejected        choose another model
+    404                                          Rejected        the replacement, or a live model
     429 QuotaFailure quotaId ...PerDay...        QuotaExhausted  not retried
     429 other                                    RateLimited     retry_after = RetryInfo.retryDelay
     408, 5xx, timeout, refused, reset            Unavailable     retried
@@ -26,7 +28,6 @@ import base64
 import dataclasses
 import math
 import re
-from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -49,35 +50,17 @@ from lib.providers.base import (
     SafetyBlocked,
     Unavailable,
 )
+from lib.providers.gemini_models import (
+    ASPECT_RATIOS,
+    IMAGE_SIZES,
+    MODEL_SPECS,
+    MODELS,
+    PRO,
+    SHUTDOWNS,
+)
 from lib.providers.http import b64_image, clip, json_body, redact, retry_after_seconds, send
 
 LABEL = "Gemini"
-MODELS = ("gemini-2.5-flash-image", "gemini-3-pro-image-preview", "gemini-3.1-flash-image-preview")
-ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
-IMAGE_SIZES = ("1K", "2K", "4K")  # uppercase K on the wire; 3.1 Flash's 512 px string is unverified
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What one model accepts, and the usage a typical call reports (for estimates)."""
-
-    image_sizes: tuple[str, ...]
-    max_refs: int
-    extra_ratios: tuple[str, ...] = ()
-    image_tokens: tuple[tuple[str, int], ...] = ()  # imageSize -> output image tokens
-    ref_tokens: int = 258  # input tokens per reference image
-    thinking_tokens: int = 0  # billed at the text-output rate
-
-
-MODEL_SPECS: dict[str, ModelSpec] = {  # providers.md §1 "Pricing" and "Reference images"
-    "gemini-2.5-flash-image": ModelSpec(("1K",), 3, image_tokens=(("1K", 1290),)),
-    "gemini-3-pro-image-preview": ModelSpec(
-        IMAGE_SIZES, 14, image_tokens=(("1K", 1120), ("2K", 1120), ("4K", 2000)),
-        ref_tokens=560, thinking_tokens=800),
-    "gemini-3.1-flash-image-preview": ModelSpec(
-        IMAGE_SIZES, 14, extra_ratios=("1:4", "4:1", "1:8", "8:1"),
-        image_tokens=(("1K", 1120), ("2K", 1680), ("4K", 2520)), ref_tokens=560),
-}
 
 _SAFETY_REASONS: dict[str, str] = {
     "SAFETY": "Google's safety filters",
@@ -108,12 +91,14 @@ class GeminiProvider(Provider):
     base_url_env = "GEMINI_BASE_URL"
     default_base_url = "https://generativelanguage.googleapis.com/v1beta"
     description = "Google's Gemini image models (Nano Banana): 1K to 4K, up to 14 references."
+    vendor = "Google"
+    shutdowns = SHUTDOWNS
     # The class caps are the union (jobs.submit checks them); model_caps() narrows per model.
     # 8,000 characters (~2k tokens) is far more than any image prompt needs, and leaves the
     # rest of the smallest input window for up to 14 reference images at 560 tokens each.
     guess_seconds = 10.0  # a rough guess (UNVERIFIED); team history replaces it
     caps = Capabilities(
-        models=MODELS, default_model=MODELS[0], aspect_ratios=ASPECT_RATIOS,
+        models=MODELS, default_model=PRO, aspect_ratios=ASPECT_RATIOS,
         qualities=IMAGE_SIZES, default_quality="1K", max_n=4, max_reference_images=14,
         negative_prompt=False, seed=False, max_prompt_chars=8000,
     )
@@ -130,12 +115,13 @@ class GeminiProvider(Provider):
         )
 
     def preflight(self, req: GenerationRequest) -> None:
-        """Unsupported sizes, ratios and reference counts are refused before queueing."""
+        """Shut-down models, unsupported sizes, ratios and reference counts are refused."""
+        self.refuse_if_shut_down(req.model, self.today())
         build_body(req)
 
     def typical_usage(self, req: GenerationRequest) -> dict[str, float]:
         """Tokens a call like this usually reports (providers.md §1 token table)."""
-        spec = MODEL_SPECS.get(req.model, MODEL_SPECS[MODELS[0]])
+        spec = MODEL_SPECS.get(req.model, MODEL_SPECS[self.caps.default_model])
         tokens = dict(spec.image_tokens)
         image = tokens.get((req.quality or "1K").upper(), tokens.get("1K", 1290))
         prompt = math.ceil(len(req.prompt or "") / 4) + spec.ref_tokens * len(req.reference_images)
@@ -157,6 +143,7 @@ class GeminiProvider(Provider):
     def generate(self, req: GenerationRequest, ctx: JobContext = NULL_CONTEXT) -> GenerationResult:
         """Make ``req.n`` images, one call each, reporting progress after every image."""
         key = self.require_key()
+        self.refuse_if_shut_down(req.model, self.today())
         body = build_body(req)
         images: list[GeneratedImage] = []
         usage: dict[str, float] = {}
@@ -355,8 +342,10 @@ def _raise_for(resp: requests.Response, model: str, key: str) -> None:
         raise NeedsKey(f"Gemini refused the API key ({message}). Check GEMINI_API_KEY and that "
                        "the Generative Language API is enabled for its project.")
     if code == 404:
+        ends = SHUTDOWNS.get(model)
+        instead = f"use {ends.replacement}" if ends else f"choose one of {', '.join(MODELS)}"
         raise Rejected(f"Gemini model {model!r} was not found (retired or not available to "
-                       "this key); choose another model.")
+                       f"this key); {instead}.")
     if code == 413:
         raise Rejected("The request is too large for Gemini (about 20 MB at most); use fewer "
                        "or smaller reference images.")

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Callable
 from datetime import date
 from typing import Any
 
@@ -45,6 +46,7 @@ from lib.providers.base import (
     RateLimited,
     Rejected,
     SafetyBlocked,
+    Shutdown,
     Unavailable,
 )
 from lib.providers.http import b64_image, clip, json_body, redact, retry_after_seconds, send
@@ -90,6 +92,8 @@ class OpenAIImagesProvider(Provider):
     default_base_url = "https://api.openai.com/v1"
     description = "OpenAI's GPT image models: up to 10 images per call, up to 16 references."
     guess_seconds = 30.0  # a rough guess (UNVERIFIED); team history replaces it
+    vendor = "OpenAI"
+    shutdowns = {model: Shutdown(when, REPLACEMENT) for model, when in SHUTDOWN.items()}
     caps = Capabilities(
         models=MODELS, default_model=MODELS[0], sizes=OPEN_SIZE_PRESETS,
         default_size="1024x1024", qualities=QUALITIES, default_quality="medium", max_n=10,
@@ -98,9 +102,13 @@ class OpenAIImagesProvider(Provider):
 
     def __init__(
         self, session: requests.Session | None = None, base_url: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT, api_key: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT, api_key: str | None = None, *,
+        today: Callable[[], date] | None = None,
     ) -> None:
+        """``today`` decides which models are shut down (see ``Provider.on_date``)."""
         super().__init__(session, base_url, timeout, api_key)
+        if today is not None:
+            self.on_date(today)
 
     @classmethod
     def model_caps(cls, model: str) -> Capabilities:
@@ -108,15 +116,6 @@ class OpenAIImagesProvider(Provider):
         if model in OPEN_SIZE_MODELS or model not in MODELS:
             return cls.caps
         return dataclasses.replace(cls.caps, sizes=PRESET_SIZES)
-
-    @staticmethod
-    def shutdown_notice(model: str, today: date) -> str | None:
-        """A sentence about the model's shutdown date (past or coming), or None."""
-        when = SHUTDOWN.get(model)
-        if when is None:
-            return None
-        verb = "shut down" if today >= when else "shuts down"
-        return f"OpenAI {verb} {model} on {when.isoformat()}; use {REPLACEMENT} instead."
 
     def typical_usage(self, req: GenerationRequest) -> dict[str, float]:
         """Tokens where a token table exists (gpt-image-1), else one ``images`` unit each."""
@@ -172,9 +171,7 @@ class OpenAIImagesProvider(Provider):
 
     def build_fields(self, req: GenerationRequest) -> dict[str, Any]:
         """The request fields, after checking model, size, quality, count and background."""
-        today, ends = self.today(), SHUTDOWN.get(req.model)
-        if ends is not None and today >= ends:
-            raise Rejected(self.shutdown_notice(req.model, today) or "")
+        self.refuse_if_shut_down(req.model, self.today())
         if req.model not in MODELS:
             raise Rejected(f"OpenAI Images has no model {req.model!r} here; choose one of "
                            f"{', '.join(MODELS)}.")

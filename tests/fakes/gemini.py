@@ -25,12 +25,27 @@ from tests.fakes.server import FakeServer, Reply, Request
 # Shaped like a real key (to test redaction), split so secret scanners do not flag it.
 KEY = "AIza" + "FAKEgeminiTESTkey0123456789abcdefghij"
 GENERATE = r"POST /v1beta/models/(?P<model>[^/:]+):generateContent"
-MODELS = {"gemini-2.5-flash-image": (),  # model -> imageSize values it accepts (2.5: none)
-          "gemini-3-pro-image-preview": ("1K", "2K", "4K"),
-          "gemini-3.1-flash-image-preview": ("1K", "2K", "4K")}
+# The live models: model -> imageSize values it accepts. The GA ids of 2026-05-28 answer in
+# the same shape as their previews did (ai.google.dev/gemini-api/docs/changelog).
+MODELS = {"gemini-3-pro-image": ("1K", "2K", "4K"),
+          "gemini-3.1-flash-image": ("1K", "2K", "4K")}
+# Shut down by Google: a call gets the 404 the API gives for an unknown model. Tests that run
+# one before its date (a FakeClock in its window) pass ``FakeGemini(live=ALL_MODELS)``.
+RETIRED = {"gemini-2.5-flash-image": (),  # 2.5 took no imageSize: 1K only
+           "gemini-3-pro-image-preview": ("1K", "2K", "4K"),
+           "gemini-3.1-flash-image-preview": ("1K", "2K", "4K")}
+ALL_MODELS = MODELS | RETIRED
 RATIOS = {"1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9"}
-EXTRA_RATIOS = {"gemini-3.1-flash-image-preview": {"1:4", "4:1", "1:8", "8:1"}}
-
+EXTRA_RATIOS = {m: {"1:4", "4:1", "1:8", "8:1"}
+                for m in ("gemini-3.1-flash-image", "gemini-3.1-flash-image-preview")}
+# Output image tokens by model and imageSize (Vertex AI model pages; providers.md §1): what
+# a default reply reports in candidatesTokensDetails, so costs come out per the price rows.
+IMAGE_TOKENS = {"gemini-3-pro-image": {"1K": 1120, "2K": 1120, "4K": 2000},
+                "gemini-3.1-flash-image": {"1K": 1120, "2K": 1680, "4K": 2520},
+                "gemini-3-pro-image-preview": {"1K": 1120, "2K": 1120, "4K": 2000},
+                "gemini-3.1-flash-image-preview": {"1K": 1120, "2K": 1680, "4K": 2520},
+                "gemini-2.5-flash-image": {"1K": 1290}}
+PROMPT_TOKENS = 270  # what a default reply reports as promptTokenCount
 
 def png_bytes(width: int = 64, height: int = 48, color: tuple[int, int, int] = (30, 144, 255),
               ) -> bytes:
@@ -45,7 +60,8 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-def usage(prompt: int = 270, image: int = 1290, text: int = 0, thoughts: int = 0) -> dict[str, Any]:
+def usage(prompt: int = PROMPT_TOKENS, image: int = 1120, text: int = 0,
+          thoughts: int = 0) -> dict[str, Any]:
     """A ``usageMetadata`` object."""
     return {"promptTokenCount": prompt, "candidatesTokenCount": image + text,
             "thoughtsTokenCount": thoughts, "totalTokenCount": prompt + image + text + thoughts,
@@ -55,7 +71,8 @@ def usage(prompt: int = 270, image: int = 1290, text: int = 0, thoughts: int = 0
 
 
 def ok(parts: list[dict[str, Any]] | None = None, meta: dict[str, Any] | None = None,
-       response_id: str = "resp-gemini-1", finish: str = "STOP") -> Reply:
+       response_id: str = "resp-gemini-1", finish: str = "STOP",
+       model: str = "gemini-3-pro-image") -> Reply:
     """A 200 with a caption and one PNG (or the given parts)."""
     if parts is None:
         parts = [{"text": "Here you go."},
@@ -64,7 +81,7 @@ def ok(parts: list[dict[str, Any]] | None = None, meta: dict[str, Any] | None = 
         "candidates": [{"content": {"role": "model", "parts": parts}, "finishReason": finish,
                         "index": 0}],
         "usageMetadata": usage() if meta is None else meta,
-        "modelVersion": "gemini-2.5-flash-image", "responseId": response_id}
+        "modelVersion": model, "responseId": response_id}
     return Reply(200, body)
 
 
@@ -143,8 +160,9 @@ def truncated_image() -> Reply:
 class FakeGemini:
     """The fake server, its reply queue and what it saw."""
 
-    def __init__(self, key: str = KEY) -> None:
+    def __init__(self, key: str = KEY, live: dict[str, tuple[str, ...]] | None = None) -> None:
         self.key = key
+        self.live = MODELS if live is None else live  # model -> the imageSize values it takes
         self.queue: list[Reply] = []
         self.violations: list[str] = []
         self.server = FakeServer({GENERATE: self._generate,
@@ -164,6 +182,7 @@ class FakeGemini:
         """Forget replies, requests and violations (one fake serves a whole test module)."""
         self.queue.clear()
         self.violations.clear()
+        self.live = MODELS
         with self.server._lock:
             self.server.history.clear()
             self.server.scripts.clear()
@@ -187,7 +206,7 @@ class FakeGemini:
         model = req.match.group("model") if req.match else ""
         if (bad := self._auth(req)) is not None:
             return bad
-        if model not in MODELS:
+        if model not in self.live:
             return error(404, "NOT_FOUND", f"models/{model} is not found for API version v1beta")
         return Reply(200, {"name": f"models/{model}", "displayName": model,
                            "supportedGenerationMethods": ["generateContent"]})
@@ -196,14 +215,19 @@ class FakeGemini:
         if (bad := self._auth(req)) is not None:
             return bad
         model = req.match.group("model") if req.match else ""
-        if model not in MODELS:
+        if model not in self.live:
             return error(404, "NOT_FOUND", f"models/{model} is not found for API version "
                          "v1beta, or is not supported for generateContent.")
         problem = self._check_body(req, model)
         if problem:
             self.violations.append(problem)
             return error(400, "INVALID_ARGUMENT", problem)
-        return self.queue.pop(0) if self.queue else ok()
+        if self.queue:
+            return self.queue.pop(0)
+        size = ((req.json().get("generationConfig") or {}).get("imageConfig") or {}).get(
+            "imageSize", "1K")
+        tokens = IMAGE_TOKENS.get(model, {}).get(size, 1120)
+        return ok(meta=usage(prompt=PROMPT_TOKENS, image=tokens), model=model)
 
     def _check_body(self, req: Request, model: str) -> str | None:
         """What the real API would refuse in this body, or None."""
@@ -229,7 +253,7 @@ class FakeGemini:
             return "responseModalities must include IMAGE for an image model"
         image_config = config.get("imageConfig") or {}
         size = image_config.get("imageSize")
-        if size is not None and size not in MODELS[model]:
+        if size is not None and size not in self.live[model]:
             return f"imageSize {size!r} is not supported by {model}"
         ratio = image_config.get("aspectRatio")
         if ratio is not None and ratio not in RATIOS | EXTRA_RATIOS.get(model, set()):
