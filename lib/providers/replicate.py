@@ -66,8 +66,7 @@ LABEL = "Replicate"
 SCHNELL, DEV = "black-forest-labs/flux-schnell", "black-forest-labs/flux-dev"
 # providers.md §5 documents the "1:1" default; the rest are the flux model pages' choices.
 FLUX_ASPECTS = ("1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21")
-# Each part starts with a letter, digit, "_" or "-": no "." or ".." segment can move the
-# authenticated POST out of /v1/models/ (requests normalises dot segments).
+# No part may start with ".": a "."/".." segment would move the POST out of /v1/models/.
 _PART = r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}"
 _MODEL = re.compile(rf"({_PART})/({_PART})(?::([A-Za-z0-9]{{1,128}}))?")
 _PERCENT = re.compile(r"(\d{1,3})%")
@@ -248,11 +247,7 @@ class ReplicateProvider(Provider):
             pred = self._get({"prediction_id": pred["id"], "get": _url(pred, "get")})
 
     def _download(self, pred: dict[str, Any]) -> list[GeneratedImage]:
-        """Fetch every output URL now (they expire after an hour), through the safe downloader.
-
-        Output URLs come from whoever published the model: ``download`` fetches only https
-        URLs on the allow-list, from public addresses, under a byte and a pixel cap.
-        """
+        """Fetch every output now (they expire in an hour); URLs are untrusted: ``download``."""
         output = pred.get("output")
         urls = [output] if isinstance(output, str) else output
         if not isinstance(urls, list) or not urls:
@@ -377,11 +372,7 @@ def _report(ctx: JobContext, pred: dict[str, Any], elapsed: float) -> None:
 
 
 def _raise_for(resp: requests.Response, key: str | None, model: str | None = None) -> None:
-    """Turn an error reply (RFC 7807 ``{"type","title","status","detail"}``) into an error.
-
-    The token is redacted by value (whatever its shape) before the text is clipped, so a
-    token cut at the clip boundary cannot leak in part.
-    """
+    """An error reply (RFC 7807) as an error; the token redacted by value, then clipped."""
     status = resp.status_code
     try:
         body = resp.json()

@@ -25,6 +25,7 @@ import pytest
 from lib import config, jobs
 from lib import providers as registry
 from lib.engine import Engine
+from lib.providers.base import GeneratedImage, GenerationResult
 from lib.providers.replicate import ReplicateProvider
 from lib.worker import RetryPolicy
 from tests.fakes.replicate import FakeReplicate, png_bytes
@@ -334,4 +335,26 @@ def test_the_test_setting_opens_only_the_exact_port_it_names(
     job = _run(engine, fake, f"{delivery.base}/ok.png")  # a non-loopback entry is an error
     message = _refused(engine, job, "PROMPTBOARD_DOWNLOAD_ALLOW_INSECURE_HOSTS", "tests only")
     report.row("ssrf", test="test setting: other port, non-loopback entry", outcome="refused",
+               message=message)
+
+
+@pytest.mark.parametrize(("data", "fragment"), [
+    (_png_claiming(10_000, 10_000), "10000×10000 pixels (100 MP), over Promptboard's 40 MP"),
+    (b"\x89PNG" + b"\0" * (65 * 2**20), "over Promptboard's 64 MB limit"),
+], ids=["100-megapixels", "65-megabytes"])
+def test_an_image_sent_inline_is_held_to_the_same_caps_before_it_is_decoded(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, data: bytes, fragment: str,
+) -> None:
+    """Gemini, OpenAI, Stability and A1111 send bytes, not URLs: the pipeline checks them."""
+    def inline(self: ReplicateProvider, req: Any, ctx: Any = None) -> GenerationResult:
+        return GenerationResult(images=[GeneratedImage(data, "image/png")],
+                                usage={"images": 1.0})
+
+    monkeypatch.setattr(ReplicateProvider, "generate", inline)
+    job_id = jobs.submit(engine, "ann", jobs.JobSpec(provider="replicate", prompt="a fox"))
+    run_next(engine)
+    job = jobs.get(engine, job_id)
+    assert job is not None
+    message = _refused(engine, job, fragment, "an admin can raise PROMPTBOARD_MAX_")
+    report.row("ssrf", test="inline image over a cap (any provider)", outcome="refused",
                message=message)
