@@ -358,3 +358,12 @@ def test_an_image_sent_inline_is_held_to_the_same_caps_before_it_is_decoded(
     message = _refused(engine, job, fragment, "an admin can raise PROMPTBOARD_MAX_")
     report.row("ssrf", test="inline image over a cap (any provider)", outcome="refused",
                message=message)
+
+
+def test_a_size_over_the_pixel_cap_is_refused_at_submit_before_anything_is_paid(
+    engine: Engine, fake: FakeReplicate,
+) -> None:
+    with pytest.raises(jobs.SubmitError, match="8192×6144 is over the 40 MP limit"):
+        jobs.submit(engine, "ann", jobs.JobSpec(provider="replicate", prompt="a fox",
+                                                width=8192, height=6144))
+    assert fake.server.history == []
