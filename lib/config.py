@@ -24,6 +24,20 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "PROMPTBOARD_MAX_UPLOAD_MB": ("25", "largest reference image accepted, in MB"),
     "PROMPTBOARD_MAX_PIXELS": ("60000000", "largest reference image accepted, in pixels"),
     "PROMPTBOARD_HTTP_TIMEOUT": ("120", "seconds a provider HTTP call may take"),
+    "PROMPTBOARD_MAX_DOWNLOAD_MB": (
+        "64", "largest generated image accepted (a download is cut off there), in MB"
+    ),
+    "PROMPTBOARD_MAX_OUTPUT_PIXELS": (
+        "40000000", "largest generated image accepted, in pixels (read from its header)"
+    ),
+    "PROMPTBOARD_DOWNLOAD_HOSTS": (
+        "", "more hosts (and their subdomains) outputs may be downloaded from over https, "
+        "besides `replicate.delivery`; comma-separated"
+    ),
+    "PROMPTBOARD_DOWNLOAD_ALLOW_INSECURE_HOSTS": (
+        "", "tests only: loopback `ip:port` pairs a fake delivery server may be fetched from "
+        "over http"
+    ),
     "PROMPTBOARD_PNG_COMPRESS_LEVEL": ("3", "zlib level (0-9) for PNGs we write"),
     "PROMPTBOARD_LOG_LEVEL": ("INFO", "Python logging level"),
     "PROMPTBOARD_ADMIN_USER": ("", "with the password below: create the first admin headlessly"),
@@ -80,6 +94,8 @@ class Settings:
     max_upload_bytes: int
     max_pixels: int
     png_compress_level: int
+    max_download_bytes: int = 64 * 1024 * 1024
+    max_output_pixels: int = 40_000_000
 
     @property
     def db_path(self) -> Path:
@@ -104,4 +120,6 @@ def load() -> Settings:
         max_upload_bytes=int(env_float("PROMPTBOARD_MAX_UPLOAD_MB") * 1024 * 1024),
         max_pixels=env_int("PROMPTBOARD_MAX_PIXELS"),
         png_compress_level=min(9, max(0, env_int("PROMPTBOARD_PNG_COMPRESS_LEVEL"))),
+        max_download_bytes=max(1, int(env_float("PROMPTBOARD_MAX_DOWNLOAD_MB") * 1024 * 1024)),
+        max_output_pixels=max(1, env_int("PROMPTBOARD_MAX_OUTPUT_PIXELS")),
     )

@@ -104,6 +104,11 @@ def _validate(spec: JobSpec) -> tuple[type[registry.Provider], str]:
 def submit(engine: Engine, user: str, spec: JobSpec) -> str:
     """Validate, store the reference image, queue the job; returns its id at once."""
     cls, model = _validate(spec)
+    cap = engine.settings.max_output_pixels
+    if spec.width and spec.height and spec.width * spec.height > cap:
+        raise SubmitError(  # the image would be refused after it was generated (and paid for)
+            f"{spec.width}×{spec.height} is over the {cap / 1e6:g} MP limit for generated "
+            "images. Choose a smaller size; an admin can raise PROMPTBOARD_MAX_OUTPUT_PIXELS.")
     _check_may_generate(engine, user)
     now = engine.clock.now()
     try:

@@ -34,6 +34,7 @@ from lib.jobs import (
     request_for,
     transition,
 )
+from lib.providers import download
 from lib.providers.base import BadResponse, Cancelled, GenerationResult, ProviderError
 from lib.storage import StorageError
 from lib.worker import DbJobContext, RetryPolicy, image_keys
@@ -169,9 +170,10 @@ def _store(engine: Engine, job: Job, result: GenerationResult, ctx: DbJobContext
                 "promptboard:model": job.model, "promptboard:seed": str(seed),
                 "promptboard:style": job.style or "none", "promptboard:job": job.id,
             }
+            _check_size(job.provider, gi.data, s.max_download_bytes, s.max_output_pixels)
             png, dec = imaging.to_png_original(
                 gi.data, gi.mime_type, meta, compress_level=s.png_compress_level,
-                max_bytes=256 * 1024 * 1024, max_pixels=max(s.max_pixels, 100_000_000),
+                max_bytes=s.max_download_bytes, max_pixels=s.max_output_pixels,
             )
             k_orig, k_wm, k_thumb = image_keys(job.id, image_id)
             shown = dec.image
@@ -217,6 +219,11 @@ def _store(engine: Engine, job: Job, result: GenerationResult, ctx: DbJobContext
             )
         crash_point("after_commit")
         return SUCCEEDED
+    except _TooLarge as exc:
+        _safe_delete(engine, job, stored)
+        _finish(engine, job, FAILED, "image over the size limits", "bad_response", str(exc),
+                cost, result.usage, result.request_id, priced.price_ids)
+        return FAILED
     except imaging.ImageError as exc:
         _safe_delete(engine, job, stored)
         msg = f"{job.provider} returned an image that could not be read ({exc}). Try again."
@@ -232,6 +239,23 @@ def _store(engine: Engine, job: Job, result: GenerationResult, ctx: DbJobContext
     except IllegalTransition:
         _safe_delete(engine, job, stored)  # cancelled or recovered elsewhere meanwhile
         raise
+
+
+class _TooLarge(Exception):
+    """A generated image over the byte or pixel cap; its message says what to do."""
+
+
+def _check_size(provider: str, data: bytes, max_bytes: int, max_pixels: int) -> None:
+    """Refuse an output over the caps before it is decoded (finding 7: decoding a 100 MP image
+    costs ~0.8 GB). The header is read for the pixel count; no pixels are decoded."""
+    if len(data) > max_bytes:
+        raise _TooLarge(
+            f"{provider} returned an image of {len(data) / 2**20:.0f} MB, over Promptboard's "
+            f"{max_bytes / 2**20:g} MB limit for generated images, so it was not kept. Choose "
+            "a smaller size or format; an admin can raise PROMPTBOARD_MAX_DOWNLOAD_MB.")
+    problem = download.too_many_pixels(data, label=provider, max_pixels=max_pixels)
+    if problem:
+        raise _TooLarge(problem)
 
 
 def _safe_delete(engine: Engine, job: Job, keys: list[str]) -> None:

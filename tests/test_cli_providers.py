@@ -40,7 +40,7 @@ def _stability() -> tuple[Any, dict[str, str]]:
 
 def _replicate() -> tuple[Any, dict[str, str]]:
     fake = FakeReplicate()
-    return fake, {"REPLICATE_API_TOKEN": fake.token, "REPLICATE_BASE_URL": fake.base_url}
+    return fake, fake.env()
 
 
 def _a1111() -> tuple[Any, dict[str, str]]:

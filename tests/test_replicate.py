@@ -6,6 +6,7 @@ The heart of it: a create that may have started a billed run is never sent twice
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import threading
 import time
@@ -14,12 +15,14 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
 from lib import config, jobs
 from lib import providers as registry
 from lib.clock import FakeClock
 from lib.engine import Engine
-from lib.providers.base import GenerationRequest, NeedsKey, Rejected
+from lib.providers.base import GenerationRequest, NeedsKey, ProviderError, Rejected
 from lib.providers.replicate import ReplicateProvider, build_input
 from lib.worker import RetryPolicy, recover
 from tests.fakes.replicate import (
@@ -52,8 +55,10 @@ def shared_fake() -> Iterator[FakeReplicate]:
 
 
 @pytest.fixture
-def fake(shared_fake: FakeReplicate) -> FakeReplicate:
+def fake(shared_fake: FakeReplicate, monkeypatch: pytest.MonkeyPatch) -> FakeReplicate:
     shared_fake.reset()
+    # the fake delivery host is plain http on loopback: allowed only through the test setting
+    monkeypatch.setenv("PROMPTBOARD_DOWNLOAD_ALLOW_INSECURE_HOSTS", shared_fake.delivery_host)
     return shared_fake
 
 
@@ -350,7 +355,7 @@ def test_refusals_fail_at_once(
 @pytest.mark.parametrize(("reply", "fragment"), [
     (Reply(200, png_bytes(300, 300)[:200], {"Content-Type": "image/png"}), "could not be read"),
     (Reply(200, b"", {"Content-Type": "image/png"}), "empty output"),
-    (Reply(404, "gone"), "kept for one hour"),
+    (Reply(404, "gone"), "deleted this output"),
 ], ids=["truncated", "empty", "expired"])
 def test_unusable_outputs_fail_the_job(
     engine: Engine, fake: FakeReplicate, reply: Reply, fragment: str
@@ -375,3 +380,82 @@ def test_the_token_never_reaches_rows_events_or_logs(
                  for t in ("jobs", "job_events", "images")])
     assert ok in dump and bad in dump and "pred0001" in dump
     assert TOKEN not in dump and TOKEN not in caplog.text
+
+
+# --------------------------------------------------------------------------- redaction by value
+
+ODD = "rpl-TOKEN-SECRET-456"  # a gateway-style token that no key-shape pattern matches
+
+
+@pytest.mark.parametrize(("status", "error_type"), [
+    (422, Rejected), (402, ProviderError), (429, ProviderError), (404, Rejected),
+])
+def test_an_echoed_token_of_any_shape_is_redacted_by_its_value(
+    fake: FakeReplicate, status: int, error_type: type[ProviderError]
+) -> None:
+    fake.server.script(CREATE, problem(
+        status, f"Invalid input; request was sent with Authorization: Bearer {ODD}"))
+    with pytest.raises(error_type) as caught:
+        provider(fake, token=ODD).generate(GenerationRequest(prompt="x", model=SCHNELL))
+    assert ODD not in str(caught.value) and "***" in str(caught.value)
+
+
+def test_a_token_cut_at_the_clip_boundary_does_not_leak_in_part(fake: FakeReplicate) -> None:
+    fake.server.script(CREATE, problem(422, "x" * 292 + " " + ODD))  # the cut is at 300
+    with pytest.raises(Rejected) as caught:
+        provider(fake, token=ODD).generate(GenerationRequest(prompt="x", model=SCHNELL))
+    assert ODD[:6] not in str(caught.value)
+
+
+def test_a_failed_prediction_that_echoes_the_token_is_redacted(fake: FakeReplicate) -> None:
+    fake.plan = ["failed"]
+    fake.fail_error = f"model crashed; env had REPLICATE_API_TOKEN={ODD}"
+    p = ReplicateProvider(base_url=fake.base_url, api_key=ODD, timeout=5, poll_interval=0.01)
+    fake.token = ODD
+    try:
+        with pytest.raises(ProviderError) as caught:
+            p.generate(GenerationRequest(prompt="x", model=SCHNELL))
+    finally:
+        fake.token = TOKEN
+    assert ODD not in str(caught.value) and "***" in str(caught.value)
+
+
+# --------------------------------------------------------------------------- model ids in paths
+
+
+@pytest.mark.parametrize("model", [
+    "../..", "owner/..", "../x", "./x", "owner/.", "owner/.hidden", "a/b/c", "owner/name/../x",
+    "owner/name:../x", "%2e%2e/x", "owner/na me", "owner/name?x=1", "owner/name#f",
+    "owner\\name", "/owner/name", "owner//name", "owner/name:",
+])
+def test_a_model_id_that_could_leave_the_models_path_is_refused_at_submit(
+    engine: Engine, fake: FakeReplicate, model: str
+) -> None:
+    with pytest.raises(jobs.SubmitError, match="not a Replicate model id"):
+        submit(engine, model=model)
+    with pytest.raises(Rejected, match="no '.' or '..' parts"):
+        provider(fake).generate(GenerationRequest(prompt="x", model=model))
+    assert fake.server.history == []
+
+
+ALLOWED_PATH = re.compile(r"/v1/(models/[^/.][^/]*/[^/.][^/]*/predictions"
+                          r"|predictions(/pred\d+(/cancel)?)?)")
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(model=st.text(alphabet="ab./:%?#\\-_ 9", max_size=12))
+@example(model="../..")  # the finding's id: POSTed to {origin}/predictions before
+@example(model="a/..")
+@example(model="./b:..")
+def test_whatever_the_model_id_the_api_only_sees_model_and_prediction_paths(
+    fake: FakeReplicate, model: str
+) -> None:
+    fake.reset()
+    fake.plan = ["failed"]  # one create and one poll are enough to see the paths
+    try:
+        provider(fake).generate(GenerationRequest(prompt="x", model=model))
+    except ProviderError:
+        pass
+    assert all(ALLOWED_PATH.fullmatch(r.path) for r in fake.server.history), [
+        r.path for r in fake.server.history]

@@ -321,3 +321,40 @@ def test_a_cancel_between_images_stops_before_the_next_paid_call(fake: FakeStabi
     with pytest.raises(Cancelled, match="after 1 of 3 images"):
         provider(fake).generate(GenerationRequest(prompt="a fox", model="core", n=3), ctx)
     assert len(fake.calls) == 1 and ctx.progress == [(0.0, "image 1 of 3")]
+
+
+# --------------------------------------------------------------------------- redaction by value
+
+ODD_KEY = "stab-TOKEN-SECRET-456"  # no key-shape pattern matches it (a gateway's token)
+
+
+@pytest.mark.parametrize("reply", [
+    error(422, "bad_request", f"request was sent with Authorization: Bearer {ODD_KEY}"),
+    error(401, "unauthorized", f"key {ODD_KEY} is not valid"),
+    error(500, "internal", f"upstream saw {ODD_KEY}"),
+    Reply(400, f"<html>Bearer {ODD_KEY}</html>", {"Content-Type": "text/html"}),
+], ids=["422-json", "401-json", "500-json", "400-not-json"])
+def test_an_echoed_key_of_any_shape_is_redacted_by_its_value(
+    fake: FakeStability, reply: Reply
+) -> None:
+    fake.server.script(GENERATE, reply)
+    with pytest.raises(Exception) as caught:  # noqa: PT011 - the type varies by status
+        provider(fake, key=ODD_KEY).generate(GenerationRequest(prompt="a fox", model="core"))
+    text = str(caught.value)
+    assert ODD_KEY not in text and "***" in text
+
+
+@pytest.mark.parametrize(("body", "limit"), [
+    ("json", 500), ("text", 300),
+])
+def test_a_key_cut_at_the_clip_boundary_does_not_leak_in_part(
+    fake: FakeStability, body: str, limit: int
+) -> None:
+    padding = "x" * (limit - 8)  # the key starts a few characters before the cut
+    if body == "json":
+        fake.server.script(GENERATE, error(422, "bad_request", f"{padding} {ODD_KEY}"))
+    else:
+        fake.server.script(GENERATE, Reply(422, f"{padding} {ODD_KEY}"))
+    with pytest.raises(Rejected) as caught:
+        provider(fake, key=ODD_KEY).generate(GenerationRequest(prompt="a fox", model="core"))
+    assert ODD_KEY[:6] not in str(caught.value)

@@ -21,6 +21,8 @@ admin adds a rate, so their cost shows as unknown)::
     429                                            RateLimited     yes  Retry-After or "~30s"
     5xx                                            Unavailable     yes
     poll or download: timeout, reset, 5xx          Unavailable     yes  and the retry resumes
+    output URL refused (not https, host not on     BadResponse     no   lib/providers/download
+      the allow-list, private address, too big)
     status failed (NSFW)                           SafetyBlocked   no
     status failed (other)                          BadResponse     no
     status canceled, or cancelled by the user      Cancelled       -
@@ -39,7 +41,7 @@ from typing import Any
 import requests
 import urllib3
 
-from lib.providers import http
+from lib.providers import download, http
 from lib.providers.base import (
     DEFAULT_TIMEOUT,
     NULL_CONTEXT,
@@ -64,7 +66,9 @@ LABEL = "Replicate"
 SCHNELL, DEV = "black-forest-labs/flux-schnell", "black-forest-labs/flux-dev"
 # providers.md §5 documents the "1:1" default; the rest are the flux model pages' choices.
 FLUX_ASPECTS = ("1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21")
-_MODEL = re.compile(r"([A-Za-z0-9_.-]+)/([A-Za-z0-9_.-]+)(?::([A-Za-z0-9]+))?")
+# No part may start with ".": a "."/".." segment would move the POST out of /v1/models/.
+_PART = r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}"
+_MODEL = re.compile(rf"({_PART})/({_PART})(?::([A-Za-z0-9]{{1,128}}))?")
 _PERCENT = re.compile(r"(\d{1,3})%")
 _SEED = re.compile(r"[Uu]sing seed:?\s*(\d+)")
 _ACTIVE = ("starting", "processing")
@@ -141,18 +145,20 @@ class ReplicateProvider(Provider):
         """``GET /account``: proves the token."""
         resp = self._send("GET", f"{self.base_url}/account")
         if resp.status_code != 200:
-            _raise_for(resp)
+            _raise_for(resp, self.api_key)
         body = http.json_body(resp, LABEL)
         name = body.get("username") if isinstance(body, dict) else None
         return f"Connected as {name or 'an unnamed account'}"
 
+    def preflight(self, req: GenerationRequest) -> None:
+        """A malformed model id is refused before queueing."""
+        super().preflight(req)
+        _model(req.model)
+
     def generate(self, req: GenerationRequest, ctx: JobContext = NULL_CONTEXT) -> GenerationResult:
         """Create (or resume) a prediction, poll it to the end, download its outputs."""
         self.require_key()
-        found = _MODEL.fullmatch(req.model or "")
-        if not found:
-            raise Rejected(f"{req.model!r} is not a Replicate model; use owner/name or "
-                           "owner/name:version.")
+        found = _model(req.model)
         started = time.monotonic()
         inp = build_input(req.model, req)
         fingerprint = _fingerprint(req.model, inp)
@@ -203,7 +209,7 @@ class ReplicateProvider(Provider):
                                   "nothing was started. Promptboard retries on its own.") from exc
             raise Uncertain(UNCERTAIN) from exc
         if resp.status_code not in (200, 201, 202):
-            _raise_for(resp, model=model.group(0))
+            _raise_for(resp, self.api_key, model=model.group(0))
         try:
             pred = resp.json()
         except ValueError:
@@ -220,7 +226,8 @@ class ReplicateProvider(Provider):
             if status == "succeeded":
                 return pred
             if status == "failed":
-                text = http.clip(str(pred.get("error") or "no reason given"))
+                text = http.clip(http.redact(str(pred.get("error") or "no reason given"),
+                                             self.api_key))
                 if "nsfw" in text.lower():
                     raise SafetyBlocked(f"Replicate's safety checker flagged the output: {text} "
                                         "Rephrase the prompt.")
@@ -240,26 +247,18 @@ class ReplicateProvider(Provider):
             pred = self._get({"prediction_id": pred["id"], "get": _url(pred, "get")})
 
     def _download(self, pred: dict[str, Any]) -> list[GeneratedImage]:
-        """Fetch every output URL now (they expire after an hour)."""
+        """Fetch every output now (they expire in an hour); URLs are untrusted: ``download``."""
         output = pred.get("output")
         urls = [output] if isinstance(output, str) else output
         if not isinstance(urls, list) or not urls:
             raise BadResponse("Replicate finished without any output image. Try again.")
+        if not all(isinstance(url, str) for url in urls):
+            raise BadResponse("Replicate sent an output that is not an image URL.")
+        policy = download.Policy.from_env()
         images = []
         for url in urls:
-            if not isinstance(url, str) or not url.startswith(("http://", "https://")):
-                raise BadResponse("Replicate sent an output that is not an image URL.")
-            resp = self._send("GET", url)
-            if resp.status_code in (404, 410):
-                raise BadResponse("Replicate has deleted this prediction's outputs (they are "
-                                  "kept for one hour). Generate again.")
-            if resp.status_code != 200:
-                _raise_for(resp)
-            if not resp.content:
-                raise BadResponse("Replicate sent an empty output image. Try again.")
-            mime = resp.headers.get("content-type", "").split(";")[0].strip()
-            images.append(GeneratedImage(resp.content, mime if mime.startswith("image/")
-                                         else "image/png"))
+            got = download.fetch_image(url, label=LABEL, timeout=self.timeout, policy=policy)
+            images.append(GeneratedImage(got.data, got.mime_type))
         return images
 
     # -- HTTP --------------------------------------------------------------------------
@@ -281,7 +280,7 @@ class ReplicateProvider(Provider):
         if resp.status_code == 404:
             raise BadResponse(f"Replicate no longer knows prediction {pid}.")
         if resp.status_code != 200:
-            _raise_for(resp)
+            _raise_for(resp, self.api_key)
         try:
             pred = resp.json()
         except ValueError:
@@ -307,6 +306,16 @@ class ReplicateProvider(Provider):
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+def _model(model: str | None) -> re.Match[str]:
+    """``owner/name`` or ``owner/name:version``, each part safe to put in a URL path."""
+    found = _MODEL.fullmatch(model or "")
+    if not found:
+        raise Rejected(f"{model!r} is not a Replicate model id. Use owner/name or "
+                       "owner/name:version: letters, digits, '-', '_' and '.', each part "
+                       "starting with a letter, digit, '-' or '_' (so no '.' or '..' parts).")
+    return found
 
 
 def _aspect(req: GenerationRequest) -> str:
@@ -362,8 +371,8 @@ def _report(ctx: JobContext, pred: dict[str, Any], elapsed: float) -> None:
         ctx.report_progress(0.1 + 0.8 * (1 - math.exp(-elapsed / 10)), "processing (estimated)")
 
 
-def _raise_for(resp: requests.Response, model: str | None = None) -> None:
-    """Turn an error reply (RFC 7807 ``{"type","title","status","detail"}``) into an error."""
+def _raise_for(resp: requests.Response, key: str | None, model: str | None = None) -> None:
+    """An error reply (RFC 7807) as an error; the token redacted by value, then clipped."""
     status = resp.status_code
     try:
         body = resp.json()
@@ -372,7 +381,7 @@ def _raise_for(resp: requests.Response, model: str | None = None) -> None:
     detail = ""
     if isinstance(body, dict):
         detail = str(body.get("detail") or body.get("title") or "")
-    detail = http.redact(http.clip(detail or resp.text or resp.reason or "no details"))
+    detail = http.clip(http.redact(detail or resp.text or resp.reason or "no details", key))
     if status == 401:
         raise NeedsKey("Replicate refused the API token (401). Check REPLICATE_API_TOKEN in the "
                        "environment or .streamlit/secrets.toml.")

@@ -137,7 +137,7 @@ class StabilityProvider(Provider):
             return "Connected; Stability accepted the API key (checked without spending credits)."
         if resp.status_code == 200:
             return "Connected; Stability accepted the API key."
-        _raise_for(resp)
+        _raise_for(resp, key)
         raise BadResponse(f"Stability answered the check with HTTP {resp.status_code}.")
 
     def _one(self, key: str, endpoint: str, fields: dict[str, str],
@@ -149,7 +149,7 @@ class StabilityProvider(Provider):
             files=files,
         )
         if resp.status_code != 200:
-            _raise_for(resp)
+            _raise_for(resp, key)
         request_id = resp.headers.get("x-request-id")
         if fmt == "json":
             body = http.json_body(resp, LABEL)
@@ -266,10 +266,10 @@ def _int_or_none(value: Any) -> int | None:
 # --------------------------------------------------------------------------- errors
 
 
-def _raise_for(resp: requests.Response) -> None:
+def _raise_for(resp: requests.Response, key: str | None) -> None:
     """Turn a non-200 reply (body ``{"id","name","errors":[...]}``) into a ProviderError."""
     status = resp.status_code
-    name, text = _error_body(resp)
+    name, text = _error_body(resp, key)
     if status == 401:
         raise NeedsKey(f"Stability refused the API key (401: {text}). Check STABILITY_API_KEY "
                        "in the environment or .streamlit/secrets.toml.")
@@ -293,15 +293,16 @@ def _raise_for(resp: requests.Response) -> None:
     raise BadResponse(f"Stability answered with an unexpected HTTP {status}.")
 
 
-def _error_body(resp: requests.Response) -> tuple[str, str]:
-    """The error ``name`` and a readable text of its ``errors`` list."""
+def _error_body(resp: requests.Response, key: str | None) -> tuple[str, str]:
+    """The error ``name`` and a readable text of its ``errors`` list, the key redacted by
+    value before clipping (so a key cut at the clip boundary cannot leak in part)."""
     try:
         body = resp.json()
     except ValueError:
         body = None
     if not isinstance(body, dict):
-        return "", http.redact(http.clip(resp.text or resp.reason or "no details"))
+        return "", http.clip(http.redact(resp.text or resp.reason or "no details", key))
     errors = body.get("errors")
     parts = [str(e) for e in errors] if isinstance(errors, list) else []
     name = str(body.get("name") or "")
-    return name, http.redact(http.clip("; ".join(parts) or name or "no details", 500))
+    return name, http.clip(http.redact("; ".join(parts) or name or "no details", key), 500)

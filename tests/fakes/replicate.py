@@ -8,6 +8,11 @@ A create answers ``starting``; each ``GET /v1/predictions/{id}`` moves the predi
 step along :attr:`FakeReplicate.plan` (default ``processing`` then ``succeeded``). Outputs
 are served by a *second* server (another origin, like replicate.delivery), which records
 whether anyone sent it an Authorization header. Errors are RFC 7807 problem details.
+
+The delivery server speaks plain http on 127.0.0.1, which Promptboard downloads from only
+when the test names it in ``PROMPTBOARD_DOWNLOAD_ALLOW_INSECURE_HOSTS`` (``fake.env()``
+does). ``fake.outputs = [url, ...]`` makes a model return those URLs instead, as a model
+someone published could.
 """
 
 from __future__ import annotations
@@ -81,11 +86,23 @@ class FakeReplicate:
         })
         self.delivery = FakeServer({DELIVERY: self._deliver})
         self.base_url = f"{self.server.url}/v1"
+        self.outputs: list[str] | None = None  # what a succeeded prediction returns instead
+
+    @property
+    def delivery_host(self) -> str:
+        """``127.0.0.1:port`` of the delivery server, for the download test setting."""
+        return f"127.0.0.1:{self.delivery.port}"
+
+    def env(self) -> dict[str, str]:
+        """The variables that point Promptboard at this fake (token, API, delivery host)."""
+        return {"REPLICATE_API_TOKEN": self.token, "REPLICATE_BASE_URL": self.base_url,
+                "PROMPTBOARD_DOWNLOAD_ALLOW_INSECURE_HOSTS": self.delivery_host}
 
     def reset(self) -> None:
         """Start afresh (one pair of servers serves a whole test module)."""
         self.plan = ["processing", "succeeded"]
         self.fail_error = "CUDA out of memory"
+        self.outputs = None
         self.predictions.clear()
         self.creates.clear()
         self.delivery_auth.clear()
@@ -157,8 +174,8 @@ class FakeReplicate:
                     p.error = self.fail_error
                 if p.status == "succeeded":
                     n = int(p.input.get("num_outputs", 1))
-                    p.outputs = [f"{self.delivery.url}/delivery/{p.id}/out-{i}.png"
-                                 for i in range(n)]
+                    p.outputs = list(self.outputs) if self.outputs is not None else [
+                        f"{self.delivery.url}/delivery/{p.id}/out-{i}.png" for i in range(n)]
         return Reply(200, self._view(p))
 
     def _cancel(self, req: Request) -> Reply:

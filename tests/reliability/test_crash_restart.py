@@ -54,6 +54,7 @@ class Fakes:
             "OPENAI_API_KEY": OPENAI_KEY, "OPENAI_BASE_URL": self.openai.url,
             "REPLICATE_API_TOKEN": self.replicate.token,
             "REPLICATE_BASE_URL": self.replicate.base_url,
+            "PROMPTBOARD_DOWNLOAD_ALLOW_INSECURE_HOSTS": self.replicate.delivery_host,
             "PROMPTBOARD_SANDBOX_LATENCY": "0.6", "PROMPTBOARD_HTTP_TIMEOUT": "20",
             "PROMPTBOARD_MAX_ATTEMPTS": "60",  # a kill mid-run counts as an attempt
             "PROMPTBOARD_LOG_LEVEL": "WARNING",

@@ -84,6 +84,7 @@ class Fleet:
             "A1111_URL": self.a1111.url,
             "REPLICATE_API_TOKEN": self.replicate.token,
             "REPLICATE_BASE_URL": self.replicate.base_url,
+            "PROMPTBOARD_DOWNLOAD_ALLOW_INSECURE_HOSTS": self.replicate.delivery_host,
         }
 
     def secrets(self) -> list[str]:

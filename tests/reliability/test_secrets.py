@@ -108,6 +108,8 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.setenv("OPENAI_BASE_URL", made["openai"].url)
     monkeypatch.setenv("STABILITY_BASE_URL", made["stability"].base_url)
     monkeypatch.setenv("REPLICATE_BASE_URL", made["replicate"].base_url)
+    monkeypatch.setenv("PROMPTBOARD_DOWNLOAD_ALLOW_INSECURE_HOSTS",
+                       made["replicate"].delivery_host)
     monkeypatch.setenv("A1111_URL", made["a1111"].url)
     monkeypatch.setenv("A1111_AUTH", f"sd:{s['A1111_PASSWORD']}")
     monkeypatch.setenv("PROMPTBOARD_MAX_ATTEMPTS", "1")
