@@ -160,8 +160,19 @@ def test_a_locked_account_gets_the_same_message_even_with_the_right_password(
     for _ in range(auth.MAX_FAILED_LOGINS):
         at = _sign_in(at, "alice", "not the password")
     at = _sign_in(at, "alice", PASSWORD)
-    assert [e.value for e in at.error] == [auth.LOGIN_FAILED_MESSAGE]
+    assert [e.value for e in at.error] == [auth.LOGIN_LOCKED_MESSAGE]
     assert _signed_in_as(at) is None
+
+
+def test_the_first_wrong_password_does_not_talk_of_a_lock_and_the_fifth_explains_it(
+    alice: auth.User,
+) -> None:
+    at = _sign_in(_app().run(), "alice", "not the password")
+    assert [e.value for e in at.error] == [auth.LOGIN_FAILED_MESSAGE]
+    assert "lock" not in auth.LOGIN_FAILED_MESSAGE
+    for _ in range(auth.MAX_FAILED_LOGINS - 1):
+        at = _sign_in(at, "nobody", "not the password")  # an unknown name counts the same
+    assert [e.value for e in at.error] == [auth.LOGIN_LOCKED_MESSAGE]
 
 
 def test_empty_fields_ask_for_both(alice: auth.User) -> None:

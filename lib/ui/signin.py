@@ -54,6 +54,7 @@ _SET_KEY = "set"  # CookieManager.set's component key: True once the browser sto
 _MAX_COOKIE_TRIES = 6
 _COOKIE_CHECKED = "_auth_cookie_checked"  # the request's cookies don't change within a session
 _NOTICE = "_auth_notice"  # why an identity-provider sign-in was refused
+_FAILURES = "_auth_failures"  # failed password sign-ins in this browser session
 
 
 def _mirror(user: User | None) -> None:
@@ -298,8 +299,11 @@ def _sign_in_screen(eng: Engine) -> None:
         return
     user = auth.authenticate(eng.db, username, password, eng.clock.now())
     if user is None:
-        st.error(auth.LOGIN_FAILED_MESSAGE, icon=":material/lock:")
+        failures = int(st.session_state.get(_FAILURES, 0)) + 1
+        st.session_state[_FAILURES] = failures
+        st.error(auth.login_failed_message(failures), icon=":material/lock:")
         return
+    st.session_state.pop(_FAILURES, None)
     start_session(eng, user)
     st.rerun()
 
