@@ -138,20 +138,19 @@ def oidc_mapping() -> auth_oidc.RoleMapping:
     domains = tuple(d if d.startswith("@") else f"@{d}"
                     for d in entries("PROMPTBOARD_OIDC_DOMAINS"))
     return auth_oidc.RoleMapping(entries("PROMPTBOARD_OIDC_ADMINS"),
-                            entries("PROMPTBOARD_OIDC_ANALYSTS"), domains or None)
+                                 entries("PROMPTBOARD_OIDC_ANALYSTS"), domains)
 
 
 def _oidc_user(eng: Engine) -> User | None:
     if oidc_providers() is None or not st.user.get("is_logged_in"):
         return None
     email = str(st.user.get("email") or "").strip().lower()
-    user, refusal = None, None
-    if st.user.get("email_verified") is False:
-        refusal = f"Your identity provider hasn't verified {email or 'your e-mail address'}."
-    elif (user := auth.get_user_by_email(eng.db, email) if email else None) is None:
-        if (role := auth_oidc.role_for_email(email, oidc_mapping())) is None:
-            refusal = (f"{email or 'This account'} has no access to Promptboard: "
-                       "ask an admin to allow your address.")
+    mapping = oidc_mapping()
+    user = auth.get_user_by_email(eng.db, email) if email else None
+    refusal = auth_oidc.refusal(email, st.user.get("email_verified"), user is not None, mapping)
+    if refusal is None and user is None:
+        if (role := auth_oidc.role_for_email(email, mapping)) is None:  # refusal() checked it
+            refusal = auth_oidc.NOT_CONFIGURED_MESSAGE
         else:
             user = auth.create_external_user(eng.db, email, str(st.user.get("name") or ""),
                                              role, now=eng.clock.now())
