@@ -26,6 +26,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from lib.imaging_stream import DECODE_SLOTS, reduce_png
 from lib.pngmeta import ImageError, _mb, embed_png_metadata, read_png_metadata
 
 __all__ = ["ImageError", "embed_png_metadata", "read_png_metadata"]  # re-exported
@@ -82,6 +83,12 @@ def prepare_reference(
     return encode_png(decoded.image), decoded
 
 
+def display_preview(data: bytes, *, max_pixels: int, max_side: int = 2048) -> bytes:
+    """WebP of a stored image for a screen, long side at most max_side, at a bounded peak."""
+    decoded = _decode(data, max_bytes=len(data), max_pixels=max_pixels, max_side=max_side)
+    return make_thumbnail(decoded.image, max_side, quality=85)
+
+
 def _decode(data: bytes, *, max_bytes: int, max_pixels: int, max_side: int | None) -> DecodedImage:
     """decode_image, optionally downscaling on the way (a JPEG decodes at a smaller scale)."""
     if not data:
@@ -91,8 +98,8 @@ def _decode(data: bytes, *, max_bytes: int, max_pixels: int, max_side: int | Non
         raise ImageError(f"The image is {_mb(len(data))}, over the {_mb(max_bytes)} limit. "
                          "Use a smaller file, for example a JPEG export or a resized copy.")
     try:
-        with Image.open(io.BytesIO(data), formats=_OPEN_ORDER) as im:
-            return _decode_opened(im, max_pixels, max_side)
+        with DECODE_SLOTS, Image.open(io.BytesIO(data), formats=_OPEN_ORDER) as im:
+            return _decode_opened(im, max_pixels, max_side, data)
     except ImageError:
         raise
     except Image.UnidentifiedImageError:
@@ -105,8 +112,11 @@ def _decode(data: bytes, *, max_bytes: int, max_pixels: int, max_side: int | Non
         raise ImageError(_DAMAGED) from exc
 
 
-def _decode_opened(im: Image.Image, max_pixels: int, max_side: int | None) -> DecodedImage:
-    """The checks and conversions once Pillow has read the header (pixels not decoded yet)."""
+def _decode_opened(im: Image.Image, max_pixels: int, max_side: int | None,
+                   data: bytes) -> DecodedImage:
+    """The checks and conversions once Pillow has read the header (pixels not decoded yet).
+
+    A large PNG to be shrunk is read band by band (``lib.imaging_stream``), never whole."""
     fmt = "JPEG" if im.format == "MPO" else str(im.format)
     _check_pixels(im.size, max_pixels)
     notes: list[str] = []
@@ -118,6 +128,8 @@ def _decode_opened(im: Image.Image, max_pixels: int, max_side: int | None) -> De
     if max_side and fmt == "JPEG" and max(original) > max_side:
         # Decode straight at 1/2, 1/4 or 1/8 scale (never below max_side): far less work.
         im.draft(None, _fit_box(original, max_side, max_side))
+    elif max_side and fmt == "PNG" and (banded := reduce_png(data, max_side)) is not None:
+        im = banded  # already shrunk by a whole factor, at a bounded peak
     im.load()
     _check_pixels(im.size, max_pixels)  # a GIF frame may grow the canvas while loading
     loaded = im.size
