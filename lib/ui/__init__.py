@@ -249,11 +249,6 @@ def _data_url(eng: Engine, key: str) -> str:
     return url
 
 
-def full_image(eng: Engine, key: str) -> str | bytes:
-    """A presigned URL (S3), else the image's bytes (served once through the media store)."""
-    return eng.storage.url(key, 3600) or eng.storage.get(key)
-
-
 def live_jobs(eng: Engine, user: str, job_ids: list[str]) -> None:
     """Job cards that refresh every second while any job is active, then stop."""
     polling = 1.0 if jobs.any_active(eng, job_ids) else None

@@ -322,3 +322,9 @@ def account_menu(eng: Engine, user: User) -> None:
     st.caption(f"Signed in as **{plain(user.name)}** · {user.role}")
     if st.button("Sign out", key="auth_sign_out", icon=":material/logout:"):
         sign_out(eng, user)
+
+
+def session_issued_at() -> datetime | None:
+    """When this browser session signed in (naive UTC), or None (no sign-in record: tests)."""
+    sess = st.session_state.get(_SESSION) or {}
+    return datetime.fromisoformat(sess["issued_at"]) if sess.get("issued_at") else None
