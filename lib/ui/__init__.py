@@ -18,6 +18,7 @@ from lib.clock import utcnow
 from lib.engine import Engine
 from lib.lru import LRU
 from lib.mdtext import plain, shorten
+from lib.ui import media
 from lib.ui import signin as auth_ui
 
 STATUS_ICONS = {
@@ -217,7 +218,7 @@ def job_card(eng: Engine, job: jobs.Job, user: str,
                 st.caption(f"{img['width']}×{img['height']} · seed {img['seed']} · "
                            f"{money(img['cost_usd'])}")
                 st.download_button(
-                    "Download", data=lambda k=img["original_key"]: eng.storage.get(k),
+                    "Download", data=media.download(eng, user, img["id"]),
                     file_name=f"{img['id']}.png", mime="image/png", key=f"dl-{img['id']}",
                     icon=":material/download:", on_click="ignore")
         st.caption(f"Total {money(job.cost_usd)} · {seconds(job.duration_ms)}")

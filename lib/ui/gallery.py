@@ -147,12 +147,13 @@ def _facts_and_actions(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDe
     """Downloads, every parameter, favourite, rating and sharing."""
     mine = img.user_id == viewer.username or viewer.role == "admin"
     a, b = st.columns(2)
-    a.download_button("Download original", data=media.download(eng, viewer, img.id),
+    a.download_button("Download original", data=media.download(eng, viewer.username, img.id),
                       file_name=f"{img.id}.png", mime="image/png", on_click="ignore",
                       icon=":material/download:", key="dl-orig")
     if img.watermarked_key:
         b.download_button("Download watermarked",
-                          data=media.download(eng, viewer, img.id, "watermarked"),
+                          data=media.download(eng, viewer.username, img.id,
+                                              "watermarked"),
                           file_name=f"{img.id}-watermarked.png", mime="image/png",
                           on_click="ignore", icon=":material/download:", key="dl-wm")
     st.markdown(f"**Prompt:** {plain(img.prompt, one_line=False)}")

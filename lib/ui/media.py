@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from lib import gallery, imaging, media
+from lib import imaging, media
 from lib.engine import Engine
 from lib.ui import signin
 
@@ -23,8 +23,8 @@ def picture(container: Any, eng: Engine, key: str) -> None:
                           icon=":material/broken_image:")
 
 
-def download(eng: Engine, viewer: gallery.Viewer, image_id: str,
+def download(eng: Engine, username: str, image_id: str,
              which: str = "original") -> Callable[[], bytes]:
     """A download button's ``data``: the file, read only when clicked and checked again then."""
     issued = signin.session_issued_at()
-    return lambda: media.download_bytes(eng, viewer.username, issued, image_id, which)
+    return lambda: media.download_bytes(eng, username, issued, image_id, which)
