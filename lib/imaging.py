@@ -83,10 +83,14 @@ def prepare_reference(
     return encode_png(decoded.image), decoded
 
 
-def display_preview(data: bytes, *, max_pixels: int, max_side: int = 2048) -> bytes:
-    """WebP of a stored image for a screen, long side at most max_side, at a bounded peak."""
-    decoded = _decode(data, max_bytes=len(data), max_pixels=max_pixels, max_side=max_side)
-    return make_thumbnail(decoded.image, max_side, quality=85)
+def display_preview(data: bytes, *, max_pixels: int, max_side: int = 2048,
+                    max_bytes: int = 2 * 1024 * 1024) -> bytes:
+    """WebP of a stored image for a screen: long side at most max_side (halved until the file
+    is at most max_bytes, for noise-like images), decoded at a bounded peak."""
+    image = _decode(data, max_bytes=len(data), max_pixels=max_pixels, max_side=max_side).image
+    while len(webp := make_thumbnail(image, max_side, quality=85)) > max_bytes and max_side > 256:
+        max_side //= 2
+    return webp
 
 
 def _decode(data: bytes, *, max_bytes: int, max_pixels: int, max_side: int | None) -> DecodedImage:

@@ -20,6 +20,9 @@ from lib.engine import Engine
 from lib.lru import LRU
 
 PREVIEW_SIDE = 2048
+# A preview travels base64-encoded in one websocket message: this keeps the largest one well
+# under server.maxMessageSize in .streamlit/config.toml (tests/reliability/test_message_size.py).
+PREVIEW_MAX_BYTES = 2 * 1024 * 1024
 PREVIEW_CACHE = 24  # entries of ~0.2-1.5 MB each
 STORED_MAX_PIXELS = 100_000_000  # the most the pipeline accepts from a provider
 
@@ -41,7 +44,7 @@ def preview_url(eng: Engine, key: str) -> str:
         return cached
     pixels = max(eng.settings.max_pixels, STORED_MAX_PIXELS)
     webp = imaging.display_preview(eng.storage.get(key), max_pixels=pixels,
-                                   max_side=PREVIEW_SIDE)
+                                   max_side=PREVIEW_SIDE, max_bytes=PREVIEW_MAX_BYTES)
     made = "data:image/webp;base64," + base64.b64encode(webp).decode("ascii")
     _PREVIEWS.put(slot, made)
     return made

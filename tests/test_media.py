@@ -11,6 +11,7 @@ import base64
 import io
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -107,3 +108,14 @@ def test_an_image_without_a_watermarked_copy_has_no_watermarked_download() -> No
     mine = _image("ann", "ann private fox")
     with pytest.raises(media.DownloadRefused):
         media.download_bytes(ui.engine(), "ann", None, mine, "watermarked")
+
+
+def test_a_noise_like_image_gets_a_smaller_preview_that_fits_the_message_budget() -> None:
+    eng = ui.engine()
+    noise = np.random.default_rng(3).integers(0, 256, (2600, 2600, 4), dtype=np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(noise, "RGBA").save(buf, "PNG", compress_level=1)
+    eng.storage.put("images/noise.png", buf.getvalue(), "image/png")
+    url = media.preview_url(eng, "images/noise.png")
+    assert len(base64.b64decode(url.partition(",")[2])) <= media.PREVIEW_MAX_BYTES
+    assert max(_webp_size(url)) < media.PREVIEW_SIDE
