@@ -4,7 +4,8 @@ The security review (finding 3) signed in with forty wrong passwords and the rig
 together: each attempt read the account before bcrypt and decided from that stale row. Now the
 attempt is counted (and the fifth sets the lock) before bcrypt. Threads against ``lib.auth``
 hold every wrong guess inside bcrypt until the right one has been answered: the worst case,
-made deterministic; a second burst is released all at once.
+made deterministic; a second burst is released all at once. The last test repeats the review's
+attack on a real ``streamlit run`` server through the websocket protocol.
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
 from lib import auth
 from lib.clock import FakeClock
 from lib.engine import Engine
+from tests.browser import harness as h
 from tests.helpers import TEST_PASSWORD
 from tests.reliability import report
+from tests.reliability._wsclient import RUN_TIMEOUT, Render, Session
 
 GUESSES = 40
 WAIT_S = 60.0  # a bound for a stuck thread, never reached when the code is right
@@ -162,3 +166,50 @@ def test_four_wrong_then_the_right_password_still_signs_in(
     assert auth.authenticate(engine.db, "bob", TEST_PASSWORD, clock.now()) is not None
     bob = auth.get_user(engine.db, "bob")
     assert bob is not None and bob.failed_logins == 0 and bob.locked_until is None
+
+
+def test_forty_wrong_passwords_and_the_right_one_over_the_websocket_do_not_sign_in(
+    tmp_path: Path,
+) -> None:
+    """The review's attack on a real server: 40 tabs send wrong passwords at once; the right
+    one follows while the others are still in bcrypt (as soon as the first has been answered)."""
+    server = h.start_server("lockout-race", tmp_path / "server",
+                            PROMPTBOARD_ADMIN_USER=h.ADMIN_USER,
+                            PROMPTBOARD_ADMIN_PASSWORD=h.ADMIN_PASSWORD)
+    tabs: list[Session] = []
+    answers: list[Render] = []
+    answered = threading.Condition()
+    try:
+        for i in range(GUESSES + 1):
+            tab = Session(server.base_url, f"guess{i:02d}")
+            tabs.append(tab)
+            tab.open()
+            tab.set("auth_login_username", string_value=h.ADMIN_USER)
+            tab.set("auth_login_password",
+                    string_value=h.ADMIN_PASSWORD if i == GUESSES else f"wrong-guess-{i:04d}")
+
+        def guess(tab: Session) -> None:
+            render = tab.click("Sign in")
+            with answered:
+                answers.append(render)
+                answered.notify_all()
+
+        threads = [threading.Thread(target=guess, args=(t,), daemon=True) for t in tabs[:-1]]
+        for t in threads:
+            t.start()
+        with answered:
+            assert answered.wait_for(lambda: len(answers) >= 1, RUN_TIMEOUT)
+            before_right = len(answers)
+        right = tabs[-1].click("Sign in")
+        for t in threads:
+            t.join(RUN_TIMEOUT)
+    finally:
+        for tab in tabs:
+            tab.close()
+        server.stop()
+    report.figures("lockout_race_server", wrong_guesses=GUESSES,
+                   answered_before_the_right_one=before_right,
+                   right_password_signed_in="Signed in as" in right.text())
+    assert len(answers) == GUESSES
+    assert not any("Signed in as" in r.text() for r in [*answers, right])
+    assert right.errors == [auth.LOGIN_FAILED_MESSAGE]
