@@ -7,9 +7,7 @@ One account's sign-in states::
     locked --any password, even the right one--> locked (the attempt is not counted)
 
 Bursts: an attempt is counted, and the 5th one sets the lock, in one write transaction *before*
-bcrypt runs, so forty guesses sent at once get five judged, not forty. A right password then
-signs in only if no later attempt locked the account while bcrypt ran, and it forgives only the
-attempts counted up to its own.
+bcrypt runs, so forty guesses sent at once get five judged, not forty (``lib/lockout.py``).
 
 Every failure (unknown, disabled, locked, wrong password) returns None after the same bcrypt
 work; the page shows ``LOGIN_FAILED_MESSAGE``. Sessions carry their issue time: ``revoke_sessions``
@@ -28,7 +26,7 @@ import re
 import secrets
 import stat
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,23 +34,24 @@ import bcrypt
 
 from lib.config import Settings
 from lib.db import Cursor, Database
+from lib.lockout import (  # noqa: F401 - re-exported: auth.LOCKOUT, auth.LOGIN_FAILED_MESSAGE...
+    LOCKOUT,
+    LOGIN_FAILED_MESSAGE,
+    LOGIN_LOCKED_MESSAGE,
+    MAX_FAILED_LOGINS,
+    login_failed_message,
+    reserve_attempt,
+    settle_success,
+)
 from lib.mdtext import bad_character
 
 log = logging.getLogger(__name__)
 
 ROLES = ("admin", "member", "analyst")
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=5)
 BCRYPT_ROUNDS = 12
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_BYTES = 72  # bcrypt reads no further, and bcrypt 5 raises beyond it
 MIN_COOKIE_KEY_LENGTH = 32
-LOGIN_FAILED_MESSAGE = "Wrong username or password: check both and try again."
-# After this many failures in one browser session: the same words for every account, so it
-# tells nobody whether a username exists or is locked.
-LOGIN_LOCKED_MESSAGE = (f"Wrong username or password. After {MAX_FAILED_LOGINS} wrong tries in "
-                        f"a row an account is locked for {LOCKOUT.seconds // 60} minutes, even "
-                        "for the right password: wait, then try again.")
 _USERNAME_RE = re.compile(r"[a-z0-9_.-]{3,32}")
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # bcrypt (cost 12) of a random string nobody kept: unknown users cost the same time as real ones.
@@ -317,67 +316,21 @@ def set_disabled(db: Database, username: str, disabled: bool, *, now: datetime) 
 def authenticate(db: Database, username: str, password: str, now: datetime) -> User | None:
     """The user if the password is right and the account open; None for any failure.
 
-    The attempt is counted *before* bcrypt (:func:`_reserve_attempt`), so a burst of guesses
+    The attempt is counted *before* bcrypt (``lockout.reserve_attempt``), so a burst of guesses
     sent at once gets MAX_FAILED_LOGINS judged against the hash, not one per request; the
-    success is settled afterwards (:func:`_settle_success`)."""
+    success is settled afterwards (``lockout.settle_success``)."""
     name = normalize_username(username)
     if bad_character(name) or bad_character(password):  # can't be an account's; don't crash
         _check("", _DUMMY_HASH)
         return None
-    reserved = _reserve_attempt(db, name, now)
+    reserved = reserve_attempt(db, name, now)
     if reserved is None:  # unknown, passwordless, disabled or locked
         _check(password, _DUMMY_HASH)  # the same work as a real check: no username oracle
         return None
     hashed, seen = reserved
     if not _check(password, hashed.encode()):
         return None  # already counted
-    return get_user(db, name) if _settle_success(db, name, hashed, seen, now) else None
-
-
-def _reserve_attempt(db: Database, name: str, now: datetime) -> tuple[str, int] | None:
-    """Count one attempt in one write transaction: (hash, count after it), or None to refuse.
-
-    Refuses, uncounted, while locked; the attempt that brings the count to MAX_FAILED_LOGINS
-    sets the lock itself, so every later attempt of a burst is refused without bcrypt."""
-    with db.write() as cur:
-        row = cur.execute("SELECT password_hash, disabled, failed_logins, locked_until "
-                          "FROM users WHERE username = ?", [name]).fetchone()
-        if row is None or row[0] is None or row[1]:
-            return None
-        hashed, _, failed, locked = row
-        if locked is not None and now < locked:
-            return None  # locked: even the right password fails, and the attempt isn't counted
-        failed = 1 if locked is not None else failed + 1  # a cooled-down lock restarts the count
-        until = now + LOCKOUT if failed >= MAX_FAILED_LOGINS else None
-        cur.execute("UPDATE users SET failed_logins = ?, locked_until = ? WHERE username = ?",
-                    [failed, until, name])
-    return str(hashed), failed
-
-
-def _settle_success(db: Database, name: str, hashed: str, seen: int, now: datetime) -> bool:
-    """The right password: sign in unless the account changed while bcrypt ran.
-
-    Refused if it became locked by a later attempt, or was disabled or given a new password
-    meanwhile. Otherwise this attempt and the failures counted before it are forgiven;
-    failures counted after it stay counted (a sign-in doesn't reset a guesser's budget)."""
-    with db.write() as cur:
-        row = cur.execute("SELECT password_hash, disabled, failed_logins, locked_until "
-                          "FROM users WHERE username = ?", [name]).fetchone()
-        if row is None or row[0] != hashed or row[1]:
-            return False
-        failed, locked = int(row[2]), row[3]
-        if locked is not None and now < locked and failed != seen:
-            return False  # locked by guesses that came after this attempt
-        cur.execute("UPDATE users SET failed_logins = ?, locked_until = NULL, last_login_at = ? "
-                    "WHERE username = ?", [max(0, failed - seen), now, name])
-    return True
-
-
-def login_failed_message(failures_this_session: int) -> str:
-    """What a failed sign-in says, after this many failures in the same browser session."""
-    if failures_this_session >= MAX_FAILED_LOGINS:
-        return LOGIN_LOCKED_MESSAGE
-    return LOGIN_FAILED_MESSAGE
+    return get_user(db, name) if settle_success(db, name, hashed, seen, now) else None
 
 
 def revoke_sessions(db: Database, username: str, now: datetime) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from lib import auth
+from lib import auth, lockout
 from lib.clock import FakeClock
 from lib.engine import Engine
 from tests.browser import harness as h
@@ -143,9 +143,9 @@ def test_a_right_password_forgives_only_the_failures_counted_before_it(
 ) -> None:
     for _ in range(2):
         auth.authenticate(engine.db, "bob", "wrong", clock.now())
-    hashed, seen = auth._reserve_attempt(engine.db, "bob", clock.now()) or ("", 0)
+    hashed, seen = lockout.reserve_attempt(engine.db, "bob", clock.now()) or ("", 0)
     auth.authenticate(engine.db, "bob", "wrong while bcrypt ran", clock.now())
-    assert auth._settle_success(engine.db, "bob", hashed, seen, clock.now())
+    assert lockout.settle_success(engine.db, "bob", hashed, seen, clock.now())
     bob = auth.get_user(engine.db, "bob")
     assert bob is not None and bob.failed_logins == 1 and bob.locked_until is None
 
@@ -153,9 +153,9 @@ def test_a_right_password_forgives_only_the_failures_counted_before_it(
 def test_a_password_changed_while_bcrypt_ran_refuses_the_old_one(
     engine: Engine, clock: FakeClock
 ) -> None:
-    hashed, seen = auth._reserve_attempt(engine.db, "bob", clock.now()) or ("", 0)
+    hashed, seen = lockout.reserve_attempt(engine.db, "bob", clock.now()) or ("", 0)
     auth.set_password(engine.db, "bob", "a brand new secret", now=clock.now())
-    assert not auth._settle_success(engine.db, "bob", hashed, seen, clock.now())
+    assert not lockout.settle_success(engine.db, "bob", hashed, seen, clock.now())
 
 
 def test_four_wrong_then_the_right_password_still_signs_in(
