@@ -6,8 +6,8 @@ No Streamlit here: ``lib/ui/signin.py`` reads the lists from the environment and
 - nothing configured (no PROMPTBOARD_OIDC_DOMAINS, _ADMINS or _ANALYSTS): everyone is refused,
   and the log tells the admin what to set;
 - a new person: admin / analyst if listed, member if the domain is allowed, else refused;
-- an existing account with that e-mail (a password account, an admin's included): linked only
-  when the provider says ``email_verified`` is true; a missing claim is not enough.
+- an existing password account with that e-mail (an admin's included): linked only when the
+  provider says ``email_verified`` is true; a missing claim is not enough.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from lib.auth import EMAIL_RE
+from lib.auth import EMAIL_RE, User
 
 log = logging.getLogger(__name__)
 
@@ -56,18 +56,21 @@ def role_for_email(email: str | None, mapping: RoleMapping) -> str | None:
     return "member" if _matches(clean, mapping.domains) else None
 
 
-def refusal(email: str, email_verified: object, has_account: bool,
+def refusal(email: str, email_verified: object, account: User | None,
             mapping: RoleMapping) -> str | None:
     """Why this identity-provider sign-in is refused (shown as is), or None to let it in.
 
-    ``has_account``: a Promptboard account already has this e-mail (it would be linked)."""
+    ``account``: the Promptboard account that already has this e-mail (it would be linked).
+    A password account is linked only on ``email_verified is True``; an account the identity
+    provider itself created earlier follows the same rule as creating one."""
     if not mapping.configured():
         log.error(NOT_CONFIGURED_LOG)
         return NOT_CONFIGURED_MESSAGE
     shown = email or "your e-mail address"
-    if email_verified is False or (has_account and email_verified is not True):
+    takes_over = account is not None and account.has_password
+    if email_verified is False or (takes_over and email_verified is not True):
         return (f"Your identity provider hasn't confirmed that {shown} is verified: sign in "
                 "with your Promptboard password, or ask an admin.")
-    if not has_account and role_for_email(email, mapping) is None:
+    if account is None and role_for_email(email, mapping) is None:
         return f"{email or 'This account'} has no access to Promptboard: ask an admin to allow it."
     return None

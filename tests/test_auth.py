@@ -6,7 +6,7 @@ import logging
 import os
 import stat
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import bcrypt
@@ -370,24 +370,32 @@ def test_role_for_email(email: str | None, mapping: auth_oidc.RoleMapping,
 def test_oidc_with_nothing_configured_refuses_everyone_and_tells_the_admin_in_the_log(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    for has_account in (False, True):
-        why = auth_oidc.refusal("boss@corp.example", True, has_account, auth_oidc.RoleMapping())
+    for account in (None, _account(has_password=True)):
+        why = auth_oidc.refusal("boss@corp.example", True, account, auth_oidc.RoleMapping())
         assert why == auth_oidc.NOT_CONFIGURED_MESSAGE
     assert "set PROMPTBOARD_OIDC_DOMAINS" in caplog.text.replace("Set", "set")
 
 
-@pytest.mark.parametrize(("verified", "has_account", "refused"), [
-    (True, True, False),
-    (None, True, True),  # a missing claim doesn't link to an existing (password) account
-    ("true", True, True),  # only the boolean counts
-    (False, True, True),
-    (False, False, True),
-    (None, False, False),  # a new member of an allowed domain (providers that omit it)
+def _account(*, has_password: bool) -> auth.User:
+    return auth.User("ann", "Ann", "ann@corp.example", "member", False, datetime(2026, 1, 1),
+                     has_password=has_password)
+
+
+@pytest.mark.parametrize(("verified", "account", "refused"), [
+    (True, "password", False),
+    (None, "password", True),  # a missing claim doesn't take over a password account
+    ("true", "password", True),  # only the boolean counts
+    (False, "password", True),
+    (False, None, True),
+    (None, None, False),  # a new member of an allowed domain (providers that omit the claim)
+    (None, "external", False),  # ...who signs in again
+    (False, "external", True),
 ])
-def test_oidc_links_to_an_existing_account_only_with_a_verified_email(
-    verified: object, has_account: bool, refused: bool
+def test_oidc_links_to_an_existing_password_account_only_with_a_verified_email(
+    verified: object, account: str | None, refused: bool
 ) -> None:
-    why = auth_oidc.refusal("ann@corp.example", verified, has_account, MAPPING)
+    existing = None if account is None else _account(has_password=account == "password")
+    why = auth_oidc.refusal("ann@corp.example", verified, existing, MAPPING)
     assert (why is not None) == refused
     if refused:
         assert "verified" in str(why)

@@ -147,7 +147,7 @@ def _oidc_user(eng: Engine) -> User | None:
     email = str(st.user.get("email") or "").strip().lower()
     mapping = oidc_mapping()
     user = auth.get_user_by_email(eng.db, email) if email else None
-    refusal = auth_oidc.refusal(email, st.user.get("email_verified"), user is not None, mapping)
+    refusal = auth_oidc.refusal(email, st.user.get("email_verified"), user, mapping)
     if refusal is None and user is None:
         if (role := auth_oidc.role_for_email(email, mapping)) is None:  # refusal() checked it
             refusal = auth_oidc.NOT_CONFIGURED_MESSAGE
