@@ -3,8 +3,11 @@
 One account's sign-in states::
 
     open --5th wrong password in a row--> locked --LOCKOUT passes--> open (count starts over)
-    open --right password--> open, count reset to 0
+    open --right password--> open, count reset to 0 (but see "Bursts" below)
     locked --any password, even the right one--> locked (the attempt is not counted)
+
+Bursts: an attempt is counted, and the 5th one sets the lock, in one write transaction *before*
+bcrypt runs, so forty guesses sent at once get five judged, not forty (``lib/lockout.py``).
 
 Every failure (unknown, disabled, locked, wrong password) returns None after the same bcrypt
 work; the page shows ``LOGIN_FAILED_MESSAGE``. Sessions carry their issue time: ``revoke_sessions``
@@ -23,7 +26,7 @@ import re
 import secrets
 import stat
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,19 +34,24 @@ import bcrypt
 
 from lib.config import Settings
 from lib.db import Cursor, Database
+from lib.lockout import (  # noqa: F401 - re-exported: auth.LOCKOUT, auth.LOGIN_FAILED_MESSAGE...
+    LOCKOUT,
+    LOGIN_FAILED_MESSAGE,
+    LOGIN_LOCKED_MESSAGE,
+    MAX_FAILED_LOGINS,
+    login_failed_message,
+    reserve_attempt,
+    settle_success,
+)
 from lib.mdtext import bad_character
 
 log = logging.getLogger(__name__)
 
 ROLES = ("admin", "member", "analyst")
-MAX_FAILED_LOGINS = 5
-LOCKOUT = timedelta(minutes=5)
 BCRYPT_ROUNDS = 12
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_BYTES = 72  # bcrypt reads no further, and bcrypt 5 raises beyond it
 MIN_COOKIE_KEY_LENGTH = 32
-LOGIN_FAILED_MESSAGE = ("Wrong username or password, or the account is temporarily locked. "
-                        "Try again in a few minutes.")
 _USERNAME_RE = re.compile(r"[a-z0-9_.-]{3,32}")
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # bcrypt (cost 12) of a random string nobody kept: unknown users cost the same time as real ones.
@@ -306,32 +314,23 @@ def set_disabled(db: Database, username: str, disabled: bool, *, now: datetime) 
 
 
 def authenticate(db: Database, username: str, password: str, now: datetime) -> User | None:
-    """The user if the password is right and the account open; None for any failure."""
+    """The user if the password is right and the account open; None for any failure.
+
+    The attempt is counted *before* bcrypt (``lockout.reserve_attempt``), so a burst of guesses
+    sent at once gets MAX_FAILED_LOGINS judged against the hash, not one per request; the
+    success is settled afterwards (``lockout.settle_success``)."""
     name = normalize_username(username)
     if bad_character(name) or bad_character(password):  # can't be an account's; don't crash
         _check("", _DUMMY_HASH)
         return None
-    row = db.fetchone("SELECT password_hash, disabled, locked_until FROM users "
-                      "WHERE username = ?", [name])
-    if row is None or row[0] is None or row[1]:
+    reserved = reserve_attempt(db, name, now)
+    if reserved is None:  # unknown, passwordless, disabled or locked
         _check(password, _DUMMY_HASH)  # the same work as a real check: no username oracle
         return None
-    ok = _check(password, row[0].encode())
-    if row[2] is not None and now < row[2]:
-        return None  # locked: even the right password fails, and the attempt isn't counted
-    with db.write() as cur:
-        if ok:
-            cur.execute("UPDATE users SET failed_logins = 0, locked_until = NULL, "
-                        "last_login_at = ? WHERE username = ?", [now, name])
-        else:
-            failed, locked = cur.execute("SELECT failed_logins, locked_until FROM users "
-                                         "WHERE username = ?", [name]).fetchone() or (0, now)
-            if locked is None or now >= locked:  # (a parallel attempt may have just locked it)
-                failed = 1 if locked is not None else failed + 1  # a cooled-down lock restarts
-                until = now + LOCKOUT if failed >= MAX_FAILED_LOGINS else None
-                cur.execute("UPDATE users SET failed_logins = ?, locked_until = ? "
-                            "WHERE username = ?", [failed, until, name])
-    return get_user(db, name) if ok else None
+    hashed, seen = reserved
+    if not _check(password, hashed.encode()):
+        return None  # already counted
+    return get_user(db, name) if settle_success(db, name, hashed, seen, now) else None
 
 
 def revoke_sessions(db: Database, username: str, now: datetime) -> None:

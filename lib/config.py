@@ -47,7 +47,9 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     "PROMPTBOARD_OIDC_ADMINS": ("", "OIDC sign-in: e-mails or @domains that get the admin role"),
     "PROMPTBOARD_OIDC_ANALYSTS": ("", "OIDC sign-in: e-mails or @domains that get analyst"),
-    "PROMPTBOARD_OIDC_DOMAINS": ("", "OIDC sign-in: only these @domains may sign in (else any)"),
+    "PROMPTBOARD_OIDC_DOMAINS": (
+        "", "OIDC sign-in: these @domains may sign in as members (unset: nobody but those listed)"
+    ),
     "PROMPTBOARD_COMPARE_CONFIRM_CELLS": (
         "24", "Compare: a grid with more cells than this asks for confirmation before it runs"
     ),

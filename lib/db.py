@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import duckdb
 import pandas as pd
 
+from lib.fsperm import private_dir, private_file
 from lib.migrations import MIGRATIONS
 
 T = TypeVar("T")
@@ -77,7 +78,7 @@ class Database:
 
     def __init__(self, path: Path | str, *, migrate: bool = True) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         try:
             self._con = duckdb.connect(str(self.path))
         except duckdb.IOException as exc:
@@ -88,6 +89,8 @@ class Database:
                     "from the dashboard instead."
                 ) from exc
             raise
+        self._wal = self.path.with_name(self.path.name + ".wal")
+        private_file(self.path)
         self._write_lock = threading.RLock()
         self._closed = False
         self.version = 0  # bumped by every committed write: a cheap key for read caches
@@ -173,6 +176,7 @@ class Database:
                 raw.begin()
                 yield rec  # type: ignore[misc]  # a Cursor in all but name
                 raw.commit()
+                private_file(self._wal)  # DuckDB makes a new WAL after each checkpoint
                 self.version += 1
                 # Checked after the commit: a cached() load that could have missed this write
                 # registered its tables before it started (see cached()).

@@ -15,6 +15,7 @@ from lib import providers as registry
 from lib import storage as storage_mod
 from lib.clock import Clock
 from lib.db import Database
+from lib.fsperm import private_dir
 from lib.providers.base import Provider
 from lib.worker import RetryPolicy, WorkerPool, recover
 
@@ -34,7 +35,7 @@ class Engine:
         retry_policy: RetryPolicy | None = None,
     ) -> None:
         self.settings = settings or config.load()
-        self.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(self.settings.data_dir)  # hashes, prompts, keys: 0700 (finding 14)
         self.db = Database(self.settings.db_path)
         self.storage = storage or storage_mod.from_settings(self.settings)
         self.clock = clock or Clock()

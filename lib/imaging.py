@@ -26,6 +26,9 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
+from lib.imaging_sniff import DAMAGED as _DAMAGED
+from lib.imaging_sniff import unidentified as _unidentified
+from lib.imaging_stream import DECODE_SLOTS, reduce_png
 from lib.pngmeta import ImageError, _mb, embed_png_metadata, read_png_metadata
 
 __all__ = ["ImageError", "embed_png_metadata", "read_png_metadata"]  # re-exported
@@ -38,11 +41,7 @@ Image.init()
 
 ALLOWED_FORMATS: frozenset[str] = frozenset({"PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF"})
 _OPEN_ORDER = ("PNG", "JPEG", "WEBP", "GIF", "BMP", "TIFF")  # most common first
-_ALLOWED_TEXT = "PNG, JPEG, WebP, GIF, BMP or TIFF"
-_ALLOWED_MAGIC = (b"\x89PNG", b"\xff\xd8\xff", b"GIF8", b"BM", b"II*\x00", b"MM\x00*")
 _MIME_FORMATS = {f"image/{f.lower()}": f for f in ALLOWED_FORMATS} | {"image/jpg": "JPEG"}
-_DAMAGED = ("The image file is incomplete or damaged, so it can't be read. Download or export "
-            "it again and retry.")
 _LOGO_MAX_BYTES, _LOGO_MAX_PIXELS = 2 * 1024 * 1024, 4096 * 4096
 _TO_RGB = {"1": "RGB", "L": "RGB", "LA": "RGBA", "La": "RGBA", "PA": "RGBA", "RGBa": "RGBA"}
 
@@ -82,6 +81,16 @@ def prepare_reference(
     return encode_png(decoded.image), decoded
 
 
+def display_preview(data: bytes, *, max_pixels: int, max_side: int = 2048,
+                    max_bytes: int = 2 * 1024 * 1024) -> bytes:
+    """WebP of a stored image for a screen: long side at most max_side (halved until the file
+    is at most max_bytes, for noise-like images), decoded at a bounded peak."""
+    image = _decode(data, max_bytes=len(data), max_pixels=max_pixels, max_side=max_side).image
+    while len(webp := make_thumbnail(image, max_side, quality=85)) > max_bytes and max_side > 256:
+        max_side //= 2
+    return webp
+
+
 def _decode(data: bytes, *, max_bytes: int, max_pixels: int, max_side: int | None) -> DecodedImage:
     """decode_image, optionally downscaling on the way (a JPEG decodes at a smaller scale)."""
     if not data:
@@ -91,8 +100,8 @@ def _decode(data: bytes, *, max_bytes: int, max_pixels: int, max_side: int | Non
         raise ImageError(f"The image is {_mb(len(data))}, over the {_mb(max_bytes)} limit. "
                          "Use a smaller file, for example a JPEG export or a resized copy.")
     try:
-        with Image.open(io.BytesIO(data), formats=_OPEN_ORDER) as im:
-            return _decode_opened(im, max_pixels, max_side)
+        with DECODE_SLOTS, Image.open(io.BytesIO(data), formats=_OPEN_ORDER) as im:
+            return _decode_opened(im, max_pixels, max_side, data)
     except ImageError:
         raise
     except Image.UnidentifiedImageError:
@@ -105,8 +114,11 @@ def _decode(data: bytes, *, max_bytes: int, max_pixels: int, max_side: int | Non
         raise ImageError(_DAMAGED) from exc
 
 
-def _decode_opened(im: Image.Image, max_pixels: int, max_side: int | None) -> DecodedImage:
-    """The checks and conversions once Pillow has read the header (pixels not decoded yet)."""
+def _decode_opened(im: Image.Image, max_pixels: int, max_side: int | None,
+                   data: bytes) -> DecodedImage:
+    """The checks and conversions once Pillow has read the header (pixels not decoded yet).
+
+    A large PNG to be shrunk is read band by band (``lib.imaging_stream``), never whole."""
     fmt = "JPEG" if im.format == "MPO" else str(im.format)
     _check_pixels(im.size, max_pixels)
     notes: list[str] = []
@@ -118,6 +130,8 @@ def _decode_opened(im: Image.Image, max_pixels: int, max_side: int | None) -> De
     if max_side and fmt == "JPEG" and max(original) > max_side:
         # Decode straight at 1/2, 1/4 or 1/8 scale (never below max_side): far less work.
         im.draft(None, _fit_box(original, max_side, max_side))
+    elif max_side and fmt == "PNG" and (banded := reduce_png(data, max_side)) is not None:
+        im = banded  # already shrunk by a whole factor, at a bounded peak
     im.load()
     _check_pixels(im.size, max_pixels)  # a GIF frame may grow the canvas while loading
     loaded = im.size
@@ -174,38 +188,6 @@ def _to_rgb(im: Image.Image) -> tuple[Image.Image, str | None]:
     except ValueError:
         raise ImageError(f"The image uses the {mode} colour mode, which we can't convert. Save "
                          "it as an ordinary RGB PNG or JPEG and try again.") from None
-
-
-def _unidentified(data: bytes) -> ImageError:
-    """The most helpful refusal for bytes that no allowed decoder recognised."""
-    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
-    if b"<svg" in head:
-        return ImageError("SVG is not supported, export it as PNG (or JPEG) and upload that.")
-    if head.startswith((b"<!doctype html", b"<html")) or b"<html" in head[:1024]:
-        return ImageError("This file is a web page (HTML), not an image. If you downloaded it, "
-                          "save the image itself rather than the page.")
-    if data.startswith(_ALLOWED_MAGIC) or (data[:4] == b"RIFF" and data[8:12] == b"WEBP"):
-        return ImageError(_DAMAGED)
-    name = _other_format(data)
-    if name:
-        return ImageError(f"{name} files are not supported. Convert the image to "
-                          f"{_ALLOWED_TEXT} and try again.")
-    if b"\x00" not in data[:4096]:
-        return ImageError(f"This file contains text, not an image. Upload a {_ALLOWED_TEXT} image.")
-    return ImageError(f"This file is not an image we recognise. Upload a {_ALLOWED_TEXT} image.")
-
-
-def _other_format(data: bytes) -> str | None:
-    """The name of a format we refuse (PDF, HEIC, ICO...), identified by content."""
-    if data.startswith(b"%PDF"):
-        return "PDF"
-    if data[4:8] == b"ftyp" and data[8:12] in (b"heic", b"heix", b"mif1", b"msf1", b"hevc"):
-        return "HEIC"
-    try:  # header parsing only, to name the format; nothing is decoded
-        with Image.open(io.BytesIO(data)) as other:
-            return str(other.format)
-    except Exception:  # noqa: BLE001 - an unnamed format is fine: the caller says "unknown"
-        return None
 
 
 # --- watermarks -------------------------------------------------------------------------------

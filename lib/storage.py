@@ -31,6 +31,8 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from lib.fsperm import private_dir
+
 if TYPE_CHECKING:
     from lib.config import Settings
 
@@ -111,6 +113,8 @@ class LocalStorage:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root).expanduser().resolve()
+        if self.root.is_dir():
+            private_dir(self.root)  # an older install made it with the umask's mode
 
     def describe(self) -> str:
         """E.g. "local disk at /srv/promptboard/data/images"."""

@@ -6,7 +6,7 @@ import logging
 import os
 import stat
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import bcrypt
@@ -340,7 +340,8 @@ def test_a_new_password_or_a_disable_ends_sessions_and_unknown_users_have_none(
     assert not auth.session_valid(db, "ghost", later)
 
 
-MAPPING = auth_oidc.RoleMapping(admins=("boss@corp.example",), analysts=("@finance.corp.example",))
+MAPPING = auth_oidc.RoleMapping(admins=("boss@corp.example",), analysts=("@finance.corp.example",),
+                                domains=("@corp.example",))
 CLOSED = auth_oidc.RoleMapping(admins=("boss@gmail.com",), domains=("@corp.example",))
 
 
@@ -349,7 +350,10 @@ CLOSED = auth_oidc.RoleMapping(admins=("boss@gmail.com",), domains=("@corp.examp
         (" BOSS@corp.example ", MAPPING, "admin"),
         ("ann@finance.corp.example", MAPPING, "analyst"),
         ("ann@corp.example", MAPPING, "member"),
-        ("anyone@elsewhere.example", MAPPING, "member"),
+        ("anyone@elsewhere.example", MAPPING, None),
+        ("anyone@elsewhere.example", auth_oidc.RoleMapping(), None),  # nothing set: closed
+        ("boss@corp.example", auth_oidc.RoleMapping(admins=("boss@corp.example",)), "admin"),
+        ("ann@corp.example", auth_oidc.RoleMapping(admins=("boss@corp.example",)), None),
         ("ann@corp.example", CLOSED, "member"),
         ("ann@evilcorp.example", CLOSED, None),
         ("ann@corp.example.evil.test", CLOSED, None),
@@ -361,6 +365,40 @@ CLOSED = auth_oidc.RoleMapping(admins=("boss@gmail.com",), domains=("@corp.examp
 def test_role_for_email(email: str | None, mapping: auth_oidc.RoleMapping,
                         role: str | None) -> None:
     assert auth_oidc.role_for_email(email, mapping) == role
+
+
+def test_oidc_with_nothing_configured_refuses_everyone_and_tells_the_admin_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    for account in (None, _account(has_password=True)):
+        why = auth_oidc.refusal("boss@corp.example", True, account, auth_oidc.RoleMapping())
+        assert why == auth_oidc.NOT_CONFIGURED_MESSAGE
+    assert "set PROMPTBOARD_OIDC_DOMAINS" in caplog.text.replace("Set", "set")
+
+
+def _account(*, has_password: bool) -> auth.User:
+    return auth.User("ann", "Ann", "ann@corp.example", "member", False, datetime(2026, 1, 1),
+                     has_password=has_password)
+
+
+@pytest.mark.parametrize(("verified", "account", "refused"), [
+    (True, "password", False),
+    (None, "password", True),  # a missing claim doesn't take over a password account
+    ("true", "password", True),  # only the boolean counts
+    (False, "password", True),
+    (False, None, True),
+    (None, None, False),  # a new member of an allowed domain (providers that omit the claim)
+    (None, "external", False),  # ...who signs in again
+    (False, "external", True),
+])
+def test_oidc_links_to_an_existing_password_account_only_with_a_verified_email(
+    verified: object, account: str | None, refused: bool
+) -> None:
+    existing = None if account is None else _account(has_password=account == "password")
+    why = auth_oidc.refusal("ann@corp.example", verified, existing, MAPPING)
+    assert (why is not None) == refused
+    if refused:
+        assert "verified" in str(why)
 
 
 def test_the_permission_table() -> None:

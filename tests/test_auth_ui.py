@@ -14,7 +14,7 @@ import streamlit as st
 import streamlit.runtime.context as st_context
 from streamlit.testing.v1 import AppTest
 
-from lib import auth, ui
+from lib import auth, auth_oidc, ui
 from lib.clock import utcnow
 from lib.engine import Engine
 from lib.ui import signin as auth_ui
@@ -160,8 +160,19 @@ def test_a_locked_account_gets_the_same_message_even_with_the_right_password(
     for _ in range(auth.MAX_FAILED_LOGINS):
         at = _sign_in(at, "alice", "not the password")
     at = _sign_in(at, "alice", PASSWORD)
-    assert [e.value for e in at.error] == [auth.LOGIN_FAILED_MESSAGE]
+    assert [e.value for e in at.error] == [auth.LOGIN_LOCKED_MESSAGE]
     assert _signed_in_as(at) is None
+
+
+def test_the_first_wrong_password_does_not_talk_of_a_lock_and_the_fifth_explains_it(
+    alice: auth.User,
+) -> None:
+    at = _sign_in(_app().run(), "alice", "not the password")
+    assert [e.value for e in at.error] == [auth.LOGIN_FAILED_MESSAGE]
+    assert "lock" not in auth.LOGIN_FAILED_MESSAGE
+    for _ in range(auth.MAX_FAILED_LOGINS - 1):
+        at = _sign_in(at, "nobody", "not the password")  # an unknown name counts the same
+    assert [e.value for e in at.error] == [auth.LOGIN_LOCKED_MESSAGE]
 
 
 def test_empty_fields_ask_for_both(alice: auth.User) -> None:
@@ -268,10 +279,10 @@ AUTH_SECRETS = {"redirect_uri": "http://localhost:8501/oauth2callback",
                 "server_metadata_url": "https://idp.example/.well-known/openid-configuration"}
 
 
-def _oidc_app(email: str) -> AppTest:
+def _oidc_app(email: str, **claims: object) -> AppTest:
     at = _app()
     at.secrets["auth"] = AUTH_SECRETS
-    at.user = {"is_logged_in": True, "email": email, "name": "Bea Boss"}
+    at.user = {"is_logged_in": True, "email": email, "name": "Bea Boss", **claims}
     return at
 
 
@@ -344,3 +355,37 @@ def test_the_setup_page_explains_what_to_fix(
     assert not at.exception
     assert any(message in e.value for e in at.error)
     assert auth.needs_first_admin(eng.db) and "_auth_session" not in at.session_state
+
+
+def test_oidc_with_no_allowed_domain_refuses_with_a_message_for_the_user_and_the_admin(
+    eng: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    at = _oidc_app("anyone@gmail.com", email_verified=True).run()
+    assert not at.exception
+    assert _signed_in_as(at) is None and auth.count_users(eng.db) == 0
+    assert [e.value for e in at.error] == [auth_oidc.NOT_CONFIGURED_MESSAGE]
+    assert "PROMPTBOARD_OIDC_DOMAINS" in caplog.text
+
+
+@pytest.mark.parametrize("claims", [{}, {"email_verified": False}])
+def test_oidc_without_a_verified_email_does_not_take_over_a_password_account(
+    eng: Engine, monkeypatch: pytest.MonkeyPatch, claims: dict[str, object]
+) -> None:
+    auth.create_user(eng.db, "root", "Root", "root@corp.example", "admin", PASSWORD,
+                     now=eng.clock.now())
+    monkeypatch.setenv("PROMPTBOARD_OIDC_DOMAINS", "corp.example")
+    at = _oidc_app("root@corp.example", **claims).run()
+    assert not at.exception
+    assert _signed_in_as(at) is None
+    assert any("verified" in e.value for e in at.error)
+
+
+def test_oidc_with_a_verified_email_signs_in_to_the_existing_account(
+    eng: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    auth.create_user(eng.db, "root", "Root", "root@corp.example", "admin", PASSWORD,
+                     now=eng.clock.now())
+    monkeypatch.setenv("PROMPTBOARD_OIDC_DOMAINS", "corp.example")
+    at = _oidc_app("root@corp.example", email_verified=True).run()
+    assert not at.exception
+    assert _signed_in_as(at) == "root (admin)" and auth.count_users(eng.db) == 1

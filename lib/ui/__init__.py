@@ -18,6 +18,7 @@ from lib.clock import utcnow
 from lib.engine import Engine
 from lib.lru import LRU
 from lib.mdtext import plain, shorten
+from lib.ui import media
 from lib.ui import signin as auth_ui
 
 STATUS_ICONS = {
@@ -217,7 +218,7 @@ def job_card(eng: Engine, job: jobs.Job, user: str,
                 st.caption(f"{img['width']}×{img['height']} · seed {img['seed']} · "
                            f"{money(img['cost_usd'])}")
                 st.download_button(
-                    "Download", data=lambda k=img["original_key"]: eng.storage.get(k),
+                    "Download", data=media.download(eng, user, img["id"]),
                     file_name=f"{img['id']}.png", mime="image/png", key=f"dl-{img['id']}",
                     icon=":material/download:", on_click="ignore")
         st.caption(f"Total {money(job.cost_usd)} · {seconds(job.duration_ms)}")
@@ -247,11 +248,6 @@ def _data_url(eng: Engine, key: str) -> str:
     url = "data:image/webp;base64," + base64.b64encode(eng.storage.get(key)).decode("ascii")
     _THUMBS.put(slot, url)
     return url
-
-
-def full_image(eng: Engine, key: str) -> str | bytes:
-    """A presigned URL (S3), else the image's bytes (served once through the media store)."""
-    return eng.storage.url(key, 3600) or eng.storage.get(key)
 
 
 def live_jobs(eng: Engine, user: str, job_ids: list[str]) -> None:

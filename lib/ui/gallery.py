@@ -15,7 +15,7 @@ from lib import auth, batches, gallery, gallery_zip, jobs
 from lib.clock import utcnow
 from lib.engine import Engine
 from lib.mdtext import plain, shorten
-from lib.ui import full_image, grid, money, seconds, thumbnail
+from lib.ui import grid, media, money, seconds, thumbnail
 
 SELECTED = "gal_selected"
 ZIP_MAX = 200
@@ -106,7 +106,7 @@ def detail(eng: Engine, viewer: gallery.Viewer, image_id: str) -> None:
         st.error("No such image, or it is not yours to see.", icon=":material/block:")
         return
     picture, info = st.columns([3, 2], gap="medium")
-    picture.image(full_image(eng, img.watermarked_key or img.original_key), width="stretch")
+    media.picture(picture, eng, img.watermarked_key or img.original_key)
     with info:
         _facts_and_actions(eng, viewer, img)
         f, g = st.columns(2)
@@ -147,12 +147,13 @@ def _facts_and_actions(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDe
     """Downloads, every parameter, favourite, rating and sharing."""
     mine = img.user_id == viewer.username or viewer.role == "admin"
     a, b = st.columns(2)
-    a.download_button("Download original", data=lambda: eng.storage.get(img.original_key),
+    a.download_button("Download original", data=media.download(eng, viewer.username, img.id),
                       file_name=f"{img.id}.png", mime="image/png", on_click="ignore",
                       icon=":material/download:", key="dl-orig")
     if img.watermarked_key:
         b.download_button("Download watermarked",
-                          data=lambda: eng.storage.get(img.watermarked_key or ""),
+                          data=media.download(eng, viewer.username, img.id,
+                                              "watermarked"),
                           file_name=f"{img.id}-watermarked.png", mime="image/png",
                           on_click="ignore", icon=":material/download:", key="dl-wm")
     st.markdown(f"**Prompt:** {plain(img.prompt, one_line=False)}")

@@ -54,6 +54,7 @@ _SET_KEY = "set"  # CookieManager.set's component key: True once the browser sto
 _MAX_COOKIE_TRIES = 6
 _COOKIE_CHECKED = "_auth_cookie_checked"  # the request's cookies don't change within a session
 _NOTICE = "_auth_notice"  # why an identity-provider sign-in was refused
+_FAILURES = "_auth_failures"  # failed password sign-ins in this browser session
 
 
 def _mirror(user: User | None) -> None:
@@ -137,20 +138,19 @@ def oidc_mapping() -> auth_oidc.RoleMapping:
     domains = tuple(d if d.startswith("@") else f"@{d}"
                     for d in entries("PROMPTBOARD_OIDC_DOMAINS"))
     return auth_oidc.RoleMapping(entries("PROMPTBOARD_OIDC_ADMINS"),
-                            entries("PROMPTBOARD_OIDC_ANALYSTS"), domains or None)
+                                 entries("PROMPTBOARD_OIDC_ANALYSTS"), domains)
 
 
 def _oidc_user(eng: Engine) -> User | None:
     if oidc_providers() is None or not st.user.get("is_logged_in"):
         return None
     email = str(st.user.get("email") or "").strip().lower()
-    user, refusal = None, None
-    if st.user.get("email_verified") is False:
-        refusal = f"Your identity provider hasn't verified {email or 'your e-mail address'}."
-    elif (user := auth.get_user_by_email(eng.db, email) if email else None) is None:
-        if (role := auth_oidc.role_for_email(email, oidc_mapping())) is None:
-            refusal = (f"{email or 'This account'} has no access to Promptboard: "
-                       "ask an admin to allow your address.")
+    mapping = oidc_mapping()
+    user = auth.get_user_by_email(eng.db, email) if email else None
+    refusal = auth_oidc.refusal(email, st.user.get("email_verified"), user, mapping)
+    if refusal is None and user is None:
+        if (role := auth_oidc.role_for_email(email, mapping)) is None:  # refusal() checked it
+            refusal = auth_oidc.NOT_CONFIGURED_MESSAGE
         else:
             user = auth.create_external_user(eng.db, email, str(st.user.get("name") or ""),
                                              role, now=eng.clock.now())
@@ -298,8 +298,11 @@ def _sign_in_screen(eng: Engine) -> None:
         return
     user = auth.authenticate(eng.db, username, password, eng.clock.now())
     if user is None:
-        st.error(auth.LOGIN_FAILED_MESSAGE, icon=":material/lock:")
+        failures = int(st.session_state.get(_FAILURES, 0)) + 1
+        st.session_state[_FAILURES] = failures
+        st.error(auth.login_failed_message(failures), icon=":material/lock:")
         return
+    st.session_state.pop(_FAILURES, None)
     start_session(eng, user)
     st.rerun()
 
@@ -319,3 +322,9 @@ def account_menu(eng: Engine, user: User) -> None:
     st.caption(f"Signed in as **{plain(user.name)}** · {user.role}")
     if st.button("Sign out", key="auth_sign_out", icon=":material/logout:"):
         sign_out(eng, user)
+
+
+def session_issued_at() -> datetime | None:
+    """When this browser session signed in (naive UTC), or None (no sign-in record: tests)."""
+    sess = st.session_state.get(_SESSION) or {}
+    return datetime.fromisoformat(sess["issued_at"]) if sess.get("issued_at") else None

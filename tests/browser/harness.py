@@ -104,6 +104,7 @@ class AppServer:
     port: int = 0
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
+    script: str = "app.py"  # serve.py: the same app behind the security-header middleware
 
     @property
     def base_url(self) -> str:
@@ -114,7 +115,7 @@ class AppServer:
 
     def start(self) -> AppServer:
         self.port = free_port()
-        cmd = [sys.executable, "-m", "streamlit", "run", "app.py",
+        cmd = [sys.executable, "-m", "streamlit", "run", self.script,
                "--server.headless", "true", "--server.port", str(self.port),
                "--server.address", "127.0.0.1",
                "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"]

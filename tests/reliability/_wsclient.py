@@ -82,6 +82,7 @@ class Session:
         self.fragments: dict[str, float] = {}  # fragment id -> auto-rerun interval (s)
         self._values: dict[str, WidgetState] = {}
         self._page_hash = ""
+        self.largest = 0  # bytes of the largest message the server sent this tab
 
     # -- actions a person takes ----------------------------------------------------
 
@@ -177,6 +178,7 @@ class Session:
                 raw = self._ws.recv(timeout=left)
             except TimeoutError:
                 continue
+            self.largest = max(self.largest, len(raw))
             fwd = ForwardMsg()
             fwd.ParseFromString(raw if isinstance(raw, bytes) else raw.encode())
             kind = fwd.WhichOneof("type")

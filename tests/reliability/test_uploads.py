@@ -143,7 +143,8 @@ def test_the_browser_upload_limit_leaves_room_for_our_own_clear_message() -> Non
     server = tomllib.loads(Path(ROOT, ".streamlit", "config.toml").read_text())["server"]
     ours = config.load().max_upload_bytes
     assert server["maxUploadSize"] * MB >= ours
-    assert server["maxMessageSize"] >= server["maxUploadSize"]
+    # maxMessageSize (websocket) may be smaller: a file's bytes go over HTTP, not the websocket
+    # (tests/browser/test_large_upload.py uploads one larger than it).
 
 
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
