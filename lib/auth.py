@@ -10,9 +10,10 @@ Bursts: an attempt is counted, and the 5th one sets the lock, in one write trans
 bcrypt runs, so forty guesses sent at once get five judged, not forty (``lib/lockout.py``).
 
 Every failure (unknown, disabled, locked, wrong password) returns None after the same bcrypt
-work; the page shows ``LOGIN_FAILED_MESSAGE``. Sessions carry their issue time: ``revoke_sessions``
-(sign-out, new password, disable) stamps ``users.sessions_valid_after`` and ``session_valid``
-refuses anything issued before it, so a cookie that outlives its sign-out is dead on the server.
+work; the page shows ``LOGIN_FAILED_MESSAGE``. Sessions carry their issue time: a sign-out,
+a new password, a disable or a role change stamps ``users.sessions_valid_after`` and
+``session_valid`` refuses anything issued before it, so a cookie that outlives its sign-out is
+dead on the server. ``require_active`` lets library writes refuse a disabled account too.
 
 Errors, their messages shown as is: ``AuthError(ValueError)`` (fixable input), ``PermissionDenied``.
 """
@@ -281,12 +282,14 @@ def _check_target(cur: Cursor, username: str, *, keep_admin: bool) -> None:
         raise AuthError(f"{username} is the last admin: make someone else an admin first.")
 
 
-def set_role(db: Database, username: str, role: str) -> None:
-    """Change a role; the last enabled admin keeps theirs."""
+def set_role(db: Database, username: str, role: str, *, now: datetime) -> None:
+    """Change a role (ends every session: signed in again, the user gets the new role's pages);
+    the last enabled admin keeps theirs."""
     username, role = normalize_username(username), validate_role(role)
     with db.write() as cur:
         _check_target(cur, username, keep_admin=role != "admin")
-        cur.execute("UPDATE users SET role = ? WHERE username = ?", [role, username])
+        cur.execute("UPDATE users SET role = ?, sessions_valid_after = ? WHERE username = ? "
+                    "AND role <> ?", [role, now, username, role])
 
 
 def set_password(db: Database, username: str, password: str, *, now: datetime) -> None:
@@ -347,6 +350,23 @@ def session_valid(db: Database, username: str, issued_at: datetime) -> bool:
         return False
     user, valid_after = found
     return not user.disabled and (valid_after is None or issued_at >= valid_after)
+
+
+def require_active(db: Database | Cursor, username: str, role: str | None = None, *,
+                   error: type[Exception] = PermissionDenied) -> None:
+    """Raise ``error`` if the account is disabled, or no longer has ``role`` (when given).
+
+    Defence in depth for library writes, below the pages' session check (lib/ui/guard.py);
+    pass the write's cursor to read the row under its lock. A name with no account passes,
+    as in ``jobs.submit`` (the CLI's default user)."""
+    sql, name = "SELECT disabled, role FROM users WHERE username = ?", normalize_username(username)
+    row = (db.fetchone(sql, [name]) if isinstance(db, Database)
+           else db.execute(sql, [name]).fetchone())
+    if row is not None and row[0]:
+        raise error(f"The account {name} is disabled, so nothing was changed: ask an admin.")
+    if row is not None and role is not None and row[1] != role:
+        raise error(f"The role of {name} is now {row[1]}, so nothing was changed: sign in "
+                    "again to go on.")
 
 
 def bootstrap_admin_from_env(db: Database, now: datetime) -> User | None:

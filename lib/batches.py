@@ -76,6 +76,7 @@ def submit_batch(engine: Engine, user: str, spec: jobs.JobSpec, count: int,
     One variation is an ordinary job (no batch id) with the seed as given. A model that takes
     no seed gets none (its variations are independent runs, recorded as such).
     """
+    auth.require_active(engine.db, user, error=jobs.SubmitError)
     if count == 1:
         return [jobs.submit(engine, user, forms.with_token(user, spec))]
     cls = registry.get(spec.provider)

@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from lib import jobs
+from lib import auth, jobs
 from lib.compare import (
     CompareError,
     Grid,
@@ -126,6 +126,7 @@ def start(engine: Engine, viewer: Viewer, grid: Grid, title: str, *, shared: boo
     cid = jobs._new_id()
     cells = list(expand(grid, cid))
     with engine.db.write() as cur:
+        auth.require_active(cur, viewer.username, viewer.role, error=CompareError)
         if token:
             dup = cur.execute("SELECT id FROM comparisons WHERE owner = ? AND client_token = ? "
                               "AND created_at >= ?", [viewer.username, token, since]).fetchone()
@@ -229,6 +230,7 @@ def winners(engine: Engine, comparison_id: str) -> dict[int, int]:
 
 
 def _editable(engine: Engine, viewer: Viewer, comparison_id: str) -> Comparison:
+    auth.require_active(engine.db, viewer.username, viewer.role, error=CompareError)
     comp = get(engine, viewer, comparison_id)
     if comp is None:
         raise CompareError(NOT_FOUND.format(id=comparison_id))
@@ -296,6 +298,7 @@ def _share_images(engine: Engine, comp: Comparison) -> None:
 
 def retry(engine: Engine, viewer: Viewer, comparison_id: str, row: int, col: int) -> str:
     """Run one failed (or never queued) cell again, alone; the cell points at the new job."""
+    auth.require_active(engine.db, viewer.username, viewer.role, error=CompareError)
     comp = get(engine, viewer, comparison_id)
     if comp is None:
         raise CompareError(NOT_FOUND.format(id=comparison_id))

@@ -29,6 +29,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from lib import auth
 from lib.db import Cursor, Database
 from lib.storage import Storage, StorageError
 
@@ -298,6 +299,7 @@ def reuse_settings(detail: ImageDetail) -> dict[str, Any]:
 def _checked(cur: Cursor, viewer: Viewer, ids: Sequence[str], *, own: str = "",
              cols: str = "i.id, i.user_id") -> list[tuple[Any, ...]]:
     """Rows of ``ids`` if all are visible (and, given ``own``, the viewer's or they are admin)."""
+    auth.require_active(cur, viewer.username, viewer.role, error=GalleryError)
     vis, params = visible_where(viewer)
     rows = cur.execute(
         f"SELECT {cols} FROM images i WHERE i.id IN (SELECT unnest(?::VARCHAR[])) AND {vis}",

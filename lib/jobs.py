@@ -305,6 +305,7 @@ def cancel(engine: Engine, job_id: str, user: str, *, admin: bool = False) -> st
     """Cancel a job: queued ones at once, running ones cooperatively. Returns the new state."""
     now = engine.clock.now()
     with engine.db.write() as cur:
+        auth.require_active(cur, user, "admin" if admin else None)
         row = cur.execute("SELECT user_id, status FROM jobs WHERE id = ?", [job_id]).fetchone()
         if row is None or (row[0] != user and not admin):
             raise IllegalTransition("No such job of yours.")
@@ -326,6 +327,7 @@ def cancel(engine: Engine, job_id: str, user: str, *, admin: bool = False) -> st
 
 def resubmit(engine: Engine, user: str, job_id: str, *, admin: bool = False) -> str:
     """Queue a new job with the same settings (a retry of a failed or cancelled one)."""
+    auth.require_active(engine.db, user, "admin" if admin else None, error=SubmitError)
     old = get(engine, job_id)
     if old is None or (old.user_id != user and not admin):
         raise SubmitError("No such job of yours.")

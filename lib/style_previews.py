@@ -22,7 +22,7 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from lib import jobs, styles
+from lib import auth, jobs, styles
 from lib import providers as registry
 from lib.storage import StorageError
 
@@ -75,6 +75,7 @@ def request(engine: Engine, user: User, style_id: str) -> str:
     """Queue a preview of a style (any status) as ``user``; an unfinished one is reused."""
     if user.role not in ("admin", "member") or user.disabled:
         raise styles.StyleError("Only members and admins can draw style previews.")
+    auth.require_active(engine.db, user.username, user.role, error=styles.StyleError)
     style = styles.find(engine.db, style_id)
     if style is None:
         raise styles.StyleError(f"There is no style {style_id!r}.")

@@ -45,7 +45,7 @@ def users_section() -> None:
         a, b = st.columns([3, 2], vertical_alignment="bottom")
         role = a.selectbox("Role", auth.ROLES, auth.ROLES.index(who.role), key=f"ar_{who.username}")
         if b.button("Change role", key="admin_set_role", width="stretch"):
-            attempt(lambda: auth.set_role(eng.db, who.username, role),
+            attempt(lambda: auth.set_role(eng.db, who.username, role, now=eng.clock.now()),
                     f"{who.username} is now {role}.")
         a, b = st.columns([3, 2], vertical_alignment="bottom")
         new_pw = a.text_input("New password", type="password", key=f"apw_{who.username}_{FORM}")

@@ -5,6 +5,7 @@ import streamlit as st
 from lib import activity, auth, jobs, ui
 from lib.clock import utcnow
 from lib.mdtext import plain
+from lib.ui.guard import authed_fragment
 
 eng = ui.engine()
 user = ui.require_page("queue")
@@ -16,7 +17,7 @@ st.caption("Running jobs first, then waiting ones in the order the workers will 
            "(fair turns across people). Start times are estimates from the team's history.")
 
 
-@st.fragment(run_every=2.0)
+@authed_fragment(run_every=2.0)
 def queue_table() -> None:
     rows = activity.queue(eng)
     if not rows:

@@ -208,7 +208,7 @@ def test_a_new_password_works_and_clears_the_lock(
 def test_the_last_admin_can_be_neither_demoted_nor_disabled(db: Database, clock: FakeClock) -> None:
     auth.create_user(db, "root", "Root", None, "admin", PASSWORD, now=clock.now())
     with pytest.raises(auth.AuthError, match="last admin"):
-        auth.set_role(db, "root", "member")
+        auth.set_role(db, "root", "member", now=clock.now())
     with pytest.raises(auth.AuthError, match="last admin"):
         auth.set_disabled(db, "root", True, now=clock.now())
     root = auth.get_user(db, "root")
@@ -222,17 +222,17 @@ def test_a_disabled_second_admin_does_not_count_but_an_enabled_one_does(
     auth.create_user(db, "deputy", "Deputy", None, "admin", PASSWORD, now=clock.now())
     auth.set_disabled(db, "deputy", True, now=clock.now())
     with pytest.raises(auth.AuthError, match="last admin"):
-        auth.set_role(db, "root", "analyst")
+        auth.set_role(db, "root", "analyst", now=clock.now())
     auth.set_disabled(db, "deputy", False, now=clock.now())
-    auth.set_role(db, "root", "analyst")
+    auth.set_role(db, "root", "analyst", now=clock.now())
     assert auth.get_user(db, "root").role == "analyst"  # type: ignore[union-attr]
 
 
 def test_changing_an_unknown_user_names_it(db: Database, clock: FakeClock) -> None:
     with pytest.raises(auth.AuthError, match="no user 'ghost'"):
-        auth.set_role(db, "ghost", "member")
+        auth.set_role(db, "ghost", "member", now=clock.now())
     with pytest.raises(auth.AuthError, match="Unknown role"):
-        auth.set_role(db, "ghost", "owner")
+        auth.set_role(db, "ghost", "owner", now=clock.now())
 
 
 def test_bootstrap_creates_the_admin_once(

@@ -20,6 +20,7 @@ from lib.lru import LRU
 from lib.mdtext import plain, shorten
 from lib.ui import media
 from lib.ui import signin as auth_ui
+from lib.ui.guard import authed_fragment
 
 STATUS_ICONS = {
     jobs.QUEUED: ":material/schedule:",
@@ -254,7 +255,7 @@ def live_jobs(eng: Engine, user: str, job_ids: list[str]) -> None:
     """Job cards that refresh every second while any job is active, then stop."""
     polling = 1.0 if jobs.any_active(eng, job_ids) else None
 
-    @st.fragment(run_every=polling)
+    @authed_fragment(run_every=polling)
     def cards() -> None:
         shown = jobs.load(eng, job_ids[:10])
         if not shown:

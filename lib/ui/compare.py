@@ -18,6 +18,7 @@ from lib.clock import utcnow
 from lib.engine import Engine
 from lib.mdtext import plain
 from lib.ui import STATUS_ICONS, money, pager, seconds, thumbnail
+from lib.ui.guard import authed_callback, authed_fragment
 
 ROWS_PER_PAGE = 10
 POLL_S = 1.5
@@ -219,7 +220,7 @@ def live_grid(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison) -> No
     now = [store.cell_states(eng, viewer, comp)]  # this run's states; fragment reruns re-read
     polling = POLL_S if store.any_active(now[0]) else None
 
-    @st.fragment(run_every=polling)
+    @authed_fragment(run_every=polling)
     def grid() -> None:
         states = now.pop() if now else store.cell_states(eng, viewer, comp)
         winners = store.winners(eng, comp.id)
@@ -307,6 +308,7 @@ def _cell(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison, s: store.
                 st.rerun()  # the whole page, so the grid polls again
 
 
+@authed_callback  # a callback runs before the grid's own session check
 def _rate(eng: Engine, viewer: gallery.Viewer, image_id: str, key: str) -> None:
     """Store a star click before the rerun, so the grid shows it at once (None clears it)."""
     value = st.session_state.get(key)

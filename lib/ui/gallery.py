@@ -16,6 +16,7 @@ from lib.clock import utcnow
 from lib.engine import Engine
 from lib.mdtext import plain, shorten
 from lib.ui import grid, media, money, seconds, thumbnail
+from lib.ui.guard import authed_dialog
 
 SELECTED = "gal_selected"
 ZIP_MAX = 200
@@ -98,7 +99,7 @@ def tile(eng: Engine, card: gallery.ImageCard) -> None:
             (selected().add if ticked else selected().discard)(card.id)
 
 
-@st.dialog("Image", width="large")
+@authed_dialog("Image", width="large")
 def detail(eng: Engine, viewer: gallery.Viewer, image_id: str) -> None:
     """Everything about one image, and what the viewer may do with it."""
     img = gallery.get_image(eng.db, viewer, image_id)

@@ -15,6 +15,7 @@ from lib.engine import Engine
 from lib.mdtext import plain
 from lib.style_previews import PreviewJob
 from lib.ui import thumbnail
+from lib.ui.guard import authed_fragment
 
 BADGES = {"active": ":green-badge[active]", "proposed": ":orange-badge[proposed]",
           "archived": ":gray-badge[archived]"}
@@ -107,7 +108,7 @@ def library(eng: Engine, me: User) -> None:
     jobs_now = preview_jobs(eng)
     polling = 2.0 if any(j.pending for j in jobs_now.values()) else None
 
-    @st.fragment(run_every=polling)
+    @authed_fragment(run_every=polling)
     def grid() -> None:
         found = preview_jobs(eng) if polling else jobs_now
         every = styles.list_styles(eng.db, include_proposed=True)
