@@ -3,7 +3,7 @@
 
 import streamlit as st
 
-from lib import admin, auth, styles, ui
+from lib import admin, auth, csvsafe, styles, ui
 from lib.mdtext import plain
 from lib.ui.admin import (
     BADGES,
@@ -21,7 +21,7 @@ me = ui.signed_in()
 FORM = st.session_state.setdefault("admin_form", 0)  # bumped after each change: fresh inputs
 def users_section() -> None:
     """The accounts table, a form to add one, and changes to an existing one."""
-    st.dataframe(admin.user_rows(eng.db, eng.clock.now()), hide_index=True)
+    st.dataframe(csvsafe.frame(admin.user_rows(eng.db, eng.clock.now())), hide_index=True)
     add, change = st.columns(2, gap="large")
     with add.form(f"admin_add_user_{FORM}"):
         st.markdown("**Add a user**")
