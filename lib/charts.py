@@ -73,10 +73,18 @@ def _figure(traces: list[dict[str, Any]], x: str, y: str, *, legend: bool = True
     return go.Figure(data=traces, layout={**base, **layout})
 
 
-def _safe(text: str) -> str:
-    """Data as literal text in a hover template: HTML escaped, and no ``%{`` for Plotly to
-    read as a placeholder."""
-    return html.escape(text).replace("%{", "% {")
+def _safe(text: object) -> str:
+    """Data as literal text for Plotly: HTML escaped, and no ``%{`` for Plotly to read as a
+    placeholder. Plotly renders its pseudo-HTML (``<a href>``, ``<b>``, ``<span style>``) in
+    trace names, category tick labels and every ``%{...}`` substitution, and model ids, user
+    names and error types are data (free text for the open-model providers), so every
+    string a figure takes from data goes through here or :func:`_safe_all`."""
+    return html.escape(str(text)).replace("%{", "% {")
+
+
+def _safe_all(values: Iterable[object]) -> np.ndarray:
+    """:func:`_safe` of each value (category axes, text in ``customdata``)."""
+    return np.array([_safe(v) for v in values], dtype=object)
 
 
 def _arrays(df: pd.DataFrame) -> dict[str, np.ndarray]:
@@ -109,7 +117,7 @@ def spend_by_day(df: pd.DataFrame, by: str = "provider", start: date | None = No
     colors = colors_for(df["group"], PROVIDER_COLORS if by == "provider" else None)
     traces = [{  # a legend entry without the owner ("black-forest-labs/"): it fits
         "type": "bar", "x": part["day"], "y": part["spend_usd"],
-        "name": name.rsplit("/", 1)[-1], "marker": {"color": colors[name]},
+        "name": _safe(name.rsplit("/", 1)[-1]), "marker": {"color": colors[name]},
         "customdata": _stack(part, "jobs", "unpriced_jobs"),
         "hovertemplate": (f"%{{x|%a %d %b %Y}}<br>{by.title()}: {_safe(name)}<br>"
                           "Spend: $%{y:,.2f}<br>%{customdata[0]:,} job(s) · "
@@ -152,9 +160,10 @@ def cost_per_image(df: pd.DataFrame) -> go.Figure:
     """Horizontal bars of cost per image by model, coloured by provider, dearest at the top."""
     colors = colors_for(df["provider"], PROVIDER_COLORS)
     traces = [{
-        "type": "bar", "orientation": "h", "y": part["model"].astype(str),
-        "x": part["cost_per_image_usd"], "name": name, "marker": {"color": colors[name]},
-        "customdata": _stack(part, "provider", "images", "spend_usd"),
+        "type": "bar", "orientation": "h", "y": _safe_all(part["model"]),
+        "x": part["cost_per_image_usd"], "name": _safe(name), "marker": {"color": colors[name]},
+        "customdata": _stack(part | {"provider": _safe_all(part["provider"])}, "provider",
+                             "images", "spend_usd"),
         "hovertemplate": ("%{y} (%{customdata[0]})<br>$%{x:,.4f} per image<br>"
                           "%{customdata[1]:,} image(s) · $%{customdata[2]:,.2f} spent"
                           "<extra></extra>"),
@@ -167,7 +176,7 @@ def durations(df: pd.DataFrame, by: str = "provider") -> go.Figure:
     """Box plots from quantiles DuckDB computed (no raw rows): q1, median, q3, fences."""
     colors = colors_for(df["group"], PROVIDER_COLORS if by == "provider" else None)
     traces = [{  # one trace per group: a handful, not the jobs
-        "type": "box", "x": [r.group], "name": str(r.group), "q1": [r.q1],
+        "type": "box", "x": [_safe(r.group)], "name": _safe(r.group), "q1": [r.q1],
         "median": [r.median], "q3": [r.q3], "lowerfence": [r.lowerfence],
         "upperfence": [r.upperfence], "marker": {"color": colors[str(r.group)]},
         "boxpoints": False,
@@ -184,7 +193,7 @@ def failures(df: pd.DataFrame) -> go.Figure:
     """Stacked bars per provider: the share of finished jobs that failed, by error type."""
     colors = colors_for(df["error_type"], ERROR_COLORS)
     traces = [{
-        "type": "bar", "x": part["provider"], "y": part["rate"], "name": name,
+        "type": "bar", "x": _safe_all(part["provider"]), "y": part["rate"], "name": _safe(name),
         "marker": {"color": colors[name]}, "customdata": _stack(part, "jobs", "finished"),
         "hovertemplate": ("%{x} · %{fullData.name}<br>%{y:.1%} of finished jobs<br>"
                           "%{customdata[0]:,} of %{customdata[1]:,}<extra></extra>"),
@@ -197,7 +206,7 @@ def top_users(df: pd.DataFrame) -> go.Figure:
     """Horizontal bars of spend per user, biggest spender at the top."""
     cols = _arrays(df)
     traces = [{
-        "type": "bar", "orientation": "h", "y": cols["user"], "x": cols["spend_usd"],
+        "type": "bar", "orientation": "h", "y": _safe_all(cols["user"]), "x": cols["spend_usd"],
         "marker": {"color": "#4C8BF5"},
         "customdata": _stack(cols, "images", "jobs", "cost_per_image_usd"),
         "hovertemplate": ("%{y}<br>Spend: $%{x:,.2f}<br>%{customdata[0]:,} image(s) · "

@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw, ImageFont
 
-from lib import jobs
+from lib import csvsafe, jobs
 from lib.compare import expand
 from lib.compare_store import CellState, Comparison
-from lib.gallery_zip import csv_cell
 from lib.storage import StorageError
 
 if TYPE_CHECKING:
@@ -128,7 +127,7 @@ def grid_csv(comp: Comparison, states: list[CellState], winners: dict[int, int])
         column = comp.grid.columns[s.col]
         size = (f"{spec.width}x{spec.height}" if spec and spec.width else
                 (spec.aspect_ratio if spec else column.size)) or ""
-        writer.writerow({k: csv_cell(v) for k, v in {
+        writer.writerow({k: csvsafe.cell(v) for k, v in {
             "row": s.row + 1, "column": s.col + 1, "prompt": comp.grid.rows[s.row],
             "column_settings": column.label,
             "provider": spec.provider if spec else (column.provider or ""),

@@ -11,8 +11,8 @@ import csv
 import io
 import zipfile
 from collections.abc import Iterable
-from typing import Any
 
+from lib import csvsafe
 from lib.db import Database
 from lib.gallery import Viewer, _checked
 from lib.storage import ObjectMissing, Storage
@@ -20,11 +20,6 @@ from lib.storage import ObjectMissing, Storage
 _MANIFEST = ("image_id", "file", "job_id", "user_id", "provider", "model", "prompt",
              "negative_prompt", "style", "quality", "width", "height", "seed", "cost_usd",
              "duration_ms", "created_at", "request_id", "note")
-
-
-def csv_cell(v: Any) -> Any:
-    """Keep spreadsheet apps from running a text cell as a formula (CSV injection)."""
-    return "'" + v if isinstance(v, str) and v and v[0] in "=+-@\t\r" else "" if v is None else v
 
 
 def zip_images(db: Database, storage: Storage, viewer: Viewer, ids: Iterable[str],
@@ -49,7 +44,7 @@ def zip_images(db: Database, storage: Storage, viewer: Viewer, ids: Iterable[str
                 zf.writestr(name, storage.get(row[2]), compress_type=zipfile.ZIP_STORED)
             except ObjectMissing:
                 name, note = "", "original missing from storage"
-            out.writerow([csv_cell(v) for v in (image_id, name, *row[3:], note)])
+            out.writerow([csvsafe.cell(v) for v in (image_id, name, *row[3:], note)])
         zf.writestr("manifest.csv", text.getvalue().encode("utf-8-sig"),
                     compress_type=zipfile.ZIP_DEFLATED)
     return buf.getvalue()

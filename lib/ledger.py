@@ -8,10 +8,12 @@ from typing import Any
 
 import pandas as pd
 
+from lib import csvsafe
 from lib.analytics import Filters, Viewer, breakdown, images_where, jobs_where, scope
 from lib.db import Database
 
 MAX_PER_PAGE = 500
+SIZE = "coalesce(i.width || 'x' || i.height, j.width || 'x' || j.height, j.aspect_ratio)"
 
 
 def ledger_sql(f: Filters, *, csv: bool = False,
@@ -20,9 +22,8 @@ def ledger_sql(f: Filters, *, csv: bool = False,
     unfinished, or whose images were deleted), so the rows add up to the spend."""
     where, params = jobs_where(f)
 
-    def text(expr: str) -> str:  # keep spreadsheets from running a cell as a formula
-        return (f"CASE WHEN left({expr}, 1) IN ('=', '+', '-', '@', chr(9), chr(13)) "
-                f"THEN '''' || {expr} ELSE {expr} END") if csv else expr
+    def text(expr: str) -> str:  # every text column: no cell a spreadsheet runs as a formula
+        return csvsafe.sql(expr) if csv else expr
 
     iwhere, iparams = images_where(f)
     jobs, top = "jobs", []
@@ -31,15 +32,15 @@ def ledger_sql(f: Filters, *, csv: bool = False,
                 "ORDER BY j.created_at DESC, j.id DESC LIMIT ?)")
         top = [*params, newest]
     sql = f"""
-        SELECT j.created_at AS time, {text("j.user_id")} AS "user", j.provider, j.model,
-               coalesce(i.width || 'x' || i.height, j.width || 'x' || j.height,
-                        j.aspect_ratio) AS size,
-               j.quality, {text("coalesce(j.style, 'none')")} AS style,
-               {text("j.prompt")} AS prompt,
+        SELECT j.created_at AS time, {text("j.user_id")} AS "user",
+               {text("j.provider")} AS provider, {text("j.model")} AS model,
+               {text(SIZE)} AS size, {text("j.quality")} AS quality,
+               {text("coalesce(j.style, 'none')")} AS style, {text("j.prompt")} AS prompt,
                CASE WHEN i.id IS NULL THEN j.cost_usd ELSE i.cost_usd END AS cost_usd,
                coalesce(i.duration_ms, j.duration_ms) / 1000.0 AS duration_s,
-               j.status, {text("coalesce(i.request_id, j.request_id)")} AS request_id,
-               j.id AS job_id, i.id AS image_id
+               {text("j.status")} AS status,
+               {text("coalesce(i.request_id, j.request_id)")} AS request_id,
+               {text("j.id")} AS job_id, {text("i.id")} AS image_id
         FROM {jobs} j LEFT JOIN (SELECT * FROM images i WHERE {iwhere}) i ON i.job_id = j.id
         WHERE {where}"""
     return sql, [*top, *iparams, *params]

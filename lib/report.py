@@ -29,7 +29,7 @@ from typing import IO, Any
 
 import pandas as pd
 
-from lib import analytics, ledger
+from lib import analytics, csvsafe, ledger
 from lib.db import Database
 
 EXIT_USAGE = 2
@@ -134,7 +134,7 @@ def write(df: pd.DataFrame, args: argparse.Namespace, out: IO[str]) -> None:
         df.to_parquet(args.out, index=False)
         return
     if args.fmt == "csv":
-        text = df.to_csv(index=False, lineterminator="\n")
+        text = csvsafe.frame(df).to_csv(index=False, lineterminator="\n")
     else:
         rows = [{k: _json_value(v) for k, v in r.items()} for r in df.to_dict("records")]
         doc = {"from": args.start.isoformat(), "to": args.end.isoformat(), "by": args.by,

@@ -3,7 +3,7 @@
 
 import streamlit as st
 
-from lib import admin, auth, styles, ui
+from lib import admin, auth, csvsafe, styles, ui
 from lib.mdtext import plain
 from lib.ui.admin import (
     BADGES,
@@ -21,7 +21,7 @@ me = ui.signed_in()
 FORM = st.session_state.setdefault("admin_form", 0)  # bumped after each change: fresh inputs
 def users_section() -> None:
     """The accounts table, a form to add one, and changes to an existing one."""
-    st.dataframe(admin.user_rows(eng.db, eng.clock.now()), hide_index=True)
+    st.dataframe(csvsafe.frame(admin.user_rows(eng.db, eng.clock.now())), hide_index=True)
     add, change = st.columns(2, gap="large")
     with add.form(f"admin_add_user_{FORM}"):
         st.markdown("**Add a user**")
@@ -53,7 +53,7 @@ def users_section() -> None:
             attempt(lambda: auth.set_password(eng.db, who.username, new_pw, now=eng.clock.now()),
                     f"New password set for {who.username}; their sessions were signed out.")
         verb, myself = ("Enable" if who.disabled else "Disable"), who.username == me.username
-        if st.button(f"{verb} {who.username}", key="admin_toggle", disabled=myself,
+        if st.button(f"{verb} {plain(who.username)}", key="admin_toggle", disabled=myself,
                      icon=":material/block:", help="Not your own account." if myself else None):
             attempt(lambda: auth.set_disabled(eng.db, who.username, not who.disabled,
                                               now=eng.clock.now()), f"{verb}d {who.username}.")
@@ -71,7 +71,8 @@ def providers_section() -> None:
                 with st.spinner(f"Testing {row.label}…"):
                     st.session_state[f"admin_tested_{row.id}"] = admin.test_provider(row.id)
             if result := st.session_state.get(f"admin_tested_{row.id}"):
-                (st.success if result[0] else st.error)(result[1])
+                # the provider's own words (an account name, a checkpoint title): as text
+                (st.success if result[0] else st.error)(plain(result[1]))
 
 
 @st.cache_data(ttl=300, show_spinner="Counting stored objects…")
@@ -83,9 +84,9 @@ def storage_numbers(data_dir: str) -> admin.StorageSummary:
 def storage_section() -> None:
     """Where images go, and how much is there."""
     s = storage_numbers(str(eng.settings.data_dir))
-    st.markdown(f"Images are stored on **{s.where}**.")
+    st.markdown(f"Images are stored on **{plain(s.where)}**.")
     if s.error:
-        st.error(s.error, icon=":material/error:")
+        st.error(plain(s.error), icon=":material/error:")
     a, b, c, d = st.columns(4)
     a.metric("Objects stored", "—" if s.objects is None else f"{s.objects:,}", border=True)
     b.metric("Stored size", admin.human_size(s.bytes), border=True)

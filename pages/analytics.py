@@ -5,7 +5,7 @@ Admins and analysts see the team; a member sees only their own costs.
 
 import streamlit as st
 
-from lib import analytics, charts, ui
+from lib import analytics, charts, csvsafe, ui
 from lib.ui import analytics as board
 
 eng = ui.engine()
@@ -74,7 +74,8 @@ with costs_tab:
             board.chart(charts.top_users(parts["user"].head(analytics.TOP_USERS)), "an-top")
         else:
             mine = parts["provider"]
-            st.dataframe(mine[["provider", "jobs", "images", "spend_usd", "cost_per_image_usd"]],
+            st.dataframe(csvsafe.frame(mine[["provider", "jobs", "images", "spend_usd",
+                                             "cost_per_image_usd"]]),
                          hide_index=True, width="stretch", column_config={
                              "provider": "Provider", "jobs": "Jobs", "images": "Images",
                              "spend_usd": st.column_config.NumberColumn("Spend", format="$%.2f"),

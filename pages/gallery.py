@@ -3,6 +3,7 @@
 import streamlit as st
 
 from lib import gallery, ui
+from lib.mdtext import plain
 from lib.ui import gallery as tiles
 from lib.ui import grid
 
@@ -21,7 +22,7 @@ group = group_col.toggle("Group batches", key="gal_group",
 batch = st.session_state.get("gal_batch") or ""
 if batch:
     note, back = st.columns([5, 1], vertical_alignment="center")
-    note.info(f"Showing one batch ({batch}): the variations queued together.",
+    note.info(f"Showing one batch ({plain(batch)}): the variations queued together.",
               icon=":material/burst_mode:")
     if back.button("Show all", key="gal_batch_clear", icon=":material/close:"):
         st.session_state.pop("gal_batch", None)

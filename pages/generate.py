@@ -29,7 +29,7 @@ with form:
                                  placeholder="owner/name") or model
     opts = forms.options(provider_id, model, eng.clock.now().date())
     for notice in opts.notices:
-        st.warning(notice, icon=":material/schedule:")
+        st.warning(plain(notice), icon=":material/schedule:")  # names the model typed
     if provider_id == "sandbox":
         st.info("The sandbox draws placeholder art offline, for free. Add an API key to use a "
                 "real model.", icon=":material/science:")

@@ -34,7 +34,8 @@ def queue_table() -> None:
             where = ("running" if row.position is None else f"#{row.position} · starts in about "
                      f"{max(0, (row.estimated_start - now).total_seconds()):.0f} s")
             left.markdown(f"{ui.STATUS_ICONS[job.status]} **{where}** · {prompt}")
-            left.caption(f"{job.user_id} · {job.provider} · {plain(job.model)} · {job.n} image(s)")
+            left.caption(f"{plain(job.user_id)} · {job.provider} · {plain(job.model)} · "
+                         f"{job.n} image(s)")
             if (mine or admin) and job.status in jobs.ACTIVE and right.button(
                     "Cancel", key=f"qcancel-{job.id}", icon=":material/close:"):
                 jobs.cancel(eng, job.id, user, admin=admin)

@@ -3,6 +3,7 @@
 import streamlit as st
 
 from lib import auth, ui
+from lib.mdtext import plain
 from lib.ui import signin as auth_ui
 
 ui.leave_pages_directory_mode()
@@ -39,7 +40,7 @@ if submitted:
         user = auth.create_user(eng.db, username, name, email, "admin", password,
                                 now=eng.clock.now(), only_if_empty=True)
     except auth.AuthError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         st.stop()
     auth_ui.start_session(eng, user)
     st.rerun()

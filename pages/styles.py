@@ -3,6 +3,7 @@
 import streamlit as st
 
 from lib import ui
+from lib.mdtext import plain
 from lib.ui import styles as looks
 
 eng = ui.engine()
@@ -14,7 +15,7 @@ st.caption("Prompt templates the team shares: {prompt} is where your prompt goes
            "optional negative prompt and suggested settings. Admins curate the library; "
            "anyone who generates may propose a style.")
 if flash := st.session_state.pop(looks.FLASH, None):
-    st.success(flash, icon=":material/check_circle:")
+    st.success(plain(flash), icon=":material/check_circle:")
 with st.expander("Propose a style", icon=":material/add:"):
     looks.propose_form(eng, me)
 looks.library(eng, me)

@@ -127,5 +127,6 @@ def test_long_model_names_fit_the_legend_and_stay_whole_in_the_hover() -> None:
     fig = charts.spend_by_day(df, "model")
     traces = {t.name: t for t in fig.data}
     assert "black-forest-labs/model-0" in traces["model-0"].hovertemplate
-    assert "&lt;b&gt;x" in traces["<b>x"].hovertemplate  # data is text, not markup
+    assert "&lt;b&gt;x" in traces["&lt;b&gt;x"].hovertemplate  # data is text, not markup
+    assert "<b>x" not in traces  # in the legend too
     assert fig.layout.legend.entrywidthmode == "fraction" and fig.layout.height > charts.HEIGHT

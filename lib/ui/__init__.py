@@ -147,7 +147,7 @@ def watermark_inputs() -> imaging.WatermarkSpec | None:
         return imaging.WatermarkSpec(text=text or None, logo=logo, position=position,
                                      opacity=opacity)
     except imaging.ImageError as exc:
-        st.caption(f":orange[Watermark off: {exc}]")
+        st.caption(f":orange[Watermark off: {plain(exc)}]")
         return None
 
 
@@ -171,7 +171,7 @@ def budget_notes(eng: Engine, user: str, est: forms.Estimate | None) -> bool:
         return False
     notes = budgets.status(eng.db, user, est.cost_usd, eng.clock.now())
     for note in notes:
-        st.warning(note, icon=":material/savings:")
+        st.warning(plain(note), icon=":material/savings:")
     if notes and signed_in().role == "admin":
         return st.checkbox("Override the budget for this job (admins only; recorded)",
                            key="gen_override")
@@ -194,7 +194,8 @@ def job_card(eng: Engine, job: jobs.Job, user: str,
             elapsed = (now - (job.started_at or job.created_at)).total_seconds()
             if job.status == jobs.QUEUED and job.error_message:
                 st.caption(plain(job.error_message))
-            st.progress(progress.fraction, text=f"{progress.label} · {elapsed:.0f} s")
+            # (the label may be the provider's own progress note)
+            st.progress(progress.fraction, text=f"{plain(progress.label)} · {elapsed:.0f} s")
             if st.button("Cancel", key=f"cancel-{job.id}", icon=":material/close:"):
                 jobs.cancel(eng, job.id, user)
                 st.rerun(scope="fragment")

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import streamlit as st
 
-from lib import auth, budgets, pricing, style_previews, styles
+from lib import auth, budgets, csvsafe, pricing, style_previews, styles
 from lib import providers as registry
 from lib.auth import User
 from lib.engine import Engine
@@ -85,11 +85,11 @@ def budgets_section(eng: Engine, me: User) -> None:
                "their estimate; finished ones count what they cost.")
     rows = budgets.all_budgets(eng.db, eng.clock.now())
     if rows:
-        st.dataframe(
+        st.dataframe(csvsafe.rows(
             [{"Budget": "Team" if b.scope == "team" else b.subject,
               "Limit (USD)": float(b.limit_usd), "Used this month (USD)": float(b.used_usd),
               "Left (USD)": float(b.left_usd), "Warn at": f"{b.warn_fraction:.0%}"}
-             for b in rows], hide_index=True, width="stretch")
+             for b in rows]), hide_index=True, width="stretch")
     else:
         st.info("No budgets yet: nothing limits spending.", icon=":material/savings:")
     users = ["Team", *(u.username for u in auth.list_users(eng.db) if not u.disabled)]
@@ -116,11 +116,11 @@ def prices_section(eng: Engine, me: User) -> None:
     st.caption("Costs are stored with each image when it is made. Adding a price never changes "
                "history: recompute a date range on purpose after a correction.")
     rows = pricing.list_prices(eng.db)
-    st.dataframe(
+    st.dataframe(csvsafe.rows(
         [{"Provider": r.provider, "Model": r.model, "Variant": r.variant, "Unit": r.unit,
           "USD per unit": float(r.usd_per_unit), "From": r.effective_from.date(),
           "Jobs priced": r.jobs, "Images priced": r.images, "Source": r.source,
-          "Added by": r.created_by} for r in rows],
+          "Added by": r.created_by} for r in rows]),
         hide_index=True, width="stretch", height=320)
     form_no = st.session_state.get("admin_form", 0)
     add, redo = st.columns(2, gap="large")
@@ -150,4 +150,4 @@ def prices_section(eng: Engine, me: User) -> None:
                        f"${result.old_total:,.4f} → ${result.new_total:,.4f}"
                        + (f"; {result.unpriced} now have no price" if result.unpriced else ""))
     with st.expander("Audit trail", icon=":material/history:"):
-        st.dataframe(pricing.audit(eng.db), hide_index=True, width="stretch")
+        st.dataframe(csvsafe.rows(pricing.audit(eng.db)), hide_index=True, width="stretch")

@@ -19,7 +19,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from lib import analytics, leaderboard, ledger, report
+from lib import analytics, csvsafe, leaderboard, ledger, report
 from lib.analytics import Filters, Summary, Viewer
 from lib.engine import Engine
 from lib.gallery import ROLES
@@ -268,8 +268,8 @@ def ledger_section(eng: Engine, viewer: Viewer, f: Filters, rows: int) -> None:
             data=lambda fmt=fmt: _download(eng, viewer, f, fmt), file_name=f"{stem}.{fmt}",
             mime=mime, on_click="ignore", icon=":material/download:", key=f"an-dl-{fmt}",
             disabled=total == 0, width="stretch")
-    st.dataframe(
-        df, hide_index=True, column_order=_LEDGER_COLUMNS, width="stretch",
+    st.dataframe(  # its "Download as CSV" must not carry live formulas either
+        csvsafe.frame(df), hide_index=True, column_order=_LEDGER_COLUMNS, width="stretch",
         column_config={
             "time": st.column_config.DatetimeColumn("Time (UTC)", format="YYYY-MM-DD HH:mm"),
             "user": "User", "provider": "Provider", "model": "Model", "size": "Size",
@@ -341,7 +341,7 @@ def quality_section(eng: Engine, viewer: Viewer, f: Filters) -> None:
                    sample=df["thin"].map({True: "⚠ thin", False: "ok"}))
     keys = [k.rsplit(" AS ", 1)[1] for k in leaderboard.GROUPINGS[by]]
     st.dataframe(
-        df, hide_index=True, width="stretch",
+        csvsafe.frame(df), hide_index=True, width="stretch",
         column_order=[*keys, "per_usd", "avg_rating", "ratings", "sample", "note",
                       "images_rated", "images", "cost_per_image_usd", "median_s"],
         column_config={

@@ -109,8 +109,8 @@ def builder(eng: Engine, viewer: gallery.Viewer) -> None:
                                 seed=int(seed))
         except compare.CompareError as exc:
             problem = str(exc)
-    if problem:
-        st.error(problem, icon=":material/error:")
+    if problem:  # may quote what was typed or uploaded
+        st.error(plain(problem), icon=":material/error:")
     if grid is None:
         st.info("Add prompts (rows) and pick column values to see the grid's size and cost.",
                 icon=":material/grid_view:")
@@ -129,7 +129,7 @@ def builder(eng: Engine, viewer: gallery.Viewer) -> None:
                 cid = store.start(eng, viewer, grid, title, shared=shared,
                                   confirmed=confirmed, token=token)
         except compare.CompareError as exc:
-            st.error(str(exc), icon=":material/error:")
+            st.error(plain(exc), icon=":material/error:")
             return
         st.session_state.pop("cmp_random_seed", None)
         st.query_params["id"] = cid
@@ -157,7 +157,7 @@ def _preview(eng: Engine, viewer: gallery.Viewer, grid: compare.Grid,
         st.warning("This grid costs more than the budget left this month: cells past the "
                    "limit will be refused.", icon=":material/savings:")
     for col, note in compare.column_notes(cells).items():
-        label = grid.columns[col].label
+        label, note = plain(grid.columns[col].label), plain(note)  # model ids, style names
         if any(cell.blocked for cell in cells if cell.col == col):
             st.warning(f"Column **{label}** will not run: {note}", icon=":material/key_off:")
         else:
@@ -303,7 +303,7 @@ def _cell(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison, s: store.
             try:
                 store.retry(eng, viewer, comp.id, s.row, s.col)
             except (compare.CompareError, jobs.SubmitError) as exc:
-                st.error(str(exc), icon=":material/error:")
+                st.error(plain(exc), icon=":material/error:")
             else:
                 st.rerun()  # the whole page, so the grid polls again
 

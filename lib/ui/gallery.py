@@ -136,7 +136,7 @@ def more_like_this(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDetail
         try:
             ids = batches.more_like_this(eng, viewer, img.id, int(n))
         except jobs.SubmitError as exc:
-            st.error(str(exc), icon=":material/error:")
+            st.error(plain(exc), icon=":material/error:")
             return
         queue = st.session_state.setdefault("job_ids", [])
         queue[:0] = [i for i in ids if i not in queue]
@@ -168,7 +168,8 @@ def _facts_and_actions(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDe
         "By": img.user_id, "Created": f"{img.created_at:%Y-%m-%d %H:%M} UTC",
         "Job": f"{img.job_id} · {job.get('status', '?')} · {job.get('attempts', '?')} attempt(s)",
     }
-    st.table({"Parameter": list(facts), "Value": [str(v) for v in facts.values()]},
+    # st.table renders Markdown in every cell: each value is shown as the characters it holds
+    st.table({"Parameter": list(facts), "Value": [plain(v) for v in facts.values()]},
              hide_index=True)
     if job.get("usage"):
         st.caption(f"Usage reported by the provider: {plain(json.dumps(job['usage']))}")
@@ -211,7 +212,7 @@ def bulk_bar(eng: Engine, viewer: gallery.Viewer) -> None:
                     n = gallery.set_shared(eng.db, viewer, ids, on)
                     st.toast(f"{label}d {n} image(s).")
                 except gallery.GalleryError as exc:
-                    st.error(str(exc))
+                    st.error(plain(exc))
         if d.button("Delete…", key="bulk-delete", icon=":material/delete:"):
             st.session_state["gal_confirm_delete"] = ids
         if e.button("Clear", key="bulk-clear"):
@@ -233,7 +234,7 @@ def confirm_delete(eng: Engine, viewer: gallery.Viewer) -> None:
             st.toast(f"Deleted {n} image(s).", icon=":material/delete:")
             selected().difference_update(ids)
         except gallery.GalleryError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
         st.session_state.pop("gal_confirm_delete", None)
         st.rerun()
     if no.button("Keep them", key="cancel-del"):

@@ -168,7 +168,7 @@ def _authenticator(eng: Engine) -> stauth.Authenticate:
     try:
         key = auth.cookie_key(eng.settings)
     except auth.AuthError as exc:
-        st.error(str(exc), icon=":material/key:")
+        st.error(plain(exc), icon=":material/key:")
         st.stop()
     return stauth.Authenticate(auth.credentials(eng.db), cookie_name=COOKIE_NAME,
                                cookie_key=key, cookie_expiry_days=COOKIE_EXPIRY_DAYS,
@@ -254,7 +254,7 @@ def needs_setup(eng: Engine) -> bool:
     try:
         auth.bootstrap_admin_from_env(eng.db, eng.clock.now())
     except auth.AuthError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(plain(exc), icon=":material/error:")
         st.stop()
     return auth.needs_first_admin(eng.db)
 
@@ -274,7 +274,7 @@ def _sign_in_screen(eng: Engine) -> None:
     st.title("Sign in")
     st.write("Promptboard keeps your team's generated images and what they cost.")
     if notice := st.session_state.get(_NOTICE):
-        st.error(notice, icon=":material/block:")
+        st.error(plain(notice), icon=":material/block:")  # may quote the e-mail address
         if st.button("Use another account", key="auth_oidc_switch"):
             st.logout()
     providers = oidc_providers() or []

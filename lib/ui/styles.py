@@ -68,7 +68,7 @@ def preview_box(eng: Engine, me: User, s: styles.Style, job: PreviewJob | None,
         try:
             style_previews.request(eng, me, s.id)
         except styles.StyleError as exc:
-            st.error(str(exc), icon=":material/error:")
+            st.error(plain(exc), icon=":material/error:")
         else:
             st.rerun()
 
@@ -145,7 +145,7 @@ def propose_form(eng: Engine, me: User) -> None:
                 made = styles.propose(eng.db, me, label, template, negative, settings,
                                       eng.clock.now())
             except styles.StyleError as exc:
-                st.error(str(exc), icon=":material/error:")
+                st.error(plain(exc), icon=":material/error:")
             else:
                 st.session_state[FLASH] = (f"Proposed “{made.label}”: an admin will review it. "
                                            "You can draw its preview meanwhile.")

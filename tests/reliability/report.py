@@ -35,6 +35,19 @@ def row(section: str, **values: Any) -> None:
         _rows.setdefault(section, []).append(values)
 
 
+def tally(section: str, key: dict[str, Any], **counts: int) -> None:
+    """Add ``counts`` to the row of ``section`` that holds ``key`` (a new row at first), so a
+    test run many times (hypothesis examples, pages) reports one line."""
+    with _lock:
+        table = _rows.setdefault(section, [])
+        found = next((r for r in table if all(r.get(k) == v for k, v in key.items())), None)
+        if found is None:
+            found = {**key, **dict.fromkeys(counts, 0)}
+            table.append(found)
+        for name, n in counts.items():
+            found[name] = found.get(name, 0) + n
+
+
 def figures(section: str, **values: Any) -> None:
     """Set headline figures of a section (later calls add or overwrite keys)."""
     with _lock:

@@ -9,9 +9,10 @@ History, Queue, Gallery tile and detail, Home) through a real CommonMark parser.
 from __future__ import annotations
 
 import html
+import json
 import re
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,11 +20,25 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as s
 
-from lib import auth, budgets, jobs, pricing, styles, ui
+from lib import (
+    admin,
+    analytics,
+    auth,
+    budgets,
+    charts,
+    compare,
+    compare_store,
+    gallery,
+    jobs,
+    pricing,
+    styles,
+    ui,
+)
 from lib.engine import Engine
 from lib.mdtext import plain
 from lib.ui import grid
 from tests.helpers import app_as, ensure_user, grid_tiles, run_next
+from tests.reliability import report
 from tests.reliability._hostile_helpers import (
     HOSTILE_TEXTS,
     MARKER,
@@ -33,6 +48,12 @@ from tests.reliability._hostile_helpers import (
     markup_around,
     render,
     unsafe_markup,
+)
+from tests.reliability._markup_helpers import (
+    LINKS_AND_COLOURS,
+    PAYLOADS,
+    page_findings,
+    plotly_leaks,
 )
 
 settings.load_profile(PROFILE)
@@ -298,3 +319,234 @@ def test_history_queue_gallery_and_home_show_hostile_text_as_typed() -> None:
     at.run()
     assert not at.exception and unsafe_markup(at) == []
     assert any(m.value.startswith("**Prompt:**") for m in at.markdown)
+
+
+# --------------------------------------------------------------------------- markup: every page
+
+
+def _seed_hostile(eng: Engine) -> dict[str, Any]:
+    """Every field a person or a provider controls, each payload in each of them: one
+    succeeded and one failed job per payload (an open-model provider's model id, prompt,
+    negative prompt, quality, style, request id, batch id, error text), shared images, a
+    style per payload, prices, a budget, comparisons, and hostile display names."""
+    ensure_user("root", "admin")
+    ensure_user("finn", "analyst")
+    for user in ("ann", "__b__"):  # "__b__" is a valid username that Markdown would bolden
+        ensure_user(user, "member")
+    now = eng.clock.now()
+    with eng.db.write() as cur:
+        cur.execute("UPDATE users SET name = ? WHERE username = 'ann'", [PAYLOADS["pixel"]])
+        cur.execute("UPDATE users SET name = ? WHERE username = '__b__'", [PAYLOADS["bold"]])
+    made: dict[str, Any] = {"images": {}, "comparisons": []}
+    for i, (name, text) in enumerate(PAYLOADS.items()):
+        owner = ("ann", "__b__")[i % 2]
+        ok = jobs.submit(eng, owner, jobs.JobSpec(prompt=text, width=64, height=64))
+        bad = jobs.submit(eng, owner, jobs.JobSpec(prompt=text, width=64, height=64))
+        finish_all(eng)
+        with eng.db.write() as cur:
+            for job_id in (ok, bad):
+                cur.execute("UPDATE jobs SET provider = 'a1111', model = ?, negative_prompt = ?, "
+                            "quality = ?, style = ?, request_id = ?, batch_id = ? WHERE id = ?",
+                            [text, text, text, text, text, text, job_id])
+            cur.execute("UPDATE jobs SET status = 'failed', error_type = 'bad_response', "
+                        "error_message = ? WHERE id = ?", [text, bad])
+            cur.execute("DELETE FROM images WHERE job_id = ?", [bad])
+            cur.execute("UPDATE images SET provider = 'a1111', model = ?, negative_prompt = ?, "
+                        "quality = ?, style = ?, request_id = ?, shared = true WHERE job_id = ?",
+                        [text, text, text, text, text, ok])
+            cur.execute(
+                "INSERT INTO styles (id, label, template, negative, settings, status, builtin, "
+                "created_by, created_at, updated_by, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, false, ?, ?, ?, ?)",
+                [f"hostile-{i}", text, f"{text} {{prompt}}", text,
+                 json.dumps({"model": text, "quality": text, "size": text}),
+                 ("active", "proposed")[i % 2], owner, now, owner, now])
+        made["images"][name] = str(eng.db.scalar("SELECT id FROM images WHERE job_id = ?", [ok]))
+        pricing.add_price(eng.db, "root", "a1111", text.strip() or "x", "*", "images",
+                          Decimal("0.01"), date(2026, 1, 1), text, now)
+    budgets.set_budget(eng.db, "user", "__b__", Decimal(100), "root", now)
+    for name in ("pixel", "md_link", "streamlit"):
+        text = PAYLOADS[name]
+        columns = compare.columns_from_axes(
+            [compare.Axis("model", (f"a1111/{text}", "sandbox/sandbox-v1"))])
+        grid = compare.Grid(rows=(text, PAYLOADS["bold"]), seed=7, columns=columns)
+        cid = compare_store.start(eng, gallery.Viewer("ann", "member"), grid, text, shared=True)
+        made["comparisons"].append(cid)
+    finish_all(eng)
+    for status, owner, text in (("running", "ann", PAYLOADS["md_link"]),
+                                ("queued", "__b__", PAYLOADS["colour"])):
+        # A worker elsewhere reports progress in the provider's words; a retry waits a day.
+        with eng.db.write() as cur:
+            cur.execute(
+                "INSERT INTO jobs (id, user_id, provider, model, prompt, width, height, n, "
+                "status, attempts, next_run_at, progress, progress_note, error_message, "
+                "worker_id, created_at, started_at, updated_at) "
+                "VALUES (?, ?, 'a1111', ?, ?, 64, 64, 1, ?, 1, ?, 0.5, ?, ?, 'elsewhere', ?, ?, ?)",
+                [f"hostile-{status}", owner, text, text, status, now + timedelta(days=1), text,
+                 text if status == "queued" else None, now, now, now])
+    return made
+
+
+def _check(at: Any, where: str, seen: dict[str, list[Any]]) -> None:
+    """Note what this run read and found, under its page's name."""
+    assert not at.exception, (where, [e.value for e in at.exception])
+    found, read = page_findings(at)
+    page = seen.setdefault(where.split(" ")[0], [0, []])
+    page[0] += read
+    page[1] += [f"{where}: {f}" for f in found]
+
+
+@pytest.mark.usefixtures("app_test_seam")
+def test_every_page_shows_hostile_fields_as_text(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each role on each of its pages (and the dialogs, tabs and views behind them) with
+    hostile text in every field: no link, image, colour or bold made of data, no live HTML
+    in a chart, no formula in a table's CSV."""
+    eng = ui.engine()
+    made = _seed_hostile(eng)
+    reply = " ".join(LINKS_AND_COLOURS.values())  # a provider's account name, say
+    monkeypatch.setattr(admin, "test_provider", lambda provider_id: (True, reply))
+    seen: dict[str, list[Any]] = {}  # page: [strings read, findings]
+    for user, role in (("root", "admin"), ("ann", "member"), ("finn", "analyst")):
+        at = app_as(user, role)
+        for page in auth.allowed_pages(role):
+            at.switch_page(f"pages/{page}.py").run()
+            _check(at, f"{page} as {role}", seen)
+        at.switch_page("pages/analytics.py")
+        for key, value in (("an_split", "model"), ("an_dur_by", "model")):
+            at.session_state[key] = value
+        at.run()
+        _check(at, f"analytics as {role}, by model", seen)
+        if role != "member":
+            at.session_state["an_split"] = "user"
+            at.run()
+            _check(at, f"analytics as {role}, by user", seen)
+        at.session_state["an_tab"] = "Quality per dollar"
+        at.run()
+        _check(at, f"analytics as {role}, quality", seen)
+        visible = {n: i for n, i in made["images"].items()
+                   if role != "member" or list(PAYLOADS).index(n) % 2 == 0}
+        for image in visible.values():  # the detail dialog and its parameter table
+            at.switch_page("pages/gallery.py")
+            at.session_state["gal_open"] = image
+            at.run()
+            _check(at, f"gallery as {role}, image detail", seen)
+            assert at.table, "the detail dialog did not open"
+        at.session_state["gal_batch"] = PAYLOADS["pixel"]  # a forged batch id
+        at.run()
+        _check(at, f"gallery as {role}, forged batch", seen)
+        at.session_state["gal_batch"] = ""
+        if role == "analyst":
+            continue
+        for cid in made["comparisons"]:
+            at.switch_page("pages/compare.py")
+            at.query_params["id"] = cid
+            at.run()
+            _check(at, f"compare as {role}, a comparison", seen)
+        at.query_params.clear()
+        at.switch_page("pages/compare.py")  # the builder: hostile style names as columns
+        at.session_state["cmp_prompts"] = "\n".join(LINKS_AND_COLOURS.values())
+        at.session_state["cmp_styles"] = ["hostile-0", "hostile-2"]
+        at.run()
+        _check(at, f"compare as {role}, builder", seen)
+        at.session_state["cmp_seeds"] = PAYLOADS["md_link"]  # refused, and quoted
+        at.run()
+        _check(at, f"compare as {role}, builder error", seen)
+        assert at.error, "the seeds were not refused"
+        at.switch_page("pages/styles.py")
+        at.session_state["styles_flash"] = f"Proposed “{PAYLOADS['md_link']}”."
+        at.run()
+        _check(at, f"styles as {role}, proposal flash", seen)
+    at = app_as("root", "admin", page="pages/admin.py")
+    for tab in ("Users", "Budgets", "Prices", "Providers", "Storage", "Styles"):
+        at.session_state["admin_tab"] = tab
+        at.run()
+        _check(at, f"admin tab {tab}", seen)
+    at.session_state["admin_tab"] = "Providers"
+    at.run()
+    at.button(key="admin_test_sandbox").click().run()
+    assert any(reply[:10] in m.value.replace("\\", "") for m in at.success), "no test reply"
+    _check(at, "admin test connection", seen)
+    for page, (read, found) in sorted(seen.items()):
+        report.tally("markup", {"test": "test_every_page_shows_hostile_fields_as_text",
+                                "page": page}, strings_read=read, findings=len(found))
+    found = [f for _, page_found in seen.values() for f in page_found]
+    if found:  # one line per view and element kind, then the first few in full
+        kinds = sorted({": ".join(f.split(": ")[:2]) for f in found})
+        pytest.fail("hostile text rendered live:\n" + "\n".join(kinds + found[:5]))
+
+
+CHART_TEXT = (s.text(s.characters(exclude_categories=("Cs",), exclude_characters="\x00"),
+                     min_size=1, max_size=60)
+              | s.sampled_from(list(PAYLOADS.values())))
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture],
+          max_examples=300 if SOAK else 15)
+@given(models=s.lists(CHART_TEXT, min_size=1, max_size=3), users=s.lists(CHART_TEXT, min_size=1,
+                                                                          max_size=3),
+       error=CHART_TEXT)
+def test_every_chart_escapes_the_data_it_shows(engine: Engine, models: list[str],
+                                                users: list[str], error: str) -> None:
+    """Model ids, user names and error types (any text) reach Plotly only HTML-escaped:
+    trace names, category values, customdata and hover templates."""
+    from tests.test_analytics import ADMIN, add_job
+
+    with engine.db.write() as cur:
+        cur.execute("DELETE FROM images")
+        cur.execute("DELETE FROM jobs")
+    day = engine.clock.now().replace(tzinfo=None) - timedelta(days=1)
+    for i, (model, user) in enumerate(zip(models, users * 3, strict=False)):
+        add_job(engine.db, f"ok{i}", user, provider="a1111", model=model, created=day)
+        add_job(engine.db, f"bad{i}", user, provider="replicate", model=model, created=day,
+                status="failed", cost=None, error_type=error)
+    f = analytics.Filters(day.date() - timedelta(days=3), day.date() + timedelta(days=1))
+    figs = {
+        "spend by model": charts.spend_by_day(analytics.spend_by_day(engine.db, ADMIN, f,
+                                                                     "model"), "model"),
+        "spend by user": charts.spend_by_day(analytics.spend_by_day(engine.db, ADMIN, f,
+                                                                    "user"), "user"),
+        "cost per image": charts.cost_per_image(
+            analytics.cost_per_image_by_model(engine.db, ADMIN, f)),
+        "durations": charts.durations(analytics.durations(engine.db, ADMIN, f, "model"),
+                                      "model"),
+        "failures": charts.failures(analytics.failures(engine.db, ADMIN, f)),
+        "top users": charts.top_users(analytics.top_users(engine.db, ADMIN, f)),
+    }
+    leaks = {name: plotly_leaks(json.loads(fig.to_json())) for name, fig in figs.items()}
+    report.tally("markup", {"test": "test_every_chart_escapes_the_data_it_shows",
+                            "page": "analytics charts"}, examples=1, strings_read=len(figs),
+                 findings=sum(map(len, leaks.values())))
+    assert {name: found for name, found in leaks.items() if found} == {}
+    shown = {str(y) for t in json.loads(figs["cost per image"].to_json())["data"]
+             for y in t["y"]}
+    assert shown == {charts._safe(m) for m in models}  # every model, as text
+
+
+@pytest.mark.usefixtures("app_test_seam")
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture],
+          max_examples=100 if SOAK else 6)  # each example is a page run
+@given(text=CHART_TEXT)
+def test_the_image_detail_shows_any_field_as_typed(text: str) -> None:
+    """Any text in every field of an image (a model id, negative prompt, quality, style,
+    request id, owner's name) comes out of the detail dialog's table as text."""
+    eng = ui.engine()
+    ensure_user("ann", "member")
+    if not eng.db.scalar("SELECT count(*) FROM images"):
+        jobs.submit(eng, "ann", jobs.JobSpec(prompt="a fox", width=64, height=64))
+        finish_all(eng)
+    with eng.db.write() as cur:
+        cur.execute("UPDATE images SET model = ?, negative_prompt = ?, quality = ?, style = ?, "
+                    "request_id = ?, prompt = ?", [text] * 6)
+    image = str(eng.db.scalar("SELECT id FROM images"))
+    at = app_as("ann", "member", page="pages/gallery.py")
+    at.session_state["gal_open"] = image
+    at.run()
+    assert not at.exception and at.table
+    found, read = page_findings(at)
+    report.tally("markup", {"test": "test_the_image_detail_shows_any_field_as_typed",
+                            "page": "gallery detail"}, examples=1, strings_read=read,
+                 findings=len(found))
+    assert found == []
+    assert plain(text) in set(at.table[0].value["Value"])  # in full, escaped, not dropped
