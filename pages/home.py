@@ -24,12 +24,15 @@ for label, p in (("Today", today), ("This month", month)):
     spend_help = "Cost of jobs started in this period"
     if p.unpriced_jobs:
         spend_help += f"; {p.unpriced_jobs} job(s) have no price yet and are not included"
-    left = (f"{ui.money(budget.left_usd)} of {ui.money(budget.limit_usd)} left"
-            f"{' in the team budget' if budget.scope == 'team' and not team else ''}"
-            if budget and label == "This month" else None)
-    b.metric("Spend", ui.money(p.spend_usd), left, delta_color="off", help=spend_help)
-    c.metric("Success rate", f"{p.success_rate:.0%}" if p.success_rate is not None else "—")
+    b.metric("Spend", ui.money(p.spend_usd), help=spend_help)
+    rate_help = "Succeeded / finished, leaving out jobs cancelled by a person"
+    if p.cancelled:
+        rate_help += f" ({p.cancelled} cancelled this period)"
+    c.metric("Success rate", f"{p.success_rate:.0%}" if p.success_rate is not None else "—",
+             help=rate_help)
     d.metric("Median duration", ui.seconds(int(p.median_ms)) if p.median_ms else "—")
+    if budget and label == "This month":
+        ui.budget_bar(budget, sees_team=team)
 
 running = jobs.active_for_user(eng, me.username)
 if running:
