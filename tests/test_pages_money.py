@@ -125,3 +125,21 @@ def test_a_member_sees_the_team_budget_as_a_band_not_the_teams_spend() -> None:
     page = text + " ".join(str(m.value) for m in at.metric) + " ".join(
         p.proto.text for p in at.get("progress"))
     assert "$15" not in page and "$100" not in page and "$85" not in page
+
+
+def test_admin_budgets_show_money_a_share_and_who_is_over() -> None:
+    app_as("admin", "admin", page="pages/admin.py")
+    _budget("team", "team", "2.20")
+    _budget("user", "bob", "2.50")
+    _spend("admin", "2.24")
+    at = app_as("admin", "admin", run=True, page="pages/admin.py")
+    at.session_state["admin_tab"] = "Budgets"
+    at.run()
+    assert not at.exception
+    table = next(d for d in at.dataframe if "Budget" in d.value.columns).value
+    team = table[table["Budget"] == "Team"].iloc[0]
+    assert (team["Limit"], team["Used this month"], team["Share"]) == ("$2.20", "$2.24", "102%")
+    assert team["Left"] == "🔴 over by $0.04" and team["Used"] == 100
+    bob = table[table["Budget"] == "bob"].iloc[0]
+    assert (bob["Limit"], bob["Left"], bob["Share"], bob["Used"]) == ("$2.50", "$2.50", "0%", 0)
+    assert any("The team's budget is over by" in m.value for m in at.markdown)
