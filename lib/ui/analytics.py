@@ -32,7 +32,7 @@ PAGE_KEY = "an_page"
 PER_PAGE = 50
 BIG_EXPORT_ROWS = 200_000  # past this the page says how to export without waiting on it
 _LEDGER_COLUMNS = ("time", "user", "provider", "model", "size", "quality", "style", "prompt",
-                   "cost_usd", "duration_s", "status", "request_id")
+                   "cost_usd", "duration_s", "status", "note", "request_id")
 
 
 def preset_range(preset: str, today: date) -> tuple[date, date]:
