@@ -196,6 +196,13 @@ def budget_bar(lim: budgets.Limit, sees_team: bool) -> None:
                     "this month.]")
 
 
+def demo_banner(what: str) -> None:
+    """Say loudly that synthetic demo rows are mixed in."""
+    st.warning(f"**Demo data is on**: these {what} include the synthetic demo history, not "
+               "only real work. Switch \"Demo data\" off for real figures.",
+               icon=":material/science:")
+
+
 def setup_hint(label: str, hint: str, role: str) -> str:
     """How to set up a provider: the instructions for an admin, a request for anyone else."""
     if role == "admin":
