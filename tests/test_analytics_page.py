@@ -292,5 +292,5 @@ def test_this_months_budget_is_shown_over_when_over() -> None:
     budgets.set_budget(eng.db, "team", "team", Decimal("2.20"), "root", now)
     at = _page("root", "admin")
     bar = at.get("progress")[0].proto
-    assert bar.value == 100 and "Over by $0.04" in bar.text
+    assert bar.value == 100 and r"Over by \$0.04" in bar.text
     assert any("Over budget" in m.value for m in at.markdown)

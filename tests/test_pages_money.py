@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from lib.mdtext import plain
 from tests.helpers import app_as
 
 pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
@@ -39,8 +40,8 @@ def test_a_batch_over_the_budget_is_shown_and_blocked_before_the_click() -> None
     at = _generate_form("bob", "member", 12)
     assert not at.exception
     errors = [e.value for e in at.error]
-    assert ("This batch of 12 jobs ($0.48) exceeds your remaining $0.42 this month, so it "
-            "will be refused.") in errors
+    assert plain("This batch of 12 jobs ($0.48) exceeds your remaining $0.42 this month, so "
+                 "it will be refused.") in errors  # escaped: two "$" are not LaTeX
     assert at.button(key="gen_submit").disabled
     assert not any("85%" in w.value for w in at.warning)  # no longer one job's figure
     at = at.number_input(key="gen_variations").set_value(10).run()  # $0.40 fits
@@ -109,7 +110,7 @@ def test_home_shows_a_budget_gone_over_as_over() -> None:
     assert not at.exception
     bar = at.get("progress")[0]
     assert bar.proto.value == 100
-    assert "Over by $0.04: $2.24 of $2.20 used (102%)" in bar.proto.text
+    assert plain("Over by $0.04: $2.24 of $2.20 used (102%)") in bar.proto.text
     assert any(":red[" in m.value and "Over budget" in m.value and "$0.04" in m.value
                for m in at.markdown)
 
@@ -143,3 +144,15 @@ def test_admin_budgets_show_money_a_share_and_who_is_over() -> None:
     bob = table[table["Budget"] == "bob"].iloc[0]
     assert (bob["Limit"], bob["Left"], bob["Share"], bob["Used"]) == ("$2.50", "$2.50", "0%", 0)
     assert any("The team's budget is over by" in m.value for m in at.markdown)
+
+
+def test_compare_shows_a_grid_over_the_budget_before_run_and_disables_it() -> None:
+    at = app_as("bob", "member", page="pages/compare.py")
+    _price_sandbox("0.04")
+    _budget("user", "bob", "0.20")
+    at.text_area(key="cmp_prompts").input("a fox\na boat").run()
+    at.multiselect(key="cmp_qualities").set_value(["draft", "standard", "high"]).run()
+    assert not at.exception  # 2 rows x 3 columns at $0.04 = $0.24
+    errors = " ".join(e.value for e in at.error)
+    assert plain("This grid of 6 jobs ($0.24) exceeds your remaining $0.20") in errors
+    assert at.button(key="cmp_run").disabled

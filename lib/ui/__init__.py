@@ -169,11 +169,11 @@ def budget_notes(eng: Engine, user: str, est: forms.Estimate | None, count: int 
     admin = signed_in().role == "admin"
     total = None if est.cost_usd is None else est.cost_usd * count
     notes = budgets.notes(eng.db, user, total, eng.clock.now(), count=count, sees_team=admin)
-    for note in notes:
+    for note in notes:  # plain(): two "$" would otherwise render as LaTeX
         if note.over:
-            st.error(note.text, icon=":material/savings:")
+            st.error(plain(note.text), icon=":material/savings:")
         else:
-            st.warning(note.text, icon=":material/savings:")
+            st.warning(plain(note.text), icon=":material/savings:")
     refused = any(n.over for n in notes)
     if notes and admin:
         return st.checkbox("Override the budget for this request (admins only; recorded)",
@@ -190,7 +190,7 @@ def budget_bar(lim: budgets.Limit, sees_team: bool) -> None:
         st.markdown(f":{'red' if over else 'gray'}[{plain(text)}]")
         return
     whose = "Team budget" if lim.scope == "team" else "Your budget"
-    st.progress(min(1.0, lim.fraction), text=f"{whose}: {text}")
+    st.progress(min(1.0, lim.fraction), text=plain(f"{whose}: {text}"))
     if lim.used_usd > lim.limit_usd:
         st.markdown(f":red[:material/warning: **Over budget** by {plain(money(lim.over_usd))} "
                     "this month.]")
