@@ -51,6 +51,17 @@ def money(value: object) -> str:
     return f"{sign}${whole}.{frac.ljust(2, '0')}"
 
 
+def job_cost(value: object, status: str) -> str:
+    """What a job cost: a failed or cancelled job without a charge cost nothing ("$0.00, not
+    charged"), a queued or running one has no cost yet; only a succeeded job without a price
+    is "cost unknown"."""
+    if value is None and status in ("failed", "cancelled"):
+        return "$0.00 (not charged)"
+    if value is None and status in ("queued", "running"):
+        return "cost pending"
+    return money(value)
+
+
 def amount(value: object) -> str:
     """A cost for a file read by tools: plain decimal digits ("0.04", "0"), "" when unknown."""
     if value is None:
@@ -66,3 +77,24 @@ def plural(count: int, word: str, many: str | None = None) -> str:
     """"1 image", "2 images", "1,000 images" (``many`` for irregular plurals)."""
     return f"{count:,} {word if count == 1 else many or word + 's'}"
 
+
+
+def usage(units: dict[str, object] | None) -> str:
+    """Provider usage for a person: ``{"images": 1.0}`` -> "1 image", ``{"output_image_tokens":
+    1290}`` -> "1,290 output image tokens"; "—" when there is none."""
+    parts = []
+    for key, raw in (units or {}).items():
+        try:
+            number = _decimal(raw)
+        except ValueError:
+            parts.append(f"{key.replace('_', ' ')}: {raw}")
+            continue
+        text = f"{int(number):,}" if number == number.to_integral_value() else f"{number:,}"
+        name = key.replace("_", " ")
+        parts.append(f"{text} {name[:-1] if number == 1 and name.endswith('s') else name}")
+    return ", ".join(parts) or "—"
+
+
+def shown(value: object) -> str:
+    """A setting for a person: "—" for nothing (never "None")."""
+    return "—" if value is None or str(value) in ("", "None") else str(value)

@@ -42,3 +42,26 @@ def test_counts_are_singular_or_plural() -> None:
     assert fmt.plural(2, "image") == "2 images"
     assert fmt.plural(1200, "job") == "1,200 jobs"
     assert fmt.plural(3, "variation") == "3 variations"
+
+
+@pytest.mark.parametrize(("units", "shown"), [
+    ({"images": 1.0}, "1 image"), ({"images": 2}, "2 images"),
+    ({"output_image_tokens": 1290}, "1,290 output image tokens"),
+    ({"credits": 3.5}, "3.5 credits"), ({}, "—"), (None, "—"),
+])
+def test_usage_reads_as_words_not_json(units: dict[str, object] | None, shown: str) -> None:
+    assert fmt.usage(units) == shown
+
+
+def test_missing_settings_show_a_dash_not_none() -> None:
+    assert [fmt.shown(v) for v in (None, "None", "", 42, "high")] == ["—", "—", "—", "42",
+                                                                       "high"]
+
+
+@pytest.mark.parametrize(("cost", "status", "shown"), [
+    (None, "failed", "$0.00 (not charged)"), (None, "cancelled", "$0.00 (not charged)"),
+    (None, "succeeded", "cost unknown"), (None, "queued", "cost pending"),
+    (Decimal("0.039"), "failed", "$0.039"), (Decimal("0.04"), "succeeded", "$0.04"),
+])
+def test_a_job_without_a_charge_says_why(cost: Decimal | None, status: str, shown: str) -> None:
+    assert fmt.job_cost(cost, status) == shown

@@ -156,3 +156,22 @@ def test_compare_shows_a_grid_over_the_budget_before_run_and_disables_it() -> No
     errors = " ".join(e.value for e in at.error)
     assert plain("This grid of 6 jobs ($0.24) exceeds your remaining $0.20") in errors
     assert at.button(key="cmp_run").disabled
+
+
+def test_history_says_a_failed_sandbox_job_was_not_charged() -> None:
+    import time
+
+    from lib import jobs, ui
+
+    app_as("ann", "member", page="pages/history.py")
+    eng = ui.engine()
+    job_id = jobs.submit(eng, "ann", jobs.JobSpec(prompt="[[fail:safety]] refused", width=64,
+                                                  height=64, n=2))
+    deadline = time.monotonic() + 20
+    while eng.db.scalar("SELECT status FROM jobs WHERE id = ?", [job_id]) in jobs.ACTIVE:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    at = app_as("ann", "member", page="pages/history.py")
+    captions = " ".join(c.value for c in at.caption)
+    assert "$0.00 (not charged)" in captions and "cost unknown" not in captions
+    assert "2 images · 1 attempt ·" in captions and "(s)" not in captions
