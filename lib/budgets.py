@@ -237,7 +237,7 @@ def get_budget(db: Database, scope: str, subject: str) -> tuple[Decimal, float] 
 
 def all_budgets(db: Database, now: datetime) -> list[Limit]:
     """Every budget with this month's use, team first."""
-    rows = db.fetchall("SELECT scope, subject FROM budgets ORDER BY scope DESC, subject")
+    rows = db.fetchall("SELECT scope, subject FROM budgets ORDER BY scope = 'team' DESC, subject")
     out = []
     with db.cursor() as cur:
         for scope, subject in rows:

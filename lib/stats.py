@@ -75,3 +75,12 @@ def budget(engine: Engine, user: str | None) -> budgets.Limit | None:
         found = budgets.limits(cur, user or "\x00", engine.clock.now())
     mine = [b for b in found if b.scope == "user"]
     return (mine or found or [None])[0]
+
+
+def budget_limits(engine: Engine, user: str | None) -> list[budgets.Limit]:
+    """Every budget that applies: the user's own first, then the team's (``None``: the team's
+    only). A member is shown the team's as a band (lib/budgets.py), but is shown it: a team
+    budget gone over stops their next request too."""
+    with engine.db.cursor() as cur:
+        found = budgets.limits(cur, user or "\x00", engine.clock.now())
+    return sorted(found, key=lambda lim: lim.scope != "user")

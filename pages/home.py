@@ -16,7 +16,7 @@ viewer = gallery.Viewer(me.username, me.role)
 st.title(f"Hello, {plain(me.name)}")
 st.caption("The team's figures." if team else "Your figures.")
 today, month = stats.today_and_month(eng, None if team else me.username)
-budget = stats.budget(eng, None if team else me.username)
+limits = stats.budget_limits(eng, None if team else me.username)
 for label, p in (("Today", today), ("This month", month)):
     st.subheader(label)
     a, b, c, d = st.columns(4)
@@ -31,8 +31,9 @@ for label, p in (("Today", today), ("This month", month)):
     c.metric("Success rate", f"{p.success_rate:.0%}" if p.success_rate is not None else "—",
              help=rate_help)
     d.metric("Median duration", ui.seconds(int(p.median_ms)) if p.median_ms else "—")
-    if budget and label == "This month":
-        ui.budget_bar(budget, sees_team=team)
+    if label == "This month":
+        for limit in limits:
+            ui.budget_bar(limit, sees_team=team)
 
 running = jobs.active_for_user(eng, me.username)
 if running:

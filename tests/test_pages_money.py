@@ -139,10 +139,11 @@ def test_admin_budgets_show_money_a_share_and_who_is_over() -> None:
     assert not at.exception
     table = next(d for d in at.dataframe if "Budget" in d.value.columns).value
     team = table[table["Budget"] == "Team"].iloc[0]
-    assert (team["Limit"], team["Used this month"], team["Share"]) == ("$2.20", "$2.24", "102%")
-    assert team["Left"] == "🔴 over by $0.04" and team["Used"] == 100
+    assert (team["Limit"], team["Used this month"], team["Used"]) == ("$2.20", "$2.24", 102)
+    assert team["Left"] == "over by $0.04"
     bob = table[table["Budget"] == "bob"].iloc[0]
-    assert (bob["Limit"], bob["Left"], bob["Share"], bob["Used"]) == ("$2.50", "$2.50", "0%", 0)
+    assert (bob["Limit"], bob["Left"], bob["Used"]) == ("$2.50", "$2.50", 0)
+    assert table["Budget"].tolist() == ["Team", "bob"]  # the team's first
     assert any("The team's budget is over by" in m.value for m in at.markdown)
 
 
@@ -175,3 +176,13 @@ def test_history_says_a_failed_sandbox_job_was_not_charged() -> None:
     captions = " ".join(c.value for c in at.caption)
     assert "$0.00 (not charged)" in captions and "cost unknown" not in captions
     assert "2 images · 1 attempt ·" in captions and "(s)" not in captions
+
+
+def test_a_member_with_a_budget_of_their_own_also_sees_the_team_band() -> None:
+    app_as("admin", "admin", page="pages/home.py")
+    _budget("team", "team", "2.20")
+    _budget("user", "bob", "2.50")
+    _spend("admin", "2.24")
+    at = app_as("bob", "member", page="pages/home.py")
+    assert plain("Your budget: $2.50 of $2.50 left (0% used)") in at.get("progress")[0].proto.text
+    assert any("The team's monthly budget is over the limit." in m.value for m in at.markdown)

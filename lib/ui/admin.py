@@ -89,10 +89,10 @@ def budgets_section(eng: Engine, me: User) -> None:
         st.dataframe(
             [{"Budget": "Team" if b.scope == "team" else b.subject,
               "Limit": money(b.limit_usd), "Used this month": money(b.used_usd),
-              "Used": min(1.0, b.fraction) * 100,
-              "Left": (f"🔴 over by {money(b.over_usd)}" if b.used_usd > b.limit_usd
+              "Used": round(b.fraction * 100),  # past 100 the bar stays full, the % says
+              "Left": (f"over by {money(b.over_usd)}" if b.used_usd > b.limit_usd
                        else money(b.left_usd)),
-              "Share": f"{b.fraction:.0%}", "Warn at": f"{b.warn_fraction:.0%}"}
+              "Warn at": f"{b.warn_fraction:.0%}"}
              for b in rows], hide_index=True, width="stretch",
             column_config={"Used": st.column_config.ProgressColumn(
                 "Used", min_value=0, max_value=100, format="%.0f%%")})
