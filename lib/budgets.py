@@ -140,6 +140,9 @@ def refusal(lim: Limit, extra: Decimal, user: str, admins: list[str], count: int
         head = (f"This would take {lim.label} over its limit: {money(lim.used_usd)} of "
                 f"{money(lim.limit_usd)} is used this month and {money(lim.left_usd)} is left, "
                 f"but {_what(extra, count)} would need more.")
+    elif lim.fraction > 1:
+        head = (f"The team's monthly budget is already over its limit; {_what(extra, count)} "
+                "does not fit.")
     else:
         head = (f"This would take the team's monthly budget over its limit (it is "
                 f"{band(lim.fraction)}); {_what(extra, count)} does not fit.")
@@ -185,6 +188,9 @@ def notes(db: Database, user: str, estimate: Decimal | None, now: datetime, *,
             whose = "your remaining" if lim.scope == "user" else "the team's remaining"
             text = (f"{noun} ({money(extra)}) exceeds {whose} {money(lim.left_usd)} this "
                     "month, so it will be refused." if dollars else
+                    f"The team's monthly budget is already over its limit, so "
+                    f"{noun[0].lower() + noun[1:]} ({money(extra)}) will be refused."
+                    if lim.fraction > 1 else
                     f"{noun} ({money(extra)}) would take the team's monthly budget over its "
                     f"limit (it is {band(lim.fraction)}), so it will be refused.")
             out.append(Note(text, True))

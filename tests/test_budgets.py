@@ -174,3 +174,17 @@ def test_the_note_before_a_batch_prices_the_whole_batch(engine: Engine, clock: F
     assert note.over
     assert note.text == ("This batch of 3 jobs ($0.09) exceeds your remaining $0.07 this "
                          "month, so it will be refused.")
+
+
+def test_a_member_is_told_plainly_when_the_team_budget_is_already_over(
+    engine: Engine, clock: FakeClock,
+) -> None:
+    budgets.set_budget(engine.db, "team", "team", Decimal("0.06"), "root", clock.now())
+    submit(engine, "bob")
+    submit(engine, "bob")
+    budgets.set_budget(engine.db, "team", "team", Decimal("0.05"), "root", clock.now())
+    (note,) = budgets.notes(engine.db, "ann", Decimal("0.03"), clock.now(), sees_team=False)
+    assert note.over and note.text == ("The team's monthly budget is already over its limit, "
+                                       "so this request ($0.03) will be refused.")
+    with pytest.raises(jobs.OverBudget, match="already over its limit"):
+        submit(engine, "ann")
