@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib import fmt, gallery, ui
+from lib import gallery, ui
 from lib.ui import gallery as tiles
 from lib.ui import grid
 
@@ -56,7 +56,7 @@ result = tiles.cached_search(eng, viewer, query)
 count, mode = st.columns([4, 1])
 if demo:
     ui.demo_banner("images")
-count.caption(f"{fmt.plural(result.total, 'image')} match{'es' if result.total == 1 else ''}.")
+count.caption(f"{result.total:,} image(s) match.")
 selecting = mode.toggle("Select", key="gal_selecting", help="Tick images for bulk actions")
 
 tiles.confirm_delete(eng, viewer)
