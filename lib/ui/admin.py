@@ -12,7 +12,7 @@ from lib import auth, budgets, pricing, style_previews, styles
 from lib import providers as registry
 from lib.auth import User
 from lib.engine import Engine
-from lib.fmt import money
+from lib.fmt import money, plural
 from lib.mdtext import plain
 from lib.ui.styles import preview_box, style_fields
 
@@ -158,7 +158,7 @@ def prices_section(eng: Engine, me: User) -> None:
         span = st.date_input("Jobs created between", value=())
         if st.form_submit_button("Recompute", icon=":material/calculate:") and len(span) == 2:
             result = pricing.recompute(eng.db, me.username, span[0], span[1], eng.clock.now())
-            st.success(f"{result.changed} of {result.jobs} job(s) changed: "
+            st.success(f"{result.changed} of {plural(result.jobs, 'job')} changed: "
                        f"{money(result.old_total)} → {money(result.new_total)}"
                        + (f"; {result.unpriced} now have no price" if result.unpriced else ""))
     with st.expander("Audit trail", icon=":material/history:"):
