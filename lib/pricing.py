@@ -125,8 +125,8 @@ def recompute(db: Database, by: str, start: date, end: date, now: datetime) -> R
                         [cost.total, json.dumps(list(cost.price_ids)), job_id])
             ids = [r[0] for r in cur.execute(
                 "SELECT id FROM images WHERE job_id = ? ORDER BY idx", [job_id]).fetchall()]
-            deleted = int(cur.execute("SELECT coalesce(images_deleted, 0) FROM jobs "
-                                      "WHERE id = ?", [job_id]).fetchone()[0])
+            deleted = int((cur.execute("SELECT coalesce(images_deleted, 0) FROM jobs "
+                                       "WHERE id = ?", [job_id]).fetchone() or (0,))[0])
             # Split over every image made: a deleted image keeps its share on the job.
             parts = costs.split(cost.total, len(ids) + deleted)
             for image_id, part in zip(ids, parts, strict=False):

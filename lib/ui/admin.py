@@ -97,10 +97,10 @@ def budgets_section(eng: Engine, me: User) -> None:
             column_config={"Used": st.column_config.ProgressColumn(
                 "Used", min_value=0, max_value=100, format="%.0f%%")})
         over = [b for b in rows if b.used_usd > b.limit_usd]
-        for b in over:
-            who = "The team's budget" if b.scope == "team" else f"{plain(b.subject)}'s budget"
-            figures = plain(f"{money(b.over_usd)} this month ({money(b.used_usd)} of "
-                            f"{money(b.limit_usd)})")
+        for lim in over:
+            who = "The team's budget" if lim.scope == "team" else f"{plain(lim.subject)}'s budget"
+            figures = plain(f"{money(lim.over_usd)} this month ({money(lim.used_usd)} of "
+                            f"{money(lim.limit_usd)})")
             st.markdown(f":red[:material/warning: {who} is over by {figures}.]")
     else:
         st.info("No budgets yet: nothing limits spending.", icon=":material/savings:")

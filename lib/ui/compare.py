@@ -166,9 +166,9 @@ def _preview(eng: Engine, viewer: gallery.Viewer, grid: compare.Grid,
     if est.unpriced:
         st.caption(f"{plural(est.unpriced, 'cell')} {'has' if est.unpriced == 1 else 'have'} "
                    "no price yet, so the total is a lower bound.")
-    for note in notes:
-        text = plain(note.text.replace("This batch of", "This grid of"))  # "$" is not LaTeX
-        if note.over:
+    for budget_note in notes:
+        text = plain(budget_note.text.replace("This batch of", "This grid of"))  # no LaTeX
+        if budget_note.over:
             st.error(text + " Make the grid smaller, or ask for a higher budget.",
                      icon=":material/savings:")
         else:
