@@ -186,3 +186,18 @@ def test_a_member_with_a_budget_of_their_own_also_sees_the_team_band() -> None:
     at = app_as("bob", "member", page="pages/home.py")
     assert plain("Your budget: $2.50 of $2.50 left (0% used)") in at.get("progress")[0].proto.text
     assert any("The team's monthly budget is over the limit." in m.value for m in at.markdown)
+
+
+def test_the_gallery_hides_demo_images_until_asked_and_then_says_so() -> None:
+    from lib import ui
+    from tests.test_gallery import add
+
+    at = app_as("admin", "admin", page="pages/gallery.py")
+    add(ui.engine(), "real", "admin")
+    add(ui.engine(), "fake", "admin", demo=True)
+    at.run()
+    assert "1 image(s) match." in [c.value for c in at.caption]
+    assert not any("Demo data is on" in w.value for w in at.warning)
+    at.toggle(key="gal_demo").set_value(True).run()
+    assert "2 image(s) match." in [c.value for c in at.caption]
+    assert any("Demo data is on" in w.value for w in at.warning)
