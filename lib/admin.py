@@ -17,6 +17,7 @@ import pandas as pd
 from lib import auth
 from lib import providers as registry
 from lib.db import Database
+from lib.fmt import plural
 from lib.providers.base import ProviderError
 from lib.providers.http import redact
 from lib.storage import StorageError
@@ -50,8 +51,8 @@ class ProviderRow:
         """Models and use when configured, else how to configure it."""
         if not self.configured:
             return self.hint
-        models = "any model id" if self.open_models else f"{self.models} model(s)"
-        return f"{models}, default {self.default_model} · {self.images:,} image(s) made"
+        models = "any model id" if self.open_models else plural(self.models, "model")
+        return f"{models}, default {self.default_model} · {plural(self.images, 'image')} made"
 
 
 def provider_rows(engine: Engine) -> list[ProviderRow]:

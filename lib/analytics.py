@@ -9,9 +9,12 @@ tests agree:
   they were billed; jobs with no charge have NULL or 0. A succeeded job whose cost is NULL
   is *unpriced*: counted in ``unpriced_jobs``, left out of spend and of cost per image
   (never a silent zero).
-- Images = ``images`` rows of those jobs. Cost per image = spend / images of priced jobs.
-- Success rate = succeeded / (succeeded + failed + cancelled); queued and running jobs are
-  not finished. Durations are succeeded jobs' ``duration_ms``; quantiles interpolate
+- Images = ``images`` rows of those jobs. Cost per image = spend / images *made* by priced
+  jobs: a deleted image still counts (``jobs.images_deleted``), and its cost stays on a
+  "deleted image" line of the ledger instead of moving onto its siblings.
+- Success rate = succeeded / (succeeded + failed). Cancelled jobs (a person's choice) are
+  left out and counted apart; queued and running jobs are not finished.
+  Durations are succeeded jobs' ``duration_ms``; quantiles interpolate
   linearly (``quantile_cont``).
 - The previous period is as long as the chosen one and ends the day before it starts.
 
@@ -137,13 +140,17 @@ _METRICS = """
     count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
     coalesce(sum(cost_usd), 0)::DECIMAL(18, 8) AS spend_usd,
     count(*) FILTER (WHERE status = 'succeeded' AND cost_usd IS NULL) AS unpriced_jobs,
-    CASE WHEN sum(images) FILTER (WHERE cost_usd IS NOT NULL) > 0
-         THEN (sum(cost_usd) / sum(images) FILTER (WHERE cost_usd IS NOT NULL))
-              ::DECIMAL(18, 8) END AS cost_per_image_usd,
+    CASE WHEN sum(images + coalesce(images_deleted, 0)) FILTER (WHERE cost_usd IS NOT NULL) > 0
+         THEN (sum(cost_usd) / sum(images + coalesce(images_deleted, 0))
+                   FILTER (WHERE cost_usd IS NOT NULL))::DECIMAL(18, 8)
+         END AS cost_per_image_usd,
     (count(*) FILTER (WHERE status = 'succeeded'))
-        / nullif(count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'cancelled')), 0)
+        / nullif(count(*) FILTER (WHERE status IN ('succeeded', 'failed')), 0)
         AS success_rate,
-    coalesce(sum(greatest(images, 1)), 0)::BIGINT AS ledger_rows"""
+    coalesce(sum(greatest(images, 1)
+                 + CASE WHEN images > 0 AND images_deleted > 0 THEN 1 ELSE 0 END), 0)::BIGINT
+        AS ledger_rows,
+    coalesce(sum(images_deleted), 0)::BIGINT AS images_deleted"""
 _TIMES = """
     round(median(duration_ms) FILTER (WHERE status = 'succeeded'), 1) AS median_ms,
     round(quantile_cont(duration_ms, 0.95) FILTER (WHERE status = 'succeeded'), 1) AS p95_ms"""
@@ -167,6 +174,7 @@ class Figures:
     ledger_rows: int  # images, plus jobs without any
     median_ms: float | None
     p95_ms: float | None
+    images_deleted: int = 0  # made, then deleted: still in cost per image and the ledger
 
 
 @dataclass(frozen=True)
@@ -237,7 +245,8 @@ def summary(db: Database, viewer: Viewer, f: Filters) -> Summary:
     def figures(period: Filters, key: bool) -> Figures:
         r = by_period.get(key) or {}  # no row: nothing happened in that period
         r |= {k: int(r.get(k) or 0) for k in ("jobs", "images", "succeeded", "failed",
-                                               "cancelled", "unpriced_jobs", "ledger_rows")}
+                                               "cancelled", "unpriced_jobs", "ledger_rows",
+                                               "images_deleted")}
         r["spend_usd"] = Decimal(r.get("spend_usd") or 0)
         return Figures(period.start, period.end,
                        **{k.name: r.get(k.name) for k in fields(Figures)[2:]})
@@ -330,15 +339,14 @@ def durations(db: Database, viewer: Viewer, f: Filters, by: str = "provider") ->
 
 
 def failures(db: Database, viewer: Viewer, f: Filters) -> pd.DataFrame:
-    """Failed and cancelled jobs per provider and error type, as a share of the provider's
-    finished jobs (so a provider's rates add up to 1 - its success rate)."""
+    """Failed jobs per provider and error type, as a share of the provider's finished jobs
+    (so a provider's rates add up to 1 - its success rate). Cancelled jobs are not failures:
+    they are left out here (``Figures.cancelled`` counts them)."""
     where, params = jobs_where(scope(viewer, f))
     return db.df(f"""
-        WITH fin AS (SELECT j.provider, j.status,
-                            CASE WHEN j.status = 'cancelled' THEN 'cancelled'
-                                 ELSE coalesce(j.error_type, 'unknown') END AS error_type
+        WITH fin AS (SELECT j.provider, j.status, coalesce(j.error_type, 'unknown') AS error_type
                      FROM jobs j
-                     WHERE {where} AND j.status IN ('succeeded', 'failed', 'cancelled')),
+                     WHERE {where} AND j.status IN ('succeeded', 'failed')),
         tot AS (SELECT provider, count(*) AS finished FROM fin GROUP BY 1)
         SELECT fin.provider, fin.error_type, count(*) AS jobs,
                any_value(tot.finished) AS finished,

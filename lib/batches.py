@@ -11,11 +11,11 @@ Every job seed stays within ``jobmodel.MAX_SEED`` (2**32 - 1), the limit ``jobs.
 checks: the last job's seed is the base plus ``(count - 1) * step``. Images past the job
 seed (seed + i) are the provider's to number, as for any single job.
 
-A batch is all or nothing: when one of its jobs is refused (a budget, a bad setting) the
-jobs already queued are cancelled and the error is raised, so nobody is left with a
-half batch they did not ask for. A double click is one batch: job i's client token is the
-request's content token plus i, and ``jobs.submit`` returns the existing job for a token
-seen within ``jobs.DEDUPE_WINDOW_S``.
+A batch is all or nothing: its settings and its total cost are checked against the
+budgets before any job is queued (``jobs.submit_all``), so a refused batch leaves no
+cancelled jobs behind. A count outside 1 .. MAX_VARIATIONS is refused, never changed.
+A double click is one batch: job i's client token is the request's content token plus i,
+and ``jobs.submit`` returns the existing job for a token seen within ``jobs.DEDUPE_WINDOW_S``.
 
 Errors: ``jobs.SubmitError`` (and ``jobs.OverBudget``), their message shown to a person.
 """
@@ -76,6 +76,9 @@ def submit_batch(engine: Engine, user: str, spec: jobs.JobSpec, count: int,
     One variation is an ordinary job (no batch id) with the seed as given. A model that takes
     no seed gets none (its variations are independent runs, recorded as such).
     """
+    if not 1 <= count <= MAX_VARIATIONS:
+        raise jobs.SubmitError(f"A batch has 1 to {MAX_VARIATIONS} variations, not {count}: "
+                               f"ask for {MAX_VARIATIONS} or fewer.")
     auth.require_active(engine.db, user, error=jobs.SubmitError)
     if count == 1:
         return [jobs.submit(engine, user, forms.with_token(user, spec))]
@@ -85,17 +88,9 @@ def submit_batch(engine: Engine, user: str, spec: jobs.JobSpec, count: int,
                                 if seeded else [None] * count)
     token = batch_token(user, spec, count, mode)
     batch_id = uuid.uuid4().hex[:16]
-    ids: list[str] = []
-    try:
-        for k, seed in enumerate(chosen):
-            one = replace(spec, seed=seed, batch_id=batch_id, client_token=f"{token}-{k}")
-            ids.append(jobs.submit(engine, user, one))
-    except jobs.SubmitError as exc:
-        for job_id in ids:
-            jobs.cancel(engine, job_id, user)
-        done = f" The {len(ids)} variation(s) already queued were cancelled." if ids else ""
-        raise type(exc)(f"{exc}{done}") from None
-    return ids
+    return jobs.submit_all(engine, user, [
+        replace(spec, seed=seed, batch_id=batch_id, client_token=f"{token}-{k}")
+        for k, seed in enumerate(chosen)])
 
 
 def batch_of(engine: Engine, job_id: str) -> str | None:

@@ -8,7 +8,14 @@ What counts against a budget this (UTC) month:
 
 The check runs inside the same write transaction that inserts the job, under the
 database's one write lock, so many submits at once are checked one after another
-and together can never take a budget over its limit.
+and together can never take a budget over its limit. A batch (Variations, a Compare grid)
+is checked as a whole first, under that same lock (``jobs.submit_all``), so a batch that
+does not fit is refused before any of its jobs is queued.
+
+Who sees which figures: an admin sees every budget in dollars. Anyone else sees their own
+budget in dollars, but the team's only as a band of how much is used (:func:`band`:
+"under half", "80-90%", "over the limit"), never its dollars: in a small team the team's
+spend would tell each colleague's (SECURITY.md).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from lib.db import Cursor, Database
+from lib.fmt import money
 
 DEFAULT_WARN = 0.8
 MAX_BUDGET_USD = Decimal(1_000_000_000)  # the column is DECIMAL(18,2); no team needs more
@@ -50,9 +58,21 @@ class Limit:
         """What remains (never below zero)."""
         return max(Decimal(0), self.limit_usd - self.used_usd)
 
+    @property
+    def over_usd(self) -> Decimal:
+        """How far use has gone past the limit (zero when within it)."""
+        return max(Decimal(0), self.used_usd - self.limit_usd)
+
+    @property
+    def fraction(self) -> float:
+        """The share used so far (above 1 when over; a zero limit with any use counts as 1+)."""
+        return self.after(Decimal(0))
+
     def after(self, extra: Decimal) -> float:
         """The fraction used once ``extra`` more is spent."""
-        return float((self.used_usd + extra) / self.limit_usd) if self.limit_usd else 1.0
+        if self.limit_usd:
+            return float((self.used_usd + extra) / self.limit_usd)
+        return 0.0 if self.used_usd + extra == 0 else float("inf")
 
     @property
     def label(self) -> str:
@@ -82,35 +102,111 @@ def limits(cur: Cursor, user: str, now: datetime) -> list[Limit]:
     return out
 
 
+def band(fraction: float) -> str:
+    """How much of a budget is used, coarsely: what a member may know of the team's."""
+    if fraction > 1:
+        return "over the limit"
+    if fraction >= 0.9:
+        return "90-100% used"
+    if fraction >= 0.5:
+        low = int(fraction * 10) * 10
+        return f"{low}-{low + 10}% used"
+    return "under half used"
+
+
+def shows_dollars(lim: Limit, sees_team: bool) -> bool:
+    """A user's own budget is shown in dollars; the team's only to those who see the team's."""
+    return lim.scope == "user" or sees_team
+
+
+def summary(lim: Limit, sees_team: bool) -> str:
+    """One line on where a budget stands: "$1.20 of $2.00 left (60%)", "over by $0.04 ..."."""
+    if not shows_dollars(lim, sees_team):
+        return f"The team's monthly budget is {band(lim.fraction)}."
+    if lim.used_usd > lim.limit_usd:
+        return (f"Over by {money(lim.over_usd)}: {money(lim.used_usd)} of "
+                f"{money(lim.limit_usd)} used ({lim.fraction:.0%})")
+    return f"{money(lim.left_usd)} of {money(lim.limit_usd)} left ({lim.fraction:.0%} used)"
+
+
+def _what(extra: Decimal, count: int) -> str:
+    return (f"this request ({money(extra)})" if count == 1
+            else f"this batch of {count} jobs ({money(extra)})")
+
+
+def refusal(lim: Limit, extra: Decimal, user: str, admins: list[str], count: int = 1) -> str:
+    """Why a request is refused, and what the person can do about it."""
+    if shows_dollars(lim, user in admins):
+        head = (f"This would take {lim.label} over its limit: {money(lim.used_usd)} of "
+                f"{money(lim.limit_usd)} is used this month and {money(lim.left_usd)} is left, "
+                f"but {_what(extra, count)} would need more.")
+    elif lim.fraction > 1:
+        head = (f"The team's monthly budget is already over its limit; {_what(extra, count)} "
+                "does not fit.")
+    else:
+        head = (f"This would take the team's monthly budget over its limit (it is "
+                f"{band(lim.fraction)}); {_what(extra, count)} does not fit.")
+    if user in admins:
+        return (f"{head} Raise the budget in Admin → Budgets, or tick \"Override the budget\" "
+                "to run it anyway (the override is recorded).")
+    who = f"an admin ({', '.join(admins)})" if admins else "an admin"
+    return (f"{head} Ask {who} to raise the budget, or choose a cheaper model, quality or "
+            "fewer images.")
+
+
 def enforce(cur: Cursor, user: str, estimate: Decimal | None, now: datetime,
-            admins: list[str]) -> None:
-    """Raise BudgetExceeded if this request would take any applying budget over its limit."""
+            admins: list[str], count: int = 1) -> None:
+    """Raise BudgetExceeded if this request (or batch of ``count`` jobs costing ``estimate``
+    in all) would take any applying budget over its limit."""
     extra = estimate or Decimal(0)
     for lim in limits(cur, user, now):
         if lim.used_usd + extra > lim.limit_usd:
-            who = ", ".join(admins) or "an admin"
-            raise BudgetExceeded(
-                f"This would take {lim.label} over its limit: ${lim.used_usd:,.2f} of "
-                f"${lim.limit_usd:,.2f} is used this month and ${lim.left_usd:,.2f} is left, "
-                f"but this request is estimated at ${extra:,.4f}. Ask {who} to raise the "
-                "budget, or choose a cheaper model, quality or fewer images."
-            )
+            raise BudgetExceeded(refusal(lim, extra, user, admins, count))
+
+
+@dataclass(frozen=True)
+class Note:
+    """A warning shown before submitting; ``over``: the request would be refused."""
+
+    text: str
+    over: bool
+
+
+def notes(db: Database, user: str, estimate: Decimal | None, now: datetime, *,
+          count: int = 1, sees_team: bool = True) -> list[Note]:
+    """Warnings to show before submitting ``count`` jobs costing ``estimate`` in all: over
+    the warning threshold, or over the limit (the request will be refused)."""
+    with db.cursor() as cur:
+        found = limits(cur, user, now)
+    out = []
+    extra = estimate or Decimal(0)
+    noun = "This request" if count == 1 else f"This batch of {count} jobs"
+    for lim in found:
+        after = lim.after(extra)
+        dollars = shows_dollars(lim, sees_team)
+        if after > 1:
+            whose = "your remaining" if lim.scope == "user" else "the team's remaining"
+            text = (f"{noun} ({money(extra)}) exceeds {whose} {money(lim.left_usd)} this "
+                    "month, so it will be refused." if dollars else
+                    f"The team's monthly budget is already over its limit, so "
+                    f"{noun[0].lower() + noun[1:]} ({money(extra)}) will be refused."
+                    if lim.fraction > 1 else
+                    f"{noun} ({money(extra)}) would take the team's monthly budget over its "
+                    f"limit (it is {band(lim.fraction)}), so it will be refused.")
+            out.append(Note(text, True))
+        elif after >= lim.warn_fraction:
+            text = (f"{after:.0%} of {lim.label} will be used after "
+                    f"{noun[0].lower() + noun[1:]} ({money(lim.left_usd)} of "
+                    f"{money(lim.limit_usd)} left now)." if dollars else
+                    f"The team's monthly budget will be {band(after)} after "
+                    f"{noun[0].lower() + noun[1:]}.")
+            out.append(Note(text, False))
+    return out
 
 
 def status(db: Database, user: str, estimate: Decimal | None, now: datetime) -> list[str]:
-    """Warnings to show before submitting: over the warning threshold, or over the limit."""
-    with db.cursor() as cur:
-        found = limits(cur, user, now)
-    notes = []
-    for lim in found:
-        after = lim.after(estimate or Decimal(0))
-        if after > 1:
-            notes.append(f"Over {lim.label}: ${lim.left_usd:,.2f} of ${lim.limit_usd:,.2f} "
-                         "left this month, so this request will be refused.")
-        elif after >= lim.warn_fraction:
-            notes.append(f"{after:.0%} of {lim.label} will be used after this request "
-                         f"(${lim.left_usd:,.2f} of ${lim.limit_usd:,.2f} left now).")
-    return notes
+    """The texts of :func:`notes` for one request, with every figure shown."""
+    return [n.text for n in notes(db, user, estimate, now)]
 
 
 def set_budget(db: Database, scope: str, subject: str, monthly_usd: Decimal,
@@ -147,7 +243,7 @@ def get_budget(db: Database, scope: str, subject: str) -> tuple[Decimal, float] 
 
 def all_budgets(db: Database, now: datetime) -> list[Limit]:
     """Every budget with this month's use, team first."""
-    rows = db.fetchall("SELECT scope, subject FROM budgets ORDER BY scope DESC, subject")
+    rows = db.fetchall("SELECT scope, subject FROM budgets ORDER BY scope = 'team' DESC, subject")
     out = []
     with db.cursor() as cur:
         for scope, subject in rows:

@@ -73,6 +73,20 @@ def _figure(traces: list[dict[str, Any]], x: str, y: str, *, legend: bool = True
     return go.Figure(data=traces, layout={**base, **layout})
 
 
+DAY_MS = 86_400_000  # a bar on a date axis is this wide times BAR_SHARE, whatever the period
+BAR_SHARE = 0.8
+
+
+def _money_axis(values: Iterable[Any]) -> dict[str, Any]:
+    """A dollar axis that starts at 0: no "$-1" below a chart of zero spend (Plotly centres
+    an all-zero axis on 0), a little headroom when there is no spend at all."""
+    top = max((float(v) for v in values if v is not None and not pd.isna(v)), default=0.0)
+    axis: dict[str, Any] = {"tickprefix": "$", "rangemode": "nonnegative"}
+    if top <= 0:
+        axis["range"] = [0, 1]
+    return axis
+
+
 def _safe(text: object) -> str:
     """Data as literal text for Plotly: HTML escaped, and no ``%{`` for Plotly to read as a
     placeholder. Plotly renders its pseudo-HTML (``<a href>``, ``<b>``, ``<span style>``) in
@@ -117,6 +131,7 @@ def spend_by_day(df: pd.DataFrame, by: str = "provider", start: date | None = No
     colors = colors_for(df["group"], PROVIDER_COLORS if by == "provider" else None)
     traces = [{  # a legend entry without the owner ("black-forest-labs/"): it fits
         "type": "bar", "x": part["day"], "y": part["spend_usd"],
+        "width": DAY_MS * BAR_SHARE,  # one day of spend in a 30-day window is a bar, not a line
         "name": _safe(name.rsplit("/", 1)[-1]), "marker": {"color": colors[name]},
         "customdata": _stack(part, "jobs", "unpriced_jobs"),
         "hovertemplate": (f"%{{x|%a %d %b %Y}}<br>{by.title()}: {_safe(name)}<br>"
@@ -127,7 +142,7 @@ def spend_by_day(df: pd.DataFrame, by: str = "provider", start: date | None = No
     if start and end:  # the whole period, half a day either side (as text: much faster)
         xaxis["range"] = [f"{start - timedelta(days=1)} 12:00", f"{end} 12:00"]
     return _figure(traces, "Day (UTC)", "Spend (USD)", barmode="stack", xaxis=xaxis,
-                   yaxis={"tickprefix": "$"})
+                   yaxis=_money_axis(df.groupby("day")["spend_usd"].sum() if len(df) else []))
 
 
 def cumulative(df: pd.DataFrame) -> go.Figure:
@@ -152,8 +167,10 @@ def cumulative(df: pd.DataFrame) -> go.Figure:
                 "type": "scatter", "x": cols["day"], "y": cols["budget_usd"], "name": "Budget",
                 "mode": "lines", "line": {"color": "#E5484D", "width": 2, "dash": "dot"},
                 "hovertemplate": "Monthly budget: $%{y:,.2f}<extra></extra>"})
+    tops = [df[c].max() for c in ("cumulative_usd", "forecast_usd", "budget_usd")
+            if c in df and len(df)]
     return _figure(traces, "Day (UTC)", "Cumulative spend (USD)", hovermode="x unified",
-                   yaxis={"tickprefix": "$"})
+                   yaxis=_money_axis(tops))
 
 
 def cost_per_image(df: pd.DataFrame) -> go.Figure:
@@ -168,7 +185,8 @@ def cost_per_image(df: pd.DataFrame) -> go.Figure:
                           "%{customdata[1]:,} image(s) · $%{customdata[2]:,.2f} spent"
                           "<extra></extra>"),
     } for name, part in _groups(df, "provider")]
-    return _figure(traces, "Cost per image (USD)", "Model", xaxis={"tickprefix": "$"},
+    return _figure(traces, "Cost per image (USD)", "Model",
+                   xaxis=_money_axis(df["cost_per_image_usd"]),
                    yaxis={"categoryorder": "total ascending", "automargin": True})
 
 
@@ -190,7 +208,8 @@ def durations(df: pd.DataFrame, by: str = "provider") -> go.Figure:
 
 
 def failures(df: pd.DataFrame) -> go.Figure:
-    """Stacked bars per provider: the share of finished jobs that failed, by error type."""
+    """Stacked bars per provider: the share of finished jobs that failed, by error type
+    (cancelled jobs are not failures: lib.analytics.failures leaves them out)."""
     colors = colors_for(df["error_type"], ERROR_COLORS)
     traces = [{
         "type": "bar", "x": _safe_all(part["provider"]), "y": part["rate"], "name": _safe(name),
@@ -198,7 +217,7 @@ def failures(df: pd.DataFrame) -> go.Figure:
         "hovertemplate": ("%{x} · %{fullData.name}<br>%{y:.1%} of finished jobs<br>"
                           "%{customdata[0]:,} of %{customdata[1]:,}<extra></extra>"),
     } for name, part in _groups(df, "error_type")]
-    return _figure(traces, "Provider", "Failed or cancelled (% of finished jobs)",
+    return _figure(traces, "Provider", "Failed (% of finished jobs)",
                    barmode="stack", yaxis={"tickformat": ".0%"})
 
 
@@ -213,5 +232,6 @@ def top_users(df: pd.DataFrame) -> go.Figure:
                           "%{customdata[1]:,} job(s)<br>$%{customdata[2]:,.4f} per image"
                           "<extra></extra>"),
     }] if len(df) else []
-    return _figure(traces, "Spend (USD)", "User", legend=False, xaxis={"tickprefix": "$"},
+    return _figure(traces, "Spend (USD)", "User", legend=False,
+                   xaxis=_money_axis(df["spend_usd"] if len(df) else []),
                    yaxis={"categoryorder": "total ascending", "automargin": True})

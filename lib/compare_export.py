@@ -14,6 +14,7 @@ import functools
 import io
 import logging
 import textwrap
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw, ImageFont
@@ -21,6 +22,7 @@ from PIL import Image, ImageDraw, ImageFont
 from lib import csvsafe, jobs
 from lib.compare import expand
 from lib.compare_store import CellState, Comparison
+from lib.fmt import amount, money
 from lib.storage import StorageError
 
 if TYPE_CHECKING:
@@ -39,9 +41,16 @@ CSV_FIELDS = ("row", "column", "prompt", "column_settings", "provider", "model",
               "error", "note", "avg_rating", "ratings", "winner")
 
 
+FONT = Path(__file__).parent / "fonts" / "DejaVuSans.ttf"  # has ★ and ·; lib/fonts/README.md
+
+
 @functools.lru_cache(maxsize=8)
 def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    return ImageFont.load_default(size=size)
+    try:
+        return ImageFont.truetype(str(FONT), size=size)
+    except OSError:  # the file is part of the repo; should it be missing, still export
+        log.warning("%s could not be loaded: the PNG uses Pillow's font (no ★)", FONT)
+        return ImageFont.load_default(size=size)
 
 
 def _text(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, width_chars: int,
@@ -106,7 +115,7 @@ def grid_png(engine: Engine, comp: Comparison, states: list[CellState],
 def _caption(state: CellState, winner: bool) -> str:
     parts = []
     if state.cost_usd is not None:
-        parts.append(f"${float(state.cost_usd):,.4f}")
+        parts.append(money(state.cost_usd))
     if state.duration_ms is not None:
         parts.append(f"{state.duration_ms / 1000:.1f} s")
     if state.avg_rating is not None:
@@ -135,7 +144,7 @@ def grid_csv(comp: Comparison, states: list[CellState], winners: dict[int, int])
             "quality": (spec.quality if spec else column.quality) or "", "size": size,
             "seed": "" if s.seed is None else s.seed, "status": s.status,
             "job_id": s.job_id or "", "image_id": s.image_id or "",
-            "cost_usd": "" if s.cost_usd is None else f"{s.cost_usd:f}",
+            "cost_usd": amount(s.cost_usd),
             "duration_s": "" if s.duration_ms is None else f"{s.duration_ms / 1000:.3f}",
             "error": s.error or "", "note": s.note or "",
             "avg_rating": "" if s.avg_rating is None else f"{s.avg_rating:.2f}",

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from lib import auth, jobs
 from lib.compare import (
+    Cell,
     CompareError,
     Grid,
     NeedsConfirmation,
@@ -125,13 +126,28 @@ def start(engine: Engine, viewer: Viewer, grid: Grid, title: str, *, shared: boo
     since = now - timedelta(seconds=jobs.DEDUPE_WINDOW_S)
     cid = jobs._new_id()
     cells = list(expand(grid, cid))
-    with engine.db.write() as cur:
-        auth.require_active(cur, viewer.username, viewer.role, error=CompareError)
+    # The whole grid is checked against the budgets before anything is saved or queued, and
+    # the write lock is held until every cell is queued, so no other submit slips in between.
+    with engine.db.exclusive():
+        auth.require_active(engine.db, viewer.username, viewer.role, error=CompareError)
         if token:
-            dup = cur.execute("SELECT id FROM comparisons WHERE owner = ? AND client_token = ? "
-                              "AND created_at >= ?", [viewer.username, token, since]).fetchone()
+            dup = engine.db.fetchone(
+                "SELECT id FROM comparisons WHERE owner = ? AND client_token = ? "
+                "AND created_at >= ?", [viewer.username, token, since])
             if dup:
                 return str(dup[0])
+        try:
+            jobs.check_batch(engine, viewer.username,
+                             [c.spec for c in cells if c.spec is not None], skip_invalid=True)
+        except jobs.SubmitError as exc:  # over a budget, or the account may not generate
+            raise CompareError(str(exc).replace("this batch of", "this grid of")) from None
+        _save_and_queue(engine, viewer, grid, title, shared, token, cid, cells, now)
+    return cid
+
+
+def _save_and_queue(engine: Engine, viewer: Viewer, grid: Grid, title: str, shared: bool,
+                    token: str | None, cid: str, cells: list[Cell], now: datetime) -> None:
+    with engine.db.write() as cur:
         cur.execute("INSERT INTO comparisons (id, owner, title, axes, shared, client_token, "
                     "created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     [cid, viewer.username, title, grid.to_json(), shared, token, now])
@@ -152,7 +168,6 @@ def start(engine: Engine, viewer: Viewer, grid: Grid, title: str, *, shared: boo
             cur.execute("UPDATE comparison_cells SET job_id = ?, note = ? "
                         "WHERE comparison_id = ? AND row_idx = ? AND col_idx = ?",
                         [job_id, note, cid, cell.row, cell.col])
-    return cid
 
 
 def get(engine: Engine, viewer: Viewer, comparison_id: str) -> Comparison | None:

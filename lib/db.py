@@ -191,6 +191,13 @@ class Database:
             finally:
                 raw.close()
 
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the write lock across several writes (they take it again, it is reentrant):
+        no other thread commits meanwhile, so a check made first still holds for them all."""
+        with self._write_lock:
+            yield
+
     def migrate(self) -> list[str]:
         """Apply migrations not yet recorded; return the names applied."""
         applied: list[str] = []

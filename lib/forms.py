@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from lib import activity, costs, jobs
 from lib import providers as registry
+from lib.fmt import money, plural
 
 if TYPE_CHECKING:
     from lib.engine import Engine
@@ -116,9 +117,8 @@ def estimate(engine: Engine, spec: jobs.JobSpec) -> Estimate:
 def batch_note(est: Estimate | None, spec: jobs.JobSpec, variations: int, seeded: bool) -> str:
     """What a batch of ``variations`` jobs like ``spec`` will cost, and how its seeds work."""
     cost = None if est is None or est.cost_usd is None else est.cost_usd * variations
-    total = ("cost unknown" if cost is None
-             else f"${cost:,.2f}" if cost == 0 or cost >= 1 else f"${cost:,.4f}")
+    total = money(cost)
     seeds = ("" if seeded else " This model takes no seed: each variation is an "
              "independent run.")
-    return (f"A batch of {variations} jobs × {spec.n} image(s): about **{total}** in all, "
+    return (f"A batch of {variations} jobs × {plural(spec.n, 'image')}: about **{total}** in all, "
             f"queued together and shown as one group in the Gallery.{seeds}")

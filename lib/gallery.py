@@ -374,6 +374,12 @@ def delete_images(db: Database, storage: Storage, viewer: Viewer, ids: Iterable[
         job_ids = [r[0] for r in cur.execute(
             "SELECT DISTINCT job_id FROM images WHERE id IN (SELECT unnest(?::VARCHAR[]))",
             [wanted]).fetchall()]
+        cur.execute(  # what the deleted images cost stays on their job (see ledger.py)
+            "UPDATE jobs SET images_deleted = coalesce(images_deleted, 0) + d.n, "
+            "deleted_cost_usd = CASE WHEN d.cost IS NULL THEN deleted_cost_usd "
+            "ELSE coalesce(deleted_cost_usd, 0) + d.cost END FROM (SELECT job_id, count(*) AS n, "
+            "sum(cost_usd) AS cost FROM images WHERE id IN (SELECT unnest(?::VARCHAR[])) "
+            "GROUP BY 1) d WHERE jobs.id = d.job_id", [wanted])
         for table, col in (("favourites", "image_id"), ("image_ratings", "image_id"),
                            ("images", "id")):
             cur.execute(f"DELETE FROM {table} WHERE {col} IN (SELECT unnest(?::VARCHAR[]))",

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 
 from lib import csvsafe
 from lib.db import Database
+from lib.fmt import amount
 from lib.gallery import Viewer, _checked
 from lib.storage import ObjectMissing, Storage
 
@@ -44,7 +45,9 @@ def zip_images(db: Database, storage: Storage, viewer: Viewer, ids: Iterable[str
                 zf.writestr(name, storage.get(row[2]), compress_type=zipfile.ZIP_STORED)
             except ObjectMissing:
                 name, note = "", "original missing from storage"
-            out.writerow([csvsafe.cell(v) for v in (image_id, name, *row[3:], note)])
+            values = dict(zip(_MANIFEST[2:-1], row[3:], strict=True))
+            values["cost_usd"] = amount(values["cost_usd"])  # "0", "0.039": never "0E-8"
+            out.writerow([csvsafe.cell(v) for v in (image_id, name, *values.values(), note)])
         zf.writestr("manifest.csv", text.getvalue().encode("utf-8-sig"),
                     compress_type=zipfile.ZIP_DEFLATED)
     return buf.getvalue()

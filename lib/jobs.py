@@ -187,6 +187,71 @@ def submit(engine: Engine, user: str, spec: JobSpec) -> str:
     return job_id
 
 
+def submit_all(engine: Engine, user: str, specs: Sequence[JobSpec]) -> list[str]:
+    """Queue several jobs as one batch: all of them, or none when the batch is refused.
+
+    Every spec is validated and the budgets are checked for the batch's total before the
+    first job is queued, under the write lock that each job's own check takes again, so no
+    other submit can slip in between (see :func:`check_batch`). Should a job still fail
+    after that (the disk full, say), the ones queued before it are cancelled and the error
+    says so.
+    """
+    ids: list[str] = []
+    with engine.db.exclusive():
+        check_batch(engine, user, specs)
+        try:
+            for spec in specs:
+                ids.append(submit(engine, user, spec))
+        except SubmitError as exc:
+            for job_id in ids:
+                cancel(engine, job_id, user)
+            done = (f" The {len(ids)} {'job' if len(ids) == 1 else 'jobs'} of this batch "
+                    "already queued were cancelled." if ids else "")
+            raise type(exc)(f"{exc}{done}") from None
+    return ids
+
+
+def check_batch(engine: Engine, user: str, specs: Sequence[JobSpec], *,
+                skip_invalid: bool = False) -> None:
+    """Refuse a batch as a whole: a setting no job of it may have (SubmitError) or a total
+    over a budget (OverBudget). Hold ``engine.db.exclusive()`` from this check until the
+    jobs are queued. Jobs of the batch already queued (a double click) are not counted, nor,
+    with ``skip_invalid``, jobs whose settings will be refused on their own."""
+    if not specs:
+        return
+    now = engine.clock.now()
+    estimates: list[tuple[JobSpec, Decimal | None]] = []
+    for spec in specs:
+        try:
+            cls, model = _validate(spec)
+            provider = cls()
+            request = request_for_spec(spec, model)
+            try:
+                provider.preflight(request)
+            except ProviderError as exc:
+                raise SubmitError(str(exc)) from None
+        except SubmitError:
+            if skip_invalid:
+                continue
+            raise
+        estimates.append((spec, costs.estimate(engine.db, cls.id, provider, request, now)))
+    _check_may_generate(engine, user)
+    since = now - timedelta(seconds=DEDUPE_WINDOW_S)
+    with engine.db.cursor() as cur:
+        queued = {r[0] for r in cur.execute(
+            "SELECT client_token FROM jobs WHERE user_id = ? AND created_at >= ? "
+            "AND client_token IS NOT NULL", [user, since]).fetchall()}
+        fresh = [est for spec, est in estimates if spec.client_token not in queued]
+        if not fresh:
+            return
+        total = sum((est or Decimal(0) for est in fresh), Decimal(0))
+        try:
+            _check_budget(engine.db, cur, user, total, now, specs[0].override_budget,
+                          count=len(fresh))
+        except budgets.BudgetExceeded as exc:
+            raise OverBudget(str(exc)) from None
+
+
 def _check_may_generate(engine: Engine, user: str) -> None:
     """Refuse accounts whose role may not generate, or that are disabled (defence in depth:
     the pages check too). Names without an account (the CLI's default user) may generate."""
@@ -200,7 +265,7 @@ SUBMITTED = "submitted"  # the detail of a plain submit's event
 
 
 def _check_budget(db: Database, cur: Cursor, user: str, estimate: Decimal | None,
-                  now: datetime, override: bool) -> str:
+                  now: datetime, override: bool, count: int = 1) -> str:
     """Enforce the budgets under the write lock; returns the event detail for the job."""
     # Under the write lock db.version is current, so the cached answer cannot be stale.
     if not override and not db.cached("budgets.any", lambda: bool(
@@ -211,7 +276,7 @@ def _check_budget(db: Database, cur: Cursor, user: str, estimate: Decimal | None
     ).fetchall()]
     if override and user in admins:
         return f"submitted; budget check overridden by admin {user}"
-    budgets.enforce(cur, user, estimate, now, admins)
+    budgets.enforce(cur, user, estimate, now, admins, count)
     return SUBMITTED
 
 

@@ -1,6 +1,8 @@
-"""The ledger: one row per image, plus one per job without images, so the rows add up to
-the spend (see :mod:`lib.analytics` for the rules). The page shows it a page at a time,
-newest first; :mod:`lib.report` exports all of it with DuckDB ``COPY``."""
+"""The ledger: one row per image, plus one per job without images, plus one "deleted image"
+line per job that still has images but lost some (what they cost stays there, not on their
+siblings), so the rows add up to the spend (see :mod:`lib.analytics` for the rules). The
+page shows it a page at a time, newest first; :mod:`lib.report` exports all of it with
+DuckDB ``COPY``."""
 
 from __future__ import annotations
 
@@ -19,7 +21,8 @@ SIZE = "coalesce(i.width || 'x' || i.height, j.width || 'x' || j.height, j.aspec
 def ledger_sql(f: Filters, *, csv: bool = False,
                 newest: int | None = None) -> tuple[str, list[Any]]:
     """One row per image, plus one per job in scope without images (failed, cancelled,
-    unfinished, or whose images were deleted), so the rows add up to the spend."""
+    unfinished, or whose images were all deleted), plus one per job with both images and
+    deleted ones (its ``note`` says "1 deleted image"), so the rows add up to the spend."""
     where, params = jobs_where(f)
 
     def text(expr: str) -> str:  # every text column: no cell a spreadsheet runs as a formula
@@ -36,12 +39,19 @@ def ledger_sql(f: Filters, *, csv: bool = False,
                {text("j.provider")} AS provider, {text("j.model")} AS model,
                {text(SIZE)} AS size, {text("j.quality")} AS quality,
                {text("coalesce(j.style, 'none')")} AS style, {text("j.prompt")} AS prompt,
-               CASE WHEN i.id IS NULL THEN j.cost_usd ELSE i.cost_usd END AS cost_usd,
+               CASE WHEN i.job_id IS NULL THEN j.cost_usd ELSE i.cost_usd END AS cost_usd,
                coalesce(i.duration_ms, j.duration_ms) / 1000.0 AS duration_s,
                {text("j.status")} AS status,
                {text("coalesce(i.request_id, j.request_id)")} AS request_id,
-               {text("j.id")} AS job_id, {text("i.id")} AS image_id
-        FROM {jobs} j LEFT JOIN (SELECT * FROM images i WHERE {iwhere}) i ON i.job_id = j.id
+               {text("j.id")} AS job_id, {text("i.id")} AS image_id,
+                    WHEN coalesce(i.deleted, j.images_deleted, 0) > 1
+                    THEN coalesce(i.deleted, j.images_deleted) || ' deleted images' END AS note
+        FROM {jobs} j LEFT JOIN (
+            SELECT id, job_id, idx, width, height, cost_usd, duration_ms, request_id,
+                   NULL::INTEGER AS deleted FROM images i WHERE {iwhere}
+            UNION ALL  -- a job's deleted images, after its others
+            SELECT NULL, id, 2147483647, NULL, NULL, deleted_cost_usd, NULL, NULL, images_deleted
+            FROM jobs WHERE images > 0 AND images_deleted > 0) i ON i.job_id = j.id
         WHERE {where}"""
     return sql, [*top, *iparams, *params]
 

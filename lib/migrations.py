@@ -257,6 +257,14 @@ def _m008_job_image_counts(cur: Cursor) -> None:
     )
 
 
+def _m009_deleted_images(cur: Cursor) -> None:
+    """``jobs.images_deleted`` and ``jobs.deleted_cost_usd``: images deleted from a job and
+    what they cost, so a deleted image keeps its cost on its own ledger line (never moved
+    onto its siblings) and cost per image counts every image made."""
+    cur.execute("ALTER TABLE jobs ADD COLUMN images_deleted INTEGER DEFAULT 0")
+    cur.execute("ALTER TABLE jobs ADD COLUMN deleted_cost_usd DECIMAL(18, 8)")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("001_core", _m001_core),
     ("002_auth_sessions", _m002_auth_sessions),
@@ -266,4 +274,5 @@ MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("006_style_preview_jobs", _m006_style_preview_jobs),
     ("007_storage_debt", _m007_storage_debt),
     ("008_job_image_counts", _m008_job_image_counts),
+    ("009_deleted_images", _m009_deleted_images),
 ]

@@ -125,8 +125,17 @@ def recompute(db: Database, by: str, start: date, end: date, now: datetime) -> R
                         [cost.total, json.dumps(list(cost.price_ids)), job_id])
             ids = [r[0] for r in cur.execute(
                 "SELECT id FROM images WHERE job_id = ? ORDER BY idx", [job_id]).fetchall()]
-            for image_id, part in zip(ids, costs.split(cost.total, len(ids)), strict=True):
+            deleted = int((cur.execute("SELECT coalesce(images_deleted, 0) FROM jobs "
+                                       "WHERE id = ?", [job_id]).fetchone() or (0,))[0])
+            # Split over every image made: a deleted image keeps its share on the job.
+            parts = costs.split(cost.total, len(ids) + deleted)
+            for image_id, part in zip(ids, parts, strict=False):
                 cur.execute("UPDATE images SET cost_usd = ? WHERE id = ?", [part, image_id])
+            if deleted:
+                gone = parts[len(ids):]
+                cur.execute("UPDATE jobs SET deleted_cost_usd = ? WHERE id = ?",
+                            [None if None in gone else sum(g for g in gone if g is not None),
+                             job_id])
         result = Recompute(len(rows), len(changes), old_total, new_total, unpriced)
         _audit(cur, by, "recompute", {"from": start, "to": end, "jobs": result.jobs,
                                       "changed": result.changed, "old_total": str(old_total),

@@ -29,10 +29,12 @@ class Period:
     spend_usd: Decimal
     unpriced_jobs: int  # succeeded jobs whose cost is unknown (no price row)
     median_ms: float | None
+    cancelled: int = 0  # cancelled by a person: a choice, not a failure
 
     @property
     def success_rate(self) -> float | None:
-        """Succeeded / finished (succeeded, failed or cancelled), or None with nothing finished."""
+        """Succeeded / finished (succeeded or failed; cancelled jobs left out), or None
+        with nothing finished."""
         return self.succeeded / self.finished if self.finished else None
 
 
@@ -42,19 +44,20 @@ def period(engine: Engine, user: str | None, start: datetime, end: datetime) -> 
     row = engine.db.fetchone(
         f"""
         SELECT count(*),
-               count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'cancelled')),
+               count(*) FILTER (WHERE status IN ('succeeded', 'failed')),
                count(*) FILTER (WHERE status = 'succeeded'),
                coalesce(sum(cost_usd), 0),
                count(*) FILTER (WHERE status = 'succeeded' AND cost_usd IS NULL),
                median(duration_ms) FILTER (WHERE status = 'succeeded'),
-               coalesce(sum(images), 0)
+               coalesce(sum(images), 0),
+               count(*) FILTER (WHERE status = 'cancelled')
         FROM jobs WHERE created_at >= ? AND created_at < ? {who}
         """,
         [start, end, *params],
     )
     assert row is not None
     return Period(int(row[6]), int(row[0]), int(row[1]), int(row[2]), Decimal(row[3]),
-                  int(row[4]), float(row[5]) if row[5] is not None else None)
+                  int(row[4]), float(row[5]) if row[5] is not None else None, int(row[7]))
 
 
 def today_and_month(engine: Engine, user: str | None) -> tuple[Period, Period]:
@@ -72,3 +75,12 @@ def budget(engine: Engine, user: str | None) -> budgets.Limit | None:
         found = budgets.limits(cur, user or "\x00", engine.clock.now())
     mine = [b for b in found if b.scope == "user"]
     return (mine or found or [None])[0]
+
+
+def budget_limits(engine: Engine, user: str | None) -> list[budgets.Limit]:
+    """Every budget that applies: the user's own first, then the team's (``None``: the team's
+    only). A member is shown the team's as a band (lib/budgets.py), but is shown it: a team
+    budget gone over stops their next request too."""
+    with engine.db.cursor() as cur:
+        found = budgets.limits(cur, user or "\x00", engine.clock.now())
+    return sorted(found, key=lambda lim: lim.scope != "user")

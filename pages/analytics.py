@@ -48,6 +48,8 @@ with costs_tab:
         board.chart(charts.cumulative(board.run(eng, q.month)), "an-month")
         has_budget = board.cached(eng, analytics.budget_for, viewer) is not None
         st.caption(board.month_note(f.end, today, has_budget, team))
+        if (f.end.year, f.end.month) == (today.year, today.month):
+            board.budget_status(eng, viewer)
 
     parts = board.run(eng, q.parts)  # spend by model, and by user (a member: by provider)
     left, right = st.columns(2, gap="medium")
@@ -73,14 +75,14 @@ with costs_tab:
         if team:
             board.chart(charts.top_users(parts["user"].head(analytics.TOP_USERS)), "an-top")
         else:
-            mine = parts["provider"]
-            st.dataframe(csvsafe.frame(mine[["provider", "jobs", "images", "spend_usd",
-                                             "cost_per_image_usd"]]),
+            mine = parts["provider"][["provider", "jobs", "images", "spend_usd",
+                                      "cost_per_image_usd"]]
+            money_cols = ("spend_usd", "cost_per_image_usd")  # the one money format
+            st.dataframe(csvsafe.frame(mine.assign(**{c: mine[c].map(ui.money)
+                                                      for c in money_cols})),
                          hide_index=True, width="stretch", column_config={
                              "provider": "Provider", "jobs": "Jobs", "images": "Images",
-                             "spend_usd": st.column_config.NumberColumn("Spend", format="$%.2f"),
-                             "cost_per_image_usd": st.column_config.NumberColumn(
-                                 "Per image", format="$%.4f")})
+                             "spend_usd": "Spend", "cost_per_image_usd": "Per image"})
 
     st.subheader("Ledger")
     board.ledger_section(eng, viewer, f, summary.current.ledger_rows)

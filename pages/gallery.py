@@ -38,7 +38,8 @@ with st.expander("Filters"):
         favourites = st.toggle("My favourites", key="gal_fav")
         shared = st.toggle("Shared with the team", key="gal_shared")
         mine = st.toggle("Only mine", key="gal_mine")
-        demo = st.toggle("Include demo data", value=True, key="gal_demo")
+        demo = st.toggle("Include demo data", value=False, key="gal_demo",
+                         help="Off by default: the synthetic demo history stays out of view.")
 
 date_from, date_to = (tuple(dates) + (None, None))[:2] if dates else (None, None)
 page_no = st.session_state.get("gal_page", 0)
@@ -54,13 +55,16 @@ if st.session_state.get("gal_query") != query.__dict__ | {"page": 0}:
         st.rerun()
 result = tiles.cached_search(eng, viewer, query)
 count, mode = st.columns([4, 1])
+if demo:
+    ui.demo_banner("images")
 count.caption(f"{result.total:,} image(s) match.")
 selecting = mode.toggle("Select", key="gal_selecting", help="Tick images for bulk actions")
 
 tiles.confirm_delete(eng, viewer)
 tiles.bulk_bar(eng, viewer)
 if not result.rows:
-    st.info("Nothing here yet: generate some images, or loosen the filters.",
+    st.info("Nothing here yet: generate some images, or loosen the filters"
+            + ("." if demo else " (demo data is off by default: see Filters)."),
             icon=":material/photo_library:")
 clicked = grid.Click()
 if selecting:  # tick boxes need a widget per tile

@@ -4,12 +4,13 @@ from dataclasses import replace
 
 import streamlit as st
 
-from lib import batches, forms, jobs, styles, ui
+from lib import batches, fmt, forms, jobs, styles, ui
 from lib import providers as registry
 from lib.mdtext import plain
 
 eng = ui.engine()
 user = ui.require_page("generate")
+role = ui.signed_in().role
 st.session_state.setdefault("job_ids", [])
 ui.apply_reuse()  # "reuse settings" from History or the Gallery fills the widgets below
 
@@ -35,9 +36,9 @@ with form:
                 "real model.", icon=":material/science:")
     missing = [s for s in statuses if not s.configured]
     if missing:
-        with st.expander(f"{len(missing)} more provider(s) can be set up"):
+        with st.expander(f"{fmt.plural(len(missing), 'more provider')} can be set up"):
             for s in missing:
-                st.markdown(f"**{s.label}**: {s.hint}")
+                st.markdown(ui.setup_hint(s.label, s.hint, role))
 
     prompt = st.text_area("Prompt", key="gen_prompt", max_chars=opts.max_prompt_chars,
                           placeholder="A lighthouse on a cliff at dusk, warm light")
@@ -61,8 +62,12 @@ with form:
     negative = (c.text_input("Negative prompt", key="gen_negative")
                 if opts.negative_prompt else None)
     v, m = st.columns([1, 2])
-    variations = v.number_input("Variations", 1, batches.MAX_VARIATIONS, 1, key="gen_variations",
-                                help="Queue this many jobs as one batch, each with its own seed.")
+    # No max_value: Streamlit would keep the old value behind a typed 20 and queue that.
+    # Out of range is said out loud below and refused by batches.submit_batch.
+    variations = int(v.number_input(
+        "Variations", min_value=1, value=1, step=1, key="gen_variations",
+        help=f"Queue this many jobs as one batch (1 to {batches.MAX_VARIATIONS}), each with "
+             "its own seed."))
     seed_mode = m.segmented_control(
         "Seeds", batches.SEED_MODES, default=batches.RANDOM, key="gen_seed_mode", required=True,
         format_func=str.title, disabled=variations == 1 or not opts.seed,
@@ -88,14 +93,19 @@ with form:
         params={"style_preset": preset} if preset else {},
     )
     est = ui.estimate_line(eng, spec)
-    if variations > 1:
-        st.caption(forms.batch_note(est, spec, int(variations), opts.seed))
-    override = ui.budget_notes(eng, user, est)
+    too_many = variations > batches.MAX_VARIATIONS
+    if too_many:
+        st.error(f"{variations} variations is more than a batch holds: choose 1 to "
+                 f"{batches.MAX_VARIATIONS}.", icon=":material/error:")
+    elif variations > 1:
+        st.caption(forms.batch_note(est, spec, variations, opts.seed))
+    override, refused = ui.budget_notes(eng, user, est, 1 if too_many else variations)
     if override:
         spec = replace(spec, override_budget=True)
-    if st.button("Generate", type="primary", icon=":material/brush:", key="gen_submit"):
+    if st.button("Generate", type="primary", icon=":material/brush:", key="gen_submit",
+                 disabled=too_many or (refused and not override)):
         try:
-            queued = batches.submit_batch(eng, user, spec, int(variations), seed_mode)
+            queued = batches.submit_batch(eng, user, spec, variations, seed_mode)
         except jobs.SubmitError as exc:
             st.error(plain(str(exc)), icon=":material/error:")
         else:

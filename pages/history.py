@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib import activity, jobs, ui
+from lib import activity, fmt, jobs, ui
 from lib import providers as registry
 from lib.mdtext import plain
 
@@ -31,7 +31,8 @@ for job in rows:
         left.markdown(f"{ui.STATUS_ICONS[job.status]} **{job.status.title()}** · {prompt}")
         left.caption(
             f"{job.created_at:%Y-%m-%d %H:%M} UTC · {job.provider} · {plain(job.model)} · "
-            f"{job.n} image(s) · {job.attempts} attempt(s) · {ui.money(job.cost_usd)} · "
+            f"{fmt.plural(job.n, 'image')} · {fmt.plural(job.attempts, 'attempt')} · "
+            f"{fmt.job_cost(job.cost_usd, job.status)} · "
             f"{ui.seconds(job.duration_ms)} · job {job.id}")
         if job.error_message and job.status != jobs.SUCCEEDED:
             left.caption(f":red[{plain(f'{job.error_type}: {job.error_message}')}]")

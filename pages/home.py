@@ -16,7 +16,7 @@ viewer = gallery.Viewer(me.username, me.role)
 st.title(f"Hello, {plain(me.name)}")
 st.caption("The team's figures." if team else "Your figures.")
 today, month = stats.today_and_month(eng, None if team else me.username)
-budget = stats.budget(eng, None if team else me.username)
+limits = stats.budget_limits(eng, None if team else me.username)
 for label, p in (("Today", today), ("This month", month)):
     st.subheader(label)
     a, b, c, d = st.columns(4)
@@ -24,12 +24,16 @@ for label, p in (("Today", today), ("This month", month)):
     spend_help = "Cost of jobs started in this period"
     if p.unpriced_jobs:
         spend_help += f"; {p.unpriced_jobs} job(s) have no price yet and are not included"
-    left = (f"{ui.money(budget.left_usd)} of {ui.money(budget.limit_usd)} left"
-            f"{' in the team budget' if budget.scope == 'team' and not team else ''}"
-            if budget and label == "This month" else None)
-    b.metric("Spend", ui.money(p.spend_usd), left, delta_color="off", help=spend_help)
-    c.metric("Success rate", f"{p.success_rate:.0%}" if p.success_rate is not None else "—")
+    b.metric("Spend", ui.money(p.spend_usd), help=spend_help)
+    rate_help = "Succeeded / finished, leaving out jobs cancelled by a person"
+    if p.cancelled:
+        rate_help += f" ({p.cancelled} cancelled this period)"
+    c.metric("Success rate", f"{p.success_rate:.0%}" if p.success_rate is not None else "—",
+             help=rate_help)
     d.metric("Median duration", ui.seconds(int(p.median_ms)) if p.median_ms else "—")
+    if label == "This month":
+        for limit in limits:
+            ui.budget_bar(limit, sees_team=team)
 
 running = jobs.active_for_user(eng, me.username)
 if running:

@@ -51,7 +51,7 @@ def test_provider_rows_list_every_provider_with_models_and_how_to_configure(
     assert list(rows) == list(registry.PROVIDERS)
     sandbox = rows["sandbox"]
     assert sandbox.configured and (sandbox.models, sandbox.default_model) == (1, "sandbox-v1")
-    assert sandbox.detail == "1 model(s), default sandbox-v1 · 0 image(s) made"
+    assert sandbox.detail == "1 model, default sandbox-v1 · 0 images made"
     gemini = rows["gemini"]
     assert not gemini.configured and "GEMINI_API_KEY" in gemini.hint
     assert gemini.detail == gemini.hint

@@ -13,7 +13,8 @@ The fixture ``history`` (November 2026, rows inserted directly with known costs 
     j8   alice  openai/gpt-image-2    succeeded  0.10    2       2000  Oct 15 (previous period)
 
 November: 7 jobs, 7 images, spend 0.249, 1 unpriced, cost per image 0.249 / 5 priced images
-= 0.0498, success 4/7, durations of succeeded jobs 1000, 3000, 2000, 4000: median 2500,
+= 0.0498, success 4/6 (the cancelled j5 is not a failure), durations of succeeded jobs
+1000, 3000, 2000, 4000: median 2500,
 p95 3000 + 0.85 * 1000 = 3850. October 2-31: 1 job, 2 images, 0.10, median = p95 = 2000.
 """
 
@@ -106,14 +107,14 @@ def test_the_period_and_the_one_before_match_the_hand_computed_figures(db: Datab
     assert (now.jobs, now.images, now.succeeded, now.failed, now.cancelled) == (7, 7, 4, 2, 1)
     assert now.spend_usd == Decimal("0.249") and now.unpriced_jobs == 1
     assert now.cost_per_image_usd == Decimal("0.0498")
-    assert now.success_rate == pytest.approx(4 / 7)
+    assert now.success_rate == pytest.approx(4 / 6)  # cancelled j5 left out
     assert (now.median_ms, now.p95_ms) == (2500, 3850)
     assert (before.start, before.end) == (date(2026, 10, 2), date(2026, 10, 31))
     assert (before.jobs, before.images, before.spend_usd) == (1, 2, Decimal("0.10"))
     assert (before.median_ms, before.p95_ms, before.success_rate) == (2000, 2000, 1.0)
     assert s.change("spend_usd") == pytest.approx(1.49)
     assert s.change("images") == pytest.approx(2.5)
-    assert s.change("success_rate") == pytest.approx(4 / 7 - 1)  # points, not a ratio
+    assert s.change("success_rate") == pytest.approx(4 / 6 - 1)  # points, not a ratio
 
 
 def test_an_empty_period_gives_zeros_and_none_without_crashing(db: Database) -> None:
@@ -258,12 +259,13 @@ def test_duration_quantiles_for_a_box_plot_come_from_duckdb(db: Database) -> Non
     assert df.loc["stability", "median"] == 2.0
 
 
-def test_failure_rate_by_provider_and_error_type(db: Database) -> None:
+def test_failure_rate_by_provider_and_error_type_leaves_cancelled_jobs_out(
+    db: Database,
+) -> None:
     df = a.failures(db, ADMIN, NOV)
     got = {(r.provider, r.error_type): (r.jobs, r.finished, r.rate) for r in df.itertuples()}
     assert got == {("gemini", "bad_response"): (1, 2, 0.5),
-                   ("gemini", "rate_limited"): (1, 2, 0.5),
-                   ("stability", "cancelled"): (1, 2, 0.5)}
+                   ("gemini", "rate_limited"): (1, 2, 0.5)}  # stability: j5 was cancelled
 
 
 def test_top_users_by_spend(db: Database) -> None:

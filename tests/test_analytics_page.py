@@ -80,7 +80,7 @@ def test_an_admin_sees_the_whole_team() -> None:
     assert len(at.get("plotly_chart")) == 6
     ledger = at.dataframe[-1].value  # the last table on the page
     assert set(ledger["user"]) == {"ann", "bob", "carol"} and len(ledger) == 6
-    assert any("6 row(s)" in c.value for c in at.caption)
+    assert any("6 rows" in c.value for c in at.caption)
     labels = {b.label for b in at.get("download_button")}
     assert labels == {"CSV", "Parquet"}
 
@@ -90,7 +90,7 @@ def test_admins_and_analysts_can_narrow_to_one_user(role: str) -> None:
     _history()
     at = _page("finn", role, an_users=["bob"])
     m = _metrics(at)
-    assert (m["Spend"], m["Images"], m["Success rate"]) == ("$0.1200", "3", "50.0%")
+    assert (m["Spend"], m["Images"], m["Success rate"]) == ("$0.12", "3", "50.0%")
     assert set(at.dataframe[-1].value["user"]) == {"bob"}
 
 
@@ -103,7 +103,7 @@ def test_a_member_sees_only_their_own_costs_whatever_the_state_says() -> None:
     assert [t.value for t in at.title] == ["Your costs"]
     assert [s.label for s in at.multiselect] == ["Providers", "Models", "Status"]
     m = _metrics(at)
-    assert (m["Spend"], m["Images"], m["Cost per image"]) == ("$0.0400", "1", "$0.0400")
+    assert (m["Spend"], m["Images"], m["Cost per image"]) == ("$0.04", "1", "$0.04")
     assert set(at.dataframe[-1].value["user"]) == {"ann"}
     text = _everything(at)
     assert "ann's red fox" in text
@@ -118,7 +118,7 @@ def test_the_period_presets_change_every_number() -> None:
     assert _metrics(at)["Spend"] == "$1.16"  # 30 days: carol's job ten days ago counts
     _segmented(at, "Period").set_value("7 days").run()
     assert not at.exception
-    assert _metrics(at)["Spend"] == "$0.1600"
+    assert _metrics(at)["Spend"] == "$0.16"
     assert "carol" not in set(at.dataframe[-1].value["user"])
     today = ui.engine().clock.now().date()
     assert any(f"{today - timedelta(days=6):%d %b %Y}" in c.value for c in at.caption)
@@ -144,7 +144,7 @@ def test_custom_dates_and_the_previous_period_delta() -> None:
     at.date_input(key="an_dates").set_value((today - timedelta(days=3), today)).run()
     assert not at.exception
     spend = next(x for x in at.metric if x.label == "Spend")
-    assert spend.value == "$0.1600"
+    assert spend.value == "$0.16"
     assert not spend.delta  # the 4 days before had nothing: no change to show
     _segmented(at, "Period").set_value("7 days").run()  # before: carol's $1.00
     assert next(x for x in at.metric if x.label == "Spend").delta == "-84.0%"
@@ -156,7 +156,7 @@ def test_filters_narrow_the_charts_and_the_ledger() -> None:
     at.multiselect(key="an_providers").set_value(["gemini"]).run()
     assert not at.exception
     m = _metrics(at)
-    assert (m["Spend"], m["Images"]) == ("$0.1200", "3")
+    assert (m["Spend"], m["Images"]) == ("$0.12", "3")
     assert set(at.dataframe[-1].value["provider"]) == {"gemini"}
     at.multiselect(key="an_statuses").set_value(["failed"]).run()
     assert _metrics(at)["Images"] == "0" and len(at.dataframe[-1].value) == 1
@@ -253,3 +253,44 @@ def test_a_cold_render_runs_each_query_once_prefetched_side_by_side(
     ran.clear()
     _segmented(at, "Split by").set_value("model").run()  # one new query, run alone
     assert [n for n, _ in ran] == ["spend_by_day"]
+
+
+def test_demo_data_is_off_by_default_and_loud_when_on() -> None:
+    _history()
+    eng = ui.engine()
+    add_job(eng.db, "d1", "demo-dan", cost="720.00", created=eng.clock.now() - timedelta(days=1),
+            demo=True)
+    at = _page("root", "admin")
+    assert _metrics(at)["Spend"] == "$1.16"  # without the demo's $720
+    assert not any("Demo data is on" in w.value for w in at.warning)
+    at.toggle(key="an_demo").set_value(True).run()
+    assert _metrics(at)["Spend"] == "$721.16"
+    assert any("Demo data is on" in w.value for w in at.warning)
+
+
+def test_cancelled_jobs_are_counted_apart_not_as_failures() -> None:
+    _history()
+    eng = ui.engine()
+    for i in range(10):  # a refused batch of old, or ten cancels: none is a failure
+        add_job(eng.db, f"x{i}", "bob", status="cancelled", cost=None,
+                error_type="cancelled", created=eng.clock.now() - timedelta(days=1))
+    at = _page("root", "admin")
+    assert _metrics(at)["Success rate"] == "75.0%"  # 3 of 4: only b2 failed
+    assert any("10 jobs cancelled by a person are left out" in c.value for c in at.caption)
+    fail = next(c for c in at.get("plotly_chart") if "Failed (% of finished" in c.proto.spec)
+    assert '"cancelled"' not in fail.proto.spec
+
+
+def test_this_months_budget_is_shown_over_when_over() -> None:
+    from decimal import Decimal
+
+    from lib import budgets
+
+    eng = ui.engine()
+    now = eng.clock.now()
+    add_job(eng.db, "m1", "ann", cost="2.24", created=now.replace(day=1, hour=0, minute=1))
+    budgets.set_budget(eng.db, "team", "team", Decimal("2.20"), "root", now)
+    at = _page("root", "admin")
+    bar = at.get("progress")[0].proto
+    assert bar.value == 100 and r"Over by \$0.04" in bar.text
+    assert any("Over budget" in m.value for m in at.markdown)

@@ -156,14 +156,74 @@ def test_a_double_click_queues_one_batch(engine: Engine) -> None:
     assert engine.db.scalar("SELECT count(*) FROM jobs") == 4
 
 
-def test_a_refused_job_cancels_the_rest_of_its_batch(engine: Engine) -> None:
-    budgets.set_budget(engine.db, "user", "ann", Decimal("1"), "root", engine.clock.now())
+def _price_sandbox(engine: Engine, usd: str) -> None:
     with engine.db.write() as cur:  # the sandbox is free: give it a price to hit the budget
-        cur.execute("UPDATE prices SET usd_per_unit = 0.4 WHERE provider = 'sandbox'")
-    with pytest.raises(jobs.OverBudget, match="2 variation"):
+        cur.execute("UPDATE prices SET usd_per_unit = ? WHERE provider = 'sandbox'", [usd])
+
+
+def test_a_batch_over_the_budget_is_refused_whole_and_leaves_no_jobs(engine: Engine) -> None:
+    budgets.set_budget(engine.db, "user", "ann", Decimal("1"), "root", engine.clock.now())
+    _price_sandbox(engine, "0.4")  # 3 variations x $0.40 = $1.20 > $1.00; the first two fit
+    with pytest.raises(jobs.OverBudget) as err:
         batches.submit_batch(engine, "ann", _spec(), 3, batches.RANDOM)
-    statuses = engine.db.fetchall("SELECT status FROM jobs")
-    assert [s[0] for s in statuses] == ["cancelled", "cancelled"]
+    assert "this batch of 3 jobs ($1.20)" in str(err.value)
+    assert "$1.00 is left" in str(err.value) and "cancelled" not in str(err.value)
+    assert engine.db.scalar("SELECT count(*) FROM jobs") == 0
+
+
+def test_a_batch_that_fits_the_budget_exactly_is_queued(engine: Engine) -> None:
+    budgets.set_budget(engine.db, "user", "ann", Decimal("1.20"), "root", engine.clock.now())
+    _price_sandbox(engine, "0.4")
+    assert len(batches.submit_batch(engine, "ann", _spec(), 3, batches.RANDOM)) == 3
+
+
+def test_a_team_batch_refused_to_an_admin_does_not_ask_them_to_ask_themselves(
+    engine: Engine,
+) -> None:
+    from lib import auth
+    from tests.helpers import TEST_PASSWORD
+
+    auth.create_user(engine.db, "alice", "Alice", None, "admin", TEST_PASSWORD,
+                     now=engine.clock.now())
+    budgets.set_budget(engine.db, "team", "team", Decimal("0.42"), "alice", engine.clock.now())
+    _price_sandbox(engine, "0.04")  # 12 x $0.04 = $0.48 > $0.42
+    with pytest.raises(jobs.OverBudget) as err:
+        batches.submit_batch(engine, "alice", _spec(), 12, batches.RANDOM)
+    assert "Ask" not in str(err.value) and "Admin → Budgets" in str(err.value)
+    assert "($0.48)" in str(err.value) and "$0.42 is left" in str(err.value)
+
+
+def test_many_batches_at_once_cannot_bypass_the_budget(engine: Engine) -> None:
+    import threading
+
+    budgets.set_budget(engine.db, "user", "ann", Decimal("1"), "root", engine.clock.now())
+    _price_sandbox(engine, "0.1")  # batches of 3 cost $0.30: three fit in $1.00, not four
+    start = threading.Barrier(8)
+    refused: list[str] = []
+
+    def go(i: int) -> None:
+        start.wait()
+        try:
+            batches.submit_batch(engine, "ann", _spec(prompt=f"race {i}"), 3, batches.RANDOM)
+        except jobs.OverBudget as exc:
+            refused.append(str(exc))
+
+    threads = [threading.Thread(target=go, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert len(refused) == 5
+    assert engine.db.scalar("SELECT count(*) FROM jobs") == 9
+    assert engine.db.scalar("SELECT count(*) FROM jobs WHERE status = 'cancelled'") == 0
+
+
+@pytest.mark.parametrize("count", [0, 17, 20])
+def test_a_variation_count_out_of_range_is_refused_with_the_limit(engine: Engine,
+                                                                  count: int) -> None:
+    with pytest.raises(jobs.SubmitError, match="1 to 16 variations"):
+        batches.submit_batch(engine, "ann", _spec(), count, batches.RANDOM)
+    assert engine.db.scalar("SELECT count(*) FROM jobs") == 0
 
 
 def _image(engine: Engine, user: str, **kw: object) -> str:

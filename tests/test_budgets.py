@@ -53,7 +53,7 @@ def test_a_user_budget_refuses_the_request_that_would_go_over(
         submit(engine, "ann", "one too many")
     message = str(err.value)
     assert "$0.09 of $0.10 is used" in message and "$0.01 is left" in message
-    assert "Ask root" in message
+    assert "Ask an admin (root)" in message
     submit(engine, "bob", "bob has no budget")  # other people are not affected
 
 
@@ -128,3 +128,63 @@ def test_a_new_month_starts_from_zero(engine: Engine, clock: FakeClock) -> None:
         submit(engine, "ann", "again")
     clock.advance(31 * 86400)
     submit(engine, "ann", "next month")
+
+
+def test_a_member_sees_the_teams_budget_only_as_a_band(engine: Engine, clock: FakeClock) -> None:
+    budgets.set_budget(engine.db, "team", "team", Decimal("0.10"), "root", clock.now())
+    submit(engine, "bob")
+    submit(engine, "bob")  # $0.06 of $0.10: 60%
+    with engine.db.cursor() as cur:
+        (lim,) = budgets.limits(cur, "ann", clock.now())
+    assert budgets.summary(lim, sees_team=False) == "The team's monthly budget is 60-70% used."
+    assert budgets.summary(lim, sees_team=True) == "$0.04 of $0.10 left (60% used)"
+    (warn,) = budgets.notes(engine.db, "ann", Decimal("0.03"), clock.now(), sees_team=False)
+    assert warn.text == "The team's monthly budget will be 90-100% used after this request."
+    (over,) = budgets.notes(engine.db, "ann", Decimal("0.06"), clock.now(), count=2,
+                            sees_team=False)
+    assert over.over and "$0.04" not in over.text and "$0.10" not in over.text
+    submit(engine, "bob")
+    with pytest.raises(jobs.OverBudget) as err:  # the refusal keeps the team's dollars too
+        submit(engine, "ann", "one too many")
+    assert "90-100% used" in str(err.value) and "$0.09" not in str(err.value)
+
+
+@pytest.mark.parametrize(("fraction", "shown"), [
+    (0.0, "under half used"), (0.49, "under half used"), (0.5, "50-60% used"),
+    (0.85, "80-90% used"), (0.9, "90-100% used"), (1.0, "90-100% used"),
+    (1.01, "over the limit"),
+])
+def test_budget_bands(fraction: float, shown: str) -> None:
+    assert budgets.band(fraction) == shown
+
+
+def test_a_budget_gone_over_says_by_how_much(engine: Engine, clock: FakeClock) -> None:
+    budgets.set_budget(engine.db, "user", "ann", Decimal("0.05"), "root", clock.now())
+    submit(engine, "ann")
+    budgets.set_budget(engine.db, "user", "ann", Decimal("0.02"), "root", clock.now())
+    (lim,) = budgets.all_budgets(engine.db, clock.now())
+    assert lim.over_usd == Decimal("0.01") and lim.left_usd == 0
+    assert budgets.summary(lim, sees_team=False) == "Over by $0.01: $0.03 of $0.02 used (150%)"
+
+
+def test_the_note_before_a_batch_prices_the_whole_batch(engine: Engine, clock: FakeClock) -> None:
+    budgets.set_budget(engine.db, "user", "ann", Decimal("0.10"), "root", clock.now())
+    submit(engine, "ann")  # $0.07 left; 3 more at $0.03 = $0.09
+    (note,) = budgets.notes(engine.db, "ann", Decimal("0.09"), clock.now(), count=3)
+    assert note.over
+    assert note.text == ("This batch of 3 jobs ($0.09) exceeds your remaining $0.07 this "
+                         "month, so it will be refused.")
+
+
+def test_a_member_is_told_plainly_when_the_team_budget_is_already_over(
+    engine: Engine, clock: FakeClock,
+) -> None:
+    budgets.set_budget(engine.db, "team", "team", Decimal("0.06"), "root", clock.now())
+    submit(engine, "bob")
+    submit(engine, "bob")
+    budgets.set_budget(engine.db, "team", "team", Decimal("0.05"), "root", clock.now())
+    (note,) = budgets.notes(engine.db, "ann", Decimal("0.03"), clock.now(), sees_team=False)
+    assert note.over and note.text == ("The team's monthly budget is already over its limit, "
+                                       "so this request ($0.03) will be refused.")
+    with pytest.raises(jobs.OverBudget, match="already over its limit"):
+        submit(engine, "ann")

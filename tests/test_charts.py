@@ -45,7 +45,7 @@ def _figures(db: Database, f: a.Filters) -> dict[str, go.Figure]:
 UNITS = {"spend": ("Day (UTC)", "Spend (USD)"), "spend_by_user": ("Day (UTC)", "Spend (USD)"),
          "month": ("Day (UTC)", "Cumulative spend (USD)"),
          "cpi": ("Cost per image (USD)", "Model"), "durations": ("Model", "Duration (seconds)"),
-         "failures": ("Provider", "Failed or cancelled (% of finished jobs)"),
+         "failures": ("Provider", "Failed (% of finished jobs)"),
          "top": ("Spend (USD)", "User")}
 
 
@@ -130,3 +130,38 @@ def test_long_model_names_fit_the_legend_and_stay_whole_in_the_hover() -> None:
     assert "&lt;b&gt;x" in traces["&lt;b&gt;x"].hovertemplate  # data is text, not markup
     assert "<b>x" not in traces  # in the legend too
     assert fig.layout.legend.entrywidthmode == "fraction" and fig.layout.height > charts.HEIGHT
+
+
+def _zero_spend_frames() -> dict[str, go.Figure]:
+    day = pd.to_datetime(["2026-11-20"])
+    return {
+        "spend": charts.spend_by_day(pd.DataFrame({
+            "day": day, "group": ["sandbox"], "spend_usd": [0.0], "jobs": [3],
+            "unpriced_jobs": [0]}), "provider", date(2026, 10, 22), date(2026, 11, 20)),
+        "cpi": charts.cost_per_image(pd.DataFrame({
+            "provider": ["sandbox"], "model": ["sandbox-v1"], "cost_per_image_usd": [0.0],
+            "images": [3], "spend_usd": [0.0]})),
+        "top": charts.top_users(pd.DataFrame({
+            "user": ["ann"], "spend_usd": [0.0], "images": [3], "jobs": [3],
+            "cost_per_image_usd": [0.0]})),
+    }
+
+
+@pytest.mark.parametrize("name", ["spend", "cpi", "top"])
+def test_a_chart_of_zero_spend_has_no_negative_dollars(name: str) -> None:
+    fig = _zero_spend_frames()[name]
+    axis = fig.layout.yaxis if name == "spend" else fig.layout.xaxis
+    assert tuple(axis.range) == (0, 1) and axis.rangemode == "nonnegative"
+
+
+def test_spend_axes_start_at_zero_when_there_is_spend(db: Database) -> None:
+    figs = _figures(db, NOV)
+    for name, axis in (("spend", "yaxis"), ("month", "yaxis"), ("cpi", "xaxis"),
+                       ("top", "xaxis")):
+        layout_axis = getattr(figs[name].layout, axis)
+        assert layout_axis.rangemode == "nonnegative" and layout_axis.range is None, name
+
+
+def test_one_day_of_spend_in_a_month_is_a_bar_most_of_a_day_wide() -> None:
+    fig = _zero_spend_frames()["spend"]
+    assert fig.data[0].width == 0.8 * 86_400_000  # ms on a date axis: 80% of the day

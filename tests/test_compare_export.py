@@ -71,7 +71,7 @@ def test_the_csv_has_a_line_per_cell_with_axes_results_and_the_winner(
     first, second = lines[0], lines[1]
     assert first["prompt"] == "a red fox" and first["quality"] == "draft"
     assert first["size"] == "512x512" and first["seed"] == "9" and first["status"] == "succeeded"
-    assert first["image_id"] and first["cost_usd"] == "0.00000000" and first["duration_s"]
+    assert first["image_id"] and first["cost_usd"] == "0" and first["duration_s"]
     assert second["winner"] == "yes" and first["winner"] == ""
     assert lines[2]["status"] == "failed" and "safety filter" in lines[2]["error"]
 
@@ -85,3 +85,20 @@ def test_csv_cells_that_look_like_formulas_are_defused(engine: Engine) -> None:
     states = store.cell_states(engine, ANN, comp)
     lines = list(csv.DictReader(io.StringIO(export.grid_csv(comp, states, {}))))
     assert [r["prompt"] for r in lines] == ['\'=HYPERLINK("http://x","y")', "'@SUM(A1)"]
+
+
+def test_the_png_font_draws_a_star_and_captions_use_the_money_format() -> None:
+    from decimal import Decimal
+
+    from lib import compare_export as ex
+    from lib.compare_store import CellState
+
+    font = ex._font(13)
+    assert getattr(font, "path", None) == str(ex.FONT)  # the shipped DejaVu Sans
+    star, missing = font.getmask("★"), font.getmask("\ue000")  # a private-use char: no glyph
+    assert bytes(star) != bytes(missing)  # a real star, not the "□" of a missing glyph
+    state = CellState(row=0, col=0, job_id="j", status="succeeded", note=None, error=None,
+                      cost_usd=Decimal("0E-8"), duration_ms=1500, seed=1, image_id="i",
+                      thumb_key="t", image_hidden=False, my_rating=None, avg_rating=4.5,
+                      ratings=2)
+    assert ex._caption(state, True) == "$0.00 · 1.5 s · 4.5★ (2) · WINNER"

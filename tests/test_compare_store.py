@@ -259,3 +259,21 @@ def test_a_shared_comparison_withholds_images_the_owner_made_private_again(
 def test_analysts_and_unknown_roles_cannot_start_a_comparison(engine: Engine) -> None:
     with pytest.raises(cmp.CompareError, match="Only members and admins"):
         store.start(engine, ANA, small_grid("a fox"), "t")
+
+
+def test_a_grid_over_the_budget_is_refused_before_anything_is_saved_or_queued(
+    engine: Engine,
+) -> None:
+    from lib import budgets
+
+    budgets.set_budget(engine.db, "user", "ann", Decimal("0.20"), "ada", engine.clock.now())
+    with engine.db.write() as cur:  # 6 cells x $0.04 = $0.24 > $0.20; the first five fit
+        cur.execute("UPDATE prices SET usd_per_unit = 0.04 WHERE provider = 'sandbox'")
+    with pytest.raises(cmp.CompareError) as err:
+        store.start(engine, ANN, small_grid(), "t")
+    assert "this grid of 6 jobs ($0.24)" in str(err.value) and "$0.20 is left" in str(err.value)
+    assert engine.db.scalar("SELECT count(*) FROM jobs") == 0
+    assert engine.db.scalar("SELECT count(*) FROM comparisons") == 0
+    budgets.set_budget(engine.db, "user", "ann", Decimal("0.24"), "ada", engine.clock.now())
+    cid = store.start(engine, ANN, small_grid(), "t")
+    assert engine.db.scalar("SELECT count(*) FROM jobs WHERE batch_id = ?", [cid]) == 6

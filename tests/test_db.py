@@ -129,8 +129,11 @@ def test_migration_008_counts_each_jobs_existing_images() -> None:
                                 "created_at) VALUES (?, ?, ?, 'ann', 'sandbox', 'm', 'p', 8, 8, "
                                 "'o', 't', 1, now())",
                                 [f"{job}-{idx}", job, idx])
-        assert db.migrate() == ["008_job_image_counts"]
+        assert db.migrate() == [name for name, _ in MIGRATIONS[7:]]  # 008 and those after
         assert db.fetchall("SELECT id, images FROM jobs ORDER BY id") == [("none", 0),
                                                                            ("two", 2)]
+        # 009: jobs made before it have no deleted images, and no deleted cost
+        assert db.fetchall("SELECT DISTINCT images_deleted, deleted_cost_usd FROM jobs") == [
+            (0, None)]
     finally:
         db.close()

@@ -334,7 +334,7 @@ def test_a_storage_failure_after_the_delete_leaves_orphans_not_dangling_rows(
 
 def test_zip_holds_each_original_and_a_manifest_of_parameters(engine: Engine) -> None:
     add(engine, "z1", "alice", prompt="=HYPERLINK(\"http://evil\")", cost="0.039")
-    add(engine, "z2", "alice", prompt="a calm lake, 'quoted', \"double\"")
+    add(engine, "z2", "alice", prompt="a calm lake, 'quoted', \"double\"", cost="0")
     engine.storage.delete([image_keys("job-z2", "z2")[0]])  # its original went missing
     data = gallery_zip.zip_images(engine.db, engine.storage, ALICE, ["z1", "z2", "z1"])
     zf = zipfile.ZipFile(io.BytesIO(data))
@@ -344,7 +344,8 @@ def test_zip_holds_each_original_and_a_manifest_of_parameters(engine: Engine) ->
     assert [r["image_id"] for r in rows] == ["z1", "z2"]
     assert rows[0]["prompt"] == "'=HYPERLINK(\"http://evil\")"  # not a live formula
     assert (rows[0]["file"], rows[0]["cost_usd"], rows[0]["user_id"]) == (
-        "z1.png", "0.03900000", "alice")
+        "z1.png", "0.039", "alice")  # a plain decimal, trailing zeros trimmed
+    assert rows[1]["cost_usd"] == "0"  # not "0E-8"
     assert rows[1]["prompt"] == "a calm lake, 'quoted', \"double\""
     assert (rows[1]["file"], rows[1]["note"]) == ("", "original missing from storage")
 

@@ -77,7 +77,7 @@ def test_the_form_follows_the_chosen_providers_capabilities(
     assert at.selectbox(key="gen_quality_openai_gpt-image-2").value == "medium"
     assert "1536x1024" in at.selectbox(key="gen_size_openai_gpt-image-2").options
     captions = " ".join(c.value for c in at.caption)
-    assert "Estimate: **$0.0530**" in captions  # gpt-image-2, medium, 1024x1024
+    assert "Estimate: **$0.053**" in captions  # gpt-image-2, medium, 1024x1024
     assert not [w for w in at.text_input if w.label == "Negative prompt"]
 
 

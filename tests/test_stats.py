@@ -65,3 +65,23 @@ def test_budget_prefers_the_users_own_then_the_teams(engine: Engine) -> None:
         cur.execute("INSERT INTO budgets VALUES ('user', 'ann', 20, 0.8, 'root', ?)", [utcnow()])
     mine = stats.budget(engine, "ann")
     assert mine is not None and mine.scope == "user" and mine.left_usd == Decimal(0)
+
+
+def test_cancelled_jobs_are_not_failures(engine: Engine) -> None:
+    _run(engine, "ann")
+    _run(engine, "ann", "[[fail:safety]] x")
+    for i in range(3):  # three cancelled before they ran
+        jobs.cancel(engine, jobs.submit(engine, "ann", jobs.JobSpec(
+            prompt=f"never {i}", width=64, height=64)), "ann")
+    today, _ = stats.today_and_month(engine, "ann")
+    assert (today.finished, today.succeeded, today.cancelled) == (2, 1, 3)
+    assert today.success_rate == 0.5
+
+
+def test_every_budget_that_applies_is_listed_the_users_own_first(engine: Engine) -> None:
+    assert stats.budget_limits(engine, "ann") == []
+    with engine.db.write() as cur:
+        cur.execute("INSERT INTO budgets VALUES ('team', 'team', 100, 0.8, 'root', ?)", [utcnow()])
+        cur.execute("INSERT INTO budgets VALUES ('user', 'ann', 20, 0.8, 'root', ?)", [utcnow()])
+    assert [b.scope for b in stats.budget_limits(engine, "ann")] == ["user", "team"]
+    assert [b.scope for b in stats.budget_limits(engine, None)] == ["team"]

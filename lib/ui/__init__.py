@@ -13,7 +13,7 @@ from typing import Any
 
 import streamlit as st
 
-from lib import activity, auth, budgets, forms, imaging, jobs
+from lib import activity, auth, budgets, fmt, forms, imaging, jobs
 from lib.clock import utcnow
 from lib.engine import Engine
 from lib.lru import LRU
@@ -96,14 +96,7 @@ def signed_in() -> auth.User:
 # --------------------------------------------------------------------------- formatting
 
 
-def money(value: object) -> str:
-    """USD for display; unknown costs say so."""
-    if value is None:
-        return "cost unknown"
-    amount = float(value)  # type: ignore[arg-type]
-    if amount == 0:
-        return "$0.00"
-    return f"${amount:,.4f}" if amount < 1 else f"${amount:,.2f}"
+money = fmt.money  # the one money format (lib/fmt.py); kept here for the pages' ui.money
 
 
 def seconds(ms: int | None) -> str:
@@ -160,22 +153,63 @@ def estimate_line(eng: Engine, spec: jobs.JobSpec) -> forms.Estimate | None:
         st.caption("No estimate for these settings.")
         return None
     basis = "usually, from the team's history" if est.from_history else "a rough guess"
-    st.caption(f"Estimate: **{money(est.cost_usd)}** for {spec.n} image(s) · about "
+    st.caption(f"Estimate: **{money(est.cost_usd)}** for {fmt.plural(spec.n, 'image')} · about "
                f"{est.seconds:.0f} s ({basis})")
     return est
 
 
-def budget_notes(eng: Engine, user: str, est: forms.Estimate | None) -> bool:
-    """Budget warnings for this request; admins get an override box. True: override chosen."""
+def budget_notes(eng: Engine, user: str, est: forms.Estimate | None, count: int = 1
+                 ) -> tuple[bool, bool]:
+    """Budget warnings for this request (``count`` jobs like ``est``), before it is sent.
+
+    Returns (override chosen, would be refused): an admin gets an override box; anyone else
+    sees the team's budget only as a band (lib/budgets.py). The page disables its button
+    while the request would be refused without an override.
+    """
     if est is None:  # the estimate line already said there is none
-        return False
-    notes = budgets.status(eng.db, user, est.cost_usd, eng.clock.now())
-    for note in notes:
-        st.warning(plain(note), icon=":material/savings:")
-    if notes and signed_in().role == "admin":
-        return st.checkbox("Override the budget for this job (admins only; recorded)",
-                           key="gen_override")
-    return False
+        return False, False
+    admin = signed_in().role == "admin"
+    total = None if est.cost_usd is None else est.cost_usd * count
+    notes = budgets.notes(eng.db, user, total, eng.clock.now(), count=count, sees_team=admin)
+    for note in notes:  # plain(): two "$" would otherwise render as LaTeX
+        if note.over:
+            st.error(plain(note.text), icon=":material/savings:")
+        else:
+            st.warning(plain(note.text), icon=":material/savings:")
+    refused = any(n.over for n in notes)
+    if notes and admin:
+        return st.checkbox("Override the budget for this request (admins only; recorded)",
+                           key="gen_override"), refused
+    return False, refused
+
+
+def budget_bar(lim: budgets.Limit, sees_team: bool) -> None:
+    """Where a budget stands: a bar with its % (red text when over), or, for the team's
+    budget shown to someone who may not see the team's spend, only its band."""
+    text = budgets.summary(lim, sees_team)
+    if not budgets.shows_dollars(lim, sees_team):
+        over = lim.fraction > 1
+        st.markdown(f":{'red' if over else 'gray'}[{plain(text)}]")
+        return
+    whose = "Team budget" if lim.scope == "team" else "Your budget"
+    st.progress(min(1.0, lim.fraction), text=plain(f"{whose}: {text}"))
+    if lim.used_usd > lim.limit_usd:
+        st.markdown(f":red[:material/warning: **Over budget** by {plain(money(lim.over_usd))} "
+                    "this month.]")
+
+
+def demo_banner(what: str) -> None:
+    """Say loudly that synthetic demo rows are mixed in."""
+    st.warning(f"**Demo data is on**: these {what} include the synthetic demo history, not "
+               "only real work. Switch \"Demo data\" off for real figures.",
+               icon=":material/science:")
+
+
+def setup_hint(label: str, hint: str, role: str) -> str:
+    """How to set up a provider: the instructions for an admin, a request for anyone else."""
+    if role == "admin":
+        return f"**{plain(label)}**: {hint}"
+    return f"**{plain(label)}**: not set up yet. Ask an admin to set up {plain(label)}."
 
 
 # --------------------------------------------------------------------------- job cards

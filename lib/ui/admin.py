@@ -12,6 +12,7 @@ from lib import auth, budgets, csvsafe, pricing, style_previews, styles
 from lib import providers as registry
 from lib.auth import User
 from lib.engine import Engine
+from lib.fmt import money, plural
 from lib.mdtext import plain
 from lib.ui.styles import preview_box, style_fields
 
@@ -87,9 +88,20 @@ def budgets_section(eng: Engine, me: User) -> None:
     if rows:
         st.dataframe(csvsafe.rows(
             [{"Budget": "Team" if b.scope == "team" else b.subject,
-              "Limit (USD)": float(b.limit_usd), "Used this month (USD)": float(b.used_usd),
-              "Left (USD)": float(b.left_usd), "Warn at": f"{b.warn_fraction:.0%}"}
-             for b in rows]), hide_index=True, width="stretch")
+              "Limit": money(b.limit_usd), "Used this month": money(b.used_usd),
+              "Used": round(b.fraction * 100),  # past 100 the bar stays full, the % says
+              "Left": (f"over by {money(b.over_usd)}" if b.used_usd > b.limit_usd
+                       else money(b.left_usd)),
+              "Warn at": f"{b.warn_fraction:.0%}"}
+             for b in rows]), hide_index=True, width="stretch",
+            column_config={"Used": st.column_config.ProgressColumn(
+                "Used", min_value=0, max_value=100, format="%.0f%%")})
+        over = [b for b in rows if b.used_usd > b.limit_usd]
+        for lim in over:
+            who = "The team's budget" if lim.scope == "team" else f"{plain(lim.subject)}'s budget"
+            figures = plain(f"{money(lim.over_usd)} this month ({money(lim.used_usd)} of "
+                            f"{money(lim.limit_usd)})")
+            st.markdown(f":red[:material/warning: {who} is over by {figures}.]")
     else:
         st.info("No budgets yet: nothing limits spending.", icon=":material/savings:")
     users = ["Team", *(u.username for u in auth.list_users(eng.db) if not u.disabled)]
@@ -105,7 +117,7 @@ def budgets_section(eng: Engine, me: User) -> None:
             attempt(lambda: budgets.set_budget(eng.db, scope, subject,
                                                Decimal(str(limit)), me.username,
                                                eng.clock.now(), warn),
-                    f"Budget for {who}: ${limit:,.2f} a month.")
+                    f"Budget for {who}: {money(limit)} a month.")
         if drop.form_submit_button("Remove budget"):
             attempt(lambda: budgets.remove_budget(eng.db, scope, subject),
                     f"Removed the budget for {who}.")
@@ -146,8 +158,8 @@ def prices_section(eng: Engine, me: User) -> None:
         span = st.date_input("Jobs created between", value=())
         if st.form_submit_button("Recompute", icon=":material/calculate:") and len(span) == 2:
             result = pricing.recompute(eng.db, me.username, span[0], span[1], eng.clock.now())
-            st.success(f"{result.changed} of {result.jobs} job(s) changed: "
-                       f"${result.old_total:,.4f} → ${result.new_total:,.4f}"
+            st.success(f"{result.changed} of {plural(result.jobs, 'job')} changed: "
+                       f"{money(result.old_total)} → {money(result.new_total)}"
                        + (f"; {result.unpriced} now have no price" if result.unpriced else ""))
     with st.expander("Audit trail", icon=":material/history:"):
         st.dataframe(csvsafe.rows(pricing.audit(eng.db)), hide_index=True, width="stretch")

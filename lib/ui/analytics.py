@@ -19,12 +19,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from lib import analytics, csvsafe, leaderboard, ledger, report
+from lib import analytics, csvsafe, leaderboard, ledger, report, stats
 from lib.analytics import Filters, Summary, Viewer
 from lib.engine import Engine
+from lib.fmt import plural
 from lib.gallery import ROLES
 from lib.lru import LRU
-from lib.ui import money, pager, seconds
+from lib.ui import budget_bar, demo_banner, money, pager, seconds
 
 log = logging.getLogger(__name__)
 PRESETS = ("7 days", "30 days", "This month", "Last month", "Custom")
@@ -32,7 +33,7 @@ PAGE_KEY = "an_page"
 PER_PAGE = 50
 BIG_EXPORT_ROWS = 200_000  # past this the page says how to export without waiting on it
 _LEDGER_COLUMNS = ("time", "user", "provider", "model", "size", "quality", "style", "prompt",
-                   "cost_usd", "duration_s", "status", "request_id")
+                   "cost_usd", "duration_s", "status", "note", "request_id")
 
 
 def preset_range(preset: str, today: date) -> tuple[date, date]:
@@ -179,8 +180,11 @@ def filter_bar(eng: Engine, viewer: Viewer) -> Filters:
         start, end = (picked + (picked[0],))[:2] if picked else (start, end)
     else:
         dates.caption(f"{start:%d %b %Y} – {end:%d %b %Y} (UTC)")
-    include_demo = demo.toggle("Demo data", value=True, key="an_demo",
-                               help="Include the synthetic demo history, if any.")
+    include_demo = demo.toggle("Demo data", value=False, key="an_demo",
+                               help="Include the synthetic demo history (off by default, so "
+                                    "made-up spend never mixes into real figures unasked).")
+    if include_demo:
+        demo_banner("figures")
     cols = st.columns(4 if viewer.sees_all else 3)
     users: list[str] = []
     if viewer.sees_all:
@@ -226,8 +230,16 @@ def metrics_row(s: Summary) -> None:
     notes = ["Spend is what jobs were charged, failed and cancelled ones included when they "
              "were billed; a job counts on the UTC day it was created."]
     if now.unpriced_jobs:
-        notes.append(f"**{now.unpriced_jobs:,} job(s) have no price yet**: their images are "
-                     "counted, their cost is left out of spend and cost per image.")
+        verb = "has" if now.unpriced_jobs == 1 else "have"
+        notes.append(f"**{plural(now.unpriced_jobs, 'job')} {verb} no price yet**: their "
+                     "images are counted, their cost is left out of spend and cost per image.")
+    if now.cancelled:
+        notes.append(f"{plural(now.cancelled, 'job')} cancelled by a person "
+                     f"{'is' if now.cancelled == 1 else 'are'} left out of the success rate "
+                     "and the failures: cancelling is a choice, not a failure.")
+    if now.images_deleted:
+        notes.append(f"Cost per image counts every image made, {now.images_deleted:,} since "
+                     "deleted among them (the ledger keeps their cost on a \"deleted\" line).")
     st.caption(" ".join(notes))
 
 
@@ -258,8 +270,9 @@ def ledger_section(eng: Engine, viewer: Viewer, f: Filters, rows: int) -> None:
     big = (" A download this size is built on the server before it starts: Parquet is far "
            "smaller, and `python -m lib.cli report --format csv --out FILE` writes the CSV "
            "straight to a file." if total > BIG_EXPORT_ROWS else "")
-    head.caption(f"{total:,} row(s): one per image, plus one per job without images "
-                 f"(failed, cancelled or still running), so the costs add up to the spend.{big}")
+    head.caption(f"{plural(total, 'row')}: one per image, plus one per job without images "
+                 "(failed, cancelled or still running) and one for a job's deleted images, so "
+                 f"the costs add up to the spend.{big}")
     stem = f"promptboard-ledger-{f.start}-{f.end}"
     for col, fmt, mime in ((csv, "csv", "text/csv"),
                            (parquet, "parquet", "application/vnd.apache.parquet")):
@@ -268,6 +281,7 @@ def ledger_section(eng: Engine, viewer: Viewer, f: Filters, rows: int) -> None:
             data=lambda fmt=fmt: _download(eng, viewer, f, fmt), file_name=f"{stem}.{fmt}",
             mime=mime, on_click="ignore", icon=":material/download:", key=f"an-dl-{fmt}",
             disabled=total == 0, width="stretch")
+    df = df.assign(cost_usd=df["cost_usd"].map(money))  # the one money format, not "$%.4f"
     st.dataframe(  # its "Download as CSV" must not carry live formulas either
         csvsafe.frame(df), hide_index=True, column_order=_LEDGER_COLUMNS, width="stretch",
         column_config={
@@ -275,12 +289,19 @@ def ledger_section(eng: Engine, viewer: Viewer, f: Filters, rows: int) -> None:
             "user": "User", "provider": "Provider", "model": "Model", "size": "Size",
             "quality": "Quality", "style": "Style",
             "prompt": st.column_config.TextColumn("Prompt", width="large"),
-            "cost_usd": st.column_config.NumberColumn("Cost (USD)", format="$%.4f"),
+            "cost_usd": st.column_config.TextColumn("Cost"),
             "duration_s": st.column_config.NumberColumn("Duration (s)", format="%.1f"),
-            "status": "Status", "request_id": "Request id"})
+            "status": "Status", "note": "Note", "request_id": "Request id"})
     pages = max(1, -(-total // PER_PAGE))
     if pages > 1:
         pager(PAGE_KEY, min(st.session_state.get(PAGE_KEY, 0), pages - 1), pages, total)
+
+
+def budget_status(eng: Engine, viewer: Viewer) -> None:
+    """This month's budget (the team's for admins and analysts, a member's own) as a bar."""
+    limit = stats.budget(eng, None if viewer.sees_all else viewer.username)
+    if limit is not None and (viewer.sees_all or limit.scope == "user"):
+        budget_bar(limit, sees_team=viewer.sees_all)
 
 
 def month_title(day: date, team: bool) -> str:
@@ -338,7 +359,8 @@ def quality_section(eng: Engine, viewer: Viewer, f: Filters) -> None:
         st.info("No images in this period for these filters.", icon=":material/star:")
         return
     df = df.assign(median_s=df["median_ms"] / 1000, per_usd=df.apply(_per_usd, axis=1),
-                   sample=df["thin"].map({True: "⚠ thin", False: "ok"}))
+                   sample=df["thin"].map({True: "⚠ thin", False: "ok"}),
+                   cost_per_image_usd=df["cost_per_image_usd"].map(money))
     keys = [k.rsplit(" AS ", 1)[1] for k in leaderboard.GROUPINGS[by]]
     st.dataframe(
         csvsafe.frame(df), hide_index=True, width="stretch",
@@ -353,8 +375,7 @@ def quality_section(eng: Engine, viewer: Viewer, f: Filters) -> None:
             "ratings": st.column_config.NumberColumn("Ratings", help="How many ratings the "
                                                      "average rests on."),
             "sample": "Sample", "images_rated": "Rated images", "images": "Images",
-            "cost_per_image_usd": st.column_config.NumberColumn("Cost / image",
-                                                                format="$%.4f"),
+            "cost_per_image_usd": st.column_config.TextColumn("Cost / image"),
             "median_s": st.column_config.NumberColumn("Median (s)", format="%.1f"),
             "note": st.column_config.TextColumn("Note", width="medium")})
 

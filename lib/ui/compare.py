@@ -10,12 +10,13 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
-from lib import compare, gallery, jobs, styles
+from lib import budgets, compare, gallery, jobs, styles
 from lib import compare_estimate as estimates
 from lib import compare_export as export
 from lib import compare_store as store
 from lib.clock import utcnow
 from lib.engine import Engine
+from lib.fmt import plural
 from lib.mdtext import plain
 from lib.ui import STATUS_ICONS, money, pager, seconds, thumbnail
 from lib.ui.guard import authed_callback, authed_fragment
@@ -116,20 +117,20 @@ def builder(eng: Engine, viewer: gallery.Viewer) -> None:
                 icon=":material/grid_view:")
         return
     cells = compare.expand(grid)
-    _preview(eng, viewer, grid, cells)
+    refused = _preview(eng, viewer, grid, cells)
     confirmed = True
     if compare.needs_confirmation(grid):
         confirmed = st.checkbox(f"Yes, run all {grid.size} images (more than "
                                 f"{compare.confirm_cells()})", key="cmp_confirm")
     if st.button("Run comparison", type="primary", icon=":material/play_arrow:",
-                 key="cmp_run", disabled=not confirmed):
+                 key="cmp_run", disabled=not confirmed or refused):
         token = store.run_token(viewer.username, grid, title)
         try:
             with st.spinner(f"Queuing {grid.size} job(s)…"):
                 cid = store.start(eng, viewer, grid, title, shared=shared,
                                   confirmed=confirmed, token=token)
         except compare.CompareError as exc:
-            st.error(plain(exc), icon=":material/error:")
+            st.error(plain(str(exc)), icon=":material/error:")
             return
         st.session_state.pop("cmp_random_seed", None)
         st.query_params["id"] = cid
@@ -137,9 +138,17 @@ def builder(eng: Engine, viewer: gallery.Viewer) -> None:
 
 
 def _preview(eng: Engine, viewer: gallery.Viewer, grid: compare.Grid,
-             cells: list[compare.Cell]) -> None:
-    """Size, estimated cost and duration, budget left, and what each column will do."""
+             cells: list[compare.Cell]) -> bool:
+    """Size, estimated cost and duration, budget left, and what each column will do.
+    Returns True when the grid would be refused for a budget (Run is then disabled)."""
     est = estimates.estimate(eng, viewer.username, cells)
+    runnable = sum(1 for cell in cells if cell.spec is not None)
+    admin = viewer.role == "admin"
+    notes = budgets.notes(eng.db, viewer.username, est.cost_usd, eng.clock.now(),
+                          count=runnable, sees_team=admin)
+    with eng.db.cursor() as cur:
+        limits = budgets.limits(cur, viewer.username, eng.clock.now())
+    hidden = any(not budgets.shows_dollars(lim, admin) for lim in limits)
     a, b, c, d = st.columns(4)
     rows, cols = len(grid.rows), len(grid.columns)
     a.metric("Images", f"{est.images}",
@@ -149,19 +158,29 @@ def _preview(eng: Engine, viewer: gallery.Viewer, grid: compare.Grid,
     c.metric("About", f"{est.seconds:.0f} s",
              "from team history" if est.from_history else "rough guess", delta_color="off",
              delta_arrow="off")
+    mine = next((lim for lim in limits if lim.scope == "user"), None)
+    team = next((lim for lim in limits if lim.scope == "team"), None)
     d.metric("Budget left", "no budget" if est.budget_left_usd is None
-             else money(est.budget_left_usd))
+             else money(est.budget_left_usd) if not hidden
+             else money(mine.left_usd) if mine  # the team's shows only as a band, below
+             else budgets.band(team.fraction) if team else "—")
     if est.unpriced:
-        st.caption(f"{est.unpriced} cell(s) have no price yet, so the total is a lower bound.")
-    if est.over_budget:
-        st.warning("This grid costs more than the budget left this month: cells past the "
-                   "limit will be refused.", icon=":material/savings:")
+        st.caption(f"{plural(est.unpriced, 'cell')} {'has' if est.unpriced == 1 else 'have'} "
+                   "no price yet, so the total is a lower bound.")
+    for budget_note in notes:
+        text = plain(budget_note.text.replace("This batch of", "This grid of"))  # no LaTeX
+        if budget_note.over:
+            st.error(text + " Make the grid smaller, or ask for a higher budget.",
+                     icon=":material/savings:")
+        else:
+            st.warning(text, icon=":material/savings:")
     for col, note in compare.column_notes(cells).items():
         label, note = plain(grid.columns[col].label), plain(note)  # model ids, style names
         if any(cell.blocked for cell in cells if cell.col == col):
             st.warning(f"Column **{label}** will not run: {note}", icon=":material/key_off:")
         else:
             st.caption(f"Column {label}: {note}")
+    return any(n.over for n in notes)
 
 
 # --------------------------------------------------------------------------- saved list

@@ -7,13 +7,12 @@ arrive from the URL or a stale session.
 
 from __future__ import annotations
 
-import json
-
 import streamlit as st
 
 from lib import auth, batches, gallery, gallery_zip, jobs
 from lib.clock import utcnow
 from lib.engine import Engine
+from lib.fmt import shown, usage
 from lib.mdtext import plain, shorten
 from lib.ui import grid, media, money, seconds, thumbnail
 from lib.ui.guard import authed_dialog
@@ -161,7 +160,7 @@ def _facts_and_actions(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDe
     job = img.job or {}
     facts = {
         "Provider / model": f"{img.provider} / {img.model}", "Size": f"{img.width}×{img.height}",
-        "Quality": img.quality or "—", "Style": img.style or "none", "Seed": img.seed,
+        "Quality": shown(img.quality), "Style": img.style or "none", "Seed": shown(img.seed),
         "Negative prompt": img.negative_prompt or "—", "Cost": money(img.cost_usd),
         "Estimated (whole job)": money(job.get("estimated_cost_usd")),
         "Duration": seconds(img.duration_ms), "Request id": img.request_id or "—",
@@ -172,7 +171,7 @@ def _facts_and_actions(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDe
     st.table({"Parameter": list(facts), "Value": [plain(v) for v in facts.values()]},
              hide_index=True)
     if job.get("usage"):
-        st.caption(f"Usage reported by the provider: {plain(json.dumps(job['usage']))}")
+        st.caption(f"Usage reported by the provider: {plain(usage(job['usage']))}")
     c, d, e = st.columns(3)
     fav = c.toggle("Favourite", value=img.favourite, key="dlg-fav")
     if fav != img.favourite:

@@ -278,8 +278,8 @@ def test_screenshots_cover_every_page_in_the_admin_navigation(
 
 
 def _ledger_rows(page: Page) -> int:
-    text = page.get_by_text(re.compile(r"[\d,]+ row\(s\)")).first.inner_text()
-    found = re.search(r"([\d,]+) row\(s\)", text)
+    text = page.get_by_text(re.compile(r"[\d,]+ rows?:")).first.inner_text()
+    found = re.search(r"([\d,]+) rows?:", text)
     assert found, text
     return int(found.group(1).replace(",", ""))
 
@@ -289,10 +289,15 @@ def test_analytics_filters_the_period_and_downloads_the_ledger_as_csv(
         browsing: h.Browsing, shared_server: h.AppServer, admin_state: Any) -> None:
     page = browsing.open_signed_in(shared_server, admin_state, "analytics", "Analytics")
     h.wait_settled(page)
-    month = _ledger_rows(page)  # the default view: the last 30 days of a 14-day history
+    alone = _ledger_rows(page)  # demo data is off by default: the admin's own job only
+    page.get_by_test_id("stMain").get_by_text("Demo data", exact=True).click()
+    h.wait_settled(page)
+    expect(page.get_by_text("Demo data is on", exact=False).first).to_be_visible()
+    month = _ledger_rows(page)  # the last 30 days of the 14-day demo history, too
+    assert month > alone
     page.get_by_test_id("stMain").get_by_text("7 days", exact=True).first.click()
     h.wait_settled(page)
-    expect(page.get_by_text(re.compile(r"[\d,]+ row\(s\)")).first).not_to_have_text(
+    expect(page.get_by_text(re.compile(r"[\d,]+ rows?:")).first).not_to_have_text(
         re.compile(rf"^{month:,} row"))
     week = _ledger_rows(page)
     assert 0 < week < month  # the filter really narrowed what the page shows
