@@ -11,11 +11,12 @@ import json
 
 import streamlit as st
 
-from lib import auth, batches, gallery, gallery_zip, jobs
+from lib import auth, batches, gallery, gallery_zip, jobs, reuse
 from lib.clock import utcnow
 from lib.engine import Engine
 from lib.mdtext import plain, shorten
 from lib.ui import full_image, grid, money, seconds, thumbnail
+from lib.ui import generate_form as reuse_ui
 
 SELECTED = "gal_selected"
 ZIP_MAX = 200
@@ -110,16 +111,15 @@ def detail(eng: Engine, viewer: gallery.Viewer, image_id: str) -> None:
     with info:
         _facts_and_actions(eng, viewer, img)
         f, g = st.columns(2)
-        if f.button("Reuse settings", icon=":material/edit:", key="dlg-reuse"):
-            st.session_state["reuse"] = gallery.reuse_settings(img)
-            st.session_state.pop("gal_open", None)
-            st.switch_page("pages/generate.py")
+        generates = auth.can(viewer.role, "generate")  # an analyst has no Generate page
+        if generates and f.button("Reuse settings", icon=":material/edit:", key="dlg-reuse"):
+            reuse_ui.send_to_generate(reuse.for_image(eng, viewer, img))
         mine = img.user_id == viewer.username or viewer.role == "admin"
         if mine and g.button("Delete…", icon=":material/delete:", key="dlg-del"):
             st.session_state["gal_confirm_delete"] = [img.id]
             st.session_state.pop("gal_open", None)
             st.rerun()
-        if auth.can(viewer.role, "generate"):
+        if generates:
             more_like_this(eng, viewer, img)
         if img.batch_id and st.button("Show its batch", icon=":material/burst_mode:",
                                       key="dlg-batch"):
