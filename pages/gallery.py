@@ -53,11 +53,12 @@ if st.session_state.get("gal_query") != query.__dict__ | {"page": 0}:
         st.rerun()
 result = tiles.cached_search(eng, viewer, query)
 count, mode = st.columns([4, 1])
-count.caption(f"{result.total:,} image(s) match.")
-selecting = mode.toggle("Select", key="gal_selecting", help="Tick images for bulk actions")
+count.caption(f"{result.total:,} {'image matches' if result.total == 1 else 'images match'}.")
+selecting = mode.toggle("Select", key="gal_selecting", help="Tick images for bulk actions",
+                        on_change=tiles.on_select_mode)
 
-tiles.confirm_delete(eng, viewer)
-tiles.bulk_bar(eng, viewer)
+if selecting:
+    tiles.bulk_bar(eng, viewer, [card.id for card in result.rows])
 if not result.rows:
     st.info("Nothing here yet: generate some images, or loosen the filters.",
             icon=":material/photo_library:")
@@ -74,6 +75,8 @@ if clicked.batch_id:
 if result.pages > 1:
     ui.pager("gal_page", result.page, result.pages, result.total)
 
+if clicked.image_id:  # a fresh open: no delete question left over from an earlier one
+    st.session_state.pop(tiles.DLG_CONFIRM, None)
 opened = (clicked.image_id or st.session_state.pop("gal_open", None)
           or st.query_params.pop("image", None))
 if opened:
