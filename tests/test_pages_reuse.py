@@ -112,3 +112,19 @@ def test_a_reused_reference_can_be_dropped_before_generating() -> None:
     assert not any("reference image of the job you reused" in c.value for c in at.caption)
     at.button(key="gen_submit").click().run()
     assert _last_job().reference_key is None
+
+
+def test_more_like_this_from_a_teammates_image_says_their_reference_was_left_out() -> None:
+    _, image = _made("bob", reference=_png("olive"))
+    gallery.set_shared(ui.engine().db, gallery.Viewer("bob", "member"), [image], True)
+    at = app_as("ann", "member", page="pages/gallery.py")
+    at.query_params["image"] = image
+    at.run()
+    at.session_state["gal_open"] = image
+    at.number_input(key="dlg-more-n").set_value(2)
+    at.button(key="dlg-more").click().run()
+    assert not at.exception
+    assert [t.value for t in at.toast] == [
+        "Queued 2 variations. bob's reference image is left out: only their owner reuses them."]
+    assert {r[0] for r in ui.engine().db.fetchall(
+        "SELECT reference_key FROM jobs WHERE user_id = 'ann'")} == {None}

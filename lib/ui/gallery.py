@@ -179,6 +179,11 @@ def more_like_this(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDetail
             return
         queue = st.session_state.setdefault("job_ids", [])
         queue[:0] = [i for i in ids if i not in queue]
+        left_out = batches.private_inputs(img, viewer)
+        st.toast(f"Queued {len(ids)} variation{'s' if len(ids) != 1 else ''}."
+                 + (f" {plain(img.user_id)}'s {' and '.join(left_out)} "
+                    f"{'is' if len(left_out) == 1 else 'are'} left out: only their owner "
+                    "reuses them." if left_out else ""), icon=":material/auto_awesome:")
         st.session_state.pop("gal_open", None)
         st.switch_page("pages/generate.py")
 
