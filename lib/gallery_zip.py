@@ -11,6 +11,7 @@ import csv
 import io
 import zipfile
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from lib.db import Database
@@ -25,6 +26,11 @@ _MANIFEST = ("image_id", "file", "job_id", "user_id", "provider", "model", "prom
 def csv_cell(v: Any) -> Any:
     """Keep spreadsheet apps from running a text cell as a formula (CSV injection)."""
     return "'" + v if isinstance(v, str) and v and v[0] in "=+-@\t\r" else "" if v is None else v
+
+
+def _cell(v: Any) -> Any:
+    """A manifest cell: a DECIMAL in plain digits (str() wrote a zero cost as 0E-8)."""
+    return format(v, "f") if isinstance(v, Decimal) else csv_cell(v)
 
 
 def zip_images(db: Database, storage: Storage, viewer: Viewer, ids: Iterable[str],
@@ -49,7 +55,7 @@ def zip_images(db: Database, storage: Storage, viewer: Viewer, ids: Iterable[str
                 zf.writestr(name, storage.get(row[2]), compress_type=zipfile.ZIP_STORED)
             except ObjectMissing:
                 name, note = "", "original missing from storage"
-            out.writerow([csv_cell(v) for v in (image_id, name, *row[3:], note)])
+            out.writerow([_cell(v) for v in (image_id, name, *row[3:], note)])
         zf.writestr("manifest.csv", text.getvalue().encode("utf-8-sig"),
                     compress_type=zipfile.ZIP_DEFLATED)
     return buf.getvalue()
