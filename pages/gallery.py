@@ -30,7 +30,9 @@ with st.expander("Filters"):
     a, b, c = st.columns(3)
     providers = a.multiselect("Provider", facets["providers"], key="gal_providers")
     models = b.multiselect("Model", facets["models"], key="gal_models")
-    styles = c.multiselect("Style", facets["styles"], key="gal_styles")
+    labels = tiles.style_labels(eng)
+    styles = c.multiselect("Style", facets["styles"], key="gal_styles",
+                           format_func=lambda s: labels.get(s, s))
     users = (a.multiselect("User", facets["users"], key="gal_users") if viewer.sees_all else [])
     dates = b.date_input("Dates", value=(), key="gal_dates")
     with c:

@@ -131,6 +131,20 @@ def test_select_mode_draws_tick_boxes_instead_of_the_grid() -> None:
     assert at.session_state["gal_selected"] == {fox}
 
 
+def test_the_style_filter_names_styles_as_generate_does() -> None:
+    at = app_as("ann", "member")
+    ensure_user("ann", "member")
+    eng = ui.engine()
+    job_id = jobs.submit(eng, "ann", jobs.JobSpec(prompt="fox", width=64, height=64,
+                                                  style="cartoon"))
+    while jobs.get(eng, job_id).status in jobs.ACTIVE:  # type: ignore[union-attr]
+        run_next(eng)
+    at.switch_page("pages/gallery.py").run()
+    assert at.multiselect(key="gal_styles").options == ["Cartoon"]
+    at.multiselect(key="gal_styles").select("cartoon").run()
+    assert not at.exception and "1 image matches" in _captions(at)
+
+
 def test_home_shows_my_latest_and_shared_images_as_grids_that_open_on_click() -> None:
     at = app_as("ann", "member")
     mine = _image("ann", "ann private fox")

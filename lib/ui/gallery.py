@@ -11,7 +11,7 @@ import json
 
 import streamlit as st
 
-from lib import auth, batches, gallery, gallery_select, gallery_zip, jobs, reuse
+from lib import auth, batches, gallery, gallery_select, gallery_zip, jobs, reuse, styles
 from lib.clock import utcnow
 from lib.engine import Engine
 from lib.mdtext import plain, shorten
@@ -92,6 +92,12 @@ def cached_search(eng: Engine, viewer: gallery.Viewer,
 def cached_facets(eng: Engine, viewer: gallery.Viewer) -> dict[str, list[str]]:
     """Filter choices; reruns without a write in between cost nothing."""
     return facets(eng, str(eng.db.path), eng.db.tables_version(*GALLERY_TABLES), viewer)
+
+
+def style_labels(eng: Engine) -> dict[str, str]:
+    """Style id → the name Generate shows ("cartoon" → "Cartoon"), for the Style filter."""
+    every = styles.list_styles(eng.db, include_proposed=True, include_archived=True)
+    return {s.id: s.label for s in every}
 
 
 def _facts(card: gallery.ImageCard) -> str:
@@ -220,9 +226,8 @@ def _facts_and_actions(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDe
     if fav != img.favourite:
         gallery.set_favourite(eng.db, viewer, img.id, fav, utcnow())
     rating = d.feedback("stars", key="dlg-rating")
-    if rating is not None and rating + 1 != img.my_rating:
-        gallery.rate(eng.db, viewer, img.id, rating + 1, utcnow())
-        st.toast("Rated.", icon=":material/star:")
+    if rating is not None and rating + 1 != img.my_rating:  # the caption below says so: a
+        gallery.rate(eng.db, viewer, img.id, rating + 1, utcnow())  # toast hid the dialog's ✕
     d.caption(f"Your rating: {img.my_rating or '—'} · average "
               f"{img.avg_rating:.1f} of {img.ratings}" if img.ratings else "Not rated yet")
     if mine:
