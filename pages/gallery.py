@@ -65,10 +65,9 @@ if not result.rows:
     st.info("Nothing here yet: generate some images, or loosen the filters.",
             icon=":material/photo_library:")
 clicked = grid.Click()
-if selecting:  # tick boxes need a widget per tile
-    columns = st.columns(4)
-    for i, card in enumerate(result.rows):
-        with columns[i % 4]:
+if selecting:  # tick boxes need a widget per tile: fixed-width tiles that wrap (2 on a phone)
+    with st.container(horizontal=True, gap="small", key="gal_select_tiles"):
+        for card in result.rows:
             tiles.tile(eng, card)
 elif result.rows:
     clicked = grid.grid([tiles.grid_tile(eng, card) for card in result.rows], key="gal_grid")

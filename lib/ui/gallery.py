@@ -22,6 +22,7 @@ SELECTED = "gal_selected"
 CONFIRM = "gal_confirm_delete"  # set while the bulk delete confirmation is open
 DLG_CONFIRM = "gal_dlg_confirm"  # the image whose delete the detail dialog is asking about
 ZIP_MAX = 200
+TILE_WIDTH = 168  # px: select-mode tiles wrap, two to a row on a 390 px phone
 PREVIEW_MAX = 48  # thumbnails drawn in the delete confirmation; the rest are counted
 
 
@@ -129,7 +130,7 @@ def tile(eng: Engine, card: gallery.ImageCard) -> None:
     Browsing uses the one-element grid (``grid_tile``); selecting needs a widget per tile. A
     grouped batch gets no tick box (it would tick one image of many), only "Open batch".
     """
-    with st.container(border=True):
+    with st.container(border=True, width=TILE_WIDTH):
         prompt = plain(shorten(card.prompt, 68))  # user text: shown as typed, never as markup
         st.image(thumbnail(eng, card.thumb_key), width="stretch",
                  caption=f"{plain(_facts(card))} — {prompt}")
@@ -164,7 +165,7 @@ def detail(eng: Engine, viewer: gallery.Viewer, image_id: str) -> None:
             g.button("Delete…", icon=":material/delete:", key="dlg-del",
                      on_click=_ask_in_dialog, args=(img.id,))
             if st.session_state.get(DLG_CONFIRM) == img.id:
-                _confirm_in_dialog(eng, viewer, img.id)
+                _confirm_in_dialog(eng, viewer, img.id, img.thumb_key)
         if generates:
             more_like_this(eng, viewer, img)
         if img.batch_id and st.button("Show its batch", icon=":material/burst_mode:",
@@ -245,13 +246,16 @@ def _keep_in_dialog() -> None:
     st.session_state.pop(DLG_CONFIRM, None)
 
 
-def _confirm_in_dialog(eng: Engine, viewer: gallery.Viewer, image_id: str) -> None:
-    """Ask inside the dialog, with the image still in view; deleting closes the dialog."""
+def _confirm_in_dialog(eng: Engine, viewer: gallery.Viewer, image_id: str,
+                       thumb_key: str) -> None:
+    """Ask inside the dialog, with the image in view (its thumbnail too, for a phone where
+    the picture has scrolled away); deleting closes the dialog."""
     with st.container(border=True):
+        st.image(thumbnail(eng, thumb_key), width=72)
         st.warning("Delete this image? Its files are removed from storage too; this cannot "
                    "be undone.", icon=":material/warning:")
-        yes, no = st.columns(2)
-        if yes.button(":red[Delete image]", key="dlg-confirm-del",
+        buttons = st.container(horizontal=True, gap="small")
+        if buttons.button(":red[Delete image]", key="dlg-confirm-del",
                       icon=":material/delete_forever:"):
             try:
                 gallery.delete_images(eng.db, eng.storage, viewer, [image_id])
@@ -263,7 +267,7 @@ def _confirm_in_dialog(eng: Engine, viewer: gallery.Viewer, image_id: str) -> No
             st.session_state.pop("gal_open", None)
             st.toast("Deleted 1 image.", icon=":material/delete:")
             st.rerun()  # the whole page: the dialog closes and the tile is gone
-        no.button("Keep it", key="dlg-keep", on_click=_keep_in_dialog)
+        buttons.button("Keep it", key="dlg-keep", on_click=_keep_in_dialog)
 
 
 def bulk_bar(eng: Engine, viewer: gallery.Viewer, on_page: list[str]) -> None:
@@ -279,25 +283,25 @@ def bulk_bar(eng: Engine, viewer: gallery.Viewer, on_page: list[str]) -> None:
         st.markdown(f"**{len(ids):,} selected**")
         if elsewhere:
             st.caption(f"{_images(elsewhere)} of them on other pages or outside the filters.")
-        a, b, c, d, e = st.columns(5)
+        row = st.container(horizontal=True, gap="small")  # wraps on a phone, not one a line
         if len(ids) > ZIP_MAX:
-            a.caption(f"Select at most {ZIP_MAX} images to download them as a zip.")
+            row.caption(f"Select at most {ZIP_MAX} images to download them as a zip.")
         else:  # built only when the button is pressed
-            a.download_button(
+            row.download_button(
                 "Download zip",
                 data=lambda: gallery_zip.zip_images(eng.db, eng.storage, viewer, ids),
                 file_name="promptboard-images.zip", mime="application/zip", on_click="ignore",
                 icon=":material/folder_zip:", key="bulk-zip")
-        for col, label, on in ((b, "Share", True), (c, "Unshare", False)):
-            if col.button(label, key=f"bulk-{label}"):
+        for label, on in (("Share", True), ("Unshare", False)):
+            if row.button(label, key=f"bulk-{label}"):
                 try:
                     n = gallery.set_shared(eng.db, viewer, ids, on)
                     st.toast(f"{label}d {_images(n)}.")
                 except gallery.GalleryError as exc:
                     st.error(str(exc))
-        if d.button("Delete…", key="bulk-delete", icon=":material/delete:"):
+        if row.button("Delete…", key="bulk-delete", icon=":material/delete:"):
             st.session_state[CONFIRM] = True
-        e.button("Clear", key="bulk-clear", on_click=clear_selection)
+        row.button("Clear", key="bulk-clear", on_click=clear_selection)
         if st.session_state.get(CONFIRM):
             confirm_delete(eng, viewer, ids)
 
@@ -323,8 +327,8 @@ def confirm_delete(eng: Engine, viewer: gallery.Viewer, ids: list[str]) -> None:
         st.error(f"{_images(len(theirs))} of these {'is' if len(theirs) == 1 else 'are'} "
                  "not yours: only their owner or an admin can delete them. Untick them to "
                  "delete the rest.", icon=":material/block:")
-    yes, no = st.columns([1, 3])
-    if yes.button(f":red[Delete {_images(len(shown))}]", key="confirm-del",
+    buttons = st.container(horizontal=True, gap="small")
+    if buttons.button(f":red[Delete {_images(len(shown))}]", key="confirm-del",
                   icon=":material/delete_forever:", disabled=bool(theirs) or not shown):
         try:
             n = gallery.delete_images(eng.db, eng.storage, viewer, [p.id for p in shown])
@@ -335,4 +339,4 @@ def confirm_delete(eng: Engine, viewer: gallery.Viewer, ids: list[str]) -> None:
         selected().difference_update(ids)
         st.session_state.pop(CONFIRM, None)
         st.rerun()
-    no.button("Keep them", key="cancel-del", on_click=_close_confirm)
+    buttons.button("Keep them", key="cancel-del", on_click=_close_confirm)
