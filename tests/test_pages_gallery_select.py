@@ -144,6 +144,16 @@ def test_the_delete_confirmation_follows_the_ticks_while_it_is_open() -> None:
     assert left == {ids[0]}
 
 
+def test_unticking_everything_closes_the_delete_question_for_good() -> None:
+    [fox] = _images("ann", "fox")
+    at = _selecting()
+    _tick(at, fox)
+    at.button(key="bulk-delete").click().run()
+    _tick(at, fox, on=False)
+    _tick(at, fox)  # ticking again later does not reopen it
+    assert not any("Delete 1 image?" in w.value for w in at.warning)
+
+
 def test_leaving_select_mode_clears_the_selection() -> None:
     ids = _images("ann", "fox", "owl")
     at = _selecting()

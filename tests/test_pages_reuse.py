@@ -125,6 +125,6 @@ def test_more_like_this_from_a_teammates_image_says_their_reference_was_left_out
     at.button(key="dlg-more").click().run()
     assert not at.exception
     assert [t.value for t in at.toast] == [
-        "Queued 2 variations. bob's reference image is left out: only their owner reuses them."]
+        "Queued 2 variations. bob's reference image is left out: only their owner can reuse them."]
     assert {r[0] for r in ui.engine().db.fetchall(
         "SELECT reference_key FROM jobs WHERE user_id = 'ann'")} == {None}

@@ -190,7 +190,7 @@ def more_like_this(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDetail
         st.toast(f"Queued {len(ids)} variation{'s' if len(ids) != 1 else ''}."
                  + (f" {plain(img.user_id)}'s {' and '.join(left_out)} "
                     f"{'is' if len(left_out) == 1 else 'are'} left out: only their owner "
-                    "reuses them." if left_out else ""), icon=":material/auto_awesome:")
+                    "can reuse them." if left_out else ""), icon=":material/auto_awesome:")
         st.session_state.pop("gal_open", None)
         st.switch_page("pages/generate.py")
 
@@ -256,7 +256,7 @@ def _confirm_in_dialog(eng: Engine, viewer: gallery.Viewer, image_id: str,
                    "be undone.", icon=":material/warning:")
         buttons = st.container(horizontal=True, gap="small")
         if buttons.button(":red[Delete image]", key="dlg-confirm-del",
-                      icon=":material/delete_forever:"):
+                          icon=":material/delete_forever:"):
             try:
                 gallery.delete_images(eng.db, eng.storage, viewer, [image_id])
             except gallery.GalleryError as exc:
@@ -277,6 +277,7 @@ def bulk_bar(eng: Engine, viewer: gallery.Viewer, on_page: list[str]) -> None:
     """
     ids = sorted(selected())
     if not ids:
+        st.session_state.pop(CONFIRM, None)  # unticked down to nothing: the question is moot
         return
     with st.container(border=True):
         elsewhere = len(set(ids) - set(on_page))
@@ -329,7 +330,7 @@ def confirm_delete(eng: Engine, viewer: gallery.Viewer, ids: list[str]) -> None:
                  "delete the rest.", icon=":material/block:")
     buttons = st.container(horizontal=True, gap="small")
     if buttons.button(f":red[Delete {_images(len(shown))}]", key="confirm-del",
-                  icon=":material/delete_forever:", disabled=bool(theirs) or not shown):
+                      icon=":material/delete_forever:", disabled=bool(theirs) or not shown):
         try:
             n = gallery.delete_images(eng.db, eng.storage, viewer, [p.id for p in shown])
         except gallery.GalleryError as exc:
