@@ -4,7 +4,7 @@ import streamlit as st
 
 from lib import gallery, ui
 from lib.ui import gallery as tiles
-from lib.ui import grid
+from lib.ui import grid, toasts
 
 eng = ui.engine()
 ui.require_page("gallery")
@@ -12,6 +12,7 @@ me = ui.signed_in()
 viewer = gallery.Viewer(me.username, me.role)
 
 st.title("Gallery")
+toasts.show_pending()  # e.g. "Deleted 3 images.", said before the rerun that follows a delete
 facets = tiles.cached_facets(eng, viewer)
 top, sort_col, group_col = st.columns([5, 2, 2], vertical_alignment="bottom")
 text = top.text_input("Search prompts", key="gal_text", placeholder="lighthouse, fox, neon…")

@@ -8,11 +8,13 @@ from lib import batches, forms, jobs, styles, ui
 from lib import providers as registry
 from lib.mdtext import plain
 from lib.ui import generate_form as form_ui
+from lib.ui import toasts
 
 eng = ui.engine()
 user = ui.require_page("generate")
 st.session_state.setdefault("job_ids", [])
 form_ui.apply_reuse()  # "reuse settings" from History or the Gallery fills the widgets below
+toasts.show_pending()  # e.g. "Queued 4 variations." from the Gallery's "More like this"
 
 st.title("Generate")
 form, live = st.columns([3, 2], gap="large")

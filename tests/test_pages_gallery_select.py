@@ -129,6 +129,7 @@ def test_delete_after_clear_deletes_only_what_is_ticked_and_shows_each_one_first
     left = {r[0] for r in ui.engine().db.fetchall("SELECT id FROM images")}
     assert left == set(ids[:3])
     assert _ticked(at) == set() and _bar(at) == ""
+    assert [t.value for t in at.toast] == ["Deleted 1 image."]  # said after the rerun
 
 
 def test_the_delete_confirmation_follows_the_ticks_while_it_is_open() -> None:

@@ -15,7 +15,7 @@ from lib import auth, batches, gallery, gallery_select, gallery_zip, jobs, reuse
 from lib.clock import utcnow
 from lib.engine import Engine
 from lib.mdtext import plain, shorten
-from lib.ui import full_image, grid, money, seconds, thumbnail
+from lib.ui import full_image, grid, money, seconds, thumbnail, toasts
 from lib.ui import generate_form as reuse_ui
 
 SELECTED = "gal_selected"
@@ -187,10 +187,12 @@ def more_like_this(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDetail
         queue = st.session_state.setdefault("job_ids", [])
         queue[:0] = [i for i in ids if i not in queue]
         left_out = batches.private_inputs(img, viewer)
-        st.toast(f"Queued {len(ids)} variation{'s' if len(ids) != 1 else ''}."
-                 + (f" {plain(img.user_id)}'s {' and '.join(left_out)} "
-                    f"{'is' if len(left_out) == 1 else 'are'} left out: only their owner "
-                    "can reuse them." if left_out else ""), icon=":material/auto_awesome:")
+        said = f"Queued {len(ids)} variation{'s' if len(ids) != 1 else ''}."
+        if left_out:
+            said += (f" {plain(img.user_id)}'s {' and '.join(left_out)} "
+                     f"{'is' if len(left_out) == 1 else 'are'} left out: only their owner "
+                     "can reuse them.")
+        toasts.later(said, ":material/auto_awesome:")
         st.session_state.pop("gal_open", None)
         st.switch_page("pages/generate.py")
 
@@ -265,7 +267,7 @@ def _confirm_in_dialog(eng: Engine, viewer: gallery.Viewer, image_id: str,
             selected().discard(image_id)
             st.session_state.pop(DLG_CONFIRM, None)
             st.session_state.pop("gal_open", None)
-            st.toast("Deleted 1 image.", icon=":material/delete:")
+            toasts.later("Deleted 1 image.", ":material/delete:")
             st.rerun()  # the whole page: the dialog closes and the tile is gone
         buttons.button("Keep it", key="dlg-keep", on_click=_keep_in_dialog)
 
@@ -336,7 +338,7 @@ def confirm_delete(eng: Engine, viewer: gallery.Viewer, ids: list[str]) -> None:
         except gallery.GalleryError as exc:
             st.error(str(exc), icon=":material/error:")
             return
-        st.toast(f"Deleted {_images(n)}.", icon=":material/delete:")
+        toasts.later(f"Deleted {_images(n)}.", ":material/delete:")
         selected().difference_update(ids)
         st.session_state.pop(CONFIRM, None)
         st.rerun()
