@@ -13,7 +13,7 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from lib.jobs import JOB_COLUMNS, RUNNING, STATUSES, Job
 from lib.worker import _pick
@@ -160,12 +160,3 @@ def history(engine: Engine, user: str, f: HistoryFilter) -> tuple[list[Job], int
     )
     return [Job(*r) for r in rows], total
 
-
-def reuse_fields(job: Job) -> dict[str, Any]:
-    """The Generate form's fields for running a job again."""
-    return {
-        "provider": job.provider, "model": job.model, "prompt": job.prompt,
-        "negative_prompt": job.negative_prompt, "style": job.style, "width": job.width,
-        "height": job.height, "aspect_ratio": job.aspect_ratio, "quality": job.quality,
-        "seed": job.seed, "n": job.n,
-    }

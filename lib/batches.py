@@ -76,9 +76,8 @@ def submit_batch(engine: Engine, user: str, spec: jobs.JobSpec, count: int,
     One variation is an ordinary job (no batch id) with the seed as given. A model that takes
     no seed gets none (its variations are independent runs, recorded as such).
     """
-    if not 1 <= count <= MAX_VARIATIONS:
-        raise jobs.SubmitError(f"A batch has 1 to {MAX_VARIATIONS} variations, not {count}: "
-                               f"ask for {MAX_VARIATIONS} or fewer.")
+    if type(count) is not int or not 1 <= count <= MAX_VARIATIONS:  # seeded or not
+        raise jobs.SubmitError(f"A batch has 1 to {MAX_VARIATIONS} variations.")
     auth.require_active(engine.db, user, error=jobs.SubmitError)
     if count == 1:
         return [jobs.submit(engine, user, forms.with_token(user, spec))]
@@ -99,9 +98,24 @@ def batch_of(engine: Engine, job_id: str) -> str | None:
     return str(found) if found else None
 
 
+def private_inputs(img: gallery.ImageDetail, viewer: gallery.Viewer) -> tuple[str, ...]:
+    """What "more like this" leaves out of a visible image's settings: the owner's own
+    uploads (reference image, watermark logo), unless the viewer is that owner. Sharing an
+    image shares the picture, not what went into it (an img2img result with low denoise
+    more or less reproduces its reference)."""
+    job = img.job or {}
+    if img.user_id == viewer.username:
+        return ()
+    found = ["reference image"] if job.get("reference_key") else []
+    if (job.get("watermark") or {}).get("has_logo"):
+        found.append("watermark logo")
+    return tuple(found)
+
+
 def spec_like(engine: Engine, viewer: gallery.Viewer, image_id: str) -> jobs.JobSpec:
     """The settings that made a visible image (prompt, model, size, style, watermark,
-    reference, extras), without its seed: the start of "more like this"."""
+    reference, extras), without its seed: the start of "more like this". Another person's
+    reference image and watermark logo are left out (see :func:`private_inputs`)."""
     if not auth.can(viewer.role, "generate"):
         raise jobs.SubmitError(f"Your role ({viewer.role}) cannot generate images.")
     img = gallery.get_image(engine.db, viewer, image_id)
@@ -109,13 +123,16 @@ def spec_like(engine: Engine, viewer: gallery.Viewer, image_id: str) -> jobs.Job
         raise jobs.SubmitError("That image was not found, or you cannot see it.")
     fields = gallery.reuse_settings(img)
     job = jobs.get(engine, img.job_id)
+    mine = img.user_id == viewer.username
     watermark = reference = None
     params: dict[str, object] = {}
     if job is not None:
         params = {k: v for k, v in job.params_dict.items() if k != "styled_prompt"}
         if job.watermark:
             watermark = imaging.WatermarkSpec.from_dict(json.loads(job.watermark))
-        if job.reference_key and engine.storage.exists(job.reference_key):
+            if watermark.logo and not mine:  # keep the text, if any, without their logo
+                watermark = (replace(watermark, logo=None) if watermark.text else None)
+        if mine and job.reference_key and engine.storage.exists(job.reference_key):
             reference = engine.storage.get(job.reference_key)
     return jobs.JobSpec(**{**fields, "seed": None}, watermark=watermark, reference=reference,
                         params=params)

@@ -5,7 +5,7 @@ import streamlit as st
 from lib import gallery, ui
 from lib.mdtext import plain
 from lib.ui import gallery as tiles
-from lib.ui import grid
+from lib.ui import grid, toasts
 
 eng = ui.engine()
 ui.require_page("gallery")
@@ -13,6 +13,7 @@ me = ui.signed_in()
 viewer = gallery.Viewer(me.username, me.role)
 
 st.title("Gallery")
+toasts.show_pending()  # e.g. "Deleted 3 images.", said before the rerun that follows a delete
 facets = tiles.cached_facets(eng, viewer)
 top, sort_col, group_col = st.columns([5, 2, 2], vertical_alignment="bottom")
 text = top.text_input("Search prompts", key="gal_text", placeholder="lighthouse, fox, neon…")
@@ -31,7 +32,9 @@ with st.expander("Filters"):
     a, b, c = st.columns(3)
     providers = a.multiselect("Provider", facets["providers"], key="gal_providers")
     models = b.multiselect("Model", facets["models"], key="gal_models")
-    styles = c.multiselect("Style", facets["styles"], key="gal_styles")
+    labels = tiles.style_labels(eng)
+    styles = c.multiselect("Style", facets["styles"], key="gal_styles",
+                           format_func=lambda s: labels.get(s, s))
     users = (a.multiselect("User", facets["users"], key="gal_users") if viewer.sees_all else [])
     dates = b.date_input("Dates", value=(), key="gal_dates")
     with c:
@@ -57,20 +60,20 @@ result = tiles.cached_search(eng, viewer, query)
 count, mode = st.columns([4, 1])
 if demo:
     ui.demo_banner("images")
-count.caption(f"{result.total:,} image(s) match.")
-selecting = mode.toggle("Select", key="gal_selecting", help="Tick images for bulk actions")
+count.caption(f"{result.total:,} {'image matches' if result.total == 1 else 'images match'}.")
+selecting = mode.toggle("Select", key="gal_selecting", help="Tick images for bulk actions",
+                        on_change=tiles.on_select_mode)
 
-tiles.confirm_delete(eng, viewer)
-tiles.bulk_bar(eng, viewer)
+if selecting:
+    tiles.bulk_bar(eng, viewer, [card.id for card in result.rows])
 if not result.rows:
     st.info("Nothing here yet: generate some images, or loosen the filters"
             + ("." if demo else " (demo data is off by default: see Filters)."),
             icon=":material/photo_library:")
 clicked = grid.Click()
-if selecting:  # tick boxes need a widget per tile
-    columns = st.columns(4)
-    for i, card in enumerate(result.rows):
-        with columns[i % 4]:
+if selecting:  # tick boxes need a widget per tile: fixed-width tiles that wrap (2 on a phone)
+    with st.container(horizontal=True, gap="small", key="gal_select_tiles"):
+        for card in result.rows:
             tiles.tile(eng, card)
 elif result.rows:
     clicked = grid.grid([tiles.grid_tile(eng, card) for card in result.rows], key="gal_grid")
@@ -79,6 +82,8 @@ if clicked.batch_id:
 if result.pages > 1:
     ui.pager("gal_page", result.page, result.pages, result.total)
 
+if clicked.image_id:  # a fresh open: no delete question left over from an earlier one
+    st.session_state.pop(tiles.DLG_CONFIRM, None)
 opened = (clicked.image_id or st.session_state.pop("gal_open", None)
           or st.query_params.pop("image", None))
 if opened:

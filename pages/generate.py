@@ -7,17 +7,21 @@ import streamlit as st
 from lib import batches, fmt, forms, jobs, styles, ui
 from lib import providers as registry
 from lib.mdtext import plain
+from lib.ui import generate_form as form_ui
+from lib.ui import toasts
 
 eng = ui.engine()
 user = ui.require_page("generate")
 role = ui.signed_in().role
 st.session_state.setdefault("job_ids", [])
-ui.apply_reuse()  # "reuse settings" from History or the Gallery fills the widgets below
+form_ui.apply_reuse()  # "reuse settings" from History or the Gallery fills the widgets below
+toasts.show_pending()  # e.g. "Queued 4 variations." from the Gallery's "More like this"
 
 st.title("Generate")
 form, live = st.columns([3, 2], gap="large")
 
 with form:
+    form_ui.reuse_notes()
     statuses = registry.statuses()
     ready = [s.id for s in statuses if s.configured]
     left, right = st.columns(2)
@@ -76,20 +80,18 @@ with form:
     ) or batches.RANDOM
     preset = (st.selectbox("Style preset", ["", *opts.style_presets], key="gen_preset")
               if opts.style_presets else "")
-    with st.expander("Reference image and watermark"):
-        reference = (st.file_uploader("Reference image", type=["png", "jpg", "jpeg", "webp"],
-                                      key="gen_reference")
-                     if opts.max_reference_images else None)
-        if not opts.max_reference_images:
-            st.caption("This model does not take a reference image.")
-        watermark = ui.watermark_inputs()
+    reused = bool(st.session_state.get(form_ui.REUSED_REFERENCE)
+                  or st.session_state.get(form_ui.REUSED_LOGO))
+    with st.expander("Reference image and watermark", expanded=reused):
+        reference = form_ui.reference_input(opts.max_reference_images)
+        watermark = form_ui.watermark_inputs()
 
     w, h = (int(x) for x in size.split("x")) if size else (None, None)
     spec = jobs.JobSpec(
         prompt=prompt, provider=provider_id, model=model, width=w, height=h,
         aspect_ratio=aspect, quality=quality, n=int(n), seed=int(seed) or None,
         negative_prompt=negative or None, style=style,
-        reference=reference.getvalue() if reference else None, watermark=watermark,
+        reference=reference, watermark=watermark,
         params={"style_preset": preset} if preset else {},
     )
     est = ui.estimate_line(eng, spec)

@@ -2,9 +2,10 @@
 
 import streamlit as st
 
-from lib import activity, fmt, jobs, ui
+from lib import activity, fmt, jobs, reuse, ui
 from lib import providers as registry
 from lib.mdtext import plain
+from lib.ui import generate_form as form_ui
 
 eng = ui.engine()
 user = ui.require_page("history")
@@ -37,8 +38,7 @@ for job in rows:
         if job.error_message and job.status != jobs.SUCCEEDED:
             left.caption(f":red[{plain(f'{job.error_type}: {job.error_message}')}]")
         if right.button("Reuse", key=f"reuse-{job.id}", icon=":material/edit:"):
-            st.session_state["reuse"] = activity.reuse_fields(job)
-            st.switch_page("pages/generate.py")
+            form_ui.send_to_generate(reuse.for_job(eng, user, job))
         if job.status in (jobs.FAILED, jobs.CANCELLED) and right.button(
                 "Retry", key=f"hretry-{job.id}", icon=":material/refresh:"):
             try:

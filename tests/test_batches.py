@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import random
 from collections.abc import Iterator
 from decimal import Decimal
@@ -99,6 +100,19 @@ def test_a_consecutive_base_one_past_the_limit_is_refused_with_the_highest_start
 def test_variations_too_far_apart_to_fit_are_refused_not_crashed() -> None:
     with pytest.raises(jobs.SubmitError, match="ask for fewer variations or images"):
         batches.seeds(16, batches.CONSECUTIVE, None, step=2**29)
+
+
+@pytest.mark.parametrize("count", [0, -1, 17, 1000])
+@pytest.mark.parametrize("provider", ["sandbox", "openai"])  # openai takes no seed
+def test_a_batch_count_outside_1_to_16_is_refused_whether_or_not_the_model_takes_a_seed(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch, provider: str, count: int) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-real")
+    assert registry.get(provider).model_caps(registry.get(provider).caps.default_model).seed \
+        == (provider == "sandbox")
+    spec = _spec(provider=provider, width=None, height=None)
+    with pytest.raises(jobs.SubmitError, match="A batch has 1 to 16 variations"):
+        batches.submit_batch(engine, "ann", spec, count, batches.RANDOM)
+    assert engine.db.scalar("SELECT count(*) FROM jobs") == 0
 
 
 def test_a_batch_ending_on_the_limit_is_queued_and_one_past_it_queues_nothing(
@@ -256,6 +270,35 @@ def test_more_like_this_refuses_private_images_and_roles_that_cannot_generate(
     with pytest.raises(jobs.SubmitError, match="cannot generate"):
         batches.more_like_this(engine, gallery.Viewer("ana", "analyst"), src, 2)
     assert engine.db.scalar("SELECT count(*) FROM jobs") == 1
+
+
+def _logo() -> bytes:
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.new("RGBA", (24, 24), "red").save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_more_like_this_never_reuses_a_teammates_reference_image_or_logo(
+        engine: Engine) -> None:
+    wm = imaging.WatermarkSpec(text="BOB", logo=_logo(), position="center")
+    src = _image(engine, "bob", watermark=wm, reference=_logo())
+    bob, ann = gallery.Viewer("bob", "member"), gallery.Viewer("ann", "member")
+    gallery.set_shared(engine.db, bob, [src], True)
+    img = gallery.get_image(engine.db, ann, src)
+    assert img is not None
+    assert batches.private_inputs(img, ann) == ("reference image", "watermark logo")
+    made = jobs.load(engine, batches.more_like_this(engine, ann, src, 2))
+    assert {j.reference_key for j in made} == {None}
+    for j in made:  # the text stays; bob's logo does not
+        assert json.loads(j.watermark or "{}")["text"] == "BOB"
+        assert json.loads(j.watermark or "{}")["logo"] is None
+    assert batches.private_inputs(img, bob) == ()
+    own = jobs.load(engine, batches.more_like_this(engine, bob, src, 2))
+    assert all(j.reference_key and json.loads(j.watermark or "{}")["logo"] for j in own)
 
 
 def _batch_and_single(engine: Engine, user: str = "ann") -> tuple[list[str], str]:

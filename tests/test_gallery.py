@@ -350,6 +350,14 @@ def test_zip_holds_each_original_and_a_manifest_of_parameters(engine: Engine) ->
     assert (rows[1]["file"], rows[1]["note"]) == ("", "original missing from storage")
 
 
+def test_the_zip_manifest_writes_a_zero_cost_as_a_number_not_0e_8(engine: Engine) -> None:
+    add(engine, "z0", "alice", cost="0")
+    data = gallery_zip.zip_images(engine.db, engine.storage, ALICE, ["z0"])
+    manifest = zipfile.ZipFile(io.BytesIO(data)).read("manifest.csv").decode("utf-8-sig")
+    [row] = list(csv.DictReader(io.StringIO(manifest)))
+    assert "E" not in row["cost_usd"] and float(row["cost_usd"]) == 0
+
+
 def test_zip_refuses_more_than_the_maximum_and_nothing(engine: Engine) -> None:
     for i in range(3):
         add(engine, f"z{i}", "alice")

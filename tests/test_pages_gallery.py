@@ -39,7 +39,7 @@ def test_a_member_sees_own_and_shared_images_only() -> None:
     text = _captions(at)
     assert "ann private fox" in text and "bob shared kite" in text
     assert "bob private boat" not in text
-    assert "2 image(s) match" in text
+    assert "2 images match" in text
 
 
 def test_an_analyst_sees_everyone_and_can_filter_by_user() -> None:
@@ -48,9 +48,9 @@ def test_an_analyst_sees_everyone_and_can_filter_by_user() -> None:
     _image("bob", "bob private boat")
     at.switch_page("pages/gallery.py").run()
     assert not at.exception
-    assert "2 image(s) match" in _captions(at)
+    assert "2 images match" in _captions(at)
     at.text_input(key="gal_text").input("boat").run()
-    assert "1 image(s) match" in _captions(at)
+    assert "1 image matches" in _captions(at)
 
 
 @pytest.mark.parametrize("way", ["url", "tile click"])
@@ -129,6 +129,20 @@ def test_select_mode_draws_tick_boxes_instead_of_the_grid() -> None:
     assert grid_tiles(at) == []
     at.checkbox(key=f"sel-{fox}").check().run()
     assert at.session_state["gal_selected"] == {fox}
+
+
+def test_the_style_filter_names_styles_as_generate_does() -> None:
+    at = app_as("ann", "member")
+    ensure_user("ann", "member")
+    eng = ui.engine()
+    job_id = jobs.submit(eng, "ann", jobs.JobSpec(prompt="fox", width=64, height=64,
+                                                  style="cartoon"))
+    while jobs.get(eng, job_id).status in jobs.ACTIVE:  # type: ignore[union-attr]
+        run_next(eng)
+    at.switch_page("pages/gallery.py").run()
+    assert at.multiselect(key="gal_styles").options == ["Cartoon"]
+    at.multiselect(key="gal_styles").select("cartoon").run()
+    assert not at.exception and "1 image matches" in _captions(at)
 
 
 def test_home_shows_my_latest_and_shared_images_as_grids_that_open_on_click() -> None:

@@ -9,11 +9,10 @@ import atexit
 import base64
 import logging
 import os
-from typing import Any
 
 import streamlit as st
 
-from lib import activity, auth, budgets, fmt, forms, imaging, jobs
+from lib import activity, auth, budgets, fmt, forms, jobs
 from lib.clock import utcnow
 from lib.engine import Engine
 from lib.lru import LRU
@@ -29,8 +28,6 @@ STATUS_ICONS = {
     jobs.FAILED: ":material/error:",
     jobs.CANCELLED: ":material/cancel:",
 }
-REUSE_KEYS = {"prompt": "gen_prompt", "style": "gen_style", "n": "gen_n", "seed": "gen_seed",
-              "negative_prompt": "gen_negative", "provider": "gen_provider"}
 
 
 def _release(eng: Engine) -> None:
@@ -105,43 +102,6 @@ def seconds(ms: int | None) -> str:
 
 
 # --------------------------------------------------------------------------- generate form
-
-
-def apply_reuse() -> None:
-    """Copy settings queued by "reuse settings" into the Generate widgets (once)."""
-    fields: dict[str, Any] | None = st.session_state.pop("reuse", None)
-    if not fields:
-        return
-    for name, key in REUSE_KEYS.items():
-        if fields.get(name) is not None:
-            st.session_state[key] = fields[name]
-    provider, model = fields.get("provider"), fields.get("model")
-    if provider and model:
-        st.session_state[f"gen_model_{provider}"] = model
-
-
-def watermark_inputs() -> imaging.WatermarkSpec | None:
-    """Watermark: off, text or logo, with position and opacity; None when off or invalid."""
-    kind = st.segmented_control("Watermark", ["Off", "Text", "Logo"], default="Off",
-                                key="gen_wm_kind")
-    if kind in (None, "Off"):
-        return None
-    a, b = st.columns(2)
-    position = a.selectbox("Position", imaging.POSITIONS, index=3, key="gen_wm_pos")
-    opacity = b.slider("Opacity", 0.1, 1.0, 0.5, 0.05, key="gen_wm_opacity")
-    text = logo = None
-    if kind == "Text":
-        text = st.text_input("Watermark text", "© Promptboard", max_chars=200, key="gen_wm_text")
-    else:
-        upload = st.file_uploader("Logo (PNG with transparency works best)",
-                                  type=["png", "jpg", "jpeg", "webp"], key="gen_wm_logo")
-        logo = upload.getvalue() if upload else None
-    try:
-        return imaging.WatermarkSpec(text=text or None, logo=logo, position=position,
-                                     opacity=opacity)
-    except imaging.ImageError as exc:
-        st.caption(f":orange[Watermark off: {plain(exc)}]")
-        return None
 
 
 def estimate_line(eng: Engine, spec: jobs.JobSpec) -> forms.Estimate | None:

@@ -9,21 +9,60 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib import auth, batches, gallery, gallery_zip, jobs
+from lib import auth, batches, gallery, gallery_select, gallery_zip, jobs, reuse, styles
 from lib.clock import utcnow
 from lib.engine import Engine
 from lib.fmt import shown, usage
 from lib.mdtext import plain, shorten
-from lib.ui import grid, media, money, seconds, thumbnail
+from lib.ui import generate_form as reuse_ui
+from lib.ui import grid, media, money, seconds, thumbnail, toasts
 from lib.ui.guard import authed_dialog
 
 SELECTED = "gal_selected"
+CONFIRM = "gal_confirm_delete"  # set while the bulk delete confirmation is open
+DLG_CONFIRM = "gal_dlg_confirm"  # the image whose delete the detail dialog is asking about
 ZIP_MAX = 200
+TILE_WIDTH = 168  # px: select-mode tiles wrap, two to a row on a 390 px phone
+PREVIEW_MAX = 48  # thumbnails drawn in the delete confirmation; the rest are counted
 
 
 def selected() -> set[str]:
-    """Ids ticked for bulk actions in this session."""
+    """Ids ticked for bulk actions in this session.
+
+    The tick boxes' callbacks keep it equal to what is ticked *before* a rerun draws
+    anything, so the bar above the tiles, its zip and its delete never lag a tick behind.
+    """
     return st.session_state.setdefault(SELECTED, set())
+
+
+def _tick_key(image_id: str) -> str:
+    return f"sel-{image_id}"
+
+
+def _on_tick(image_id: str) -> None:
+    """A box was ticked or unticked: the selection follows (a callback, before the rerun)."""
+    if st.session_state.get(_tick_key(image_id)):
+        selected().add(image_id)
+    else:
+        selected().discard(image_id)
+
+
+def clear_selection() -> None:
+    """Untick everything: the selection and every tick box's own state (a callback)."""
+    selected().clear()
+    for key in [k for k in st.session_state if str(k).startswith("sel-")]:
+        st.session_state[key] = False
+    st.session_state.pop(CONFIRM, None)
+
+
+def on_select_mode() -> None:
+    """Leaving select mode unticks everything: no hidden selection waits for a later delete."""
+    if not st.session_state.get("gal_selecting"):
+        clear_selection()
+
+
+def _images(n: int) -> str:
+    return f"{n:,} image" if n == 1 else f"{n:,} images"
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -56,6 +95,12 @@ def cached_facets(eng: Engine, viewer: gallery.Viewer) -> dict[str, list[str]]:
     return facets(eng, str(eng.db.path), eng.db.tables_version(*GALLERY_TABLES), viewer)
 
 
+def style_labels(eng: Engine) -> dict[str, str]:
+    """Style id → the name Generate shows ("cartoon" → "Cartoon"), for the Style filter."""
+    every = styles.list_styles(eng.db, include_proposed=True, include_archived=True)
+    return {s.id: s.label for s in every}
+
+
 def _facts(card: gallery.ImageCard) -> str:
     """A tile's caption, without its prompt: model, cost, duration, rating, demo."""
     stars = f" · {card.avg_rating:.1f}★ ({card.ratings})" if card.ratings else ""
@@ -85,7 +130,7 @@ def tile(eng: Engine, card: gallery.ImageCard) -> None:
     Browsing uses the one-element grid (``grid_tile``); selecting needs a widget per tile. A
     grouped batch gets no tick box (it would tick one image of many), only "Open batch".
     """
-    with st.container(border=True):
+    with st.container(border=True, width=TILE_WIDTH):
         prompt = plain(shorten(card.prompt, 68))  # user text: shown as typed, never as markup
         st.image(thumbnail(eng, card.thumb_key), width="stretch",
                  caption=f"{plain(_facts(card))} — {prompt}")
@@ -94,8 +139,10 @@ def tile(eng: Engine, card: gallery.ImageCard) -> None:
             if st.button("Open batch", key=f"batch-{card.id}", icon=":material/photo_library:"):
                 show_batch(card.batch_id)
         else:
-            ticked = st.checkbox("Select", value=card.id in selected(), key=f"sel-{card.id}")
-            (selected().add if ticked else selected().discard)(card.id)
+            key = _tick_key(card.id)
+            if st.session_state.get(key) != (card.id in selected()):
+                st.session_state[key] = card.id in selected()  # e.g. drawn again after a Clear
+            st.checkbox("Select", key=key, on_change=_on_tick, args=(card.id,))
 
 
 @authed_dialog("Image", width="large")
@@ -110,16 +157,16 @@ def detail(eng: Engine, viewer: gallery.Viewer, image_id: str) -> None:
     with info:
         _facts_and_actions(eng, viewer, img)
         f, g = st.columns(2)
-        if f.button("Reuse settings", icon=":material/edit:", key="dlg-reuse"):
-            st.session_state["reuse"] = gallery.reuse_settings(img)
-            st.session_state.pop("gal_open", None)
-            st.switch_page("pages/generate.py")
+        generates = auth.can(viewer.role, "generate")  # an analyst has no Generate page
+        if generates and f.button("Reuse settings", icon=":material/edit:", key="dlg-reuse"):
+            reuse_ui.send_to_generate(reuse.for_image(eng, viewer, img))
         mine = img.user_id == viewer.username or viewer.role == "admin"
-        if mine and g.button("Delete…", icon=":material/delete:", key="dlg-del"):
-            st.session_state["gal_confirm_delete"] = [img.id]
-            st.session_state.pop("gal_open", None)
-            st.rerun()
-        if auth.can(viewer.role, "generate"):
+        if mine:
+            g.button("Delete…", icon=":material/delete:", key="dlg-del",
+                     on_click=_ask_in_dialog, args=(img.id,))
+            if st.session_state.get(DLG_CONFIRM) == img.id:
+                _confirm_in_dialog(eng, viewer, img.id, img.thumb_key)
+        if generates:
             more_like_this(eng, viewer, img)
         if img.batch_id and st.button("Show its batch", icon=":material/burst_mode:",
                                       key="dlg-batch"):
@@ -139,6 +186,13 @@ def more_like_this(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDetail
             return
         queue = st.session_state.setdefault("job_ids", [])
         queue[:0] = [i for i in ids if i not in queue]
+        left_out = batches.private_inputs(img, viewer)
+        said = f"Queued {len(ids)} variation{'s' if len(ids) != 1 else ''}."
+        if left_out:
+            said += (f" {plain(img.user_id)}'s {' and '.join(left_out)} "
+                     f"{'is' if len(left_out) == 1 else 'are'} left out: only their owner "
+                     "can reuse them.")
+        toasts.later(said, ":material/auto_awesome:")
         st.session_state.pop("gal_open", None)
         st.switch_page("pages/generate.py")
 
@@ -177,9 +231,8 @@ def _facts_and_actions(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDe
     if fav != img.favourite:
         gallery.set_favourite(eng.db, viewer, img.id, fav, utcnow())
     rating = d.feedback("stars", key="dlg-rating")
-    if rating is not None and rating + 1 != img.my_rating:
-        gallery.rate(eng.db, viewer, img.id, rating + 1, utcnow())
-        st.toast("Rated.", icon=":material/star:")
+    if rating is not None and rating + 1 != img.my_rating:  # the caption below says so: a
+        gallery.rate(eng.db, viewer, img.id, rating + 1, utcnow())  # toast hid the dialog's ✕
     d.caption(f"Your rating: {img.my_rating or '—'} · average "
               f"{img.avg_rating:.1f} of {img.ratings}" if img.ratings else "Not rated yet")
     if mine:
@@ -189,53 +242,106 @@ def _facts_and_actions(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDe
             gallery.set_shared(eng.db, viewer, [img.id], shared)
 
 
-def bulk_bar(eng: Engine, viewer: gallery.Viewer) -> None:
-    """Actions on the ticked images: zip download, share, unshare, delete (with a confirm)."""
+def _ask_in_dialog(image_id: str) -> None:
+    st.session_state[DLG_CONFIRM] = image_id
+
+
+def _keep_in_dialog() -> None:
+    st.session_state.pop(DLG_CONFIRM, None)
+
+
+def _confirm_in_dialog(eng: Engine, viewer: gallery.Viewer, image_id: str,
+                       thumb_key: str) -> None:
+    """Ask inside the dialog, with the image in view (its thumbnail too, for a phone where
+    the picture has scrolled away); deleting closes the dialog."""
+    with st.container(border=True):
+        st.image(thumbnail(eng, thumb_key), width=72)
+        st.warning("Delete this image? Its files are removed from storage too; this cannot "
+                   "be undone.", icon=":material/warning:")
+        buttons = st.container(horizontal=True, gap="small")
+        if buttons.button(":red[Delete image]", key="dlg-confirm-del",
+                          icon=":material/delete_forever:"):
+            try:
+                gallery.delete_images(eng.db, eng.storage, viewer, [image_id])
+            except gallery.GalleryError as exc:
+                st.error(str(exc), icon=":material/error:")
+                return
+            selected().discard(image_id)
+            st.session_state.pop(DLG_CONFIRM, None)
+            st.session_state.pop("gal_open", None)
+            toasts.later("Deleted 1 image.", ":material/delete:")
+            st.rerun()  # the whole page: the dialog closes and the tile is gone
+        buttons.button("Keep it", key="dlg-keep", on_click=_keep_in_dialog)
+
+
+def bulk_bar(eng: Engine, viewer: gallery.Viewer, on_page: list[str]) -> None:
+    """Actions on the ticked images: zip download, share, unshare, delete (with a confirm).
+
+    ``on_page`` are the ids drawn on this page, to say how many ticked ones are elsewhere.
+    """
     ids = sorted(selected())
     if not ids:
+        st.session_state.pop(CONFIRM, None)  # unticked down to nothing: the question is moot
         return
     with st.container(border=True):
-        st.markdown(f"**{len(ids)} selected**")
-        a, b, c, d, e = st.columns(5)
+        elsewhere = len(set(ids) - set(on_page))
+        st.markdown(f"**{len(ids):,} selected**")
+        if elsewhere:
+            st.caption(f"{_images(elsewhere)} of them on other pages or outside the filters.")
+        row = st.container(horizontal=True, gap="small")  # wraps on a phone, not one a line
         if len(ids) > ZIP_MAX:
-            a.caption(f"Select at most {ZIP_MAX} images to download them as a zip.")
+            row.caption(f"Select at most {ZIP_MAX} images to download them as a zip.")
         else:  # built only when the button is pressed
-            a.download_button(
+            row.download_button(
                 "Download zip",
                 data=lambda: gallery_zip.zip_images(eng.db, eng.storage, viewer, ids),
                 file_name="promptboard-images.zip", mime="application/zip", on_click="ignore",
                 icon=":material/folder_zip:", key="bulk-zip")
-        for col, label, on in ((b, "Share", True), (c, "Unshare", False)):
-            if col.button(label, key=f"bulk-{label}"):
+        for label, on in (("Share", True), ("Unshare", False)):
+            if row.button(label, key=f"bulk-{label}"):
                 try:
                     n = gallery.set_shared(eng.db, viewer, ids, on)
-                    st.toast(f"{label}d {n} image(s).")
+                    st.toast(f"{label}d {_images(n)}.")
                 except gallery.GalleryError as exc:
                     st.error(plain(exc))
-        if d.button("Delete…", key="bulk-delete", icon=":material/delete:"):
-            st.session_state["gal_confirm_delete"] = ids
-        if e.button("Clear", key="bulk-clear"):
-            selected().clear()
-            st.rerun()
+        if row.button("Delete…", key="bulk-delete", icon=":material/delete:"):
+            st.session_state[CONFIRM] = True
+        row.button("Clear", key="bulk-clear", on_click=clear_selection)
+        if st.session_state.get(CONFIRM):
+            confirm_delete(eng, viewer, ids)
 
 
-def confirm_delete(eng: Engine, viewer: gallery.Viewer) -> None:
-    """Ask before deleting; the objects in storage go too."""
-    ids = st.session_state.get("gal_confirm_delete")
-    if not ids:
-        return
-    st.warning(f"Delete {len(ids)} image(s)? The files are removed from storage too; this "
+def _close_confirm() -> None:
+    st.session_state.pop(CONFIRM, None)
+
+
+def confirm_delete(eng: Engine, viewer: gallery.Viewer, ids: list[str]) -> None:
+    """Ask before deleting, showing each image that will go (the objects in storage too).
+
+    ``ids`` is the selection as ticked in this run: untick one and it leaves the list.
+    """
+    shown = gallery_select.previews(eng.db, viewer, ids)
+    theirs = [p for p in shown if not p.deletable]
+    st.warning(f"Delete {_images(len(shown))}? The files are removed from storage too; this "
                "cannot be undone.", icon=":material/warning:")
-    yes, no = st.columns([1, 5])
-    if yes.button("Delete", type="primary", key="confirm-del"):
+    with st.container(key="delete-preview"):
+        st.image([thumbnail(eng, p.thumb_key) for p in shown[:PREVIEW_MAX]], width=88)
+        if len(shown) > PREVIEW_MAX:
+            st.caption(f"…and {_images(len(shown) - PREVIEW_MAX)} more.")
+    if theirs:
+        st.error(f"{_images(len(theirs))} of these {'is' if len(theirs) == 1 else 'are'} "
+                 "not yours: only their owner or an admin can delete them. Untick them to "
+                 "delete the rest.", icon=":material/block:")
+    buttons = st.container(horizontal=True, gap="small")
+    if buttons.button(f":red[Delete {_images(len(shown))}]", key="confirm-del",
+                      icon=":material/delete_forever:", disabled=bool(theirs) or not shown):
         try:
-            n = gallery.delete_images(eng.db, eng.storage, viewer, ids)
-            st.toast(f"Deleted {n} image(s).", icon=":material/delete:")
-            selected().difference_update(ids)
+            n = gallery.delete_images(eng.db, eng.storage, viewer, [p.id for p in shown])
         except gallery.GalleryError as exc:
-            st.error(plain(exc))
-        st.session_state.pop("gal_confirm_delete", None)
+            st.error(plain(exc), icon=":material/error:")
+            return
+        toasts.later(f"Deleted {_images(n)}.", ":material/delete:")
+        selected().difference_update(ids)
+        st.session_state.pop(CONFIRM, None)
         st.rerun()
-    if no.button("Keep them", key="cancel-del"):
-        st.session_state.pop("gal_confirm_delete", None)
-        st.rerun()
+    buttons.button("Keep them", key="cancel-del", on_click=_close_confirm)

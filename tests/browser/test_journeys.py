@@ -75,7 +75,7 @@ def test_first_run_generate_gallery_download_sign_out(fresh_server: h.AppServer,
 
     # Both are in the Gallery; the detail dialog shows the prompt and downloads the original.
     h.navigate(page, "Gallery")
-    expect(page.get_by_text("2 image(s) match.", exact=True)).to_be_visible()
+    expect(page.get_by_text("2 images match.", exact=True)).to_be_visible()
     opens = page.get_by_role("button", name=f"Open image: {PROMPT}", exact=True)
     expect(opens).to_have_count(2)
     pictures = opens.locator("img")

@@ -1,0 +1,130 @@
+"""Generate form widgets that carry state in from elsewhere: reused settings, the reference
+image and the watermark (whose uploads a reuse can fill in, which an upload box cannot)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from lib import imaging, reuse
+from lib.mdtext import plain
+
+REUSE = "reuse"  # a reuse.Restored (or, from a style's "Use", a dict of fields) to apply once
+REUSED_REFERENCE = "gen_reused_reference"  # bytes: the reused job's reference image
+REUSED_LOGO = "gen_reused_logo"  # bytes: the reused job's watermark logo
+REUSE_NOTES = "gen_reuse_notes"  # what the last reuse could not restore
+UPLOADS = "gen_upload_round"  # bumped by a reuse, so the upload boxes start empty
+
+# A plain dict of fields (a style's "Use", older callers): field → widget key.
+REUSE_KEYS = {"prompt": "gen_prompt", "style": "gen_style", "n": "gen_n", "seed": "gen_seed",
+              "negative_prompt": "gen_negative", "provider": "gen_provider"}
+
+
+def send_to_generate(restored: reuse.Restored) -> None:
+    """Open Generate with these settings (closing the Gallery's dialog)."""
+    st.session_state[REUSE] = restored
+    st.session_state.pop("gal_open", None)
+    st.switch_page("pages/generate.py")
+
+
+def apply_reuse() -> None:
+    """Copy settings queued by "reuse settings" into the Generate widgets (once).
+
+    Called before any widget is drawn, so every key may still be set.
+    """
+    queued: reuse.Restored | dict[str, Any] | None = st.session_state.pop(REUSE, None)
+    if not queued:
+        return
+    if isinstance(queued, dict):
+        for name, key in REUSE_KEYS.items():
+            if queued.get(name) is not None:
+                st.session_state[key] = queued[name]
+        provider, model = queued.get("provider"), queued.get("model")
+        if provider and model:
+            st.session_state[f"gen_model_{provider}"] = model
+        return
+    st.session_state.update(queued.state)
+    for key, data in ((REUSED_REFERENCE, queued.reference), (REUSED_LOGO, queued.logo)):
+        st.session_state[key] = data
+        st.session_state.pop(f"{key}_preview", None)
+    st.session_state[REUSE_NOTES] = queued.notes
+    st.session_state[UPLOADS] = st.session_state.get(UPLOADS, 0) + 1
+
+
+def _dismiss_notes() -> None:
+    st.session_state.pop(REUSE_NOTES, None)
+
+
+def reuse_notes() -> None:
+    """What the last reuse could not restore, until dismissed."""
+    notes = st.session_state.get(REUSE_NOTES)
+    if not notes:
+        return
+    with st.container(border=True):
+        st.warning("Reused the settings, except:\n\n" + "\n".join(
+            f"- {plain(n)}" for n in notes), icon=":material/info:")
+        st.button("Got it", key="gen_reuse_ok", on_click=_dismiss_notes)
+
+
+def _forget(key: str) -> None:
+    st.session_state[key] = None
+
+
+def _reused(key: str, what: str) -> bytes | None:
+    """A reused upload, shown small with a button to drop it; None when there is none."""
+    data: bytes | None = st.session_state.get(key)
+    if not data:
+        return None
+    preview = st.session_state.get(f"{key}_preview")
+    if preview is None:  # once: the stored original can be megabytes, sent on every rerun
+        try:
+            decoded = imaging.decode_image(data, max_bytes=len(data), max_pixels=1 << 30)
+            preview = imaging.make_thumbnail(decoded.image, 128)
+        except imaging.ImageError:
+            preview = b""
+        st.session_state[f"{key}_preview"] = preview
+    pic, text = st.columns([1, 4], vertical_alignment="center")
+    if preview:
+        pic.image(preview, width=64)
+    text.caption(f"Using the {what} of the job you reused. Upload another to replace it.")
+    text.button(f"Don't use this {what}", key=f"{key}_drop", on_click=_forget, args=(key,),
+                icon=":material/close:")
+    return data
+
+
+def reference_input(max_images: int) -> bytes | None:
+    """The reference image: an upload, else the one a reuse brought (None: no reference)."""
+    if not max_images:
+        st.caption("This model does not take a reference image.")
+        return None
+    upload = st.file_uploader("Reference image", type=["png", "jpg", "jpeg", "webp"],
+                              key=f"gen_reference_{st.session_state.get(UPLOADS, 0)}")
+    if upload:
+        return upload.getvalue()
+    return _reused(REUSED_REFERENCE, "reference image")
+
+
+def watermark_inputs() -> imaging.WatermarkSpec | None:
+    """Watermark: off, text or logo, with position and opacity; None when off or invalid."""
+    kind = st.segmented_control("Watermark", ["Off", "Text", "Logo"], default="Off",
+                                key="gen_wm_kind")
+    if kind in (None, "Off"):
+        return None
+    a, b = st.columns(2)
+    position = a.selectbox("Position", imaging.POSITIONS, index=3, key="gen_wm_pos")
+    opacity = b.slider("Opacity", 0.1, 1.0, 0.5, 0.05, key="gen_wm_opacity")
+    text = logo = None
+    if kind == "Text":
+        text = st.text_input("Watermark text", "© Promptboard", max_chars=200, key="gen_wm_text")
+    else:
+        upload = st.file_uploader("Logo (PNG with transparency works best)",
+                                  type=["png", "jpg", "jpeg", "webp"],
+                                  key=f"gen_wm_logo_{st.session_state.get(UPLOADS, 0)}")
+        logo = upload.getvalue() if upload else _reused(REUSED_LOGO, "logo")
+    try:
+        return imaging.WatermarkSpec(text=text or None, logo=logo, position=position,
+                                     opacity=opacity)
+    except imaging.ImageError as exc:
+        st.caption(f":orange[Watermark off: {exc}]")
+        return None
