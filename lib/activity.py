@@ -13,9 +13,10 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from lib.jobs import JOB_COLUMNS, RUNNING, STATUSES, Job
+from lib.jobs import CANCELLED, FAILED, JOB_COLUMNS, RUNNING, STATUSES, Job
 from lib.worker import _pick
 
 if TYPE_CHECKING:
@@ -159,6 +160,26 @@ def history(engine: Engine, user: str, f: HistoryFilter) -> tuple[list[Job], int
         [*params, per, max(0, f.page) * per],
     )
     return [Job(*r) for r in rows], total
+
+
+def shown_cost(engine: Engine, job: Job) -> Decimal | None:
+    """A job's cost for a person: its recorded cost, else $0 for a failed or cancelled job
+    that reported no usage and cannot have been billed (it never reached the provider, or
+    every price of its provider and model was zero then); else None, "cost unknown"."""
+    if job.cost_usd is not None or job.status not in (FAILED, CANCELLED) or job.usage:
+        return job.cost_usd
+    if job.started_at is None:  # cancelled in the queue: never sent
+        return Decimal(0)
+    return Decimal(0) if _free(engine, job.provider, job.model, job.started_at) else None
+
+
+def _free(engine: Engine, provider: str, model: str, at: datetime) -> bool:
+    """True when the provider has prices for this model at ``at`` and all of them are zero."""
+    prices = engine.db.fetchall(
+        "SELECT usd_per_unit FROM prices WHERE provider = ? AND model IN (?, '*') "
+        "AND effective_from <= ? QUALIFY row_number() OVER (PARTITION BY model, variant, unit "
+        "ORDER BY effective_from DESC, id DESC) = 1", [provider, model, at])
+    return bool(prices) and all(p[0] == 0 for p in prices)
 
 
 def reuse_fields(job: Job) -> dict[str, Any]:
