@@ -234,3 +234,42 @@ def _queue_row(eng: Engine, me: auth.User, group: JobGroup, rows: list[activity.
             right.button("Cancel", key=f"qcancel-{job.id}", icon=":material/close:",
                          on_click=_cancel, args=(eng, me.username, admin),
                          kwargs={"job_ids": [job.id]})
+
+
+# --------------------------------------------------------------------------- History
+
+
+def history_list(eng: Engine, user: str, rows: Sequence[jobs.Job]) -> None:
+    """History's rows, newest first; the jobs of one batch share a card under its label."""
+    for group in jobgroups.group(eng, rows):
+        with st.container(border=True):
+            if group.batch_id:
+                st.markdown(f"{ui.STATUS_ICONS[group.status]} **Batch of {group.size}** · "
+                            f"{_label(group.first)}")
+                st.caption(f"{group.summary()} · batch {group.batch_id}")
+            for job in group.jobs:
+                _history_row(eng, user, job, in_batch=bool(group.batch_id))
+
+
+def _history_row(eng: Engine, user: str, job: jobs.Job, *, in_batch: bool) -> None:
+    left, right = st.columns([4, 1])
+    what = (f"seed {job.seed}" if in_batch and job.seed is not None
+            else _label(job) if in_batch else plain(job.prompt))
+    left.markdown(f"{ui.STATUS_ICONS[job.status]} **{job.status.title()}** · {what}")
+    left.caption(
+        f"{job.created_at:%Y-%m-%d %H:%M} UTC · {job.provider} · {plain(job.model)} · "
+        f"{_plural(job.n, 'image')} · {_plural(job.attempts, 'attempt')} · "
+        f"{ui.money(activity.shown_cost(eng, job))} · {ui.seconds(job.duration_ms)} · "
+        f"job {job.id}")
+    if job.error_message and job.status != jobs.SUCCEEDED:
+        left.caption(f":red[{plain(f'{job.error_type}: {job.error_message}')}]")
+    if right.button("Reuse", key=f"reuse-{job.id}", icon=":material/edit:"):
+        st.session_state["reuse"] = activity.reuse_fields(job)
+        st.switch_page("pages/generate.py")
+    if job.status in (jobs.FAILED, jobs.CANCELLED) and right.button(
+            "Retry", key=f"hretry-{job.id}", icon=":material/refresh:"):
+        try:
+            st.session_state.setdefault("job_ids", []).insert(0, jobs.resubmit(eng, user, job.id))
+            st.toast("Queued again.", icon=":material/schedule:")
+        except jobs.SubmitError as exc:
+            st.error(plain(str(exc)))
