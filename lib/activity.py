@@ -182,6 +182,24 @@ def _free(engine: Engine, provider: str, model: str, at: datetime) -> bool:
     return bool(prices) and all(p[0] == 0 for p in prices)
 
 
+@dataclass(frozen=True)
+class FirstSteps:
+    """What an empty Home suggests: a first image, and (for an admin alone) the team."""
+
+    first_image: bool
+    add_team: bool
+
+
+def first_steps(engine: Engine, user: str, may_generate: bool, admin: bool) -> FirstSteps:
+    """A first image until the user has submitted a job; the team until an admin has company
+    (enabled accounts other than the signed-in one)."""
+    first = may_generate and not engine.db.scalar(
+        "SELECT 1 FROM jobs WHERE user_id = ? LIMIT 1", [user])
+    alone = admin and not engine.db.scalar(
+        "SELECT 1 FROM users WHERE username <> ? AND NOT disabled LIMIT 1", [user])
+    return FirstSteps(bool(first), bool(alone))
+
+
 def reuse_fields(job: Job) -> dict[str, Any]:
     """The Generate form's fields for running a job again."""
     return {

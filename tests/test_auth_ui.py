@@ -116,8 +116,15 @@ def test_a_wrong_password_or_unknown_user_shows_the_one_generic_message(
 ) -> None:
     at = _sign_in(_app().run(), username, password)
     assert not at.exception
-    assert [e.value for e in at.error] == [auth.LOGIN_FAILED_MESSAGE]
+    assert [e.value for e in at.error] == [auth_ui.FIRST_FAILURE_MESSAGE]
+    assert "lock" not in auth_ui.FIRST_FAILURE_MESSAGE  # one slip is not a lock-out
     assert _signed_in_as(at) is None and "_auth_session" not in at.session_state
+
+
+def test_a_second_failure_in_a_session_mentions_the_lock(alice: auth.User) -> None:
+    at = _sign_in(_app().run(), "alice", "not the password")
+    at = _sign_in(at, "nobody", "not the password")  # the same words for any account
+    assert [e.value for e in at.error] == [auth.LOGIN_FAILED_MESSAGE]
 
 
 def test_the_right_password_signs_in_and_sets_the_cookie(alice: auth.User) -> None:

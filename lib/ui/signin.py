@@ -54,6 +54,9 @@ _SET_KEY = "set"  # CookieManager.set's component key: True once the browser sto
 _MAX_COOKIE_TRIES = 6
 _COOKIE_CHECKED = "_auth_cookie_checked"  # the request's cookies don't change within a session
 _NOTICE = "_auth_notice"  # why an identity-provider sign-in was refused
+_FAILURES = "_auth_failures"  # failed sign-ins in this browser session
+# A first slip is just that; from the second failure on, the message mentions the lock-out.
+FIRST_FAILURE_MESSAGE = "Wrong username or password. Check both and try again."
 
 
 def _mirror(user: User | None) -> None:
@@ -298,7 +301,11 @@ def _sign_in_screen(eng: Engine) -> None:
         return
     user = auth.authenticate(eng.db, username, password, eng.clock.now())
     if user is None:
-        st.error(auth.LOGIN_FAILED_MESSAGE, icon=":material/lock:")
+        # Counted per browser session, not per account: the words tell nothing about an account.
+        failures = int(st.session_state.get(_FAILURES, 0)) + 1
+        st.session_state[_FAILURES] = failures
+        st.error(FIRST_FAILURE_MESSAGE if failures == 1 else auth.LOGIN_FAILED_MESSAGE,
+                 icon=":material/lock:")
         return
     start_session(eng, user)
     st.rerun()

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, ViewportSize, expect
 
-from lib.auth import LOGIN_FAILED_MESSAGE
 from lib.pngmeta import read_png_metadata
+from lib.ui.signin import FIRST_FAILURE_MESSAGE
 from tests.browser import harness as h
 
 pytestmark = [
@@ -127,7 +127,7 @@ def test_wrong_password_shows_the_generic_message_then_the_right_one_signs_in(
     alert = page.get_by_test_id("stAlert").get_by_test_id("stMarkdownContainer")
 
     h.sign_in(page, h.ADMIN_USER, "not the password at all")
-    expect(alert).to_have_text(LOGIN_FAILED_MESSAGE)
+    expect(alert).to_have_text(FIRST_FAILURE_MESSAGE)
     wrong_password = alert.inner_text()
     expect(h.title(page)).to_have_text("Sign in")
     expect(h.signed_in_as(page)).to_have_count(0)
@@ -137,7 +137,7 @@ def test_wrong_password_shows_the_generic_message_then_the_right_one_signs_in(
     h.open_app(page, shared_server)
     expect(alert).to_have_count(0)
     h.sign_in(page, "nobody-here", "not the password at all")
-    expect(alert).to_have_text(LOGIN_FAILED_MESSAGE)
+    expect(alert).to_have_text(FIRST_FAILURE_MESSAGE)
     assert alert.inner_text() == wrong_password
     expect(h.signed_in_as(page)).to_have_count(0)
 
