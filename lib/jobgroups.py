@@ -1,7 +1,7 @@
 """Jobs grouped the way people watch them: one group per batch, one per lone job.
 
-A batch's progress counts every job of the batch (from the database), not only the ones a
-page happens to hold: "7 of 12 done" stays true on the Queue, which lists active jobs only.
+A batch's group holds every job of the batch (from the database), not only the ones a page
+happens to hold: "7 of 12 done" stays true on the Queue, which lists active jobs only.
 A list of groups is shown up to a limit and never cut silently: :func:`cap` returns how
 many jobs the hidden groups hold, for an "N more" line.
 """
@@ -12,7 +12,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lib.jobmodel import ACTIVE, CANCELLED, FAILED, QUEUED, RUNNING, SUCCEEDED, TERMINAL, Job
+from lib.jobmodel import (
+    ACTIVE,
+    CANCELLED,
+    FAILED,
+    JOB_COLUMNS,
+    QUEUED,
+    RUNNING,
+    SUCCEEDED,
+    TERMINAL,
+    Job,
+)
 
 if TYPE_CHECKING:
     from lib.engine import Engine
@@ -20,8 +30,7 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class JobGroup:
-    """A batch (or one lone job): the jobs at hand, oldest first, and the whole batch's
-    counts per status."""
+    """A batch (all its jobs) or one lone job, oldest first, with counts per status."""
 
     jobs: tuple[Job, ...]
     counts: dict[str, int] = field(default_factory=dict)
@@ -77,24 +86,31 @@ class JobGroup:
         return " · ".join(parts)
 
 
-def group(engine: Engine, jobs: Sequence[Job]) -> list[JobGroup]:
-    """Groups in the order their first job appears; a batch's counts cover the whole batch."""
-    order: dict[str, list[Job]] = {}
+def group(engine: Engine, jobs: Sequence[Job], *, whole_batches: bool = True
+          ) -> list[JobGroup]:
+    """Groups in the order their first job appears; a batch's counts cover all its jobs.
+
+    ``whole_batches`` also brings a batch's jobs the caller did not hold (a second tab that
+    knew only the active ones still shows the finished ones' images); without it a group holds
+    only the given jobs (a filtered History page). The batch is read in one query: one snapshot.
+    """
+    given: dict[str, list[Job]] = {}
     for job in jobs:
-        order.setdefault(job.batch_id or f"job:{job.id}", []).append(job)
-    batch_ids = [k for k in order if not k.startswith("job:")]
-    counts: dict[str, dict[str, int]] = {}
+        given.setdefault(job.batch_id or f"job:{job.id}", []).append(job)
+    batch_ids = [k for k in given if not k.startswith("job:")]
+    everyone: dict[str, list[Job]] = {k: [] for k in batch_ids}
     if batch_ids:
-        rows = engine.db.fetchall(
-            f"SELECT batch_id, status, count(*) FROM jobs WHERE batch_id IN "
-            f"({','.join('?' * len(batch_ids))}) GROUP BY batch_id, status", batch_ids)
-        for batch_id, status, n in rows:
-            counts.setdefault(batch_id, {})[status] = int(n)
+        for row in engine.db.fetchall(
+                f"SELECT {JOB_COLUMNS} FROM jobs WHERE batch_id IN "
+                f"({','.join('?' * len(batch_ids))})", batch_ids):
+            job = Job(*row)
+            everyone[str(job.batch_id)].append(job)
     out: list[JobGroup] = []
-    for key, members in order.items():
-        members.sort(key=lambda j: (j.created_at, j.id))
-        own = counts.get(key) or _count(members)
-        out.append(JobGroup(tuple(members), own))
+    for key, members in given.items():
+        whole = everyone.get(key) or members
+        shown = whole if whole_batches else members
+        out.append(JobGroup(tuple(sorted(shown, key=lambda j: (j.created_at, j.id))),
+                            _count(whole)))
     return out
 
 

@@ -7,6 +7,7 @@ import streamlit as st
 from lib import batches, forms, jobs, styles, ui
 from lib import providers as registry
 from lib.mdtext import plain
+from lib.ui import joblist
 
 eng = ui.engine()
 user = ui.require_page("generate")
@@ -102,14 +103,15 @@ with form:
             for job_id in reversed(queued):
                 if job_id not in st.session_state.job_ids:
                     st.session_state.job_ids.insert(0, job_id)
-            st.toast("Queued." if len(queued) == 1 else f"Queued a batch of {len(queued)}.",
-                     icon=":material/schedule:")
+            st.toast(("Queued." if len(queued) == 1 else f"Queued a batch of {len(queued)}.")
+                     + " It is first in Your jobs.", icon=":material/schedule:")
 
 # Jobs come from the database, so a refresh, a second tab or a new sign-in shows them too.
 for job_id in jobs.active_for_user(eng, user):
     if job_id not in st.session_state.job_ids:
         st.session_state.job_ids.insert(0, job_id)
 
-with live:
+with live, st.container(key=joblist.IN_VIEW):  # beside the form as it scrolls (desktop)
     st.subheader("Your jobs")
     ui.live_jobs(eng, user, st.session_state.job_ids)
+joblist.keep_in_view()

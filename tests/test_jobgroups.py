@@ -52,3 +52,13 @@ def test_the_cap_reports_how_many_jobs_it_hid(engine: Engine) -> None:
     shown, hidden, hidden_active = jobgroups.cap(groups, 2)
     assert len(shown) == 2 and hidden == 1 + 3 and hidden_active
     assert jobgroups.cap(groups, 10)[1:] == (0, False)
+
+
+def test_a_filtered_list_keeps_its_own_jobs_but_counts_the_whole_batch(engine: Engine) -> None:
+    batch = batches.submit_batch(engine, "ann", _spec("a fox"), 3, batches.RANDOM)
+    jobs.cancel(engine, batch[0], "ann")
+    cancelled = jobs.load(engine, batch[:1])
+    [only] = jobgroups.group(engine, cancelled, whole_batches=False)
+    assert [j.id for j in only.jobs] == batch[:1] and only.size == 3
+    [whole] = jobgroups.group(engine, cancelled)
+    assert sorted(j.id for j in whole.jobs) == sorted(batch)

@@ -24,6 +24,16 @@ CARDS = 6  # cards on Generate; the rest are counted in an "N more" line
 LOAD_AT_MOST = 400  # job ids of a session looked at (a session rarely holds more)
 THUMB_PX = 96  # a finished card's thumbnails: many in a row, never one full-width column
 CONFIRM_ALL = "q_confirm_all"
+IN_VIEW = "gen_jobs"  # the key of Generate's job list container
+
+# On a wide screen the job list stays in view beside a long form (the Generate button can be
+# below the fold); on a phone the columns stack and the list follows the button anyway.
+_IN_VIEW_CSS = f"""<style>
+@media (min-width: 640px) {{
+  [data-testid="stLayoutWrapper"]:has(> .st-key-{IN_VIEW}) {{ position: sticky; top: 4rem; }}
+  .st-key-{IN_VIEW} {{ max-height: calc(100vh - 5rem); overflow-y: auto; }}
+}}
+</style>"""
 
 
 def _plural(n: int, word: str) -> str:
@@ -35,6 +45,11 @@ def _label(job: jobs.Job) -> str:
 
 
 # --------------------------------------------------------------------------- Generate
+
+
+def keep_in_view() -> None:
+    """Keep Generate's job list in view while the form beside it scrolls (wide screens)."""
+    st.html(_IN_VIEW_CSS)
 
 
 def job_list(eng: Engine, user: str, job_ids: Sequence[str]) -> bool:
@@ -157,7 +172,9 @@ def queue_list(eng: Engine, me: auth.User) -> None:
     typical = activity.typical_seconds(eng)
     now = utcnow()
     for group in jobgroups.group(eng, [r.job for r in rows]):
-        _queue_row(eng, me, group, [by_id[j.id] for j in group.jobs], typical, now)
+        active = [by_id[j.id] for j in group.jobs if j.id in by_id]
+        if active:  # (a batch read a moment later may have finished meanwhile)
+            _queue_row(eng, me, group, active, typical, now)
 
 
 def _cancel_all(eng: Engine, me: auth.User, count: int, admin: bool) -> None:
@@ -220,9 +237,9 @@ def _queue_row(eng: Engine, me: auth.User, group: JobGroup, rows: list[activity.
                               text=f"{progress.label} · {elapsed:.0f} s elapsed")
         if waiting:
             start = max(0.0, ((waiting[0].estimated_start or now) - now).total_seconds())
-            ahead = (f"{len(waiting)} waiting, the next is #{waiting[0].position}"
-                     if group.batch_id else "waiting")
-            left.caption(f"{ahead} · starts in about {start:.0f} s (estimate)")
+            ahead = f"the next is #{waiting[0].position}" if group.batch_id else "waiting"
+            when = f"in about {start:.0f} s" if start >= 1 else "any moment now"
+            left.caption(f"{ahead} · starts {when} (estimate)")
         if not may_cancel:
             return
         admin = me.role == "admin"
@@ -241,7 +258,7 @@ def _queue_row(eng: Engine, me: auth.User, group: JobGroup, rows: list[activity.
 
 def history_list(eng: Engine, user: str, rows: Sequence[jobs.Job]) -> None:
     """History's rows, newest first; the jobs of one batch share a card under its label."""
-    for group in jobgroups.group(eng, rows):
+    for group in jobgroups.group(eng, rows, whole_batches=False):
         with st.container(border=True):
             if group.batch_id:
                 st.markdown(f"{ui.STATUS_ICONS[group.status]} **Batch of {group.size}** · "
