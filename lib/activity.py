@@ -22,6 +22,7 @@ from lib.worker import _pick
 if TYPE_CHECKING:
     from lib.engine import Engine
 
+RECENT = timedelta(hours=1)  # Generate lists jobs this recent from any tab, finished or not
 DEFAULT_DURATION_S = 20.0  # before a provider/model has any history
 MIN_SAMPLES = 3
 
@@ -120,6 +121,17 @@ def queue(engine: Engine) -> list[QueueRow]:
 
 
 # --------------------------------------------------------------------------- history
+
+
+def recent_for_user(engine: Engine, user: str, limit: int = 200) -> list[str]:
+    """Ids of the user's active jobs and of those submitted within :data:`RECENT`, newest
+    first: what a new tab's Generate page lists (not only the active ones, which vanished
+    from it as they finished)."""
+    since = engine.clock.now() - RECENT
+    rows = engine.db.fetchall(
+        "SELECT id FROM jobs WHERE user_id = ? AND (status IN ('queued', 'running') "
+        "OR created_at >= ?) ORDER BY created_at DESC, id LIMIT ?", [user, since, limit])
+    return [r[0] for r in rows]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from dataclasses import replace
 
 import streamlit as st
 
-from lib import batches, forms, jobs, styles, ui
+from lib import activity, batches, forms, jobs, styles, ui
 from lib import providers as registry
 from lib.mdtext import plain
 from lib.ui import joblist
@@ -107,9 +107,8 @@ with form:
                      + " It is first in Your jobs.", icon=":material/schedule:")
 
 # Jobs come from the database, so a refresh, a second tab or a new sign-in shows them too.
-for job_id in jobs.active_for_user(eng, user):
-    if job_id not in st.session_state.job_ids:
-        st.session_state.job_ids.insert(0, job_id)
+known = set(st.session_state.job_ids)
+st.session_state.job_ids[:0] = [i for i in activity.recent_for_user(eng, user) if i not in known]
 
 with live, st.container(key=joblist.IN_VIEW):  # beside the form as it scrolls (desktop)
     st.subheader("Your jobs")

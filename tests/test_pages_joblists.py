@@ -171,3 +171,13 @@ def test_history_labels_batches_and_a_job_that_never_ran_costs_nothing() -> None
     assert "Batch of 2" in text
     assert ui.money(Decimal(0)) in text and "cost unknown" not in text
     assert at.text_input(key="hist_text").placeholder == "Search prompts"
+
+
+def test_a_new_session_on_generate_still_lists_my_recently_finished_jobs() -> None:
+    """A second tab or a reload knew only the active jobs: finished ones vanished."""
+    done = _job("ann", "an owl cancelled a moment ago")
+    jobs.cancel(ui.engine(), done, "ann")
+    at = app_as("ann", "member", page="pages/generate.py")
+    assert not at.exception
+    assert "an owl cancelled a moment ago" in _texts(at)
+    assert f"retry-{done}" in _keys(at, "retry-")
