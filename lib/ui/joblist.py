@@ -24,6 +24,7 @@ CARDS = 6  # cards on Generate; the rest are counted in an "N more" line
 LOAD_AT_MOST = 400  # job ids of a session looked at (a session rarely holds more)
 THUMB_PX = 96  # a finished card's thumbnails: many in a row, never one full-width column
 CONFIRM_ALL = "q_confirm_all"
+FOLD_AFTER = 3  # History folds a batch's rows into an expander past this many
 IN_VIEW = "gen_jobs"  # the key of Generate's job list container
 
 # On a wide screen the job list stays in view beside a long form (the Generate button can be
@@ -264,8 +265,11 @@ def history_list(eng: Engine, user: str, rows: Sequence[jobs.Job]) -> None:
                 st.markdown(f"{ui.STATUS_ICONS[group.status]} **Batch of {group.size}** · "
                             f"{_label(group.first)}")
                 st.caption(f"{group.summary()} · batch {group.batch_id}")
-            for job in group.jobs:
-                _history_row(eng, user, job, in_batch=bool(group.batch_id))
+            rows_here = (st.expander(f"{len(group.jobs)} jobs: seeds, costs, reuse and retry")
+                         if len(group.jobs) > FOLD_AFTER else st.container())
+            with rows_here:
+                for job in group.jobs:
+                    _history_row(eng, user, job, in_batch=bool(group.batch_id))
 
 
 def _history_row(eng: Engine, user: str, job: jobs.Job, *, in_batch: bool) -> None:
