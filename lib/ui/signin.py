@@ -305,7 +305,7 @@ def _sign_in_screen(eng: Engine) -> None:
         failures = int(st.session_state.get(_FAILURES, 0)) + 1
         st.session_state[_FAILURES] = failures
         st.error(FIRST_FAILURE_MESSAGE if failures == 1 else auth.LOGIN_FAILED_MESSAGE,
-                 icon=":material/lock:")
+                 icon=":material/error:" if failures == 1 else ":material/lock:")
         return
     start_session(eng, user)
     st.rerun()
