@@ -149,7 +149,7 @@ def _job_card(eng: Engine, user: str, job: jobs.Job, images: list[dict[str, Any]
         with st.container(horizontal=True):
             for i, img in enumerate(images, start=1):
                 st.download_button(
-                    "Download" if len(images) == 1 else f"Image {i}",
+                    "Download" if len(images) == 1 else f"Download {i}",
                     data=lambda k=img["original_key"]: eng.storage.get(k),
                     file_name=f"{img['id']}.png", mime="image/png", key=f"dl-{img['id']}",
                     icon=":material/download:", on_click="ignore")

@@ -71,7 +71,7 @@ def test_first_run_generate_gallery_download_sign_out(fresh_server: h.AppServer,
         expect(pictures.nth(i)).to_be_visible()
         assert pictures.nth(i).evaluate("img => img.complete && img.naturalWidth > 0"), \
             f"job image {i} did not load"
-    expect(card.get_by_role("button", name="Download", exact=True)).to_have_count(2)
+    expect(card.get_by_role("button", name=re.compile(r"^Download [12]$"))).to_have_count(2)
 
     # Both are in the Gallery; the detail dialog shows the prompt and downloads the original.
     h.navigate(page, "Gallery")
