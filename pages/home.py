@@ -21,11 +21,13 @@ if steps.first_image or steps.add_team:
     with st.container(border=True):
         st.markdown("**Start here**")
         if steps.first_image:
-            st.page_link("pages/generate.py", label="Generate your first image",
-                         icon=":material/brush:")
+            if st.button("Generate your first image", key="home_first_image", type="primary",
+                         icon=":material/brush:"):
+                st.switch_page("pages/generate.py")
             st.caption("The sandbox draws placeholder art offline, for free: no API key needed.")
         if steps.add_team:
-            st.page_link("pages/admin.py", label="Add your team", icon=":material/group_add:")
+            if st.button("Add your team", key="home_add_team", icon=":material/group_add:"):
+                st.switch_page("pages/admin.py")
             st.caption("Create accounts for members (who generate) and analysts (who read the "
                        "costs), and set budgets.")
 today, month = stats.today_and_month(eng, None if team else me.username)
