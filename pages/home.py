@@ -52,7 +52,7 @@ if running:
     ui.live_jobs(eng, me.username, running)
 opened = None
 grids = [("home_team", "Shared by the team", gallery.GalleryFilter(shared_only=True, per_page=8))]
-if makes:  # an analyst makes no images of their own
+if makes and not steps.first_image:  # an analyst makes no images; "Start here" says how
     grids.insert(0, ("home_mine", "My latest images",
                      gallery.GalleryFilter(mine_only=True, per_page=8)))
 for key, title, query in grids:
