@@ -238,7 +238,7 @@ def _queue_row(eng: Engine, me: auth.User, group: JobGroup, rows: list[activity.
                               text=f"{progress.label} · {elapsed:.0f} s elapsed")
         if waiting:
             start = max(0.0, ((waiting[0].estimated_start or now) - now).total_seconds())
-            ahead = f"the next is #{waiting[0].position}" if group.batch_id else "waiting"
+            ahead = f"Next in line: #{waiting[0].position}" if group.batch_id else "Waiting"
             when = f"in about {start:.0f} s" if start >= 1 else "any moment now"
             left.caption(f"{ahead} · starts {when} (estimate)")
         if not may_cancel:
