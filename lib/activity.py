@@ -13,14 +13,16 @@ from __future__ import annotations
 import heapq
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from lib.jobs import JOB_COLUMNS, RUNNING, STATUSES, Job
+from lib.jobs import CANCELLED, FAILED, JOB_COLUMNS, RUNNING, STATUSES, Job
 from lib.worker import _pick
 
 if TYPE_CHECKING:
     from lib.engine import Engine
 
+RECENT = timedelta(hours=1)  # Generate lists jobs this recent from any tab, finished or not
 DEFAULT_DURATION_S = 20.0  # before a provider/model has any history
 MIN_SAMPLES = 3
 
@@ -121,6 +123,17 @@ def queue(engine: Engine) -> list[QueueRow]:
 # --------------------------------------------------------------------------- history
 
 
+def recent_for_user(engine: Engine, user: str, limit: int = 200) -> list[str]:
+    """Ids of the user's active jobs and of those submitted within :data:`RECENT`, newest
+    first: what a new tab's Generate page lists (not only the active ones, which vanished
+    from it as they finished)."""
+    since = engine.clock.now() - RECENT
+    rows = engine.db.fetchall(
+        "SELECT id FROM jobs WHERE user_id = ? AND (status IN ('queued', 'running') "
+        "OR created_at >= ?) ORDER BY created_at DESC, id LIMIT ?", [user, since, limit])
+    return [r[0] for r in rows]
+
+
 @dataclass(frozen=True)
 class HistoryFilter:
     """What the History page narrows to."""
@@ -159,4 +172,42 @@ def history(engine: Engine, user: str, f: HistoryFilter) -> tuple[list[Job], int
         [*params, per, max(0, f.page) * per],
     )
     return [Job(*r) for r in rows], total
+
+
+def shown_cost(engine: Engine, job: Job) -> Decimal | None:
+    """A job's cost for a person: its recorded cost, else $0 for a failed or cancelled job
+    that reported no usage and cannot have been billed (it never reached the provider, or
+    every price of its provider and model was zero then); else None, "cost unknown"."""
+    if job.cost_usd is not None or job.status not in (FAILED, CANCELLED) or job.usage:
+        return job.cost_usd
+    if job.started_at is None:  # cancelled in the queue: never sent
+        return Decimal(0)
+    return Decimal(0) if _free(engine, job.provider, job.model, job.started_at) else None
+
+
+def _free(engine: Engine, provider: str, model: str, at: datetime) -> bool:
+    """True when the provider has prices for this model at ``at`` and all of them are zero."""
+    prices = engine.db.fetchall(
+        "SELECT usd_per_unit FROM prices WHERE provider = ? AND model IN (?, '*') "
+        "AND effective_from <= ? QUALIFY row_number() OVER (PARTITION BY model, variant, unit "
+        "ORDER BY effective_from DESC, id DESC) = 1", [provider, model, at])
+    return bool(prices) and all(p[0] == 0 for p in prices)
+
+
+@dataclass(frozen=True)
+class FirstSteps:
+    """What an empty Home suggests: a first image, and (for an admin alone) the team."""
+
+    first_image: bool
+    add_team: bool
+
+
+def first_steps(engine: Engine, user: str, may_generate: bool, admin: bool) -> FirstSteps:
+    """A first image until the user has submitted a job; the team until an admin has company
+    (enabled accounts other than the signed-in one)."""
+    first = may_generate and not engine.db.scalar(
+        "SELECT 1 FROM jobs WHERE user_id = ? LIMIT 1", [user])
+    alone = admin and not engine.db.scalar(
+        "SELECT 1 FROM users WHERE username <> ? AND NOT disabled LIMIT 1", [user])
+    return FirstSteps(bool(first), bool(alone))
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -374,20 +374,76 @@ def cancel(engine: Engine, job_id: str, user: str, *, admin: bool = False) -> st
         row = cur.execute("SELECT user_id, status FROM jobs WHERE id = ?", [job_id]).fetchone()
         if row is None or (row[0] != user and not admin):
             raise IllegalTransition("No such job of yours.")
-        if row[1] == QUEUED:
-            transition(
-                cur, job_id, [QUEUED], CANCELLED, now, f"cancelled by {user}",
-                finished_at=now, error_type="cancelled", error_message="Cancelled before it ran.",
-            )
-            return CANCELLED
-        if row[1] == RUNNING:
-            cur.execute(
-                "UPDATE jobs SET cancel_requested = true, updated_at = ? WHERE id = ?",
-                [now, job_id],
-            )
-            event(cur, job_id, now, RUNNING, RUNNING, f"cancel requested by {user}")
-            return "cancelling"
-        return str(row[1])
+        return _cancel_one(cur, job_id, str(row[1]), user, now)
+
+
+def _cancel_one(cur: Cursor, job_id: str, status: str, user: str, now: datetime) -> str:
+    """The one cancel move, under the caller's write lock: a queued job is cancelled, a
+    running one gets the cooperative flag its worker checks; others are left as they are."""
+    if status == QUEUED:
+        transition(
+            cur, job_id, [QUEUED], CANCELLED, now, f"cancelled by {user}",
+            finished_at=now, error_type="cancelled", error_message="Cancelled before it ran.",
+        )
+        return CANCELLED
+    if status == RUNNING:
+        cur.execute(
+            "UPDATE jobs SET cancel_requested = true, updated_at = ? WHERE id = ?",
+            [now, job_id],
+        )
+        event(cur, job_id, now, RUNNING, RUNNING, f"cancel requested by {user}")
+        return "cancelling"
+    return status
+
+
+@dataclass(frozen=True)
+class CancelResult:
+    """What a bulk cancel did: jobs cancelled at once, running jobs asked to stop, and how
+    many of the named jobs were left alone (finished already, or not the canceller's)."""
+
+    cancelled: list[str] = field(default_factory=list)
+    cancelling: list[str] = field(default_factory=list)
+    skipped: int = 0
+
+    @property
+    def count(self) -> int:
+        """Jobs cancelled or asked to stop."""
+        return len(self.cancelled) + len(self.cancelling)
+
+
+def cancel_many(engine: Engine, user: str, *, admin: bool = False,
+                job_ids: Sequence[str] | None = None, batch_id: str | None = None,
+                everything: bool = False) -> CancelResult:
+    """Cancel the active jobs of one scope (named jobs, a batch, or all) in one write.
+
+    A member only ever touches their own jobs, whatever the scope names; an admin (the
+    caller vouches for the role) touches everyone's. Each job takes :func:`cancel`'s path.
+    """
+    if sum((job_ids is not None, batch_id is not None, everything)) != 1:
+        raise ValueError("name exactly one of job_ids, batch_id or everything")
+    where, params = ["status IN ('queued', 'running')"], []
+    if job_ids is not None:
+        if not job_ids:
+            return CancelResult()
+        where.append(f"id IN ({','.join('?' * len(job_ids))})")
+        params += list(job_ids)
+    elif batch_id is not None:
+        where.append("batch_id = ?")
+        params.append(batch_id)
+    if not admin:
+        where.append("user_id = ?")
+        params.append(user)
+    now = engine.clock.now()
+    cancelled: list[str] = []
+    cancelling: list[str] = []
+    with engine.db.write() as cur:
+        rows = cur.execute(f"SELECT id, status FROM jobs WHERE {' AND '.join(where)} "
+                           "ORDER BY created_at, id", params).fetchall()
+        for job_id, status in rows:
+            moved = _cancel_one(cur, job_id, status, user, now)
+            (cancelled if moved == CANCELLED else cancelling).append(job_id)
+    skipped = len(set(job_ids)) - len(rows) if job_ids is not None else 0
+    return CancelResult(cancelled, cancelling, skipped)
 
 
 def resubmit(engine: Engine, user: str, job_id: str, *, admin: bool = False) -> str:

@@ -4,11 +4,11 @@ from dataclasses import replace
 
 import streamlit as st
 
-from lib import batches, fmt, forms, jobs, styles, ui
+from lib import activity, batches, fmt, forms, jobs, styles, ui
 from lib import providers as registry
 from lib.mdtext import plain
 from lib.ui import generate_form as form_ui
-from lib.ui import toasts
+from lib.ui import joblist, toasts
 
 eng = ui.engine()
 user = ui.require_page("generate")
@@ -114,14 +114,14 @@ with form:
             for job_id in reversed(queued):
                 if job_id not in st.session_state.job_ids:
                     st.session_state.job_ids.insert(0, job_id)
-            st.toast("Queued." if len(queued) == 1 else f"Queued a batch of {len(queued)}.",
-                     icon=":material/schedule:")
+            st.toast(("Queued." if len(queued) == 1 else f"Queued a batch of {len(queued)}.")
+                     + " It is first in Your jobs.", icon=":material/schedule:")
 
 # Jobs come from the database, so a refresh, a second tab or a new sign-in shows them too.
-for job_id in jobs.active_for_user(eng, user):
-    if job_id not in st.session_state.job_ids:
-        st.session_state.job_ids.insert(0, job_id)
+known = set(st.session_state.job_ids)
+st.session_state.job_ids[:0] = [i for i in activity.recent_for_user(eng, user) if i not in known]
 
-with live:
+with live, st.container(key=joblist.IN_VIEW):  # beside the form as it scrolls (desktop)
     st.subheader("Your jobs")
     ui.live_jobs(eng, user, st.session_state.job_ids)
+joblist.keep_in_view()

@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from lib import gallery, jobs, stats, ui
+from lib import activity, auth, gallery, jobs, stats, ui
 from lib.mdtext import plain
 from lib.ui import gallery as tiles
 from lib.ui import grid
@@ -15,6 +15,21 @@ viewer = gallery.Viewer(me.username, me.role)
 
 st.title(f"Hello, {plain(me.name)}")
 st.caption("The team's figures." if team else "Your figures.")
+makes = auth.can(me.role, "generate")
+steps = activity.first_steps(eng, me.username, makes, me.role == "admin")
+if steps.first_image or steps.add_team:
+    with st.container(border=True):
+        st.markdown("**Start here**")
+        if steps.first_image:
+            if st.button("Generate your first image", key="home_first_image", type="primary",
+                         icon=":material/brush:"):
+                st.switch_page("pages/generate.py")
+            st.caption("The sandbox draws placeholder art offline, for free: no API key needed.")
+        if steps.add_team:
+            if st.button("Add your team", key="home_add_team", icon=":material/group_add:"):
+                st.switch_page("pages/admin.py")
+            st.caption("Create accounts for members (who generate) and analysts (who read the "
+                       "costs), and set budgets.")
 today, month = stats.today_and_month(eng, None if team else me.username)
 limits = stats.budget_limits(eng, None if team else me.username)
 for label, p in (("Today", today), ("This month", month)):
@@ -40,10 +55,11 @@ if running:
     st.subheader("Running now")
     ui.live_jobs(eng, me.username, running)
 opened = None
-for key, title, query in (
-    ("home_mine", "My latest images", gallery.GalleryFilter(mine_only=True, per_page=8)),
-    ("home_team", "Shared by the team", gallery.GalleryFilter(shared_only=True, per_page=8)),
-):
+grids = [("home_team", "Shared by the team", gallery.GalleryFilter(shared_only=True, per_page=8))]
+if makes and not steps.first_image:  # an analyst makes no images; "Start here" says how
+    grids.insert(0, ("home_mine", "My latest images",
+                     gallery.GalleryFilter(mine_only=True, per_page=8)))
+for key, title, query in grids:
     st.subheader(title)
     cards = tiles.cached_search(eng, viewer, query).rows
     if not cards:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
-from lib import activity, config, jobs
+from lib import activity, config, jobs, pricing
 from lib.clock import FakeClock
 from lib.engine import Engine
 from tests.helpers import run_next
@@ -123,3 +124,25 @@ def test_a_job_waiting_for_a_retry_starts_no_earlier_than_its_hint(
     assert row.job.id == job_id
     assert row.estimated_start is not None
     assert row.estimated_start - clock.now() >= timedelta(seconds=30)
+
+
+def test_a_failed_job_of_a_provider_priced_at_zero_shows_zero_not_unknown(
+        engine: Engine, clock: FakeClock) -> None:
+    failed = submit(engine, "ann", "[[fail:safety]] a cat")
+    assert run_next(engine) == jobs.FAILED
+    job = jobs.get(engine, failed)
+    assert job is not None and job.cost_usd is None  # nothing was recorded: no usage
+    assert activity.shown_cost(engine, job) == 0  # the sandbox's price is zero
+
+
+def test_a_failed_job_of_a_priced_provider_stays_unknown_but_never_run_is_zero(
+        engine: Engine, clock: FakeClock) -> None:
+    pricing.add_price(engine.db, "root", "sandbox", "*", "*", "images", Decimal("0.04"),
+                      clock.now().date(), "a test price", clock.now())
+    clock.advance(1)
+    failed = submit(engine, "ann", "[[fail:safety]] a cat")
+    assert run_next(engine) == jobs.FAILED
+    never_ran = submit(engine, "ann", "a dog")
+    jobs.cancel(engine, never_ran, "ann")
+    shown = {j.id: activity.shown_cost(engine, j) for j in jobs.load(engine, [failed, never_ran])}
+    assert shown == {failed: None, never_ran: 0}  # it never reached the provider

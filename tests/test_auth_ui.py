@@ -117,6 +117,7 @@ def test_a_wrong_password_or_unknown_user_shows_the_one_generic_message(
     at = _sign_in(_app().run(), username, password)
     assert not at.exception
     assert [e.value for e in at.error] == [auth.LOGIN_FAILED_MESSAGE]
+    assert "lock" not in auth.LOGIN_FAILED_MESSAGE  # one slip is not a lock-out
     assert _signed_in_as(at) is None and "_auth_session" not in at.session_state
 
 

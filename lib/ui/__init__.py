@@ -12,12 +12,10 @@ import os
 
 import streamlit as st
 
-from lib import activity, auth, budgets, fmt, forms, jobs
-from lib.clock import utcnow
+from lib import auth, budgets, fmt, forms, jobs
 from lib.engine import Engine
 from lib.lru import LRU
-from lib.mdtext import plain, shorten
-from lib.ui import media
+from lib.mdtext import plain
 from lib.ui import signin as auth_ui
 from lib.ui.guard import authed_fragment
 
@@ -172,52 +170,7 @@ def setup_hint(label: str, hint: str, role: str) -> str:
     return f"**{plain(label)}**: not set up yet. Ask an admin to set up {plain(label)}."
 
 
-# --------------------------------------------------------------------------- job cards
-
-
-def job_card(eng: Engine, job: jobs.Job, user: str,
-             typical: dict[tuple[str, str], float]) -> None:
-    """One job: status, progress, elapsed time, cancel; images or the error when done."""
-    with st.container(border=True):
-        label = plain(shorten(job.prompt, 89))  # user text: shown as typed, never as markup
-        st.markdown(f"{STATUS_ICONS[job.status]} **{job.status.title()}** · {label}")
-        st.caption(f"{job.provider} · {plain(job.model)} · {job.n} image(s) · job {job.id}")
-        if job.status in jobs.ACTIVE:
-            now = utcnow()
-            progress = activity.progress_of(job, typical, now)
-            elapsed = (now - (job.started_at or job.created_at)).total_seconds()
-            if job.status == jobs.QUEUED and job.error_message:
-                st.caption(plain(job.error_message))
-            # (the label may be the provider's own progress note)
-            st.progress(progress.fraction, text=f"{plain(progress.label)} · {elapsed:.0f} s")
-            if st.button("Cancel", key=f"cancel-{job.id}", icon=":material/close:"):
-                jobs.cancel(eng, job.id, user)
-                st.rerun(scope="fragment")
-            return
-        if job.status in (jobs.FAILED, jobs.CANCELLED):
-            if job.status == jobs.FAILED:
-                st.error(plain(job.error_message or "Failed."), icon=":material/error:")
-            else:
-                st.caption(plain(job.error_message or "Cancelled."))
-            if st.button("Retry", key=f"retry-{job.id}", icon=":material/refresh:"):
-                new_id = jobs.resubmit(eng, user, job.id)
-                st.session_state.job_ids.insert(0, new_id)
-                st.rerun()
-            return
-        images = eng.db.dicts(
-            "SELECT id, thumb_key, original_key, width, height, seed, cost_usd "
-            "FROM images WHERE job_id = ? ORDER BY idx", [job.id])
-        cols = st.columns(min(4, max(1, len(images))))
-        for i, img in enumerate(images):
-            with cols[i % len(cols)]:
-                st.image(thumbnail(eng, img["thumb_key"]), width="stretch")
-                st.caption(f"{img['width']}×{img['height']} · seed {img['seed']} · "
-                           f"{money(img['cost_usd'])}")
-                st.download_button(
-                    "Download", data=media.download(eng, user, img["id"]),
-                    file_name=f"{img['id']}.png", mime="image/png", key=f"dl-{img['id']}",
-                    icon=":material/download:", on_click="ignore")
-        st.caption(f"Total {money(job.cost_usd)} · {seconds(job.duration_ms)}")
+# --------------------------------------------------------------------------- images
 
 
 def thumbnail(eng: Engine, key: str) -> str:
@@ -252,13 +205,9 @@ def live_jobs(eng: Engine, user: str, job_ids: list[str]) -> None:
 
     @authed_fragment(run_every=polling)
     def cards() -> None:
-        shown = jobs.load(eng, job_ids[:10])
-        if not shown:
-            st.caption("Your jobs appear here while they run, with their images when done.")
-        typical = activity.typical_seconds(eng)
-        for job in shown:
-            job_card(eng, job, user, typical)
-        if polling and not any(j.status in jobs.ACTIVE for j in shown):
+        from lib.ui.joblist import job_list  # grouped by batch; it imports this module
+
+        if not job_list(eng, user, job_ids) and polling:
             st.rerun()  # a full rerun defines the fragment again, without the timer
 
     cards()

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, ViewportSize, expect
 
-from lib.auth import LOGIN_FAILED_MESSAGE
+from lib import auth
 from lib.pngmeta import read_png_metadata
 from tests.browser import harness as h
 
@@ -71,7 +71,7 @@ def test_first_run_generate_gallery_download_sign_out(fresh_server: h.AppServer,
         expect(pictures.nth(i)).to_be_visible()
         assert pictures.nth(i).evaluate("img => img.complete && img.naturalWidth > 0"), \
             f"job image {i} did not load"
-    expect(card.get_by_role("button", name="Download", exact=True)).to_have_count(2)
+    expect(card.get_by_role("button", name=re.compile(r"^Download [12]$"))).to_have_count(2)
 
     # Both are in the Gallery; the detail dialog shows the prompt and downloads the original.
     h.navigate(page, "Gallery")
@@ -131,7 +131,7 @@ def test_wrong_password_shows_the_generic_message_then_the_right_one_signs_in(
     alert = page.get_by_test_id("stAlert").get_by_test_id("stMarkdownContainer")
 
     h.sign_in(page, h.ADMIN_USER, "not the password at all")
-    expect(alert).to_have_text(LOGIN_FAILED_MESSAGE)
+    expect(alert).to_have_text(auth.LOGIN_FAILED_MESSAGE)
     wrong_password = alert.inner_text()
     expect(h.title(page)).to_have_text("Sign in")
     expect(h.signed_in_as(page)).to_have_count(0)
@@ -141,7 +141,7 @@ def test_wrong_password_shows_the_generic_message_then_the_right_one_signs_in(
     h.open_app(page, shared_server)
     expect(alert).to_have_count(0)
     h.sign_in(page, "nobody-here", "not the password at all")
-    expect(alert).to_have_text(LOGIN_FAILED_MESSAGE)
+    expect(alert).to_have_text(auth.LOGIN_FAILED_MESSAGE)
     assert alert.inner_text() == wrong_password
     expect(h.signed_in_as(page)).to_have_count(0)
 
