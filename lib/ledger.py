@@ -44,6 +44,8 @@ def ledger_sql(f: Filters, *, csv: bool = False,
                {text("j.status")} AS status,
                {text("coalesce(i.request_id, j.request_id)")} AS request_id,
                {text("j.id")} AS job_id, {text("i.id")} AS image_id,
+               CASE WHEN i.id IS NOT NULL THEN NULL
+                    WHEN coalesce(i.deleted, j.images_deleted, 0) = 1 THEN '1 deleted image'
                     WHEN coalesce(i.deleted, j.images_deleted, 0) > 1
                     THEN coalesce(i.deleted, j.images_deleted) || ' deleted images' END AS note
         FROM {jobs} j LEFT JOIN (
