@@ -93,7 +93,7 @@ def _batch_card(eng: Engine, user: str, group: JobGroup, images: dict[str, list[
     with st.container(border=True):
         st.markdown(f"{ui.STATUS_ICONS[group.status]} **Batch of {group.size}** · {_label(job)}")
         st.caption(f"{job.provider} · {plain(job.model)} · {fmt.plural(job.n, 'image')} each · "
-                   f"batch {group.batch_id}")
+                   f"batch {plain(group.batch_id)}")
         if group.active:
             st.progress(group.done / max(1, group.size), text=group.summary())
         else:
@@ -103,7 +103,7 @@ def _batch_card(eng: Engine, user: str, group: JobGroup, images: dict[str, list[
         errors = sorted({j.error_message or "Failed." for j in group.jobs
                          if j.status == jobs.FAILED})
         for message in errors[:2]:
-            st.caption(f":red[{plain(shorten(message, 200))}]")
+            st.caption(f":red[Failed: {plain(shorten(message, 200))}]")
         _thumbs(eng, [img for j in group.jobs for img in images.get(j.id, [])])
         if group.active:
             st.button("Cancel batch", key=f"jl-cancel-{group.batch_id}", icon=":material/close:",
@@ -123,7 +123,7 @@ def _job_card(eng: Engine, user: str, job: jobs.Job, images: list[dict[str, Any]
             elapsed = (now - (job.started_at or job.created_at)).total_seconds()
             if job.status == jobs.QUEUED and job.error_message:
                 st.caption(plain(job.error_message))
-            st.progress(progress.fraction, text=f"{progress.label} · {elapsed:.0f} s")
+            st.progress(progress.fraction, text=f"{plain(progress.label)} · {elapsed:.0f} s")
             st.button("Cancel", key=f"jl-cancel-{job.id}", icon=":material/close:",
                       on_click=_cancel, args=(eng, user, False), kwargs={"job_ids": [job.id]})
             return
@@ -232,7 +232,7 @@ def _queue_row(eng: Engine, me: auth.User, group: JobGroup, rows: list[activity.
                 progress = activity.progress_of(row.job, typical, now)
                 elapsed = (now - (row.job.started_at or now)).total_seconds()
                 left.progress(progress.fraction,
-                              text=f"{progress.label} · {elapsed:.0f} s elapsed")
+                              text=f"{plain(progress.label)} · {elapsed:.0f} s elapsed")
         if waiting:
             start = max(0.0, ((waiting[0].estimated_start or now) - now).total_seconds())
             ahead = f"Next in line: #{waiting[0].position}" if group.batch_id else "Waiting"
@@ -261,7 +261,7 @@ def history_list(eng: Engine, user: str, rows: Sequence[jobs.Job]) -> None:
             if group.batch_id:
                 st.markdown(f"{ui.STATUS_ICONS[group.status]} **Batch of {group.size}** · "
                             f"{_label(group.first)}")
-                st.caption(f"{group.summary()} · batch {group.batch_id}")
+                st.caption(f"{group.summary()} · batch {plain(group.batch_id)}")
             rows_here = (st.expander(f"{len(group.jobs)} jobs: seeds, costs, reuse and retry")
                          if len(group.jobs) > FOLD_AFTER else st.container())
             with rows_here:

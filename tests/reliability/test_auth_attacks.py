@@ -266,8 +266,8 @@ def test_an_analyst_or_disabled_account_cannot_queue_through_the_library(
     anns = jobs.submit(engine, "ann", spec)
     jobs.cancel(engine, anns, "ann")
     auth.set_disabled(engine.db, "ann", True, now=clock.now())
-    with pytest.raises(jobs.SubmitError, match="may not generate"):
-        jobs.resubmit(engine, "ann", anns)
+    with pytest.raises(jobs.SubmitError, match="ann is disabled, so nothing was changed"):
+        jobs.resubmit(engine, "ann", anns)  # the library's own check comes first
     assert engine.db.scalar("SELECT count(*) FROM jobs") == 1
     assert jobs.submit(engine, "root", spec)  # admins and members still can
     assert jobs.submit(engine, "bob", spec)
