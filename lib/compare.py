@@ -20,6 +20,7 @@ import itertools
 import json
 import random
 from dataclasses import asdict, dataclass, field, replace
+from datetime import date
 from typing import Any
 
 from lib import config
@@ -296,12 +297,13 @@ def column_notes(cells: list[Cell]) -> dict[int, str]:
     return out
 
 
-def model_choices() -> list[tuple[str, str, bool]]:
-    """(``provider/model`` value, label, configured) for every known model, sandbox first."""
+def model_choices(today: date) -> list[tuple[str, str, bool]]:
+    """(``provider/model`` value, label, configured) for every model offered on ``today``
+    (none its maker has shut down), sandbox first."""
     out = []
     for status in registry.statuses():
         cls = registry.get(status.id)
-        for model in cls.caps.models or (cls.caps.default_model,):
+        for model in cls.live_models(today) or (cls.caps.default_model,):
             label = f"{cls.label}: {model}" + ("" if status.configured else " (not set up)")
             out.append((f"{cls.id}/{model}", label, status.configured))
     return out

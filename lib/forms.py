@@ -48,7 +48,8 @@ class FormOptions:
 def options(provider_id: str, model: str | None, today: date) -> FormOptions:
     """What the form shows for a provider (and one of its models) on ``today``.
 
-    ``today`` comes from the engine's clock: it decides what a model's shutdown notice says.
+    ``today`` comes from the engine's clock: models shut down by then are not offered (their
+    history stays readable), and it decides what a model's shutdown notice says.
     """
     cls = registry.get(provider_id)
     model = model or cls.caps.default_model
@@ -58,7 +59,7 @@ def options(provider_id: str, model: str | None, today: date) -> FormOptions:
     if callable(notice) and (text := notice(model, today)):
         notices.append(str(text))
     return FormOptions(
-        models=cls.caps.models, open_models=cls.caps.open_models, sizes=caps.sizes,
+        models=cls.live_models(today), open_models=cls.caps.open_models, sizes=caps.sizes,
         default_size=caps.default_size, aspect_ratios=caps.aspect_ratios,
         qualities=caps.qualities, default_quality=caps.default_quality, max_n=caps.max_n,
         seed=caps.seed, negative_prompt=caps.negative_prompt,

@@ -158,12 +158,14 @@ class ImageDetail(ImageCard):
 
 @dataclass(frozen=True)
 class GalleryPage:
-    """One page of results and where it sits (``pages`` is 0 when nothing matches)."""
+    """One page of results and where it sits (``pages`` is 0 when nothing matches); ``total``
+    counts tiles (a grouped batch is one), ``images`` the matching images."""
 
     rows: list[ImageCard]
     total: int
     page: int
     pages: int
+    images: int = 0
 
 
 _EXTRA = ("avg_rating", "ratings", "my_rating", "favourite", "batch_id", "group_count")
@@ -205,7 +207,8 @@ def search(db: Database, viewer: Viewer, f: GalleryFilter) -> GalleryPage:
              "ON bj.id = i.job_id" if group else "")
     key = "coalesce(bj.batch_id, i.id)"
     counted = f"count(DISTINCT {key})" if group else "count(*)"
-    total = int(db.scalar(f"SELECT {counted} FROM images i {bjoin} WHERE {where}", params) or 0)
+    found = db.fetchone(f"SELECT {counted}, count(*) FROM images i {bjoin} WHERE {where}", params)
+    total, images = (int(found[0] or 0), int(found[1] or 0)) if found else (0, 0)
     pages = math.ceil(total / f.per_page)
     page = min(f.page, max(pages - 1, 0))
     rating_join = (f"LEFT JOIN ({_RATINGS.format(where='')}) r ON r.image_id = i.id"
@@ -236,7 +239,8 @@ def search(db: Database, viewer: Viewer, f: GalleryFilter) -> GalleryPage:
         LEFT JOIN jobs j ON j.id = p.job_id
         ORDER BY {_ORDER[f.sort].format(a="p", r="r")}"""
     args = [*params, f.per_page, page * f.per_page, viewer.username, viewer.username]
-    return GalleryPage([ImageCard(*r) for r in db.fetchall(sql, args)], total, page, pages)
+    return GalleryPage([ImageCard(*r) for r in db.fetchall(sql, args)], total, page, pages,
+                       images)
 
 
 def facets(db: Database, viewer: Viewer) -> dict[str, list[str]]:

@@ -1,5 +1,7 @@
 """Downloads from the gallery: a zip of visible images' originals with a CSV manifest.
 
+Files are named ``<date>_<prompt words>_<image id>.png`` (lib.image_files.download_name).
+
 Visibility is :func:`lib.gallery.visible_where`'s (through ``_checked``), so a zip can never
 hold an image the viewer could not open. Errors: ``GalleryError`` (an id not visible) and
 ``ValueError`` (too many or no images), their messages shown to a person as is.
@@ -16,6 +18,7 @@ from lib import csvsafe
 from lib.db import Database
 from lib.fmt import amount
 from lib.gallery import Viewer, _checked
+from lib.image_files import download_name
 from lib.storage import ObjectMissing, Storage
 
 _MANIFEST = ("image_id", "file", "job_id", "user_id", "provider", "model", "prompt",
@@ -40,12 +43,14 @@ def zip_images(db: Database, storage: Storage, viewer: Viewer, ids: Iterable[str
     with zipfile.ZipFile(buf, "w") as zf:
         for image_id in wanted:
             row = rows[image_id]
-            name, note = f"{image_id}.png", ""
+            values = dict(zip(_MANIFEST[2:-1], row[3:], strict=True))
+            name = download_name(values["created_at"], values["prompt"], image_id,
+                                 id_chars=len(image_id))
+            note = ""
             try:  # PNGs are compressed already: store them as they are
                 zf.writestr(name, storage.get(row[2]), compress_type=zipfile.ZIP_STORED)
             except ObjectMissing:
                 name, note = "", "original missing from storage"
-            values = dict(zip(_MANIFEST[2:-1], row[3:], strict=True))
             values["cost_usd"] = amount(values["cost_usd"])  # "0", "0.039": never "0E-8"
             out.writerow([csvsafe.cell(v) for v in (image_id, name, *values.values(), note)])
         zf.writestr("manifest.csv", text.getvalue().encode("utf-8-sig"),

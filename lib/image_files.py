@@ -33,9 +33,10 @@ def slug(text: str, limit: int = _SLUG_MAX) -> str:
 
 
 def download_name(created: datetime, prompt: str, image_id: str, suffix: str = "",
-                  ext: str = "png") -> str:
-    """``<date>_<prompt words>_<id8><suffix>.<ext>``: sortable, readable, unique per image."""
-    return f"{created:%Y-%m-%d}_{slug(prompt)}_{image_id[:8]}{suffix}.{ext}"
+                  ext: str = "png", id_chars: int = 8) -> str:
+    """``<date>_<prompt words>_<id8><suffix>.<ext>``: sortable, readable, unique per image
+    (a zip, where two names must never meet, passes the whole id)."""
+    return f"{created:%Y-%m-%d}_{slug(prompt)}_{image_id[:id_chars]}{suffix}.{ext}"
 
 
 def _one_line(value: object) -> str:
@@ -56,3 +57,19 @@ def a1111_parameters(prompt: str, negative: str | None, fields: Mapping[str, obj
     if pairs:
         lines.append(", ".join(pairs))
     return "\n".join(lines)
+
+
+def embedded_text(*, job_id: str, prompt: str, negative: str | None, provider: str, model: str,
+                  seed: int | None, style: str | None, quality: str | None,
+                  size: str | None) -> dict[str, str]:
+    """The PNG text an original carries: Promptboard's own ``promptboard:*`` keys, and
+    AUTOMATIC1111's ``parameters`` for the tools that read that."""
+    return {
+        "promptboard:prompt": prompt, "promptboard:provider": provider,
+        "promptboard:model": model, "promptboard:seed": str(seed),
+        "promptboard:style": style or "none", "promptboard:job": job_id,
+        "parameters": a1111_parameters(prompt, negative, {
+            "Seed": seed, "Size": size, "Model": model, "Provider": provider,
+            "Quality": quality, "Style": style,
+        }),
+    }

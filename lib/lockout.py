@@ -68,3 +68,9 @@ def settle_success(db: Database, name: str, hashed: str, seen: int, now: datetim
         cur.execute("UPDATE users SET failed_logins = ?, locked_until = NULL, last_login_at = ? "
                     "WHERE username = ?", [max(0, failed - seen), now, name])
     return True
+
+
+def record_sign_in(db: Database, name: str, now: datetime) -> None:
+    """Stamp a sign-in that did not go through a password check (the first admin, OIDC)."""
+    with db.write() as cur:
+        cur.execute("UPDATE users SET last_login_at = ? WHERE username = ?", [now, name])

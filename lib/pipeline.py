@@ -21,7 +21,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from lib import cleanup, costs, imaging
+from lib import cleanup, costs, image_files, imaging
 from lib.faults import crash_point
 from lib.jobs import (
     CANCELLED,
@@ -165,11 +165,11 @@ def _store(engine: Engine, job: Job, result: GenerationResult, ctx: DbJobContext
         for i, gi in enumerate(result.images):
             image_id = uuid.uuid4().hex[:16]
             seed = gi.seed if gi.seed is not None else result.seed
-            meta = {
-                "promptboard:prompt": job.prompt, "promptboard:provider": job.provider,
-                "promptboard:model": job.model, "promptboard:seed": str(seed),
-                "promptboard:style": job.style or "none", "promptboard:job": job.id,
-            }
+            meta = image_files.embedded_text(
+                job_id=job.id, prompt=job.prompt, negative=job.negative_prompt,
+                provider=job.provider, model=job.model, seed=seed, style=job.style,
+                quality=job.quality,
+                size=f"{job.width}x{job.height}" if job.width else job.aspect_ratio)
             _check_size(job.provider, gi.data, s.max_download_bytes, s.max_output_pixels)
             png, dec = imaging.to_png_original(
                 gi.data, gi.mime_type, meta, compress_level=s.png_compress_level,

@@ -60,7 +60,7 @@ result = tiles.cached_search(eng, viewer, query)
 count, mode = st.columns([4, 1])
 if demo:
     ui.demo_banner("images")
-count.caption(f"{result.total:,} {'image matches' if result.total == 1 else 'images match'}.")
+count.caption(tiles.match_line(result, grouped=query.group_batches and not query.batch))
 selecting = mode.toggle("Select", key="gal_selecting", help="Tick images for bulk actions",
                         on_change=tiles.on_select_mode)
 

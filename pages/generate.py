@@ -83,8 +83,9 @@ with form:
     reused = bool(st.session_state.get(form_ui.REUSED_REFERENCE)
                   or st.session_state.get(form_ui.REUSED_LOGO))
     with st.expander("Reference image and watermark", expanded=reused):
-        reference = form_ui.reference_input(opts.max_reference_images)
-        watermark = form_ui.watermark_inputs()
+        reference = form_ui.reference_input(opts.max_reference_images,
+                                             eng.settings.max_upload_bytes)
+        watermark = form_ui.watermark_inputs(eng.settings.max_upload_bytes)
 
     w, h = (int(x) for x in size.split("x")) if size else (None, None)
     spec = jobs.JobSpec(

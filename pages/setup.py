@@ -45,5 +45,5 @@ with middle:
         except auth.AuthError as exc:
             st.error(plain(exc))
             st.stop()
-        auth_ui.start_session(eng, user)
+        auth_ui.start_session(eng, user, record=True)  # "last sign-in": now
         st.rerun()

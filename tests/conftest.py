@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,10 +27,16 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
 @pytest.fixture
 def app_test_seam(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Pages under AppTest: tests may name the signed-in user (PROMPTBOARD_TESTING=1), and each
-    test gets a fresh dashboard engine on its own data dir (the old one is closed)."""
+    test gets a fresh dashboard engine on its own data dir (the old one is closed), on a clock
+    pinned to a fixed day (tests.helpers.PinnedClock), so no page test depends on the date."""
     import streamlit as st
 
+    from lib import ui
+    from lib.engine import Engine
+    from tests.helpers import PinnedClock
+
     monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
+    monkeypatch.setattr(ui, "Engine", functools.partial(Engine, clock=PinnedClock()))
     st.cache_resource.clear()
     yield
     st.cache_resource.clear()

@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 import sys
+import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lib.clock import FakeClock
+from lib.clock import Clock, FakeClock
 
 if TYPE_CHECKING:
     from lib.engine import Engine
@@ -95,6 +97,21 @@ def app_as(username: str | None, role: str = "member", *, run: bool = True,
         if page is not None:
             at.switch_page(page).run()
     return at
+
+
+PINNED_START = datetime(2026, 11, 2, 9, 0, 0)  # FakeClock's default day
+
+
+class PinnedClock(Clock):
+    """Real time moved to a fixed day: ``now()`` starts at ``start`` and moves with the real
+    monotonic clock. Page tests run on it, so what they show (a model's shutdown, this month's
+    budget, "today") is the same whatever day the suite runs."""
+
+    def __init__(self, start: datetime = PINNED_START) -> None:
+        self._start, self._t0 = start, time.monotonic()
+
+    def now(self) -> datetime:
+        return self._start + timedelta(seconds=time.monotonic() - self._t0)
 
 
 class TickingClock(FakeClock):

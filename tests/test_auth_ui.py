@@ -342,6 +342,7 @@ def test_the_setup_page_creates_the_first_admin_and_signs_them_in(eng: Engine) -
     assert root is not None and root.role == "admin" and root.name == "Root Admin"
     assert at.session_state["_auth_session"]["username"] == "root"
     assert any("already set up" in i.value for i in at.info)  # the rerun after creation
+    assert root.last_login_at is not None  # Admin → Users said "Last sign-in: never"
 
 
 @pytest.mark.parametrize(("password", "confirm", "message"), [
@@ -390,3 +391,5 @@ def test_oidc_with_a_verified_email_signs_in_to_the_existing_account(
     at = _oidc_app("root@corp.example", email_verified=True).run()
     assert not at.exception
     assert _signed_in_as(at) == "root (admin)" and auth.count_users(eng.db) == 1
+    root = auth.get_user(eng.db, "root")
+    assert root is not None and root.last_login_at is not None  # an OIDC sign-in counts too

@@ -148,8 +148,8 @@ def test_a_shared_image_can_be_rated_favourited_zipped_until_unshared(team: Engi
     g.set_favourite(team.db, ALICE, "b-shared", True, T0)
     card = g.search(team.db, ALICE, g.GalleryFilter(favourites_only=True)).rows
     assert [(c.id, c.my_rating, c.favourite) for c in card] == [("b-shared", 4, True)]
-    assert "b-shared.png" in zipfile.ZipFile(
-        io.BytesIO(gallery_zip.zip_images(team.db, team.storage, ALICE, ["b-shared"]))).namelist()
+    assert any(n.endswith("_b-shared.png") for n in zipfile.ZipFile(
+        io.BytesIO(gallery_zip.zip_images(team.db, team.storage, ALICE, ["b-shared"]))).namelist())
     assert g.set_shared(team.db, BOB, ["b-shared"], False) == 1  # unshared: gone for alice
     assert "b-shared" not in ids(team, ALICE)
     assert g.get_image(team.db, ALICE, "b-shared") is None
@@ -338,13 +338,15 @@ def test_zip_holds_each_original_and_a_manifest_of_parameters(engine: Engine) ->
     engine.storage.delete([image_keys("job-z2", "z2")[0]])  # its original went missing
     data = gallery_zip.zip_images(engine.db, engine.storage, ALICE, ["z1", "z2", "z1"])
     zf = zipfile.ZipFile(io.BytesIO(data))
-    assert zf.namelist() == ["z1.png", "manifest.csv"]
-    assert zf.read("z1.png") == engine.storage.get(image_keys("job-z1", "z1")[0])
+    day = f"{engine.db.scalar('SELECT created_at FROM images WHERE id = ?', ['z1']):%Y-%m-%d}"
+    z1 = f"{day}_hyperlink-http-evil_z1.png"  # date, prompt words, id: no formula, no path
+    assert zf.namelist() == [z1, "manifest.csv"]
+    assert zf.read(z1) == engine.storage.get(image_keys("job-z1", "z1")[0])
     rows = list(csv.DictReader(io.StringIO(zf.read("manifest.csv").decode("utf-8-sig"))))
     assert [r["image_id"] for r in rows] == ["z1", "z2"]
     assert rows[0]["prompt"] == "'=HYPERLINK(\"http://evil\")"  # not a live formula
     assert (rows[0]["file"], rows[0]["cost_usd"], rows[0]["user_id"]) == (
-        "z1.png", "0.039", "alice")  # a plain decimal, trailing zeros trimmed
+        z1, "0.039", "alice")  # a plain decimal, trailing zeros trimmed
     assert rows[1]["cost_usd"] == "0"  # not "0E-8"
     assert rows[1]["prompt"] == "a calm lake, 'quoted', \"double\""
     assert (rows[1]["file"], rows[1]["note"]) == ("", "original missing from storage")

@@ -152,6 +152,18 @@ def test_a_job_runs_end_to_end_and_every_row_points_at_stored_bytes(engine: Engi
     assert [e[2] for e in jobs.events(engine, job_id)] == ["queued", "running", "succeeded"]
 
 
+def test_an_original_carries_automatic1111s_parameters_for_other_tools(engine: Engine) -> None:
+    job_id = jobs.submit(engine, "ann", spec(seed=42, negative_prompt="blurry, text"))
+    assert run_next(engine) == jobs.SUCCEEDED
+    key = engine.db.scalar("SELECT original_key FROM images WHERE job_id = ?", [job_id])
+    text = Image.open(io.BytesIO(engine.storage.get(key))).info["parameters"]  # as IIB reads it
+    prompt, negative, settings = text.split("\n")
+    job = jobs.get(engine, job_id)
+    assert job is not None and prompt == job.prompt and negative == "Negative prompt: blurry, text"
+    assert settings.startswith("Seed: 42, Size: 128x128, Model: ")
+    assert "Provider: sandbox" in settings
+
+
 def test_a_watermarked_job_stores_a_watermarked_copy(engine: Engine) -> None:
     wm = imaging.WatermarkSpec(text="ACME", position="center", opacity=0.9, scale=0.5)
     job_id = jobs.submit(engine, "ann", spec(watermark=wm))

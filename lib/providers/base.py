@@ -328,6 +328,12 @@ class Provider(ABC):
                 f"use {ends.replacement} instead.")
 
     @classmethod
+    def live_models(cls, today: date) -> tuple[str, ...]:
+        """The models to offer on ``today``: every listed one its maker has not shut down."""
+        return tuple(m for m in cls.caps.models
+                     if (ends := cls.shutdowns.get(m)) is None or today < ends.on)
+
+    @classmethod
     def refuse_if_shut_down(cls, model: str, today: date) -> None:
         """Raise Rejected, naming the replacement, from the model's shutdown date on."""
         ends = cls.shutdowns.get(model)

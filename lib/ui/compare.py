@@ -14,7 +14,6 @@ from lib import budgets, compare, gallery, jobs, styles
 from lib import compare_estimate as estimates
 from lib import compare_export as export
 from lib import compare_store as store
-from lib.clock import utcnow
 from lib.engine import Engine
 from lib.fmt import plural
 from lib.mdtext import plain
@@ -58,7 +57,7 @@ def _rows() -> tuple[tuple[str, ...], str | None]:
 def _axes(eng: Engine) -> tuple[list[compare.Axis], str | None]:
     """The column axes; every combination of the chosen values becomes a column."""
     st.markdown("**Columns**: choose values on any axes; each combination is one column.")
-    choices = compare.model_choices()
+    choices = compare.model_choices(eng.clock.now().date())
     labels = {value: label for value, label, _ in choices}
     library = {s.id: s.label for s in styles.list_styles(eng.db)}
     a, b = st.columns(2)
@@ -253,7 +252,7 @@ def live_grid(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison) -> No
         page = min(st.session_state.get("cmp_page", 0), pages - 1)
         first = page * ROWS_PER_PAGE
         shown = range(first, min(first + ROWS_PER_PAGE, len(comp.grid.rows)))
-        widths = [2] + [3] * len(comp.grid.columns)
+        widths = [3] * (1 + len(comp.grid.columns))  # the prompt and its Winner pick get room
         head = st.columns(widths)
         head[0].caption("Prompt")
         for c, column in enumerate(comp.grid.columns):
@@ -294,11 +293,14 @@ def _cell(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison, s: store.
           winner: bool) -> None:
     label = plain(comp.grid.columns[s.col].label)
     if s.thumb_key and s.image_id:
+        if winner:  # a badge, not an emoji some browsers draw as an empty box
+            st.badge("Winner", icon=":material/trophy:", color="orange")
         st.image(thumbnail(eng, s.thumb_key), width="stretch")
         # the column's label too: on a phone the columns stack and the headings are far away
-        st.caption(("🏆 " if winner else "") + f"{label} · {money(s.cost_usd)} · "
-                   f"{seconds(s.duration_ms)}"
+        st.caption(f"{label} · {money(s.cost_usd)} · {seconds(s.duration_ms)}"
                    + (f" · {s.avg_rating:.1f}★ ({s.ratings})" if s.ratings else ""))
+        st.page_link("pages/gallery.py", label="Open in the Gallery",
+                     icon=":material/open_in_full:", query_params={"image": s.image_id})
         key = f"cmp_rate_{s.image_id}"
         st.feedback("stars", key=key, default=s.my_rating - 1 if s.my_rating else None,
                     on_change=_rate, args=(eng, viewer, s.image_id, key))
@@ -331,7 +333,8 @@ def _cell(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison, s: store.
 def _rate(eng: Engine, viewer: gallery.Viewer, image_id: str, key: str) -> None:
     """Store a star click before the rerun, so the grid shows it at once (None clears it)."""
     value = st.session_state.get(key)
-    gallery.rate(eng.db, viewer, image_id, None if value is None else int(value) + 1, utcnow())
+    stars = None if value is None else int(value) + 1
+    gallery.rate(eng.db, viewer, image_id, stars, eng.clock.now())
 
 
 def _exports(eng: Engine, comp: store.Comparison, states: list[store.CellState],

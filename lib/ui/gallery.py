@@ -10,9 +10,9 @@ from __future__ import annotations
 import streamlit as st
 
 from lib import auth, batches, gallery, gallery_select, gallery_zip, jobs, reuse, styles
-from lib.clock import utcnow
 from lib.engine import Engine
 from lib.fmt import shown, usage
+from lib.image_files import download_name
 from lib.mdtext import plain, shorten
 from lib.ui import generate_form as reuse_ui
 from lib.ui import grid, media, money, seconds, thumbnail, toasts
@@ -63,6 +63,14 @@ def on_select_mode() -> None:
 
 def _images(n: int) -> str:
     return f"{n:,} image" if n == 1 else f"{n:,} images"
+
+
+def match_line(result: gallery.GalleryPage, grouped: bool) -> str:
+    """How much matches: images, and with grouped batches how many tiles hold them."""
+    line = f"{_images(result.images)} {'matches' if result.images == 1 else 'match'}"
+    if grouped and result.total != result.images:
+        line += f", shown as {result.total:,} {'tile' if result.total == 1 else 'tiles'}"
+    return line + "."
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -202,13 +210,15 @@ def _facts_and_actions(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDe
     mine = img.user_id == viewer.username or viewer.role == "admin"
     a, b = st.columns(2)
     a.download_button("Download original", data=media.download(eng, viewer.username, img.id),
-                      file_name=f"{img.id}.png", mime="image/png", on_click="ignore",
+                      file_name=download_name(img.created_at, img.prompt, img.id),
+                      mime="image/png", on_click="ignore",
                       icon=":material/download:", key="dl-orig")
     if img.watermarked_key:
         b.download_button("Download watermarked",
                           data=media.download(eng, viewer.username, img.id,
                                               "watermarked"),
-                          file_name=f"{img.id}-watermarked.png", mime="image/png",
+                          file_name=download_name(img.created_at, img.prompt, img.id,
+                                                  "-watermarked"), mime="image/png",
                           on_click="ignore", icon=":material/download:", key="dl-wm")
     st.markdown(f"**Prompt:** {plain(img.prompt, one_line=False)}")
     job = img.job or {}
@@ -229,10 +239,11 @@ def _facts_and_actions(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDe
     c, d, e = st.columns(3)
     fav = c.toggle("Favourite", value=img.favourite, key="dlg-fav")
     if fav != img.favourite:
-        gallery.set_favourite(eng.db, viewer, img.id, fav, utcnow())
+        gallery.set_favourite(eng.db, viewer, img.id, fav, eng.clock.now())
     rating = d.feedback("stars", key="dlg-rating")
-    if rating is not None and rating + 1 != img.my_rating:  # the caption below says so: a
-        gallery.rate(eng.db, viewer, img.id, rating + 1, utcnow())  # toast hid the dialog's ✕
+    # The caption below says so: a toast hid the dialog's ✕.
+    if rating is not None and rating + 1 != img.my_rating:
+        gallery.rate(eng.db, viewer, img.id, rating + 1, eng.clock.now())
     d.caption(f"Your rating: {img.my_rating or '—'} · average "
               f"{img.avg_rating:.1f} of {img.ratings}" if img.ratings else "Not rated yet")
     if mine:

@@ -3,6 +3,7 @@ image and the watermark (whose uploads a reuse can fill in, which an upload box 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import streamlit as st
@@ -93,19 +94,26 @@ def _reused(key: str, what: str) -> bytes | None:
     return data
 
 
-def reference_input(max_images: int) -> bytes | None:
+def upload_limit_mb(max_bytes: int) -> int:
+    """The browser's per-file limit, in whole MB, for an upload the server caps at max_bytes:
+    the widget then says the real limit instead of the server-wide 50 MB."""
+    return max(1, math.ceil(max_bytes / (1024 * 1024)))
+
+
+def reference_input(max_images: int, max_bytes: int) -> bytes | None:
     """The reference image: an upload, else the one a reuse brought (None: no reference)."""
     if not max_images:
         st.caption("This model does not take a reference image.")
         return None
     upload = st.file_uploader("Reference image", type=["png", "jpg", "jpeg", "webp"],
-                              key=f"gen_reference_{st.session_state.get(UPLOADS, 0)}")
+                              key=f"gen_reference_{st.session_state.get(UPLOADS, 0)}",
+                              max_upload_size=upload_limit_mb(max_bytes))
     if upload:
         return upload.getvalue()
     return _reused(REUSED_REFERENCE, "reference image")
 
 
-def watermark_inputs() -> imaging.WatermarkSpec | None:
+def watermark_inputs(max_bytes: int) -> imaging.WatermarkSpec | None:
     """Watermark: off, text or logo, with position and opacity; None when off or invalid."""
     kind = st.segmented_control("Watermark", ["Off", "Text", "Logo"], default="Off",
                                 key="gen_wm_kind")
@@ -120,11 +128,12 @@ def watermark_inputs() -> imaging.WatermarkSpec | None:
     else:
         upload = st.file_uploader("Logo (PNG with transparency works best)",
                                   type=["png", "jpg", "jpeg", "webp"],
-                                  key=f"gen_wm_logo_{st.session_state.get(UPLOADS, 0)}")
+                                  key=f"gen_wm_logo_{st.session_state.get(UPLOADS, 0)}",
+                                  max_upload_size=upload_limit_mb(max_bytes))
         logo = upload.getvalue() if upload else _reused(REUSED_LOGO, "logo")
     try:
         return imaging.WatermarkSpec(text=text or None, logo=logo, position=position,
                                      opacity=opacity)
     except imaging.ImageError as exc:
-        st.caption(f":orange[Watermark off: {exc}]")
+        st.caption(f":orange[Watermark off: {plain(exc)}]")
         return None

@@ -16,6 +16,7 @@ import streamlit as st
 
 from lib import activity, auth, fmt, jobgroups, jobs, reuse, ui
 from lib.engine import Engine
+from lib.image_files import download_name
 from lib.jobgroups import JobGroup
 from lib.mdtext import plain, shorten
 from lib.ui import generate_form as form_ui
@@ -148,7 +149,8 @@ def _job_card(eng: Engine, user: str, job: jobs.Job, images: list[dict[str, Any]
                 st.download_button(
                     "Download" if len(images) == 1 else f"Download {i}",
                     data=media.download(eng, user, img["id"]),
-                    file_name=f"{img['id']}.png", mime="image/png", key=f"dl-{img['id']}",
+                    file_name=download_name(job.created_at, job.prompt, img["id"]),
+                    mime="image/png", key=f"dl-{img['id']}",
                     icon=":material/download:", on_click="ignore")
 
 

@@ -36,7 +36,7 @@ import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 
-from lib import auth, auth_oidc
+from lib import auth, auth_oidc, lockout
 from lib.auth import User
 from lib.engine import Engine
 from lib.mdtext import plain
@@ -69,9 +69,13 @@ def _mirror(user: User | None) -> None:
 
 
 def start_session(eng: Engine, user: User, *, via: str = "password",
-                  issued_at: datetime | None = None) -> None:
-    """Sign this user in for this browser session; a password sign-in sets the cookie next run."""
+                  issued_at: datetime | None = None, record: bool = False) -> None:
+    """Sign this user in for this browser session; a password sign-in sets the cookie next run.
+
+    ``record`` stamps the account's last sign-in (a password check stamps it itself)."""
     issued = issued_at or eng.clock.now()
+    if record:
+        lockout.record_sign_in(eng.db, user.username, issued)
     st.session_state[_SESSION] = {"username": user.username, "issued_at": issued.isoformat(),
                                   "via": via}
     if via == "password":
@@ -159,7 +163,7 @@ def _oidc_user(eng: Engine) -> User | None:
     if refusal or user is None:
         st.session_state[_NOTICE] = refusal
         return None
-    start_session(eng, user, via="oidc")
+    start_session(eng, user, via="oidc", record=True)
     return user
 
 

@@ -96,7 +96,7 @@ RUNNING: list[AppServer] = []  # started and not yet stopped, for failure report
 
 @dataclass(eq=False)  # identity: one object per process
 class AppServer:
-    """One `streamlit run app.py` process on its own port and data dir."""
+    """One `streamlit run serve.py` process (the README's command) on its own port and data dir."""
 
     name: str
     data_dir: Path
@@ -104,7 +104,7 @@ class AppServer:
     port: int = 0
     env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
-    script: str = "app.py"  # serve.py: the same app behind the security-header middleware
+    script: str = "serve.py"  # the README's command: app.py behind the security headers
 
     @property
     def base_url(self) -> str:
