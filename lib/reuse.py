@@ -30,6 +30,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from lib import forms, imaging, jobs, styles
@@ -93,6 +94,7 @@ class Library:
 
     ready: Sequence[str]  # configured provider ids, in the form's order
     styles: Mapping[str, str]  # active style id → its negative prompt ("" when none)
+    today: date  # the engine's today: models shut down by then are not offered
 
 
 def _label(provider_id: str) -> str:
@@ -115,8 +117,8 @@ def restore(src: Source, viewer: str, lib: Library,
         notes.append(f"{_label(src.provider) if known else src.provider} is not set up here; "
                      f"using {_label(provider)}.")
     state["gen_provider"] = provider
-    model = _model(src, provider, state, notes)
-    opts = forms.options(provider, model)
+    model = _model(src, provider, state, notes, lib.today)
+    opts = forms.options(provider, model, lib.today)
     _size(src, provider, model, opts, state, notes)
     if opts.qualities:
         quality = src.quality if src.quality in opts.qualities else opts.qualities[
@@ -144,11 +146,17 @@ def restore(src: Source, viewer: str, lib: Library,
     return Restored(state, reference, logo, tuple(notes))
 
 
-def _model(src: Source, provider: str, state: dict[str, Any], notes: list[str]) -> str:
+def _model(src: Source, provider: str, state: dict[str, Any], notes: list[str],
+           today: date) -> str:
     cls = registry.get(provider)
     default = cls.caps.default_model
     if provider != src.provider:
         state[f"gen_model_{provider}"] = default
+        return default
+    if src.model in cls.shutdowns and src.model not in cls.live_models(today):
+        state[f"gen_model_{provider}"] = default
+        notes.append(f"{cls.shutdown_notice(src.model, today) or src.model + ' is retired.'} "
+                     f"Using {default}.")
         return default
     if src.model in cls.caps.models:
         state[f"gen_model_{provider}"] = src.model
@@ -258,7 +266,8 @@ def _watermark(src: Source, viewer: str, state: dict[str, Any],
 def library(engine: Engine) -> Library:
     """Configured providers and active styles, as the Generate form lists them now."""
     return Library(ready=registry.available(),
-                   styles={s.id: s.negative for s in styles.list_styles(engine.db)})
+                   styles={s.id: s.negative for s in styles.list_styles(engine.db)},
+                   today=engine.clock.now().date())
 
 
 def _loader(engine: Engine) -> Callable[[str], bytes | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Iterator
 from typing import Any
@@ -12,10 +13,11 @@ from PIL import Image
 from lib import config, gallery, imaging, jobs, reuse, styles
 from lib import providers as registry
 from lib.engine import Engine
-from tests.helpers import TickingClock, run_next
+from tests.helpers import PINNED_START, TickingClock, run_next
 
 LIB = reuse.Library(ready=("sandbox", "gemini", "stability", "replicate"),
-                    styles={s.id: s.negative for s in styles.BUILTIN.values()})
+                    styles={s.id: s.negative for s in styles.BUILTIN.values()},
+                    today=PINNED_START.date())
 SANDBOX_KEYS = ("gen_size_sandbox_sandbox-v1", "gen_quality_sandbox_sandbox-v1")
 
 
@@ -61,15 +63,24 @@ def test_a_job_without_size_or_quality_resets_them_to_the_defaults() -> None:
 
 
 def test_a_model_that_no_longer_exists_is_named_with_the_one_used_instead() -> None:
+    default = registry.get("gemini").caps.default_model
     got = _restore(_source(provider="gemini", model="gemini-1.0-flash-image"))
-    assert got.state["gen_model_gemini"] == "gemini-2.5-flash-image"
-    assert got.notes == ("gemini-1.0-flash-image no longer exists; using "
-                         "gemini-2.5-flash-image.",)
+    assert got.state["gen_model_gemini"] == default
+    assert got.notes == (f"gemini-1.0-flash-image no longer exists; using {default}.",)
+
+
+def test_a_model_shut_down_by_its_maker_is_replaced_and_the_notice_says_when() -> None:
+    default = registry.get("gemini").caps.default_model
+    got = _restore(_source(provider="gemini", model="gemini-2.5-flash-image"))
+    assert got.state["gen_model_gemini"] == default
+    (note,) = got.notes
+    assert "shut down gemini-2.5-flash-image on 2026-10-02" in note
+    assert note.endswith(f"Using {default}.")
 
 
 def test_a_provider_that_is_not_set_up_falls_back_with_a_note() -> None:
     got = reuse.restore(_source(provider="openai", model="gpt-image-2"), "ann",
-                        reuse.Library(ready=("sandbox",), styles=LIB.styles), {}.get)
+                        dataclasses.replace(LIB, ready=("sandbox",)), {}.get)
     assert got.state["gen_provider"] == "sandbox"
     assert got.notes == (f"{registry.get('openai').label} is not set up here; using "
                          f"{registry.get('sandbox').label}.",)
