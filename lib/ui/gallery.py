@@ -16,7 +16,7 @@ from lib.image_files import download_name
 from lib.mdtext import plain, shorten
 from lib.ui import generate_form as reuse_ui
 from lib.ui import grid, media, money, seconds, thumbnail, toasts
-from lib.ui.guard import authed_dialog
+from lib.ui.guard import authed_callback, authed_dialog
 
 SELECTED = "gal_selected"
 CONFIRM = "gal_confirm_delete"  # set while the bulk delete confirmation is open
@@ -39,6 +39,7 @@ def _tick_key(image_id: str) -> str:
     return f"sel-{image_id}"
 
 
+@authed_callback
 def _on_tick(image_id: str) -> None:
     """A box was ticked or unticked: the selection follows (a callback, before the rerun)."""
     if st.session_state.get(_tick_key(image_id)):
@@ -47,6 +48,7 @@ def _on_tick(image_id: str) -> None:
         selected().discard(image_id)
 
 
+@authed_callback
 def clear_selection() -> None:
     """Untick everything: the selection and every tick box's own state (a callback)."""
     selected().clear()
@@ -253,10 +255,12 @@ def _facts_and_actions(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDe
             gallery.set_shared(eng.db, viewer, [img.id], shared)
 
 
+@authed_callback
 def _ask_in_dialog(image_id: str) -> None:
     st.session_state[DLG_CONFIRM] = image_id
 
 
+@authed_callback
 def _keep_in_dialog() -> None:
     st.session_state.pop(DLG_CONFIRM, None)
 
@@ -322,6 +326,7 @@ def bulk_bar(eng: Engine, viewer: gallery.Viewer, on_page: list[str]) -> None:
             confirm_delete(eng, viewer, ids)
 
 
+@authed_callback
 def _close_confirm() -> None:
     st.session_state.pop(CONFIRM, None)
 

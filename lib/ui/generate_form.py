@@ -10,6 +10,7 @@ import streamlit as st
 
 from lib import imaging, reuse
 from lib.mdtext import plain
+from lib.ui.guard import authed_callback
 
 REUSE = "reuse"  # a reuse.Restored (or, from a style's "Use", a dict of fields) to apply once
 REUSED_REFERENCE = "gen_reused_reference"  # bytes: the reused job's reference image
@@ -53,6 +54,7 @@ def apply_reuse() -> None:
     st.session_state[UPLOADS] = st.session_state.get(UPLOADS, 0) + 1
 
 
+@authed_callback
 def _dismiss_notes() -> None:
     st.session_state.pop(REUSE_NOTES, None)
 
@@ -68,6 +70,7 @@ def reuse_notes() -> None:
         st.button("Got it", key="gen_reuse_ok", on_click=_dismiss_notes)
 
 
+@authed_callback
 def _forget(key: str) -> None:
     st.session_state[key] = None
 

@@ -21,6 +21,7 @@ from lib.jobgroups import JobGroup
 from lib.mdtext import plain, shorten
 from lib.ui import generate_form as form_ui
 from lib.ui import media
+from lib.ui.guard import authed_callback
 
 CARDS = 6  # cards on Generate; the rest are counted in an "N more" line
 LOAD_AT_MOST = 400  # job ids of a session looked at (a session rarely holds more)
@@ -193,6 +194,7 @@ def _cancel_all(eng: Engine, me: auth.User, count: int, admin: bool) -> None:
         st.button("Keep them", key="q-cancel-all-no", on_click=_confirm_all, args=(False,))
 
 
+@authed_callback
 def _confirm_all(asking: bool) -> None:
     if asking:
         st.session_state[CONFIRM_ALL] = True
@@ -200,6 +202,7 @@ def _confirm_all(asking: bool) -> None:
         st.session_state.pop(CONFIRM_ALL, None)
 
 
+@authed_callback
 def _cancel(eng: Engine, user: str, admin: bool, **scope: Any) -> None:
     """A cancel button's callback: the click's own rerun (the fragment's, in a browser) then
     draws the new states, so nothing reruns here."""

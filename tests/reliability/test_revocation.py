@@ -179,8 +179,8 @@ def _open_comparison(sess: Session) -> Render:
 
 def _retry_offered(sess: Session, job_id: str) -> Render:
     """Cancel my job from its card while still signed in, until its card offers Retry."""
-    render = _want(sess, sess.open("generate"), f"cancel-{job_id}")
-    render = sess.click(f"cancel-{job_id}", action="cancel (signed in)")
+    render = _want(sess, sess.open("generate"), f"jl-cancel-{job_id}")
+    render = sess.click(f"jl-cancel-{job_id}", action="cancel (signed in)")
     for _ in range(SETTLE_TRIES):
         if f"retry-{job_id}" in sess.widgets:
             return render
@@ -215,8 +215,8 @@ ACTIONS: dict[str, tuple[Setup, Attack, str]] = {
         lambda s, c, ids: s.poll() or s.rerun(),
         "alice slow job"),
     "cancel from a job card": (
-        lambda s, c, ids: _want(s, s.open("generate"), f"cancel-{c.seeded['job']}"),
-        lambda s, c, ids: s.click(f"cancel-{c.seeded['job']}", action="cancel"),
+        lambda s, c, ids: _want(s, s.open("generate"), f"jl-cancel-{c.seeded['job']}"),
+        lambda s, c, ids: s.click(f"jl-cancel-{c.seeded['job']}", action="cancel"),
         ""),  # the victim's own job: see _marker
     "retry from a job card": (
         lambda s, c, ids: _retry_offered(s, c.seeded["job"]),
