@@ -53,7 +53,7 @@ def test_first_run_generate_gallery_download_sign_out(fresh_server: h.AppServer,
     images = page.get_by_label("Images", exact=True)
     images.fill("2")
     images.press("Enter")  # commits the number (and the prompt, which lost focus before)
-    expect(page.get_by_text(re.compile(r"^Estimate: .* for 2 image\(s\)"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"^Estimate: .* for 2 images"))).to_be_visible()
     h.wait_settled(page)
     page.get_by_role("button", name="Generate", exact=True).click()
 
