@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from lib import auth, auth_oidc, ui
 from lib.clock import utcnow
 from lib.engine import Engine
+from lib.mdtext import plain
 from lib.ui import signin as auth_ui
 from tests.test_auth import PASSWORD
 
@@ -365,7 +366,7 @@ def test_oidc_with_no_allowed_domain_refuses_with_a_message_for_the_user_and_the
     at = _oidc_app("anyone@gmail.com", email_verified=True).run()
     assert not at.exception
     assert _signed_in_as(at) is None and auth.count_users(eng.db) == 0
-    assert [e.value for e in at.error] == [auth_oidc.NOT_CONFIGURED_MESSAGE]
+    assert [e.value for e in at.error] == [plain(auth_oidc.NOT_CONFIGURED_MESSAGE)]  # as drawn
     assert "PROMPTBOARD_OIDC_DOMAINS" in caplog.text
 
 

@@ -45,6 +45,7 @@ def test_the_readme_starts_with_the_two_commands_and_ci_runs_the_second() -> Non
     quick = README.split("## Quick start", 1)[1].split("##", 1)[0]
     blocks = [b.strip() for b in quick.split("```bash")[1:]]
     run_cmd, test_cmd = (b.split("```")[0].strip() for b in blocks[:2])
-    assert "requirements.txt" in run_cmd and "streamlit run app.py" in run_cmd
+    assert "requirements.txt" in run_cmd and "streamlit run serve.py" in run_cmd
+    assert (ROOT / "serve.py").is_file()
     assert test_cmd == "bash scripts/test.sh"
     assert test_cmd in (ROOT / ".ci" / "run").read_text()

@@ -96,7 +96,7 @@ def test_a_download_after_the_account_was_disabled_or_demoted_is_refused() -> No
     ensure_user("ana", "analyst")
     eng = ui.engine()
     assert media.download_bytes(eng, "ana", None, theirs, "original")  # analysts see all
-    auth.set_role(eng.db, "ana", "member")
+    auth.set_role(eng.db, "ana", "member", now=utcnow())
     with pytest.raises(media.DownloadRefused):
         media.download_bytes(eng, "ana", None, theirs, "original")
     auth.set_disabled(eng.db, "bob", True, now=utcnow())
