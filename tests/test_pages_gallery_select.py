@@ -89,7 +89,9 @@ def test_ticking_three_images_counts_three_and_the_zip_holds_those_three(
     _tick(at, ids[1], ids[2])
     assert _bar(at) == "**3 selected**"
     with zipfile.ZipFile(io.BytesIO(zips["promptboard-images.zip"]())) as zf:
-        assert sorted(zf.namelist()) == sorted([f"{i}.png" for i in ids[:3]] + ["manifest.csv"])
+        names = sorted(zf.namelist())
+    assert names[-1] == "manifest.csv"  # and the images are named by date, prompt and whole id
+    assert sorted(n.rsplit("_", 1)[1] for n in names[:-1]) == sorted(f"{i}.png" for i in ids[:3])
 
 
 def test_clear_unticks_every_box_and_the_next_interaction_shows_nothing_selected() -> None:
