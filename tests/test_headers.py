@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -36,7 +37,10 @@ def _run(scope: dict[str, Any], start_headers: list[tuple[bytes, bytes]]) -> lis
     async def send(message: Any) -> None:
         sent.append(message)
 
-    asyncio.run(SecurityHeaders(app)(scope, receive, send))
+    # A thread of its own: Playwright's sync API (the browser tests, earlier in the same run)
+    # keeps an event loop running in the main thread, where asyncio.run() would refuse.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, SecurityHeaders(app)(scope, receive, send)).result()
     return sent
 
 
