@@ -122,7 +122,7 @@ class Visitor:
         self.sess.set("gen_size_sandbox_sandbox-v1", string_value="512x512")
         render = self.shared.add(self.sess.click("gen_submit", action="submit"))
         with self.shared.lock:
-            if "Queued." in render.toasts:
+            if any(t.startswith("Queued.") for t in render.toasts):  # "Queued. It is first…"
                 self.shared.submitted.append(prompt)
             else:
                 self.shared.refused.append(f"{prompt}: {render.errors or render.toasts}")
