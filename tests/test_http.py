@@ -148,3 +148,50 @@ def test_json_body_raises_bad_response_on_malformed_json(server: FakeServer) -> 
         http.json_body(resp, "Acme")
     ok = requests.get(f"{server.url}/thing", timeout=2)
     assert http.json_body(ok, "Acme") == {"ok": True}
+
+
+def test_send_refuses_a_reply_over_the_size_cap_before_reading_it_all(server: FakeServer) -> None:
+    """A hostile or broken endpoint cannot fill the server's memory with one reply."""
+    server.script("GET /thing", Reply(200, b"x" * 5000))  # says Content-Length: 5000
+    with pytest.raises(BadResponse, match="more than 1,000 bytes") as caught:
+        http.send(requests.Session(), "GET", f"{server.url}/thing?key={SECRET}", timeout=2,
+                  label="Acme", max_bytes=1000)
+    assert SECRET not in caught.value.message and "nothing was stored" in caught.value.message
+    server.script("GET /thing", Reply(200, b"y" * 1000))  # at the cap: read whole
+    resp = http.send(requests.Session(), "GET", f"{server.url}/thing", timeout=2, label="Acme",
+                     max_bytes=1000)
+    assert resp.content == b"y" * 1000 and resp.status_code == 200
+
+
+def test_send_stops_reading_when_a_reply_without_a_length_passes_the_cap() -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Endless(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            chunk = b"z" * 65536
+            try:
+                for _ in range(10_000):  # 640 MB if nobody stops reading
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), Endless)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    try:
+        with pytest.raises(BadResponse, match="more than 1 MB"):
+            http.send(requests.Session(), "GET", f"http://127.0.0.1:{srv.server_port}/",
+                      timeout=5, label="Acme", max_bytes=1024 * 1024)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_the_default_reply_cap_holds_several_images_at_the_download_cap() -> None:
+    assert http.MAX_REPLY_BYTES >= 4 * 64 * 1024 * 1024

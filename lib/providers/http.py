@@ -3,6 +3,7 @@
 ::
 
     send(session, method, url, timeout=, label=)   requests.Response, whatever its status
+        a body over max_bytes (384 MB)  ─▶ BadResponse, reading stops at once
         requests.Timeout               ─▶ Unavailable "<label> did not answer within N s ..."
         ConnectionError, body cut off  ─▶ Unavailable "<label> could not be reached at <origin>"
         a malformed URL                ─▶ Rejected    "<label>'s address is not a valid URL"
@@ -30,6 +31,9 @@ import requests
 
 from lib.providers.base import BadResponse, Rejected, Unavailable
 
+# The most one provider reply may hold: JSON with several base64 images at the 64 MB download
+# cap (base64 adds a third). Bigger is a broken or hostile endpoint.
+MAX_REPLY_BYTES = 384 * 1024 * 1024
 _DATA_URL = re.compile(r"^\s*data:[^,;]*(?:;[^,;]*)*;base64,", re.IGNORECASE)
 _KEYLIKE = re.compile(r"\b(?:sk-[A-Za-z0-9_\-]{8,}|AIza[0-9A-Za-z_\-]{20,}|r8_[A-Za-z0-9]{20,})")
 
@@ -44,15 +48,19 @@ def origin(url: str) -> str:
 
 def send(
     session: requests.Session, method: str, url: str, *, timeout: float, label: str,
-    hint: str = "", **kw: Any,
+    hint: str = "", max_bytes: int = MAX_REPLY_BYTES, **kw: Any,
 ) -> requests.Response:
     """``session.request`` with transport failures mapped to provider errors; any status returns.
 
-    ``hint`` is appended to connection messages (e.g. "Check GEMINI_BASE_URL.").
+    The body is read here, streamed, and refused past ``max_bytes`` (a hostile or broken
+    endpoint cannot fill memory with one reply). ``hint`` is appended to connection messages
+    (e.g. "Check GEMINI_BASE_URL.").
     """
     tail = f" {hint}" if hint else ""
     try:
-        return session.request(method, url, timeout=timeout, **kw)
+        resp = session.request(method, url, timeout=timeout, stream=True, **kw)
+        read_capped(resp, max_bytes, label)
+        return resp
     except requests.Timeout as exc:  # before ConnectionError: ConnectTimeout is both
         raise Unavailable(
             f"{label} did not answer within {timeout:g} s; it may be busy. If this keeps "
@@ -67,6 +75,32 @@ def send(
             f"{label} could not be reached at {origin(url)} (connection refused, reset or cut "
             f"off). Check the network connection.{tail}"
         ) from exc
+
+
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):g} MB" if n >= 1024 * 1024 else f"{n:,} bytes"
+
+
+def read_capped(resp: requests.Response, max_bytes: int, label: str) -> None:
+    """Read the streamed body into ``resp`` (so ``.content`` and ``.json()`` work as usual),
+    or close it and raise :class:`BadResponse` once it passes ``max_bytes``."""
+    too_big = BadResponse(
+        f"{label} sent a reply of more than {_size(max_bytes)}, more than any "
+        "image reply needs; nothing was stored. Check the provider's address and model.")
+    declared = resp.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > max_bytes:
+        resp.close()
+        raise too_big
+    chunks, size = [], 0
+    for chunk in resp.iter_content(chunk_size=1 << 16):
+        size += len(chunk)
+        if size > max_bytes:
+            resp.close()
+            raise too_big
+        chunks.append(chunk)
+    resp._content = b"".join(chunks)  # what requests itself does when it reads a body
+    resp._content_consumed = True
+    resp.close()
 
 
 def retry_after_seconds(

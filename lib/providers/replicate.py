@@ -200,7 +200,9 @@ class ReplicateProvider(Provider):
         if wait >= 1:
             headers["Prefer"] = f"wait={wait}"
         try:
-            resp = self.session.post(url, json=body, headers=headers, timeout=self.timeout)
+            resp = self.session.post(url, json=body, headers=headers, timeout=self.timeout,
+                                     stream=True)
+            http.read_capped(resp, http.MAX_REPLY_BYTES, LABEL)
         except (requests.ConnectionError, requests.Timeout,
                 requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ContentDecodingError) as exc:
