@@ -294,3 +294,11 @@ def test_this_months_budget_is_shown_over_when_over() -> None:
     bar = at.get("progress")[0].proto
     assert bar.value == 100 and r"Over by \$0.04" in bar.text
     assert any("Over budget" in m.value for m in at.markdown)
+
+
+def test_the_ledger_shows_a_dash_for_a_setting_a_job_did_not_have() -> None:
+    """The trial saw "None" in the Quality column of a model without quality levels."""
+    now = ui.engine().clock.now()
+    add_job(ui.engine().db, "q1", "ann", quality=None, created=now - timedelta(days=1))
+    ledger = _page("root", "admin").dataframe[-1].value
+    assert list(ledger["quality"]) == ["—"] and list(ledger["size"]) == ["1024x1024"]

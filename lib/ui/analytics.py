@@ -32,6 +32,7 @@ PRESETS = ("7 days", "30 days", "This month", "Last month", "Custom")
 PAGE_KEY = "an_page"
 PER_PAGE = 50
 BIG_EXPORT_ROWS = 200_000  # past this the page says how to export without waiting on it
+_SETTINGS = ("size", "quality", "style", "request_id")
 _LEDGER_COLUMNS = ("time", "user", "provider", "model", "size", "quality", "style", "prompt",
                    "cost_usd", "duration_s", "status", "note", "request_id")
 
@@ -282,6 +283,7 @@ def ledger_section(eng: Engine, viewer: Viewer, f: Filters, rows: int) -> None:
             mime=mime, on_click="ignore", icon=":material/download:", key=f"an-dl-{fmt}",
             disabled=total == 0, width="stretch")
     df = df.assign(cost_usd=df["cost_usd"].map(money))  # the one money format, not "$%.4f"
+    df = df.fillna({**{c: "—" for c in _SETTINGS if c in df}, "note": ""})  # never "None"
     st.dataframe(  # its "Download as CSV" must not carry live formulas either
         csvsafe.frame(df), hide_index=True, column_order=_LEDGER_COLUMNS, width="stretch",
         column_config={
