@@ -25,8 +25,11 @@ user = auth_ui.current_user(eng, frame=True)
 if user is None:
     # Every page's URL shows the sign-in form too (a bookmark, a shared /gallery?image=… link,
     # an expired cookie): no "Page not found", and once signed in the visitor is on that page.
+    def sign_in_page() -> None:  # a page function returns nothing; sign_in returns the user
+        auth_ui.sign_in(eng)
+
     st.navigation(
-        [st.Page(lambda: auth_ui.sign_in(eng), title="Sign in", url_path=slug,
+        [st.Page(sign_in_page, title="Sign in", url_path=slug,
                  icon=":material/login:", default=slug == "signin")
          for slug in ("signin", *auth.PAGES)],
         position="hidden",

@@ -248,8 +248,8 @@ def summary(db: Database, viewer: Viewer, f: Filters) -> Summary:
                                                "cancelled", "unpriced_jobs", "ledger_rows",
                                                "images_deleted")}
         r["spend_usd"] = Decimal(r.get("spend_usd") or 0)
-        return Figures(period.start, period.end,
-                       **{k.name: r.get(k.name) for k in fields(Figures)[2:]})
+        rest: dict[str, Any] = {k.name: r.get(k.name) for k in fields(Figures)[2:]}
+        return Figures(period.start, period.end, **rest)
 
     return Summary(figures(f, True), figures(prev, False))
 

@@ -34,7 +34,7 @@ from typing import Any
 import bcrypt
 
 from lib.config import Settings
-from lib.db import Cursor, Database
+from lib.db import Cursor, Database, one_row
 from lib.lockout import (  # noqa: F401 - re-exported: auth.LOCKOUT, auth.LOGIN_FAILED_MESSAGE...
     LOCKOUT,
     LOGIN_FAILED_MESSAGE,
@@ -236,7 +236,7 @@ def _insert(db: Database, username: str, name: str, email: str | None, role: str
             password_hash: str | None, now: datetime, *, only_if_empty: bool) -> User:
     name = _clean_name(name) or username  # both paths: an identity provider's name is untrusted
     with db.write() as cur:
-        if only_if_empty and cur.execute(_REAL_USERS).fetchone()[0]:
+        if only_if_empty and one_row(cur.execute(_REAL_USERS))[0]:
             raise AuthError("Promptboard already has an account: sign in instead.")
         if cur.execute("SELECT 1 FROM users WHERE username = ?", [username]).fetchone():
             raise AuthError(f"The username {username!r} is taken.")

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from lib.db import Cursor, Database
+from lib.db import Cursor, Database, one_row
 from lib.fmt import money
 
 DEFAULT_WARN = 0.8
@@ -97,7 +97,7 @@ def limits(cur: Cursor, user: str, now: datetime) -> list[Limit]:
         if row is None:
             continue
         who, params = ("AND user_id = ?", [user]) if scope == "user" else ("", [])
-        used = cur.execute(_COMMITTED.format(who=who), [start, *params]).fetchone()[0]
+        used = one_row(cur.execute(_COMMITTED.format(who=who), [start, *params]))[0]
         out.append(Limit(scope, subject, Decimal(row[0]), Decimal(used), float(row[1])))
     return out
 

@@ -89,7 +89,13 @@ class Axis:
             return replace(column, provider=provider, model=model or None)
         if self.kind == "seed":
             return replace(column, seed=int(value))
-        return replace(column, **{self.kind: value})
+        if self.kind == "style":
+            return replace(column, style=value)
+        if self.kind == "quality":
+            return replace(column, quality=value)
+        if self.kind == "size":
+            return replace(column, size=value)
+        raise CompareError(f"Unknown axis {self.kind!r}; use one of {', '.join(AXIS_KINDS)}.")
 
 
 def columns_from_axes(axes: list[Axis]) -> tuple[Column, ...]:
@@ -274,7 +280,7 @@ def expand(grid: Grid, comparison_id: str | None = None) -> list[Cell]:
         w, h, aspect, size_note = fit_size(caps, settings.size)
         quality, quality_note = _quality(caps, settings.quality)
         notes += [n for n in (size_note, quality_note) if n]
-        seed = settings.seed if settings.seed is not None else grid.seed
+        seed: int | None = settings.seed if settings.seed is not None else grid.seed
         if not caps.seed:
             seed = None
             notes.append(f"no fixed seed: {cls.label} does not take one")

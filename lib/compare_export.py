@@ -71,8 +71,8 @@ def _cell_image(engine: Engine, state: CellState) -> Image.Image | None:
     if not state.thumb_key:
         return None
     try:
-        with Image.open(io.BytesIO(engine.storage.get(state.thumb_key))) as im:
-            im = im.convert("RGB")
+        with Image.open(io.BytesIO(engine.storage.get(state.thumb_key))) as opened:
+            im = opened.convert("RGB")
             im.thumbnail((CELL, CELL))
             return im
     except (StorageError, OSError):

@@ -166,7 +166,7 @@ def split(total: Decimal | None, n: int) -> list[Decimal | None]:
     if total is None:
         return [None] * n
     part = (total / n).quantize(QUANT, rounding=ROUND_HALF_EVEN)
-    parts = [part] * (n - 1)
+    parts: list[Decimal | None] = [part] * (n - 1)
     parts.append(total - part * (n - 1))
     return parts
 

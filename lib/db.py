@@ -39,6 +39,18 @@ _SERIALS = itertools.count(1)
 class DatabaseLocked(RuntimeError):
     """Another process (usually the dashboard) holds the database file."""
 
+
+def one_row(cur: Cursor) -> tuple[Any, ...]:
+    """The row a just-executed query must return (a count, an INSERT ... RETURNING).
+
+    Raises a clear error instead of ``TypeError: 'NoneType' is not subscriptable``
+    when it returned none.
+    """
+    row = cur.fetchone()
+    if row is None:
+        raise RuntimeError("The database returned no row where one was expected.")
+    return row
+
 _DDL = ("CREATE", "ALTER", "DROP")
 
 
@@ -159,7 +171,7 @@ class Database:
         version = self.tables_version(*tables)
         hit = self._memo.get(key)
         if hit is not None and hit[0] == version:
-            return hit[1]  # type: ignore[no-any-return]
+            return hit[1]
         value = load()
         self._memo[key] = (version, value)
         return value

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from lib import costs, imaging
+from lib.db import one_row
 from lib.providers import sandbox_art
 
 if TYPE_CHECKING:
@@ -138,7 +139,7 @@ def remove(engine: Engine) -> int:
     return how many demo images there were. Real rows stay (but ratings and favourites real
     users gave demo images go with them). Bulk deletes are slow-ish in DuckDB (its indexes)."""
     with engine.db.write() as cur:
-        count = cur.execute("SELECT count(*) FROM images WHERE demo").fetchone()[0]
+        count = one_row(cur.execute("SELECT count(*) FROM images WHERE demo"))[0]
         gone = f"image_id IN (SELECT id FROM images WHERE demo) OR user_id IN ({_DEMO_USERS})"
         for sql in (f"DELETE FROM image_ratings WHERE {gone}",
                     f"DELETE FROM favourites WHERE {gone}",
@@ -389,7 +390,7 @@ def generate(engine: Engine, images: int = 100_000, days: int = 90, users: int =
                     "d.rating, d.at FROM demo_ratings d", {"users": names})
         cur.execute(f"INSERT INTO favourites SELECT {_IMAGE_ID}, $users[d.rater + 1], d.at "
                     "FROM demo_favs d", {"users": names})
-        n_events = cur.execute(_EVENTS_SQL).fetchone()[0] if events else 0
+        n_events = one_row(cur.execute(_EVENTS_SQL))[0] if events else 0
         for name in frames:
             cur.unregister(name)
     status = j["status"]

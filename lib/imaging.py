@@ -20,6 +20,7 @@ import binascii
 import functools
 import io
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -289,7 +290,9 @@ def _text_layer(text: str, max_w: int, max_h: int) -> Image.Image:
     size = max(1, int(min(100 * max_w / max(1, x1 - x0), 100 * max_h / max(1, y1 - y0))))
     font, stroke = _font(size), max(1, round(size / 16))
     x0, y0, x1, y1 = draw.textbbox((0, 0), text, font=font, stroke_width=stroke)
-    layer = Image.new("RGBA", (max(1, x1 - x0), max(1, y1 - y0)), (0, 0, 0, 0))
+    # Pillow types the box as floats; at (0, 0) it is whole pixels, and ceil keeps it whole.
+    layer = Image.new("RGBA", (max(1, math.ceil(x1 - x0)), max(1, math.ceil(y1 - y0))),
+                      (0, 0, 0, 0))
     ImageDraw.Draw(layer).text((-x0, -y0), text, font=font, fill=(255, 255, 255, 255),
                                stroke_width=stroke, stroke_fill=(0, 0, 0, 200))
     return layer

@@ -131,8 +131,9 @@ def reduce_png(data: bytes, max_side: int) -> Image.Image | None:
         rows = len(filtered) // stride
         prefix = b"" if previous is None else b"\x00" + previous
         with Image.open(io.BytesIO(_band_png(png, rows + (previous is not None),
-                                             prefix + filtered))) as band:
-            band.load()
+                                             prefix + filtered))) as opened:
+            opened.load()
+            band: Image.Image = opened
             if previous is not None:
                 band = band.crop((0, 1, band.width, band.height))
             previous = band.crop((0, band.height - 1, band.width, band.height)).tobytes()

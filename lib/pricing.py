@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from lib import costs
-from lib.db import Database
+from lib.db import Database, one_row
 
 MAX_PRICE_USD = Decimal(1_000_000)  # per unit; the column is DECIMAL(18,10)
 
@@ -57,7 +57,10 @@ def list_prices(db: Database) -> list[PriceRow]:
         ORDER BY p.provider, p.model, p.unit, p.variant, p.effective_from DESC, p.id DESC
         """
     )
-    return [PriceRow(*r[:10], int(r[10]), int(r[11])) for r in rows]
+    return [PriceRow(price_id, provider, model, variant, unit, usd, since, source, by, at,
+                     int(jobs), int(images))
+            for price_id, provider, model, variant, unit, usd, since, source, by, at, jobs, images
+            in rows]
 
 
 def _audit(cur: Any, by: str, action: str, detail: dict[str, Any], now: datetime) -> None:
@@ -77,11 +80,11 @@ def add_price(db: Database, by: str, provider: str, model: str, variant: str, un
     if not (provider.strip() and model.strip() and unit.strip() and variant.strip()):
         raise ValueError("Provider, model (or *), variant (or *) and unit are all needed.")
     with db.write() as cur:
-        row = cur.execute(
+        row = one_row(cur.execute(
             "INSERT INTO prices (provider, model, variant, unit, usd_per_unit, effective_from, "
             "source, created_by, created_at) VALUES (?,?,?,?,?,?,?,?,?) RETURNING id",
             [provider, model, variant, unit, usd_per_unit, effective_from, source.strip(), by,
-             now]).fetchone()
+             now]))
         _audit(cur, by, "add_price", {"id": row[0], "provider": provider, "model": model,
                                       "variant": variant, "unit": unit,
                                       "usd_per_unit": str(usd_per_unit),

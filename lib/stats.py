@@ -74,7 +74,9 @@ def budget(engine: Engine, user: str | None) -> budgets.Limit | None:
     with engine.db.cursor() as cur:
         found = budgets.limits(cur, user or "\x00", engine.clock.now())
     mine = [b for b in found if b.scope == "user"]
-    return (mine or found or [None])[0]
+    if mine:
+        return mine[0]
+    return found[0] if found else None
 
 
 def budget_limits(engine: Engine, user: str | None) -> list[budgets.Limit]:

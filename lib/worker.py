@@ -100,7 +100,8 @@ def claim(engine: Engine, worker_id: str, only: frozenset[str] | None = None,
     if only is not None and not only:
         return None
     now = engine.clock.now()
-    filters, params = "", [now]
+    filters = ""
+    params: list[Any] = [now]
     if only is not None:
         filters = f" AND id IN ({','.join('?' * len(only))})"
         params.extend(sorted(only))

@@ -36,7 +36,7 @@ with st.expander("Filters"):
     styles = c.multiselect("Style", facets["styles"], key="gal_styles",
                            format_func=lambda s: labels.get(s, s))
     users = (a.multiselect("User", facets["users"], key="gal_users") if viewer.sees_all else [])
-    dates = b.date_input("Dates", value=(), key="gal_dates")
+    dates = b.date_input("Dates", value=[], key="gal_dates")  # [] is an empty range
     with c:
         favourites = st.toggle("My favourites", key="gal_fav")
         shared = st.toggle("Shared with the team", key="gal_shared")
@@ -47,7 +47,8 @@ with st.expander("Filters"):
 date_from, date_to = (tuple(dates) + (None, None))[:2] if dates else (None, None)
 page_no = st.session_state.get("gal_page", 0)
 query = gallery.GalleryFilter(
-    text=text, providers=providers, models=models, styles=styles, users=users,
+    text=text, providers=tuple(providers), models=tuple(models), styles=tuple(styles),
+    users=tuple(users),
     date_from=date_from, date_to=date_to or date_from, favourites_only=favourites,
     shared_only=shared, mine_only=mine, include_demo=demo, batch=batch, group_batches=group,
     sort=sort, page=page_no)

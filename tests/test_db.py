@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from lib import config
-from lib.db import MIGRATIONS, Database
+from lib.db import MIGRATIONS, Database, one_row
 from tests.helpers import ROOT
 
 
@@ -28,6 +28,17 @@ def test_a_failed_write_rolls_back() -> None:
             cur.execute("INSERT INTO budgets VALUES ('team', 'all', 10, 0.8, 'x', now())")
             raise RuntimeError("boom")
         assert db.scalar("SELECT count(*) FROM budgets") == 0
+    finally:
+        db.close()
+
+
+def test_one_row_returns_the_row_or_says_there_was_none() -> None:
+    db = Database(config.load().db_path)
+    try:
+        with db.cursor() as cur:
+            assert one_row(cur.execute("SELECT count(*) FROM budgets")) == (0,)
+            with pytest.raises(RuntimeError, match="no row"):
+                one_row(cur.execute("SELECT 1 FROM budgets WHERE false"))
     finally:
         db.close()
 

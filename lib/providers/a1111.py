@@ -306,7 +306,7 @@ def _read(resp: requests.Response, n: int) -> tuple[list[GeneratedImage], int | 
     blobs = body["images"][first if isinstance(first, int) else 0:][:n]
     if not blobs:
         raise BadResponse("AUTOMATIC1111 answered without an image. Try again.")
-    seeds = info.get("all_seeds") if isinstance(info.get("all_seeds"), list) else []
+    seeds = s if isinstance(s := info.get("all_seeds"), list) else []
     images = []
     for i, b64 in enumerate(blobs):
         data = http.b64_image(str(b64 or ""), LABEL)

@@ -201,8 +201,13 @@ class JobContext(Protocol):
     after a crash resumes that run instead of paying for a new one.
     """
 
-    attempt: int
-    state: dict[str, Any]
+    @property
+    def attempt(self) -> int:
+        """Which attempt of the job this is (1 for the first)."""
+
+    @property
+    def state(self) -> dict[str, Any]:
+        """What an earlier attempt saved; providers read it, never assign it."""
 
     def save_state(self, state: dict[str, Any]) -> None:
         """Persist small JSON-safe provider state on the job row, at once."""

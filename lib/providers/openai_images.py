@@ -143,18 +143,20 @@ class OpenAIImagesProvider(Provider):
         key = self.require_key()
         fields = self.build_fields(req)
         headers = {"Authorization": f"Bearer {key}"}
-        common = {"timeout": self.timeout, "label": LABEL, "headers": headers,
-                  "hint": "Check OPENAI_BASE_URL if you set it."}
+
+        def post(path: str, **body: Any) -> requests.Response:
+            return send(self.session, "POST", f"{self.base_url}{path}", timeout=self.timeout,
+                        label=LABEL, headers=headers,
+                        hint="Check OPENAI_BASE_URL if you set it.", **body)
+
         if req.reference_images:
             name = "image" if len(req.reference_images) == 1 else "image[]"
             files = [(name, (f"reference-{i + 1}.png", ref, "image/png"))
                      for i, ref in enumerate(req.reference_images)]
             data = {k: str(v) for k, v in fields.items() if k != "moderation"}
-            resp = send(self.session, "POST", f"{self.base_url}/images/edits",
-                        data=data, files=files, **common)
+            resp = post("/images/edits", data=data, files=files)
         else:
-            resp = send(self.session, "POST", f"{self.base_url}/images/generations",
-                        json=fields, **common)
+            resp = post("/images/generations", json=fields)
         if resp.status_code != 200:
             _raise_for(resp, req.model, key)
         body = json_body(resp, LABEL)

@@ -166,13 +166,13 @@ class ReplicateProvider(Provider):
             pred = self._get(ctx.state)  # an earlier attempt started it: never pay twice
         else:
             pred = self._create(found, inp)
-            urls = pred.get("urls") if isinstance(pred.get("urls"), dict) else {}
+            urls = u if isinstance(u := pred.get("urls"), dict) else {}
             ctx.save_state({"prediction_id": pred["id"], "get": urls.get("get"),
                             "cancel": urls.get("cancel"), "fingerprint": fingerprint})
         pred = self._wait(pred, ctx, started)
         images = self._download(pred)
         if found.group(3):
-            metrics = pred.get("metrics") if isinstance(pred.get("metrics"), dict) else {}
+            metrics = m if isinstance(m := pred.get("metrics"), dict) else {}
             seconds = metrics.get("predict_time")
             if not isinstance(seconds, (int, float)):
                 seconds = time.monotonic() - started

@@ -81,8 +81,8 @@ def _backdrop(rng: random.Random, pal: list[Color], kind: str, w: int, h: int,
         draw.ellipse((x - rx, y - ry, x + rx, y + ry), fill=(*rng.choice(pal), rng.randint(40, 90)))
     if kind == "photographic":  # far-away lights, the most out of focus
         for _ in range(round(14 * density)):
-            x, y, r = rng.uniform(0, size[0]), rng.uniform(0, size[1]), rng.uniform(5, 20)
-            draw.ellipse((x - r, y - r, x + r, y + r), fill=(*light[-rng.randint(1, 3)],
+            x, y, rad = rng.uniform(0, size[0]), rng.uniform(0, size[1]), rng.uniform(5, 20)
+            draw.ellipse((x - rad, y - rad, x + rad, y + rad), fill=(*light[-rng.randint(1, 3)],
                                                              rng.randint(60, 140)))
     small = small.filter(ImageFilter.GaussianBlur(max(size) * 0.05))
     strength = {"photographic": 0.9, "cartoon": 0.0, "artistic": 0.35}.get(kind, 0.5)
@@ -128,10 +128,10 @@ def _stamp(img: Image.Image, shape: str, pts: list[tuple[float, float]], color: 
         mask = mask.reduce(up)
     if soften and soften * f > 0.3:
         mask = mask.filter(ImageFilter.GaussianBlur(soften * f))
-    if down > 1 and (box := mask.getbbox()):  # scale up only the part that has ink
-        mask = mask.resize(((box[2] - box[0]) * down, (box[3] - box[1]) * down),
-                           Image.Resampling.BILINEAR, box=box)
-        x0, y0 = x0 + box[0] * down, y0 + box[1] * down
+    if down > 1 and (ink := mask.getbbox()):  # scale up only the part that has ink
+        mask = mask.resize(((ink[2] - ink[0]) * down, (ink[3] - ink[1]) * down),
+                           Image.Resampling.BILINEAR, box=ink)
+        x0, y0 = x0 + ink[0] * down, y0 + ink[1] * down
     img.paste(color, (x0, y0, x0 + mask.width, y0 + mask.height), mask)
 
 

@@ -55,8 +55,10 @@ def style_card(eng: Engine, me: User, s: styles.Style,
         row = body.container(horizontal=True)
         for verb, status in s.moves():
             if row.button(verb, key=f"admin_{verb}_{s.id}", icon=ICONS[verb]):
-                attempt(lambda to=status: styles.set_status(eng.db, me, s.id, to, eng.clock.now()),
-                        f"{verb}d “{s.label}”.")
+                def move(to: str = status) -> styles.Style:
+                    return styles.set_status(eng.db, me, s.id, to, eng.clock.now())
+
+                attempt(move, f"{verb}d “{s.label}”.")
         if s.id != "none":
             row.button("Edit", key=f"admin_edit_{s.id}", icon=ICONS["Edit"],
                        on_click=st.session_state.update, kwargs={"admin_editing": s.id})
@@ -155,7 +157,7 @@ def prices_section(eng: Engine, me: User) -> None:
                     f"Added a {provider} price from {since}.")
     with redo.form(f"admin_recompute_{form_no}"):
         st.markdown("**Recompute costs**")
-        span = st.date_input("Jobs created between", value=())
+        span = st.date_input("Jobs created between", value=[])  # [] is an empty range
         if st.form_submit_button("Recompute", icon=":material/calculate:") and len(span) == 2:
             result = pricing.recompute(eng.db, me.username, span[0], span[1], eng.clock.now())
             st.success(f"{result.changed} of {plural(result.jobs, 'job')} changed: "

@@ -7,13 +7,14 @@ narrowed to themselves there, whatever the widgets or the URL hold), cached with
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, timedelta
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import pandas as pd
 import plotly.graph_objects as go
@@ -175,9 +176,9 @@ def filter_bar(eng: Engine, viewer: Viewer) -> Filters:
                                     key="an_preset", required=True, wrap=True) or "30 days"
     start, end = preset_range(preset, today)
     if preset == "Custom":
-        picked = dates.date_input("Dates (UTC)", value=(start, end), max_value=today,
-                                  key="an_dates", format="YYYY-MM-DD")
-        picked = tuple(picked) if isinstance(picked, tuple | list) else (picked,)
+        value = dates.date_input("Dates (UTC)", value=(start, end), max_value=today,
+                                 key="an_dates", format="YYYY-MM-DD")
+        picked = tuple(value) if isinstance(value, tuple | list) else (value,)
         start, end = (picked + (picked[0],))[:2] if picked else (start, end)
     else:
         dates.caption(f"{start:%d %b %Y} – {end:%d %b %Y} (UTC)")
@@ -197,8 +198,8 @@ def filter_bar(eng: Engine, viewer: Viewer) -> Filters:
                                   placeholder="All models")
     statuses = cols[-1].multiselect("Status", analytics.STATUSES, key="an_statuses",
                                     placeholder="Any status")
-    return analytics.scope(viewer, Filters(start, end, users, providers, models, statuses,
-                                           include_demo))
+    return analytics.scope(viewer, Filters(start, end, tuple(users), tuple(providers),
+                                           tuple(models), tuple(statuses), include_demo))
 
 
 def _pct(x: float | None) -> str | None:
@@ -211,7 +212,7 @@ def metrics_row(s: Summary) -> None:
     now, before = s.current, s.previous
     vs = f"vs {before.start:%d %b} – {before.end:%d %b}"
     rate = s.change("success_rate")
-    cells = (
+    cells: tuple[tuple[str, str, str | None, Literal["normal", "inverse"]], ...] = (
         ("Spend", money(now.spend_usd), _pct(s.change("spend_usd")), "inverse"),
         ("Images", f"{now.images:,}", _pct(s.change("images")), "normal"),
         ("Cost per image", money(now.cost_per_image_usd) if now.cost_per_image_usd is not None
@@ -279,7 +280,7 @@ def ledger_section(eng: Engine, viewer: Viewer, f: Filters, rows: int) -> None:
                            (parquet, "parquet", "application/vnd.apache.parquet")):
         col.download_button(  # built only when clicked, by DuckDB, not in this rerun
             fmt.upper() if fmt == "csv" else "Parquet",
-            data=lambda fmt=fmt: _download(eng, viewer, f, fmt), file_name=f"{stem}.{fmt}",
+            data=functools.partial(_download, eng, viewer, f, fmt), file_name=f"{stem}.{fmt}",
             mime=mime, on_click="ignore", icon=":material/download:", key=f"an-dl-{fmt}",
             disabled=total == 0, width="stretch")
     df = df.assign(cost_usd=df["cost_usd"].map(money))  # the one money format, not "$%.4f"
