@@ -135,9 +135,8 @@ def has_demo(engine: Engine) -> bool:
 
 
 def remove(engine: Engine) -> int:
-    """Delete every demo job, image, event, rating, favourite, user and ``demo/`` object, and
-    return how many demo images there were. Real rows stay (but ratings and favourites real
-    users gave demo images go with them). Bulk deletes are slow-ish in DuckDB (its indexes)."""
+    """Delete every demo row and ``demo/`` object (ratings and favourites real users gave demo
+    images too); return how many demo images there were. Slow-ish in DuckDB (its indexes)."""
     with engine.db.write() as cur:
         count = one_row(cur.execute("SELECT count(*) FROM images WHERE demo"))[0]
         gone = f"image_id IN (SELECT id FROM images WHERE demo) OR user_id IN ({_DEMO_USERS})"

@@ -29,7 +29,8 @@ _MANIFEST = ("image_id", "file", "job_id", "user_id", "provider", "model", "prom
 def zip_images(db: Database, storage: Storage, viewer: Viewer, ids: Iterable[str],
                max_images: int = 200) -> bytes:
     """A zip of visible images' originals as ``<date>_<prompt words>_<image_id>.png`` and a
-    ``manifest.csv`` of their parameters (an original missing from storage is noted there, not fatal)."""
+    ``manifest.csv`` of their parameters (an original missing from storage is noted there,
+    not fatal)."""
     wanted = list(dict.fromkeys(ids))
     if not 0 < len(wanted) <= max_images:
         raise ValueError(f"{len(wanted)} images are selected; a download holds 1 to "
