@@ -8,6 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# No wall-clock deadline on property tests: on a busy 2-core machine one slow example (a first
+# import, a GC pause) failed a correct test as "flaky". Speed lives in bench/, not in tests.
+settings.register_profile("promptboard", deadline=None)
+settings.load_profile("promptboard")
 
 
 @pytest.fixture(autouse=True)
