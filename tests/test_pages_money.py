@@ -196,8 +196,8 @@ def test_the_gallery_hides_demo_images_until_asked_and_then_says_so() -> None:
     add(ui.engine(), "real", "admin")
     add(ui.engine(), "fake", "admin", demo=True)
     at.run()
-    assert "1 image(s) match." in [c.value for c in at.caption]
+    assert "1 image matches." in [c.value for c in at.caption]
     assert not any("Demo data is on" in w.value for w in at.warning)
     at.toggle(key="gal_demo").set_value(True).run()
-    assert "2 image(s) match." in [c.value for c in at.caption]
+    assert "2 images match." in [c.value for c in at.caption]
     assert any("Demo data is on" in w.value for w in at.warning)
