@@ -29,7 +29,9 @@ ROWS_PER_PAGE = 10
 POLL_S = 1.5
 MATRIX = "cmp_matrix"  # the key of the grid's container
 PROMPT_WEIGHT, CELL_WEIGHT = 1.4, 1.0  # the prompt column is wider than a cell
-PROMPT_MIN_REM, CELL_MIN_REM = 10, 11  # below these the matrix scrolls sideways
+PROMPT_MIN_REM, CELL_MIN_REM = 7, 12  # below these the matrix scrolls sideways (on a phone
+# the next column peeks in at the right edge, so it is plain there is more)
+BIG = "cmp_big"  # the key of the enlarged image's container in the dialog
 WIN = "#d6a000"  # the winner's frame: the PNG export's colour (lib/compare_export.WIN)
 
 
@@ -38,15 +40,18 @@ def _css(columns: int) -> str:
     least = PROMPT_MIN_REM + columns * CELL_MIN_REM + columns  # + the gaps
     return f"""<style>
 .st-key-{MATRIX} {{ overflow-x: auto; padding-bottom: .25rem; }}
-.st-key-{MATRIX} [data-testid="stHorizontalBlock"] {{
-  flex-wrap: nowrap; min-width: {least}rem;
+.st-key-{MATRIX} [data-testid="stHorizontalBlock"]:has(> [data-testid="stColumn"]) {{
+  flex-wrap: nowrap; min-width: {least}rem;  /* the rows of columns, not a cell's buttons */
 }}
 .st-key-{MATRIX} [data-testid="stColumn"] {{ min-width: {CELL_MIN_REM}rem; }}
 .st-key-{MATRIX} [data-testid="stColumn"]:first-child {{ min-width: {PROMPT_MIN_REM}rem; }}
-[class*="st-key-cmp_winner_"] {{
-  border: 3px solid {WIN} !important;
-  box-shadow: 0 0 0 3px {WIN}33;
+[class*="st-key-cmp_winner_"] {{  /* 3 px of gold; inset, so nothing moves or is clipped */
+  border-color: {WIN} !important;
+  box-shadow: inset 0 0 0 2px {WIN};
 }}
+.st-key-{BIG} [data-testid="stFullScreenFrame"] {{ display: flex; justify-content: center; }}
+.st-key-{BIG} img {{ max-height: 75vh; width: auto !important; max-width: 100%;
+  object-fit: contain; }}
 </style>"""
 
 
@@ -112,20 +117,20 @@ def _cell_body(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison,
                s: store.CellState, won: bool, where: str) -> None:
     label = plain(comp.grid.columns[s.col].label)
     if s.thumb_key and s.image_id:
-        if won:
-            st.badge("Winner", icon=":material/trophy:", color="orange")
         st.image(thumbnail(eng, s.thumb_key), width="stretch")
         # the column's label too: in a wide grid the headings may be scrolled away
         st.caption(f"{label} · {money(s.cost_usd)} · {seconds(s.duration_ms)}"
                    + (f" · {s.avg_rating:.1f}★ ({s.ratings})" if s.ratings else ""))
-        with st.container(horizontal=True, gap="small"):
+        with st.container(horizontal=True, gap="small", vertical_alignment="center"):
+            if won:  # in words too, beside the frame
+                st.badge("Winner", icon=":material/trophy:", color="orange")
             if st.button("Enlarge", key=f"cmp_big_{where}", icon=":material/zoom_in:"):
                 _enlarge(eng, viewer, s.image_id, comp.grid.rows[s.row],
                          comp.grid.columns[s.col].label)
             if comp.editable_by(viewer):
                 st.button("Clear winner" if won else "Pick as winner", key=f"cmp_pick_{where}",
                           icon=":material/close:" if won else ":material/trophy:",
-                          type="secondary" if won else "tertiary", on_click=_pick,
+                          type="tertiary" if won else "secondary", on_click=_pick,
                           args=(eng, viewer, comp.id, s.row, None if won else s.col))
         key = f"cmp_rate_{s.image_id}"
         st.feedback("stars", key=key, default=s.my_rating - 1 if s.my_rating else None,
@@ -162,8 +167,8 @@ def _enlarge(eng: Engine, viewer: gallery.Viewer, image_id: str, prompt: str,
     if img is None:
         st.error("No such image, or it is not yours to see.", icon=":material/block:")
         return
-    media_ui.picture(st, eng, img.watermarked_key or img.original_key)
     st.caption(f"{plain(column)} · {plain(shorten(prompt, 300))}")
+    media_ui.picture(st.container(key=BIG), eng, img.watermarked_key or img.original_key)
     st.page_link("pages/gallery.py", label="Open in the Gallery",
                  icon=":material/open_in_full:", query_params={"image": image_id})
 
