@@ -1,4 +1,4 @@
-"""History's thumbnails and the Compare winner's frame, as a browser draws them."""
+"""History's thumbnails, and the Compare winner's frame and Enlarge, as a browser draws them."""
 
 from __future__ import annotations
 
@@ -48,6 +48,12 @@ def test_history_thumbnails_keep_their_shape_and_the_compare_winner_is_framed(
         timeout=h.JOB_TIMEOUT * 2)
     h.wait_settled(page)
     expect(page.locator(WINNER)).to_have_count(0)
+    main.get_by_role("button", name="Enlarge", exact=True).first.click()  # large, in a dialog
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_test_id("stImage")).to_be_visible()
+    expect(dialog.get_by_text("seed 5 · a lighthouse at dusk", exact=True)).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(dialog).to_have_count(0)
     main.get_by_role("button", name="Pick as winner", exact=True).nth(1).click()
     h.wait_settled(page)
     frame = page.locator(WINNER)
