@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from lib import fmt
 from lib.jobs import CANCELLED, FAILED, JOB_COLUMNS, RUNNING, STATUSES, Job
 from lib.worker import _pick
 
@@ -151,7 +152,11 @@ def _like(text: str) -> str:
 
 
 def history(engine: Engine, user: str, f: HistoryFilter) -> tuple[list[Job], int]:
-    """A user's jobs, newest first, with the total count for paging."""
+    """A user's matching jobs, paged by group: a batch (its matching jobs) or a lone job.
+
+    Groups come newest first (by their newest job), so a batch is one entry that a page
+    never splits; the total counts groups, for the pager. Within a group, newest job first.
+    """
     where, params = ["user_id = ?"], [user]
     statuses = [s for s in f.statuses if s in STATUSES]
     if statuses:
@@ -164,11 +169,17 @@ def history(engine: Engine, user: str, f: HistoryFilter) -> tuple[list[Job], int
         where.append("prompt ILIKE ? ESCAPE '\\'")
         params.append(_like(f.text))
     clause = " AND ".join(where)
-    total = int(engine.db.scalar(f"SELECT count(*) FROM jobs WHERE {clause}", params) or 0)
+    grp = "coalesce(batch_id, 'job:' || id)"
+    total = int(engine.db.scalar(
+        f"SELECT count(DISTINCT {grp}) FROM jobs WHERE {clause}", params) or 0)
     per = max(1, min(100, f.per_page))
+    columns = ", ".join(f"hit.{c.strip()}" for c in JOB_COLUMNS.split(","))
     rows = engine.db.fetchall(
-        f"SELECT {JOB_COLUMNS} FROM jobs WHERE {clause} ORDER BY created_at DESC, id "
-        "LIMIT ? OFFSET ?",
+        f"WITH hit AS (SELECT *, {grp} AS grp FROM jobs WHERE {clause}), "
+        "shown AS (SELECT grp, max(created_at) AS latest FROM hit GROUP BY grp "
+        "          ORDER BY latest DESC, grp LIMIT ? OFFSET ?) "
+        f"SELECT {columns} FROM hit JOIN shown USING (grp) "
+        "ORDER BY shown.latest DESC, shown.grp, hit.created_at DESC, hit.id",
         [*params, per, max(0, f.page) * per],
     )
     return [Job(*r) for r in rows], total
@@ -183,6 +194,16 @@ def shown_cost(engine: Engine, job: Job) -> Decimal | None:
     if job.started_at is None:  # cancelled in the queue: never sent
         return Decimal(0)
     return Decimal(0) if _free(engine, job.provider, job.model, job.started_at) else None
+
+
+def charge(engine: Engine, job: Job) -> str:
+    """What a job cost, said honestly: "$0.00 (not charged)" for a failed or cancelled job
+    that cannot have been billed, "cost unknown (no usage reported)" for one that reached a
+    priced provider without reporting usage (it may have been billed), else the money."""
+    cost = shown_cost(engine, job)
+    if cost is None and job.status in (FAILED, CANCELLED):
+        return "cost unknown (no usage reported)"
+    return fmt.job_cost(cost, job.status)
 
 
 def _free(engine: Engine, provider: str, model: str, at: datetime) -> bool:

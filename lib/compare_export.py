@@ -53,6 +53,16 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.load_default(size=size)
 
 
+def _draws(char: str, size: int = 13) -> bool:
+    """Does the caption font have a glyph for ``char`` (not the box of a missing one)?"""
+    def ink(text: str) -> bytes:
+        im = Image.new("L", (size * 3, size * 3))
+        ImageDraw.Draw(im).text((size, size), text, font=_font(size), fill=255)
+        return im.tobytes()
+
+    return ink(char) != ink("\ue000")  # a private-use character: the missing-glyph box
+
+
 def _text(draw: ImageDraw.ImageDraw, xy: tuple[int, int], text: str, width_chars: int,
           lines: int, size: int = 14, fill: tuple[int, int, int] = INK) -> None:
     wrapped = textwrap.wrap(text, width_chars)[:lines] or [""]
@@ -119,7 +129,8 @@ def _caption(state: CellState, winner: bool) -> str:
     if state.duration_ms is not None:
         parts.append(f"{state.duration_ms / 1000:.1f} s")
     if state.avg_rating is not None:
-        parts.append(f"{state.avg_rating:.1f}★ ({state.ratings})")
+        out_of = "★" if _draws("★") else "/5"  # Pillow's own font draws ★ as a box
+        parts.append(f"{state.avg_rating:.1f}{out_of} ({state.ratings})")
     if winner:
         parts.append("WINNER")
     return " · ".join(parts)

@@ -52,9 +52,9 @@ def money(value: object) -> str:
 
 
 def job_cost(value: object, status: str) -> str:
-    """What a job cost: a failed or cancelled job without a charge cost nothing ("$0.00, not
-    charged"), a queued or running one has no cost yet; only a succeeded job without a price
-    is "cost unknown"."""
+    """What a job cost: a failed or cancelled job without a charge, or charged nothing, cost
+    nothing ("$0.00 (not charged)"), a queued or running one has no cost yet; only a
+    succeeded job without a price is "cost unknown"."""
     if status in ("failed", "cancelled") and (value is None or _decimal(value) == 0):
         return "$0.00 (not charged)"
     if value is None and status in ("queued", "running"):

@@ -4,7 +4,7 @@ import streamlit as st
 
 from lib import activity, jobs, ui
 from lib import providers as registry
-from lib.ui import joblist
+from lib.ui import history as history_ui
 
 eng = ui.engine()
 user = ui.require_page("history")
@@ -12,7 +12,7 @@ user = ui.require_page("history")
 st.title("History")
 st.caption("Every job you submitted, including failed and cancelled ones.")
 a, b, c = st.columns([2, 1, 1])
-text = a.text_input("Search", key="hist_text", placeholder="Search prompts")
+text = a.text_input("Search", key="hist_text", placeholder=history_ui.SEARCH_HINT)
 statuses = b.multiselect("Status", jobs.STATUSES, key="hist_status")
 provider = c.selectbox("Provider", ["", *registry.PROVIDERS], key="hist_provider",
                        format_func=lambda p: registry.get(p).label if p else "Any")
@@ -24,5 +24,5 @@ pages = max(1, -(-total // 25))
 if not rows:
     st.info("No jobs match. Generate something first, or clear the filters.",
             icon=":material/history:")
-joblist.history_list(eng, user, rows)
+history_ui.history_list(eng, user, rows)
 ui.pager("hist_page", page, pages, total)

@@ -146,3 +146,27 @@ def test_a_failed_job_of_a_priced_provider_stays_unknown_but_never_run_is_zero(
     jobs.cancel(engine, never_ran, "ann")
     shown = {j.id: activity.shown_cost(engine, j) for j in jobs.load(engine, [failed, never_ran])}
     assert shown == {failed: None, never_ran: 0}  # it never reached the provider
+    said = {j.id: activity.charge(engine, j) for j in jobs.load(engine, [failed, never_ran])}
+    assert said == {failed: "cost unknown (no usage reported)",  # never "not charged" unseen
+                    never_ran: "$0.00 (not charged)"}
+
+
+def test_history_pages_by_group_so_a_batch_counts_once_and_is_never_split(
+    engine: Engine, clock: FakeClock
+) -> None:
+    from lib import batches
+
+    submit(engine, "ann", "oldest lone cat")
+    clock.advance(1)
+    batch = batches.submit_batch(engine, "ann", jobs.JobSpec(prompt="a batch fox", width=64,
+                                                             height=64), 3)
+    clock.advance(1)
+    newest = submit(engine, "ann", "newest lone dog")
+    page, total = activity.history(engine, "ann", activity.HistoryFilter(per_page=2))
+    assert total == 3  # two lone jobs and one batch, not five jobs
+    assert [j.id for j in page][0] == newest
+    assert {j.id for j in page[1:]} == set(batch)  # the whole batch, on one page
+    rest, total = activity.history(engine, "ann", activity.HistoryFilter(per_page=2, page=1))
+    assert total == 3 and [j.prompt for j in rest] == ["oldest lone cat"]
+    foxes, n = activity.history(engine, "ann", activity.HistoryFilter(text="fox"))
+    assert n == 1 and len(foxes) == 3

@@ -102,3 +102,24 @@ def test_the_png_font_draws_a_star_and_captions_use_the_money_format() -> None:
                       thumb_key="t", image_hidden=False, my_rating=None, avg_rating=4.5,
                       ratings=2)
     assert ex._caption(state, True) == "$0.00 · 1.5 s · 4.5★ (2) · WINNER"
+
+
+def test_without_the_shipped_font_ratings_read_out_of_five_never_a_missing_star(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from decimal import Decimal
+    from pathlib import Path
+
+    from lib import compare_export as ex
+    from lib.compare_store import CellState
+
+    # not a font name Pillow would find among the system fonts instead
+    monkeypatch.setattr(ex, "FONT", Path("/nonexistent/no-such-font.ttf"))
+    ex._font.cache_clear()
+    try:
+        state = CellState(row=0, col=0, job_id="j", status="succeeded", note=None, error=None,
+                          cost_usd=Decimal(0), duration_ms=1500, seed=1, image_id="i",
+                          thumb_key="t", image_hidden=False, my_rating=None, avg_rating=5.0,
+                          ratings=1)
+        assert ex._caption(state, False) == "$0.00 · 1.5 s · 5.0/5 (1)"  # Pillow's font: no ★
+    finally:
+        ex._font.cache_clear()

@@ -62,7 +62,9 @@ def test_missing_settings_show_a_dash_not_none() -> None:
     (None, "failed", "$0.00 (not charged)"), (None, "cancelled", "$0.00 (not charged)"),
     (None, "succeeded", "cost unknown"), (None, "queued", "cost pending"),
     (Decimal("0.039"), "failed", "$0.039"), (Decimal("0.04"), "succeeded", "$0.04"),
-    (Decimal(0), "failed", "$0.00 (not charged)"), (Decimal(0), "succeeded", "$0.00"),
+    (Decimal(0), "failed", "$0.00 (not charged)"), (Decimal(0), "cancelled",
+                                                     "$0.00 (not charged)"),
+    (Decimal(0), "succeeded", "$0.00"),
 ])
 def test_a_job_without_a_charge_says_why(cost: Decimal | None, status: str, shown: str) -> None:
     assert fmt.job_cost(cost, status) == shown

@@ -110,8 +110,8 @@ def test_run_saves_the_comparison_and_opens_it_by_its_id() -> None:
     assert len(at.get("image")) == 2
     assert [("safety filter" in e.value) for e in at.error] == [True, True]  # the failed row
     assert at.button(key=f"cmp_retry_{cid}_1_0").label == "Retry"
-    assert at.selectbox(key=f"cmp_win_{cid}_0") is not None
-    at.selectbox(key=f"cmp_win_{cid}_0").set_value(1).run()
+    assert at.button(key=f"cmp_pick_{cid}_0_1").label == "Pick as winner"
+    at.button(key=f"cmp_pick_{cid}_0_1").click().run()
     assert store.winners(eng, cid) == {0: 1}
     at.button(key=f"cmp_retry_{cid}_1_0").click().run()
     assert not at.exception
@@ -162,8 +162,74 @@ def test_a_shared_comparison_opens_for_a_teammate_with_its_images() -> None:
     assert not at.exception
     assert "ann shared fox" in _texts(at)
     assert len(at.get("image")) == 1
-    assert len(at.selectbox) == 0  # not the owner: no winner picker
+    assert not [b for b in at.button if (b.key or "").startswith("cmp_pick_")]  # not theirs
+    assert f"cmp_big_{cid}_0_0" in [b.key for b in at.button]  # but they may look closer
     assert f"cmp_retry_{cid}_0_0" not in [b.key for b in at.button]
+
+
+def _blocks(node: object) -> list[object]:
+    """Every block under ``node`` (containers, columns, dialogs), depth first."""
+    out = []
+    for child in getattr(node, "children", {}).values():
+        if type(child).__name__ == "Block":
+            out.append(child)
+        out += _blocks(child)
+    return out
+
+
+def _block_keys(at: AppTest) -> list[str]:
+    """The user keys of the keyed containers on the page ("$$ID-<hash>-<key>")."""
+    return [b.proto.id.split("-", 2)[-1] for b in _blocks(at._tree)  # type: ignore[attr-defined]
+            if b.proto.id.startswith("$$ID-")]  # type: ignore[attr-defined]
+
+
+def _two_columns(owner: str, *, shared: bool = False) -> str:
+    ensure_user(owner, "member")
+    grid = compare.Grid(rows=("a fox in the snow",), columns=compare.columns_from_axes(
+        [compare.Axis("quality", ("draft", "high"))]), seed=3)
+    cid = store.start(ui.engine(), gallery.Viewer(owner, "member"), grid, "Two qualities",
+                      shared=shared)
+    _finish(cid)
+    return cid
+
+
+def test_a_cell_is_picked_as_winner_with_its_button_then_framed_and_can_be_cleared() -> None:
+    at = app_as("ann", "member", page=PAGE)
+    cid = _two_columns("ann")
+    at.query_params["id"] = cid
+    at.run()
+    assert not at.exception
+    assert len(at.selectbox) == 0  # no truncated select any more
+    picks = [b for b in at.button if (b.key or "").startswith(f"cmp_pick_{cid}_")]
+    assert [b.label for b in picks] == ["Pick as winner", "Pick as winner"]
+    assert not [k for k in _block_keys(at) if k.startswith("cmp_winner_")]
+    at.button(key=f"cmp_pick_{cid}_0_1").click().run()
+    assert not at.exception
+    assert store.winners(ui.engine(), cid) == {0: 1}
+    assert [k for k in _block_keys(at) if k.startswith("cmp_winner_")] == [
+        f"cmp_winner_{cid}_0_1"]  # the framed cell (CSS on its key), the other plain
+    assert f"cmp_cell_{cid}_0_0" in _block_keys(at)
+    assert at.button(key=f"cmp_pick_{cid}_0_1").label == "Clear winner"
+    at.button(key=f"cmp_pick_{cid}_0_0").click().run()  # another cell takes the row
+    assert store.winners(ui.engine(), cid) == {0: 0}
+    at.button(key=f"cmp_pick_{cid}_0_0").click().run()  # and the winner clears it
+    assert store.winners(ui.engine(), cid) == {}
+
+
+def test_enlarge_opens_the_cell_image_large_in_a_dialog() -> None:
+    at = app_as("bob", "member", page=PAGE)
+    cid = _two_columns("ann", shared=True)
+    at.query_params["id"] = cid
+    at.run()
+    assert not at.exception
+    at.button(key=f"cmp_big_{cid}_0_1").click().run()
+    assert not at.exception
+    [dialog] = [b for b in _blocks(at._tree) if b.type == "dialog"]  # type: ignore[attr-defined]
+    [image] = dialog.get("image")  # type: ignore[attr-defined]
+    assert image.value[0].startswith("data:image/")  # the preview, not the grid thumbnail
+    grid_thumbs = {u for i in at.main.get("image") for u in i.value}
+    assert image.value[0] not in grid_thumbs
+    assert "high" in " ".join(c.value for c in dialog.get("caption"))  # the column it is
 
 
 def test_an_analyst_has_no_compare_page_and_the_page_file_refuses_them() -> None:

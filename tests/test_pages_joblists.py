@@ -170,7 +170,7 @@ def test_history_labels_batches_and_a_job_that_never_ran_costs_nothing() -> None
     text = _texts(at)
     assert "Batch of 2" in text
     assert ui.money(Decimal(0)) in text and "cost unknown" not in text
-    assert at.text_input(key="hist_text").placeholder == "Search prompts"
+    assert at.text_input(key="hist_text").placeholder == "Search prompts…"
 
 
 def test_a_new_session_on_generate_still_lists_my_recently_finished_jobs() -> None:

@@ -1,7 +1,5 @@
-"""Compare page widgets: the grid builder, the estimate before a run, the live grid, exports.
-
-The grid polls (``st.fragment(run_every=...)``) only while some cell is queued or running,
-and shows at most ``ROWS_PER_PAGE`` rows at a time so a 50-row grid stays responsive.
+"""Compare page widgets: the grid builder, the estimate before a run, the saved list, and a
+saved comparison's header (its live grid and exports are :mod:`lib.ui.compare_grid`).
 """
 
 from __future__ import annotations
@@ -10,19 +8,13 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
-from lib import budgets, compare, gallery, jobs, styles
+from lib import budgets, compare, gallery, styles
 from lib import compare_estimate as estimates
-from lib import compare_export as export
 from lib import compare_store as store
 from lib.engine import Engine
 from lib.fmt import plural
 from lib.mdtext import plain
-from lib.ui import STATUS_ICONS, money, pager, seconds, thumbnail
-from lib.ui.guard import authed_callback, authed_fragment
-
-ROWS_PER_PAGE = 10
-POLL_S = 1.5
-
+from lib.ui import compare_grid, money
 
 # --------------------------------------------------------------------------- builder
 
@@ -230,119 +222,4 @@ def view(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison) -> None:
     if comp.shared or comp.editable_by(viewer):
         st.text_input("Link", share_link(comp.id), key=f"cmp_link_{comp.id}", disabled=True,
                       help="Teammates open this link; they see it once it is shared.")
-    live_grid(eng, viewer, comp)
-
-
-def live_grid(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison) -> None:
-    """The grid, refreshed while any cell is queued or running, then still."""
-    now = [store.cell_states(eng, viewer, comp)]  # this run's states; fragment reruns re-read
-    polling = POLL_S if store.any_active(now[0]) else None
-
-    @authed_fragment(run_every=polling)
-    def grid() -> None:
-        states = now.pop() if now else store.cell_states(eng, viewer, comp)
-        winners = store.winners(eng, comp.id)
-        done = sum(1 for s in states if s.status not in jobs.ACTIVE)
-        st.progress(done / max(1, len(states)), text=f"{done} of {len(states)} cells done")
-        stoppable = store.any_active(states) and comp.editable_by(viewer)
-        if stoppable and st.button("Cancel the rest", key="cmp_cancel", icon=":material/cancel:"):
-            store.cancel_active(eng, viewer, comp.id)
-            st.rerun(scope="fragment")
-        pages = -(-len(comp.grid.rows) // ROWS_PER_PAGE)
-        page = min(st.session_state.get("cmp_page", 0), pages - 1)
-        first = page * ROWS_PER_PAGE
-        shown = range(first, min(first + ROWS_PER_PAGE, len(comp.grid.rows)))
-        widths = [3] * (1 + len(comp.grid.columns))  # the prompt and its Winner pick get room
-        head = st.columns(widths)
-        head[0].caption("Prompt")
-        for c, column in enumerate(comp.grid.columns):
-            head[c + 1].markdown(f"**{plain(column.label)}**")
-        for r in shown:
-            _row(eng, viewer, comp, r, [s for s in states if s.row == r], winners.get(r),
-                 widths)
-        if pages > 1:
-            pager("cmp_page", page, pages, len(comp.grid.rows))
-        _exports(eng, comp, states, winners)
-        if polling and not store.any_active(states):
-            st.rerun()  # a full rerun defines the fragment again, without the timer
-
-    grid()
-
-
-def _row(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison, r: int,
-         states: list[store.CellState], winner: int | None, widths: list[int]) -> None:
-    cols = st.columns(widths, border=True)
-    with cols[0]:
-        st.markdown(plain(comp.grid.rows[r], one_line=False))
-        options = [None, *range(len(comp.grid.columns))]
-        if comp.editable_by(viewer):
-            picked = st.selectbox(
-                "Winner", options, index=options.index(winner), key=f"cmp_win_{comp.id}_{r}",
-                format_func=lambda c: "—" if c is None else comp.grid.columns[c].label)
-            if picked != winner:
-                store.set_winner(eng, viewer, comp.id, r, picked)
-                winner = picked
-        elif winner is not None:
-            st.caption(f"Winner: {plain(comp.grid.columns[winner].label)}")
-    for s in states:
-        with cols[s.col + 1]:
-            _cell(eng, viewer, comp, s, winner == s.col)
-
-
-def _cell(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison, s: store.CellState,
-          winner: bool) -> None:
-    label = plain(comp.grid.columns[s.col].label)
-    if s.thumb_key and s.image_id:
-        if winner:  # a badge, not an emoji some browsers draw as an empty box
-            st.badge("Winner", icon=":material/trophy:", color="orange")
-        st.image(thumbnail(eng, s.thumb_key), width="stretch")
-        # the column's label too: on a phone the columns stack and the headings are far away
-        st.caption(f"{label} · {money(s.cost_usd)} · {seconds(s.duration_ms)}"
-                   + (f" · {s.avg_rating:.1f}★ ({s.ratings})" if s.ratings else ""))
-        st.page_link("pages/gallery.py", label="Open in the Gallery",
-                     icon=":material/open_in_full:", query_params={"image": s.image_id})
-        key = f"cmp_rate_{s.image_id}"
-        st.feedback("stars", key=key, default=s.my_rating - 1 if s.my_rating else None,
-                    on_change=_rate, args=(eng, viewer, s.image_id, key))
-    else:
-        st.caption(label)
-        if s.image_hidden:
-            st.caption("Image not shared with you.")
-        elif s.status in jobs.ACTIVE:
-            st.caption(f"{STATUS_ICONS[s.status]} {s.status.title()}…")
-        elif s.status == store.BLOCKED:
-            st.info(plain(s.note) if s.note else "This column cannot run.",
-                    icon=":material/key_off:")
-        else:
-            st.error(plain(s.error or s.note or s.status.title()), icon=":material/error:")
-    if s.note and (s.thumb_key or s.error):  # what differs from what was asked (size, seed)
-        st.caption(plain(s.note))
-    if s.retryable and viewer.username == comp.owner:
-        action = "Retry" if s.job_id else "Run"
-        if st.button(action, key=f"cmp_retry_{comp.id}_{s.row}_{s.col}",
-                     icon=":material/refresh:"):
-            try:
-                store.retry(eng, viewer, comp.id, s.row, s.col)
-            except (compare.CompareError, jobs.SubmitError) as exc:
-                st.error(plain(exc), icon=":material/error:")
-            else:
-                st.rerun()  # the whole page, so the grid polls again
-
-
-@authed_callback  # a callback runs before the grid's own session check
-def _rate(eng: Engine, viewer: gallery.Viewer, image_id: str, key: str) -> None:
-    """Store a star click before the rerun, so the grid shows it at once (None clears it)."""
-    value = st.session_state.get(key)
-    stars = None if value is None else int(value) + 1
-    gallery.rate(eng.db, viewer, image_id, stars, eng.clock.now())
-
-
-def _exports(eng: Engine, comp: store.Comparison, states: list[store.CellState],
-             winners: dict[int, int]) -> None:
-    a, b, _ = st.columns([1, 1, 3])
-    a.download_button("Grid as PNG", data=lambda: export.grid_png(eng, comp, states, winners),
-                      file_name=f"comparison-{comp.id}.png", mime="image/png",
-                      key="cmp_png", icon=":material/image:", on_click="ignore")
-    b.download_button("Grid as CSV", data=lambda: export.grid_csv(comp, states, winners),
-                      file_name=f"comparison-{comp.id}.csv", mime="text/csv",
-                      key="cmp_csv", icon=":material/table:", on_click="ignore")
+    compare_grid.live_grid(eng, viewer, comp)

@@ -14,12 +14,11 @@ from typing import Any
 
 import streamlit as st
 
-from lib import activity, auth, fmt, jobgroups, jobs, reuse, ui
+from lib import activity, auth, fmt, jobgroups, jobs, ui
 from lib.engine import Engine
 from lib.image_files import download_name
 from lib.jobgroups import JobGroup
 from lib.mdtext import plain, shorten
-from lib.ui import generate_form as form_ui
 from lib.ui import media
 from lib.ui.guard import authed_callback
 
@@ -27,7 +26,6 @@ CARDS = 6  # cards on Generate; the rest are counted in an "N more" line
 LOAD_AT_MOST = 400  # job ids of a session looked at (a session rarely holds more)
 THUMB_PX = 96  # a finished card's thumbnails: many in a row, never one full-width column
 CONFIRM_ALL = "q_confirm_all"
-FOLD_AFTER = 3  # History folds a batch's rows into an expander past this many
 IN_VIEW = "gen_jobs"  # the key of Generate's job list container
 
 # On a wide screen the job list stays in view beside a long form (the Generate button can be
@@ -254,45 +252,3 @@ def _queue_row(eng: Engine, me: auth.User, group: JobGroup, rows: list[activity.
             right.button("Cancel", key=f"qcancel-{job.id}", icon=":material/close:",
                          on_click=_cancel, args=(eng, me.username, admin),
                          kwargs={"job_ids": [job.id]})
-
-
-# --------------------------------------------------------------------------- History
-
-
-def history_list(eng: Engine, user: str, rows: Sequence[jobs.Job]) -> None:
-    """History's rows, newest first; the jobs of one batch share a card under its label."""
-    for group in jobgroups.group(eng, rows, whole_batches=False):
-        with st.container(border=True):
-            if group.batch_id:
-                st.markdown(f"{ui.STATUS_ICONS[group.status]} **Batch of {group.size}** · "
-                            f"{_label(group.first)}")
-                st.caption(f"{group.summary()} · batch {plain(group.batch_id)}")
-            rows_here = (st.expander(f"{len(group.jobs)} jobs: seeds, costs, reuse and retry")
-                         if len(group.jobs) > FOLD_AFTER else st.container())
-            with rows_here:
-                for job in group.jobs:
-                    _history_row(eng, user, job, in_batch=bool(group.batch_id))
-
-
-def _history_row(eng: Engine, user: str, job: jobs.Job, *, in_batch: bool) -> None:
-    left, right = st.columns([4, 1])
-    what = (f"seed {job.seed}" if in_batch and job.seed is not None
-            else _label(job) if in_batch else plain(job.prompt))
-    left.markdown(f"{ui.STATUS_ICONS[job.status]} **{job.status.title()}** · {what}")
-    left.caption(
-        f"{job.created_at:%Y-%m-%d %H:%M} UTC · {job.provider} · {plain(job.model)} · "
-        f"{fmt.plural(job.n, 'image')} · {fmt.plural(job.attempts, 'attempt')} · "
-        f"{fmt.job_cost(activity.shown_cost(eng, job), job.status)} · "
-        f"{ui.seconds(job.duration_ms)} · "
-        f"job {job.id}")
-    if job.error_message and job.status != jobs.SUCCEEDED:
-        left.caption(f":red[{plain(f'{job.error_type}: {job.error_message}')}]")
-    if right.button("Reuse", key=f"reuse-{job.id}", icon=":material/edit:"):
-        form_ui.send_to_generate(reuse.for_job(eng, user, job))
-    if job.status in (jobs.FAILED, jobs.CANCELLED) and right.button(
-            "Retry", key=f"hretry-{job.id}", icon=":material/refresh:"):
-        try:
-            st.session_state.setdefault("job_ids", []).insert(0, jobs.resubmit(eng, user, job.id))
-            st.toast("Queued again.", icon=":material/schedule:")
-        except jobs.SubmitError as exc:
-            st.error(plain(str(exc)))

@@ -224,8 +224,7 @@ ACTIONS: dict[str, tuple[Setup, Attack, str]] = {
         ""),
     "pick a Compare winner": (
         lambda s, c, ids: _open_comparison(s),
-        lambda s, c, ids: s.change(_key(s, "cmp_win_"), string_value="seed 12",
-                                   action="winner"),
+        lambda s, c, ids: s.click(_key(s, "cmp_pick_"), action="winner"),
         "a lighthouse"),
     "rate in the Compare grid": (
         lambda s, c, ids: _open_comparison(s),
