@@ -35,6 +35,7 @@ import bcrypt
 
 from lib.config import Settings
 from lib.db import Cursor, Database, one_row
+from lib.errors import PromptboardError
 from lib.lockout import (  # noqa: F401 - re-exported: auth.LOCKOUT, auth.LOGIN_FAILED_MESSAGE...
     LOCKOUT,
     LOGIN_FAILED_MESSAGE,
@@ -75,11 +76,11 @@ PAGES: dict[str, frozenset[str]] = {
 }
 
 
-class AuthError(ValueError):
+class AuthError(PromptboardError, ValueError):
     """Input a person can fix; the message is shown as is."""
 
 
-class PermissionDenied(Exception):
+class PermissionDenied(PromptboardError):
     """This role may not open that page; the message is shown as is."""
 
 

@@ -25,6 +25,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from lib.db import Cursor, Database, one_row
+from lib.errors import PromptboardError
 from lib.fmt import money
 
 DEFAULT_WARN = 0.8
@@ -39,7 +40,7 @@ _COMMITTED = """
 """
 
 
-class BudgetExceeded(ValueError):
+class BudgetExceeded(PromptboardError, ValueError):
     """The request would take a budget over its limit; the message says what to do."""
 
 

@@ -25,6 +25,7 @@ from typing import Any
 
 from lib import config
 from lib import providers as registry
+from lib.errors import PromptboardError
 from lib.jobs import JobSpec
 from lib.providers.base import Capabilities
 
@@ -34,7 +35,7 @@ MAX_PROMPT_FILE_BYTES = 1024 * 1024
 AXIS_KINDS = ("model", "style", "quality", "size", "seed")
 
 
-class CompareError(ValueError):
+class CompareError(PromptboardError, ValueError):
     """A grid we refuse to build or run; the message says how to fix it."""
 
 

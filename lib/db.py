@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import duckdb
 import pandas as pd
 
+from lib.errors import PromptboardError
 from lib.fsperm import private_dir, private_file
 from lib.migrations import MIGRATIONS
 
@@ -36,7 +37,7 @@ Cursor = duckdb.DuckDBPyConnection
 _SERIALS = itertools.count(1)
 
 
-class DatabaseLocked(RuntimeError):
+class DatabaseLocked(PromptboardError, RuntimeError):
     """Another process (usually the dashboard) holds the database file."""
 
 

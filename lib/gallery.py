@@ -31,11 +31,11 @@ from typing import Any
 
 from lib import auth
 from lib.db import Cursor, Database
+from lib.errors import PromptboardError
 from lib.storage import Storage, StorageError
 
 log = logging.getLogger(__name__)
 
-ROLES = ("admin", "member", "analyst")
 SORTS = ("newest", "oldest", "cost", "duration", "rating")
 MAX_PER_PAGE = 96
 DEMO_PREFIX = "demo/"  # pooled objects shared by many demo rows; never deleted with one image
@@ -50,7 +50,7 @@ _RATINGS = ("SELECT image_id, avg(rating)::DOUBLE AS avg_rating, count(*) AS rat
             "FROM image_ratings {where} GROUP BY image_id")
 
 
-class GalleryError(PermissionError):
+class GalleryError(PromptboardError, PermissionError):
     """The image is not visible to this viewer, or not theirs to change."""
 
 
@@ -63,8 +63,8 @@ class Viewer:
 
     def __post_init__(self) -> None:
         """Fail closed on an unknown role or an empty name."""
-        if self.role not in ROLES or not self.username:
-            raise ValueError(f"A viewer needs a username and a role in {ROLES}, not {self!r}.")
+        if self.role not in auth.ROLES or not self.username:
+            raise ValueError(f"A viewer needs a username and a role in {auth.ROLES}, not {self!r}.")
 
     @property
     def sees_all(self) -> bool:

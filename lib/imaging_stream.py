@@ -24,13 +24,15 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
+from lib.errors import PromptboardError
+
 DECODE_SLOTS = threading.BoundedSemaphore(2)  # the machine's cores; each decode holds one
 BAND_BYTES = 2 * 1024 * 1024  # filtered rows handed to Pillow at a time
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _CHANNELS = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}  # PNG colour type -> samples per pixel
 
 
-class StreamError(ValueError):
+class StreamError(PromptboardError, ValueError):
     """The PNG's pixel data is incomplete or damaged."""
 
 

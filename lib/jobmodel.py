@@ -24,6 +24,7 @@ from typing import Any
 
 from lib import imaging
 from lib.db import Cursor
+from lib.errors import PromptboardError
 from lib.mdtext import bad_character
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
@@ -51,7 +52,7 @@ class IllegalTransition(RuntimeError):
     """The job was not in a state that allows this move."""
 
 
-class SubmitError(ValueError):
+class SubmitError(PromptboardError, ValueError):
     """A request we refuse before queueing; the message says how to fix it."""
 
 

@@ -31,8 +31,9 @@ from typing import Any
 
 import pandas as pd
 
+from lib.auth import ROLES
 from lib.db import Database
-from lib.gallery import ROLES, Viewer, visible_where
+from lib.gallery import Viewer, visible_where
 
 THIN_SAMPLE = 5
 GROUPINGS: dict[str, tuple[str, ...]] = {

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from lib import auth, gallery, imaging
 from lib.engine import Engine
+from lib.errors import PromptboardError
 from lib.lru import LRU
 
 PREVIEW_SIDE = 2048
@@ -29,7 +30,7 @@ STORED_MAX_PIXELS = 100_000_000  # the most the pipeline accepts from a provider
 _PREVIEWS: LRU[tuple[str, str], str] = LRU(PREVIEW_CACHE)
 
 
-class DownloadRefused(PermissionError):
+class DownloadRefused(PromptboardError, PermissionError):
     """The account may not download this image (any more)."""
 
 

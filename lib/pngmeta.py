@@ -10,13 +10,15 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator, Mapping
 
+from lib.errors import PromptboardError
+
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _TEXT_CHUNKS = (b"tEXt", b"zTXt", b"iTXt")
 _COMPRESS_TEXT_OVER = 2048  # bytes; shorter values stay plain so any tool can read them
 _MAX_TEXT_VALUE = 1024 * 1024  # Pillow ignores text chunks that inflate beyond this
 
 
-class ImageError(ValueError):
+class ImageError(PromptboardError, ValueError):
     """A user-facing message about an image we refuse. str(e) is shown as is."""
 
 

@@ -31,6 +31,7 @@ import pandas as pd
 
 from lib import analytics, csvsafe, ledger
 from lib.db import Database
+from lib.errors import PromptboardError
 
 EXIT_USAGE = 2
 FORMATS = ("csv", "json", "parquet")  # of the report
@@ -38,7 +39,7 @@ LEDGER_FORMATS = ("csv", "parquet")  # of the ledger export
 CLI_VIEWER = analytics.Viewer("cli", "admin")
 
 
-class ReportError(ValueError):
+class ReportError(PromptboardError, ValueError):
     """The request cannot be answered as asked; the message says why."""
 
 

@@ -31,6 +31,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from lib.errors import PromptboardError
 from lib.fsperm import private_dir
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ _MAX_KEY_LEN = 512
 _TMP_PREFIX = ".tmp-"  # no key part starts with ".", so a temp file is never a key
 
 
-class StorageError(Exception):
+class StorageError(PromptboardError):
     """A user-facing storage failure; str(e) is shown as is (no secrets, no raw dumps)."""
 
 

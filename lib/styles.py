@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from lib import imaging
 from lib.db import Cursor, Database
+from lib.errors import PromptboardError
 from lib.mdtext import bad_character
 from lib.providers import sandbox_art
 
@@ -49,7 +50,7 @@ _COLUMNS = ("id, label, template, negative, settings, status, builtin, preview_k
             "updated_by, updated_at")
 
 
-class StyleError(ValueError):
+class StyleError(PromptboardError, ValueError):
     """Input or an action a person can fix; the message is shown as is."""
 
 

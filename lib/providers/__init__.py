@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import requests
 
 from lib.clock import Clock
+from lib.errors import PromptboardError
 from lib.providers.a1111 import A1111Provider
 from lib.providers.base import DEFAULT_TIMEOUT, Provider
 from lib.providers.gemini import GeminiProvider
@@ -32,7 +33,7 @@ _CLASSES: tuple[type[Provider], ...] = (
 PROVIDERS: dict[str, type[Provider]] = {cls.id: cls for cls in _CLASSES}
 
 
-class UnknownProvider(KeyError):
+class UnknownProvider(PromptboardError, KeyError):
     """No provider has that id."""
 
     def __str__(self) -> str:

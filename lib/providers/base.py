@@ -34,10 +34,12 @@ from typing import Any, ClassVar, Protocol, Self
 
 import requests
 
+from lib.errors import PromptboardError
+
 # --------------------------------------------------------------------------- errors
 
 
-class ProviderError(Exception):
+class ProviderError(PromptboardError):
     """An error whose message is shown to the user as is."""
 
     retryable: ClassVar[bool] = False

@@ -22,9 +22,9 @@ import streamlit as st
 
 from lib import analytics, csvsafe, leaderboard, ledger, report, stats
 from lib.analytics import Filters, Summary, Viewer
+from lib.auth import ROLES
 from lib.engine import Engine
 from lib.fmt import plural
-from lib.gallery import ROLES
 from lib.lru import LRU
 from lib.ui import budget_bar, demo_banner, money, pager, seconds
 
