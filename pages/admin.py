@@ -16,8 +16,7 @@ from lib.ui.admin import (
 from lib.ui.styles import preview_jobs
 
 eng = ui.engine()
-ui.require_page("admin")  # the menu leaves this page out for other roles; check again here
-me = ui.signed_in()
+me = ui.require_page("admin")  # the menu leaves it out for other roles; checked again here
 FORM = st.session_state.setdefault("admin_form", 0)  # bumped after each change: fresh inputs
 def users_section() -> None:
     """The accounts table, a form to add one, and changes to an existing one."""

@@ -9,8 +9,7 @@ from lib import analytics, charts, csvsafe, ui
 from lib.ui import analytics as board
 
 eng = ui.engine()
-ui.require_page("analytics")
-me = ui.signed_in()
+me = ui.require_page("analytics")
 viewer = analytics.Viewer(me.username, me.role)
 team = viewer.sees_all
 

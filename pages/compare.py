@@ -7,8 +7,7 @@ from lib.mdtext import plain
 from lib.ui import compare as grid
 
 eng = ui.engine()
-ui.require_page("compare")
-me = ui.signed_in()
+me = ui.require_page("compare")
 viewer = gallery.Viewer(me.username, me.role)
 
 st.title("Compare")

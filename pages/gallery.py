@@ -8,8 +8,7 @@ from lib.ui import gallery as tiles
 from lib.ui import grid, toasts
 
 eng = ui.engine()
-ui.require_page("gallery")
-me = ui.signed_in()
+me = ui.require_page("gallery")
 viewer = gallery.Viewer(me.username, me.role)
 
 st.title("Gallery")

@@ -11,8 +11,8 @@ from lib.ui import generate_form as form_ui
 from lib.ui import joblist, toasts
 
 eng = ui.engine()
-user = ui.require_page("generate")
-role = ui.signed_in().role
+me = ui.require_page("generate")
+user, role = me.username, me.role
 st.session_state.setdefault("job_ids", [])
 form_ui.apply_reuse()  # "reuse settings" from History or the Gallery fills the widgets below
 toasts.show_pending()  # e.g. "Queued 4 variations." from the Gallery's "More like this"

@@ -7,7 +7,7 @@ from lib import providers as registry
 from lib.ui import history as history_ui
 
 eng = ui.engine()
-user = ui.require_page("history")
+user = ui.require_page("history").username
 
 st.title("History")
 st.caption("Every job you submitted, including failed and cancelled ones.")

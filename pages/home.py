@@ -8,8 +8,7 @@ from lib.ui import gallery as tiles
 from lib.ui import grid
 
 eng = ui.engine()
-ui.require_page("home")
-me = ui.signed_in()
+me = ui.require_page("home")
 team = me.role in ("admin", "analyst")
 viewer = gallery.Viewer(me.username, me.role)
 

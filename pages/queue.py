@@ -9,8 +9,7 @@ from lib.ui import joblist
 from lib.ui.guard import authed_fragment
 
 eng = ui.engine()
-ui.require_page("queue")
-me = ui.signed_in()
+me = ui.require_page("queue")
 
 st.title("Queue")
 st.caption("Running jobs first, then waiting ones in the order the workers will take them "

@@ -7,8 +7,7 @@ from lib.mdtext import plain
 from lib.ui import styles as looks
 
 eng = ui.engine()
-ui.require_page("styles")
-me = ui.signed_in()
+me = ui.require_page("styles")
 
 st.title("Styles")
 st.caption("Prompt templates the team shares: {prompt} is where your prompt goes, with an "

@@ -68,8 +68,9 @@ def leave_pages_directory_mode() -> None:
 FRAMED = "_pb_framed"  # set by app.py in every session it has run in
 
 
-def require_page(page: str) -> str:
-    """The signed-in username; stops the page for anyone not signed in or whose role may not."""
+def require_page(page: str) -> auth.User:
+    """The signed-in user, the one line each page opens with; stops the page for anyone not
+    signed in, or whose role may not see it."""
     leave_pages_directory_mode()
     user = auth_ui.current_user(engine())
     if user is None:
@@ -78,7 +79,7 @@ def require_page(page: str) -> str:
     if not auth.can(user.role, page):
         st.error("This page is not available to your role.", icon=":material/block:")
         st.stop()
-    return str(user.username)
+    return user
 
 
 def signed_in() -> auth.User:
