@@ -12,12 +12,12 @@ from lib.ui import signin as auth_ui
 
 st.set_page_config(page_title="Promptboard", page_icon=":material/palette:", layout="wide")
 eng = ui.engine()  # open the database and start the workers once per process
-st.session_state[ui.FRAMED] = True
 
-# st.navigation is called on every run, signed in or not: without it Streamlit falls back to
-# listing pages/ and would route /admin straight to the page file.
+# st.navigation is called on every run, signed in or not: it is the only router. The screens
+# live in screens/, not pages/, so Streamlit never starts in its legacy pages-directory mode
+# (which listed every file and ran /admin without app.py until someone loaded /).
 if auth_ui.needs_setup(eng):
-    st.navigation([st.Page("pages/setup.py", title="Set up", icon=":material/key:")],
+    st.navigation([st.Page("screens/setup.py", title="Set up", icon=":material/key:")],
                   position="hidden").run()
     st.stop()
 
@@ -37,15 +37,15 @@ if user is None:
     st.stop()
 
 PAGES = {
-    "home": st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    "generate": st.Page("pages/generate.py", title="Generate", icon=":material/brush:"),
-    "history": st.Page("pages/history.py", title="History", icon=":material/history:"),
-    "queue": st.Page("pages/queue.py", title="Queue", icon=":material/queue:"),
-    "gallery": st.Page("pages/gallery.py", title="Gallery", icon=":material/photo_library:"),
-    "compare": st.Page("pages/compare.py", title="Compare", icon=":material/grid_view:"),
-    "styles": st.Page("pages/styles.py", title="Styles", icon=":material/style:"),
-    "analytics": st.Page("pages/analytics.py", title="Analytics", icon=":material/monitoring:"),
-    "admin": st.Page("pages/admin.py", title="Admin", icon=":material/admin_panel_settings:"),
+    "home": st.Page("screens/home.py", title="Home", icon=":material/home:", default=True),
+    "generate": st.Page("screens/generate.py", title="Generate", icon=":material/brush:"),
+    "history": st.Page("screens/history.py", title="History", icon=":material/history:"),
+    "queue": st.Page("screens/queue.py", title="Queue", icon=":material/queue:"),
+    "gallery": st.Page("screens/gallery.py", title="Gallery", icon=":material/photo_library:"),
+    "compare": st.Page("screens/compare.py", title="Compare", icon=":material/grid_view:"),
+    "styles": st.Page("screens/styles.py", title="Styles", icon=":material/style:"),
+    "analytics": st.Page("screens/analytics.py", title="Analytics", icon=":material/monitoring:"),
+    "admin": st.Page("screens/admin.py", title="Admin", icon=":material/admin_panel_settings:"),
 }
 allowed = [PAGES[p] for p in auth.allowed_pages(user.role) if p in PAGES]
 with st.sidebar:

@@ -36,7 +36,7 @@ from typing import Any
 from bench.pages import paired_ms
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGE = ROOT / "pages" / "analytics.py"
+PAGE = ROOT / "screens" / "analytics.py"
 TARGETS = {"analytics_1m_query_ms": 300, "analytics_1m_render_ratio": 2.0,
            "export_1m_csv_s": 10}
 

@@ -58,7 +58,7 @@ def _gallery(data_dir: str, images: int) -> Any:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.session_state["_test_user"] = "bench"
     at.run()
-    at.switch_page("pages/gallery.py").run()
+    at.switch_page("screens/gallery.py").run()
     if at.exception:
         raise RuntimeError([e.value for e in at.exception])
     return at

@@ -17,7 +17,7 @@ from lib import auth, styles, ui
 from lib.clock import utcnow
 from tests.helpers import ROOT, app_as, ensure_user
 
-PAGE = str(ROOT / "pages" / "admin.py")
+PAGE = str(ROOT / "screens" / "admin.py")
 
 
 @pytest.fixture(autouse=True)
@@ -134,9 +134,9 @@ def test_nobody_signed_in_is_asked_to_sign_in() -> None:
 
 
 def test_admins_reach_the_page_through_the_apps_navigation() -> None:
-    if "pages/admin.py" not in (ROOT / "app.py").read_text(encoding="utf-8"):
+    if "screens/admin.py" not in (ROOT / "app.py").read_text(encoding="utf-8"):
         pytest.skip("app.py does not list pages/admin.py yet (the lead wires it into PAGES)")
-    at = app_as("root", "admin", page="pages/admin.py")
+    at = app_as("root", "admin", page="screens/admin.py")
     assert not at.exception
     assert [t.label for t in at.tabs] == TABS
 
@@ -252,7 +252,7 @@ def test_an_admin_sets_a_team_budget_on_the_page(monkeypatch: pytest.MonkeyPatch
     from decimal import Decimal
 
     monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
-    at = _open(app_as("root", "admin", page="pages/admin.py"), "Budgets")
+    at = _open(app_as("root", "admin", page="screens/admin.py"), "Budgets")
     assert not at.exception
     limit = next(w for w in at.number_input if w.label == "Monthly limit (USD)")
     limit.set_value(250.0)
@@ -268,7 +268,7 @@ def test_the_prices_tab_lists_prices_with_what_they_priced(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
-    at = _open(app_as("root", "admin", page="pages/admin.py"), "Prices")
+    at = _open(app_as("root", "admin", page="screens/admin.py"), "Prices")
     assert not at.exception
     frames = [df.value for df in at.dataframe]
     prices = next(f for f in frames if "Images priced" in f.columns)

@@ -19,7 +19,7 @@ from lib.ui import analytics as board
 from tests.helpers import APP, ROOT, app_as, ensure_user
 from tests.test_analytics import add_job
 
-PAGE = str(ROOT / "pages" / "analytics.py")
+PAGE = str(ROOT / "screens" / "analytics.py")
 
 
 pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
@@ -204,12 +204,12 @@ def test_period_presets(preset: str, expected: tuple[date, date]) -> None:
         board.preset_range("Forever", date(2026, 11, 21))
 
 
-@pytest.mark.skipif("pages/analytics.py" not in Path(APP).read_text(encoding="utf-8"),
+@pytest.mark.skipif("screens/analytics.py" not in Path(APP).read_text(encoding="utf-8"),
                     reason="app.py does not list the Analytics page yet (the lead wires it)")
 @pytest.mark.parametrize("role", ["admin", "member", "analyst"])
 def test_the_page_through_the_apps_navigation(role: str) -> None:
     _history()
-    at = app_as("ann" if role == "member" else "boss", role, page="pages/analytics.py")
+    at = app_as("ann" if role == "member" else "boss", role, page="screens/analytics.py")
     assert not at.exception
     assert [t.value for t in at.title] == ["Your costs" if role == "member" else "Analytics"]
 

@@ -21,7 +21,7 @@ from lib.mdtext import plain
 from lib.ui import signin as auth_ui
 from tests.test_auth import PASSWORD
 
-SETUP_PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "setup.py")
+SETUP_PAGE = str(Path(__file__).resolve().parent.parent / "screens" / "setup.py")
 
 
 def _login_app() -> None:

@@ -23,7 +23,7 @@ GUARDED = ("authed_fragment", "authed_dialog")
 
 
 def _sources() -> list[Path]:
-    return sorted([*(ROOT / "lib").rglob("*.py"), *(ROOT / "pages").glob("*.py"),
+    return sorted([*(ROOT / "lib").rglob("*.py"), *(ROOT / "screens").glob("*.py"),
                    ROOT / "app.py"])
 
 
@@ -55,7 +55,7 @@ def test_the_guard_is_used_where_the_app_has_fragments_and_dialogs() -> None:
     used = {p.relative_to(ROOT).as_posix() for p in _sources()
             if any(name in p.read_text(encoding="utf-8") for name in GUARDED)}
     assert {"lib/ui/gallery.py", "lib/ui/compare_grid.py", "lib/ui/styles.py",
-            "lib/ui/__init__.py", "pages/queue.py"} <= used
+            "lib/ui/__init__.py", "screens/queue.py"} <= used
 
 
 def test_named_widget_callbacks_are_guarded() -> None:

@@ -41,7 +41,7 @@ def _webp_size(data_url: str) -> tuple[int, int]:
 def test_the_dialog_shows_a_preview_data_url_not_the_original() -> None:
     at = app_as("ann", "member")
     mine = _image("ann", "ann private fox")
-    at.switch_page("pages/gallery.py")
+    at.switch_page("screens/gallery.py")
     at.query_params["image"] = mine
     at.run()
     assert not at.exception

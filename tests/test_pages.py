@@ -13,7 +13,7 @@ pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
 
 
 def _app() -> AppTest:
-    return app_as("ann", "member", page="pages/generate.py")
+    return app_as("ann", "member", page="screens/generate.py")
 
 
 def test_generate_page_renders_the_form_for_the_sandbox() -> None:
@@ -85,7 +85,7 @@ def test_reuse_settings_fill_the_form() -> None:
     at = app_as("ann", "member")
     at.session_state["reuse"] = {"provider": "sandbox", "model": "sandbox-v1",
                                  "prompt": "the same fox", "seed": 42, "n": 3}
-    at.switch_page("pages/generate.py").run()
+    at.switch_page("screens/generate.py").run()
     assert not at.exception
     assert at.text_area(key="gen_prompt").value == "the same fox"
     assert at.number_input(key="gen_seed").value == 42

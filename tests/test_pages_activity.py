@@ -35,7 +35,7 @@ def test_history_shows_only_my_jobs_with_errors_and_reuse() -> None:
     at = app_as("ann", "member")
     _submit("ann", "ann's secret lighthouse")
     _submit("bob", "bob's private boat")
-    at.switch_page("pages/history.py").run()
+    at.switch_page("screens/history.py").run()
     assert not at.exception
     text = _texts(at)
     assert "ann's secret lighthouse" in text and "bob's private boat" not in text
@@ -49,7 +49,7 @@ def test_queue_hides_other_peoples_prompts_from_members() -> None:
     at = app_as("ann", "member")
     mine = _submit("ann", "my own prompt")
     _submit("bob", "bob's private boat")
-    at.switch_page("pages/queue.py").run()
+    at.switch_page("screens/queue.py").run()
     assert not at.exception
     text = _texts(at)
     assert "my own prompt" in text and "bob's private boat" not in text
@@ -61,7 +61,7 @@ def test_queue_hides_other_peoples_prompts_from_members() -> None:
 def test_admin_sees_prompts_and_can_cancel_any_job() -> None:
     at = app_as("root", "admin")
     theirs = _submit("bob", "bob's private boat")
-    at.switch_page("pages/queue.py").run()
+    at.switch_page("screens/queue.py").run()
     assert not at.exception and "bob's private boat" in _texts(at)
     at.button(key=f"qcancel-{theirs}").click().run()
     assert jobs.get(ui.engine(), theirs).status in ("cancelled", "running")  # type: ignore[union-attr]
@@ -72,11 +72,11 @@ def test_an_analyst_has_no_history_and_cannot_open_it() -> None:
     assert not at.exception
     # the page is not in the analyst's navigation...
     with pytest.raises(Exception):  # noqa: B017 - AppTest raises for unknown pages
-        at.switch_page("pages/generate.py").run()
+        at.switch_page("screens/generate.py").run()
     # ...and run directly, the page itself refuses
     from streamlit.testing.v1 import AppTest
 
-    direct = AppTest.from_file(str(ROOT / "pages" / "history.py"), default_timeout=30)
+    direct = AppTest.from_file(str(ROOT / "screens" / "history.py"), default_timeout=30)
     direct.session_state["_test_user"] = "ana"
     direct.run()
     assert not direct.exception

@@ -31,7 +31,7 @@ def _texts(at: AppTest) -> str:
 
 
 def test_generate_queues_a_batch_of_variations_with_consecutive_seeds() -> None:
-    at = app_as("ann", "member", page="pages/generate.py")
+    at = app_as("ann", "member", page="screens/generate.py")
     at.text_area(key="gen_prompt").input("a red kite").run()
     at.number_input(key="gen_seed").set_value(300).run()
     at.number_input(key="gen_variations").set_value(3).run()
@@ -49,7 +49,7 @@ def test_a_reused_seed_above_31_bits_fills_the_form_and_starts_a_consecutive_bat
     at = app_as("ann", "member")
     at.session_state["reuse"] = {"provider": "sandbox", "model": "sandbox-v1",
                                  "prompt": "a red kite", "seed": top - 2}
-    at.switch_page("pages/generate.py").run()
+    at.switch_page("screens/generate.py").run()
     assert at.number_input(key="gen_seed").value == top - 2  # not dropped to 0 (random)
     at.number_input(key="gen_variations").set_value(3).run()
     at.segmented_control(key="gen_seed_mode").set_value(batches.CONSECUTIVE).run()
@@ -69,7 +69,7 @@ def _batch(user: str, prompt: str, count: int) -> list[str]:
 
 
 def test_the_gallery_groups_a_batch_and_opens_it() -> None:
-    at = app_as("ann", "member", page="pages/gallery.py")
+    at = app_as("ann", "member", page="screens/gallery.py")
     _batch("ann", "batch fox", 3)
     _batch("ann", "lone owl", 1)
     at.run()
@@ -88,7 +88,7 @@ def test_the_gallery_groups_a_batch_and_opens_it() -> None:
 
 
 def test_more_like_this_queues_a_batch_in_my_name_from_a_shared_image() -> None:
-    at = app_as("ann", "member", page="pages/gallery.py")
+    at = app_as("ann", "member", page="screens/gallery.py")
     [job_id] = _batch("bob", "bob shared kite", 1)
     eng = ui.engine()
     image_id = str(eng.db.scalar("SELECT id FROM images WHERE job_id = ?", [job_id]))
@@ -106,7 +106,7 @@ def test_more_like_this_queues_a_batch_in_my_name_from_a_shared_image() -> None:
 
 def test_an_analyst_is_offered_neither_reuse_nor_more_like_this() -> None:
     """Both lead to Generate, a page analysts do not have (Reuse used to crash there)."""
-    at = app_as("ana", "analyst", page="pages/gallery.py")
+    at = app_as("ana", "analyst", page="screens/gallery.py")
     [job_id] = _batch("bob", "bob kite", 1)
     at.query_params["image"] = str(
         ui.engine().db.scalar("SELECT id FROM images WHERE job_id = ?", [job_id]))
@@ -118,7 +118,7 @@ def test_an_analyst_is_offered_neither_reuse_nor_more_like_this() -> None:
 
 def test_a_forged_batch_click_lists_nothing_of_another_members_batch() -> None:
     """A batch id from the browser is untrusted: the filter still applies who may see what."""
-    at = app_as("ann", "member", page="pages/gallery.py")
+    at = app_as("ann", "member", page="screens/gallery.py")
     _batch("ann", "ann owl", 1)
     [job_id] = _batch("bob", "bob private boat", 2)[:1]
     bobs = str(ui.engine().db.scalar("SELECT batch_id FROM jobs WHERE id = ?", [job_id]))

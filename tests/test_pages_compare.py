@@ -11,7 +11,7 @@ from lib import auth, compare, gallery, jobs, ui
 from lib import compare_store as store
 from tests.helpers import ROOT, app_as, ensure_user, run_next
 
-PAGE = "pages/compare.py"
+PAGE = "screens/compare.py"
 
 
 pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py

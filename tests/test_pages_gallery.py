@@ -34,7 +34,7 @@ def test_a_member_sees_own_and_shared_images_only() -> None:
     _image("ann", "ann private fox")
     _image("bob", "bob private boat")
     _image("bob", "bob shared kite", shared=True)
-    at.switch_page("pages/gallery.py").run()
+    at.switch_page("screens/gallery.py").run()
     assert not at.exception
     text = _captions(at)
     assert "ann private fox" in text and "bob shared kite" in text
@@ -46,7 +46,7 @@ def test_an_analyst_sees_everyone_and_can_filter_by_user() -> None:
     at = app_as("ana", "analyst")
     _image("ann", "ann private fox")
     _image("bob", "bob private boat")
-    at.switch_page("pages/gallery.py").run()
+    at.switch_page("screens/gallery.py").run()
     assert not at.exception
     assert "2 images match" in _captions(at)
     at.text_input(key="gal_text").input("boat").run()
@@ -60,7 +60,7 @@ def test_a_member_cannot_open_another_members_private_image(way: str) -> None:
     at = app_as("ann", "member")
     _image("ann", "ann private fox")  # so the page draws a grid to click in
     private = _image("bob", "bob private boat")
-    at.switch_page("pages/gallery.py")
+    at.switch_page("screens/gallery.py")
     if way == "url":
         at.query_params["image"] = private
         at.run()
@@ -74,7 +74,7 @@ def test_a_member_cannot_open_another_members_private_image(way: str) -> None:
 def test_opening_my_image_shows_its_parameters() -> None:
     at = app_as("ann", "member")
     mine = _image("ann", "ann private fox")
-    at.switch_page("pages/gallery.py")
+    at.switch_page("screens/gallery.py")
     at.query_params["image"] = mine
     at.run()
     assert not at.exception
@@ -106,7 +106,7 @@ def test_thumbnail_data_urls_are_read_once_and_the_cache_stays_bounded(
 def test_the_grid_is_one_element_and_a_click_on_a_tile_opens_its_image() -> None:
     at = app_as("ann", "member")
     fox = _image("ann", "ann private <b>fox</b>")
-    at.switch_page("pages/gallery.py").run()
+    at.switch_page("screens/gallery.py").run()
     [tile] = grid_tiles(at)
     assert (tile["id"], tile["event"], tile["target"]) == (fox, "open", fox)
     assert tile["prompt"] == "ann private <b>fox</b>"  # as typed: the browser sets it as text
@@ -123,7 +123,7 @@ def test_the_grid_is_one_element_and_a_click_on_a_tile_opens_its_image() -> None
 def test_select_mode_draws_tick_boxes_instead_of_the_grid() -> None:
     at = app_as("ann", "member")
     fox = _image("ann", "ann private fox")
-    at.switch_page("pages/gallery.py").run()
+    at.switch_page("screens/gallery.py").run()
     at.toggle(key="gal_selecting").set_value(True).run()
     assert not at.exception
     assert grid_tiles(at) == []
@@ -139,7 +139,7 @@ def test_the_style_filter_names_styles_as_generate_does() -> None:
                                                   style="cartoon"))
     while jobs.get(eng, job_id).status in jobs.ACTIVE:  # type: ignore[union-attr]
         run_next(eng)
-    at.switch_page("pages/gallery.py").run()
+    at.switch_page("screens/gallery.py").run()
     assert at.multiselect(key="gal_styles").options == ["Cartoon"]
     at.multiselect(key="gal_styles").select("cartoon").run()
     assert not at.exception and "1 image matches" in _captions(at)
@@ -150,7 +150,7 @@ def test_home_shows_my_latest_and_shared_images_as_grids_that_open_on_click() ->
     mine = _image("ann", "ann private fox")
     kite = _image("bob", "bob shared kite", shared=True)
     _image("bob", "bob private boat")
-    at.switch_page("pages/home.py").run()
+    at.switch_page("screens/home.py").run()
     assert [t["id"] for t in grid_tiles(at, "home_mine")] == [mine]
     assert [t["id"] for t in grid_tiles(at, "home_team")] == [kite]
     click_tile(at, "open", kite, key="home_team")

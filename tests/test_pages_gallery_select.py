@@ -50,7 +50,7 @@ def zips(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Callable[[], Any
 
 
 def _selecting(user: str = "ann") -> Any:
-    at = app_as(user, "member", page="pages/gallery.py")
+    at = app_as(user, "member", page="screens/gallery.py")
     at.toggle(key="gal_selecting").set_value(True).run()
     return at
 
@@ -210,6 +210,6 @@ def test_a_teammates_shared_image_in_the_selection_is_named_before_any_delete() 
 
 def _detail(image_id: str) -> Any:
     """The Gallery with one image's dialog open, as the signed-in ann."""
-    at = app_as("ann", "member", page="pages/gallery.py")
+    at = app_as("ann", "member", page="screens/gallery.py")
     at.query_params["image"] = image_id
     return at.run()

@@ -14,7 +14,7 @@ from lib import batches, jobs, ui
 from lib.ui import history as history_ui
 from tests.helpers import app_as, ensure_user
 
-PAGE = "pages/history.py"
+PAGE = "screens/history.py"
 
 
 @pytest.fixture(autouse=True)

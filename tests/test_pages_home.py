@@ -34,7 +34,7 @@ def test_an_admin_alone_is_asked_to_add_the_team_too() -> None:
     assert _links(at) == {"Generate your first image", "Add your team"}
     at.button(key="home_add_team").click().run()
     assert not at.exception and at.title[0].value == "Admin"
-    at.switch_page("pages/home.py").run()
+    at.switch_page("screens/home.py").run()
     ensure_user("bob", "member")
     at.run()
     assert "Add your team" not in _links(at)

@@ -62,7 +62,7 @@ def _not_waiting(ids: list[str]) -> bool:
 
 
 def test_a_batch_of_14_shows_on_generate_as_one_card_with_its_count() -> None:
-    at = app_as("ann", "member", page="pages/generate.py")
+    at = app_as("ann", "member", page="screens/generate.py")
     at.text_area(key="gen_prompt").input("a red kite").run()
     at.number_input(key="gen_variations").set_value(14).run()
     at.button(key="gen_submit").click().run()
@@ -79,7 +79,7 @@ def test_generate_shows_a_few_cards_and_says_how_many_more_with_a_link() -> None
     extra = 3
     for i in range(joblist.CARDS + extra):
         _job("ann", f"owl {i}")
-    at = app_as("ann", "member", page="pages/generate.py")
+    at = app_as("ann", "member", page="screens/generate.py")
     assert not at.exception
     assert len(_keys(at, "jl-cancel-")) == joblist.CARDS
     assert f"{extra} more jobs" in _texts(at)
@@ -89,7 +89,7 @@ def test_generate_shows_a_few_cards_and_says_how_many_more_with_a_link() -> None
 
 def test_cancel_batch_on_generate_stops_every_job_of_the_batch() -> None:
     batch_id, ids = _batch("ann", 4)
-    at = app_as("ann", "member", page="pages/generate.py")
+    at = app_as("ann", "member", page="screens/generate.py")
     at.button(key=f"jl-cancel-{batch_id}").click().run()
     assert not at.exception
     assert _not_waiting(ids)
@@ -101,7 +101,7 @@ def test_cancel_batch_on_generate_stops_every_job_of_the_batch() -> None:
 def test_a_member_cancels_a_batch_of_their_own_but_not_anothers() -> None:
     mine, my_ids = _batch("ann", 3)
     theirs, their_ids = _batch("bob", 2, "bob's boat")
-    at = app_as("ann", "member", page="pages/queue.py")
+    at = app_as("ann", "member", page="screens/queue.py")
     assert not at.exception
     assert "Batch of 3" in _texts(at) and "Batch of 2" in _texts(at)
     assert _keys(at, "qbatch-") == [f"qbatch-{mine}"]
@@ -116,7 +116,7 @@ def test_a_member_cancel_all_asks_first_then_cancels_only_their_jobs() -> None:
     _, my_ids = _batch("ann", 2)
     mine = [*my_ids, _job("ann", "my owl")]
     theirs = _job("bob", "bob's boat")
-    at = app_as("ann", "member", page="pages/queue.py")
+    at = app_as("ann", "member", page="screens/queue.py")
     at.button(key="q-cancel-all").click().run()
     assert not at.exception
     assert not _not_waiting(mine)  # nothing happens before the confirmation
@@ -128,7 +128,7 @@ def test_a_member_cancel_all_asks_first_then_cancels_only_their_jobs() -> None:
 
 def test_an_admin_cancel_all_cancels_everyones_jobs_after_a_confirmation() -> None:
     ids = [*_batch("ann", 2)[1], _job("bob", "bob's boat")]
-    at = app_as("root", "admin", page="pages/queue.py")
+    at = app_as("root", "admin", page="screens/queue.py")
     assert "Cancel all jobs" in [b.label for b in at.button]
     at.button(key="q-cancel-all").click().run()
     assert not _not_waiting(ids)
@@ -142,7 +142,7 @@ def test_an_admin_cancel_all_cancels_everyones_jobs_after_a_confirmation() -> No
 
 def test_an_analyst_sees_the_queue_but_cannot_cancel_anything() -> None:
     _batch("ann", 2)
-    at = app_as("ana", "analyst", page="pages/queue.py")
+    at = app_as("ana", "analyst", page="screens/queue.py")
     assert not at.exception
     assert "Batch of 2" in _texts(at)
     assert not [b for b in at.button if "cancel" in (b.key or "") or "batch" in (b.key or "")]
@@ -154,7 +154,7 @@ def test_a_running_job_on_the_queue_shows_progress_and_elapsed_time() -> None:
     while not any(j.status == jobs.RUNNING for j in jobs.load(ui.engine(), ids)):
         assert time.monotonic() < deadline, "no job started"
         time.sleep(0.05)
-    at = app_as("ann", "member", page="pages/queue.py")
+    at = app_as("ann", "member", page="screens/queue.py")
     [bar] = at.get("progress")
     assert "elapsed" in bar.proto.text
 
@@ -165,7 +165,7 @@ def test_a_running_job_on_the_queue_shows_progress_and_elapsed_time() -> None:
 def test_history_labels_batches_and_a_job_that_never_ran_costs_nothing() -> None:
     batch_id, ids = _batch("ann", 2, "a batch fox")
     jobs.cancel_many(ui.engine(), "ann", batch_id=batch_id)
-    at = app_as("ann", "member", page="pages/history.py")
+    at = app_as("ann", "member", page="screens/history.py")
     assert not at.exception
     text = _texts(at)
     assert "Batch of 2" in text
@@ -177,7 +177,7 @@ def test_a_new_session_on_generate_still_lists_my_recently_finished_jobs() -> No
     """A second tab or a reload knew only the active jobs: finished ones vanished."""
     done = _job("ann", "an owl cancelled a moment ago")
     jobs.cancel(ui.engine(), done, "ann")
-    at = app_as("ann", "member", page="pages/generate.py")
+    at = app_as("ann", "member", page="screens/generate.py")
     assert not at.exception
     assert "an owl cancelled a moment ago" in _texts(at)
     assert f"retry-{done}" in _keys(at, "retry-")

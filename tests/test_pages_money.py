@@ -28,13 +28,13 @@ def _budget(scope: str, subject: str, usd: str) -> None:
 
 
 def _generate_form(user: str, role: str, variations: int) -> AppTest:
-    at = app_as(user, role, page="pages/generate.py")
+    at = app_as(user, role, page="screens/generate.py")
     at.text_area(key="gen_prompt").input("a hummingbird").run()
     return at.number_input(key="gen_variations").set_value(variations).run()
 
 
 def test_a_batch_over_the_budget_is_shown_and_blocked_before_the_click() -> None:
-    at = app_as("bob", "member", page="pages/generate.py")
+    at = app_as("bob", "member", page="screens/generate.py")
     _price_sandbox("0.04")
     _budget("user", "bob", "0.42")
     at = _generate_form("bob", "member", 12)
@@ -49,7 +49,7 @@ def test_a_batch_over_the_budget_is_shown_and_blocked_before_the_click() -> None
 
 
 def test_an_admin_may_override_a_batch_over_the_budget() -> None:
-    at = app_as("admin", "admin", page="pages/generate.py")
+    at = app_as("admin", "admin", page="screens/generate.py")
     _price_sandbox("0.04")
     _budget("team", "team", "0.42")
     at = _generate_form("admin", "admin", 12)
@@ -81,7 +81,7 @@ def test_too_many_variations_are_refused_out_loud_not_queued_as_one() -> None:
 def test_setting_up_a_provider_is_explained_to_admins_and_asked_of_an_admin_by_members(
     role: str, shown: str, hidden: str,
 ) -> None:
-    at = app_as(f"someone_{role}", role, page="pages/generate.py")
+    at = app_as(f"someone_{role}", role, page="screens/generate.py")
     text = " ".join(m.value for m in at.markdown)
     assert shown in text and hidden not in text
 
@@ -103,10 +103,10 @@ def _spend(user: str, usd: str) -> None:
 
 
 def test_home_shows_a_budget_gone_over_as_over() -> None:
-    app_as("admin", "admin", page="pages/home.py")
+    app_as("admin", "admin", page="screens/home.py")
     _budget("team", "team", "2.20")
     _spend("admin", "2.24")
-    at = app_as("admin", "admin", page="pages/home.py")
+    at = app_as("admin", "admin", page="screens/home.py")
     assert not at.exception
     bar = at.get("progress")[0]
     assert bar.proto.value == 100
@@ -116,10 +116,10 @@ def test_home_shows_a_budget_gone_over_as_over() -> None:
 
 
 def test_a_member_sees_the_team_budget_as_a_band_not_the_teams_spend() -> None:
-    app_as("admin", "admin", page="pages/home.py")
+    app_as("admin", "admin", page="screens/home.py")
     _budget("team", "team", "100")
     _spend("admin", "85")
-    at = app_as("bob", "member", page="pages/home.py")
+    at = app_as("bob", "member", page="screens/home.py")
     assert not at.exception
     text = " ".join(m.value for m in at.markdown)
     assert "The team's monthly budget is 80-90% used." in text
@@ -129,11 +129,11 @@ def test_a_member_sees_the_team_budget_as_a_band_not_the_teams_spend() -> None:
 
 
 def test_admin_budgets_show_money_a_share_and_who_is_over() -> None:
-    app_as("admin", "admin", page="pages/admin.py")
+    app_as("admin", "admin", page="screens/admin.py")
     _budget("team", "team", "2.20")
     _budget("user", "bob", "2.50")
     _spend("admin", "2.24")
-    at = app_as("admin", "admin", run=True, page="pages/admin.py")
+    at = app_as("admin", "admin", run=True, page="screens/admin.py")
     at.session_state["admin_tab"] = "Budgets"
     at.run()
     assert not at.exception
@@ -148,7 +148,7 @@ def test_admin_budgets_show_money_a_share_and_who_is_over() -> None:
 
 
 def test_compare_shows_a_grid_over_the_budget_before_run_and_disables_it() -> None:
-    at = app_as("bob", "member", page="pages/compare.py")
+    at = app_as("bob", "member", page="screens/compare.py")
     _price_sandbox("0.04")
     _budget("user", "bob", "0.20")
     at.text_area(key="cmp_prompts").input("a fox\na boat").run()
@@ -164,7 +164,7 @@ def test_history_says_a_failed_sandbox_job_was_not_charged() -> None:
 
     from lib import jobs, ui
 
-    app_as("ann", "member", page="pages/history.py")
+    app_as("ann", "member", page="screens/history.py")
     eng = ui.engine()
     job_id = jobs.submit(eng, "ann", jobs.JobSpec(prompt="[[fail:safety]] refused", width=64,
                                                   height=64, n=2))
@@ -172,18 +172,18 @@ def test_history_says_a_failed_sandbox_job_was_not_charged() -> None:
     while eng.db.scalar("SELECT status FROM jobs WHERE id = ?", [job_id]) in jobs.ACTIVE:
         assert time.monotonic() < deadline
         time.sleep(0.05)
-    at = app_as("ann", "member", page="pages/history.py")
+    at = app_as("ann", "member", page="screens/history.py")
     captions = " ".join(c.value for c in at.caption)
     assert "$0.00 (not charged)" in captions and "cost unknown" not in captions
     assert "2 images · 1 attempt ·" in captions and "(s)" not in captions
 
 
 def test_a_member_with_a_budget_of_their_own_also_sees_the_team_band() -> None:
-    app_as("admin", "admin", page="pages/home.py")
+    app_as("admin", "admin", page="screens/home.py")
     _budget("team", "team", "2.20")
     _budget("user", "bob", "2.50")
     _spend("admin", "2.24")
-    at = app_as("bob", "member", page="pages/home.py")
+    at = app_as("bob", "member", page="screens/home.py")
     assert plain("Your budget: $2.50 of $2.50 left (0% used)") in at.get("progress")[0].proto.text
     assert any("The team's monthly budget is over the limit." in m.value for m in at.markdown)
 
@@ -192,7 +192,7 @@ def test_the_gallery_hides_demo_images_until_asked_and_then_says_so() -> None:
     from lib import ui
     from tests.test_gallery import add
 
-    at = app_as("admin", "admin", page="pages/gallery.py")
+    at = app_as("admin", "admin", page="screens/gallery.py")
     add(ui.engine(), "real", "admin")
     add(ui.engine(), "fake", "admin", demo=True)
     at.run()

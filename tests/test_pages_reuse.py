@@ -36,14 +36,14 @@ def _made(user: str, **kw: Any) -> tuple[str, str]:
 
 
 def _reuse_from_gallery(user: str, image_id: str) -> Any:
-    at = app_as(user, "member", page="pages/gallery.py")
+    at = app_as(user, "member", page="screens/gallery.py")
     at.query_params["image"] = image_id
     at.run()
     at.session_state["gal_open"] = image_id  # in a browser a click reruns the open dialog
     at.button(key="dlg-reuse").click().run()
     assert not at.exception
     assert at.title[0].value == "Generate"
-    return at.switch_page("pages/generate.py").run()  # AppTest's next run stays there too
+    return at.switch_page("screens/generate.py").run()  # AppTest's next run stays there too
 
 
 def _last_job() -> jobs.Job:
@@ -83,7 +83,7 @@ def test_reuse_from_the_gallery_restores_every_setting_and_runs_the_same_job_aga
 
 def test_reuse_from_history_restores_the_size_and_quality() -> None:
     job_id, _ = _made("ann")
-    at = app_as("ann", "member", page="pages/history.py")
+    at = app_as("ann", "member", page="screens/history.py")
     at.button(key=f"reuse-{job_id}").click().run()
     assert not at.exception and at.title[0].value == "Generate"
     assert at.selectbox(key=SIZE).value == "768x1344"
@@ -117,7 +117,7 @@ def test_a_reused_reference_can_be_dropped_before_generating() -> None:
 def test_more_like_this_from_a_teammates_image_says_their_reference_was_left_out() -> None:
     _, image = _made("bob", reference=_png("olive"))
     gallery.set_shared(ui.engine().db, gallery.Viewer("bob", "member"), [image], True)
-    at = app_as("ann", "member", page="pages/gallery.py")
+    at = app_as("ann", "member", page="screens/gallery.py")
     at.query_params["image"] = image
     at.run()
     at.session_state["gal_open"] = image

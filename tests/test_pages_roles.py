@@ -12,11 +12,8 @@ from streamlit.testing.v1 import AppTest
 from lib import auth, jobs, ui
 from tests.helpers import ROOT, app_as, ensure_user, run_next
 
-PAGE_FILES = {
-    "home": "pages/home.py", "generate": "pages/generate.py", "history": "pages/history.py",
-    "queue": "pages/queue.py", "gallery": "pages/gallery.py",
-    "analytics": "pages/analytics.py", "admin": "pages/admin.py", "compare": "pages/compare.py",
-}
+PAGE_FILES = {name: f"screens/{name}.py" for name in (
+    "home", "generate", "history", "queue", "gallery", "analytics", "admin", "compare")}
 ROLES = ("admin", "member", "analyst")
 CASES = [(role, page) for role in ROLES for page in PAGE_FILES]
 
@@ -67,6 +64,6 @@ def test_nobody_signed_in_gets_no_page_content() -> None:
 def test_the_analyst_navigation_has_no_generate_history_or_admin() -> None:
     at = app_as("ana", "analyst")
     assert not at.exception
-    for page in ("pages/generate.py", "pages/history.py", "pages/admin.py"):
+    for page in ("screens/generate.py", "screens/history.py", "screens/admin.py"):
         with pytest.raises(Exception):  # noqa: B017 - unknown page for this role
             at.switch_page(page).run()

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
 
 
 def _page(user: str = "ann", role: str = "member") -> AppTest:
-    at = app_as(user, role, page="pages/styles.py")
+    at = app_as(user, role, page="screens/styles.py")
     assert not at.exception
     return at
 
@@ -90,7 +90,7 @@ def test_use_opens_generate_with_the_style_selected() -> None:
 def test_an_analyst_gets_no_styles_page_and_is_refused_at_its_address() -> None:
     assert "styles" not in auth.allowed_pages("analyst")
     ensure_user("ana", "analyst")
-    at = AppTest.from_file(str(ROOT / "pages" / "styles.py"), default_timeout=30)
+    at = AppTest.from_file(str(ROOT / "screens" / "styles.py"), default_timeout=30)
     at.session_state["_test_user"] = "ana"
     at.run()
     assert any("not available to your role" in e.value for e in at.error)

@@ -47,31 +47,9 @@ def _engine(data_dir: str) -> Engine:
     return eng
 
 
-def leave_pages_directory_mode() -> None:
-    """Hand a page run straight from ``pages/`` back to app.py, which signs in and routes.
-
-    Streamlit starts in its legacy ``pages/``-directory mode (the folder exists) and leaves
-    it only when a script calls ``st.navigation``. If a fresh server's first request is a
-    page URL (a bookmark, tabs reconnecting after a restart), it runs that page file without
-    app.py and lists every file of ``pages/`` in a sidebar, for every visitor, until someone
-    loads ``/``. Here we do what ``st.navigation`` would do first and, in a session app.py
-    has not framed yet, rerun through app.py (which signs in and routes to this same URL).
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        if not st.session_state.get(FRAMED):
-            st.rerun()
-
-
-FRAMED = "_pb_framed"  # set by app.py in every session it has run in
-
-
 def require_page(page: str) -> auth.User:
     """The signed-in user, the one line each page opens with; stops the page for anyone not
     signed in, or whose role may not see it."""
-    leave_pages_directory_mode()
     user = auth_ui.current_user(engine())
     if user is None:
         st.warning("Please sign in first.", icon=":material/lock:")

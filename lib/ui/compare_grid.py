@@ -169,7 +169,7 @@ def _enlarge(eng: Engine, viewer: gallery.Viewer, image_id: str, prompt: str,
         return
     st.caption(f"{plain(column)} · {plain(shorten(prompt, 300))}")
     media_ui.picture(st.container(key=BIG), eng, img.watermarked_key or img.original_key)
-    st.page_link("pages/gallery.py", label="Open in the Gallery",
+    st.page_link("screens/gallery.py", label="Open in the Gallery",
                  icon=":material/open_in_full:", query_params={"image": image_id})
 
 

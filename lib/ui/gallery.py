@@ -204,7 +204,7 @@ def more_like_this(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDetail
                      "can reuse them.")
         toasts.later(said, ":material/auto_awesome:")
         st.session_state.pop("gal_open", None)
-        st.switch_page("pages/generate.py")
+        st.switch_page("screens/generate.py")
 
 
 def _facts_and_actions(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDetail) -> None:

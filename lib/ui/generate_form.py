@@ -27,7 +27,7 @@ def send_to_generate(restored: reuse.Restored) -> None:
     """Open Generate with these settings (closing the Gallery's dialog)."""
     st.session_state[REUSE] = restored
     st.session_state.pop("gal_open", None)
-    st.switch_page("pages/generate.py")
+    st.switch_page("screens/generate.py")
 
 
 def apply_reuse() -> None:

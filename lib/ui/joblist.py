@@ -76,9 +76,9 @@ def more_line(hidden: int, active: bool) -> None:
     st.caption(f"{fmt.plural(hidden, 'more job')} not shown here.")
     links = st.container(horizontal=True)
     with links:
-        st.page_link("pages/history.py", label="See them in History", icon=":material/history:")
+        st.page_link("screens/history.py", label="See them in History", icon=":material/history:")
         if active:
-            st.page_link("pages/queue.py", label="Running and waiting: Queue",
+            st.page_link("screens/queue.py", label="Running and waiting: Queue",
                          icon=":material/queue:")
 
 

@@ -86,7 +86,7 @@ def use_style(s: styles.Style) -> None:
             if s.settings.get(kind) in values:
                 st.session_state[f"gen_{kind}_{cls.id}_{model}"] = s.settings[kind]
     st.session_state["reuse"] = reuse
-    st.switch_page("pages/generate.py")
+    st.switch_page("screens/generate.py")
 
 
 def card(eng: Engine, me: User, s: styles.Style, job: PreviewJob | None) -> None:

@@ -231,7 +231,7 @@ def test_a_member_opening_another_members_image_by_url_sees_only_a_refusal() -> 
     eng = ui.engine()
     ensure_user("bob", "member")
     _, theirs = _image(eng, "bob", "bob's private boat")
-    at = app_as("ann", "member", page="pages/gallery.py")
+    at = app_as("ann", "member", page="screens/gallery.py")
     for probe in (theirs, f"{theirs}' OR '1'='1"):
         at.query_params["image"] = probe
         at.run()
@@ -249,7 +249,7 @@ def test_a_member_opening_another_members_image_by_url_sees_only_a_refusal() -> 
 def test_an_analyst_running_the_generate_page_directly_gets_no_form(page: str) -> None:
     """The menu leaves these pages out for analysts; the page itself checks again."""
     ensure_user("ana", "analyst")
-    at = AppTest.from_file(str(Path(APP).parent / "pages" / page), default_timeout=30)
+    at = AppTest.from_file(str(Path(APP).parent / "screens" / page), default_timeout=30)
     at.session_state["_test_user"] = "ana"
     at.run()
     assert not at.exception

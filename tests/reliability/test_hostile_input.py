@@ -266,7 +266,7 @@ def test_any_price_is_added_or_refused_with_a_message(engine: Engine, amount: De
 
 @pytest.mark.usefixtures("app_test_seam")
 def test_the_generate_page_shows_hostile_prompts_as_typed() -> None:
-    at = app_as("ann", "member", page="pages/generate.py")
+    at = app_as("ann", "member", page="screens/generate.py")
     for text in HOSTILE_TEXTS.values():
         at.text_area(key="gen_prompt").input(text)
         at.button(key="gen_submit").click().run()
@@ -285,7 +285,7 @@ def test_the_generate_page_shows_hostile_prompts_as_typed() -> None:
     ("", "The prompt is empty"), (" \n\t ", "The prompt is empty"), ("a fox\x00", "U+0000"),
 ], ids=["empty", "whitespace", "nul"])  # (longer than max_chars: the widget itself ignores it)
 def test_the_generate_page_refuses_bad_prompts_with_a_message(prompt: str, says: str) -> None:
-    at = app_as("ann", "member", page="pages/generate.py")
+    at = app_as("ann", "member", page="screens/generate.py")
     at.text_area(key="gen_prompt").input(prompt)
     at.button(key="gen_submit").click().run()
     assert not at.exception
@@ -302,20 +302,20 @@ def test_history_queue_gallery_and_home_show_hostile_text_as_typed() -> None:
                     [HOSTILE_TEXTS["streamlit"]])
     ids = [jobs.submit(eng, "ann", jobs.JobSpec(prompt=t, width=64, height=64))
            for t in HOSTILE_TEXTS.values()]
-    at = app_as("ann", "member", page="pages/history.py")
+    at = app_as("ann", "member", page="screens/history.py")
     assert sum(MARKER in m.value for m in at.markdown) == len(ids)
     finish_all(eng)
-    for page in ("pages/history.py", "pages/queue.py", "pages/gallery.py", "pages/home.py"):
+    for page in ("screens/history.py", "screens/queue.py", "screens/gallery.py", "screens/home.py"):
         at.switch_page(page).run()
         assert not at.exception, page
         assert unsafe_markup(at) == [], page
     # The thumbnail grid is one custom component: its prompts travel as data, exactly as
     # typed, and its script only ever sets them as text (textContent, alt, title).
-    at.switch_page("pages/gallery.py").run()
+    at.switch_page("screens/gallery.py").run()
     assert {t["prompt"] for t in grid_tiles(at)} == set(HOSTILE_TEXTS.values())
     assert "innerHTML" not in grid._JS and "insertAdjacentHTML" not in grid._JS
     image = str(eng.db.scalar("SELECT id FROM images WHERE job_id = ?", [ids[0]]))
-    at.switch_page("pages/gallery.py")
+    at.switch_page("screens/gallery.py")
     at.query_params["image"] = image
     at.run()
     assert not at.exception and unsafe_markup(at) == []
@@ -412,9 +412,9 @@ def test_every_page_shows_hostile_fields_as_text(
     for user, role in (("root", "admin"), ("ann", "member"), ("finn", "analyst")):
         at = app_as(user, role)
         for page in auth.allowed_pages(role):
-            at.switch_page(f"pages/{page}.py").run()
+            at.switch_page(f"screens/{page}.py").run()
             _check(at, f"{page} as {role}", seen)
-        at.switch_page("pages/analytics.py")
+        at.switch_page("screens/analytics.py")
         for key, value in (("an_split", "model"), ("an_dur_by", "model")):
             at.session_state[key] = value
         at.run()
@@ -429,7 +429,7 @@ def test_every_page_shows_hostile_fields_as_text(
         visible = {n: i for n, i in made["images"].items()
                    if role != "member" or list(PAYLOADS).index(n) % 2 == 0}
         for image in visible.values():  # the detail dialog and its parameter table
-            at.switch_page("pages/gallery.py")
+            at.switch_page("screens/gallery.py")
             at.session_state["gal_open"] = image
             at.run()
             _check(at, f"gallery as {role}, image detail", seen)
@@ -441,12 +441,12 @@ def test_every_page_shows_hostile_fields_as_text(
         if role == "analyst":
             continue
         for cid in made["comparisons"]:
-            at.switch_page("pages/compare.py")
+            at.switch_page("screens/compare.py")
             at.query_params["id"] = cid
             at.run()
             _check(at, f"compare as {role}, a comparison", seen)
         at.query_params.clear()
-        at.switch_page("pages/compare.py")  # the builder: hostile style names as columns
+        at.switch_page("screens/compare.py")  # the builder: hostile style names as columns
         at.session_state["cmp_prompts"] = "\n".join(LINKS_AND_COLOURS.values())
         at.session_state["cmp_styles"] = ["hostile-0", "hostile-2"]
         at.run()
@@ -455,11 +455,11 @@ def test_every_page_shows_hostile_fields_as_text(
         at.run()
         _check(at, f"compare as {role}, builder error", seen)
         assert at.error, "the seeds were not refused"
-        at.switch_page("pages/styles.py")
+        at.switch_page("screens/styles.py")
         at.session_state["styles_flash"] = f"Proposed “{PAYLOADS['md_link']}”."
         at.run()
         _check(at, f"styles as {role}, proposal flash", seen)
-    at = app_as("root", "admin", page="pages/admin.py")
+    at = app_as("root", "admin", page="screens/admin.py")
     for tab in ("Users", "Budgets", "Prices", "Providers", "Storage", "Styles"):
         at.session_state["admin_tab"] = tab
         at.run()
@@ -541,7 +541,7 @@ def test_the_image_detail_shows_any_field_as_typed(text: str) -> None:
         cur.execute("UPDATE images SET model = ?, negative_prompt = ?, quality = ?, style = ?, "
                     "request_id = ?, prompt = ?", [text] * 6)
     image = str(eng.db.scalar("SELECT id FROM images"))
-    at = app_as("ann", "member", page="pages/gallery.py")
+    at = app_as("ann", "member", page="screens/gallery.py")
     at.session_state["gal_open"] = image
     at.run()
     assert not at.exception and at.table

@@ -6,7 +6,6 @@ from lib import auth, ui
 from lib.mdtext import plain
 from lib.ui import signin as auth_ui
 
-ui.leave_pages_directory_mode()
 eng = ui.engine()
 
 _, middle, _ = st.columns([1, 2, 1])  # centred, like the sign-in screen
