@@ -22,11 +22,11 @@ if steps.first_image or steps.add_team:
         if steps.first_image:
             if st.button("Generate your first image", key="home_first_image", type="primary",
                          icon=":material/brush:"):
-                st.switch_page("pages/generate.py")
+                st.switch_page("screens/generate.py")
             st.caption("The sandbox draws placeholder art offline, for free: no API key needed.")
         if steps.add_team:
             if st.button("Add your team", key="home_add_team", icon=":material/group_add:"):
-                st.switch_page("pages/admin.py")
+                st.switch_page("screens/admin.py")
             st.caption("Create accounts for members (who generate) and analysts (who read the "
                        "costs), and set budgets.")
 today, month = stats.today_and_month(eng, None if team else me.username)
