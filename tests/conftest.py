@@ -15,6 +15,35 @@ from hypothesis import settings
 settings.register_profile("promptboard", deadline=None)
 settings.load_profile("promptboard")
 
+# PROMPTBOARD_TEST_TRAVEL_DAYS=365 runs the whole session that many days from today (wall clock
+# only: time.time, datetime.now, date.today; monotonic time and sleeps are real). The suite
+# must pass on any day, so it must pass then too: every date-dependent test is on a pinned clock.
+_TRAVEL_DAYS = os.environ.get("PROMPTBOARD_TEST_TRAVEL_DAYS", "")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _TRAVEL_DAYS:
+        from datetime import UTC, datetime, timedelta
+
+        import time_machine
+
+        trip = time_machine.travel(datetime.now(UTC) + timedelta(days=float(_TRAVEL_DAYS)),
+                                   tick=True)
+        trip.start()
+        config.add_cleanup(trip.stop)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _TRAVEL_DAYS:
+        skip = pytest.mark.skip(reason="its subprocesses do not travel: they would run on today")
+        for item in items:
+            if "own_clock" in item.keywords:
+                item.add_marker(skip)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    return f"travelling {_TRAVEL_DAYS} days ahead (wall clock)" if _TRAVEL_DAYS else None
+
 
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:

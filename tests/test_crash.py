@@ -15,6 +15,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from lib import config, jobs
 from lib.engine import Engine
 from tests.helpers import ROOT, run_cli
@@ -31,6 +33,7 @@ def _worker(env: dict[str, str]) -> subprocess.Popen[str]:
     )
 
 
+@pytest.mark.own_clock
 def test_sigkill_at_any_point_leaves_every_job_finished_once_and_consistent(
     monkeypatch: object,
 ) -> None:

@@ -96,19 +96,20 @@ def test_urls_that_break_a_rule_are_refused_without_any_lookup(
 
 def _cert(tmp: Path, name: str) -> tuple[Path, Path, Path]:
     """A CA file, and a server certificate and key for ``name`` signed by it."""
-    now = dt.datetime.now(dt.UTC)
-    day = dt.timedelta(days=1)
+    # Valid on any day the suite runs (OpenSSL checks against the real clock, which the
+    # PROMPTBOARD_TEST_TRAVEL_DAYS run leaves alone): not "now ± a day".
+    since, until = dt.datetime(2000, 1, 1, tzinfo=dt.UTC), dt.datetime(2100, 1, 1, tzinfo=dt.UTC)
     ca_key, key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "test CA")])
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name)
           .public_key(ca_key.public_key()).serial_number(1)
-          .not_valid_before(now - day).not_valid_after(now + day)
+          .not_valid_before(since).not_valid_after(until)
           .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
           .sign(ca_key, hashes.SHA256()))
     leaf = (x509.CertificateBuilder()
             .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
             .issuer_name(ca_name).public_key(key.public_key()).serial_number(2)
-            .not_valid_before(now - day).not_valid_after(now + day)
+            .not_valid_before(since).not_valid_after(until)
             .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
             .sign(ca_key, hashes.SHA256()))
     paths = tmp / "ca.pem", tmp / "cert.pem", tmp / "key.pem"
