@@ -323,7 +323,7 @@ def sign_out(eng: Engine, user: User) -> None:
 
 def account_menu(eng: Engine, user: User) -> None:
     """Who is signed in, and the sign-out button (for the sidebar)."""
-    st.caption(f"Signed in as **{plain(user.name)}** · {user.role}")
+    st.caption(f"Signed in as {plain(user.name)} · {user.role}")  # a name, never formatted
     if st.button("Sign out", key="auth_sign_out", icon=":material/logout:"):
         sign_out(eng, user)
 

@@ -87,7 +87,7 @@ def sign_in(base_url: str, username: str, shared: Shared) -> Session:
     sess.set("auth_login_username", string_value=username)
     sess.set("auth_login_password", string_value=PASSWORD)
     render = shared.add(sess.click("Sign in", action="sign in"))
-    if f"Signed in as **{username.title()}**" not in render.text():
+    if f"Signed in as {username.title()} · " not in render.text():
         raise ProtocolError(f"{username} is not signed in: {render.errors or render.texts[:3]}")
     return sess
 
