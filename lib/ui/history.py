@@ -18,8 +18,9 @@ import streamlit as st
 from lib import activity, fmt, jobgroups, jobs, reuse, ui
 from lib.engine import Engine
 from lib.jobgroups import JobGroup
-from lib.mdtext import plain, shorten
+from lib.mdtext import plain
 from lib.ui import generate_form as form_ui
+from lib.ui.joblist import prompt_label
 
 THUMB_H = 72  # px: every thumbnail's height; its width follows its image
 THUMBS_AT_MOST = 12  # per card; a bigger batch says how many more it has
@@ -67,13 +68,9 @@ def history_list(eng: Engine, user: str, rows: Sequence[jobs.Job]) -> None:
                 thumbs(eng, group.key, shown)
 
 
-def _label(job: jobs.Job) -> str:
-    return plain(shorten(job.prompt, 89))  # user text: shown as typed, never as markup
-
-
 def _batch_heading(eng: Engine, group: JobGroup) -> None:
     st.markdown(f"{ui.STATUS_ICONS[group.status]} **Batch of {group.size}** · "
-                f"{_label(group.first)}")
+                f"{prompt_label(group.first)}")
     costs = [activity.shown_cost(eng, j) for j in group.jobs]
     known = sum((c for c in costs if c is not None), start=Decimal(0))
     total = (f"total {fmt.money(known)}" if None not in costs
@@ -86,7 +83,7 @@ def _batch_heading(eng: Engine, group: JobGroup) -> None:
 def _row(eng: Engine, user: str, job: jobs.Job, *, in_batch: bool) -> None:
     left, right = st.columns([4, 1])
     what = (f"seed {job.seed}" if in_batch and job.seed is not None
-            else _label(job) if in_batch else plain(job.prompt))
+            else prompt_label(job) if in_batch else plain(job.prompt))
     left.markdown(f"{ui.STATUS_ICONS[job.status]} **{job.status.title()}** · {what}")
     left.caption(
         f"{job.created_at:%Y-%m-%d %H:%M} UTC · {job.provider} · {plain(job.model)} · "

@@ -38,8 +38,9 @@ _IN_VIEW_CSS = f"""<style>
 </style>"""
 
 
-def _label(job: jobs.Job) -> str:
-    return plain(shorten(job.prompt, 89))  # user text: shown as typed, never as markup
+def prompt_label(job: jobs.Job) -> str:
+    """A job's prompt for a heading: shortened, and shown as typed, never as markup."""
+    return plain(shorten(job.prompt, 89))
 
 
 # --------------------------------------------------------------------------- Generate
@@ -91,7 +92,8 @@ def _batch_card(eng: Engine, user: str, group: JobGroup, images: dict[str, list[
                 ) -> None:
     job = group.first
     with st.container(border=True):
-        st.markdown(f"{ui.STATUS_ICONS[group.status]} **Batch of {group.size}** · {_label(job)}")
+        st.markdown(f"{ui.STATUS_ICONS[group.status]} **Batch of {group.size}** · "
+                    f"{prompt_label(job)}")
         st.caption(f"{job.provider} · {plain(job.model)} · {fmt.plural(job.n, 'image')} each · "
                    f"batch {plain(group.batch_id)}")
         if group.active:
@@ -114,7 +116,7 @@ def _batch_card(eng: Engine, user: str, group: JobGroup, images: dict[str, list[
 def _job_card(eng: Engine, user: str, job: jobs.Job, images: list[dict[str, Any]],
               typical: dict[tuple[str, str], float]) -> None:
     with st.container(border=True):
-        st.markdown(f"{ui.STATUS_ICONS[job.status]} **{job.status.title()}** · {_label(job)}")
+        st.markdown(f"{ui.STATUS_ICONS[job.status]} **{job.status.title()}** · {prompt_label(job)}")
         st.caption(f"{job.provider} · {plain(job.model)} · {fmt.plural(job.n, 'image')} · "
                    f"job {job.id}")
         if job.status in jobs.ACTIVE:
@@ -216,7 +218,7 @@ def _queue_row(eng: Engine, me: auth.User, group: JobGroup, rows: list[activity.
                typical: dict[tuple[str, str], float], now: datetime) -> None:
     job = group.first
     mine = job.user_id == me.username
-    prompt = _label(job) if (mine or me.role != "member") else "(another person's prompt)"
+    prompt = prompt_label(job) if (mine or me.role != "member") else "(another person's prompt)"
     may_cancel = (mine and auth.can(me.role, "generate")) or me.role == "admin"
     with st.container(border=True):
         left, right = st.columns([5, 1])
