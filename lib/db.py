@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -236,7 +237,18 @@ class Database:
             self._con.execute("CHECKPOINT")
 
     def close(self) -> None:
-        """Close the connection; the file lock is released."""
-        if not self._closed:
-            self._closed = True
-            self._con.close()
+        """Close the connection; the file lock is released. A call another thread is making
+        right now (a worker's progress write at shutdown) is let finish: DuckDB refuses to
+        close a busy connection, so closing retries for up to 5 s."""
+        if self._closed:
+            return
+        self._closed = True
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                self._con.close()
+                return
+            except duckdb.ResourceInUseException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
