@@ -7,7 +7,8 @@ every page checks the role again itself).
 
 import streamlit as st
 
-from lib import auth, ui
+from lib import ui
+from lib.auth import accounts as auth
 from lib.ui import signin as auth_ui
 
 st.set_page_config(page_title="Promptboard", page_icon=":material/palette:", layout="wide")

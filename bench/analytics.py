@@ -13,7 +13,7 @@
   Target <= 2.0. Cold renders (the cache cleared first, so every query runs, as after a
   write or a change of filters) are reported beside it.
 - ``export_1m_csv_s``: the full-year ledger (one row per image, plus failed jobs) written
-  as CSV by ``lib.report.export``: the median of 3. Target <= 10. Parquet is reported too.
+  as CSV by ``lib.reporting.report.export``: the median of 3. Target <= 10. Parquet is reported too.
 
 The page runs in AppTest in this process, signed in as an admin through the test seam
 (PROMPTBOARD_TESTING=1), on temporary data dirs; the history comes from ``lib.demo``
@@ -47,8 +47,10 @@ def _page(data_dir: str, images: int, days: int) -> tuple[Any, dict[str, Any]]:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
-    from lib import auth, config, demo, ui
-    from lib.clock import utcnow
+    from lib import demo, ui
+    from lib.auth import accounts as auth
+    from lib.core import config
+    from lib.core.clock import utcnow
     from lib.engine import Engine
 
     st.cache_data.clear()
@@ -85,7 +87,8 @@ def _clear() -> None:
 
 def default_view_ms(runs: int) -> tuple[list[float], dict[str, float]]:
     """Every query behind the default view, uncached: total per pass, and median per query."""
-    from lib import analytics, ledger, ui
+    from lib import ui
+    from lib.reporting import analytics, ledger
     from lib.ui.analytics import preset_range
 
     eng = ui.engine()
@@ -121,7 +124,8 @@ def default_view_ms(runs: int) -> tuple[list[float], dict[str, float]]:
 
 def export_s(fmt: str, runs: int, days: int) -> tuple[list[float], int, int]:
     """Full-period ledger exports: wall times, rows and the file's size in bytes."""
-    from lib import analytics, report, ui
+    from lib import ui
+    from lib.reporting import analytics, report
 
     eng = ui.engine()
     today = eng.clock.now().date()

@@ -42,8 +42,10 @@ def _gallery(data_dir: str, images: int) -> Any:
     """An AppTest on the Gallery page for a fresh data dir holding ``images`` demo images."""
     from streamlit.testing.v1 import AppTest
 
-    from lib import auth, config, demo, ui
-    from lib.clock import utcnow
+    from lib import demo, ui
+    from lib.auth import accounts as auth
+    from lib.core import config
+    from lib.core.clock import utcnow
     from lib.engine import Engine
 
     os.environ["PROMPTBOARD_DATA_DIR"] = data_dir  # ui.engine() keeps one per data dir

@@ -25,12 +25,14 @@ import time
 
 from PIL import Image, ImageDraw
 
-from lib import config, imaging, jobs
+from lib.core import config
 from lib.engine import Engine
-from lib.pipeline import process
+from lib.imaging import images as imaging
+from lib.jobs import queue as jobs
+from lib.jobs.pipeline import process
+from lib.jobs.worker import claim
 from lib.providers.base import GeneratedImage, GenerationRequest, GenerationResult, JobContext
 from lib.providers.sandbox import SandboxProvider
-from lib.worker import claim
 
 
 def _png_1024() -> bytes:

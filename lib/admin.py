@@ -14,13 +14,13 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from lib import auth
-from lib import providers as registry
-from lib.db import Database
-from lib.fmt import plural
+from lib.auth import accounts as auth
+from lib.core.fmt import plural
+from lib.db.database import Database
+from lib.providers import registry
 from lib.providers.base import ProviderError
 from lib.providers.http import redact
-from lib.storage import StorageError
+from lib.storage.base import StorageError
 
 if TYPE_CHECKING:
     from lib.engine import Engine

@@ -21,10 +21,12 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from lib import config, jobs, report
-from lib import providers as registry
-from lib.db import DatabaseLocked
+from lib.core import config
+from lib.db.database import DatabaseLocked
 from lib.engine import Engine
+from lib.jobs import queue as jobs
+from lib.providers import registry
+from lib.reporting import report
 
 EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 1, 2, 3
 

@@ -2,13 +2,12 @@
 
 Demo jobs and images have ``demo = true``; their ids start ``dm``/``di`` (never hex, so never
 a real id); demo users are ``demo-<name>`` at ``@demo.invalid``, disabled, with no password;
-all demo rows share 24 pictures under ``demo/`` in storage. :func:`remove` takes it all out
-and leaves real data alone; :func:`generate` replaces an earlier demo history.
+all demo rows share 24 pictures under ``demo/``. :func:`remove` takes it all out and leaves
+real data alone; :func:`generate` replaces an earlier demo history.
 
 numpy draws the random columns from one seeded generator (same seed and end, same history);
-DuckDB builds strings and inserts set-based from registered DataFrames in one transaction.
-Costs use the prices in effect at ``end`` throughout (so a model whose price row is newer
-than the history still has one); a model with no price row costs :data:`DEMO_FALLBACK_USD`.
+DuckDB inserts them set-based in one transaction. Costs use the prices in effect at ``end``
+(a model priced after the history began still has one), else :data:`DEMO_FALLBACK_USD`.
 """
 
 from __future__ import annotations
@@ -22,9 +21,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from lib import costs, imaging
-from lib.db import one_row
-from lib.providers import sandbox_art
+from lib.money import costs
+from lib.imaging import images as imaging
+from lib.db.database import one_row
+from lib.providers.registry import sandbox_art
 
 if TYPE_CHECKING:
     from lib.engine import Engine

@@ -10,14 +10,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from lib import config, costs, styles
-from lib import providers as registry
-from lib import storage as storage_mod
-from lib.clock import Clock
-from lib.db import Database
-from lib.fsperm import private_dir
+from lib.core import config
+from lib.core.clock import Clock
+from lib.core.fsperm import private_dir
+from lib.db.database import Database
+from lib.jobs.worker import RetryPolicy, WorkerPool, recover
+from lib.money import costs
+from lib.providers import registry
 from lib.providers.base import Provider
-from lib.worker import RetryPolicy, WorkerPool, recover
+from lib.storage import base as storage_mod
+from lib.styles import library as styles
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,11 @@
 
 import streamlit as st
 
-from lib import admin, auth, csvsafe, styles, ui
-from lib.mdtext import plain
+from lib import admin, ui
+from lib.auth import accounts as auth
+from lib.core import csvsafe
+from lib.core.text import plain
+from lib.styles import library as styles
 from lib.ui.admin import (
     BADGES,
     attempt,

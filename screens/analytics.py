@@ -5,8 +5,11 @@ Admins and analysts see the team; a member sees only their own costs.
 
 import streamlit as st
 
-from lib import analytics, charts, csvsafe, ui
+from lib import ui
+from lib.core import csvsafe
+from lib.reporting import analytics
 from lib.ui import analytics as board
+from lib.ui import charts
 
 eng = ui.engine()
 me = ui.require_page("analytics")

@@ -2,8 +2,10 @@
 
 import streamlit as st
 
-from lib import compare_store, gallery, ui
-from lib.mdtext import plain
+from lib import ui
+from lib.compare import store as compare_store
+from lib.core.text import plain
+from lib.gallery import queries as gallery
 from lib.ui import compare as grid
 
 eng = ui.engine()

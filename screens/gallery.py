@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from lib import gallery, ui
-from lib.mdtext import plain
+from lib import ui
+from lib.core.text import plain
+from lib.gallery import queries as gallery
 from lib.ui import gallery as tiles
 from lib.ui import grid, toasts
 

@@ -4,9 +4,13 @@ from dataclasses import replace
 
 import streamlit as st
 
-from lib import activity, batches, fmt, forms, jobs, styles, ui
-from lib import providers as registry
-from lib.mdtext import plain
+from lib import ui
+from lib.core import fmt
+from lib.core.text import plain
+from lib.jobs import activity, batches, forms
+from lib.jobs import queue as jobs
+from lib.providers import registry
+from lib.styles import library as styles
 from lib.ui import generate_form as form_ui
 from lib.ui import joblist, toasts
 

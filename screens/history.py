@@ -2,8 +2,10 @@
 
 import streamlit as st
 
-from lib import activity, jobs, ui
-from lib import providers as registry
+from lib import ui
+from lib.jobs import activity
+from lib.jobs import queue as jobs
+from lib.providers import registry
 from lib.ui import history as history_ui
 
 eng = ui.engine()

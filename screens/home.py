@@ -2,8 +2,13 @@
 
 import streamlit as st
 
-from lib import activity, auth, gallery, jobs, stats, ui
-from lib.mdtext import plain
+from lib import ui
+from lib.auth import accounts as auth
+from lib.core.text import plain
+from lib.gallery import queries as gallery
+from lib.jobs import activity
+from lib.jobs import queue as jobs
+from lib.reporting import stats
 from lib.ui import gallery as tiles
 from lib.ui import grid
 

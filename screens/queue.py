@@ -3,8 +3,9 @@ starts, progress, and cancel (a job, a batch, or everything one may cancel)."""
 
 import streamlit as st
 
-from lib import auth, ui
-from lib.mdtext import plain
+from lib import ui
+from lib.auth import accounts as auth
+from lib.core.text import plain
 from lib.ui import joblist
 from lib.ui.guard import authed_fragment
 

@@ -2,8 +2,9 @@
 
 import streamlit as st
 
-from lib import auth, ui
-from lib.mdtext import plain
+from lib import ui
+from lib.auth import accounts as auth
+from lib.core.text import plain
 from lib.ui import signin as auth_ui
 
 eng = ui.engine()

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from lib import ui
-from lib.mdtext import plain
+from lib.core.text import plain
 from lib.ui import styles as looks
 
 eng = ui.engine()

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lib.clock import Clock, FakeClock
+from lib.core.clock import Clock, FakeClock
 
 if TYPE_CHECKING:
     from lib.engine import Engine
@@ -37,8 +37,8 @@ def json_lines(text: str) -> list[dict[str, Any]]:
 
 def run_next(engine: Engine) -> str | None:
     """Claim the next job and run it in this thread; its end state, or None if none queued."""
-    from lib.pipeline import process
-    from lib.worker import claim
+    from lib.jobs.pipeline import process
+    from lib.jobs.worker import claim
 
     job = claim(engine, "test")
     return None if job is None else process(engine, job)
@@ -69,8 +69,9 @@ TEST_PASSWORD = "correct horse battery"
 
 def ensure_user(username: str, role: str) -> None:
     """Create a user in the dashboard's engine (once)."""
-    from lib import auth, ui
-    from lib.clock import utcnow
+    from lib import ui
+    from lib.auth import accounts as auth
+    from lib.core.clock import utcnow
 
     eng = ui.engine()
     if auth.get_user(eng.db, username) is None:

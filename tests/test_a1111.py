@@ -12,13 +12,14 @@ from typing import Any
 
 import pytest
 
-from lib import config, jobs
-from lib import providers as registry
-from lib.clock import FakeClock
+from lib.core import config
+from lib.core.clock import FakeClock
 from lib.engine import Engine
+from lib.jobs import queue as jobs
+from lib.jobs.worker import RetryPolicy
+from lib.providers import registry
 from lib.providers.a1111 import A1111Provider
 from lib.providers.base import GenerationRequest, Rejected
-from lib.worker import RetryPolicy
 from tests.fakes.a1111 import GENERATE, REAL_SEED, FakeA1111, error, png_bytes
 from tests.fakes.server import Reply
 from tests.helpers import MemoryContext, TickingClock, run_next

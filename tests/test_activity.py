@@ -8,9 +8,12 @@ from decimal import Decimal
 
 import pytest
 
-from lib import activity, config, jobs, pricing
-from lib.clock import FakeClock
+from lib.core import config
+from lib.core.clock import FakeClock
 from lib.engine import Engine
+from lib.jobs import activity
+from lib.jobs import queue as jobs
+from lib.money import pricing
 from tests.helpers import run_next
 
 
@@ -67,7 +70,7 @@ def test_progress_is_real_when_reported_and_labelled_estimate_otherwise(
     engine: Engine, clock: FakeClock
 ) -> None:
     job_id = submit(engine, "ann")
-    from lib.worker import claim
+    from lib.jobs.worker import claim
 
     job = claim(engine, "w")
     assert job is not None
@@ -154,7 +157,7 @@ def test_a_failed_job_of_a_priced_provider_stays_unknown_but_never_run_is_zero(
 def test_history_pages_by_group_so_a_batch_counts_once_and_is_never_split(
     engine: Engine, clock: FakeClock
 ) -> None:
-    from lib import batches
+    from lib.jobs import batches
 
     submit(engine, "ann", "oldest lone cat")
     clock.advance(1)

@@ -9,12 +9,15 @@ from typing import Any
 
 import pytest
 
-from lib import admin, auth, config, jobs
-from lib import providers as registry
-from lib.clock import FakeClock
+from lib import admin
+from lib.auth import accounts as auth
+from lib.core import config
+from lib.core.clock import FakeClock
 from lib.engine import Engine
+from lib.jobs import queue as jobs
+from lib.providers import registry
 from lib.providers.base import NeedsKey
-from lib.storage import LocalStorage, StorageError
+from lib.storage.base import LocalStorage, StorageError
 from tests.helpers import run_next
 
 NOW = datetime(2026, 11, 2, 9, 0, 0)

@@ -13,8 +13,10 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from lib import auth, styles, ui
-from lib.clock import utcnow
+from lib import ui
+from lib.auth import accounts as auth
+from lib.core.clock import utcnow
+from lib.styles import library as styles
 from tests.helpers import ROOT, app_as, ensure_user
 
 PAGE = str(ROOT / "screens" / "admin.py")
@@ -96,7 +98,7 @@ def test_every_tab_but_styles_is_drawn_on_each_run_and_styles_only_while_open(
 ) -> None:
     """Hidden tabs are drawn so their half-filled forms survive a look elsewhere (the browser
     journey checks that); Styles, whose cards and previews grow with the library, waits."""
-    from lib import styles as styles_lib
+    from lib.styles import library as styles_lib
 
     listed: list[bool] = []
 

@@ -28,12 +28,13 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from lib import analytics as a
-from lib import config, costs
-from lib import ledger as lg
-from lib.clock import FakeClock
-from lib.db import Database
+from lib.core import config
+from lib.core.clock import FakeClock
+from lib.db.database import Database
 from lib.engine import Engine
+from lib.money import costs
+from lib.reporting import analytics as a
+from lib.reporting import ledger as lg
 
 NOV = a.Filters(date(2026, 11, 1), date(2026, 11, 30))
 ADMIN, ANALYST = a.Viewer("root", "admin"), a.Viewer("finn", "analyst")

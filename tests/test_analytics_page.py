@@ -219,7 +219,7 @@ def test_a_cold_render_runs_each_query_once_prefetched_side_by_side(
         role: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The prefetch list and the page's own calls must name the same queries: otherwise the
     page would run a query twice (once in the pool, once again for the cache miss)."""
-    from lib import analytics, ledger
+    from lib.reporting import analytics, ledger
 
     _history()
     ran: list[tuple[str, str]] = []
@@ -284,7 +284,7 @@ def test_cancelled_jobs_are_counted_apart_not_as_failures() -> None:
 def test_this_months_budget_is_shown_over_when_over() -> None:
     from decimal import Decimal
 
-    from lib import budgets
+    from lib.money import budgets
 
     eng = ui.engine()
     now = eng.clock.now()

@@ -1,4 +1,4 @@
-"""Users, passwords, lockout, sessions, the cookie key and roles: lib/auth.py without Streamlit."""
+"""Users, passwords, lockout, sessions, the cookie key and roles: lib.auth without Streamlit."""
 
 from __future__ import annotations
 
@@ -12,13 +12,15 @@ from pathlib import Path
 import bcrypt
 import pytest
 
-from lib import auth, auth_oidc, config
-from lib.auth import User
-from lib.clock import FakeClock
-from lib.db import Database
+from lib.auth import accounts as auth
+from lib.auth import oidc as auth_oidc
+from lib.auth.accounts import User
+from lib.core import config
+from lib.core.clock import FakeClock
+from lib.db.database import Database
 
 PASSWORD = "correct horse battery"
-# Migration 002 the lead adds to lib/db.py; until then the fixtures apply it.
+# Migration 002 the lead adds to lib/db/database.py; until then the fixtures apply it.
 @pytest.fixture(autouse=True)
 def _fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
     """Cost 4 keeps the suite quick; one test checks the real cost."""

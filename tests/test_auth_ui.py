@@ -14,10 +14,12 @@ import streamlit as st
 import streamlit.runtime.context as st_context
 from streamlit.testing.v1 import AppTest
 
-from lib import auth, auth_oidc, ui
-from lib.clock import utcnow
+from lib import ui
+from lib.auth import accounts as auth
+from lib.auth import oidc as auth_oidc
+from lib.core.clock import utcnow
+from lib.core.text import plain
 from lib.engine import Engine
-from lib.mdtext import plain
 from lib.ui import signin as auth_ui
 from tests.test_auth import PASSWORD
 

@@ -10,9 +10,15 @@ from decimal import Decimal
 
 import pytest
 
-from lib import batches, budgets, config, gallery, imaging, jobmodel, jobs
-from lib import providers as registry
+from lib.core import config
 from lib.engine import Engine
+from lib.gallery import queries as gallery
+from lib.imaging import images as imaging
+from lib.jobs import batches
+from lib.jobs import model as jobmodel
+from lib.jobs import queue as jobs
+from lib.money import budgets
+from lib.providers import registry
 from tests.helpers import TickingClock, run_next
 
 
@@ -194,7 +200,7 @@ def test_a_batch_that_fits_the_budget_exactly_is_queued(engine: Engine) -> None:
 def test_a_team_batch_refused_to_an_admin_does_not_ask_them_to_ask_themselves(
     engine: Engine,
 ) -> None:
-    from lib import auth
+    from lib.auth import accounts as auth
     from tests.helpers import TEST_PASSWORD
 
     auth.create_user(engine.db, "alice", "Alice", None, "admin", TEST_PASSWORD,

@@ -8,9 +8,12 @@ from decimal import Decimal
 
 import pytest
 
-from lib import auth, budgets, config, jobs
-from lib.clock import FakeClock
+from lib.auth import accounts as auth
+from lib.core import config
+from lib.core.clock import FakeClock
 from lib.engine import Engine
+from lib.jobs import queue as jobs
+from lib.money import budgets
 from tests.helpers import TEST_PASSWORD, run_next
 
 

@@ -10,11 +10,12 @@ import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from lib import analytics as a
-from lib import charts, config
-from lib.clock import FakeClock
-from lib.db import Database
+from lib.core import config
+from lib.core.clock import FakeClock
+from lib.db.database import Database
 from lib.engine import Engine
+from lib.reporting import analytics as a
+from lib.ui import charts
 from tests.test_analytics import ADMIN, NOV, add_history
 
 EMPTY = a.Filters(date(2020, 1, 1), date(2020, 1, 31))

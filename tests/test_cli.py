@@ -8,8 +8,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from lib import config
-from lib.db import Database
+from lib.core import config
+from lib.db.database import Database
 from tests.helpers import json_lines, run_cli
 
 

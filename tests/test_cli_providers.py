@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from lib import config
+from lib.core import config
 from tests.fakes.a1111 import FakeA1111
 from tests.fakes.gemini import KEY as GEMINI_KEY
 from tests.fakes.gemini import FakeGemini
@@ -52,7 +52,7 @@ CASES: list[tuple[str, Callable[[], tuple[Any, dict[str, str]]], list[str], floa
     # gpt-image-2 usage from the fake: 50 text-in tokens x $5/1M + 1056 image-out x $30/1M
     ("openai", _openai, [], 50 * 5e-6 + 1056 * 30e-6),
     # gemini-3-pro-image (the default) at 1K: 270 input tokens x $2/1M + 1120 image tokens
-    # x $120/1M (lib/prices/gemini.csv)
+    # x $120/1M (lib/money/prices/gemini.csv)
     ("gemini", _gemini, [], 270 * 2e-6 + 1120 * 120e-6),
     # Stability Core: 3 credits x $0.01
     ("stability", _stability, [], 0.03),

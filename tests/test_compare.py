@@ -8,10 +8,11 @@ from decimal import Decimal
 
 import pytest
 
-from lib import budgets, config, costs
-from lib import compare as cmp
-from lib.compare_estimate import estimate
+from lib.compare import grid as cmp
+from lib.compare.estimate import estimate
+from lib.core import config
 from lib.engine import Engine
+from lib.money import budgets, costs
 from tests.fakes.openai import KEY as OPENAI_KEY
 from tests.helpers import TickingClock
 

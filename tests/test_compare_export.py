@@ -9,11 +9,11 @@ from collections.abc import Iterator
 import pytest
 from PIL import Image
 
-from lib import compare as cmp
-from lib import compare_export as export
-from lib import compare_store as store
-from lib import config, gallery
+from lib.compare import export, store
+from lib.compare import grid as cmp
+from lib.core import config
 from lib.engine import Engine
+from lib.gallery import queries as gallery
 from tests.helpers import TickingClock, run_next
 
 ANN = gallery.Viewer("ann", "member")
@@ -90,8 +90,8 @@ def test_csv_cells_that_look_like_formulas_are_defused(engine: Engine) -> None:
 def test_the_png_font_draws_a_star_and_captions_use_the_money_format() -> None:
     from decimal import Decimal
 
-    from lib import compare_export as ex
-    from lib.compare_store import CellState
+    from lib.compare import export as ex
+    from lib.compare.store import CellState
 
     font = ex._font(13)
     assert getattr(font, "path", None) == str(ex.FONT)  # the shipped DejaVu Sans
@@ -109,8 +109,8 @@ def test_without_the_shipped_font_ratings_read_out_of_five_never_a_missing_star(
     from decimal import Decimal
     from pathlib import Path
 
-    from lib import compare_export as ex
-    from lib.compare_store import CellState
+    from lib.compare import export as ex
+    from lib.compare.store import CellState
 
     # not a font name Pillow would find among the system fonts instead
     monkeypatch.setattr(ex, "FONT", Path("/nonexistent/no-such-font.ttf"))

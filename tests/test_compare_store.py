@@ -8,10 +8,12 @@ from decimal import Decimal
 
 import pytest
 
-from lib import compare as cmp
-from lib import compare_store as store
-from lib import config, gallery, jobs
+from lib.compare import grid as cmp
+from lib.compare import store
+from lib.core import config
 from lib.engine import Engine
+from lib.gallery import queries as gallery
+from lib.jobs import queue as jobs
 from lib.providers import create
 from lib.providers.base import (
     NULL_CONTEXT,
@@ -264,7 +266,7 @@ def test_analysts_and_unknown_roles_cannot_start_a_comparison(engine: Engine) ->
 def test_a_grid_over_the_budget_is_refused_before_anything_is_saved_or_queued(
     engine: Engine,
 ) -> None:
-    from lib import budgets
+    from lib.money import budgets
 
     budgets.set_budget(engine.db, "user", "ann", Decimal("0.20"), "ada", engine.clock.now())
     with engine.db.write() as cur:  # 6 cells x $0.04 = $0.24 > $0.20; the first five fit

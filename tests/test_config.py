@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lib import config
-from lib import providers as registry
+from lib.core import config
+from lib.providers import registry
 from tests.helpers import ROOT
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")

@@ -8,9 +8,10 @@ from decimal import Decimal
 
 import pytest
 
-from lib import config, costs
-from lib.clock import utcnow
-from lib.db import Database
+from lib.core import config
+from lib.core.clock import utcnow
+from lib.db.database import Database
+from lib.money import costs
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""CSV formula injection: one guard (lib/csvsafe.py) for every export, and each export uses it.
+"""CSV formula injection: one guard (lib/core/csvsafe.py) for every export, and each export uses it.
 
 Every export gets the same hostile row: a model id (free text for the open-model providers)
 that is a live spreadsheet formula, with prompts, styles, qualities and request ids that start
@@ -20,12 +20,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as s
 
-from lib import compare as cmp
-from lib import compare_export as export
-from lib import compare_store as store
-from lib import config, csvsafe, gallery_zip, report
-from lib.clock import FakeClock
+from lib.compare import export, store
+from lib.compare import grid as cmp
+from lib.core import config, csvsafe
+from lib.core.clock import FakeClock
 from lib.engine import Engine
+from lib.gallery import downloads as gallery_zip
+from lib.reporting import report
 from tests.test_analytics import ADMIN, NOV, add_job
 from tests.test_gallery import ALICE, add
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lib import config
-from lib.db import MIGRATIONS, Database, one_row
+from lib.core import config
+from lib.db.database import MIGRATIONS, Database, one_row
 from tests.helpers import ROOT
 
 
@@ -50,7 +50,7 @@ def test_a_second_process_is_told_the_dashboard_holds_the_file() -> None:
     db = Database(config.load().db_path)
     try:
         code = (
-            "from lib import config\nfrom lib.db import Database, DatabaseLocked\n"
+            "from lib.core import config\nfrom lib.db.database import Database, DatabaseLocked\n"
             "try:\n    Database(config.load().db_path)\nexcept DatabaseLocked as e:\n"
             "    print(e)\n"
         )

@@ -8,8 +8,12 @@ from decimal import Decimal
 
 import pytest
 
-from lib import analytics, config, gallery, jobs, ledger, pricing
+from lib.core import config
 from lib.engine import Engine
+from lib.gallery import queries as gallery
+from lib.jobs import queue as jobs
+from lib.money import pricing
+from lib.reporting import analytics, ledger
 from tests.helpers import TickingClock, run_next
 
 ADMIN = gallery.Viewer("root", "admin")

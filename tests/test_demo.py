@@ -9,10 +9,12 @@ from decimal import Decimal
 
 import pytest
 
-from lib import config, demo, jobs
-from lib import gallery as g
-from lib.clock import FakeClock
+from lib import demo
+from lib.core import config
+from lib.core.clock import FakeClock
 from lib.engine import Engine
+from lib.gallery import queries as g
+from lib.jobs import queue as jobs
 from tests.helpers import run_next
 
 END = datetime(2026, 11, 2, 9, 0, 0)
@@ -185,8 +187,8 @@ def test_zero_images_and_bad_arguments(engine: Engine) -> None:
 
 
 def test_demo_users_do_not_hide_the_first_admin_setup() -> None:
-    from lib import auth
-    from lib.clock import utcnow
+    from lib.auth import accounts as auth
+    from lib.core.clock import utcnow
 
     eng = Engine(config.load())
     try:

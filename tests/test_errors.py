@@ -1,4 +1,4 @@
-"""One root for the errors a person reads, and the tree in lib/errors.py drawn to match."""
+"""One root for the errors a person reads, and the tree in lib/core/errors.py drawn to match."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import re
 import pytest
 
 import lib
-from lib import errors
-from lib.errors import PromptboardError
+from lib.core import errors
+from lib.core.errors import PromptboardError
 
-# Raised for a bug or a lost race, never worded for a person (see lib/errors.py).
-INTERNAL = {"lib.jobmodel.IllegalTransition"}
+# Raised for a bug or a lost race, never worded for a person (see lib/core/errors.py).
+INTERNAL = {"lib.jobs.model.IllegalTransition"}
 
 
 def _lib_exceptions() -> dict[str, type[BaseException]]:

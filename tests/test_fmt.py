@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from lib import fmt
+from lib.core import fmt
 
 
 @pytest.mark.parametrize(("value", "shown"), [

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from lib import auth, config
+from lib.auth import accounts as auth
+from lib.core import config
+from lib.core.fsperm import private_dir, private_file
 from lib.engine import Engine
-from lib.fsperm import private_dir, private_file
 
 
 @pytest.fixture

@@ -12,12 +12,15 @@ from typing import Any
 
 import pytest
 
-from lib import config, gallery_zip, imaging, jobs
-from lib import gallery as g
-from lib.clock import FakeClock
+from lib.core import config
+from lib.core.clock import FakeClock
 from lib.engine import Engine
-from lib.storage import StorageError
-from lib.worker import image_keys
+from lib.gallery import downloads as gallery_zip
+from lib.gallery import queries as g
+from lib.imaging import images as imaging
+from lib.jobs import queue as jobs
+from lib.jobs.worker import image_keys
+from lib.storage.base import StorageError
 from tests.helpers import run_next
 
 T0 = datetime(2026, 11, 1, 12, 0, 0)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from lib import gallery_select
 from lib.engine import Engine
+from lib.gallery import selection as gallery_select
 from tests.test_gallery import ADMIN, ALICE, ANALYST, add, engine  # noqa: F401 - fixture
 
 

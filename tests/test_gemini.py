@@ -12,11 +12,15 @@ from typing import Any
 import pytest
 import requests
 
-from lib import analytics, config, costs, gallery, jobs
-from lib import providers as registry
-from lib.clock import FakeClock
+from lib.core import config
+from lib.core.clock import FakeClock
 from lib.engine import Engine
-from lib.jobmodel import SubmitError
+from lib.gallery import queries as gallery
+from lib.jobs import queue as jobs
+from lib.jobs.model import SubmitError
+from lib.jobs.worker import RetryPolicy
+from lib.money import costs
+from lib.providers import registry
 from lib.providers.base import (
     Cancelled,
     GenerationRequest,
@@ -26,7 +30,7 @@ from lib.providers.base import (
 )
 from lib.providers.gemini import GeminiProvider, read_usage
 from lib.providers.gemini_models import SHUTDOWNS
-from lib.worker import RetryPolicy
+from lib.reporting import analytics
 from tests.fakes import gemini as g
 from tests.fakes.gemini import KEY, FakeGemini, b64, png_bytes
 from tests.fakes.server import Reply

@@ -14,8 +14,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from lib import auth, ui
-from lib.clock import utcnow
+from lib import ui
+from lib.auth import accounts as auth
+from lib.core.clock import utcnow
 from tests.helpers import TEST_PASSWORD
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -91,8 +92,9 @@ def _script() -> None:
 
     import streamlit as st
 
-    from lib import auth, ui
-    from lib.clock import utcnow
+    from lib import ui
+    from lib.auth import accounts as auth
+    from lib.core.clock import utcnow
     from lib.ui import guard, signin
 
     eng = ui.engine()

@@ -1,4 +1,4 @@
-"""lib.headers: which framing rule each path gets, and WebSocket traffic passes untouched."""
+"""lib.web.headers: which framing rule each path gets, and WebSocket traffic passes untouched."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lib.headers import DENY, SAME_ORIGIN, SecurityHeaders, headers_for
+from lib.web.headers import DENY, SAME_ORIGIN, SecurityHeaders, headers_for
 
 
 @pytest.mark.parametrize(("path", "framing"), [

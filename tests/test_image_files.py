@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from lib.image_files import a1111_parameters, download_name, slug
+from lib.imaging.files import a1111_parameters, download_name, slug
 
 WHEN = datetime(2026, 12, 6, 14, 30)
 

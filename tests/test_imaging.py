@@ -1,4 +1,4 @@
-"""lib.imaging: untrusted images are refused clearly, watermarks land where asked, PNGs keep
+"""lib.imaging.images: untrusted images are refused clearly, watermarks land where asked, PNGs keep
 their pixels and carry metadata. Every fixture is drawn in memory with Pillow."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from PIL import Image, ImageChops, ImageDraw, ImageFile, ImageStat
 
-from lib import imaging
-from lib.imaging import (
+from lib.imaging import images as imaging
+from lib.imaging.images import (
     POSITIONS,
     DecodedImage,
     ImageError,
@@ -50,7 +50,7 @@ def encode(im: Image.Image, fmt: str = "PNG", **params: object) -> bytes:
 
 
 def png_chunks(png: bytes) -> list[tuple[bytes, bytes, int]]:
-    """(type, data, stored crc) of every chunk, walked independently of lib.imaging."""
+    """(type, data, stored crc) of every chunk, walked independently of lib.imaging.images."""
     out, pos = [], 8
     while pos < len(png):
         (length,) = struct.unpack(">I", png[pos:pos + 4])

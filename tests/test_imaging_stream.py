@@ -20,7 +20,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lib import imaging, imaging_stream
+from lib.imaging import images as imaging
+from lib.imaging import stream as imaging_stream
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_PIXELS = 120_000_000
@@ -45,7 +46,7 @@ def big_png(path: Path, width: int, height: int) -> None:
 _CHILD = """
 import resource, sys
 sys.path.insert(0, {root!r})
-from lib import imaging
+from lib.imaging import images as imaging
 data = open({path!r}, "rb").read()
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 if {what!r} == "reference":

@@ -12,14 +12,16 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from lib import config, imaging, jobs
-from lib.clock import FakeClock
+from lib.core import config
+from lib.core.clock import FakeClock
 from lib.engine import Engine
-from lib.pipeline import process, run_safely
+from lib.imaging import images as imaging
+from lib.jobs import queue as jobs
+from lib.jobs.pipeline import process, run_safely
+from lib.jobs.worker import RetryPolicy, claim, recover
 from lib.providers.base import GenerationRequest, GenerationResult, JobContext
 from lib.providers.sandbox import SandboxProvider
-from lib.storage import LocalStorage, StorageError
-from lib.worker import RetryPolicy, claim, recover
+from lib.storage.base import LocalStorage, StorageError
 from tests.helpers import run_next
 
 NO_JITTER = RetryPolicy(base_s=2.0, cap_s=120.0, jitter=0.0)
@@ -402,7 +404,7 @@ class _DeleteFails(LocalStorage):
 def test_a_rerun_after_a_postponed_clean_up_keeps_its_new_images(engine: Engine) -> None:
     """Regression: the clean-up owed for an interrupted job later deleted the images its
     successful rerun had stored under the same prefix."""
-    from lib import cleanup
+    from lib.jobs import cleanup
 
     store = _DeleteFails(engine.settings.data_dir / "images")
     engine.storage = store

@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
-from lib import batches, config, jobs
-from lib.clock import FakeClock
+from lib.core import config
+from lib.core.clock import FakeClock
 from lib.engine import Engine
-from lib.worker import claim
+from lib.jobs import batches
+from lib.jobs import queue as jobs
+from lib.jobs.worker import claim
 from tests.helpers import run_next
 
 

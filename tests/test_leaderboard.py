@@ -30,9 +30,9 @@ from decimal import Decimal
 import pandas as pd
 import pytest
 
-from lib import leaderboard as lb
-from lib.db import Database
-from lib.gallery import Viewer
+from lib.db.database import Database
+from lib.gallery.queries import Viewer
+from lib.reporting import leaderboard as lb
 
 NOV = lb.BoardFilter(date(2026, 11, 1), date(2026, 11, 30))
 ADMIN, ANALYST = Viewer("carol", "admin"), Viewer("dan", "analyst")

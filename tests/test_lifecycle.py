@@ -6,8 +6,9 @@ from datetime import date
 
 import pytest
 
-from lib import compare, forms
-from lib import providers as registry
+from lib.compare import grid as compare
+from lib.jobs import forms
+from lib.providers import registry
 
 
 def test_a_shut_down_openai_model_is_offered_until_its_day_and_not_after() -> None:

@@ -1,8 +1,8 @@
-"""lib.lru: bounded, least recently used first."""
+"""lib.core.lru: bounded, least recently used first."""
 
 from __future__ import annotations
 
-from lib.lru import LRU
+from lib.core.lru import LRU
 
 
 def test_the_least_recently_used_entry_goes_first() -> None:

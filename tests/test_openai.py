@@ -12,13 +12,15 @@ from typing import Any
 
 import pytest
 
-from lib import config, costs, jobs
-from lib import providers as registry
-from lib.clock import FakeClock
+from lib.core import config
+from lib.core.clock import FakeClock
 from lib.engine import Engine
+from lib.jobs import queue as jobs
+from lib.jobs.worker import RetryPolicy
+from lib.money import costs
+from lib.providers import registry
 from lib.providers.base import BadResponse, GenerationRequest, Rejected
 from lib.providers.openai_images import OpenAIImagesProvider, read_usage
-from lib.worker import RetryPolicy
 from tests.fakes import openai as o
 from tests.fakes.gemini import png_bytes
 from tests.fakes.openai import KEY, FakeOpenAI

@@ -7,7 +7,8 @@ from collections.abc import Iterator
 import pytest
 import streamlit as st
 
-from lib import jobs, ui
+from lib import ui
+from lib.jobs import queue as jobs
 from tests.helpers import ROOT, app_as, ensure_user
 
 

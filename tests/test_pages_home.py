@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import jobs, ui
+from lib import ui
+from lib.jobs import queue as jobs
 from tests.helpers import app_as, ensure_user
 
 pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import gallery, ui
+from lib import ui
+from lib.gallery import queries as gallery
 from tests.test_analytics_page import _history, _page
 
 pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py

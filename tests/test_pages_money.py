@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib.mdtext import plain
+from lib.core.text import plain
 from tests.helpers import app_as
 
 pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
@@ -21,7 +21,8 @@ def _price_sandbox(usd: str) -> None:
 
 
 def _budget(scope: str, subject: str, usd: str) -> None:
-    from lib import budgets, ui
+    from lib import ui
+    from lib.money import budgets
 
     eng = ui.engine()
     budgets.set_budget(eng.db, scope, subject, Decimal(usd), "admin", eng.clock.now())
@@ -90,7 +91,8 @@ def _spend(user: str, usd: str) -> None:
     """A finished sandbox job of ``user`` that cost ``usd``."""
     import time
 
-    from lib import jobs, ui
+    from lib import ui
+    from lib.jobs import queue as jobs
 
     eng = ui.engine()
     job_id = jobs.submit(eng, user, jobs.JobSpec(prompt="spent", width=64, height=64))
@@ -162,7 +164,8 @@ def test_compare_shows_a_grid_over_the_budget_before_run_and_disables_it() -> No
 def test_history_says_a_failed_sandbox_job_was_not_charged() -> None:
     import time
 
-    from lib import jobs, ui
+    from lib import ui
+    from lib.jobs import queue as jobs
 
     app_as("ann", "member", page="screens/history.py")
     eng = ui.engine()

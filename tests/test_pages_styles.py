@@ -7,7 +7,10 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import auth, style_previews, styles, ui
+from lib import ui
+from lib.auth import accounts as auth
+from lib.styles import library as styles
+from lib.styles import previews as style_previews
 from tests.helpers import ROOT, app_as, ensure_user
 
 pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py

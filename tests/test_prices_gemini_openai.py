@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from lib import config, costs
-from lib.clock import FakeClock
-from lib.db import Database
+from lib.core import config
+from lib.core.clock import FakeClock
+from lib.db.database import Database
 from lib.engine import Engine
+from lib.money import costs
 from lib.providers.base import GenerationRequest
 from lib.providers.gemini import GeminiProvider
 from lib.providers.gemini_models import SHUTDOWNS
@@ -34,7 +35,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
 
 
 # (provider, model, size, quality, usage, expected USD), each figure from providers.md §1/§2
-# or, for the GA Gemini ids, ai.google.dev/gemini-api/docs/pricing (see lib/prices/gemini.csv)
+# or, for the GA Gemini ids, ai.google.dev/gemini-api/docs/pricing (see lib/money/prices/gemini.csv)
 CASES = [
     # gemini-3-pro-image: $120/1M image tokens, "equivalent to $0.134 per 1K/2K image and $0.24
     # per 4K image" (1120 and 2000 tokens)

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from lib import costs
-from lib.db import Database
+from lib.db.database import Database
+from lib.money import costs
 from lib.providers.a1111 import A1111Provider
 from lib.providers.base import GenerationRequest, Provider
 from lib.providers.replicate import ReplicateProvider

@@ -18,13 +18,14 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from lib import config, jobs
-from lib import providers as registry
-from lib.clock import FakeClock
+from lib.core import config
+from lib.core.clock import FakeClock
 from lib.engine import Engine
+from lib.jobs import queue as jobs
+from lib.jobs.worker import RetryPolicy, recover
+from lib.providers import registry
 from lib.providers.base import GenerationRequest, NeedsKey, ProviderError, Rejected
 from lib.providers.replicate import ReplicateProvider, build_input
-from lib.worker import RetryPolicy, recover
 from tests.fakes.replicate import (
     CREATE,
     DELIVERY,

@@ -18,11 +18,12 @@ import duckdb
 import pandas as pd
 import pytest
 
-from lib import analytics as a
-from lib import config, report
-from lib.clock import FakeClock
-from lib.db import Database
+from lib.core import config
+from lib.core.clock import FakeClock
+from lib.db.database import Database
 from lib.engine import Engine
+from lib.reporting import analytics as a
+from lib.reporting import report
 from tests.helpers import run_cli
 from tests.test_analytics import ADMIN, BOB, NOV, add_history, add_job
 

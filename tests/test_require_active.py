@@ -14,11 +14,15 @@ from typing import Any
 
 import pytest
 
-from lib import auth, batches, gallery, jobs, style_previews
-from lib import compare as cmp
-from lib import compare_store as store
+from lib.auth import accounts as auth
+from lib.compare import grid as cmp
+from lib.compare import store
 from lib.engine import Engine
-from lib.gallery import Viewer
+from lib.gallery import queries as gallery
+from lib.gallery.queries import Viewer
+from lib.jobs import batches
+from lib.jobs import queue as jobs
+from lib.styles import previews as style_previews
 from tests.helpers import TEST_PASSWORD, TickingClock, run_next
 
 T0 = datetime(2026, 12, 1, 9, 0)

@@ -10,9 +10,14 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from lib import config, gallery, imaging, jobs, reuse, styles
-from lib import providers as registry
+from lib.core import config
 from lib.engine import Engine
+from lib.gallery import queries as gallery
+from lib.imaging import images as imaging
+from lib.jobs import queue as jobs
+from lib.jobs import reuse
+from lib.providers import registry
+from lib.styles import library as styles
 from tests.helpers import PINNED_START, TickingClock, run_next
 
 LIB = reuse.Library(ready=("sandbox", "gemini", "stability", "replicate"),

@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from lib import config, jobs
-from lib import providers as registry
-from lib.clock import FakeClock
+from lib.core import config
+from lib.core.clock import FakeClock
 from lib.engine import Engine
+from lib.jobs import queue as jobs
+from lib.jobs.worker import RetryPolicy
+from lib.providers import registry
 from lib.providers.base import Cancelled, GenerationRequest, NeedsKey, Rejected
 from lib.providers.stability import StabilityProvider
-from lib.worker import RetryPolicy
 from tests.fakes.server import Reply
 from tests.fakes.stability import (
     GENERATE,

@@ -8,9 +8,11 @@ from decimal import Decimal
 
 import pytest
 
-from lib import config, jobs, stats
-from lib.clock import FakeClock, utcnow
+from lib.core import config
+from lib.core.clock import FakeClock, utcnow
 from lib.engine import Engine
+from lib.jobs import queue as jobs
+from lib.reporting import stats
 from tests.helpers import run_next
 
 

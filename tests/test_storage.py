@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 import requests
 
-from lib import config
-from lib.storage import (
+from lib.core import config
+from lib.storage.base import (
     LocalStorage,
     ObjectMissing,
     Storage,
@@ -30,7 +30,7 @@ from lib.storage import (
     parse_storage_url,
     validate_key,
 )
-from lib.storage_s3 import S3Storage
+from lib.storage.s3 import S3Storage
 from tests import s3server
 
 moto_endpoint = s3server.moto_endpoint  # one moto_server for this module

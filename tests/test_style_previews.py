@@ -8,9 +8,12 @@ from collections.abc import Iterator
 import pytest
 from PIL import Image
 
-from lib import config, jobs, style_previews, styles
-from lib.auth import User
+from lib.auth.accounts import User
+from lib.core import config
 from lib.engine import Engine
+from lib.jobs import queue as jobs
+from lib.styles import library as styles
+from lib.styles import previews as style_previews
 from tests.helpers import TickingClock, run_next
 from tests.test_styles import ADMIN, ANALYST, MEMBER, NOW
 

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from lib import config, styles
-from lib.auth import User
-from lib.clock import FakeClock
-from lib.db import Database
+from lib.auth.accounts import User
+from lib.core import config
+from lib.core.clock import FakeClock
+from lib.db.database import Database
 from lib.engine import Engine
-from lib.styles import Style, StyleError
+from lib.styles import library as styles
+from lib.styles.library import Style, StyleError
 
 NOW = datetime(2026, 11, 2, 9, 0, 0)
 

@@ -2,7 +2,7 @@
 
 A provider turns a :class:`GenerationRequest` into HTTP and back into a
 :class:`GenerationResult` (image bytes plus *raw usage*; money is computed in
-``lib.costs``, never here). Anything that goes wrong becomes a
+``lib.money.costs``, never here). Anything that goes wrong becomes a
 :class:`ProviderError` whose message is shown to the user as is::
 
     ProviderError                 not retryable unless said otherwise
@@ -34,7 +34,7 @@ from typing import Any, ClassVar, Protocol, Self
 
 import requests
 
-from lib.errors import PromptboardError
+from lib.core.errors import PromptboardError
 
 # --------------------------------------------------------------------------- errors
 
@@ -164,7 +164,7 @@ class GenerationRequest:
     seed: int | None = None
     negative_prompt: str | None = None
     style_preset: str | None = None
-    reference_images: tuple[bytes, ...] = ()  # PNG bytes, validated by lib.imaging
+    reference_images: tuple[bytes, ...] = ()  # PNG bytes, validated by lib.imaging.images
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

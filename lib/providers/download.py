@@ -42,7 +42,7 @@ from urllib.parse import urljoin, urlsplit
 import urllib3
 from PIL import Image
 
-from lib import config
+from lib.core import config
 from lib.providers.base import BadResponse, Unavailable
 
 DEFAULT_HOSTS = ("replicate.delivery",)

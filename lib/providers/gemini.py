@@ -215,7 +215,7 @@ def build_body(req: GenerationRequest) -> dict[str, Any]:
         if len(spec.image_sizes) > 1:  # 2.5 Flash is 1K only: it gets no imageSize at all
             image_config["imageSize"] = size
     parts: list[dict[str, Any]] = [{"text": req.prompt}]
-    for ref in req.reference_images:  # lib.imaging hands providers validated PNG bytes
+    for ref in req.reference_images:  # lib.imaging.images hands providers validated PNG bytes
         parts.append({"inlineData": {"mimeType": "image/png",
                                      "data": base64.b64encode(ref).decode("ascii")}})
     config: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"]}
@@ -298,7 +298,7 @@ def read_usage(data: dict[str, Any], images: int) -> dict[str, float]:
     """Raw usage: input, image-output and text+thinking output tokens (images if not reported)."""
     meta = data.get("usageMetadata")
     if not isinstance(meta, dict) or not meta.get("candidatesTokenCount"):
-        return {"images": float(images)}  # priced per image by size in lib/prices/gemini.csv
+        return {"images": float(images)}  # priced per image by size in lib/money/prices/gemini.csv
     out = float(meta.get("candidatesTokenCount") or 0)
     details = meta.get("candidatesTokensDetails")
     if isinstance(details, list):

@@ -42,7 +42,7 @@ from functools import cached_property
 import requests
 from PIL import Image, ImageOps
 
-from lib import config
+from lib.core import config
 from lib.providers.base import (
     DEFAULT_TIMEOUT,
     NULL_CONTEXT,

@@ -12,10 +12,14 @@ import os
 
 import streamlit as st
 
-from lib import auth, budgets, fmt, forms, jobs
+from lib.auth import accounts as auth
+from lib.core import fmt
+from lib.core.lru import LRU
+from lib.core.text import plain
 from lib.engine import Engine
-from lib.lru import LRU
-from lib.mdtext import plain
+from lib.jobs import forms
+from lib.jobs import queue as jobs
+from lib.money import budgets
 from lib.ui import signin as auth_ui
 from lib.ui.guard import authed_fragment
 
@@ -70,7 +74,7 @@ def signed_in() -> auth.User:
 # --------------------------------------------------------------------------- formatting
 
 
-money = fmt.money  # the one money format (lib/fmt.py); kept here for the pages' ui.money
+money = fmt.money  # the one money format (lib/core/fmt.py); kept here for the pages' ui.money
 
 
 def seconds(ms: int | None) -> str:
@@ -100,7 +104,7 @@ def budget_notes(eng: Engine, user: str, est: forms.Estimate | None, count: int 
     """Budget warnings for this request (``count`` jobs like ``est``), before it is sent.
 
     Returns (override chosen, would be refused): an admin gets an override box; anyone else
-    sees the team's budget only as a band (lib/budgets.py). The page disables its button
+    sees the team's budget only as a band (lib/money/budgets.py). The page disables its button
     while the request would be refused without an override.
     """
     if est is None:  # the estimate line already said there is none

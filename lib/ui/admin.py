@@ -8,12 +8,16 @@ from decimal import Decimal
 
 import streamlit as st
 
-from lib import auth, budgets, csvsafe, pricing, style_previews, styles
-from lib import providers as registry
-from lib.auth import User
+from lib.auth import accounts as auth
+from lib.auth.accounts import User
+from lib.core import csvsafe
+from lib.core.fmt import money, plural
+from lib.core.text import plain
 from lib.engine import Engine
-from lib.fmt import money, plural
-from lib.mdtext import plain
+from lib.money import budgets, pricing
+from lib.providers import registry
+from lib.styles import library as styles
+from lib.styles import previews as style_previews
 from lib.ui.styles import preview_box, style_fields
 
 BADGES = {"active": ":green-badge[active]", "proposed": ":orange-badge[proposed]",

@@ -1,6 +1,6 @@
 """Analytics widgets: the filter bar, the figures at a glance, a chart card and the ledger.
 
-Every number comes from ``lib.analytics`` with the signed-in viewer (a member's filters are
+Every number comes from ``lib.reporting`` with the signed-in viewer (a member's filters are
 narrowed to themselves there, whatever the widgets or the URL hold), cached with
 ``st.cache_data`` until the next committed write, like the Gallery's queries.
 """
@@ -20,12 +20,13 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from lib import analytics, csvsafe, leaderboard, ledger, report, stats
-from lib.analytics import Filters, Summary, Viewer
-from lib.auth import ROLES
+from lib.auth.accounts import ROLES
+from lib.core import csvsafe
+from lib.core.fmt import plural
+from lib.core.lru import LRU
 from lib.engine import Engine
-from lib.fmt import plural
-from lib.lru import LRU
+from lib.reporting import analytics, leaderboard, ledger, report, stats
+from lib.reporting.analytics import Filters, Summary, Viewer
 from lib.ui import budget_bar, demo_banner, money, pager, seconds
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ def clear_cache() -> None:
 
 
 def cached(eng: Engine, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-    """``fn(eng.db, *args, **kwargs)`` (a query of lib.analytics or lib.ledger), cached until
+    """``fn(eng.db, *args, **kwargs)`` (a query of reporting.analytics or .ledger), cached until
     a committed write touches the jobs, images or budgets (not, say, a sign-in)."""
     key = _key(eng, (fn, args, kwargs))
     found, value = _cache.get(key)

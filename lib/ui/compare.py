@@ -8,12 +8,15 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
-from lib import budgets, compare, gallery, styles
-from lib import compare_estimate as estimates
-from lib import compare_store as store
+from lib.compare import estimate as estimates
+from lib.compare import grid as compare
+from lib.compare import store
+from lib.core.fmt import plural
+from lib.core.text import plain
 from lib.engine import Engine
-from lib.fmt import plural
-from lib.mdtext import plain
+from lib.gallery import queries as gallery
+from lib.money import budgets
+from lib.styles import library as styles
 from lib.ui import compare_grid, money
 
 # --------------------------------------------------------------------------- builder

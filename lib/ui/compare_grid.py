@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib import compare, gallery, jobs
-from lib import compare_export as export
-from lib import compare_store as store
+from lib.compare import export, store
+from lib.compare import grid as compare
+from lib.core.text import plain, shorten
 from lib.engine import Engine
-from lib.mdtext import plain, shorten
+from lib.gallery import queries as gallery
+from lib.jobs import queue as jobs
 from lib.ui import STATUS_ICONS, money, pager, seconds, thumbnail
 from lib.ui import media as media_ui
 from lib.ui.guard import authed_callback, authed_dialog, authed_fragment
@@ -32,7 +33,7 @@ PROMPT_WEIGHT, CELL_WEIGHT = 1.4, 1.0  # the prompt column is wider than a cell
 PROMPT_MIN_REM, CELL_MIN_REM = 7, 12  # below these the matrix scrolls sideways (on a phone
 # the next column peeks in at the right edge, so it is plain there is more)
 BIG = "cmp_big"  # the key of the enlarged image's container in the dialog
-WIN = "#d6a000"  # the winner's frame: the PNG export's colour (lib/compare_export.WIN)
+WIN = "#d6a000"  # the winner's frame: the PNG export's colour (lib.compare.export.WIN)
 
 
 def _css(columns: int) -> str:

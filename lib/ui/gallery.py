@@ -1,6 +1,6 @@
 """Gallery widgets: a tile, the detail dialog and the bulk-action bar.
 
-Every read and write goes through ``lib.gallery`` with the signed-in viewer, so a
+Every read and write goes through ``lib.gallery.queries`` with the signed-in viewer, so a
 member can only ever see or touch what the visibility rule allows, whatever ids
 arrive from the URL or a stale session.
 """
@@ -9,11 +9,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-from lib import auth, batches, gallery, gallery_select, gallery_zip, jobs, reuse, styles
+from lib.auth import accounts as auth
+from lib.core.fmt import shown, usage
+from lib.core.text import plain, shorten
 from lib.engine import Engine
-from lib.fmt import shown, usage
-from lib.image_files import download_name
-from lib.mdtext import plain, shorten
+from lib.gallery import downloads as gallery_zip
+from lib.gallery import queries as gallery
+from lib.gallery import selection as gallery_select
+from lib.imaging.files import download_name
+from lib.jobs import batches, reuse
+from lib.jobs import queue as jobs
+from lib.styles import library as styles
 from lib.ui import generate_form as reuse_ui
 from lib.ui import grid, media, money, seconds, thumbnail, toasts
 from lib.ui.guard import authed_callback, authed_dialog

@@ -8,8 +8,9 @@ from typing import Any
 
 import streamlit as st
 
-from lib import imaging, reuse
-from lib.mdtext import plain
+from lib.core.text import plain
+from lib.imaging import images as imaging
+from lib.jobs import reuse
 from lib.ui.guard import authed_callback
 
 REUSE = "reuse"  # a reuse.Restored (or, from a style's "Use", a dict of fields) to apply once

@@ -26,7 +26,7 @@ from typing import Any, Literal, ParamSpec
 
 import streamlit as st
 
-from lib.auth import User
+from lib.auth.accounts import User
 from lib.ui import signin as auth_ui
 
 P = ParamSpec("P")
@@ -46,7 +46,7 @@ def still_signed_in_as(who: Who) -> bool:
 
 
 def _current() -> User | None:
-    from lib import ui  # lib.ui imports this module: import it once both exist
+    from lib import ui
 
     return auth_ui.current_user(ui.engine())
 

@@ -15,10 +15,14 @@ from typing import Any
 
 import streamlit as st
 
-from lib import activity, fmt, jobgroups, jobs, reuse, ui
+from lib import ui
+from lib.core import fmt
+from lib.core.text import plain
 from lib.engine import Engine
-from lib.jobgroups import JobGroup
-from lib.mdtext import plain
+from lib.jobs import activity, reuse
+from lib.jobs import groups as jobgroups
+from lib.jobs import queue as jobs
+from lib.jobs.groups import JobGroup
 from lib.ui import generate_form as form_ui
 from lib.ui.joblist import prompt_label
 

@@ -14,11 +14,16 @@ from typing import Any
 
 import streamlit as st
 
-from lib import activity, auth, fmt, jobgroups, jobs, ui
+from lib import ui
+from lib.auth import accounts as auth
+from lib.core import fmt
+from lib.core.text import plain, shorten
 from lib.engine import Engine
-from lib.image_files import download_name
-from lib.jobgroups import JobGroup
-from lib.mdtext import plain, shorten
+from lib.imaging.files import download_name
+from lib.jobs import activity
+from lib.jobs import groups as jobgroups
+from lib.jobs import queue as jobs
+from lib.jobs.groups import JobGroup
 from lib.ui import media
 from lib.ui.guard import authed_callback
 

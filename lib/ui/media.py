@@ -1,4 +1,4 @@
-"""The image dialog's picture and download buttons (logic in ``lib/media.py``)."""
+"""The image dialog's picture and download buttons (logic in ``lib/gallery/media.py``)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from lib import imaging, media
 from lib.engine import Engine
+from lib.gallery import media
+from lib.imaging import images as imaging
 from lib.ui import signin
 
 log = logging.getLogger(__name__)

@@ -36,10 +36,12 @@ import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 
-from lib import auth, auth_oidc, lockout
-from lib.auth import User
+from lib.auth import accounts as auth
+from lib.auth import lockout
+from lib.auth import oidc as auth_oidc
+from lib.auth.accounts import User
+from lib.core.text import plain
 from lib.engine import Engine
-from lib.mdtext import plain
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, ViewportSize, expect
 
-from lib import auth
-from lib.pngmeta import read_png_metadata
+from lib.auth import accounts as auth
+from lib.imaging.pngmeta import read_png_metadata
 from tests.browser import harness as h
 
 pytestmark = [

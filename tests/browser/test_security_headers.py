@@ -1,6 +1,6 @@
 """serve.py answers every HTTP request with anti-framing headers, and the app still works.
 
-A real ``streamlit run serve.py`` (st.App + lib.headers) on loopback: the page, health check and
+A real ``streamlit run serve.py`` (st.App + lib.web.headers) on loopback: the page, health check and
 a deep link say DENY; the dashboard's own component frames (the sign-in cookie is written from
 one) are allowed for the same origin only, so signing in still stores the cookie; and a page
 that frames the dashboard gets no dashboard in its frame.

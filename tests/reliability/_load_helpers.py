@@ -64,8 +64,9 @@ def seed(sessions: int, demo_images: int) -> None:
     Runs in the test process on PROMPTBOARD_DATA_DIR; hashes use bcrypt cost 4 so that
     signing twenty people in measures the dashboard, not bcrypt (the cost is in the hash).
     """
-    from lib import auth, demo
-    from lib.clock import utcnow
+    from lib import demo
+    from lib.auth import accounts as auth
+    from lib.core.clock import utcnow
     from lib.engine import Engine
 
     rounds, auth.BCRYPT_ROUNDS = auth.BCRYPT_ROUNDS, 4
@@ -247,7 +248,7 @@ def sign_in_as_admin(base_url: str, shared: Shared) -> Session:
 
 def verify(data_dir: Path, shared: Shared) -> dict[str, Any]:
     """Read the database (the server has stopped): what became of every acknowledged action."""
-    from lib.db import Database
+    from lib.db.database import Database
 
     db = Database(data_dir / "promptboard.duckdb", migrate=False)
     try:

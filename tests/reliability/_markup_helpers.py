@@ -27,7 +27,7 @@ from typing import Any
 
 from google.protobuf.message import Message
 
-from lib import csvsafe
+from lib.core import csvsafe
 from tests.reliability._hostile_helpers import HOSTILE_TEXTS, MARKER, render
 
 # The brief's payloads: a tracking pixel, two links (Markdown and HTML), a colour, bold.

@@ -40,14 +40,15 @@ from typing import Any
 
 import pytest
 
-from lib import config, jobs
-from lib import providers as registry
+from lib.core import config
 from lib.engine import Engine
-from lib.jobs import FAILED, QUEUED, SUCCEEDED, TERMINAL
+from lib.jobs import queue as jobs
+from lib.jobs.queue import FAILED, QUEUED, SUCCEEDED, TERMINAL
+from lib.jobs.worker import RetryPolicy
+from lib.providers import registry
 from lib.providers.base import ERROR_TYPES
 from lib.providers.replicate import ReplicateProvider
-from lib.storage import LocalStorage
-from lib.worker import RetryPolicy
+from lib.storage.base import LocalStorage
 from tests import s3server
 from tests.fakes import gemini as g
 from tests.fakes import openai as o
@@ -531,7 +532,7 @@ class _S3:
     """Two views of one bucket: through the live server, and through a refused port (down)."""
 
     def __init__(self, endpoint: str, bucket: str) -> None:
-        from lib.storage_s3 import S3Storage
+        from lib.storage.s3 import S3Storage
 
         client = s3server.client_for(endpoint, timeout_s=1.0, max_attempts=1)
         client.create_bucket(Bucket=bucket)
@@ -582,8 +583,8 @@ def test_s3_down_fails_the_job_clearly_and_leaves_nothing_behind(moto_endpoint: 
 
 def test_s3_down_mid_job_leaves_no_orphan_once_it_is_back(moto_endpoint: str) -> None:
     """What was stored before S3 went down cannot be deleted then; its prefix is owed
-    (lib.cleanup) and deleted at the next start-up, once S3 is back."""
-    from lib import cleanup
+    (lib.jobs.cleanup) and deleted at the next start-up, once S3 is back."""
+    from lib.jobs import cleanup
 
     s3 = _S3(moto_endpoint, "midjob")
     eng = Engine(config.load(), storage=OutageAfter(s3, puts=1))  # type: ignore[arg-type]
@@ -614,7 +615,7 @@ def test_s3_down_at_restart_still_starts_the_workers_and_orphans_nothing(
     dashboard, no page) started until S3 came back. The objects it could not remove then
     are removed when the job runs again.
     """
-    from lib.worker import claim
+    from lib.jobs.worker import claim
 
     s3 = _S3(moto_endpoint, "restart")
     eng = Engine(config.load(), storage=s3.up)

@@ -20,23 +20,18 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as s
 
-from lib import (
-    admin,
-    analytics,
-    auth,
-    budgets,
-    charts,
-    compare,
-    compare_store,
-    gallery,
-    jobs,
-    pricing,
-    styles,
-    ui,
-)
+from lib import admin, ui
+from lib.auth import accounts as auth
+from lib.compare import grid as compare
+from lib.compare import store as compare_store
+from lib.core.text import plain
 from lib.engine import Engine
-from lib.mdtext import plain
-from lib.ui import grid, joblist
+from lib.gallery import queries as gallery
+from lib.jobs import queue as jobs
+from lib.money import budgets, pricing
+from lib.reporting import analytics
+from lib.styles import library as styles
+from lib.ui import charts, grid, joblist
 from tests.helpers import app_as, ensure_user, grid_tiles, run_next
 from tests.reliability import report
 from tests.reliability._hostile_helpers import (

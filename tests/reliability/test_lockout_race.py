@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from lib import auth, lockout
-from lib.clock import FakeClock
+from lib.auth import accounts as auth
+from lib.auth import lockout
+from lib.core.clock import FakeClock
 from lib.engine import Engine
 from tests.browser import harness as h
 from tests.helpers import TEST_PASSWORD

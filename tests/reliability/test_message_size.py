@@ -17,7 +17,7 @@ import pytest
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from websockets.exceptions import ConnectionClosed
 
-from lib import media
+from lib.gallery import media
 from tests.browser import harness as h
 from tests.reliability import report
 from tests.reliability._wsclient import Session

@@ -22,12 +22,13 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from lib import config, jobs
-from lib import providers as registry
+from lib.core import config
 from lib.engine import Engine
+from lib.jobs import queue as jobs
+from lib.jobs.worker import RetryPolicy
+from lib.providers import registry
 from lib.providers.base import GeneratedImage, GenerationResult
 from lib.providers.replicate import ReplicateProvider
-from lib.worker import RetryPolicy
 from tests.fakes.replicate import FakeReplicate, png_bytes
 from tests.helpers import TickingClock, run_next
 from tests.reliability import report

@@ -19,8 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as s
 from PIL import Image
 
-from lib import config, jobs
+from lib.core import config
 from lib.engine import Engine
+from lib.jobs import queue as jobs
 from tests.helpers import ROOT, run_next
 from tests.reliability._hostile_helpers import PROFILE
 
@@ -138,7 +139,7 @@ def test_an_unusual_but_real_image_is_accepted_stored_as_png_and_used(
 
 
 def test_the_browser_upload_limit_leaves_room_for_our_own_clear_message() -> None:
-    """Files up to Streamlit's maxUploadSize reach lib.imaging, which refuses anything over
+    """Files up to Streamlit's maxUploadSize reach lib.imaging.images, which refuses anything over
     PROMPTBOARD_MAX_UPLOAD_MB with a message saying so; bigger ones the uploader itself refuses."""
     server = tomllib.loads(Path(ROOT, ".streamlit", "config.toml").read_text())["server"]
     ours = config.load().max_upload_bytes

@@ -1,0 +1,1 @@
+"""Compare: prompt × setting grids, what they cost, how they run, and their exports."""

@@ -1,0 +1,46 @@
+"""The one root of the errors a person reads: catch ``PromptboardError`` and show ``str(exc)``.
+
+Every exception that ``lib`` raises *for a person* (a page, the CLI, later the API) derives from
+:class:`PromptboardError`; its message says what happened and what to do, and holds no secret,
+no SQL and no response body. Each keeps the built-in base it had (``ValueError``,
+``PermissionError``, ...) so older ``except`` clauses still match. ::
+
+    PromptboardError
+    ├── AuthError (ValueError)               lib.auth.accounts: sign-in, passwords, users, roles
+    ├── PermissionDenied                     lib.auth.accounts: the signed-in user may not do that
+    ├── GalleryError (PermissionError)       lib.gallery.queries: not yours to see, rate or delete
+    ├── DownloadRefused (PermissionError)    lib.gallery.media: no download of that image for you
+    ├── SubmitError (ValueError)             lib.jobs.model: a request refused before queueing
+    │   └── OverBudget                       ... it would take a monthly budget over its limit
+    ├── BudgetExceeded (ValueError)          lib.money.budgets: a budget setting that cannot be
+    ├── CompareError (ValueError)            lib.compare.grid: a grid that cannot run
+    │   └── NeedsConfirmation                ... until its cost is confirmed
+    ├── StyleError (ValueError)              lib.styles.library: a style that cannot be saved
+    ├── ReportError (ValueError)             lib.reporting.report: a report that cannot be written
+    ├── ImageError (ValueError)              lib.imaging.pngmeta: not an image we can read
+    ├── StreamError (ValueError)             lib.imaging.stream: an upload over its caps
+    ├── StorageError                         lib.storage.base: the image store failed
+    │   └── ObjectMissing                    ... an object is not there
+    ├── DatabaseLocked (RuntimeError)        lib.db: another process holds the database file
+    ├── UnknownProvider (KeyError)           lib.providers.registry: no provider has that id
+    └── ProviderError                        lib.providers.base: a provider call failed; its
+        ├── NeedsKey                         ``error_type`` is stored with the failed job
+        ├── Rejected
+        │   └── SafetyBlocked
+        ├── QuotaExhausted
+        ├── RateLimited                      (retryable)
+        ├── Unavailable                      (retryable)
+        ├── BadResponse
+        ├── Uncertain
+        └── Cancelled
+
+Not under it, on purpose: ``lib.jobs.model.IllegalTransition`` (a job moved the wrong way: a
+bug or a lost race, logged, never worded for a person) and private helpers (``_TooLarge``).
+``tests/test_errors.py`` keeps this tree and the code in step.
+"""
+
+from __future__ import annotations
+
+
+class PromptboardError(Exception):
+    """An error whose message is written for the person who caused it."""

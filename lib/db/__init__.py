@@ -1,0 +1,1 @@
+"""The one database: connection, migrations, write path."""

@@ -1,0 +1,278 @@
+"""The schema, as append-only migrations: each runs once, in order, and is recorded.
+
+Never edit one that has shipped: add a new one at the end. ``lib.db.database.Database.migrate`` runs
+them inside one write transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lib.db.database import Cursor
+
+
+def _m001_core(cur: Cursor) -> None:
+    """Jobs, their events, images, prices, users and budgets."""
+    cur.execute(
+        """
+        CREATE TABLE users (
+            username TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            email TEXT,
+            role TEXT NOT NULL CHECK (role IN ('admin', 'member', 'analyst')),
+            password_hash TEXT,
+            disabled BOOLEAN NOT NULL DEFAULT false,
+            failed_logins INTEGER NOT NULL DEFAULT 0,
+            locked_until TIMESTAMP,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            batch_id TEXT,
+            user_id TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            negative_prompt TEXT,
+            style TEXT,
+            width INTEGER,
+            height INTEGER,
+            aspect_ratio TEXT,
+            quality TEXT,
+            seed BIGINT,
+            n INTEGER NOT NULL DEFAULT 1,
+            reference_key TEXT,
+            watermark TEXT,
+            params TEXT,
+            client_token TEXT,
+            provider_state TEXT,
+            worker_id TEXT,
+            status TEXT NOT NULL
+                CHECK (status IN ('queued', 'running', 'succeeded', 'failed', 'cancelled')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            max_attempts INTEGER NOT NULL DEFAULT 4,
+            next_run_at TIMESTAMP NOT NULL,
+            cancel_requested BOOLEAN NOT NULL DEFAULT false,
+            progress DOUBLE,
+            progress_note TEXT,
+            error_type TEXT,
+            error_message TEXT,
+            request_id TEXT,
+            usage TEXT,
+            estimated_cost_usd DECIMAL(18, 8),
+            cost_usd DECIMAL(18, 8),
+            duration_ms INTEGER,
+            created_at TIMESTAMP NOT NULL,
+            started_at TIMESTAMP,
+            finished_at TIMESTAMP,
+            demo BOOLEAN NOT NULL DEFAULT false,
+            updated_at TIMESTAMP NOT NULL
+        );
+        CREATE INDEX jobs_status_idx ON jobs (status);
+        CREATE INDEX jobs_user_idx ON jobs (user_id);
+        CREATE SEQUENCE job_events_seq;
+        CREATE TABLE job_events (
+            id BIGINT PRIMARY KEY DEFAULT nextval('job_events_seq'),
+            job_id TEXT NOT NULL,
+            "at" TIMESTAMP NOT NULL,
+            from_status TEXT,
+            to_status TEXT NOT NULL,
+            detail TEXT
+        );
+        CREATE INDEX job_events_job_idx ON job_events (job_id);
+        CREATE TABLE images (
+            id TEXT PRIMARY KEY,
+            job_id TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            user_id TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            prompt TEXT NOT NULL,
+            negative_prompt TEXT,
+            style TEXT,
+            quality TEXT,
+            width INTEGER NOT NULL,
+            height INTEGER NOT NULL,
+            seed BIGINT,
+            original_key TEXT NOT NULL,
+            watermarked_key TEXT,
+            thumb_key TEXT NOT NULL,
+            bytes BIGINT NOT NULL,
+            cost_usd DECIMAL(18, 8),
+            duration_ms INTEGER,
+            request_id TEXT,
+            shared BOOLEAN NOT NULL DEFAULT false,
+            demo BOOLEAN NOT NULL DEFAULT false,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE image_ratings (
+            image_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),
+            rated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (image_id, user_id)
+        );
+        CREATE TABLE favourites (
+            image_id TEXT NOT NULL,
+            user_id TEXT NOT NULL,
+            added_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (image_id, user_id)
+        );
+        CREATE INDEX images_job_idx ON images (job_id);
+        CREATE INDEX images_user_idx ON images (user_id);
+        CREATE INDEX images_created_idx ON images (created_at);
+        CREATE SEQUENCE claim_turn_seq;
+        CREATE TABLE claim_turns (
+            user_id TEXT PRIMARY KEY,
+            turn BIGINT NOT NULL
+        );
+        CREATE SEQUENCE prices_seq;
+        CREATE TABLE prices (
+            id BIGINT PRIMARY KEY DEFAULT nextval('prices_seq'),
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            variant TEXT NOT NULL DEFAULT '*',
+            unit TEXT NOT NULL,
+            usd_per_unit DECIMAL(18, 10) NOT NULL CHECK (usd_per_unit >= 0),
+            effective_from TIMESTAMP NOT NULL,
+            source TEXT NOT NULL,
+            created_by TEXT NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE TABLE budgets (
+            scope TEXT NOT NULL CHECK (scope IN ('user', 'team')),
+            subject TEXT NOT NULL,
+            monthly_usd DECIMAL(18, 2) NOT NULL CHECK (monthly_usd >= 0),
+            warn_fraction DOUBLE NOT NULL DEFAULT 0.8,
+            updated_by TEXT NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (scope, subject)
+        );
+        """
+    )
+
+
+def _m002_auth_sessions(cur: Cursor) -> None:
+    """Server-side session revocation, and the last sign-in time."""
+    cur.execute("ALTER TABLE users ADD COLUMN sessions_valid_after TIMESTAMP")
+    cur.execute("ALTER TABLE users ADD COLUMN last_login_at TIMESTAMP")
+
+
+def _m003_styles(cur: Cursor) -> None:
+    """The team's styles library: prompt templates, curated by admins, proposed by members."""
+    cur.execute(
+        """
+        CREATE TABLE styles (
+            id TEXT PRIMARY KEY,
+            label TEXT NOT NULL,
+            template TEXT NOT NULL,
+            negative TEXT NOT NULL DEFAULT '',
+            settings TEXT NOT NULL DEFAULT '{}',
+            status TEXT NOT NULL CHECK (status IN ('active', 'proposed', 'archived')),
+            builtin BOOLEAN NOT NULL DEFAULT false,
+            preview_key TEXT,
+            created_by TEXT NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            updated_by TEXT NOT NULL,
+            updated_at TIMESTAMP NOT NULL
+        )
+        """
+    )
+
+
+def _m004_price_audit(cur: Cursor) -> None:
+    """Which price rows priced each job, and an audit trail of price changes and recomputes."""
+    cur.execute("ALTER TABLE jobs ADD COLUMN price_ids TEXT")
+    cur.execute("CREATE SEQUENCE price_audit_seq")
+    cur.execute(
+        """
+        CREATE TABLE price_audit (
+            id BIGINT PRIMARY KEY DEFAULT nextval('price_audit_seq'),
+            "at" TIMESTAMP NOT NULL,
+            by_user TEXT NOT NULL,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL
+        )
+        """
+    )
+
+
+def _m005_comparisons(cur: Cursor) -> None:
+    """Saved comparisons (the Compare page): axes, the job of each cell, a winner per row."""
+    cur.execute(
+        """
+        CREATE TABLE comparisons (
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            title TEXT NOT NULL,
+            axes TEXT NOT NULL,
+            shared BOOLEAN NOT NULL DEFAULT false,
+            client_token TEXT,
+            created_at TIMESTAMP NOT NULL
+        );
+        CREATE INDEX comparisons_owner_idx ON comparisons (owner);
+        CREATE TABLE comparison_cells (
+            comparison_id TEXT NOT NULL,
+            row_idx INTEGER NOT NULL,
+            col_idx INTEGER NOT NULL,
+            job_id TEXT,
+            note TEXT,
+            images_shared BOOLEAN NOT NULL DEFAULT false,
+            PRIMARY KEY (comparison_id, row_idx, col_idx)
+        );
+        CREATE TABLE comparison_winners (
+            comparison_id TEXT NOT NULL,
+            row_idx INTEGER NOT NULL,
+            col_idx INTEGER NOT NULL,
+            by_user TEXT NOT NULL,
+            "at" TIMESTAMP NOT NULL,
+            PRIMARY KEY (comparison_id, row_idx)
+        );
+        """
+    )
+
+
+def _m006_style_preview_jobs(cur: Cursor) -> None:
+    """The job drawing a style's preview through the queue (lib.styles.previews)."""
+    cur.execute("ALTER TABLE styles ADD COLUMN preview_job_id TEXT")
+
+
+def _m007_storage_debt(cur: Cursor) -> None:
+    """Storage prefixes whose delete failed (storage down), retried until it succeeds."""
+    cur.execute(
+        "CREATE TABLE storage_debt (prefix TEXT PRIMARY KEY, reason TEXT NOT NULL, "
+        "since TIMESTAMP NOT NULL)"
+    )
+
+
+def _m008_job_image_counts(cur: Cursor) -> None:
+    """``jobs.images``: how many ``images`` rows the job has, kept with them in the same
+    transactions (stored, deleted, recovered), so analytics need not count them per job."""
+    cur.execute("ALTER TABLE jobs ADD COLUMN images INTEGER DEFAULT 0")
+    cur.execute(
+        "UPDATE jobs SET images = c.n FROM (SELECT job_id, count(*) AS n FROM images "
+        "GROUP BY 1) c WHERE jobs.id = c.job_id"
+    )
+
+
+def _m009_deleted_images(cur: Cursor) -> None:
+    """``jobs.images_deleted`` and ``jobs.deleted_cost_usd``: images deleted from a job and
+    what they cost, so a deleted image keeps its cost on its own ledger line (never moved
+    onto its siblings) and cost per image counts every image made."""
+    cur.execute("ALTER TABLE jobs ADD COLUMN images_deleted INTEGER DEFAULT 0")
+    cur.execute("ALTER TABLE jobs ADD COLUMN deleted_cost_usd DECIMAL(18, 8)")
+
+
+MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
+    ("001_core", _m001_core),
+    ("002_auth_sessions", _m002_auth_sessions),
+    ("003_styles", _m003_styles),
+    ("004_price_audit", _m004_price_audit),
+    ("005_comparisons", _m005_comparisons),
+    ("006_style_preview_jobs", _m006_style_preview_jobs),
+    ("007_storage_debt", _m007_storage_debt),
+    ("008_job_image_counts", _m008_job_image_counts),
+    ("009_deleted_images", _m009_deleted_images),
+]

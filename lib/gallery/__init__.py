@@ -1,0 +1,1 @@
+"""The gallery: who sees which image, search, detail, edits, selections, downloads."""

@@ -1,0 +1,400 @@
+"""The gallery's queries: who may see which image, search, detail, and the few edits.
+
+Visibility is decided in one place, :func:`visible_where`, which every read and edit here
+uses, so a member never reaches another member's private image by any id or filter::
+
+    role      sees                        may share / delete     may rate / favourite / zip
+    admin     every image                 every image            what they see
+    analyst   every image                 their own images       what they see
+    member    own images + shared ones    their own images       what they see
+
+Batches (jobs sharing a ``batch_id``, see :mod:`lib.jobs.batches`) can be folded into one tile
+each (``group_batches``: the first image in the sort order stands for the batch, with how
+many of its images match), or opened (``batch``: only that batch's images).
+
+Errors, shown to a person as is: ``GalleryError`` (a PermissionError: not visible, or not
+theirs to change) and ``ValueError`` (a rating outside 1-5). The zip download is
+:mod:`lib.gallery.downloads`.
+Timestamps are naive UTC, so date filters are UTC days.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal
+from typing import Any
+
+from lib.auth import accounts as auth
+from lib.core.errors import PromptboardError
+from lib.db.database import Cursor, Database
+from lib.storage.base import Storage, StorageError
+
+log = logging.getLogger(__name__)
+
+SORTS = ("newest", "oldest", "cost", "duration", "rating")
+MAX_PER_PAGE = 96
+DEMO_PREFIX = "demo/"  # pooled objects shared by many demo rows; never deleted with one image
+_NEWEST = "{a}.created_at DESC, {a}.id DESC"  # id breaks ties (a job's images share a time)
+_ORDER = {  # over the image alias {a} and the ratings aggregate {r}
+    "newest": _NEWEST, "oldest": "{a}.created_at, {a}.id",
+    "cost": "{a}.cost_usd DESC NULLS LAST, " + _NEWEST,
+    "duration": "{a}.duration_ms DESC NULLS LAST, " + _NEWEST,
+    "rating": "{r}.avg_rating DESC NULLS LAST, {r}.ratings DESC NULLS LAST, " + _NEWEST,
+}
+_RATINGS = ("SELECT image_id, avg(rating)::DOUBLE AS avg_rating, count(*) AS ratings "
+            "FROM image_ratings {where} GROUP BY image_id")
+
+
+class GalleryError(PromptboardError, PermissionError):
+    """The image is not visible to this viewer, or not theirs to change."""
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """Who is looking: a username and a role (admin, member or analyst)."""
+
+    username: str
+    role: str
+
+    def __post_init__(self) -> None:
+        """Fail closed on an unknown role or an empty name."""
+        if self.role not in auth.ROLES or not self.username:
+            raise ValueError(f"A viewer needs a username and a role in {auth.ROLES}, not {self!r}.")
+
+    @property
+    def sees_all(self) -> bool:
+        """Admins and analysts see every image."""
+        return self.role in ("admin", "analyst")
+
+
+def visible_where(viewer: Viewer, alias: str = "i") -> tuple[str, list[Any]]:
+    """THE visibility rule: a WHERE fragment over images ``alias`` and its parameters."""
+    if viewer.sees_all:
+        return "TRUE", []
+    return f"({alias}.user_id = ? OR {alias}.shared)", [viewer.username]
+
+
+@dataclass(frozen=True)
+class GalleryFilter:
+    """What the gallery shows; empty tuples and None mean "no filter"."""
+
+    text: str = ""  # case-insensitive substring of the prompt, taken literally
+    providers: tuple[str, ...] = ()
+    models: tuple[str, ...] = ()
+    styles: tuple[str, ...] = ()  # "none" also matches images without a style
+    users: tuple[str, ...] = ()  # for members only narrows what they may see anyway
+    date_from: date | None = None  # inclusive, UTC
+    date_to: date | None = None  # inclusive, UTC
+    favourites_only: bool = False
+    shared_only: bool = False
+    mine_only: bool = False
+    include_demo: bool = True
+    batch: str = ""  # only the images of this batch
+    group_batches: bool = False  # one tile per batch, with its count
+    sort: str = "newest"  # newest, oldest, cost (dearest first), duration (slowest), rating
+    page: int = 0
+    per_page: int = 24
+
+    def __post_init__(self) -> None:
+        """Lists become tuples, paging is clamped to 0.. and 1..96, an unknown sort refused."""
+        if self.sort not in SORTS:
+            raise ValueError(f"Unknown sort {self.sort!r}; expected one of {', '.join(SORTS)}.")
+        for name in ("providers", "models", "styles", "users"):
+            object.__setattr__(self, name, tuple(getattr(self, name) or ()))
+        object.__setattr__(self, "page", max(0, int(self.page)))
+        object.__setattr__(self, "per_page", min(MAX_PER_PAGE, max(1, int(self.per_page))))
+
+
+@dataclass(frozen=True)
+class ImageCard:
+    """One tile of the gallery grid."""
+
+    id: str
+    job_id: str
+    user_id: str
+    provider: str
+    model: str
+    prompt: str
+    style: str | None
+    quality: str | None
+    width: int
+    height: int
+    seed: int | None
+    thumb_key: str
+    original_key: str
+    watermarked_key: str | None
+    cost_usd: Decimal | None
+    duration_ms: int | None
+    created_at: datetime
+    shared: bool
+    demo: bool
+    avg_rating: float | None
+    ratings: int
+    my_rating: int | None
+    favourite: bool  # one of this viewer's favourites
+    batch_id: str | None
+    group_count: int  # images of its batch this tile stands for (1 unless grouping)
+
+
+@dataclass(frozen=True)
+class ImageDetail(ImageCard):
+    """Everything known about one image, and the job that made it."""
+
+    idx: int
+    negative_prompt: str | None
+    bytes: int
+    request_id: str | None
+    rating_counts: dict[int, int]  # stars -> how many
+    # The job (None if its row is gone): status, attempts, n, aspect_ratio, width, height
+    # (as asked), params, usage, estimated_cost_usd, cost_usd (whole job), duration_ms,
+    # started_at, finished_at, watermark (settings; the logo as has_logo), reference_key.
+    job: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class GalleryPage:
+    """One page of results and where it sits (``pages`` is 0 when nothing matches); ``total``
+    counts tiles (a grouped batch is one), ``images`` the matching images."""
+
+    rows: list[ImageCard]
+    total: int
+    page: int
+    pages: int
+    images: int = 0
+
+
+_EXTRA = ("avg_rating", "ratings", "my_rating", "favourite", "batch_id", "group_count")
+_IMAGE_COLS = [f.name for f in fields(ImageCard) if f.name not in _EXTRA]
+
+
+def _where(viewer: Viewer, f: GalleryFilter) -> tuple[str, list[Any]]:
+    """Visibility AND every filter, with parameters (user input never enters the SQL text)."""
+    vis, params = visible_where(viewer)
+    parts, me, t0 = [vis], viewer.username, time.min
+    text = f.text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    for col, values in (("i.provider", f.providers), ("i.model", f.models),
+                        ("coalesce(i.style, 'none')", f.styles), ("i.user_id", f.users)):
+        if values:
+            parts.append(f"{col} IN ({','.join('?' * len(values))})")
+            params.extend(values)
+    for on, sql, args in (
+        (text, "i.prompt ILIKE ? ESCAPE '\\'", [f"%{text}%"]),  # wildcards taken literally
+        (f.date_from, "i.created_at >= ?", [f.date_from and datetime.combine(f.date_from, t0)]),
+        (f.date_to, "i.created_at < ?",  # inclusive: before the next day starts
+         [f.date_to and datetime.combine(f.date_to, t0) + timedelta(days=1)]),
+        (f.favourites_only, "i.id IN (SELECT image_id FROM favourites WHERE user_id = ?)", [me]),
+        (f.shared_only, "i.shared", []), (f.mine_only, "i.user_id = ?", [me]),
+        (not f.include_demo, "NOT i.demo", []),
+        (f.batch, "i.job_id IN (SELECT id FROM jobs WHERE batch_id = ?)", [f.batch]),
+    ):
+        if on:
+            parts.append(sql)
+            params.extend(args)
+    return " AND ".join(parts), params
+
+
+def search(db: Database, viewer: Viewer, f: GalleryFilter) -> GalleryPage:
+    """A page of visible images matching ``f``, and the total (a page past the end: the last)."""
+    where, params = _where(viewer, f)
+    group = f.group_batches and not f.batch
+    # Grouping only: images of a batch share a key, others are their own group.
+    bjoin = ("LEFT JOIN (SELECT id, batch_id FROM jobs WHERE batch_id IS NOT NULL) bj "
+             "ON bj.id = i.job_id" if group else "")
+    key = "coalesce(bj.batch_id, i.id)"
+    counted = f"count(DISTINCT {key})" if group else "count(*)"
+    found = db.fetchone(f"SELECT {counted}, count(*) FROM images i {bjoin} WHERE {where}", params)
+    total, images = (int(found[0] or 0), int(found[1] or 0)) if found else (0, 0)
+    pages = math.ceil(total / f.per_page)
+    page = min(f.page, max(pages - 1, 0))
+    rating_join = (f"LEFT JOIN ({_RATINGS.format(where='')}) r ON r.image_id = i.id"
+                   if f.sort == "rating" else "")  # that order needs every image's average
+    order = _ORDER[f.sort].format(a="i", r="r")
+    cols = ", ".join(f"i.{c}" for c in _IMAGE_COLS)
+    # A top-N carrying the card's columns measured faster on early pages than one over ids
+    # joined back (faster only deep into 1M rows); the rest is joined for the page's rows.
+    # Grouping is a window over every match, not a top-N: there narrow ids measured 5x faster.
+    page_cte = f"""page AS (
+            SELECT {cols}, 1 AS group_count FROM images i {rating_join}
+            WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?)""" if not group else f"""g AS (
+            SELECT i.id, count(*) OVER (PARTITION BY {key}) AS group_count
+            FROM images i {rating_join} {bjoin} WHERE {where}
+            QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {order}) = 1
+            ORDER BY {order} LIMIT ? OFFSET ?),
+        page AS (SELECT {cols}, g.group_count FROM g JOIN images i ON i.id = g.id)"""
+    sql = f"""
+        WITH {page_cte}
+        SELECT {", ".join(f"p.{c}" for c in _IMAGE_COLS)}, r.avg_rating,
+               coalesce(r.ratings, 0), mr.rating, fv.image_id IS NOT NULL, j.batch_id,
+               p.group_count
+        FROM page p
+        LEFT JOIN ({_RATINGS.format(where="WHERE image_id IN (SELECT id FROM page)")}) r
+            ON r.image_id = p.id
+        LEFT JOIN image_ratings mr ON mr.image_id = p.id AND mr.user_id = ?
+        LEFT JOIN favourites fv ON fv.image_id = p.id AND fv.user_id = ?
+        LEFT JOIN jobs j ON j.id = p.job_id
+        ORDER BY {_ORDER[f.sort].format(a="p", r="r")}"""
+    args = [*params, f.per_page, page * f.per_page, viewer.username, viewer.username]
+    return GalleryPage([ImageCard(*r) for r in db.fetchall(sql, args)], total, page, pages,
+                       images)
+
+
+def facets(db: Database, viewer: Viewer) -> dict[str, list[str]]:
+    """Distinct providers, models, styles (and users, for admins and analysts) visible."""
+    vis, params = visible_where(viewer)
+    cols = {"providers": "i.provider", "models": "i.model", "styles": "coalesce(i.style, 'none')"}
+    if viewer.sees_all:
+        cols["users"] = "i.user_id"
+    aggs = ", ".join(f"list(DISTINCT {c})" for c in cols.values())
+    row = db.fetchone(f"SELECT {aggs} FROM images i WHERE {vis}", params) or ()
+    return {name: sorted(values or []) for name, values in zip(cols, row, strict=False)}
+
+
+_JOB_DETAIL = ("status", "attempts", "n", "aspect_ratio", "width", "height", "params", "usage",
+               "estimated_cost_usd", "cost_usd", "duration_ms", "started_at", "finished_at",
+               "watermark", "reference_key")
+
+
+def get_image(db: Database, viewer: Viewer, image_id: str) -> ImageDetail | None:
+    """One image with every parameter, or None when it does not exist or is not visible."""
+    vis, params = visible_where(viewer)
+    job = ", ".join(f"{c} := j.{c}" for c in _JOB_DETAIL)
+    rows = db.dicts(
+        f"""
+        SELECT i.*, j.batch_id, CASE WHEN j.id IS NOT NULL THEN struct_pack({job}) END AS job,
+               (SELECT histogram(rating) FROM image_ratings WHERE image_id = i.id) AS hist,
+               (SELECT rating FROM image_ratings WHERE image_id = i.id AND user_id = ?)
+                   AS my_rating,
+               EXISTS (SELECT 1 FROM favourites WHERE image_id = i.id AND user_id = ?)
+                   AS favourite
+        FROM images i LEFT JOIN jobs j ON j.id = i.job_id
+        WHERE i.id = ? AND {vis}""",
+        [viewer.username, viewer.username, image_id, *params])
+    if not rows:
+        return None
+    d, counts = rows[0], {int(k): int(v) for k, v in (rows[0]["hist"] or {}).items()}
+    if d["job"] is not None:  # JSON columns are written by Promptboard with json.dumps
+        d["job"].update({k: json.loads(d["job"][k] or "{}") for k in ("params", "usage")})
+        wm = json.loads(d["job"]["watermark"] or "null")  # the logo itself is base64 bulk
+        d["job"]["watermark"] = wm and {**wm, "logo": None, "has_logo": bool(wm.get("logo"))}
+    n = sum(counts.values())
+    d.update(avg_rating=sum(k * v for k, v in counts.items()) / n if n else None, ratings=n,
+             rating_counts=counts, group_count=1)
+    return ImageDetail(**{f.name: d[f.name] for f in fields(ImageDetail)})
+
+
+def reuse_settings(detail: ImageDetail) -> dict[str, Any]:
+    """The Generate form's fields to make this image again (also valid ``JobSpec`` kwargs);
+    the size is what the job asked for: pixels, a ratio, or neither (the default)."""
+    job = detail.job or {"width": detail.width, "height": detail.height}
+    return {
+        "provider": detail.provider, "model": detail.model, "prompt": detail.prompt,
+        "negative_prompt": detail.negative_prompt, "style": detail.style,
+        "width": job.get("width"), "height": job.get("height"),
+        "aspect_ratio": job.get("aspect_ratio"), "quality": detail.quality,
+        "seed": detail.seed, "n": job.get("n") or 1,
+    }
+
+
+def _checked(cur: Cursor, viewer: Viewer, ids: Sequence[str], *, own: str = "",
+             cols: str = "i.id, i.user_id") -> list[tuple[Any, ...]]:
+    """Rows of ``ids`` if all are visible (and, given ``own``, the viewer's or they are admin)."""
+    auth.require_active(cur, viewer.username, viewer.role, error=GalleryError)
+    vis, params = visible_where(viewer)
+    rows = cur.execute(
+        f"SELECT {cols} FROM images i WHERE i.id IN (SELECT unnest(?::VARCHAR[])) AND {vis}",
+        [list(ids), *params]).fetchall()
+    found = {r[0] for r in rows}
+    missing = [i for i in ids if i not in found]
+    if missing:  # the same words whether it does not exist or is someone's private image
+        more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
+        raise GalleryError(f"Image {missing[0]}{more} was not found, or you cannot see it.")
+    theirs = [r[0] for r in rows if r[1] != viewer.username]
+    if own and viewer.role != "admin" and theirs:
+        raise GalleryError(f"Only its owner or an admin can {own} image {theirs[0]}.")
+    return rows
+
+
+def _mark(db: Database, viewer: Viewer, image_id: str, table: str, values: list[Any],
+          upsert: str) -> None:
+    """Upsert ``values`` as (or with none, delete) the viewer's row in ``table`` for an image."""
+    with db.write() as cur:
+        _checked(cur, viewer, [image_id])
+        key = [image_id, viewer.username]
+        if values:
+            marks = ", ".join("?" * (2 + len(values)))
+            cur.execute(f"INSERT INTO {table} VALUES ({marks}) {upsert}", key + values)
+        else:
+            cur.execute(f"DELETE FROM {table} WHERE image_id = ? AND user_id = ?", key)
+
+
+def set_favourite(db: Database, viewer: Viewer, image_id: str, on: bool, now: datetime) -> None:
+    """Add or remove one of the viewer's favourites (any image they can see)."""
+    _mark(db, viewer, image_id, "favourites", [now] if on else [], "ON CONFLICT DO NOTHING")
+
+
+def rate(db: Database, viewer: Viewer, image_id: str, rating: int | None,
+         now: datetime) -> None:
+    """Set the viewer's 1-5 rating of an image they can see (one per user), or clear it."""
+    if rating is not None and (isinstance(rating, bool) or rating not in range(1, 6)):
+        raise ValueError(f"A rating is 1 to 5 stars, not {rating!r}.")
+    _mark(db, viewer, image_id, "image_ratings", [] if rating is None else [int(rating), now],
+          "ON CONFLICT (image_id, user_id) DO UPDATE SET rating = excluded.rating, "
+          "rated_at = excluded.rated_at")
+
+
+def set_shared(db: Database, viewer: Viewer, ids: Iterable[str], shared: bool) -> int:
+    """Share images with the team or make them private (owner or admin; all or none)."""
+    wanted = list(dict.fromkeys(ids))
+    if wanted:
+        with db.write() as cur:
+            _checked(cur, viewer, wanted, own="share or unshare")
+            cur.execute("UPDATE images SET shared = ? WHERE id IN (SELECT unnest(?::VARCHAR[]))",
+                        [bool(shared), wanted])
+    return len(wanted)
+
+
+def delete_images(db: Database, storage: Storage, viewer: Viewer, ids: Iterable[str]) -> int:
+    """Delete images (owner or admin; all or none): rows first, then their stored objects.
+
+    Rows, ratings and favourites go in one transaction, and only after it commits the
+    original, watermarked and thumbnail objects, so no row ever points at a missing object.
+    A crash or storage error in between leaves orphan objects: harmless, logged, and
+    detectable as ``img/`` keys no images row names (bar queued or running jobs, whose
+    objects precede their rows). Keys are one image's own (``worker.image_keys``) except the
+    ``demo/`` pool many demo rows share, which is never deleted here. Job rows stay: they are
+    the cost history.
+    """
+    wanted = list(dict.fromkeys(ids))
+    if not wanted:
+        return 0
+    with db.write() as cur:
+        rows = _checked(cur, viewer, wanted, own="delete",
+                        cols="i.id, i.user_id, i.original_key, i.watermarked_key, i.thumb_key")
+        job_ids = [r[0] for r in cur.execute(
+            "SELECT DISTINCT job_id FROM images WHERE id IN (SELECT unnest(?::VARCHAR[]))",
+            [wanted]).fetchall()]
+        cur.execute(  # what the deleted images cost stays on their job (see ledger.py)
+            "UPDATE jobs SET images_deleted = coalesce(images_deleted, 0) + d.n, "
+            "deleted_cost_usd = CASE WHEN d.cost IS NULL THEN deleted_cost_usd "
+            "ELSE coalesce(deleted_cost_usd, 0) + d.cost END FROM (SELECT job_id, count(*) AS n, "
+            "sum(cost_usd) AS cost FROM images WHERE id IN (SELECT unnest(?::VARCHAR[])) "
+            "GROUP BY 1) d WHERE jobs.id = d.job_id", [wanted])
+        for table, col in (("favourites", "image_id"), ("image_ratings", "image_id"),
+                           ("images", "id")):
+            cur.execute(f"DELETE FROM {table} WHERE {col} IN (SELECT unnest(?::VARCHAR[]))",
+                        [wanted])
+        cur.execute(  # recounted, not decremented: jobs.images is what analytics read
+            "UPDATE jobs SET images = (SELECT count(*) FROM images i WHERE i.job_id = jobs.id) "
+            "WHERE id IN (SELECT unnest(?::VARCHAR[]))", [job_ids])
+    keys = sorted({k for r in rows for k in r[2:] if k and not k.startswith(DEMO_PREFIX)})
+    try:
+        storage.delete(keys)
+    except StorageError:
+        log.warning("deleted %d image row(s); %d object(s) are left as orphans, e.g. %s",
+                    len(rows), len(keys), keys[:3], exc_info=True)
+    return len(rows)

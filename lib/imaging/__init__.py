@@ -1,0 +1,1 @@
+"""Untrusted images: decoding, validation, thumbnails, watermarks, PNG metadata, file names."""

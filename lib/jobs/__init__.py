@@ -1,0 +1,1 @@
+"""Jobs: the model, the queue, the worker pool and the pipeline that runs one job."""

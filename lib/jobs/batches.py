@@ -1,0 +1,149 @@
+"""Batches: N variations of one request, each a job with its own recorded seed.
+
+A batch is N jobs sharing one ``batch_id``. Each job carries its seed, so any one of them
+can be made again exactly. Seeds are either consecutive from a base seed or random::
+
+    consecutive, base 100, 3 variations of 2 images:  job seeds 100, 102, 104
+    (image i of a job uses seed + i on providers that number images, so no seed repeats)
+    random:  each job gets a fresh seed in 1 .. MAX_SEED, recorded on its row
+
+Every job seed stays within ``jobmodel.MAX_SEED`` (2**32 - 1), the limit ``jobs.submit``
+checks: the last job's seed is the base plus ``(count - 1) * step``. Images past the job
+seed (seed + i) are the provider's to number, as for any single job.
+
+A batch is all or nothing: its settings and its total cost are checked against the
+budgets before any job is queued (``jobs.submit_all``), so a refused batch leaves no
+cancelled jobs behind. A count outside 1 .. MAX_VARIATIONS is refused, never changed.
+A double click is one batch: job i's client token is the request's content token plus i,
+and ``jobs.submit`` returns the existing job for a token seen within ``jobs.DEDUPE_WINDOW_S``.
+
+Errors: ``jobs.SubmitError`` (and ``jobs.OverBudget``), their message shown to a person.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+import uuid
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from lib.auth import accounts as auth
+from lib.gallery import queries as gallery
+from lib.imaging import images as imaging
+from lib.jobs import forms
+from lib.jobs import queue as jobs
+from lib.jobs.model import MAX_SEED
+from lib.providers import registry
+
+if TYPE_CHECKING:
+    from lib.engine import Engine
+
+CONSECUTIVE, RANDOM = "consecutive", "random"
+SEED_MODES = (CONSECUTIVE, RANDOM)
+MAX_VARIATIONS = 16
+
+
+def seeds(count: int, mode: str, base: int | None, step: int = 1,
+          rng: random.Random | None = None) -> list[int]:
+    """``count`` seeds: ``base, base+step, ...`` (a random base when none), or all random."""
+    if mode not in SEED_MODES:
+        raise jobs.SubmitError(f"Seeds are {' or '.join(SEED_MODES)}, not {mode!r}.")
+    if not 1 <= count <= MAX_VARIATIONS:
+        raise jobs.SubmitError(f"A batch has 1 to {MAX_VARIATIONS} variations.")
+    pick = rng or random.SystemRandom()
+    if mode == RANDOM:
+        return [pick.randint(1, MAX_SEED) for _ in range(count)]
+    highest = MAX_SEED - (count - 1) * step  # the highest base whose last job seed still fits
+    if highest < 1:
+        raise jobs.SubmitError(f"{count} variations counting up by {step} do not fit in seeds "
+                               f"up to {MAX_SEED:,}: ask for fewer variations or images.")
+    start = base if base else pick.randint(1, highest)
+    if start > highest:
+        raise jobs.SubmitError(f"Seeds go up to {MAX_SEED:,}: for {count} variations counting "
+                               f"up by {step}, start at {highest:,} or lower (not {start:,}).")
+    return [start + k * step for k in range(count)]
+
+
+def batch_token(user: str, spec: jobs.JobSpec, count: int, mode: str) -> str:
+    """The content token of the whole batch (the seed counts only when it is consecutive)."""
+    base = replace(spec, seed=spec.seed if mode == CONSECUTIVE else None)
+    raw = f"{forms.client_token(user, base)}|{count}|{mode}"
+    return hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+
+def submit_batch(engine: Engine, user: str, spec: jobs.JobSpec, count: int,
+                 mode: str = RANDOM, *, rng: random.Random | None = None) -> list[str]:
+    """Queue ``count`` jobs like ``spec`` with their own seeds; returns their ids as queued.
+
+    One variation is an ordinary job (no batch id) with the seed as given. A model that takes
+    no seed gets none (its variations are independent runs, recorded as such).
+    """
+    if type(count) is not int or not 1 <= count <= MAX_VARIATIONS:  # seeded or not
+        raise jobs.SubmitError(f"A batch has 1 to {MAX_VARIATIONS} variations.")
+    auth.require_active(engine.db, user, error=jobs.SubmitError)
+    if count == 1:
+        return [jobs.submit(engine, user, forms.with_token(user, spec))]
+    cls = registry.get(spec.provider)
+    seeded = cls.model_caps(spec.model or cls.caps.default_model).seed
+    chosen: list[int | None] = (list(seeds(count, mode, spec.seed, max(1, spec.n), rng))
+                                if seeded else [None] * count)
+    token = batch_token(user, spec, count, mode)
+    batch_id = uuid.uuid4().hex[:16]
+    return jobs.submit_all(engine, user, [
+        replace(spec, seed=seed, batch_id=batch_id, client_token=f"{token}-{k}")
+        for k, seed in enumerate(chosen)])
+
+
+def batch_of(engine: Engine, job_id: str) -> str | None:
+    """The batch a job belongs to, or None."""
+    found = engine.db.scalar("SELECT batch_id FROM jobs WHERE id = ?", [job_id])
+    return str(found) if found else None
+
+
+def private_inputs(img: gallery.ImageDetail, viewer: gallery.Viewer) -> tuple[str, ...]:
+    """What "more like this" leaves out of a visible image's settings: the owner's own
+    uploads (reference image, watermark logo), unless the viewer is that owner. Sharing an
+    image shares the picture, not what went into it (an img2img result with low denoise
+    more or less reproduces its reference)."""
+    job = img.job or {}
+    if img.user_id == viewer.username:
+        return ()
+    found = ["reference image"] if job.get("reference_key") else []
+    if (job.get("watermark") or {}).get("has_logo"):
+        found.append("watermark logo")
+    return tuple(found)
+
+
+def spec_like(engine: Engine, viewer: gallery.Viewer, image_id: str) -> jobs.JobSpec:
+    """The settings that made a visible image (prompt, model, size, style, watermark,
+    reference, extras), without its seed: the start of "more like this". Another person's
+    reference image and watermark logo are left out (see :func:`private_inputs`)."""
+    if not auth.can(viewer.role, "generate"):
+        raise jobs.SubmitError(f"Your role ({viewer.role}) cannot generate images.")
+    img = gallery.get_image(engine.db, viewer, image_id)
+    if img is None:
+        raise jobs.SubmitError("That image was not found, or you cannot see it.")
+    fields = gallery.reuse_settings(img)
+    job = jobs.get(engine, img.job_id)
+    mine = img.user_id == viewer.username
+    watermark = reference = None
+    params: dict[str, object] = {}
+    if job is not None:
+        params = {k: v for k, v in job.params_dict.items() if k != "styled_prompt"}
+        if job.watermark:
+            watermark = imaging.WatermarkSpec.from_dict(json.loads(job.watermark))
+            if watermark.logo and not mine:  # keep the text, if any, without their logo
+                watermark = (replace(watermark, logo=None) if watermark.text else None)
+        if mine and job.reference_key and engine.storage.exists(job.reference_key):
+            reference = engine.storage.get(job.reference_key)
+    return jobs.JobSpec(**{**fields, "seed": None}, watermark=watermark, reference=reference,
+                        params=params)
+
+
+def more_like_this(engine: Engine, viewer: gallery.Viewer, image_id: str,
+                   count: int, *, rng: random.Random | None = None) -> list[str]:
+    """Queue ``count`` variations of a visible image with new random seeds, as the viewer."""
+    return submit_batch(engine, viewer.username, spec_like(engine, viewer, image_id), count,
+                        RANDOM, rng=rng)

@@ -1,0 +1,68 @@
+"""Storage clean-up that could not happen at once, kept until it can.
+
+When storage fails part-way (S3 unreachable after an image's original was
+written, say), the objects a job stored cannot be deleted at that moment
+either. Rather than leave them orphaned, the job's prefix is written to the
+``storage_debt`` table and deleted later: at every start-up (``recover``) and
+every few minutes by an idle worker. A prefix leaves the table only once its
+delete succeeded, so an outage of any length ends with nothing orphaned.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from lib.storage.base import StorageError
+
+if TYPE_CHECKING:
+    from lib.engine import Engine
+
+log = logging.getLogger(__name__)
+
+
+def owe(engine: Engine, prefix: str, reason: str) -> None:
+    """Remember that everything under ``prefix`` must be deleted once storage allows."""
+    with engine.db.write() as cur:
+        cur.execute(
+            "INSERT INTO storage_debt (prefix, reason, since) VALUES (?, ?, ?) "
+            "ON CONFLICT (prefix) DO NOTHING",
+            [prefix, reason, engine.clock.now()],
+        )
+    log.warning("storage clean-up of %s postponed: %s", prefix, reason)
+
+
+def settle(engine: Engine) -> int:
+    """Try the postponed clean-ups of jobs not running now; returns how many are still owed.
+
+    A running job settles its own prefix before it stores anything (:func:`settle_one` from
+    the pipeline), so nothing here can delete images a rerun is writing. The first failure
+    means storage is still down: the rest waits for the next try.
+    """
+    prefixes = [r[0] for r in engine.db.fetchall(
+        "SELECT prefix FROM storage_debt d WHERE NOT EXISTS (SELECT 1 FROM jobs j "
+        "WHERE j.status = 'running' AND d.prefix = 'img/' || j.id || '/') ORDER BY since")]
+    done = 0
+    for prefix in prefixes:
+        try:
+            settle_one(engine, prefix)
+        except StorageError:
+            break
+        done += 1
+    if prefixes:
+        log.info("storage clean-up: %d of %d prefix(es) done", done, len(prefixes))
+    return len(prefixes) - done
+
+
+def settle_one(engine: Engine, prefix: str) -> None:
+    """Delete ``prefix`` if its clean-up is owed; StorageError while storage is still down."""
+    if engine.db.scalar("SELECT 1 FROM storage_debt WHERE prefix = ?", [prefix]) is None:
+        return
+    engine.storage.delete_prefix(prefix)
+    with engine.db.write() as cur:
+        cur.execute("DELETE FROM storage_debt WHERE prefix = ?", [prefix])
+
+
+def owed(engine: Engine) -> list[str]:
+    """Prefixes still waiting to be deleted (for Admin and tests)."""
+    return [r[0] for r in engine.db.fetchall("SELECT prefix FROM storage_debt ORDER BY since")]

@@ -1,0 +1,1 @@
+"""Money: the dated price table, costs, price corrections and budgets."""

@@ -1,0 +1,114 @@
+"""The provider registry: every image API Promptboard knows, in one place.
+
+To add a provider: write ``lib/providers/<name>.py`` with a ``Provider``
+subclass (see ``base.py``), add it to ``_CLASSES`` below, document it in
+README.md, and add its fake server and tests under ``tests/``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import requests
+
+from lib.core.clock import Clock
+from lib.core.errors import PromptboardError
+from lib.providers.a1111 import A1111Provider
+from lib.providers.base import DEFAULT_TIMEOUT, Provider
+from lib.providers.gemini import GeminiProvider
+from lib.providers.openai_images import OpenAIImagesProvider
+from lib.providers.replicate import ReplicateProvider
+from lib.providers.sandbox import SandboxProvider
+from lib.providers.stability import StabilityProvider
+
+_CLASSES: tuple[type[Provider], ...] = (
+    SandboxProvider,
+    GeminiProvider,
+    OpenAIImagesProvider,
+    StabilityProvider,
+    A1111Provider,
+    ReplicateProvider,
+)
+PROVIDERS: dict[str, type[Provider]] = {cls.id: cls for cls in _CLASSES}
+
+
+class UnknownProvider(PromptboardError, KeyError):
+    """No provider has that id."""
+
+    def __str__(self) -> str:
+        return f"Unknown provider {self.args[0]!r}; known: {', '.join(sorted(PROVIDERS))}."
+
+
+def get(provider_id: str) -> type[Provider]:
+    """The provider class for an id."""
+    try:
+        return PROVIDERS[provider_id]
+    except KeyError:
+        raise UnknownProvider(provider_id) from None
+
+
+def _env(name: str | None) -> str | None:
+    if not name:
+        return None
+    value = os.environ.get(name, "").strip()
+    return value or None
+
+
+def is_configured(cls: type[Provider]) -> bool:
+    """True when the provider has what it needs (a key, or a server address)."""
+    if cls.key_env:
+        return _env(cls.key_env) is not None
+    if cls.base_url_env and not cls.default_base_url:
+        return _env(cls.base_url_env) is not None
+    return True
+
+
+def create(
+    provider_id: str,
+    session: requests.Session | None = None,
+    timeout: float | None = None,
+    clock: Clock | None = None,
+) -> Provider:
+    """An instance with key, base URL and timeout read from the environment now.
+
+    ``clock`` is the engine's: the provider's idea of today (model shutdown dates) follows it.
+    """
+    cls = get(provider_id)
+    if timeout is None:
+        timeout = float(os.environ.get("PROMPTBOARD_HTTP_TIMEOUT") or DEFAULT_TIMEOUT)
+    made = cls(
+        session=session,
+        base_url=_env(cls.base_url_env) or cls.default_base_url,
+        timeout=timeout,
+        api_key=_env(cls.key_env),
+    )
+    return made if clock is None else made.on_date(lambda: clock.now().date())
+
+
+def bare(provider_id: str, clock: Clock) -> Provider:
+    """An instance without key or URL, for preflight checks and estimates, on ``clock``."""
+    return get(provider_id)().on_date(lambda: clock.now().date())
+
+
+@dataclass(frozen=True)
+class ProviderStatus:
+    """What the UI shows about one provider."""
+
+    id: str
+    label: str
+    configured: bool
+    hint: str
+
+
+def statuses() -> list[ProviderStatus]:
+    """Every provider, configured or not, sandbox first."""
+    return [
+        ProviderStatus(cls.id, cls.label, is_configured(cls), cls.configure_hint())
+        for cls in PROVIDERS.values()
+    ]
+
+
+def available() -> list[str]:
+    """Ids of the providers that can run now."""
+    return [s.id for s in statuses() if s.configured]

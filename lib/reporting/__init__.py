@@ -1,0 +1,1 @@
+"""Read models behind Analytics, Home and the CLI report: spend, ledger, leaderboard."""

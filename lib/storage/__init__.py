@@ -1,0 +1,1 @@
+"""Where image bytes live: one interface, local disk and S3."""

@@ -1,0 +1,1 @@
+"""The styles library and its previews."""
