@@ -70,7 +70,7 @@ def test_progress_is_real_when_reported_and_labelled_estimate_otherwise(
     engine: Engine, clock: FakeClock
 ) -> None:
     job_id = submit(engine, "ann")
-    from lib.jobs.worker import claim
+    from lib.jobs.claim import claim
 
     job = claim(engine, "w")
     assert job is not None

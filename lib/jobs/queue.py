@@ -7,12 +7,12 @@
                  │  └──retry/recover┘ └───▶ cancelled
                  └──────cancel─────────────▶ cancelled
 
-The jobs table is the only source of truth. Every transition is one guarded
-``UPDATE ... WHERE id=? AND status IN (...)``; no row updated means the move
-was illegal and :class:`IllegalTransition` is raised. Each transition appends
-a ``job_events`` row in the same transaction. A plain submit is recorded by the
-job's row alone (its ``created_at``; :func:`events` shows it as the first event);
-only a submit with something to note (an admin's budget override) adds a row,
+The jobs table is the only source of truth, and ``jobs.store`` its only writer: every
+transition is one guarded ``UPDATE ... WHERE id=? AND status IN (...)`` there; no row
+updated means the move was illegal and :class:`IllegalTransition` is raised. Each
+transition appends a ``job_events`` row in the same transaction. A plain submit is
+recorded by the job's row alone (its ``created_at``; :func:`events` shows it as the first
+event); only a submit with something to note (an admin's budget override) adds a row,
 which keeps a submit to one INSERT before its commit.
 """
 
@@ -20,16 +20,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import duckdb
 
 from lib.auth import accounts as auth
+from lib.core.context import Services
 from lib.db.database import Cursor, Database
 from lib.imaging import images as imaging
+from lib.jobs import store
 from lib.jobs.model import (  # noqa: F401 - the model is part of this module's API
     ACTIVE,
     CANCELLED,
@@ -50,17 +52,13 @@ from lib.jobs.model import (  # noqa: F401 - the model is part of this module's 
     SubmitError,
     _new_id,
     check_fields,
-    event,
-    transition,
 )
+from lib.jobs.store import event, transition  # noqa: F401 - tests move rows with these
 from lib.money import budgets, costs
 from lib.providers import registry
 from lib.providers.base import GenerationRequest, ProviderError
 from lib.storage.base import StorageError
 from lib.styles import library as styles
-
-if TYPE_CHECKING:
-    from lib.engine import Engine
 
 # --------------------------------------------------------------------------- submit
 
@@ -104,7 +102,7 @@ def _validate(spec: JobSpec) -> tuple[type[registry.Provider], str]:
     return cls, model
 
 
-def submit(engine: Engine, user: str, spec: JobSpec) -> str:
+def submit(engine: Services, user: str, spec: JobSpec) -> str:
     """Validate, store the reference image, queue the job; returns its id at once."""
     cls, model = _validate(spec)
     cap = engine.settings.max_output_pixels
@@ -161,20 +159,15 @@ def submit(engine: Engine, user: str, spec: JobSpec) -> str:
                         engine.storage.delete([reference_key])
                     return str(dup[0])
             detail = _check_budget(engine.db, cur, user, estimate, now, spec.override_budget)
-            cur.execute(
-                f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({','.join('?' * len(fields(Job)))})",
-                [
-                    job_id, spec.batch_id, user, cls.id, model, spec.prompt, negative, spec.style,
-                    spec.width, spec.height, spec.aspect_ratio, spec.quality, spec.seed, spec.n,
-                    reference_key,
-                    json.dumps(spec.watermark.to_dict()) if spec.watermark else None,
-                    json.dumps(params), spec.client_token, None, None, QUEUED, 0,
-                    engine.settings.max_attempts, now, False, None, None, None, None, None,
-                    None, estimate, None, None, now, None, None, False, now, None,
-                ],
-            )
-            if detail != SUBMITTED:  # a plain submit's record is its row (see events())
-                event(cur, job_id, now, None, QUEUED, detail)
+            store.insert(cur, Job(
+                job_id, spec.batch_id, user, cls.id, model, spec.prompt, negative, spec.style,
+                spec.width, spec.height, spec.aspect_ratio, spec.quality, spec.seed, spec.n,
+                reference_key,
+                json.dumps(spec.watermark.to_dict()) if spec.watermark else None,
+                json.dumps(params), spec.client_token, None, None, QUEUED, 0,
+                engine.settings.max_attempts, now, False, None, None, None, None, None,
+                None, estimate, None, None, now, None, None, False, now, None,
+            ), None if detail == SUBMITTED else detail)  # a plain submit's record is its row
     except budgets.BudgetExceeded as exc:
         if reference_key:
             engine.storage.delete([reference_key])
@@ -190,7 +183,7 @@ def submit(engine: Engine, user: str, spec: JobSpec) -> str:
     return job_id
 
 
-def submit_all(engine: Engine, user: str, specs: Sequence[JobSpec]) -> list[str]:
+def submit_all(engine: Services, user: str, specs: Sequence[JobSpec]) -> list[str]:
     """Queue several jobs as one batch: all of them, or none when the batch is refused.
 
     Every spec is validated and the budgets are checked for the batch's total before the
@@ -214,7 +207,7 @@ def submit_all(engine: Engine, user: str, specs: Sequence[JobSpec]) -> list[str]
     return ids
 
 
-def check_batch(engine: Engine, user: str, specs: Sequence[JobSpec], *,
+def check_batch(engine: Services, user: str, specs: Sequence[JobSpec], *,
                 skip_invalid: bool = False) -> None:
     """Refuse a batch as a whole: a setting no job of it may have (SubmitError) or a total
     over a budget (OverBudget). Hold ``engine.db.exclusive()`` from this check until the
@@ -255,7 +248,7 @@ def check_batch(engine: Engine, user: str, specs: Sequence[JobSpec], *,
             raise OverBudget(str(exc)) from None
 
 
-def _check_may_generate(engine: Engine, user: str) -> None:
+def _check_may_generate(engine: Services, user: str) -> None:
     """Refuse accounts whose role may not generate, or that are disabled (defence in depth:
     the pages check too). Names without an account (the CLI's default user) may generate."""
     account = auth.get_user(engine.db, user)
@@ -318,7 +311,7 @@ def request_for(job: Job, refs: tuple[bytes, ...] = ()) -> GenerationRequest:
 # --------------------------------------------------------------------------- reads
 
 
-def load(engine: Engine, job_ids: Sequence[str]) -> list[Job]:
+def load(engine: Services, job_ids: Sequence[str]) -> list[Job]:
     """Jobs by id, in the order given (missing ids are skipped)."""
     if not job_ids:
         return []
@@ -328,13 +321,13 @@ def load(engine: Engine, job_ids: Sequence[str]) -> list[Job]:
     return [by_id[i] for i in job_ids if i in by_id]
 
 
-def get(engine: Engine, job_id: str) -> Job | None:
+def get(engine: Services, job_id: str) -> Job | None:
     """One job or None."""
     found = load(engine, [job_id])
     return found[0] if found else None
 
 
-def events(engine: Engine, job_id: str) -> list[tuple[datetime, str | None, str, str]]:
+def events(engine: Services, job_id: str) -> list[tuple[datetime, str | None, str, str]]:
     """A job's transitions, oldest first, starting with its submit (``None`` → queued)."""
     rows: list[tuple[datetime, str | None, str, str]] = [
         (r[0], r[1], r[2], r[3])
@@ -351,12 +344,12 @@ def events(engine: Engine, job_id: str) -> list[tuple[datetime, str | None, str,
     return rows
 
 
-def any_active(engine: Engine, job_ids: Sequence[str]) -> bool:
+def any_active(engine: Services, job_ids: Sequence[str]) -> bool:
     """True while any of these jobs is queued or running."""
     return any(j.status in ACTIVE for j in load(engine, job_ids))
 
 
-def active_for_user(engine: Engine, user: str) -> list[str]:
+def active_for_user(engine: Services, user: str) -> list[str]:
     """Ids of the user's queued and running jobs, oldest first."""
     rows = engine.db.fetchall(
         "SELECT id FROM jobs WHERE user_id = ? AND status IN ('queued','running') "
@@ -369,7 +362,7 @@ def active_for_user(engine: Engine, user: str) -> list[str]:
 # --------------------------------------------------------------------------- cancel
 
 
-def cancel(engine: Engine, job_id: str, user: str, *, admin: bool = False) -> str:
+def cancel(engine: Services, job_id: str, user: str, *, admin: bool = False) -> str:
     """Cancel a job: queued ones at once, running ones cooperatively. Returns the new state."""
     now = engine.clock.now()
     with engine.db.write() as cur:
@@ -377,26 +370,7 @@ def cancel(engine: Engine, job_id: str, user: str, *, admin: bool = False) -> st
         row = cur.execute("SELECT user_id, status FROM jobs WHERE id = ?", [job_id]).fetchone()
         if row is None or (row[0] != user and not admin):
             raise IllegalTransition("No such job of yours.")
-        return _cancel_one(cur, job_id, str(row[1]), user, now)
-
-
-def _cancel_one(cur: Cursor, job_id: str, status: str, user: str, now: datetime) -> str:
-    """The one cancel move, under the caller's write lock: a queued job is cancelled, a
-    running one gets the cooperative flag its worker checks; others are left as they are."""
-    if status == QUEUED:
-        transition(
-            cur, job_id, [QUEUED], CANCELLED, now, f"cancelled by {user}",
-            finished_at=now, error_type="cancelled", error_message="Cancelled before it ran.",
-        )
-        return CANCELLED
-    if status == RUNNING:
-        cur.execute(
-            "UPDATE jobs SET cancel_requested = true, updated_at = ? WHERE id = ?",
-            [now, job_id],
-        )
-        event(cur, job_id, now, RUNNING, RUNNING, f"cancel requested by {user}")
-        return "cancelling"
-    return status
+        return store.cancel_one(cur, job_id, str(row[1]), user, now)
 
 
 @dataclass(frozen=True)
@@ -414,7 +388,7 @@ class CancelResult:
         return len(self.cancelled) + len(self.cancelling)
 
 
-def cancel_many(engine: Engine, user: str, *, admin: bool = False,
+def cancel_many(engine: Services, user: str, *, admin: bool = False,
                 job_ids: Sequence[str] | None = None, batch_id: str | None = None,
                 everything: bool = False) -> CancelResult:
     """Cancel the active jobs of one scope (named jobs, a batch, or all) in one write.
@@ -443,13 +417,13 @@ def cancel_many(engine: Engine, user: str, *, admin: bool = False,
         rows = cur.execute(f"SELECT id, status FROM jobs WHERE {' AND '.join(where)} "
                            "ORDER BY created_at, id", params).fetchall()
         for job_id, status in rows:
-            moved = _cancel_one(cur, job_id, status, user, now)
+            moved = store.cancel_one(cur, job_id, status, user, now)
             (cancelled if moved == CANCELLED else cancelling).append(job_id)
     skipped = len(set(job_ids)) - len(rows) if job_ids is not None else 0
     return CancelResult(cancelled, cancelling, skipped)
 
 
-def resubmit(engine: Engine, user: str, job_id: str, *, admin: bool = False) -> str:
+def resubmit(engine: Services, user: str, job_id: str, *, admin: bool = False) -> str:
     """Queue a new job with the same settings (a retry of a failed or cancelled one)."""
     auth.require_active(engine.db, user, "admin" if admin else None, error=SubmitError)
     old = get(engine, job_id)
