@@ -18,7 +18,7 @@ from decimal import Decimal
 from lib.core import fmt
 from lib.core.context import Services
 from lib.jobs.claim import pick_next
-from lib.jobs.queue import CANCELLED, FAILED, JOB_COLUMNS, RUNNING, STATUSES, Job
+from lib.jobs.model import CANCELLED, FAILED, JOB_COLUMNS, RUNNING, STATUSES, Job
 
 RECENT = timedelta(hours=1)  # Generate lists jobs this recent from any tab, finished or not
 DEFAULT_DURATION_S = 20.0  # before a provider/model has any history

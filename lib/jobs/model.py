@@ -45,6 +45,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 HARD_PROMPT_LIMIT = 32_000
 DEDUPE_WINDOW_S = 5.0  # the same client token within this many seconds is one job
+SUBMITTED = "submitted"  # the detail of a plain submit's event (its row is the record)
 
 
 class IllegalTransition(RuntimeError):

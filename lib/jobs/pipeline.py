@@ -31,7 +31,7 @@ from lib.imaging import images as imaging
 from lib.jobs import cleanup, store
 from lib.jobs.context import DbJobContext
 from lib.jobs.model import CANCELLED, FAILED, SUCCEEDED, IllegalTransition, Job
-from lib.jobs.queue import request_for
+from lib.jobs.submission import request_for
 from lib.money import costs
 from lib.providers import download
 from lib.providers.base import BadResponse, Cancelled, GenerationResult, ProviderError
