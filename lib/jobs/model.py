@@ -176,5 +176,6 @@ def check_fields(spec: JobSpec) -> None:
                           "lists of them.") from None
 
 
-def _new_id() -> str:
+def new_id() -> str:
+    """A fresh id for a job (or a comparison): 16 hex digits of a random UUID."""
     return uuid.uuid4().hex[:16]

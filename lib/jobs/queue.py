@@ -52,4 +52,3 @@ from lib.jobs import (  # noqa: F401 - re-exported: this module is the queue's A
     submit_all,
     transition,
 )
-from lib.jobs.model import _new_id  # noqa: F401 - compare.store names its ids with it

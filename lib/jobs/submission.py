@@ -34,8 +34,8 @@ from lib.jobs.model import (
     JobSpec,
     OverBudget,
     SubmitError,
-    _new_id,
     check_fields,
+    new_id,
 )
 from lib.jobs.reads import get
 from lib.money import budgets, costs
@@ -99,7 +99,7 @@ def submit(engine: Services, user: str, spec: JobSpec) -> str:
     except ProviderError as exc:
         raise SubmitError(str(exc)) from None
     dedupe_since = now - timedelta(seconds=DEDUPE_WINDOW_S)
-    job_id = _new_id()
+    job_id = new_id()
     reference_key = None
     if spec.reference is not None:
         s = engine.settings
