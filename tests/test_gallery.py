@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
+from lib import jobs
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
 from lib.gallery import downloads as gallery_zip
 from lib.gallery import queries as g
 from lib.imaging import images as imaging
-from lib.jobs import queue as jobs
 from lib.storage.base import StorageError
 from lib.storage.keys import image_keys
 from tests.helpers import run_next

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from lib import jobs
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
 from lib.imaging import images as imaging
-from lib.jobs import queue as jobs
 from lib.jobs.claim import claim, recover
 from lib.jobs.pipeline import process
 from lib.jobs.retry import RetryPolicy

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from lib import jobs
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
-from lib.jobs import queue as jobs
 from lib.jobs import store
 from lib.jobs.claim import claim
 from lib.jobs.retry import Fail, Retry, RetryPolicy

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from lib import jobs
 from lib.auth import accounts as auth
 from lib.compare.grid import (
     Cell,
@@ -34,7 +35,6 @@ from lib.compare.grid import (
 )
 from lib.gallery.queries import _RATINGS as gallery_ratings
 from lib.gallery.queries import Viewer
-from lib.jobs import queue as jobs
 from lib.jobs.model import new_id
 
 if TYPE_CHECKING:

@@ -28,12 +28,12 @@ import random
 import uuid
 from dataclasses import replace
 
+from lib import jobs
 from lib.auth import accounts as auth
 from lib.core.context import Services
 from lib.gallery import queries as gallery
 from lib.imaging import images as imaging
 from lib.jobs import forms
-from lib.jobs import queue as jobs
 from lib.jobs.model import MAX_SEED
 from lib.providers import registry
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
+from lib import jobs
 from lib.core.context import Services
 from lib.core.fmt import money, plural
 from lib.jobs import activity
-from lib.jobs import queue as jobs
 from lib.money import costs
 from lib.providers import registry
 

@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from lib import jobs
 from lib.core.context import Services
 from lib.imaging import images as imaging
 from lib.jobs import forms
-from lib.jobs import queue as jobs
 from lib.jobs.model import Job
 from lib.providers import registry
 from lib.styles import library as styles

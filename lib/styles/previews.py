@@ -22,9 +22,9 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from lib import jobs
 from lib.auth import accounts as auth
 from lib.core.context import Services
-from lib.jobs import queue as jobs
 from lib.providers import registry
 from lib.storage.base import StorageError
 from lib.styles import library as styles
