@@ -25,12 +25,12 @@ import time
 
 from PIL import Image, ImageDraw
 
+from lib import jobs
 from lib.core import config
 from lib.engine import Engine
 from lib.imaging import images as imaging
-from lib.jobs import queue as jobs
+from lib.jobs.claim import claim
 from lib.jobs.pipeline import process
-from lib.jobs.worker import claim
 from lib.providers.base import GeneratedImage, GenerationRequest, GenerationResult, JobContext
 from lib.providers.sandbox import SandboxProvider
 

@@ -21,10 +21,10 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from lib import jobs
 from lib.core import config
 from lib.db.database import DatabaseLocked
 from lib.engine import Engine
-from lib.jobs import queue as jobs
 from lib.providers import registry
 from lib.reporting import report
 

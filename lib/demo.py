@@ -23,6 +23,7 @@ import pandas as pd
 
 from lib.db.database import one_row
 from lib.imaging import images as imaging
+from lib.jobs import store
 from lib.money import costs
 from lib.providers import sandbox_art
 
@@ -141,12 +142,11 @@ def remove(engine: Engine) -> int:
         count = one_row(cur.execute("SELECT count(*) FROM images WHERE demo"))[0]
         gone = f"image_id IN (SELECT id FROM images WHERE demo) OR user_id IN ({_DEMO_USERS})"
         for sql in (f"DELETE FROM image_ratings WHERE {gone}",
-                    f"DELETE FROM favourites WHERE {gone}",
-                    "DELETE FROM job_events WHERE job_id IN (SELECT id FROM jobs WHERE demo)",
-                    "DELETE FROM images WHERE demo", "DELETE FROM jobs WHERE demo",
+                    f"DELETE FROM favourites WHERE {gone}", "DELETE FROM images WHERE demo",
                     f"DELETE FROM budgets WHERE scope = 'user' AND subject IN ({_DEMO_USERS})",
                     f"DELETE FROM users WHERE username IN ({_DEMO_USERS})"):
             cur.execute(sql)
+        store.delete_demo(cur)  # the demo jobs and their events
     engine.storage.delete_prefix("demo/")
     return int(count)
 
@@ -291,12 +291,12 @@ _COMMON = (  # columns jobs and images share, from a registered frame d and the 
 _USD = "CAST(CAST({} AS DECIMAL(18, 0)) * 0.00000001::DECIMAL(18, 8) AS DECIMAL(18, 8))"  # 1e-8s
 
 
-_JOBS_SQL = f"""
-INSERT INTO jobs (id, user_id, provider, model, prompt, negative_prompt, style, width, height,
+_JOBS_COLUMNS = """id, user_id, provider, model, prompt, negative_prompt, style, width, height,
     aspect_ratio, quality, seed, n, params, status, attempts, max_attempts, next_run_at,
     cancel_requested, progress, progress_note, error_type, error_message, request_id, usage,
     estimated_cost_usd, cost_usd, duration_ms, created_at, started_at, finished_at, demo,
-    updated_at, images)
+    updated_at, images"""
+_JOBS_SQL = f"""
 SELECT {_JOB_ID}, {_COMMON}, v.job_w, v.job_h, v.aspect, v.quality,
     CASE WHEN d.seed >= 0 THEN d.seed END, d.n, '{{"demo": true}}',
     $statuses[d.status + 1], d.attempts, 4, d.created, false,
@@ -321,8 +321,8 @@ SELECT {_IMAGE_ID}, {_JOB_ID}, d.idx, {_COMMON}, v.quality, v.img_w, v.img_h,
     printf('demo/thumb-%02d.webp', d.pool), d.bytes, {_USD.format("d.cost_e8")}, d.dur_ms,
     {_REQUEST_ID}, d.shared, true, d.created
 FROM demo_images d JOIN demo_v v ON v.vid = d.vid"""
+_EVENT_COLS = 'job_id, "at", from_status, to_status, detail'
 _EVENTS_SQL = """
-INSERT INTO job_events (job_id, "at", from_status, to_status, detail)
 SELECT id, finished_at, CASE WHEN started_at IS NULL THEN 'queued' ELSE 'running' END, status,
     coalesce(error_type || ' (demo)', n || ' image(s) stored (demo)') FROM jobs WHERE demo"""
 
@@ -383,13 +383,13 @@ def generate(engine: Engine, images: int = 100_000, days: int = 90, users: int =
             [[u, f"{u.removeprefix('demo-').replace('-', ' ').title()} (demo)",
               f"{u}@demo.invalid", "analyst" if u == ANALYST else "member", start]
              for u in [*names, ANALYST]])
-        for sql in (_JOBS_SQL, _IMAGES_SQL):  # DuckDB refuses parameters a query does not use
-            cur.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+        store.bulk_insert(cur, "jobs", _JOBS_COLUMNS, _JOBS_SQL, params)
+        cur.execute(_IMAGES_SQL, {k: v for k, v in params.items() if f"${k}" in _IMAGES_SQL})
         cur.execute(f"INSERT INTO image_ratings SELECT {_IMAGE_ID}, $users[d.rater + 1], "
                     "d.rating, d.at FROM demo_ratings d", {"users": names})
         cur.execute(f"INSERT INTO favourites SELECT {_IMAGE_ID}, $users[d.rater + 1], d.at "
                     "FROM demo_favs d", {"users": names})
-        n_events = one_row(cur.execute(_EVENTS_SQL))[0] if events else 0
+        n_events = store.bulk_insert(cur, "job_events", _EVENT_COLS, _EVENTS_SQL) if events else 0
         for name in frames:
             cur.unregister(name)
     status = j["status"]

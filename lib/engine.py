@@ -14,7 +14,9 @@ from lib.core import config
 from lib.core.clock import Clock
 from lib.core.fsperm import private_dir
 from lib.db.database import Database
-from lib.jobs.worker import RetryPolicy, WorkerPool, recover
+from lib.jobs.claim import recover
+from lib.jobs.retry import RetryPolicy
+from lib.jobs.worker import WorkerPool
 from lib.money import costs
 from lib.providers import registry
 from lib.providers.base import Provider
@@ -63,7 +65,8 @@ class Engine:
         """Recover jobs a dead process left running, then start the worker threads."""
         if self.pool is None:
             recover(self)
-            self.pool = WorkerPool(self, threads or self.settings.workers, only).start()
+            self.pool = WorkerPool(self, threads or self.settings.workers, only,
+                                   errors=self.internal_errors).start()
         return self.pool
 
     def wake_workers(self) -> None:

@@ -4,11 +4,10 @@ from dataclasses import replace
 
 import streamlit as st
 
-from lib import ui
+from lib import jobs, ui
 from lib.core import fmt
 from lib.core.text import plain
 from lib.jobs import activity, batches, forms
-from lib.jobs import queue as jobs
 from lib.providers import registry
 from lib.styles import library as styles
 from lib.ui import generate_form as form_ui

@@ -2,9 +2,8 @@
 
 import streamlit as st
 
-from lib import ui
+from lib import jobs, ui
 from lib.jobs import activity
-from lib.jobs import queue as jobs
 from lib.providers import registry
 from lib.ui import history as history_ui
 

@@ -2,12 +2,11 @@
 
 import streamlit as st
 
-from lib import ui
+from lib import jobs, ui
 from lib.auth import accounts as auth
 from lib.core.text import plain
 from lib.gallery import queries as gallery
 from lib.jobs import activity
-from lib.jobs import queue as jobs
 from lib.reporting import stats
 from lib.ui import gallery as tiles
 from lib.ui import grid

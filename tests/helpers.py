@@ -37,8 +37,8 @@ def json_lines(text: str) -> list[dict[str, Any]]:
 
 def run_next(engine: Engine) -> str | None:
     """Claim the next job and run it in this thread; its end state, or None if none queued."""
+    from lib.jobs.claim import claim
     from lib.jobs.pipeline import process
-    from lib.jobs.worker import claim
 
     job = claim(engine, "test")
     return None if job is None else process(engine, job)

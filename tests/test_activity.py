@@ -8,11 +8,11 @@ from decimal import Decimal
 
 import pytest
 
+from lib import jobs
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
 from lib.jobs import activity
-from lib.jobs import queue as jobs
 from lib.money import pricing
 from tests.helpers import run_next
 
@@ -70,7 +70,7 @@ def test_progress_is_real_when_reported_and_labelled_estimate_otherwise(
     engine: Engine, clock: FakeClock
 ) -> None:
     job_id = submit(engine, "ann")
-    from lib.jobs.worker import claim
+    from lib.jobs.claim import claim
 
     job = claim(engine, "w")
     assert job is not None

@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 
-from lib import admin
+from lib import admin, jobs
 from lib.auth import accounts as auth
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
-from lib.jobs import queue as jobs
 from lib.providers import registry
 from lib.providers.base import NeedsKey
 from lib.storage.base import LocalStorage, StorageError

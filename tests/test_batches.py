@@ -10,13 +10,13 @@ from decimal import Decimal
 
 import pytest
 
+from lib import jobs
 from lib.core import config
 from lib.engine import Engine
 from lib.gallery import queries as gallery
 from lib.imaging import images as imaging
 from lib.jobs import batches
 from lib.jobs import model as jobmodel
-from lib.jobs import queue as jobs
 from lib.money import budgets
 from lib.providers import registry
 from tests.helpers import TickingClock, run_next

@@ -8,11 +8,11 @@ from decimal import Decimal
 
 import pytest
 
+from lib import jobs
 from lib.auth import accounts as auth
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
-from lib.jobs import queue as jobs
 from lib.money import budgets
 from tests.helpers import TEST_PASSWORD, run_next
 

@@ -8,12 +8,12 @@ from decimal import Decimal
 
 import pytest
 
+from lib import jobs
 from lib.compare import grid as cmp
 from lib.compare import store
 from lib.core import config
 from lib.engine import Engine
 from lib.gallery import queries as gallery
-from lib.jobs import queue as jobs
 from lib.providers.base import (
     NULL_CONTEXT,
     GenerationRequest,

@@ -17,9 +17,9 @@ import time
 
 import pytest
 
+from lib import jobs
 from lib.core import config
 from lib.engine import Engine
-from lib.jobs import queue as jobs
 from tests.helpers import ROOT, run_cli
 from tests.reliability import invariants
 

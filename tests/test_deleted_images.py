@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 
+from lib import jobs
 from lib.core import config
 from lib.engine import Engine
 from lib.gallery import queries as gallery
-from lib.jobs import queue as jobs
 from lib.money import pricing
 from lib.reporting import analytics, ledger
 from tests.helpers import TickingClock, run_next

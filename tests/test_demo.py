@@ -9,12 +9,11 @@ from decimal import Decimal
 
 import pytest
 
-from lib import demo
+from lib import demo, jobs
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
 from lib.gallery import queries as g
-from lib.jobs import queue as jobs
 from tests.helpers import run_next
 
 END = datetime(2026, 11, 2, 9, 0, 0)

@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 
+from lib import jobs
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
 from lib.gallery import downloads as gallery_zip
 from lib.gallery import queries as g
 from lib.imaging import images as imaging
-from lib.jobs import queue as jobs
-from lib.jobs.worker import image_keys
 from lib.storage.base import StorageError
+from lib.storage.keys import image_keys
 from tests.helpers import run_next
 
 T0 = datetime(2026, 11, 1, 12, 0, 0)

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 import requests
 
+from lib import jobs
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
 from lib.gallery import queries as gallery
-from lib.jobs import queue as jobs
 from lib.jobs.model import SubmitError
 from lib.jobs.worker import RetryPolicy
 from lib.money import costs

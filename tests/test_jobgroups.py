@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from lib import jobs
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
 from lib.jobs import batches
 from lib.jobs import groups as jobgroups
-from lib.jobs import queue as jobs
 from tests.helpers import run_next
 
 

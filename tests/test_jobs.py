@@ -12,13 +12,15 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from lib import jobs
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
 from lib.imaging import images as imaging
-from lib.jobs import queue as jobs
-from lib.jobs.pipeline import process, run_safely
-from lib.jobs.worker import RetryPolicy, claim, recover
+from lib.jobs.claim import claim, recover
+from lib.jobs.pipeline import process
+from lib.jobs.retry import RetryPolicy
+from lib.jobs.worker import WorkerPool
 from lib.providers.base import GenerationRequest, GenerationResult, JobContext
 from lib.providers.sandbox import SandboxProvider
 from lib.storage.base import LocalStorage, StorageError
@@ -291,7 +293,7 @@ def test_an_unexpected_error_fails_the_job_with_its_id_and_the_worker_survives(
         job_id = jobs.submit(eng, "ann", spec())
         job = claim(eng, "w")
         assert job is not None
-        assert run_safely(eng, job) == jobs.FAILED
+        assert WorkerPool(eng, 1, errors=eng.internal_errors).run_one(job) == jobs.FAILED
         row = jobs.get(eng, job_id)
         assert row is not None and row.error_type == "internal"
         assert job_id in (row.error_message or "")

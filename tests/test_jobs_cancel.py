@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
+from lib import jobs
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
 from lib.jobs import batches
-from lib.jobs import queue as jobs
-from lib.jobs.worker import claim
+from lib.jobs.claim import claim
 from tests.helpers import run_next
 
 

@@ -7,10 +7,10 @@ import io
 import pytest
 from PIL import Image
 
+from lib import jobs
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
-from lib.jobs import queue as jobs
 from lib.storage.s3 import S3Storage
 from tests import s3server
 from tests.helpers import run_next

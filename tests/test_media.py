@@ -15,12 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lib import ui
+from lib import jobs, ui
 from lib.auth import accounts as auth
 from lib.core.clock import utcnow
 from lib.gallery import media
 from lib.gallery import queries as gallery
-from lib.jobs import queue as jobs
 from tests.helpers import app_as, ensure_user, run_next
 
 pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py

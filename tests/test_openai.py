@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
+from lib import jobs
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
-from lib.jobs import queue as jobs
 from lib.jobs.worker import RetryPolicy
 from lib.money import costs
 from lib.providers import registry

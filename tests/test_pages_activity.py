@@ -7,8 +7,7 @@ from collections.abc import Iterator
 import pytest
 import streamlit as st
 
-from lib import ui
-from lib.jobs import queue as jobs
+from lib import jobs, ui
 from tests.helpers import ROOT, app_as, ensure_user
 
 

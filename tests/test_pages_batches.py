@@ -8,11 +8,10 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import ui
+from lib import jobs, ui
 from lib.engine import Engine
 from lib.gallery import queries as gallery
 from lib.jobs import batches
-from lib.jobs import queue as jobs
 from tests.helpers import app_as, click_tile, ensure_user, grid_tiles
 
 pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py

@@ -7,12 +7,11 @@ import time
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import ui
+from lib import jobs, ui
 from lib.auth import accounts as auth
 from lib.compare import grid as compare
 from lib.compare import store
 from lib.gallery import queries as gallery
-from lib.jobs import queue as jobs
 from tests.helpers import ROOT, app_as, ensure_user, run_next
 
 PAGE = "screens/compare.py"

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from lib import ui
+from lib import jobs, ui
 from lib.gallery import queries as gallery
-from lib.jobs import queue as jobs
 from tests.helpers import app_as, click_tile, ensure_user, grid_tiles, run_next
 
 pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py

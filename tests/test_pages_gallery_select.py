@@ -11,9 +11,8 @@ import pytest
 from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1.element_tree import Block
 
-from lib import ui
+from lib import jobs, ui
 from lib.gallery import queries as gallery
-from lib.jobs import queue as jobs
 from tests.helpers import app_as, ensure_user, run_next
 
 pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py

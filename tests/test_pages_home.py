@@ -5,8 +5,7 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import ui
-from lib.jobs import queue as jobs
+from lib import jobs, ui
 from tests.helpers import app_as, ensure_user
 
 pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py

@@ -11,9 +11,8 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from lib import ui
+from lib import jobs, ui
 from lib.jobs import batches
-from lib.jobs import queue as jobs
 from lib.ui import joblist
 from tests.helpers import app_as, ensure_user
 

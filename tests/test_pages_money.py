@@ -91,8 +91,7 @@ def _spend(user: str, usd: str) -> None:
     """A finished sandbox job of ``user`` that cost ``usd``."""
     import time
 
-    from lib import ui
-    from lib.jobs import queue as jobs
+    from lib import jobs, ui
 
     eng = ui.engine()
     job_id = jobs.submit(eng, user, jobs.JobSpec(prompt="spent", width=64, height=64))
@@ -164,8 +163,7 @@ def test_compare_shows_a_grid_over_the_budget_before_run_and_disables_it() -> No
 def test_history_says_a_failed_sandbox_job_was_not_charged() -> None:
     import time
 
-    from lib import ui
-    from lib.jobs import queue as jobs
+    from lib import jobs, ui
 
     app_as("ann", "member", page="screens/history.py")
     eng = ui.engine()

@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from lib import ui
+from lib import jobs, ui
 from lib.gallery import queries as gallery
 from lib.imaging import images as imaging
-from lib.jobs import queue as jobs
 from lib.styles import library as styles
 from tests.helpers import app_as, ensure_user, run_next
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from lib import ui
+from lib import jobs, ui
 from lib.auth import accounts as auth
-from lib.jobs import queue as jobs
 from tests.helpers import ROOT, app_as, ensure_user, run_next
 
 PAGE_FILES = {name: f"screens/{name}.py" for name in (

@@ -9,10 +9,10 @@ from decimal import Decimal
 
 import pytest
 
+from lib import jobs
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
-from lib.jobs import queue as jobs
 from lib.money import pricing
 from tests.helpers import run_next
 

@@ -18,10 +18,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from lib import jobs
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
-from lib.jobs import queue as jobs
 from lib.jobs.worker import RetryPolicy, recover
 from lib.providers import registry
 from lib.providers.base import GenerationRequest, NeedsKey, ProviderError, Rejected

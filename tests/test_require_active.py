@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from lib import jobs
 from lib.auth import accounts as auth
 from lib.compare import grid as cmp
 from lib.compare import store
@@ -21,7 +22,6 @@ from lib.engine import Engine
 from lib.gallery import queries as gallery
 from lib.gallery.queries import Viewer
 from lib.jobs import batches
-from lib.jobs import queue as jobs
 from lib.styles import previews as style_previews
 from tests.helpers import TEST_PASSWORD, TickingClock, run_next
 

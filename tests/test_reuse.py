@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from lib import jobs
 from lib.core import config
 from lib.engine import Engine
 from lib.gallery import queries as gallery
 from lib.imaging import images as imaging
-from lib.jobs import queue as jobs
 from lib.jobs import reuse
 from lib.providers import registry
 from lib.styles import library as styles

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from lib import jobs
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
-from lib.jobs import queue as jobs
 from lib.jobs.worker import RetryPolicy
 from lib.providers import registry
 from lib.providers.base import Cancelled, GenerationRequest, NeedsKey, Rejected

@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 
+from lib import jobs
 from lib.core import config
 from lib.core.clock import FakeClock, utcnow
 from lib.engine import Engine
-from lib.jobs import queue as jobs
 from lib.reporting import stats
 from tests.helpers import run_next
 

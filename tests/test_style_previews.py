@@ -8,10 +8,10 @@ from collections.abc import Iterator
 import pytest
 from PIL import Image
 
+from lib import jobs
 from lib.auth.accounts import User
 from lib.core import config
 from lib.engine import Engine
-from lib.jobs import queue as jobs
 from lib.styles import library as styles
 from lib.styles import previews as style_previews
 from tests.helpers import TickingClock, run_next

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from lib import jobs
 from lib.compare.grid import Cell
 from lib.jobs import activity
-from lib.jobs import queue as jobs
 from lib.money import budgets, costs
 from lib.providers import registry
 

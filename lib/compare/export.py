@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 
 from PIL import Image, ImageDraw, ImageFont
 
+from lib import jobs
 from lib.compare.grid import expand
 from lib.compare.store import CellState, Comparison
 from lib.core import csvsafe
 from lib.core.fmt import amount, money
-from lib.jobs import queue as jobs
 from lib.storage.base import StorageError
 
 if TYPE_CHECKING:

@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from lib import jobs
 from lib.auth import accounts as auth
 from lib.compare.grid import (
     Cell,
@@ -34,7 +35,7 @@ from lib.compare.grid import (
 )
 from lib.gallery.queries import _RATINGS as gallery_ratings
 from lib.gallery.queries import Viewer
-from lib.jobs import queue as jobs
+from lib.jobs.model import new_id
 
 if TYPE_CHECKING:
     from lib.engine import Engine
@@ -125,7 +126,7 @@ def start(engine: Engine, viewer: Viewer, grid: Grid, title: str, *, shared: boo
     title = (title or "").strip()[:200] or grid.rows[0][:80]
     now = engine.clock.now()
     since = now - timedelta(seconds=jobs.DEDUPE_WINDOW_S)
-    cid = jobs._new_id()
+    cid = new_id()
     cells = list(expand(grid, cid))
     # The whole grid is checked against the budgets before anything is saved or queued, and
     # the write lock is held until every cell is queued, so no other submit slips in between.

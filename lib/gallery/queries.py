@@ -32,6 +32,7 @@ from typing import Any
 from lib.auth import accounts as auth
 from lib.core.errors import PromptboardError
 from lib.db.database import Cursor, Database
+from lib.jobs import store
 from lib.storage.base import Storage, StorageError
 
 log = logging.getLogger(__name__)
@@ -365,7 +366,7 @@ def delete_images(db: Database, storage: Storage, viewer: Viewer, ids: Iterable[
     original, watermarked and thumbnail objects, so no row ever points at a missing object.
     A crash or storage error in between leaves orphan objects: harmless, logged, and
     detectable as ``img/`` keys no images row names (bar queued or running jobs, whose
-    objects precede their rows). Keys are one image's own (``worker.image_keys``) except the
+    objects precede their rows). Keys are one image's own (``storage.keys.image_keys``) except the
     ``demo/`` pool many demo rows share, which is never deleted here. Job rows stay: they are
     the cost history.
     """
@@ -378,19 +379,12 @@ def delete_images(db: Database, storage: Storage, viewer: Viewer, ids: Iterable[
         job_ids = [r[0] for r in cur.execute(
             "SELECT DISTINCT job_id FROM images WHERE id IN (SELECT unnest(?::VARCHAR[]))",
             [wanted]).fetchall()]
-        cur.execute(  # what the deleted images cost stays on their job (see ledger.py)
-            "UPDATE jobs SET images_deleted = coalesce(images_deleted, 0) + d.n, "
-            "deleted_cost_usd = CASE WHEN d.cost IS NULL THEN deleted_cost_usd "
-            "ELSE coalesce(deleted_cost_usd, 0) + d.cost END FROM (SELECT job_id, count(*) AS n, "
-            "sum(cost_usd) AS cost FROM images WHERE id IN (SELECT unnest(?::VARCHAR[])) "
-            "GROUP BY 1) d WHERE jobs.id = d.job_id", [wanted])
+        store.note_images_deleted(cur, wanted)  # what they cost stays on their job (ledger.py)
         for table, col in (("favourites", "image_id"), ("image_ratings", "image_id"),
                            ("images", "id")):
             cur.execute(f"DELETE FROM {table} WHERE {col} IN (SELECT unnest(?::VARCHAR[]))",
                         [wanted])
-        cur.execute(  # recounted, not decremented: jobs.images is what analytics read
-            "UPDATE jobs SET images = (SELECT count(*) FROM images i WHERE i.job_id = jobs.id) "
-            "WHERE id IN (SELECT unnest(?::VARCHAR[]))", [job_ids])
+        store.recount_images(cur, job_ids)  # recounted, not decremented
     keys = sorted({k for r in rows for k in r[2:] if k and not k.startswith(DEMO_PREFIX)})
     try:
         storage.delete(keys)

@@ -1,7 +1,7 @@
 """Jobs as people look at them: my history, the team's queue, honest progress estimates.
 
 The queue is shown in the order the workers will run it: the same fairness rule
-(``worker._pick``: least recently served user first, each user's oldest job
+(``claim.pick_next``: least recently served user first, each user's oldest job
 first, per-provider caps) is replayed over the queued jobs. Start times and
 progress come from the team's own history: the median duration of finished jobs
 of the same provider and model (and size when there are enough of those),
@@ -14,14 +14,11 @@ import heapq
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from lib.core import fmt
-from lib.jobs.queue import CANCELLED, FAILED, JOB_COLUMNS, RUNNING, STATUSES, Job
-from lib.jobs.worker import _pick
-
-if TYPE_CHECKING:
-    from lib.engine import Engine
+from lib.core.context import Services
+from lib.jobs.claim import pick_next
+from lib.jobs.model import CANCELLED, FAILED, JOB_COLUMNS, RUNNING, STATUSES, Job
 
 RECENT = timedelta(hours=1)  # Generate lists jobs this recent from any tab, finished or not
 DEFAULT_DURATION_S = 20.0  # before a provider/model has any history
@@ -31,7 +28,7 @@ MIN_SAMPLES = 3
 # --------------------------------------------------------------------------- estimates
 
 
-def typical_seconds(engine: Engine) -> dict[tuple[str, str], float]:
+def typical_seconds(engine: Services) -> dict[tuple[str, str], float]:
     """Median seconds of succeeded jobs per (provider, model), over the last 30 days."""
     since = engine.clock.now() - timedelta(days=30)
     rows = engine.db.fetchall(
@@ -82,7 +79,7 @@ class QueueRow:
     estimated_start: datetime | None  # None for running jobs
 
 
-def queue(engine: Engine) -> list[QueueRow]:
+def queue(engine: Services) -> list[QueueRow]:
     """Running jobs, then queued ones in the order the workers will take them."""
     now = engine.clock.now()
     rows = [Job(*r) for r in engine.db.fetchall(
@@ -109,7 +106,7 @@ def queue(engine: Engine) -> list[QueueRow]:
     next_turn = max(turns.values(), default=0) + 1
     while pending:  # replay the claim rule, ignoring caps (they only delay, not reorder much)
         cands = [(j.id, j.user_id, j.provider) for j in pending.values()]
-        chosen = _pick(cands, {}, turns, cap) or cands[0][0]
+        chosen = pick_next(cands, {}, turns, cap) or cands[0][0]
         job = pending.pop(chosen)
         turns[job.user_id] = next_turn
         next_turn += 1
@@ -124,7 +121,7 @@ def queue(engine: Engine) -> list[QueueRow]:
 # --------------------------------------------------------------------------- history
 
 
-def recent_for_user(engine: Engine, user: str, limit: int = 200) -> list[str]:
+def recent_for_user(engine: Services, user: str, limit: int = 200) -> list[str]:
     """Ids of the user's active jobs and of those submitted within :data:`RECENT`, newest
     first: what a new tab's Generate page lists (not only the active ones, which vanished
     from it as they finished)."""
@@ -151,7 +148,7 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def history(engine: Engine, user: str, f: HistoryFilter) -> tuple[list[Job], int]:
+def history(engine: Services, user: str, f: HistoryFilter) -> tuple[list[Job], int]:
     """A user's matching jobs, paged by group: a batch (its matching jobs) or a lone job.
 
     Groups come newest first (by their newest job), so a batch is one entry that a page
@@ -185,7 +182,7 @@ def history(engine: Engine, user: str, f: HistoryFilter) -> tuple[list[Job], int
     return [Job(*r) for r in rows], total
 
 
-def shown_cost(engine: Engine, job: Job) -> Decimal | None:
+def shown_cost(engine: Services, job: Job) -> Decimal | None:
     """A job's cost for a person: its recorded cost, else $0 for a failed or cancelled job
     that reported no usage and cannot have been billed (it never reached the provider, or
     every price of its provider and model was zero then); else None, "cost unknown"."""
@@ -196,7 +193,7 @@ def shown_cost(engine: Engine, job: Job) -> Decimal | None:
     return Decimal(0) if _free(engine, job.provider, job.model, job.started_at) else None
 
 
-def charge(engine: Engine, job: Job) -> str:
+def charge(engine: Services, job: Job) -> str:
     """What a job cost, said honestly: "$0.00 (not charged)" for a failed or cancelled job
     that cannot have been billed, "cost unknown (no usage reported)" for one that reached a
     priced provider without reporting usage (it may have been billed), else the money."""
@@ -206,7 +203,7 @@ def charge(engine: Engine, job: Job) -> str:
     return fmt.job_cost(cost, job.status)
 
 
-def _free(engine: Engine, provider: str, model: str, at: datetime) -> bool:
+def _free(engine: Services, provider: str, model: str, at: datetime) -> bool:
     """True when the provider has prices for this model at ``at`` and all of them are zero."""
     prices = engine.db.fetchall(
         "SELECT usd_per_unit FROM prices WHERE provider = ? AND model IN (?, '*') "
@@ -223,7 +220,7 @@ class FirstSteps:
     add_team: bool
 
 
-def first_steps(engine: Engine, user: str, may_generate: bool, admin: bool) -> FirstSteps:
+def first_steps(engine: Services, user: str, may_generate: bool, admin: bool) -> FirstSteps:
     """A first image until the user has submitted a job; the team until an admin has company
     (enabled accounts other than the signed-in one)."""
     first = may_generate and not engine.db.scalar(

@@ -27,18 +27,15 @@ import json
 import random
 import uuid
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
+from lib import jobs
 from lib.auth import accounts as auth
+from lib.core.context import Services
 from lib.gallery import queries as gallery
 from lib.imaging import images as imaging
 from lib.jobs import forms
-from lib.jobs import queue as jobs
 from lib.jobs.model import MAX_SEED
 from lib.providers import registry
-
-if TYPE_CHECKING:
-    from lib.engine import Engine
 
 CONSECUTIVE, RANDOM = "consecutive", "random"
 SEED_MODES = (CONSECUTIVE, RANDOM)
@@ -73,7 +70,7 @@ def batch_token(user: str, spec: jobs.JobSpec, count: int, mode: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()[:24]
 
 
-def submit_batch(engine: Engine, user: str, spec: jobs.JobSpec, count: int,
+def submit_batch(engine: Services, user: str, spec: jobs.JobSpec, count: int,
                  mode: str = RANDOM, *, rng: random.Random | None = None) -> list[str]:
     """Queue ``count`` jobs like ``spec`` with their own seeds; returns their ids as queued.
 
@@ -96,7 +93,7 @@ def submit_batch(engine: Engine, user: str, spec: jobs.JobSpec, count: int,
         for k, seed in enumerate(chosen)])
 
 
-def batch_of(engine: Engine, job_id: str) -> str | None:
+def batch_of(engine: Services, job_id: str) -> str | None:
     """The batch a job belongs to, or None."""
     found = engine.db.scalar("SELECT batch_id FROM jobs WHERE id = ?", [job_id])
     return str(found) if found else None
@@ -116,7 +113,7 @@ def private_inputs(img: gallery.ImageDetail, viewer: gallery.Viewer) -> tuple[st
     return tuple(found)
 
 
-def spec_like(engine: Engine, viewer: gallery.Viewer, image_id: str) -> jobs.JobSpec:
+def spec_like(engine: Services, viewer: gallery.Viewer, image_id: str) -> jobs.JobSpec:
     """The settings that made a visible image (prompt, model, size, style, watermark,
     reference, extras), without its seed: the start of "more like this". Another person's
     reference image and watermark logo are left out (see :func:`private_inputs`)."""
@@ -142,7 +139,7 @@ def spec_like(engine: Engine, viewer: gallery.Viewer, image_id: str) -> jobs.Job
                         params=params)
 
 
-def more_like_this(engine: Engine, viewer: gallery.Viewer, image_id: str,
+def more_like_this(engine: Services, viewer: gallery.Viewer, image_id: str,
                    count: int, *, rng: random.Random | None = None) -> list[str]:
     """Queue ``count`` variations of a visible image with new random seeds, as the viewer."""
     return submit_batch(engine, viewer.username, spec_like(engine, viewer, image_id), count,

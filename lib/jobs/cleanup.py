@@ -11,41 +11,40 @@ delete succeeded, so an outage of any length ends with nothing orphaned.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
+from lib.core.context import Services
+from lib.storage import keys
 from lib.storage.base import StorageError
-
-if TYPE_CHECKING:
-    from lib.engine import Engine
 
 log = logging.getLogger(__name__)
 
 
-def owe(engine: Engine, prefix: str, reason: str) -> None:
+def owe(svc: Services, prefix: str, reason: str) -> None:
     """Remember that everything under ``prefix`` must be deleted once storage allows."""
-    with engine.db.write() as cur:
+    with svc.db.write() as cur:
         cur.execute(
             "INSERT INTO storage_debt (prefix, reason, since) VALUES (?, ?, ?) "
             "ON CONFLICT (prefix) DO NOTHING",
-            [prefix, reason, engine.clock.now()],
+            [prefix, reason, svc.clock.now()],
         )
     log.warning("storage clean-up of %s postponed: %s", prefix, reason)
 
 
-def settle(engine: Engine) -> int:
+def settle(svc: Services) -> int:
     """Try the postponed clean-ups of jobs not running now; returns how many are still owed.
 
     A running job settles its own prefix before it stores anything (:func:`settle_one` from
     the pipeline), so nothing here can delete images a rerun is writing. The first failure
     means storage is still down: the rest waits for the next try.
     """
-    prefixes = [r[0] for r in engine.db.fetchall(
-        "SELECT prefix FROM storage_debt d WHERE NOT EXISTS (SELECT 1 FROM jobs j "
-        "WHERE j.status = 'running' AND d.prefix = 'img/' || j.id || '/') ORDER BY since")]
+    owed_now = [r[0] for r in svc.db.fetchall("SELECT prefix FROM storage_debt ORDER BY since")]
+    running = {keys.job_prefix(r[0]) for r in svc.db.fetchall(
+        "SELECT id FROM jobs WHERE status = 'running'")} if owed_now else set()
+    prefixes = [p for p in owed_now if p not in running]
     done = 0
     for prefix in prefixes:
         try:
-            settle_one(engine, prefix)
+            settle_one(svc, prefix)
         except StorageError:
             break
         done += 1
@@ -54,15 +53,15 @@ def settle(engine: Engine) -> int:
     return len(prefixes) - done
 
 
-def settle_one(engine: Engine, prefix: str) -> None:
+def settle_one(svc: Services, prefix: str) -> None:
     """Delete ``prefix`` if its clean-up is owed; StorageError while storage is still down."""
-    if engine.db.scalar("SELECT 1 FROM storage_debt WHERE prefix = ?", [prefix]) is None:
+    if svc.db.scalar("SELECT 1 FROM storage_debt WHERE prefix = ?", [prefix]) is None:
         return
-    engine.storage.delete_prefix(prefix)
-    with engine.db.write() as cur:
+    svc.storage.delete_prefix(prefix)
+    with svc.db.write() as cur:
         cur.execute("DELETE FROM storage_debt WHERE prefix = ?", [prefix])
 
 
-def owed(engine: Engine) -> list[str]:
+def owed(svc: Services) -> list[str]:
     """Prefixes still waiting to be deleted (for Admin and tests)."""
-    return [r[0] for r in engine.db.fetchall("SELECT prefix FROM storage_debt ORDER BY since")]
+    return [r[0] for r in svc.db.fetchall("SELECT prefix FROM storage_debt ORDER BY since")]

@@ -13,16 +13,13 @@ import json
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
+from lib import jobs
+from lib.core.context import Services
 from lib.core.fmt import money, plural
 from lib.jobs import activity
-from lib.jobs import queue as jobs
 from lib.money import costs
 from lib.providers import registry
-
-if TYPE_CHECKING:
-    from lib.engine import Engine
 
 SIZE_LABELS = {"1024x1024": "1024×1024 (square)"}
 
@@ -104,7 +101,7 @@ class Estimate:
     from_history: bool  # False: no finished jobs of this model yet, a default guess
 
 
-def estimate(engine: Engine, spec: jobs.JobSpec) -> Estimate:
+def estimate(engine: Services, spec: jobs.JobSpec) -> Estimate:
     """Cost from today's prices and the provider's typical usage; time from team history."""
     cls = registry.get(spec.provider)
     provider = cls()

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from lib.core.context import Services
 from lib.jobs.model import (
     ACTIVE,
     CANCELLED,
@@ -23,9 +24,6 @@ from lib.jobs.model import (
     TERMINAL,
     Job,
 )
-
-if TYPE_CHECKING:
-    from lib.engine import Engine
 
 
 @dataclass(frozen=True)
@@ -86,7 +84,7 @@ class JobGroup:
         return " · ".join(parts)
 
 
-def group(engine: Engine, jobs: Sequence[Job], *, whole_batches: bool = True
+def group(engine: Services, jobs: Sequence[Job], *, whole_batches: bool = True
           ) -> list[JobGroup]:
     """Groups in the order their first job appears; a batch's counts cover all its jobs.
 
@@ -128,7 +126,7 @@ def cap(groups: Sequence[JobGroup], limit: int) -> tuple[list[JobGroup], int, bo
             any(j.status in ACTIVE for g in hidden for j in g.jobs))
 
 
-def images_of(engine: Engine, job_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
+def images_of(engine: Services, job_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
     """The images of these jobs, in order, by job id (one query for a whole list)."""
     if not job_ids:
         return {}

@@ -1,4 +1,4 @@
-"""The job model: states, the legal moves between them, and the guarded transition.
+"""The job model: states, the legal moves between them, the job row and the job spec.
 
 ::
 
@@ -7,16 +7,15 @@
                  │  └──retry/recover┘ └───▶ cancelled
                  └──────cancel─────────────▶ cancelled
 
-Every transition is one guarded ``UPDATE ... WHERE id=? AND status IN (...)``; no
-row updated means the move was illegal and :class:`IllegalTransition` is raised.
-Each transition appends a ``job_events`` row in the same transaction.
+A running job may also move to running: that is a cancel request, which sets the
+job's cooperative flag (its worker stops at the next check) and leaves an event.
+The moves are made by ``jobs.store.transition``, the one guarded write of a status.
 """
 
 from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
@@ -24,7 +23,6 @@ from typing import Any
 
 from lib.core.errors import PromptboardError
 from lib.core.text import bad_character
-from lib.db.database import Cursor
 from lib.imaging import images as imaging
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
@@ -39,13 +37,15 @@ TERMINAL = frozenset({SUCCEEDED, FAILED, CANCELLED})
 ACTIVE = frozenset({QUEUED, RUNNING})
 TRANSITIONS: dict[str, frozenset[str]] = {
     QUEUED: frozenset({RUNNING, CANCELLED}),
-    RUNNING: frozenset({SUCCEEDED, FAILED, CANCELLED, QUEUED}),
+    RUNNING: frozenset({SUCCEEDED, FAILED, CANCELLED, QUEUED, RUNNING}),  # running: a cancel
+    # request, which stays running until the worker sees the flag
     SUCCEEDED: frozenset(),
     FAILED: frozenset(),
     CANCELLED: frozenset(),
 }
 HARD_PROMPT_LIMIT = 32_000
 DEDUPE_WINDOW_S = 5.0  # the same client token within this many seconds is one job
+SUBMITTED = "submitted"  # the detail of a plain submit's event (its row is the record)
 
 
 class IllegalTransition(RuntimeError):
@@ -176,48 +176,6 @@ def check_fields(spec: JobSpec) -> None:
                           "lists of them.") from None
 
 
-def _new_id() -> str:
+def new_id() -> str:
+    """A fresh id for a job (or a comparison): 16 hex digits of a random UUID."""
     return uuid.uuid4().hex[:16]
-
-
-def event(
-    cur: Cursor, job_id: str, at: datetime, frm: str | None, to: str, detail: str = ""
-) -> None:
-    """Append one job_events row."""
-    cur.execute(
-        'INSERT INTO job_events (job_id, "at", from_status, to_status, detail) '
-        "VALUES (?,?,?,?,?)",
-        [job_id, at, frm, to, detail[:2000]],
-    )
-
-
-def transition(
-    cur: Cursor,
-    job_id: str,
-    frm: Iterable[str],
-    to: str,
-    at: datetime,
-    detail: str = "",
-    **sets: Any,
-) -> str:
-    """One guarded move; returns the status it came from or raises IllegalTransition."""
-    allowed = [s for s in frm if to in TRANSITIONS[s]]
-    if not allowed:
-        raise IllegalTransition(f"no transition from {sorted(frm)} to {to}")
-    assignments = ["status = ?", "updated_at = ?"] + [f"{k} = ?" for k in sets]
-    values: list[Any] = [to, at, *sets.values()]
-    # DuckDB's RETURNING gives the new row; read the old status first under the write lock.
-    old = cur.execute("SELECT status FROM jobs WHERE id = ?", [job_id]).fetchone()
-    placeholders = ",".join("?" * len(allowed))
-    hit = cur.execute(
-        f"UPDATE jobs SET {', '.join(assignments)} "
-        f"WHERE id = ? AND status IN ({placeholders}) RETURNING id",
-        [*values, job_id, *allowed],
-    ).fetchall()
-    if not hit:
-        state = old[0] if old else "missing"
-        raise IllegalTransition(f"job {job_id} is {state}; cannot move it to {to}")
-    event(cur, job_id, at, old[0] if old else None, to, detail)
-    return str(old[0]) if old else ""
-
-

@@ -1,131 +1,135 @@
-"""Run one claimed job: provider call, validation, watermark, thumbnails, storage, rows.
+"""Run one claimed job in two steps: call its provider, then store what it returned.
+
+The worker pool sequences the steps (``jobs.worker``): :func:`call_provider` runs on a
+worker thread and holds a provider slot; it returns :class:`Generated` when the provider
+answered, or :class:`Finished` when the attempt ended there (cancelled, failed, or queued
+again to retry). :func:`store_images` then validates, watermarks, thumbnails and stores
+the images on a storer thread and finishes the job. :func:`process` runs both in the
+caller's thread (the CLI, tests and benchmarks).
 
 Order matters for durability: every object is stored before the one
 transaction that inserts the image rows and moves the job to ``succeeded``.
 If anything fails after objects were stored, they are deleted again, so no
 row points at nothing and nothing is stored without a row (a crash in between
-is cleaned up by ``worker.recover``).
+is cleaned up by ``claim.recover``).
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import random
 import threading
 import traceback
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
-from decimal import Decimal
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
 
+from lib.core.context import Services
 from lib.core.faults import crash_point
 from lib.imaging import files as image_files
 from lib.imaging import images as imaging
-from lib.jobs import cleanup
-from lib.jobs.queue import (
-    CANCELLED,
-    FAILED,
-    QUEUED,
-    RUNNING,
-    SUCCEEDED,
-    IllegalTransition,
-    Job,
-    request_for,
-    transition,
-)
-from lib.jobs.worker import DbJobContext, RetryPolicy, image_keys
+from lib.jobs import cleanup, store
+from lib.jobs.context import DbJobContext
+from lib.jobs.model import CANCELLED, FAILED, SUCCEEDED, IllegalTransition, Job
+from lib.jobs.submission import request_for
 from lib.money import costs
 from lib.providers import download
 from lib.providers.base import BadResponse, Cancelled, GenerationResult, ProviderError
+from lib.storage import keys
 from lib.storage.base import StorageError
 
-if TYPE_CHECKING:
-    from lib.engine import Engine
-
 log = logging.getLogger(__name__)
-_rng = random.Random()
 
 
-def _finish(
-    engine: Engine, job: Job, to: str, detail: str, error_type: str | None,
-    message: str | None, cost: Decimal | None = None, usage: dict[str, float] | None = None,
-    request_id: str | None = None, price_ids: tuple[int, ...] = (),
-) -> None:
-    now = engine.clock.now()
-    with engine.db.write() as cur:
-        transition(
-            cur, job.id, [RUNNING], to, now, detail, finished_at=now, error_type=error_type,
-            error_message=message, cost_usd=cost,
-            usage=json.dumps(usage) if usage is not None else None, request_id=request_id,
-            price_ids=json.dumps(list(price_ids)) if price_ids else None,
-        )
+@dataclass(frozen=True)
+class Generated:
+    """A running job whose provider has answered: what it returned, waiting to be stored."""
+
+    job: Job
+    result: GenerationResult
+    ctx: DbJobContext
+    t0: float  # monotonic time the attempt started, for the job's duration
 
 
-def _retry_or_fail(engine: Engine, job: Job, err: ProviderError, ctx: DbJobContext) -> None:
-    if ctx.force_check():
-        _finish(engine, job, CANCELLED, "cancelled during a retryable error", "cancelled",
-                "Cancelled.")
-        return
-    policy: RetryPolicy = engine.retry_policy
-    delay = policy.delay(job.attempts, err.retry_after, _rng) if err.retryable else None
-    if delay is None or job.attempts >= job.max_attempts:
-        why = err.message
-        if err.retryable and job.attempts >= job.max_attempts:
-            why = f"{err.message} (gave up after {job.attempts} attempts)"
-        elif err.retryable and delay is None:
-            why = f"{err.message} (the provider asked to wait {err.retry_after:.0f} s; try later)"
-        _finish(engine, job, FAILED, f"{err.error_type}: not retried", err.error_type, why)
-        return
-    now = engine.clock.now()
-    with engine.db.write() as cur:
-        transition(
-            cur, job.id, [RUNNING], QUEUED, now,
-            f"{err.error_type}: retry in {delay:.1f}s",
-            next_run_at=now + timedelta(seconds=delay), error_type=err.error_type,
-            error_message=f"{err.message} Retrying automatically.", progress=None,
-            progress_note=f"waiting {delay:.0f} s to retry", worker_id=None,
-        )
-    engine.wake_workers()
+@dataclass(frozen=True)
+class Finished:
+    """An attempt that is over: the state the job is in now (queued again after a retry)."""
+
+    state: str
 
 
-HandOff = Callable[[Job, Callable[[], str]], None]
+def call_provider(svc: Services, job: Job) -> Generated | Finished:
+    """Step one for a job that ``claim`` moved to running: ask its provider for the images.
 
-
-def process(engine: Engine, job: Job, hand_off: HandOff | None = None) -> str:
-    """Run one job that ``claim`` moved to running; returns the state it ended in.
-
-    With ``hand_off`` (the worker pool's), storing the images is handed to it once the
-    provider has answered, and ``running`` is returned: the caller may claim its next job.
+    A provider error is retried or failed as ``svc.retry_policy`` decides (the job store
+    applies the decision); a cancel seen meanwhile wins over a retry.
     """
-    ctx = DbJobContext(engine, job)
-    t0 = engine.clock.monotonic()
+    ctx = DbJobContext(svc, job)
+    t0 = svc.clock.monotonic()
     crash_point("after_claim")
     try:
         if job.attempts > 1:  # a rerun: what an interrupted run half-stored may still be owed
-            cleanup.settle_one(engine, f"img/{job.id}/")
+            cleanup.settle_one(svc, keys.job_prefix(job.id))
         refs: tuple[bytes, ...] = ()
         if job.reference_key:
-            refs = (engine.storage.get(job.reference_key),)
-        provider = engine.provider(job.provider)
+            refs = (svc.storage.get(job.reference_key),)
+        provider = svc.provider(job.provider)
         result = provider.generate(request_for(job, refs), ctx)
     except Cancelled as err:
-        _finish(engine, job, CANCELLED, "cancelled while running", "cancelled", err.message)
-        return CANCELLED
+        return _finish(svc, job, CANCELLED, "cancelled while running", "cancelled", err.message)
     except ProviderError as err:
-        _retry_or_fail(engine, job, err, ctx)
-        return str(engine.db.scalar("SELECT status FROM jobs WHERE id = ?", [job.id]))
+        if ctx.force_check():
+            return _finish(svc, job, CANCELLED, "cancelled during a retryable error",
+                           "cancelled", "Cancelled.")
+        decision = svc.retry_policy.decide(err, job.attempts, job.max_attempts)
+        return Finished(store.apply_retry(svc.db, job.id, err, decision, svc.clock.now()))
     except StorageError as err:
-        _finish(engine, job, FAILED, "storage unavailable before generating", "storage",
-                str(err))
-        return FAILED
+        return _finish(svc, job, FAILED, "storage unavailable before generating", "storage",
+                       str(err))
     crash_point("after_generate")
-    if hand_off is None:
-        return _store(engine, job, result, ctx, t0)
-    hand_off(job, lambda: _store(engine, job, result, ctx, t0))
-    return RUNNING
+    return Generated(job, result, ctx, t0)
+
+
+def process(svc: Services, job: Job) -> str:
+    """Both steps in this thread, for a job ``claim`` moved to running; returns its state."""
+    step = call_provider(svc, job)
+    return (store_images(svc, step) if isinstance(step, Generated) else step).state
+
+
+def fail_unexpected(svc: Services, job: Job, exc: BaseException) -> Finished:
+    """Fail a job that hit an error inside Promptboard (not the provider's, not storage's).
+
+    The details go to the log; the user reads the job's id. A job already moved on
+    meanwhile (cancelled, recovered) is left as it is. Errors of the database itself
+    are raised: the job stays running and is requeued at the next start.
+    """
+    log.error("job %s crashed:\n%s", job.id,
+              "".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+    try:
+        _finish(svc, job, FAILED, f"internal error: {type(exc).__name__}", "internal",
+                f"Something went wrong inside Promptboard (job {job.id}); the details "
+                "are in the server log. Retry, or tell an admin if it happens again.")
+    except IllegalTransition:
+        pass
+    except Exception:
+        log.error("could not record the failure of job %s; it stays running and is "
+                  "requeued at the next start", job.id)
+        raise
+    return Finished(FAILED)
+
+
+def _finish(
+    svc: Services, job: Job, to: str, detail: str, error_type: str | None,
+    message: str | None, priced: costs.Cost | None = None,
+    result: GenerationResult | None = None,
+) -> Finished:
+    """End the attempt as failed or cancelled, with what the provider call cost if known."""
+    store.finish(
+        svc.db, job.id, to, svc.clock.now(), detail, error_type, message,
+        priced.total if priced else None, result.usage if result else None,
+        result.request_id if result else None, priced.price_ids if priced else (),
+    )
+    return Finished(to)
 
 
 _encoder_pool: ThreadPoolExecutor | None = None
@@ -141,25 +145,28 @@ def _encoder() -> ThreadPoolExecutor:
         return _encoder_pool
 
 
-def _store(engine: Engine, job: Job, result: GenerationResult, ctx: DbJobContext,
-           t0: float) -> str:
-    s = engine.settings
-    started = engine.clock.now()
+def store_images(svc: Services, gen: Generated) -> Finished:
+    """Step two: validate, watermark, thumbnail and store the images, then finish the job.
+
+    Every object is stored before the one transaction that inserts the image rows and
+    moves the job to succeeded; objects of a job that then fails are deleted again.
+    """
+    job, result, ctx = gen.job, gen.result, gen.ctx
+    s = svc.settings
+    started = svc.clock.now()
     priced = costs.cost_of(  # priced as of when this attempt started generating
-        engine.db, job.provider, job.model, result.usage, job.started_at or started, job.size,
+        svc.db, job.provider, job.model, result.usage, job.started_at or started, job.size,
         job.quality,
     )
     cost = priced.total
     if ctx.force_check():
-        _finish(engine, job, CANCELLED, "cancelled; results discarded", "cancelled",
-                "Cancelled. The provider had already finished, so it may have charged for it.",
-                cost, result.usage, result.request_id, priced.price_ids)
-        return CANCELLED
+        return _finish(svc, job, CANCELLED, "cancelled; results discarded", "cancelled",
+                       "Cancelled. The provider had already finished, so it may have charged "
+                       "for it.", priced, result)
     if not result.images:
         err = BadResponse(f"{job.provider} answered without an image. Try again or rephrase.")
-        _finish(engine, job, FAILED, "no image in response", err.error_type, err.message,
-                cost, result.usage, result.request_id, priced.price_ids)
-        return FAILED
+        return _finish(svc, job, FAILED, "no image in response", err.error_type, err.message,
+                       priced, result)
     spec = imaging.WatermarkSpec.from_dict(json.loads(job.watermark)) if job.watermark else None
     stored: list[str] = []
     rows: list[list[object]] = []
@@ -178,9 +185,9 @@ def _store(engine: Engine, job: Job, result: GenerationResult, ctx: DbJobContext
                 gi.data, gi.mime_type, meta, compress_level=s.png_compress_level,
                 max_bytes=s.max_download_bytes, max_pixels=s.max_output_pixels,
             )
-            k_orig, k_wm, k_thumb = image_keys(job.id, image_id)
+            k_orig, k_wm, k_thumb = keys.image_keys(job.id, image_id)
             shown = dec.image
-            engine.storage.put(k_orig, png, "image/png")
+            svc.storage.put(k_orig, png, "image/png")
             stored.append(k_orig)
             wm_key = None
             encoding = None
@@ -190,10 +197,10 @@ def _store(engine: Engine, job: Job, result: GenerationResult, ctx: DbJobContext
                 # step) is encoded beside the thumbnail, on a second core if there is one.
                 encoding = _encoder().submit(imaging.encode_png, shown, meta,
                                              s.png_compress_level)
-            engine.storage.put(k_thumb, imaging.make_thumbnail(shown), "image/webp")
+            svc.storage.put(k_thumb, imaging.make_thumbnail(shown), "image/webp")
             stored.append(k_thumb)
             if encoding is not None:
-                engine.storage.put(k_wm, encoding.result(), "image/png")
+                svc.storage.put(k_wm, encoding.result(), "image/png")
                 stored.append(k_wm)
                 wm_key = k_wm
             rows.append([image_id, job.id, i, job.user_id, job.provider, job.model, job.prompt,
@@ -201,46 +208,35 @@ def _store(engine: Engine, job: Job, result: GenerationResult, ctx: DbJobContext
                          seed, k_orig, wm_key, k_thumb, len(png), parts[i], None,
                          result.request_id, started])
         crash_point("after_store")
-        duration_ms = int((engine.clock.monotonic() - t0) * 1000)
-        now = engine.clock.now()
-        with engine.db.write() as cur:
-            for r in rows:
-                r[18] = duration_ms
-                cur.execute(
-                    "INSERT INTO images (id, job_id, idx, user_id, provider, model, prompt, "
-                    "negative_prompt, style, quality, width, height, seed, original_key, "
-                    "watermarked_key, thumb_key, bytes, cost_usd, duration_ms, request_id, "
-                    "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", r,
-                )
-            transition(
-                cur, job.id, [RUNNING], SUCCEEDED, now, f"{len(rows)} image(s) stored",
-                finished_at=now, cost_usd=cost, usage=json.dumps(result.usage),
-                request_id=result.request_id, duration_ms=duration_ms, progress=1.0,
-                price_ids=json.dumps(list(priced.price_ids)) if priced.price_ids else None,
-                progress_note="done", error_type=None, error_message=None,
-                seed=rows[0][12] if job.seed is None else job.seed, images=len(rows),
-            )
+        duration_ms = int((svc.clock.monotonic() - gen.t0) * 1000)
+        for r in rows:
+            r[18] = duration_ms
+        store.succeed(
+            svc.db, job.id, rows, svc.clock.now(), cost_usd=cost,
+            usage=json.dumps(result.usage), request_id=result.request_id,
+            duration_ms=duration_ms, progress=1.0,
+            price_ids=json.dumps(list(priced.price_ids)) if priced.price_ids else None,
+            progress_note="done", error_type=None, error_message=None,
+            seed=rows[0][12] if job.seed is None else job.seed,
+        )
         crash_point("after_commit")
-        return SUCCEEDED
+        return Finished(SUCCEEDED)
     except _TooLarge as exc:
-        _safe_delete(engine, job, stored)
-        _finish(engine, job, FAILED, "image over the size limits", "bad_response", str(exc),
-                cost, result.usage, result.request_id, priced.price_ids)
-        return FAILED
+        _safe_delete(svc, job, stored)
+        return _finish(svc, job, FAILED, "image over the size limits", "bad_response",
+                       str(exc), priced, result)
     except imaging.ImageError as exc:
-        _safe_delete(engine, job, stored)
+        _safe_delete(svc, job, stored)
         msg = f"{job.provider} returned an image that could not be read ({exc}). Try again."
-        _finish(engine, job, FAILED, "unreadable image", "bad_response", msg, cost,
-                result.usage, result.request_id, priced.price_ids)
-        return FAILED
+        return _finish(svc, job, FAILED, "unreadable image", "bad_response", msg, priced,
+                       result)
     except StorageError as exc:
-        _safe_delete(engine, job, stored)
+        _safe_delete(svc, job, stored)
         msg = f"The images were generated but could not be saved: {exc}"
-        _finish(engine, job, FAILED, "storage write failed", "storage", msg, cost,
-                result.usage, result.request_id, priced.price_ids)
-        return FAILED
+        return _finish(svc, job, FAILED, "storage write failed", "storage", msg, priced,
+                       result)
     except IllegalTransition:
-        _safe_delete(engine, job, stored)  # cancelled or recovered elsewhere meanwhile
+        _safe_delete(svc, job, stored)  # cancelled or recovered elsewhere meanwhile
         raise
 
 
@@ -261,36 +257,8 @@ def _check_size(provider: str, data: bytes, max_bytes: int, max_pixels: int) -> 
         raise _TooLarge(problem)
 
 
-def _safe_delete(engine: Engine, job: Job, keys: list[str]) -> None:
+def _safe_delete(svc: Services, job: Job, stored: list[str]) -> None:
     try:
-        engine.storage.delete(keys)
+        svc.storage.delete(stored)
     except StorageError as exc:
-        cleanup.owe(engine, f"img/{job.id}/", f"job {job.id} failed mid-store: {exc}")
-
-
-def run_safely(engine: Engine, job: Job, *, hand_off: HandOff | None = None,
-               step: Callable[[], str] | None = None) -> str:
-    """``process`` (or a handed-off ``step`` of it) that never raises for a job's own errors.
-
-    An unexpected error fails the job with its id; at shutdown the job stays running.
-    """
-    try:
-        return step() if step is not None else process(engine, job, hand_off)
-    except Exception as exc:  # noqa: BLE001 - a worker must survive anything
-        if engine.closing:  # shutting down: the job stays running and is requeued at start
-            log.info("job %s interrupted by shutdown", job.id)
-            raise
-        log.error("job %s crashed:\n%s", job.id, traceback.format_exc())
-        engine.internal_errors.append(exc)
-        try:
-            _finish(engine, job, FAILED, f"internal error: {type(exc).__name__}", "internal",
-                    f"Something went wrong inside Promptboard (job {job.id}); the details "
-                    "are in the server log. Retry, or tell an admin if it happens again.")
-        except IllegalTransition:
-            pass
-        except Exception:  # noqa: BLE001 - the database itself is gone (shutdown, disk)
-            log.error("could not record the failure of job %s; it stays running and is "
-                      "requeued at the next start", job.id)
-            raise
-        return FAILED
-
+        cleanup.owe(svc, keys.job_prefix(job.id), f"job {job.id} failed mid-store: {exc}")

@@ -1,4 +1,4 @@
-"""Jobs: the state machine, submit, claim, cancel, retry and restart recovery.
+"""The job queue's public verbs, under the name callers have imported them by.
 
 ::
 
@@ -7,30 +7,16 @@
                  │  └──retry/recover┘ └───▶ cancelled
                  └──────cancel─────────────▶ cancelled
 
-The jobs table is the only source of truth. Every transition is one guarded
-``UPDATE ... WHERE id=? AND status IN (...)``; no row updated means the move
-was illegal and :class:`IllegalTransition` is raised. Each transition appends
-a ``job_events`` row in the same transaction. A plain submit is recorded by the
-job's row alone (its ``created_at``; :func:`events` shows it as the first event);
-only a submit with something to note (an admin's budget override) adds a row,
-which keeps a submit to one INSERT before its commit.
+The verbs live in ``jobs.submission`` (submit, submit_all, check_batch, resubmit),
+``jobs.reads`` (load, get, events, any_active, active_for_user) and ``jobs.cancels``
+(cancel, cancel_many); the states and the job row in ``jobs.model``. The jobs table is
+the only source of truth and ``jobs.store`` its only writer: every transition is one
+guarded ``UPDATE ... WHERE id=? AND status IN (...)`` there, which appends a
+``job_events`` row in the same transaction. ``lib.jobs`` re-exports the same names, so
+``from lib import jobs; jobs.submit(...)`` reads as this module does.
 """
 
-from __future__ import annotations
-
-import json
-from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import TYPE_CHECKING, Any
-
-import duckdb
-
-from lib.auth import accounts as auth
-from lib.db.database import Cursor, Database
-from lib.imaging import images as imaging
-from lib.jobs.model import (  # noqa: F401 - the model is part of this module's API
+from lib.jobs import (  # noqa: F401 - re-exported: this module is the queue's API
     ACTIVE,
     CANCELLED,
     DEDUPE_WINDOW_S,
@@ -40,427 +26,29 @@ from lib.jobs.model import (  # noqa: F401 - the model is part of this module's 
     QUEUED,
     RUNNING,
     STATUSES,
+    SUBMITTED,
     SUCCEEDED,
     TERMINAL,
     TRANSITIONS,
+    CancelResult,
     IllegalTransition,
     Job,
     JobSpec,
     OverBudget,
     SubmitError,
-    _new_id,
-    check_fields,
+    active_for_user,
+    any_active,
+    cancel,
+    cancel_many,
+    check_batch,
     event,
+    events,
+    get,
+    load,
+    request_for,
+    request_for_spec,
+    resubmit,
+    submit,
+    submit_all,
     transition,
 )
-from lib.money import budgets, costs
-from lib.providers import registry
-from lib.providers.base import GenerationRequest, ProviderError
-from lib.storage.base import StorageError
-from lib.styles import library as styles
-
-if TYPE_CHECKING:
-    from lib.engine import Engine
-
-# --------------------------------------------------------------------------- submit
-
-
-def _validate(spec: JobSpec) -> tuple[type[registry.Provider], str]:
-    try:
-        cls = registry.get(spec.provider)
-    except registry.UnknownProvider as exc:
-        raise SubmitError(str(exc)) from None
-    if not registry.is_configured(cls):
-        raise SubmitError(f"{cls.label} is not configured. {cls.configure_hint()}")
-    check_fields(spec)
-    model = spec.model or cls.caps.default_model
-    caps = cls.model_caps(model)
-    prompt = spec.prompt.strip() if spec.prompt else ""
-    if not prompt:
-        raise SubmitError("The prompt is empty. Describe the image you want.")
-    limit = min(caps.max_prompt_chars, HARD_PROMPT_LIMIT)
-    if len(spec.prompt) > limit:
-        raise SubmitError(
-            f"The prompt has {len(spec.prompt):,} characters; {cls.label} accepts at most "
-            f"{limit:,}. Shorten it."
-        )
-    if spec.negative_prompt and len(spec.negative_prompt) > limit:
-        raise SubmitError(
-            f"The negative prompt has {len(spec.negative_prompt):,} characters; at most "
-            f"{limit:,} fit. Shorten it."
-        )
-    if not 1 <= spec.n <= caps.max_n:
-        raise SubmitError(f"{cls.label} makes 1 to {caps.max_n} images per request.")
-    if caps.models and model not in caps.models and not caps.open_models \
-            and model not in cls.shutdowns:  # a shut-down model is refused by date in submit
-        raise SubmitError(
-            f"{cls.label} has no model {model!r}; choose one of {', '.join(caps.models)}."
-        )
-    if spec.reference is not None and caps.max_reference_images < 1:
-        raise SubmitError(f"{cls.label} does not take a reference image.")
-    for side in (spec.width, spec.height):
-        if side is not None and not 64 <= side <= 8192:
-            raise SubmitError("Image sides must be between 64 and 8192 pixels.")
-    return cls, model
-
-
-def submit(engine: Engine, user: str, spec: JobSpec) -> str:
-    """Validate, store the reference image, queue the job; returns its id at once."""
-    cls, model = _validate(spec)
-    cap = engine.settings.max_output_pixels
-    if spec.width and spec.height and spec.width * spec.height > cap:
-        raise SubmitError(  # the image would be refused after it was generated (and paid for)
-            f"{spec.width}×{spec.height} is over the {cap / 1e6:g} MP limit for generated "
-            "images. Choose a smaller size; an admin can raise PROMPTBOARD_MAX_OUTPUT_PIXELS.")
-    _check_may_generate(engine, user)
-    now = engine.clock.now()
-    try:
-        cls.refuse_if_shut_down(model, now.date())  # by the engine clock, before anything is kept
-    except ProviderError as exc:
-        raise SubmitError(str(exc)) from None
-    dedupe_since = now - timedelta(seconds=DEDUPE_WINDOW_S)
-    job_id = _new_id()
-    reference_key = None
-    if spec.reference is not None:
-        s = engine.settings
-        try:
-            png, _ = imaging.prepare_reference(
-                spec.reference, max_bytes=s.max_upload_bytes, max_pixels=s.max_pixels
-            )
-        except imaging.ImageError as exc:
-            raise SubmitError(f"The reference image was refused: {exc}") from None
-        reference_key = f"refs/{job_id}.png"
-        try:
-            engine.storage.put(reference_key, png, "image/png")
-        except StorageError as exc:
-            raise SubmitError(f"The reference image could not be stored: {exc}") from None
-    style = styles.get(spec.style, engine.db)
-    params = dict(spec.params)
-    params["styled_prompt"] = style.apply(spec.prompt)
-    negative = spec.negative_prompt or (style.negative or None)
-    request = _request_from(
-        spec.prompt, params, model, spec.width, spec.height, spec.aspect_ratio,
-        spec.quality, spec.n, spec.seed, negative, spec.style, (),
-    )
-    provider = registry.bare(spec.provider, engine.clock)  # shutdowns by the engine clock
-    try:
-        provider.preflight(request)
-    except ProviderError as exc:
-        raise SubmitError(str(exc)) from None
-    estimate = costs.estimate(engine.db, cls.id, provider, request, now)
-    try:
-        with engine.db.write() as cur:
-            if spec.client_token:
-                dup = cur.execute(
-                    "SELECT id FROM jobs WHERE user_id = ? AND client_token = ? "
-                    "AND created_at >= ?",
-                    [user, spec.client_token, dedupe_since],
-                ).fetchone()
-                if dup:
-                    if reference_key:
-                        engine.storage.delete([reference_key])
-                    return str(dup[0])
-            detail = _check_budget(engine.db, cur, user, estimate, now, spec.override_budget)
-            cur.execute(
-                f"INSERT INTO jobs ({JOB_COLUMNS}) VALUES ({','.join('?' * len(fields(Job)))})",
-                [
-                    job_id, spec.batch_id, user, cls.id, model, spec.prompt, negative, spec.style,
-                    spec.width, spec.height, spec.aspect_ratio, spec.quality, spec.seed, spec.n,
-                    reference_key,
-                    json.dumps(spec.watermark.to_dict()) if spec.watermark else None,
-                    json.dumps(params), spec.client_token, None, None, QUEUED, 0,
-                    engine.settings.max_attempts, now, False, None, None, None, None, None,
-                    None, estimate, None, None, now, None, None, False, now, None,
-                ],
-            )
-            if detail != SUBMITTED:  # a plain submit's record is its row (see events())
-                event(cur, job_id, now, None, QUEUED, detail)
-    except budgets.BudgetExceeded as exc:
-        if reference_key:
-            engine.storage.delete([reference_key])
-        raise OverBudget(str(exc)) from None
-    except duckdb.Error as exc:
-        if reference_key:
-            engine.storage.delete([reference_key])
-        raise SubmitError(
-            "Promptboard could not record the job (the database refused the write: "
-            f"{type(exc).__name__}). Check free disk space on the server, then try again."
-        ) from exc
-    engine.wake_workers()
-    return job_id
-
-
-def submit_all(engine: Engine, user: str, specs: Sequence[JobSpec]) -> list[str]:
-    """Queue several jobs as one batch: all of them, or none when the batch is refused.
-
-    Every spec is validated and the budgets are checked for the batch's total before the
-    first job is queued, under the write lock that each job's own check takes again, so no
-    other submit can slip in between (see :func:`check_batch`). Should a job still fail
-    after that (the disk full, say), the ones queued before it are cancelled and the error
-    says so.
-    """
-    ids: list[str] = []
-    with engine.db.exclusive():
-        check_batch(engine, user, specs)
-        try:
-            for spec in specs:
-                ids.append(submit(engine, user, spec))
-        except SubmitError as exc:
-            for job_id in ids:
-                cancel(engine, job_id, user)
-            done = (f" The {len(ids)} {'job' if len(ids) == 1 else 'jobs'} of this batch "
-                    "already queued were cancelled." if ids else "")
-            raise type(exc)(f"{exc}{done}") from None
-    return ids
-
-
-def check_batch(engine: Engine, user: str, specs: Sequence[JobSpec], *,
-                skip_invalid: bool = False) -> None:
-    """Refuse a batch as a whole: a setting no job of it may have (SubmitError) or a total
-    over a budget (OverBudget). Hold ``engine.db.exclusive()`` from this check until the
-    jobs are queued. Jobs of the batch already queued (a double click) are not counted, nor,
-    with ``skip_invalid``, jobs whose settings will be refused on their own."""
-    if not specs:
-        return
-    now = engine.clock.now()
-    estimates: list[tuple[JobSpec, Decimal | None]] = []
-    for spec in specs:
-        try:
-            cls, model = _validate(spec)
-            provider = cls()
-            request = request_for_spec(spec, model)
-            try:
-                provider.preflight(request)
-            except ProviderError as exc:
-                raise SubmitError(str(exc)) from None
-        except SubmitError:
-            if skip_invalid:
-                continue
-            raise
-        estimates.append((spec, costs.estimate(engine.db, cls.id, provider, request, now)))
-    _check_may_generate(engine, user)
-    since = now - timedelta(seconds=DEDUPE_WINDOW_S)
-    with engine.db.cursor() as cur:
-        queued = {r[0] for r in cur.execute(
-            "SELECT client_token FROM jobs WHERE user_id = ? AND created_at >= ? "
-            "AND client_token IS NOT NULL", [user, since]).fetchall()}
-        fresh = [est for spec, est in estimates if spec.client_token not in queued]
-        if not fresh:
-            return
-        total = sum((est or Decimal(0) for est in fresh), Decimal(0))
-        try:
-            _check_budget(engine.db, cur, user, total, now, specs[0].override_budget,
-                          count=len(fresh))
-        except budgets.BudgetExceeded as exc:
-            raise OverBudget(str(exc)) from None
-
-
-def _check_may_generate(engine: Engine, user: str) -> None:
-    """Refuse accounts whose role may not generate, or that are disabled (defence in depth:
-    the pages check too). Names without an account (the CLI's default user) may generate."""
-    account = auth.get_user(engine.db, user)
-    if account is not None and (account.disabled or not auth.can(account.role, "generate")):
-        raise SubmitError(f"Your account ({user}, {account.role}) may not generate images. "
-                          "Ask an admin for the member role.")
-
-
-SUBMITTED = "submitted"  # the detail of a plain submit's event
-
-
-def _check_budget(db: Database, cur: Cursor, user: str, estimate: Decimal | None,
-                  now: datetime, override: bool, count: int = 1) -> str:
-    """Enforce the budgets under the write lock; returns the event detail for the job."""
-    # Under the write lock db.version is current, so the cached answer cannot be stale.
-    if not override and not db.cached("budgets.any", lambda: bool(
-            db.fetchone("SELECT 1 FROM budgets LIMIT 1")), ("budgets",)):
-        return SUBMITTED  # no budgets at all: nothing to check
-    admins = [r[0] for r in cur.execute(
-        "SELECT username FROM users WHERE role = 'admin' AND NOT disabled ORDER BY username"
-    ).fetchall()]
-    if override and user in admins:
-        return f"submitted; budget check overridden by admin {user}"
-    budgets.enforce(cur, user, estimate, now, admins, count)
-    return SUBMITTED
-
-
-def _request_from(
-    prompt: str, params: dict[str, Any], model: str, width: int | None, height: int | None,
-    aspect: str | None, quality: str | None, n: int, seed: int | None,
-    negative: str | None, style: str | None, refs: tuple[bytes, ...],
-) -> GenerationRequest:
-    extra = {k: v for k, v in params.items() if k != "styled_prompt"}
-    extra["style"] = style
-    return GenerationRequest(
-        prompt=params.get("styled_prompt", prompt), model=model, width=width, height=height,
-        aspect_ratio=aspect, quality=quality, n=n, seed=seed, negative_prompt=negative,
-        style_preset=params.get("style_preset"), reference_images=refs, extra=extra,
-    )
-
-
-def request_for_spec(spec: JobSpec, model: str) -> GenerationRequest:
-    """The provider request a spec describes (no reference bytes), for estimates."""
-    params = dict(spec.params)
-    params["styled_prompt"] = styles.get(spec.style).apply(spec.prompt or "")
-    return _request_from(
-        spec.prompt, params, model, spec.width, spec.height, spec.aspect_ratio, spec.quality,
-        spec.n, spec.seed, spec.negative_prompt, spec.style, (),
-    )
-
-
-def request_for(job: Job, refs: tuple[bytes, ...] = ()) -> GenerationRequest:
-    """The provider request a job describes."""
-    return _request_from(
-        job.prompt, job.params_dict, job.model, job.width, job.height, job.aspect_ratio,
-        job.quality, job.n, job.seed, job.negative_prompt, job.style, refs,
-    )
-
-
-# --------------------------------------------------------------------------- reads
-
-
-def load(engine: Engine, job_ids: Sequence[str]) -> list[Job]:
-    """Jobs by id, in the order given (missing ids are skipped)."""
-    if not job_ids:
-        return []
-    marks = ",".join("?" * len(job_ids))
-    rows = engine.db.fetchall(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id IN ({marks})", job_ids)
-    by_id = {r[0]: Job(*r) for r in rows}
-    return [by_id[i] for i in job_ids if i in by_id]
-
-
-def get(engine: Engine, job_id: str) -> Job | None:
-    """One job or None."""
-    found = load(engine, [job_id])
-    return found[0] if found else None
-
-
-def events(engine: Engine, job_id: str) -> list[tuple[datetime, str | None, str, str]]:
-    """A job's transitions, oldest first, starting with its submit (``None`` → queued)."""
-    rows: list[tuple[datetime, str | None, str, str]] = [
-        (r[0], r[1], r[2], r[3])
-        for r in engine.db.fetchall(
-            "SELECT \"at\", from_status, to_status, detail FROM job_events "
-            "WHERE job_id = ? ORDER BY id",
-            [job_id],
-        )
-    ]
-    if not rows or rows[0][1] is not None:  # a plain submit: the row is its record
-        created = engine.db.scalar("SELECT created_at FROM jobs WHERE id = ?", [job_id])
-        if created is not None:
-            rows.insert(0, (created, None, QUEUED, SUBMITTED))
-    return rows
-
-
-def any_active(engine: Engine, job_ids: Sequence[str]) -> bool:
-    """True while any of these jobs is queued or running."""
-    return any(j.status in ACTIVE for j in load(engine, job_ids))
-
-
-def active_for_user(engine: Engine, user: str) -> list[str]:
-    """Ids of the user's queued and running jobs, oldest first."""
-    rows = engine.db.fetchall(
-        "SELECT id FROM jobs WHERE user_id = ? AND status IN ('queued','running') "
-        "ORDER BY created_at",
-        [user],
-    )
-    return [r[0] for r in rows]
-
-
-# --------------------------------------------------------------------------- cancel
-
-
-def cancel(engine: Engine, job_id: str, user: str, *, admin: bool = False) -> str:
-    """Cancel a job: queued ones at once, running ones cooperatively. Returns the new state."""
-    now = engine.clock.now()
-    with engine.db.write() as cur:
-        auth.require_active(cur, user, "admin" if admin else None)
-        row = cur.execute("SELECT user_id, status FROM jobs WHERE id = ?", [job_id]).fetchone()
-        if row is None or (row[0] != user and not admin):
-            raise IllegalTransition("No such job of yours.")
-        return _cancel_one(cur, job_id, str(row[1]), user, now)
-
-
-def _cancel_one(cur: Cursor, job_id: str, status: str, user: str, now: datetime) -> str:
-    """The one cancel move, under the caller's write lock: a queued job is cancelled, a
-    running one gets the cooperative flag its worker checks; others are left as they are."""
-    if status == QUEUED:
-        transition(
-            cur, job_id, [QUEUED], CANCELLED, now, f"cancelled by {user}",
-            finished_at=now, error_type="cancelled", error_message="Cancelled before it ran.",
-        )
-        return CANCELLED
-    if status == RUNNING:
-        cur.execute(
-            "UPDATE jobs SET cancel_requested = true, updated_at = ? WHERE id = ?",
-            [now, job_id],
-        )
-        event(cur, job_id, now, RUNNING, RUNNING, f"cancel requested by {user}")
-        return "cancelling"
-    return status
-
-
-@dataclass(frozen=True)
-class CancelResult:
-    """What a bulk cancel did: jobs cancelled at once, running jobs asked to stop, and how
-    many of the named jobs were left alone (finished already, or not the canceller's)."""
-
-    cancelled: list[str] = field(default_factory=list)
-    cancelling: list[str] = field(default_factory=list)
-    skipped: int = 0
-
-    @property
-    def count(self) -> int:
-        """Jobs cancelled or asked to stop."""
-        return len(self.cancelled) + len(self.cancelling)
-
-
-def cancel_many(engine: Engine, user: str, *, admin: bool = False,
-                job_ids: Sequence[str] | None = None, batch_id: str | None = None,
-                everything: bool = False) -> CancelResult:
-    """Cancel the active jobs of one scope (named jobs, a batch, or all) in one write.
-
-    A member only ever touches their own jobs, whatever the scope names; an admin (the
-    caller vouches for the role) touches everyone's. Each job takes :func:`cancel`'s path.
-    """
-    if sum((job_ids is not None, batch_id is not None, everything)) != 1:
-        raise ValueError("name exactly one of job_ids, batch_id or everything")
-    where, params = ["status IN ('queued', 'running')"], []
-    if job_ids is not None:
-        if not job_ids:
-            return CancelResult()
-        where.append(f"id IN ({','.join('?' * len(job_ids))})")
-        params += list(job_ids)
-    elif batch_id is not None:
-        where.append("batch_id = ?")
-        params.append(batch_id)
-    if not admin:
-        where.append("user_id = ?")
-        params.append(user)
-    now = engine.clock.now()
-    cancelled: list[str] = []
-    cancelling: list[str] = []
-    with engine.db.write() as cur:
-        rows = cur.execute(f"SELECT id, status FROM jobs WHERE {' AND '.join(where)} "
-                           "ORDER BY created_at, id", params).fetchall()
-        for job_id, status in rows:
-            moved = _cancel_one(cur, job_id, status, user, now)
-            (cancelled if moved == CANCELLED else cancelling).append(job_id)
-    skipped = len(set(job_ids)) - len(rows) if job_ids is not None else 0
-    return CancelResult(cancelled, cancelling, skipped)
-
-
-def resubmit(engine: Engine, user: str, job_id: str, *, admin: bool = False) -> str:
-    """Queue a new job with the same settings (a retry of a failed or cancelled one)."""
-    auth.require_active(engine.db, user, "admin" if admin else None, error=SubmitError)
-    old = get(engine, job_id)
-    if old is None or (old.user_id != user and not admin):
-        raise SubmitError("No such job of yours.")
-    reference = engine.storage.get(old.reference_key) if old.reference_key else None
-    params = {k: v for k, v in old.params_dict.items() if k != "styled_prompt"}
-    wm = imaging.WatermarkSpec.from_dict(json.loads(old.watermark)) if old.watermark else None
-    return submit(engine, user, JobSpec(
-        prompt=old.prompt, provider=old.provider, model=old.model,
-        negative_prompt=old.negative_prompt, style=old.style, width=old.width, height=old.height,
-        aspect_ratio=old.aspect_ratio, quality=old.quality, seed=old.seed, n=old.n,
-        reference=reference, watermark=wm, params=params, batch_id=old.batch_id,
-    ))

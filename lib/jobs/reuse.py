@@ -33,15 +33,15 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from lib import jobs
+from lib.core.context import Services
 from lib.imaging import images as imaging
 from lib.jobs import forms
-from lib.jobs import queue as jobs
 from lib.jobs.model import Job
 from lib.providers import registry
 from lib.styles import library as styles
 
 if TYPE_CHECKING:
-    from lib.engine import Engine
     from lib.gallery.queries import ImageDetail, Viewer
 
 OPACITY_MIN, OPACITY_MAX, OPACITY_STEP = 0.1, 1.0, 0.05  # the form's slider
@@ -266,25 +266,25 @@ def _watermark(src: Source, viewer: str, state: dict[str, Any],
 # --------------------------------------------------------------------------- from the app
 
 
-def library(engine: Engine) -> Library:
+def library(engine: Services) -> Library:
     """Configured providers and active styles, as the Generate form lists them now."""
     return Library(ready=registry.available(),
                    styles={s.id: s.negative for s in styles.list_styles(engine.db)},
                    today=engine.clock.now().date())
 
 
-def _loader(engine: Engine) -> Callable[[str], bytes | None]:
+def _loader(engine: Services) -> Callable[[str], bytes | None]:
     def load(key: str) -> bytes | None:
         return engine.storage.get(key) if engine.storage.exists(key) else None
     return load
 
 
-def for_job(engine: Engine, viewer: str, job: Job) -> Restored:
+def for_job(engine: Services, viewer: str, job: Job) -> Restored:
     """A History row: the job's settings and seed (a random one is recorded once it ran)."""
     return restore(Source.of_job(job), viewer, library(engine), _loader(engine))
 
 
-def for_image(engine: Engine, viewer: Viewer, img: ImageDetail) -> Restored:
+def for_image(engine: Services, viewer: Viewer, img: ImageDetail) -> Restored:
     """A Gallery image the viewer can see: its job's settings with the image's own seed."""
     job = jobs.get(engine, img.job_id)
     src = (Source.of_job(job, img.seed) if job is not None else Source(

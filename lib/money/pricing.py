@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from lib.db.database import Database, one_row
+from lib.jobs import store
 from lib.money import costs
 
 MAX_PRICE_USD = Decimal(1_000_000)  # per unit; the column is DECIMAL(18,10)
@@ -124,8 +125,7 @@ def recompute(db: Database, by: str, start: date, end: date, now: datetime) -> R
             changes.append((job_id, cost))
     with db.write() as cur:
         for job_id, cost in changes:
-            cur.execute("UPDATE jobs SET cost_usd = ?, price_ids = ? WHERE id = ?",
-                        [cost.total, json.dumps(list(cost.price_ids)), job_id])
+            store.reprice(cur, job_id, cost.total, cost.price_ids)
             ids = [r[0] for r in cur.execute(
                 "SELECT id FROM images WHERE job_id = ? ORDER BY idx", [job_id]).fetchall()]
             deleted = int((cur.execute("SELECT coalesce(images_deleted, 0) FROM jobs "
@@ -136,9 +136,8 @@ def recompute(db: Database, by: str, start: date, end: date, now: datetime) -> R
                 cur.execute("UPDATE images SET cost_usd = ? WHERE id = ?", [part, image_id])
             if deleted:
                 gone = parts[len(ids):]
-                cur.execute("UPDATE jobs SET deleted_cost_usd = ? WHERE id = ?",
-                            [None if None in gone else sum(g for g in gone if g is not None),
-                             job_id])
+                known = sum((g for g in gone if g is not None), Decimal(0))
+                store.set_deleted_cost(cur, job_id, None if None in gone else known)
         result = Recompute(len(rows), len(changes), old_total, new_total, unpriced)
         _audit(cur, by, "recompute", {"from": start, "to": end, "jobs": result.jobs,
                                       "changed": result.changed, "old_total": str(old_total),

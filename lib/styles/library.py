@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from lib.core.context import Services
 from lib.core.errors import PromptboardError
 from lib.core.text import bad_character
 from lib.db.database import Cursor, Database
@@ -31,7 +32,6 @@ from lib.providers import sandbox_art
 
 if TYPE_CHECKING:
     from lib.auth.accounts import User
-    from lib.engine import Engine
 
 ACTIVE, PROPOSED, ARCHIVED = "active", "proposed", "archived"
 STATUSES = (ACTIVE, PROPOSED, ARCHIVED)
@@ -338,7 +338,7 @@ def set_status(db: Database, admin: User, style_id: str, status: str, now: datet
     return replace(old, status=status, updated_by=admin.username, updated_at=now)
 
 
-def delete(engine: Engine, admin: User, style_id: str) -> None:
+def delete(engine: Services, admin: User, style_id: str) -> None:
     """Remove a style that is not built in, and its preview; builtins can only be archived."""
     _require_admin(admin, "delete styles")
     with engine.db.write() as cur:
@@ -353,7 +353,7 @@ def delete(engine: Engine, admin: User, style_id: str) -> None:
         engine.storage.delete([old.preview_key])
 
 
-def preview(engine: Engine, style_id: str, now: datetime) -> str:
+def preview(engine: Services, style_id: str, now: datetime) -> str:
     """The storage key of the style's preview, drawn by the sandbox now if missing or stale."""
     style = find(engine.db, style_id)
     if style is None:
@@ -373,7 +373,7 @@ def preview(engine: Engine, style_id: str, now: datetime) -> str:
     return key
 
 
-def draw_missing_previews(engine: Engine, now: datetime) -> int:
+def draw_missing_previews(engine: Services, now: datetime) -> int:
     """Draw every preview that is missing or stale (any status); returns how many were drawn."""
     stale = [s for s in list_styles(engine.db, True, include_archived=True)
              if s.preview_key != s.preview_key_for()]

@@ -22,15 +22,15 @@ import logging
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from lib import jobs
 from lib.auth import accounts as auth
-from lib.jobs import queue as jobs
+from lib.core.context import Services
 from lib.providers import registry
 from lib.storage.base import StorageError
 from lib.styles import library as styles
 
 if TYPE_CHECKING:
     from lib.auth.accounts import User
-    from lib.engine import Engine
 
 log = logging.getLogger(__name__)
 SANDBOX_SIZE = (512, 512)  # the sandbox's smallest: a preview is shown at 384 px at most
@@ -73,7 +73,7 @@ def spec_for(style: styles.Style) -> jobs.JobSpec:
         params={"style_preview": style.id, "preview_hash": style.preview_hash()})
 
 
-def request(engine: Engine, user: User, style_id: str) -> str:
+def request(engine: Services, user: User, style_id: str) -> str:
     """Queue a preview of a style (any status) as ``user``; an unfinished one is reused."""
     if user.role not in ("admin", "member") or user.disabled:
         raise styles.StyleError("Only members and admins can draw style previews.")
@@ -94,7 +94,7 @@ def request(engine: Engine, user: User, style_id: str) -> str:
     return job_id
 
 
-def pending(engine: Engine) -> dict[str, PreviewJob]:
+def pending(engine: Services) -> dict[str, PreviewJob]:
     """Every style's linked preview job (unfinished or failed), in one query."""
     rows = engine.db.fetchall(
         "SELECT s.id, j.id, j.status, j.error_message FROM styles s "
@@ -102,7 +102,7 @@ def pending(engine: Engine) -> dict[str, PreviewJob]:
     return {r[0]: PreviewJob(r[1], r[2], r[3]) for r in rows}
 
 
-def collect(engine: Engine) -> int:
+def collect(engine: Services) -> int:
     """Keep the thumbnails of finished preview jobs as their styles' previews; returns how
     many styles got a new preview. Cheap when nothing finished (one small query)."""
     rows = engine.db.fetchall(

@@ -12,13 +12,13 @@ import os
 
 import streamlit as st
 
+from lib import jobs
 from lib.auth import accounts as auth
 from lib.core import fmt
 from lib.core.lru import LRU
 from lib.core.text import plain
 from lib.engine import Engine
 from lib.jobs import forms
-from lib.jobs import queue as jobs
 from lib.money import budgets
 from lib.ui import signin as auth_ui
 from lib.ui.guard import authed_fragment

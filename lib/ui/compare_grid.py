@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import streamlit as st
 
+from lib import jobs
 from lib.compare import export, store
 from lib.compare import grid as compare
 from lib.core.text import plain, shorten
 from lib.engine import Engine
 from lib.gallery import queries as gallery
-from lib.jobs import queue as jobs
 from lib.ui import STATUS_ICONS, money, pager, seconds, thumbnail
 from lib.ui import media as media_ui
 from lib.ui.guard import authed_callback, authed_dialog, authed_fragment

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from lib import jobs
 from lib.auth import accounts as auth
 from lib.core.fmt import shown, usage
 from lib.core.text import plain, shorten
@@ -18,7 +19,6 @@ from lib.gallery import queries as gallery
 from lib.gallery import selection as gallery_select
 from lib.imaging.files import download_name
 from lib.jobs import batches, reuse
-from lib.jobs import queue as jobs
 from lib.styles import library as styles
 from lib.ui import generate_form as reuse_ui
 from lib.ui import grid, media, money, seconds, thumbnail, toasts

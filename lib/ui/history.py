@@ -15,13 +15,12 @@ from typing import Any
 
 import streamlit as st
 
-from lib import ui
+from lib import jobs, ui
 from lib.core import fmt
 from lib.core.text import plain
 from lib.engine import Engine
 from lib.jobs import activity, reuse
 from lib.jobs import groups as jobgroups
-from lib.jobs import queue as jobs
 from lib.jobs.groups import JobGroup
 from lib.ui import generate_form as form_ui
 from lib.ui.joblist import prompt_label

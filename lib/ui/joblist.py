@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from lib import ui
+from lib import jobs, ui
 from lib.auth import accounts as auth
 from lib.core import fmt
 from lib.core.text import plain, shorten
@@ -22,7 +22,6 @@ from lib.engine import Engine
 from lib.imaging.files import download_name
 from lib.jobs import activity
 from lib.jobs import groups as jobgroups
-from lib.jobs import queue as jobs
 from lib.jobs.groups import JobGroup
 from lib.ui import media
 from lib.ui.guard import authed_callback

@@ -21,13 +21,12 @@ import streamlit as st
 import streamlit.runtime.context as st_context
 from streamlit.testing.v1 import AppTest
 
-from lib import ui
+from lib import jobs, ui
 from lib.auth import accounts as auth
 from lib.core.clock import FakeClock
 from lib.engine import Engine
 from lib.gallery import downloads as gallery_zip
 from lib.gallery import queries as gallery
-from lib.jobs import queue as jobs
 from lib.reporting import analytics, ledger
 from lib.ui import signin as auth_ui
 from tests.helpers import APP, TEST_PASSWORD, app_as, ensure_user

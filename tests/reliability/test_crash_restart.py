@@ -30,9 +30,9 @@ from typing import Any
 
 import pytest
 
+from lib import jobs
 from lib.core import config
 from lib.engine import Engine
-from lib.jobs import queue as jobs
 from tests.fakes.openai import KEY as OPENAI_KEY
 from tests.fakes.openai import FakeOpenAI
 from tests.fakes.replicate import FakeReplicate

@@ -40,9 +40,9 @@ from typing import Any
 
 import pytest
 
+from lib import jobs
 from lib.core import config
 from lib.engine import Engine
-from lib.jobs import queue as jobs
 from lib.jobs.queue import FAILED, QUEUED, SUCCEEDED, TERMINAL
 from lib.jobs.worker import RetryPolicy
 from lib.providers import registry

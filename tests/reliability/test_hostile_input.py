@@ -20,14 +20,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as s
 
-from lib import admin, ui
+from lib import admin, jobs, ui
 from lib.auth import accounts as auth
 from lib.compare import grid as compare
 from lib.compare import store as compare_store
 from lib.core.text import plain
 from lib.engine import Engine
 from lib.gallery import queries as gallery
-from lib.jobs import queue as jobs
 from lib.money import budgets, pricing
 from lib.reporting import analytics
 from lib.styles import library as styles

@@ -74,13 +74,13 @@ for _n, _case in enumerate(CASES):
 def _seed(data_dir: Path) -> dict[str, str]:
     """Accounts, alice's images, the victims' comparisons and jobs; before the server opens
     the file. Returns ids every case shares."""
+    from lib import jobs
     from lib.auth import accounts as auth
     from lib.compare import grid as cmp
     from lib.compare import store
     from lib.core.clock import utcnow
     from lib.engine import Engine
     from lib.gallery import queries as gallery
-    from lib.jobs import queue as jobs
     from tests.helpers import run_next
 
     rounds, auth.BCRYPT_ROUNDS = auth.BCRYPT_ROUNDS, 4

@@ -22,11 +22,11 @@ import boto3
 import pytest
 from PIL import Image
 
+from lib import jobs
 from lib.auth import accounts as auth
 from lib.core import config
 from lib.engine import Engine
 from lib.imaging import images as imaging
-from lib.jobs import queue as jobs
 from lib.storage.s3 import S3Storage
 from tests import s3server
 from tests.fakes import a1111 as a1111_fake

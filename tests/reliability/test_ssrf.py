@@ -22,9 +22,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from lib import jobs
 from lib.core import config
 from lib.engine import Engine
-from lib.jobs import queue as jobs
 from lib.jobs.worker import RetryPolicy
 from lib.providers import registry
 from lib.providers.base import GeneratedImage, GenerationResult

@@ -19,9 +19,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as s
 from PIL import Image
 
+from lib import jobs
 from lib.core import config
 from lib.engine import Engine
-from lib.jobs import queue as jobs
 from tests.helpers import ROOT, run_next
 from tests.reliability._hostile_helpers import PROFILE
 
