@@ -23,7 +23,6 @@ JOB_TABLE_WRITERS = {"lib.demo", "lib.gallery.queries", "lib.jobs.model", "lib.j
 # (Imports under `if TYPE_CHECKING:` are left out; counted, they join engine, jobs, worker,
 # pipeline, cleanup and styles in one more group, and db with migrations.)
 KNOWN_CYCLES: list[set[str]] = [
-    {"lib.storage.base", "lib.storage.s3"},
     {"lib.jobs.pipeline", "lib.jobs.worker"},
 ]
 

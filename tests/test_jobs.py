@@ -21,7 +21,7 @@ from lib.jobs.pipeline import process, run_safely
 from lib.jobs.worker import RetryPolicy, claim, recover
 from lib.providers.base import GenerationRequest, GenerationResult, JobContext
 from lib.providers.sandbox import SandboxProvider
-from lib.storage.base import LocalStorage, StorageError
+from lib.storage import LocalStorage, StorageError
 from tests.helpers import run_next
 
 NO_JITTER = RetryPolicy(base_s=2.0, cap_s=120.0, jitter=0.0)
