@@ -21,7 +21,7 @@ JOB_TABLE_WRITERS = {"lib.demo", "lib.gallery.queries", "lib.jobs.model", "lib.j
 # Strongly connected groups of lib/ modules, counting imports deferred into functions (the
 # workaround #13 removes). #13 takes these to none; any new cycle fails.
 # (Imports under `if TYPE_CHECKING:` are left out; counted, they join engine, jobs, worker,
-# pipeline, cleanup and styles in one more group, and db with migrations.)
+# pipeline, cleanup and styles in one more group.)
 KNOWN_CYCLES: list[set[str]] = [
     {"lib.jobs.pipeline", "lib.jobs.worker"},
 ]
