@@ -5,6 +5,7 @@ import streamlit as st
 
 from lib import admin, ui
 from lib.auth import accounts as auth
+from lib.auth.access import ROLES
 from lib.core import csvsafe
 from lib.core.text import plain
 from lib.styles import library as styles
@@ -32,7 +33,7 @@ def users_section() -> None:
         name = b.text_input("Full name", placeholder="Ann Lee")
         a, b = st.columns(2)
         email = a.text_input("E-mail (optional)")
-        role = b.selectbox("Role", auth.ROLES, index=1)
+        role = b.selectbox("Role", ROLES, index=1)
         password = st.text_input("Initial password", type="password", help=(
             f"At least {auth.MIN_PASSWORD_LENGTH} characters. Share it privately."))
         if st.form_submit_button("Add user", icon=":material/person_add:"):
@@ -45,7 +46,7 @@ def users_section() -> None:
         who = users[st.selectbox("User", list(users), key="admin_target",
                                  format_func=lambda n: admin.user_label(users[n]))]
         a, b = st.columns([3, 2], vertical_alignment="bottom")
-        role = a.selectbox("Role", auth.ROLES, auth.ROLES.index(who.role), key=f"ar_{who.username}")
+        role = a.selectbox("Role", ROLES, ROLES.index(who.role), key=f"ar_{who.username}")
         if b.button("Change role", key="admin_set_role", width="stretch"):
             attempt(lambda: auth.set_role(eng.db, who.username, role, now=eng.clock.now()),
                     f"{who.username} is now {role}.")

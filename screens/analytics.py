@@ -6,6 +6,7 @@ Admins and analysts see the team; a member sees only their own costs.
 import streamlit as st
 
 from lib import ui
+from lib.auth.access import Viewer
 from lib.core import csvsafe
 from lib.reporting import analytics
 from lib.ui import analytics as board
@@ -13,7 +14,7 @@ from lib.ui import charts
 
 eng = ui.engine()
 me = ui.require_page("analytics")
-viewer = analytics.Viewer(me.username, me.role)
+viewer = Viewer(me.username, me.role)
 team = viewer.sees_all
 
 st.title("Analytics" if team else "Your costs")

@@ -3,14 +3,14 @@
 import streamlit as st
 
 from lib import ui
+from lib.auth.access import Viewer
 from lib.compare import store as compare_store
 from lib.core.text import plain
-from lib.gallery import queries as gallery
 from lib.ui import compare as grid
 
 eng = ui.engine()
 me = ui.require_page("compare")
-viewer = gallery.Viewer(me.username, me.role)
+viewer = Viewer(me.username, me.role)
 
 st.title("Compare")
 opened = st.query_params.get("id")

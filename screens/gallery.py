@@ -3,6 +3,7 @@
 import streamlit as st
 
 from lib import ui
+from lib.auth.access import Viewer
 from lib.core.text import plain
 from lib.gallery import queries as gallery
 from lib.ui import gallery as tiles
@@ -10,7 +11,7 @@ from lib.ui import grid, toasts
 
 eng = ui.engine()
 me = ui.require_page("gallery")
-viewer = gallery.Viewer(me.username, me.role)
+viewer = Viewer(me.username, me.role)
 
 st.title("Gallery")
 toasts.show_pending()  # e.g. "Deleted 3 images.", said before the rerun that follows a delete

@@ -4,6 +4,7 @@ import streamlit as st
 
 from lib import ui
 from lib.auth import accounts as auth
+from lib.auth.access import Viewer
 from lib.core.text import plain
 from lib.gallery import queries as gallery
 from lib.jobs import activity
@@ -15,7 +16,7 @@ from lib.ui import grid
 eng = ui.engine()
 me = ui.require_page("home")
 team = me.role in ("admin", "analyst")
-viewer = gallery.Viewer(me.username, me.role)
+viewer = Viewer(me.username, me.role)
 
 st.title(f"Hello, {plain(me.name)}")
 st.caption("The team's figures." if team else "Your figures.")

@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from lib.auth import accounts as auth
+from lib.auth.access import Viewer
 from lib.compare import grid as cmp
 from lib.compare import store
 from lib.engine import Engine
 from lib.gallery import queries as gallery
-from lib.gallery.queries import Viewer
 from lib.jobs import batches
 from lib.jobs import queue as jobs
 from lib.styles import previews as style_previews

@@ -33,6 +33,7 @@ from typing import Any
 
 import bcrypt
 
+from lib.auth.access import ROLES
 from lib.auth.lockout import (  # noqa: F401 - re-exported: auth.LOCKOUT, auth.LOGIN_FAILED_MESSAGE...
     LOCKOUT,
     LOGIN_FAILED_MESSAGE,
@@ -49,7 +50,6 @@ from lib.db.database import Cursor, Database, one_row
 
 log = logging.getLogger(__name__)
 
-ROLES = ("admin", "member", "analyst")
 BCRYPT_ROUNDS = 12
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_BYTES = 72  # bcrypt reads no further, and bcrypt 5 raises beyond it

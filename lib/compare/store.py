@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from lib.auth import accounts as auth
+from lib.auth.access import Viewer
 from lib.compare.grid import (
     Cell,
     CompareError,
@@ -32,8 +33,7 @@ from lib.compare.grid import (
     expand,
     needs_confirmation,
 )
-from lib.gallery.queries import _RATINGS as gallery_ratings
-from lib.gallery.queries import Viewer
+from lib.gallery.queries import RATINGS_SQL as gallery_ratings
 from lib.jobs import queue as jobs
 
 if TYPE_CHECKING:
