@@ -146,13 +146,6 @@ def demo_banner(what: str) -> None:
                icon=":material/science:")
 
 
-def setup_hint(label: str, hint: str, role: str) -> str:
-    """How to set up a provider: the instructions for an admin, a request for anyone else."""
-    if role == "admin":
-        return f"**{plain(label)}**: {hint}"
-    return f"**{plain(label)}**: not set up yet. Ask an admin to set up {plain(label)}."
-
-
 # --------------------------------------------------------------------------- images
 
 

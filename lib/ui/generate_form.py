@@ -1,5 +1,6 @@
-"""Generate form widgets that carry state in from elsewhere: reused settings, the reference
-image and the watermark (whose uploads a reuse can fill in, which an upload box cannot)."""
+"""Generate form widgets: those that carry state in from elsewhere (reused settings, the
+reference image and the watermark, whose uploads a reuse can fill in, which an upload box
+cannot), the provider notes, and the Generate button that queues the batch."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ from typing import Any
 
 import streamlit as st
 
+from lib.core import fmt
 from lib.core.text import plain
+from lib.engine import Engine
 from lib.imaging import images as imaging
-from lib.jobs import reuse
+from lib.jobs import batches, reuse
+from lib.jobs import queue as jobs
+from lib.providers import registry
 from lib.ui.guard import authed_callback
 
 REUSE = "reuse"  # a reuse.Restored (or, from a style's "Use", a dict of fields) to apply once
@@ -141,3 +146,42 @@ def watermark_inputs(max_bytes: int) -> imaging.WatermarkSpec | None:
     except imaging.ImageError as exc:
         st.caption(f":orange[Watermark off: {plain(exc)}]")
         return None
+
+
+def provider_notes(provider_id: str, statuses: list[registry.ProviderStatus], role: str) -> None:
+    """Under the provider picker: what the sandbox is, and how to set up the other providers
+    (the instructions for an admin, a request to one for anyone else)."""
+    if provider_id == "sandbox":
+        st.info("The sandbox draws placeholder art offline, for free. Add an API key to use a "
+                "real model.", icon=":material/science:")
+    missing = [s for s in statuses if not s.configured]
+    if missing:
+        with st.expander(f"{fmt.plural(len(missing), 'more provider')} can be set up"):
+            for s in missing:
+                st.markdown(setup_hint(s.label, s.hint, role))
+
+
+def setup_hint(label: str, hint: str, role: str) -> str:
+    """How to set up a provider: the instructions for an admin, a request for anyone else."""
+    if role == "admin":
+        return f"**{plain(label)}**: {hint}"
+    return f"**{plain(label)}**: not set up yet. Ask an admin to set up {plain(label)}."
+
+
+def submit_button(eng: Engine, user: str, spec: jobs.JobSpec, variations: int, seed_mode: str,
+                  *, disabled: bool) -> None:
+    """The Generate button: queue the batch, put its jobs first in the session's job list
+    (``job_ids``) and say so; a refusal (budget, limits, input) is shown as is."""
+    if not st.button("Generate", type="primary", icon=":material/brush:", key="gen_submit",
+                     disabled=disabled):
+        return
+    try:
+        queued = batches.submit_batch(eng, user, spec, variations, seed_mode)
+    except jobs.SubmitError as exc:
+        st.error(plain(str(exc)), icon=":material/error:")
+        return
+    for job_id in reversed(queued):
+        if job_id not in st.session_state.job_ids:
+            st.session_state.job_ids.insert(0, job_id)
+    st.toast(("Queued." if len(queued) == 1 else f"Queued a batch of {len(queued)}.")
+             + " It is first in Your jobs.", icon=":material/schedule:")
