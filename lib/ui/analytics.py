@@ -27,7 +27,8 @@ from lib.core.lru import LRU
 from lib.engine import Engine
 from lib.reporting import analytics, leaderboard, ledger, report, stats
 from lib.reporting.analytics import Filters, Summary
-from lib.ui import budget_bar, demo_banner, money, pager, seconds
+from lib.ui.display import money, seconds
+from lib.ui.widgets import budget_bar, demo_banner, pager
 
 log = logging.getLogger(__name__)
 PRESETS = ("7 days", "30 days", "This month", "Last month", "Custom")

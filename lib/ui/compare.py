@@ -17,7 +17,8 @@ from lib.core.text import plain
 from lib.engine import Engine
 from lib.money import budgets
 from lib.styles import library as styles
-from lib.ui import compare_grid, money
+from lib.ui import compare_grid
+from lib.ui.display import money
 
 # --------------------------------------------------------------------------- builder
 

@@ -23,9 +23,11 @@ from lib.core.text import plain, shorten
 from lib.engine import Engine
 from lib.gallery import queries as gallery
 from lib.jobs import queue as jobs
-from lib.ui import STATUS_ICONS, money, pager, seconds, thumbnail
 from lib.ui import media as media_ui
+from lib.ui.display import STATUS_ICONS, money, seconds
 from lib.ui.guard import authed_callback, authed_dialog, authed_fragment
+from lib.ui.media import thumbnail
+from lib.ui.widgets import pager
 
 ROWS_PER_PAGE = 10
 POLL_S = 1.5

@@ -22,8 +22,10 @@ from lib.jobs import batches, reuse
 from lib.jobs import queue as jobs
 from lib.styles import library as styles
 from lib.ui import generate_form as reuse_ui
-from lib.ui import grid, media, money, seconds, thumbnail, toasts
+from lib.ui import grid, media, toasts
+from lib.ui.display import money, seconds
 from lib.ui.guard import authed_callback, authed_dialog
+from lib.ui.media import thumbnail
 
 SELECTED = "gal_selected"
 CONFIRM = "gal_confirm_delete"  # set while the bulk delete confirmation is open
