@@ -6,7 +6,7 @@ from lib import ui
 from lib.auth.access import Viewer
 from lib.compare import store as compare_store
 from lib.core.text import plain
-from lib.ui import compare as grid
+from lib.ui import comparisons
 
 eng = ui.engine()
 me = ui.require_page("compare")
@@ -22,9 +22,9 @@ if opened:
             del st.query_params["id"]
             st.rerun()
         st.stop()
-    grid.view(eng, viewer, comparison)
+    comparisons.view(eng, viewer, comparison)
     st.stop()
 
-grid.saved(eng, viewer)
+comparisons.saved(eng, viewer)
 st.subheader("New comparison")
-grid.builder(eng, viewer)
+comparisons.builder(eng, viewer)

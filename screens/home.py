@@ -10,8 +10,7 @@ from lib.gallery import queries as gallery
 from lib.jobs import activity
 from lib.jobs import queue as jobs
 from lib.reporting import stats
-from lib.ui import gallery as tiles
-from lib.ui import grid
+from lib.ui import gallery_view, grid
 
 eng = ui.engine()
 me = ui.require_page("home")
@@ -66,11 +65,12 @@ if makes and not steps.first_image:  # an analyst makes no images; "Start here" 
                      gallery.GalleryFilter(mine_only=True, per_page=8)))
 for key, title, query in grids:
     st.subheader(title)
-    cards = tiles.cached_search(eng, viewer, query).rows
+    cards = gallery_view.cached_search(eng, viewer, query).rows
     if not cards:
         st.caption("Nothing yet.")
         continue
-    opened = grid.grid([tiles.grid_tile(eng, card) for card in cards], key=key).image_id or opened
+    tiles = [gallery_view.grid_tile(eng, card) for card in cards]
+    opened = grid.grid(tiles, key=key).image_id or opened
 opened = opened or st.session_state.pop("gal_open", None)
 if opened:
-    tiles.detail(eng, viewer, opened)
+    gallery_view.detail(eng, viewer, opened)

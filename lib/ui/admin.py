@@ -21,7 +21,7 @@ from lib.money import budgets, pricing
 from lib.providers import registry
 from lib.styles import library as styles
 from lib.styles import previews as style_previews
-from lib.ui.styles import preview_box, preview_jobs, style_fields
+from lib.ui.style_cards import preview_box, preview_jobs, style_fields
 
 BADGES = {"active": ":green-badge[active]", "proposed": ":orange-badge[proposed]",
           "archived": ":gray-badge[archived]", True: ":green-badge[:material/check: configured]",
