@@ -79,17 +79,17 @@ def _clear() -> None:
     """Empty the page's caches, so a render runs every query (a cold render)."""
     import streamlit as st
 
-    from lib.ui import analytics as board
+    from lib.ui import dashboard
 
     st.cache_data.clear()
-    board.clear_cache()
+    dashboard.clear_cache()
 
 
 def default_view_ms(runs: int) -> tuple[list[float], dict[str, float]]:
     """Every query behind the default view, uncached: total per pass, and median per query."""
     from lib import ui
     from lib.reporting import analytics, ledger
-    from lib.ui.analytics import preset_range
+    from lib.ui.dashboard import preset_range
 
     eng = ui.engine()
     viewer = analytics.Viewer("bench", "admin")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from lib import storage as storage_mod
 from lib.core import config
 from lib.core.clock import Clock
 from lib.core.fsperm import private_dir
@@ -20,7 +21,6 @@ from lib.jobs.worker import WorkerPool
 from lib.money import costs
 from lib.providers import registry
 from lib.providers.base import Provider
-from lib.storage import base as storage_mod
 from lib.styles import library as styles
 
 log = logging.getLogger(__name__)

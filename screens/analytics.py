@@ -6,36 +6,36 @@ Admins and analysts see the team; a member sees only their own costs.
 import streamlit as st
 
 from lib import ui
+from lib.auth.access import Viewer
 from lib.core import csvsafe
 from lib.reporting import analytics
-from lib.ui import analytics as board
-from lib.ui import charts
+from lib.ui import charts, dashboard
 
 eng = ui.engine()
 me = ui.require_page("analytics")
-viewer = analytics.Viewer(me.username, me.role)
+viewer = Viewer(me.username, me.role)
 team = viewer.sees_all
 
 st.title("Analytics" if team else "Your costs")
 st.caption("What every image cost and how long it took, across the team." if team else
            "What your images cost and how long they took. Only you see these figures.")
-f = board.filter_bar(eng, viewer)
+f = dashboard.filter_bar(eng, viewer)
 costs_tab, quality_tab = st.tabs(["Costs", "Quality per dollar"], key="an_tab",
                                  on_change="rerun")  # only the open tab runs its queries
 if quality_tab.open:
     with quality_tab:
-        board.quality_section(eng, viewer, f)
+        dashboard.quality_section(eng, viewer, f)
 if not costs_tab.open:
     st.stop()  # the costs tab is closed: skip its queries
 with costs_tab:
     today = eng.clock.now().date()
-    q = board.costs_calls(eng, viewer, f, today)
-    board.prefetch(eng, q)  # cold cache: the queries run side by side, not one by one
-    summary = board.run(eng, q.summary)
+    q = dashboard.costs_calls(eng, viewer, f, today)
+    dashboard.prefetch(eng, q)  # cold cache: the queries run side by side, not one by one
+    summary = dashboard.run(eng, q.summary)
     if not summary.current.jobs:
         st.info("No jobs in this period for these filters: pick another period or loosen the "
                 "filters.", icon=":material/query_stats:")
-    board.metrics_row(summary)
+    dashboard.metrics_row(summary)
 
     left, right = st.columns(2, gap="medium")
     with left, st.container(border=True):
@@ -43,39 +43,39 @@ with costs_tab:
         splits = ["provider", "model", "user"] if team else ["provider", "model"]
         by = st.segmented_control("Split by", splits, default="provider", key="an_split",
                                   required=True, format_func=str.title) or "provider"
-        spend = board.run(eng, (q.spend[0], q.spend[1], {"by": by}))
-        board.chart(charts.spend_by_day(spend, by, f.start, f.end), "an-spend")
+        spend = dashboard.run(eng, (q.spend[0], q.spend[1], {"by": by}))
+        dashboard.chart(charts.spend_by_day(spend, by, f.start, f.end), "an-spend")
     with right, st.container(border=True):
-        st.subheader(board.month_title(f.end, team))
-        board.chart(charts.cumulative(board.run(eng, q.month)), "an-month")
-        has_budget = board.cached(eng, analytics.budget_for, viewer) is not None
-        st.caption(board.month_note(f.end, today, has_budget, team))
+        st.subheader(dashboard.month_title(f.end, team))
+        dashboard.chart(charts.cumulative(dashboard.run(eng, q.month)), "an-month")
+        has_budget = dashboard.cached(eng, analytics.budget_for, viewer) is not None
+        st.caption(dashboard.month_note(f.end, today, has_budget, team))
         if (f.end.year, f.end.month) == (today.year, today.month):
-            board.budget_status(eng, viewer)
+            dashboard.budget_status(eng, viewer)
 
-    parts = board.run(eng, q.parts)  # spend by model, and by user (a member: by provider)
+    parts = dashboard.run(eng, q.parts)  # spend by model, and by user (a member: by provider)
     left, right = st.columns(2, gap="medium")
     with left, st.container(border=True):
         st.subheader("Cost per image by model")
-        board.chart(charts.cost_per_image(analytics.cheapest_first(parts["model"])), "an-cpi")
+        dashboard.chart(charts.cost_per_image(analytics.cheapest_first(parts["model"])), "an-cpi")
     with right, st.container(border=True):
         st.subheader("Duration")
         dby = st.segmented_control("By", ["provider", "model"], default="provider",
                                    key="an_dur_by", required=True, format_func=str.title)
         dby = dby or "provider"
-        board.chart(charts.durations(board.run(eng, (q.durations[0], q.durations[1],
-                                                     {"by": dby})), dby), "an-dur")
+        dashboard.chart(charts.durations(dashboard.run(eng, (q.durations[0], q.durations[1],
+                                                             {"by": dby})), dby), "an-dur")
         st.caption("Succeeded jobs: box from the 25th to the 75th percentile, line at the median, "
                    "whiskers to the furthest job within 1.5× that range.")
 
     left, right = st.columns(2, gap="medium")
     with left, st.container(border=True):
         st.subheader("Failures by provider and error")
-        board.chart(charts.failures(board.run(eng, q.failures)), "an-fail")
+        dashboard.chart(charts.failures(dashboard.run(eng, q.failures)), "an-fail")
     with right, st.container(border=True):
         st.subheader("Top users by spend" if team else "Your spend by provider")
         if team:
-            board.chart(charts.top_users(parts["user"].head(analytics.TOP_USERS)), "an-top")
+            dashboard.chart(charts.top_users(parts["user"].head(analytics.TOP_USERS)), "an-top")
         else:
             mine = parts["provider"][["provider", "jobs", "images", "spend_usd",
                                       "cost_per_image_usd"]]
@@ -87,4 +87,4 @@ with costs_tab:
                              "spend_usd": "Spend", "cost_per_image_usd": "Per image"})
 
     st.subheader("Ledger")
-    board.ledger_section(eng, viewer, f, summary.current.ledger_rows)
+    dashboard.ledger_section(eng, viewer, f, summary.current.ledger_rows)

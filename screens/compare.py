@@ -3,14 +3,14 @@
 import streamlit as st
 
 from lib import ui
+from lib.auth.access import Viewer
 from lib.compare import store as compare_store
 from lib.core.text import plain
-from lib.gallery import queries as gallery
-from lib.ui import compare as grid
+from lib.ui import comparisons
 
 eng = ui.engine()
 me = ui.require_page("compare")
-viewer = gallery.Viewer(me.username, me.role)
+viewer = Viewer(me.username, me.role)
 
 st.title("Compare")
 opened = st.query_params.get("id")
@@ -22,9 +22,9 @@ if opened:
             del st.query_params["id"]
             st.rerun()
         st.stop()
-    grid.view(eng, viewer, comparison)
+    comparisons.view(eng, viewer, comparison)
     st.stop()
 
-grid.saved(eng, viewer)
+comparisons.saved(eng, viewer)
 st.subheader("New comparison")
-grid.builder(eng, viewer)
+comparisons.builder(eng, viewer)

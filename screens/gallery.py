@@ -3,18 +3,18 @@
 import streamlit as st
 
 from lib import ui
+from lib.auth.access import Viewer
 from lib.core.text import plain
 from lib.gallery import queries as gallery
-from lib.ui import gallery as tiles
-from lib.ui import grid, toasts
+from lib.ui import gallery_view, grid, toasts
 
 eng = ui.engine()
 me = ui.require_page("gallery")
-viewer = gallery.Viewer(me.username, me.role)
+viewer = Viewer(me.username, me.role)
 
 st.title("Gallery")
 toasts.show_pending()  # e.g. "Deleted 3 images.", said before the rerun that follows a delete
-facets = tiles.cached_facets(eng, viewer)
+facets = gallery_view.cached_facets(eng, viewer)
 top, sort_col, group_col = st.columns([5, 2, 2], vertical_alignment="bottom")
 text = top.text_input("Search prompts", key="gal_text", placeholder="lighthouse, fox, neon…")
 sort = sort_col.selectbox("Sort", gallery.SORTS, key="gal_sort", format_func=str.title)
@@ -32,7 +32,7 @@ with st.expander("Filters"):
     a, b, c = st.columns(3)
     providers = a.multiselect("Provider", facets["providers"], key="gal_providers")
     models = b.multiselect("Model", facets["models"], key="gal_models")
-    labels = tiles.style_labels(eng)
+    labels = gallery_view.style_labels(eng)
     styles = c.multiselect("Style", facets["styles"], key="gal_styles",
                            format_func=lambda s: labels.get(s, s))
     users = (a.multiselect("User", facets["users"], key="gal_users") if viewer.sees_all else [])
@@ -57,16 +57,16 @@ if st.session_state.get("gal_query") != query.__dict__ | {"page": 0}:
     if page_no:  # filters changed: back to the first page
         st.session_state["gal_page"] = 0
         st.rerun()
-result = tiles.cached_search(eng, viewer, query)
+result = gallery_view.cached_search(eng, viewer, query)
 count, mode = st.columns([4, 1])
 if demo:
     ui.demo_banner("images")
-count.caption(tiles.match_line(result, grouped=query.group_batches and not query.batch))
+count.caption(gallery_view.match_line(result, grouped=query.group_batches and not query.batch))
 selecting = mode.toggle("Select", key="gal_selecting", help="Tick images for bulk actions",
-                        on_change=tiles.on_select_mode)
+                        on_change=gallery_view.on_select_mode)
 
 if selecting:
-    tiles.bulk_bar(eng, viewer, [card.id for card in result.rows])
+    gallery_view.bulk_bar(eng, viewer, [card.id for card in result.rows])
 if not result.rows:
     st.info("Nothing here yet: generate some images, or loosen the filters"
             + ("." if demo else " (demo data is off by default: see Filters)."),
@@ -75,17 +75,17 @@ clicked = grid.Click()
 if selecting:  # tick boxes need a widget per tile: fixed-width tiles that wrap (2 on a phone)
     with st.container(horizontal=True, gap="small", key="gal_select_tiles"):
         for card in result.rows:
-            tiles.tile(eng, card)
+            gallery_view.tile(eng, card)
 elif result.rows:
-    clicked = grid.grid([tiles.grid_tile(eng, card) for card in result.rows], key="gal_grid")
+    clicked = grid.grid([gallery_view.grid_tile(eng, card) for card in result.rows], key="gal_grid")
 if clicked.batch_id:
-    tiles.show_batch(clicked.batch_id)
+    gallery_view.show_batch(clicked.batch_id)
 if result.pages > 1:
     ui.pager("gal_page", result.page, result.pages, result.total)
 
 if clicked.image_id:  # a fresh open: no delete question left over from an earlier one
-    st.session_state.pop(tiles.DLG_CONFIRM, None)
+    st.session_state.pop(gallery_view.DLG_CONFIRM, None)
 opened = (clicked.image_id or st.session_state.pop("gal_open", None)
           or st.query_params.pop("image", None))
 if opened:
-    tiles.detail(eng, viewer, opened)
+    gallery_view.detail(eng, viewer, opened)

@@ -5,7 +5,6 @@ from dataclasses import replace
 import streamlit as st
 
 from lib import jobs, ui
-from lib.core import fmt
 from lib.core.text import plain
 from lib.jobs import activity, batches, forms
 from lib.providers import registry
@@ -38,14 +37,7 @@ with form:
     opts = forms.options(provider_id, model, eng.clock.now().date())
     for notice in opts.notices:
         st.warning(plain(notice), icon=":material/schedule:")  # names the model typed
-    if provider_id == "sandbox":
-        st.info("The sandbox draws placeholder art offline, for free. Add an API key to use a "
-                "real model.", icon=":material/science:")
-    missing = [s for s in statuses if not s.configured]
-    if missing:
-        with st.expander(f"{fmt.plural(len(missing), 'more provider')} can be set up"):
-            for s in missing:
-                st.markdown(ui.setup_hint(s.label, s.hint, role))
+    form_ui.provider_notes(provider_id, statuses, role)
 
     prompt = st.text_area("Prompt", key="gen_prompt", max_chars=opts.max_prompt_chars,
                           placeholder="A lighthouse on a cliff at dusk, warm light")
@@ -108,18 +100,8 @@ with form:
     override, refused = ui.budget_notes(eng, user, est, 1 if too_many else variations)
     if override:
         spec = replace(spec, override_budget=True)
-    if st.button("Generate", type="primary", icon=":material/brush:", key="gen_submit",
-                 disabled=too_many or (refused and not override)):
-        try:
-            queued = batches.submit_batch(eng, user, spec, variations, seed_mode)
-        except jobs.SubmitError as exc:
-            st.error(plain(str(exc)), icon=":material/error:")
-        else:
-            for job_id in reversed(queued):
-                if job_id not in st.session_state.job_ids:
-                    st.session_state.job_ids.insert(0, job_id)
-            st.toast(("Queued." if len(queued) == 1 else f"Queued a batch of {len(queued)}.")
-                     + " It is first in Your jobs.", icon=":material/schedule:")
+    form_ui.submit_button(eng, user, spec, variations, seed_mode,
+                          disabled=too_many or (refused and not override))
 
 # Jobs come from the database, so a refresh, a second tab or a new sign-in shows them too.
 known = set(st.session_state.job_ids)

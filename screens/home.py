@@ -4,17 +4,17 @@ import streamlit as st
 
 from lib import jobs, ui
 from lib.auth import accounts as auth
+from lib.auth.access import Viewer
 from lib.core.text import plain
 from lib.gallery import queries as gallery
 from lib.jobs import activity
 from lib.reporting import stats
-from lib.ui import gallery as tiles
-from lib.ui import grid
+from lib.ui import gallery_view, grid
 
 eng = ui.engine()
 me = ui.require_page("home")
 team = me.role in ("admin", "analyst")
-viewer = gallery.Viewer(me.username, me.role)
+viewer = Viewer(me.username, me.role)
 
 st.title(f"Hello, {plain(me.name)}")
 st.caption("The team's figures." if team else "Your figures.")
@@ -64,11 +64,12 @@ if makes and not steps.first_image:  # an analyst makes no images; "Start here" 
                      gallery.GalleryFilter(mine_only=True, per_page=8)))
 for key, title, query in grids:
     st.subheader(title)
-    cards = tiles.cached_search(eng, viewer, query).rows
+    cards = gallery_view.cached_search(eng, viewer, query).rows
     if not cards:
         st.caption("Nothing yet.")
         continue
-    opened = grid.grid([tiles.grid_tile(eng, card) for card in cards], key=key).image_id or opened
+    tiles = [gallery_view.grid_tile(eng, card) for card in cards]
+    opened = grid.grid(tiles, key=key).image_id or opened
 opened = opened or st.session_state.pop("gal_open", None)
 if opened:
-    tiles.detail(eng, viewer, opened)
+    gallery_view.detail(eng, viewer, opened)

@@ -108,6 +108,11 @@ def cycles(g: dict[str, set[str]]) -> list[set[str]]:
 
 def levels(g: dict[str, set[str]]) -> int:
     """Modules on the longest import chain, each cycle folded into one node."""
+    return len(longest_chain(g))
+
+
+def longest_chain(g: dict[str, set[str]]) -> list[str]:
+    """The longest import chain, top first, each cycle folded into its first member."""
     node = {m: m for m in g}
     for group in cycles(g):
         head = min(group)
@@ -118,10 +123,22 @@ def levels(g: dict[str, set[str]]) -> int:
         folded.setdefault(node[m], set()).update(node[d] for d in deps if node[d] != node[m])
 
     @cache
-    def depth(m: str) -> int:
-        return 1 + max((depth(d) for d in folded.get(m, ())), default=0)
+    def chain(m: str) -> tuple[str, ...]:
+        below = max((chain(d) for d in sorted(folded.get(m, ()))), key=len, default=())
+        return (m, *below)
 
-    return max((depth(m) for m in folded), default=0)
+    return list(max((chain(m) for m in sorted(folded)), key=len, default=()))
+
+
+def packages(g: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The same graph between packages (``lib.jobs.store`` → ``lib.jobs``; top modules stay)."""
+    def pkg(m: str) -> str:
+        parts = m.split(".")
+        return ".".join(parts[:2])
+    out: dict[str, set[str]] = {}
+    for m, deps in g.items():
+        out.setdefault(pkg(m), set()).update(pkg(d) for d in deps if pkg(d) != pkg(m))
+    return out
 
 
 def measure(root: Path) -> dict[str, object]:
@@ -129,9 +146,13 @@ def measure(root: Path) -> dict[str, object]:
     for label, typed in (("runtime", False), ("typed", True)):
         g = graph(root, typed=typed)
         found = cycles(g)
+        p = packages(g)
         out[label] = {"arrows": sum(len(d) for d in g.values()), "levels": levels(g),
                       "cycles": [sorted(c) for c in found],
-                      "modules_in_cycles": sum(len(c) for c in found)}
+                      "modules_in_cycles": sum(len(c) for c in found),
+                      "longest_chain": longest_chain(g),
+                      "packages": len(p), "package_levels": levels(p),
+                      "package_cycles": [sorted(c) for c in cycles(p)]}
     return out
 
 

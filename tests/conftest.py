@@ -66,12 +66,12 @@ def app_test_seam(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     pinned to a fixed day (tests.helpers.PinnedClock), so no page test depends on the date."""
     import streamlit as st
 
-    from lib import ui
     from lib.engine import Engine
+    from lib.ui import runtime
     from tests.helpers import PinnedClock
 
     monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
-    monkeypatch.setattr(ui, "Engine", functools.partial(Engine, clock=PinnedClock()))
+    monkeypatch.setattr(runtime, "Engine", functools.partial(Engine, clock=PinnedClock()))
     st.cache_resource.clear()
     yield
     st.cache_resource.clear()

@@ -16,7 +16,7 @@ from lib.core.clock import FakeClock
 from lib.engine import Engine
 from lib.providers import registry
 from lib.providers.base import NeedsKey
-from lib.storage.base import LocalStorage, StorageError
+from lib.storage import LocalStorage, StorageError
 from tests.helpers import run_next
 
 NOW = datetime(2026, 11, 2, 9, 0, 0)

@@ -15,7 +15,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib import ui
-from lib.ui import analytics as board
+from lib.ui import dashboard
 from tests.helpers import APP, ROOT, app_as, ensure_user
 from tests.test_analytics import add_job
 
@@ -173,7 +173,7 @@ def test_a_big_ledger_points_to_parquet_and_the_cli(monkeypatch: pytest.MonkeyPa
     _history()
     small = " ".join(c.value for c in _page("root", "admin").caption)
     assert "lib.cli report" not in small
-    monkeypatch.setattr(board, "BIG_EXPORT_ROWS", 2)  # the history has 6 ledger rows
+    monkeypatch.setattr(dashboard, "BIG_EXPORT_ROWS", 2)  # the history has 6 ledger rows
     big = " ".join(c.value for c in _page("root", "admin").caption)
     assert "Parquet is far smaller" in big and "lib.cli report --format csv" in big
 
@@ -197,11 +197,11 @@ def test_the_ledger_pages_through_fifty_rows_at_a_time() -> None:
     ("Last month", (date(2026, 10, 1), date(2026, 10, 31))),
 ])
 def test_period_presets(preset: str, expected: tuple[date, date]) -> None:
-    assert board.preset_range(preset, date(2026, 11, 21)) == expected
-    assert board.preset_range("Last month", date(2026, 1, 5)) == (date(2025, 12, 1),
-                                                                  date(2025, 12, 31))
+    assert dashboard.preset_range(preset, date(2026, 11, 21)) == expected
+    assert dashboard.preset_range("Last month", date(2026, 1, 5)) == (date(2025, 12, 1),
+                                                                      date(2025, 12, 31))
     with pytest.raises(ValueError, match="Unknown preset"):
-        board.preset_range("Forever", date(2026, 11, 21))
+        dashboard.preset_range("Forever", date(2026, 11, 21))
 
 
 @pytest.mark.skipif("screens/analytics.py" not in Path(APP).read_text(encoding="utf-8"),
@@ -242,7 +242,7 @@ def test_a_cold_render_runs_each_query_once_prefetched_side_by_side(
                  "facets"):
         monkeypatch.setattr(analytics, name, counting(name, getattr(analytics, name)))
     monkeypatch.setattr(ledger, "rows", counting("ledger", ledger.rows))
-    board.clear_cache()
+    dashboard.clear_cache()
     at = _page("ann", role)
     names = [n for n, _ in ran]
     expected = ["facets", "budget_for", "summary", "spend_by_day", "cumulative_month",

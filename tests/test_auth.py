@@ -15,6 +15,7 @@ import pytest
 from lib.auth import accounts as auth
 from lib.auth import oidc as auth_oidc
 from lib.auth.accounts import User
+from lib.auth.cookies import cookie_key
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.db.database import Database
@@ -276,11 +277,11 @@ def test_bootstrap_with_a_weak_password_names_the_variables(
 def test_cookie_key_is_generated_once_into_a_private_file(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("PROMPTBOARD_COOKIE_KEY", raising=False)
     settings = config.load()
-    key = auth.cookie_key(settings)
+    key = cookie_key(settings)
     path = settings.data_dir / "cookie_key"
     assert len(key) >= 60 and path.read_text().strip() == key
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert auth.cookie_key(settings) == key
+    assert cookie_key(settings) == key
     assert [p.name for p in settings.data_dir.iterdir() if "cookie_key" in p.name] == [
         "cookie_key"]  # no temp file left behind
 
@@ -291,7 +292,7 @@ def test_a_key_file_readable_by_others_is_made_private(monkeypatch: pytest.Monke
     path = settings.data_dir / "cookie_key"
     path.write_text("k" * 64)
     os.chmod(path, 0o644)
-    assert auth.cookie_key(settings) == "k" * 64
+    assert cookie_key(settings) == "k" * 64
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
@@ -301,7 +302,7 @@ def test_an_unusable_key_file_is_refused(monkeypatch: pytest.MonkeyPatch) -> Non
     (settings.data_dir / "cookie_key").write_text("tiny")
     os.chmod(settings.data_dir / "cookie_key", 0o600)
     with pytest.raises(auth.AuthError, match="delete it"):
-        auth.cookie_key(settings)
+        cookie_key(settings)
 
 
 def test_the_environment_overrides_the_key_file_but_must_be_long(
@@ -309,11 +310,11 @@ def test_the_environment_overrides_the_key_file_but_must_be_long(
 ) -> None:
     monkeypatch.setenv("PROMPTBOARD_COOKIE_KEY", "e" * 40)
     settings = config.load()
-    assert auth.cookie_key(settings) == "e" * 40
+    assert cookie_key(settings) == "e" * 40
     assert not (settings.data_dir / "cookie_key").exists()
     monkeypatch.setenv("PROMPTBOARD_COOKIE_KEY", "too-short")
     with pytest.raises(auth.AuthError, match="PROMPTBOARD_COOKIE_KEY is too short"):
-        auth.cookie_key(settings)
+        cookie_key(settings)
 
 
 def test_a_session_issued_before_sign_out_is_dead_and_a_later_one_lives(

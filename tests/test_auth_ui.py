@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from lib import ui
 from lib.auth import accounts as auth
 from lib.auth import oidc as auth_oidc
+from lib.auth.cookies import cookie_key
 from lib.core.clock import utcnow
 from lib.core.text import plain
 from lib.engine import Engine
@@ -98,7 +99,7 @@ def _token(eng: Engine, username: str, issued: datetime, key: str | None = None)
     """A cookie exactly as streamlit-authenticator's CookieModel makes it (local naive time)."""
     exp = (issued + timedelta(days=auth_ui.COOKIE_EXPIRY_DAYS)).timestamp()
     return jwt.encode({"username": username, "exp_date": exp},
-                      key or auth.cookie_key(eng.settings), algorithm="HS256")
+                      key or cookie_key(eng.settings), algorithm="HS256")
 
 
 def test_the_sign_in_form_renders(alice: auth.User) -> None:

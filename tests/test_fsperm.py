@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from lib.auth import accounts as auth
+from lib.auth.cookies import cookie_key
 from lib.core import config
 from lib.core.fsperm import private_dir, private_file
 from lib.engine import Engine
@@ -37,7 +38,7 @@ def test_a_new_data_dir_and_everything_the_app_writes_in_it_are_private(
         auth.create_user(eng.db, "ann", "Ann", None, "member", "a long password",
                          now=eng.clock.now())  # a write: DuckDB has a WAL now
         eng.storage.put("images/2026/a.png", b"png bytes", "image/png")
-        auth.cookie_key(settings)
+        cookie_key(settings)
         wal = settings.db_path.with_name(settings.db_path.name + ".wal")
         assert wal.exists()
         found = [settings.data_dir, *settings.data_dir.rglob("*")]

@@ -23,7 +23,7 @@ from lib.jobs.retry import RetryPolicy
 from lib.jobs.worker import WorkerPool
 from lib.providers.base import GenerationRequest, GenerationResult, JobContext
 from lib.providers.sandbox import SandboxProvider
-from lib.storage.base import LocalStorage, StorageError
+from lib.storage import LocalStorage, StorageError
 from tests.helpers import run_next
 
 NO_JITTER = RetryPolicy(base_s=2.0, cap_s=120.0, jitter=0.0)

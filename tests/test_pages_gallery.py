@@ -91,15 +91,15 @@ def test_thumbnail_data_urls_are_read_once_and_the_cache_stays_bounded(
     reads: list[str] = []
     real_get = eng.storage.get
     monkeypatch.setattr(eng.storage, "get", lambda k: reads.append(k) or real_get(k))
-    monkeypatch.setattr(ui._THUMBS, "maxsize", 2)
-    ui._THUMBS.clear()
+    monkeypatch.setattr(ui.media._THUMBS, "maxsize", 2)
+    ui.media._THUMBS.clear()
     first = ui.thumbnail(eng, "t/0.webp")
     assert first == "data:image/webp;base64,UklGRgA="
     assert ui.thumbnail(eng, "t/0.webp") == first and reads == ["t/0.webp"]
     ui.thumbnail(eng, "t/1.webp")
     ui.thumbnail(eng, "t/0.webp")  # most recently used again
     ui.thumbnail(eng, "t/2.webp")  # evicts t/1, the least recently used
-    assert len(ui._THUMBS) == 2 and reads == ["t/0.webp", "t/1.webp", "t/2.webp"]
+    assert len(ui.media._THUMBS) == 2 and reads == ["t/0.webp", "t/1.webp", "t/2.webp"]
     ui.thumbnail(eng, "t/1.webp")
     assert reads[-1] == "t/1.webp"
 

@@ -16,11 +16,11 @@ import pytest
 
 from lib import jobs
 from lib.auth import accounts as auth
+from lib.auth.access import Viewer
 from lib.compare import grid as cmp
 from lib.compare import store
 from lib.engine import Engine
 from lib.gallery import queries as gallery
-from lib.gallery.queries import Viewer
 from lib.jobs import batches
 from lib.styles import previews as style_previews
 from tests.helpers import TEST_PASSWORD, TickingClock, run_next

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from lib.core import config
-from lib.storage.base import (
+from lib.storage import (
     LocalStorage,
     ObjectMissing,
     Storage,

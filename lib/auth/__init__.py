@@ -1,1 +1,2 @@
-"""Who you are and what you may do: accounts and roles, sign-in rules, OIDC, lockout."""
+"""Who you are and what you may do: accounts and sign-in rules, roles and viewers (access),
+the cookie key, OIDC, lockout."""

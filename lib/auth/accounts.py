@@ -20,19 +20,16 @@ Errors, their messages shown as is: ``AuthError(ValueError)`` (fixable input), `
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
-import secrets
-import stat
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import bcrypt
 
+from lib.auth.access import ROLES
 from lib.auth.lockout import (  # noqa: F401 - re-exported: auth.LOCKOUT, auth.LOGIN_FAILED_MESSAGE...
     LOCKOUT,
     LOGIN_FAILED_MESSAGE,
@@ -42,18 +39,15 @@ from lib.auth.lockout import (  # noqa: F401 - re-exported: auth.LOCKOUT, auth.L
     reserve_attempt,
     settle_success,
 )
-from lib.core.config import Settings
 from lib.core.errors import PromptboardError
 from lib.core.text import bad_character
 from lib.db.database import Cursor, Database, one_row
 
 log = logging.getLogger(__name__)
 
-ROLES = ("admin", "member", "analyst")
 BCRYPT_ROUNDS = 12
 MIN_PASSWORD_LENGTH = 10
 MAX_PASSWORD_BYTES = 72  # bcrypt reads no further, and bcrypt 5 raises beyond it
-MIN_COOKIE_KEY_LENGTH = 32
 _USERNAME_RE = re.compile(r"[a-z0-9_.-]{3,32}")
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # bcrypt (cost 12) of a random string nobody kept: unknown users cost the same time as real ones.
@@ -385,38 +379,3 @@ def bootstrap_admin_from_env(db: Database, now: datetime) -> User | None:
         if not needs_first_admin(db):
             return None  # another thread got there first
         raise AuthError(f"PROMPTBOARD_ADMIN_USER/PROMPTBOARD_ADMIN_PASSWORD: {exc}") from exc
-
-
-def cookie_key(settings: Settings) -> str:
-    """PROMPTBOARD_COOKIE_KEY, or a key generated once into <data_dir>/cookie_key (mode 0600)."""
-    from_env = os.environ.get("PROMPTBOARD_COOKIE_KEY", "").strip()
-    if from_env:
-        if len(from_env) < MIN_COOKIE_KEY_LENGTH:
-            raise AuthError("PROMPTBOARD_COOKIE_KEY is too short: use at least "
-                            f"{MIN_COOKIE_KEY_LENGTH} random characters.")
-        return from_env
-    path = settings.data_dir / "cookie_key"
-    if not path.exists():
-        _create_key_file(path)
-    if (mode := stat.S_IMODE(path.stat().st_mode)) & 0o077:
-        log.warning("%s was readable by others (mode %o): setting it to 0600", path, mode)
-        os.chmod(path, 0o600)  # raises PermissionError if the file isn't ours: then we refuse
-    key = path.read_text(encoding="utf-8").strip()
-    if len(key) < MIN_COOKIE_KEY_LENGTH:
-        raise AuthError(f"{path} holds no usable key: delete it to generate a new one "
-                        "(everyone will have to sign in again).")
-    return key
-
-
-def _create_key_file(path: Path) -> None:
-    """Write a fresh key to a private temp file, then link it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(secrets.token_urlsafe(48) + "\n")
-        with contextlib.suppress(FileExistsError):  # another thread won the race: theirs
-            os.link(tmp, path)  # atomic: the key file is never seen half-written
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from lib import jobs
 from lib.auth import accounts as auth
+from lib.auth.access import Viewer
 from lib.compare.grid import (
     Cell,
     CompareError,
@@ -33,8 +34,7 @@ from lib.compare.grid import (
     expand,
     needs_confirmation,
 )
-from lib.gallery.queries import _RATINGS as gallery_ratings
-from lib.gallery.queries import Viewer
+from lib.gallery.queries import RATINGS_SQL as gallery_ratings
 from lib.jobs.model import new_id
 
 if TYPE_CHECKING:

@@ -7,10 +7,8 @@ them inside one write transaction.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from lib.db.database import Cursor
+from duckdb import DuckDBPyConnection as Cursor  # typed against DuckDB, not lib.db: no cycle
 
 
 def _m001_core(cur: Cursor) -> None:

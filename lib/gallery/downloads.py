@@ -2,8 +2,8 @@
 
 Files are named ``<date>_<prompt words>_<image id>.png`` (lib.imaging.files.download_name).
 
-Visibility is :func:`lib.gallery.queries.visible_where`'s (through ``_checked``), so a zip can never
-hold an image the viewer could not open. Errors: ``GalleryError`` (an id not visible) and
+Visibility is :func:`lib.gallery.queries.visible_where`'s (through ``checked_rows``), so a zip
+can never hold an image the viewer could not open. Errors: ``GalleryError`` (an id not visible) and
 ``ValueError`` (too many or no images), their messages shown to a person as is.
 """
 
@@ -14,10 +14,11 @@ import io
 import zipfile
 from collections.abc import Iterable
 
+from lib.auth.access import Viewer
 from lib.core import csvsafe
 from lib.core.fmt import amount
 from lib.db.database import Database
-from lib.gallery.queries import Viewer, _checked
+from lib.gallery.queries import checked_rows
 from lib.imaging.files import download_name
 from lib.storage.base import ObjectMissing, Storage
 
@@ -37,7 +38,7 @@ def zip_images(db: Database, storage: Storage, viewer: Viewer, ids: Iterable[str
                          f"{max_images}. Select fewer, or download them in parts.")
     cols = ", ".join(f"i.{c}" for c in ("id", "user_id", "original_key", *_MANIFEST[2:-1]))
     with db.cursor() as cur:
-        rows = {r[0]: r for r in _checked(cur, viewer, wanted, cols=cols)}
+        rows = {r[0]: r for r in checked_rows(cur, viewer, wanted, cols=cols)}
     buf, text = io.BytesIO(), io.StringIO()
     out = csv.writer(text)
     out.writerow(_MANIFEST)

@@ -16,6 +16,7 @@ import base64
 from datetime import datetime
 
 from lib.auth import accounts as auth
+from lib.auth.access import Viewer
 from lib.core.errors import PromptboardError
 from lib.core.lru import LRU
 from lib.engine import Engine
@@ -64,7 +65,7 @@ def download_bytes(eng: Engine, username: str, issued_at: datetime | None, image
         raise DownloadRefused(f"{username} may not download images any more")
     if issued_at is not None and not auth.session_valid(eng.db, username, issued_at):
         raise DownloadRefused(f"the session of {username} has ended")
-    img = gallery.get_image(eng.db, gallery.Viewer(user.username, user.role), image_id)
+    img = gallery.get_image(eng.db, Viewer(user.username, user.role), image_id)
     key = None if img is None else (img.original_key if which == "original"
                                     else img.watermarked_key)
     if not key:

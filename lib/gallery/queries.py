@@ -30,6 +30,7 @@ from decimal import Decimal
 from typing import Any
 
 from lib.auth import accounts as auth
+from lib.auth.access import Viewer
 from lib.core.errors import PromptboardError
 from lib.db.database import Cursor, Database
 from lib.jobs import store
@@ -47,30 +48,12 @@ _ORDER = {  # over the image alias {a} and the ratings aggregate {r}
     "duration": "{a}.duration_ms DESC NULLS LAST, " + _NEWEST,
     "rating": "{r}.avg_rating DESC NULLS LAST, {r}.ratings DESC NULLS LAST, " + _NEWEST,
 }
-_RATINGS = ("SELECT image_id, avg(rating)::DOUBLE AS avg_rating, count(*) AS ratings "
-            "FROM image_ratings {where} GROUP BY image_id")
+RATINGS_SQL = ("SELECT image_id, avg(rating)::DOUBLE AS avg_rating, count(*) AS ratings "
+               "FROM image_ratings {where} GROUP BY image_id")
 
 
 class GalleryError(PromptboardError, PermissionError):
     """The image is not visible to this viewer, or not theirs to change."""
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """Who is looking: a username and a role (admin, member or analyst)."""
-
-    username: str
-    role: str
-
-    def __post_init__(self) -> None:
-        """Fail closed on an unknown role or an empty name."""
-        if self.role not in auth.ROLES or not self.username:
-            raise ValueError(f"A viewer needs a username and a role in {auth.ROLES}, not {self!r}.")
-
-    @property
-    def sees_all(self) -> bool:
-        """Admins and analysts see every image."""
-        return self.role in ("admin", "analyst")
 
 
 def visible_where(viewer: Viewer, alias: str = "i") -> tuple[str, list[Any]]:
@@ -212,7 +195,7 @@ def search(db: Database, viewer: Viewer, f: GalleryFilter) -> GalleryPage:
     total, images = (int(found[0] or 0), int(found[1] or 0)) if found else (0, 0)
     pages = math.ceil(total / f.per_page)
     page = min(f.page, max(pages - 1, 0))
-    rating_join = (f"LEFT JOIN ({_RATINGS.format(where='')}) r ON r.image_id = i.id"
+    rating_join = (f"LEFT JOIN ({RATINGS_SQL.format(where='')}) r ON r.image_id = i.id"
                    if f.sort == "rating" else "")  # that order needs every image's average
     order = _ORDER[f.sort].format(a="i", r="r")
     cols = ", ".join(f"i.{c}" for c in _IMAGE_COLS)
@@ -233,7 +216,7 @@ def search(db: Database, viewer: Viewer, f: GalleryFilter) -> GalleryPage:
                coalesce(r.ratings, 0), mr.rating, fv.image_id IS NOT NULL, j.batch_id,
                p.group_count
         FROM page p
-        LEFT JOIN ({_RATINGS.format(where="WHERE image_id IN (SELECT id FROM page)")}) r
+        LEFT JOIN ({RATINGS_SQL.format(where="WHERE image_id IN (SELECT id FROM page)")}) r
             ON r.image_id = p.id
         LEFT JOIN image_ratings mr ON mr.image_id = p.id AND mr.user_id = ?
         LEFT JOIN favourites fv ON fv.image_id = p.id AND fv.user_id = ?
@@ -301,8 +284,8 @@ def reuse_settings(detail: ImageDetail) -> dict[str, Any]:
     }
 
 
-def _checked(cur: Cursor, viewer: Viewer, ids: Sequence[str], *, own: str = "",
-             cols: str = "i.id, i.user_id") -> list[tuple[Any, ...]]:
+def checked_rows(cur: Cursor, viewer: Viewer, ids: Sequence[str], *, own: str = "",
+                 cols: str = "i.id, i.user_id") -> list[tuple[Any, ...]]:
     """Rows of ``ids`` if all are visible (and, given ``own``, the viewer's or they are admin)."""
     auth.require_active(cur, viewer.username, viewer.role, error=GalleryError)
     vis, params = visible_where(viewer)
@@ -324,7 +307,7 @@ def _mark(db: Database, viewer: Viewer, image_id: str, table: str, values: list[
           upsert: str) -> None:
     """Upsert ``values`` as (or with none, delete) the viewer's row in ``table`` for an image."""
     with db.write() as cur:
-        _checked(cur, viewer, [image_id])
+        checked_rows(cur, viewer, [image_id])
         key = [image_id, viewer.username]
         if values:
             marks = ", ".join("?" * (2 + len(values)))
@@ -353,7 +336,7 @@ def set_shared(db: Database, viewer: Viewer, ids: Iterable[str], shared: bool) -
     wanted = list(dict.fromkeys(ids))
     if wanted:
         with db.write() as cur:
-            _checked(cur, viewer, wanted, own="share or unshare")
+            checked_rows(cur, viewer, wanted, own="share or unshare")
             cur.execute("UPDATE images SET shared = ? WHERE id IN (SELECT unnest(?::VARCHAR[]))",
                         [bool(shared), wanted])
     return len(wanted)
@@ -374,7 +357,7 @@ def delete_images(db: Database, storage: Storage, viewer: Viewer, ids: Iterable[
     if not wanted:
         return 0
     with db.write() as cur:
-        rows = _checked(cur, viewer, wanted, own="delete",
+        rows = checked_rows(cur, viewer, wanted, own="delete",
                         cols="i.id, i.user_id, i.original_key, i.watermarked_key, i.thumb_key")
         job_ids = [r[0] for r in cur.execute(
             "SELECT DISTINCT job_id FROM images WHERE id IN (SELECT unnest(?::VARCHAR[]))",

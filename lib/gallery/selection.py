@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from lib.auth.access import Viewer
 from lib.db.database import Database
-from lib.gallery.queries import Viewer, visible_where
+from lib.gallery.queries import visible_where
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from lib.imaging.pngmeta import ImageError, _mb, embed_png_metadata, read_png_metadata
+from lib.imaging.pngmeta import ImageError, embed_png_metadata, megabytes, read_png_metadata
 from lib.imaging.sniff import DAMAGED as _DAMAGED
 from lib.imaging.sniff import unidentified as _unidentified
 from lib.imaging.stream import DECODE_SLOTS, reduce_png
@@ -98,7 +98,8 @@ def _decode(data: bytes, *, max_bytes: int, max_pixels: int, max_side: int | Non
         raise ImageError("The file is empty (0 bytes). Upload it again; the transfer may have "
                          "been interrupted.")
     if len(data) > max_bytes:
-        raise ImageError(f"The image is {_mb(len(data))}, over the {_mb(max_bytes)} limit. "
+        raise ImageError(f"The image is {megabytes(len(data))}, over the "
+                         f"{megabytes(max_bytes)} limit. "
                          "Use a smaller file, for example a JPEG export or a resized copy.")
     try:
         with DECODE_SLOTS, Image.open(io.BytesIO(data), formats=_OPEN_ORDER) as im:

@@ -22,7 +22,7 @@ class ImageError(PromptboardError, ValueError):
     """A user-facing message about an image we refuse. str(e) is shown as is."""
 
 
-def _mb(n: float) -> str:
+def megabytes(n: float) -> str:
     """Bytes as megabytes for a message: 25 MB, 0.5 MB."""
     return f"{n / (1024 * 1024):.1f}".removesuffix(".0") + " MB"
 
@@ -65,8 +65,8 @@ def _text_chunk(key: str, value: str) -> bytes:
     utf8 = not _latin1(value)
     raw = value.encode("utf-8" if utf8 else "latin-1")
     if len(raw) > _MAX_TEXT_VALUE:
-        raise ImageError(f"PNG metadata value for {key!r} is {_mb(len(raw))}; the limit is "
-                         f"{_mb(_MAX_TEXT_VALUE)}.")
+        raise ImageError(f"PNG metadata value for {key!r} is {megabytes(len(raw))}; the limit is "
+                         f"{megabytes(_MAX_TEXT_VALUE)}.")
     packed = len(raw) > _COMPRESS_TEXT_OVER
     body = zlib.compress(raw) if packed else raw
     if utf8:  # keyword, NUL, compression flag and method, empty language and translated key

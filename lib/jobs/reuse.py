@@ -42,7 +42,8 @@ from lib.providers import registry
 from lib.styles import library as styles
 
 if TYPE_CHECKING:
-    from lib.gallery.queries import ImageDetail, Viewer
+    from lib.auth.access import Viewer
+    from lib.gallery.queries import ImageDetail
 
 OPACITY_MIN, OPACITY_MAX, OPACITY_STEP = 0.1, 1.0, 0.05  # the form's slider
 DEFAULT_SCALE = 0.2  # imaging.WatermarkSpec's; the form has no field for it

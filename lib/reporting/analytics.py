@@ -34,11 +34,10 @@ from typing import Any
 
 import pandas as pd
 
+from lib.auth.access import Viewer
 from lib.db.database import Database
-from lib.gallery.queries import Viewer
 from lib.money import budgets
 
-__all__ = ["Viewer"]  # re-exported: the page and the CLI build viewers from here
 STATUSES = ("succeeded", "failed", "cancelled", "queued", "running")
 GROUPS = {"provider": ("j.provider AS provider",),  # --by: its key columns
           "model": ("j.provider AS provider", "j.model AS model"),

@@ -31,9 +31,9 @@ from typing import Any
 
 import pandas as pd
 
-from lib.auth.accounts import ROLES
+from lib.auth.access import ROLES, Viewer
 from lib.db.database import Database
-from lib.gallery.queries import Viewer, visible_where
+from lib.gallery.queries import visible_where
 
 THIN_SAMPLE = 5
 GROUPINGS: dict[str, tuple[str, ...]] = {

@@ -10,9 +10,10 @@ from typing import Any
 
 import pandas as pd
 
+from lib.auth.access import Viewer
 from lib.core import csvsafe
 from lib.db.database import Database
-from lib.reporting.analytics import Filters, Viewer, breakdown, images_where, jobs_where, scope
+from lib.reporting.analytics import Filters, breakdown, images_where, jobs_where, scope
 
 MAX_PER_PAGE = 500
 SIZE = "coalesce(i.width || 'x' || i.height, j.width || 'x' || j.height, j.aspect_ratio)"

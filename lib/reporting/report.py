@@ -29,6 +29,7 @@ from typing import IO, Any
 
 import pandas as pd
 
+from lib.auth.access import Viewer
 from lib.core import csvsafe
 from lib.core.errors import PromptboardError
 from lib.db.database import Database
@@ -37,7 +38,7 @@ from lib.reporting import analytics, ledger
 EXIT_USAGE = 2
 FORMATS = ("csv", "json", "parquet")  # of the report
 LEDGER_FORMATS = ("csv", "parquet")  # of the ledger export
-CLI_VIEWER = analytics.Viewer("cli", "admin")
+CLI_VIEWER = Viewer("cli", "admin")
 
 
 class ReportError(PromptboardError, ValueError):
@@ -92,7 +93,7 @@ def table(db: Database, args: argparse.Namespace) -> pd.DataFrame:
     return df
 
 
-def export(db: Database, viewer: analytics.Viewer, f: analytics.Filters, fmt: str,
+def export(db: Database, viewer: Viewer, f: analytics.Filters, fmt: str,
            path_or_buffer: str | Path | IO[bytes]) -> int:
     """Write the viewer's whole ledger for ``f``, oldest first, as CSV or Parquet with DuckDB's
     COPY (streamed, never all in pandas); returns the row count. A buffer gets the file's

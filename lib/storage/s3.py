@@ -16,7 +16,7 @@ import boto3
 from botocore import exceptions as bx
 from botocore.config import Config
 
-from lib.storage.base import ObjectMissing, StorageError, _validate_prefix, validate_key
+from lib.storage.base import ObjectMissing, StorageError, validate_key, validate_prefix
 
 _S3_BATCH = 1000  # the most keys one DeleteObjects call accepts
 _S3_MISSING = ("NoSuchKey", "404", "NotFound")
@@ -169,7 +169,7 @@ class S3Storage:
 
     def delete_prefix(self, prefix: str) -> int:
         """Remove every key starting with ``prefix``; "" is refused."""
-        _validate_prefix(prefix, allow_empty=False)
+        validate_prefix(prefix, allow_empty=False)
         names = [name for name, _ in self._objects(prefix)]
         self._delete_names(names)
         return len(names)
@@ -177,7 +177,7 @@ class S3Storage:
     def list_keys(self, prefix: str = "") -> list[str]:
         """Sorted keys starting with ``prefix`` (ListObjectsV2, paginated)."""
         skip = len(self.prefix) + 1 if self.prefix else 0
-        return sorted(name[skip:] for name, _ in self._objects(_validate_prefix(prefix)))
+        return sorted(name[skip:] for name, _ in self._objects(validate_prefix(prefix)))
 
     def url(self, key: str, expires_s: int = 3600) -> str | None:
         """A presigned GET URL valid for ``expires_s`` seconds (1 s to 7 days)."""
@@ -192,7 +192,3 @@ class S3Storage:
         """(object count, total bytes) under the prefix."""
         sizes = [size for _, size in self._objects("")]
         return len(sizes), sum(sizes)
-
-
-# --------------------------------------------------------------------------- choosing one
-

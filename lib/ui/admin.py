@@ -1,4 +1,5 @@
-"""Admin widgets for the styles library: a style's card and its edit form."""
+"""The Admin screen's sections: users, budgets, prices, providers, storage and the styles library
+(a style's card and its edit form). The screen only lays them out in tabs."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from decimal import Decimal
 
 import streamlit as st
 
+from lib import admin
 from lib.auth import accounts as auth
+from lib.auth.access import ROLES
 from lib.auth.accounts import User
 from lib.core import csvsafe
 from lib.core.fmt import money, plural
@@ -18,7 +21,7 @@ from lib.money import budgets, pricing
 from lib.providers import registry
 from lib.styles import library as styles
 from lib.styles import previews as style_previews
-from lib.ui.styles import preview_box, style_fields
+from lib.ui.style_cards import preview_box, preview_jobs, style_fields
 
 BADGES = {"active": ":green-badge[active]", "proposed": ":orange-badge[proposed]",
           "archived": ":gray-badge[archived]", True: ":green-badge[:material/check: configured]",
@@ -169,3 +172,99 @@ def prices_section(eng: Engine, me: User) -> None:
                        + (f"; {result.unpriced} now have no price" if result.unpriced else ""))
     with st.expander("Audit trail", icon=":material/history:"):
         st.dataframe(csvsafe.rows(pricing.audit(eng.db)), hide_index=True, width="stretch")
+
+
+def users_section(eng: Engine, me: User) -> None:
+    """The accounts table, a form to add one, and changes to an existing one."""
+    form_no = st.session_state.get("admin_form", 0)
+    st.dataframe(csvsafe.frame(admin.user_rows(eng.db, eng.clock.now())), hide_index=True)
+    add, change = st.columns(2, gap="large")
+    with add.form(f"admin_add_user_{form_no}"):
+        st.markdown("**Add a user**")
+        a, b = st.columns(2)  # one row per pair, so a phone shows them in reading order
+        username = a.text_input("Username", placeholder="ann")
+        name = b.text_input("Full name", placeholder="Ann Lee")
+        a, b = st.columns(2)
+        email = a.text_input("E-mail (optional)")
+        role = b.selectbox("Role", ROLES, index=1)
+        password = st.text_input("Initial password", type="password", help=(
+            f"At least {auth.MIN_PASSWORD_LENGTH} characters. Share it privately."))
+        if st.form_submit_button("Add user", icon=":material/person_add:"):
+            attempt(lambda: auth.create_user(eng.db, username, name, email, role, password,
+                                             now=eng.clock.now()),
+                    f"Added {auth.normalize_username(username)}.")
+    with change.container(border=True):
+        st.markdown("**Change a user**")
+        users = {u.username: u for u in auth.list_users(eng.db)}
+        who = users[st.selectbox("User", list(users), key="admin_target",
+                                 format_func=lambda n: admin.user_label(users[n]))]
+        a, b = st.columns([3, 2], vertical_alignment="bottom")
+        role = a.selectbox("Role", ROLES, ROLES.index(who.role), key=f"ar_{who.username}")
+        if b.button("Change role", key="admin_set_role", width="stretch"):
+            attempt(lambda: auth.set_role(eng.db, who.username, role, now=eng.clock.now()),
+                    f"{who.username} is now {role}.")
+        a, b = st.columns([3, 2], vertical_alignment="bottom")
+        new_pw = a.text_input("New password", type="password",
+                              key=f"apw_{who.username}_{form_no}")
+        if b.button("Reset password", key="admin_set_pw", width="stretch"):
+            attempt(lambda: auth.set_password(eng.db, who.username, new_pw, now=eng.clock.now()),
+                    f"New password set for {who.username}; their sessions were signed out.")
+        verb, myself = ("Enable" if who.disabled else "Disable"), who.username == me.username
+        if st.button(f"{verb} {plain(who.username)}", key="admin_toggle", disabled=myself,
+                     icon=":material/block:", help="Not your own account." if myself else None):
+            attempt(lambda: auth.set_disabled(eng.db, who.username, not who.disabled,
+                                              now=eng.clock.now()), f"{verb}d {who.username}.")
+
+
+def providers_section(eng: Engine) -> None:
+    """Each provider: configured, or how to configure it; and a connection test."""
+    for row in admin.provider_rows(eng):
+        with st.container(border=True):
+            head, action = st.columns([4, 1], vertical_alignment="center")
+            head.markdown(f"**{row.label}** {BADGES[row.configured]}")
+            head.caption(f"{row.description}  \n:material/info: {row.detail}")
+            if action.button("Test connection", key=f"admin_test_{row.id}", width="stretch",
+                             disabled=not row.configured):
+                with st.spinner(f"Testing {row.label}…"):
+                    st.session_state[f"admin_tested_{row.id}"] = admin.test_provider(row.id)
+            if result := st.session_state.get(f"admin_tested_{row.id}"):
+                # the provider's own words (an account name, a checkpoint title): as text
+                (st.success if result[0] else st.error)(plain(result[1]))
+
+
+@st.cache_data(ttl=300, show_spinner="Counting stored objects…")
+def storage_numbers(_eng: Engine, data_dir: str) -> admin.StorageSummary:
+    """Listing a big bucket takes a while: count at most every five minutes per data dir."""
+    return admin.storage_summary(_eng)
+
+
+def storage_section(eng: Engine) -> None:
+    """Where images go, and how much is there."""
+    s = storage_numbers(eng, str(eng.settings.data_dir))
+    st.markdown(f"Images are stored on **{plain(s.where)}**.")
+    if s.error:
+        st.error(plain(s.error), icon=":material/error:")
+    a, b, c, d = st.columns(4)
+    a.metric("Objects stored", "—" if s.objects is None else f"{s.objects:,}", border=True)
+    b.metric("Stored size", admin.human_size(s.bytes), border=True)
+    c.metric("Image rows", f"{s.image_rows:,}", border=True)
+    d.metric("Stored per image", admin.human_size(s.bytes_per_image), border=True)
+    st.caption("Objects are originals, watermarked copies, thumbnails, reference images and "
+               f"style previews; the originals alone take {admin.human_size(s.image_bytes)}.")
+    if st.button("Count again", icon=":material/refresh:", key="admin_recount"):
+        storage_numbers.clear()
+        st.rerun()
+
+
+def styles_section(eng: Engine, me: User) -> None:
+    """The styles library: proposals first, each with its preview and actions; add a style."""
+    if st.button("Draw missing previews", icon=":material/imagesmode:", key="admin_previews",
+                 help="Draws them all now with the free sandbox; a style's own button queues "
+                      "one with its suggested provider."):
+        attempt(lambda: styles.draw_missing_previews(eng, eng.clock.now()), "Previews drawn.")
+    with st.expander("Add a style", icon=":material/add:"):
+        style_form(eng, me, styles.Style("", "", "{prompt}"))
+    library = styles.list_styles(eng.db, include_proposed=True, include_archived=True)
+    drawing = preview_jobs(eng)
+    for item in sorted(library, key=lambda s: s.status != "proposed"):  # proposals need a look
+        style_card(eng, me, item, drawing.get(item.id))

@@ -17,14 +17,17 @@ from __future__ import annotations
 import streamlit as st
 
 from lib import jobs
+from lib.auth.access import Viewer
 from lib.compare import export, store
 from lib.compare import grid as compare
 from lib.core.text import plain, shorten
 from lib.engine import Engine
 from lib.gallery import queries as gallery
-from lib.ui import STATUS_ICONS, money, pager, seconds, thumbnail
 from lib.ui import media as media_ui
+from lib.ui.display import STATUS_ICONS, money, seconds
 from lib.ui.guard import authed_callback, authed_dialog, authed_fragment
+from lib.ui.media import thumbnail
+from lib.ui.widgets import pager
 
 ROWS_PER_PAGE = 10
 POLL_S = 1.5
@@ -56,7 +59,7 @@ def _css(columns: int) -> str:
 </style>"""
 
 
-def live_grid(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison) -> None:
+def live_grid(eng: Engine, viewer: Viewer, comp: store.Comparison) -> None:
     """The grid, refreshed while any cell is queued or running, then still."""
     now = [store.cell_states(eng, viewer, comp)]  # this run's states; fragment reruns re-read
     polling = POLL_S if store.any_active(now[0]) else None
@@ -94,7 +97,7 @@ def live_grid(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison) -> No
     grid()
 
 
-def _row(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison, r: int,
+def _row(eng: Engine, viewer: Viewer, comp: store.Comparison, r: int,
          states: list[store.CellState], winner: int | None, widths: list[float]) -> None:
     cols = st.columns(widths)
     with cols[0]:
@@ -106,7 +109,7 @@ def _row(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison, r: int,
             _cell(eng, viewer, comp, s, winner)
 
 
-def _cell(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison, s: store.CellState,
+def _cell(eng: Engine, viewer: Viewer, comp: store.Comparison, s: store.CellState,
           winner: int | None) -> None:
     won = winner == s.col
     where = f"{comp.id}_{s.row}_{s.col}"
@@ -114,7 +117,7 @@ def _cell(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison, s: store.
         _cell_body(eng, viewer, comp, s, won, where)
 
 
-def _cell_body(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison,
+def _cell_body(eng: Engine, viewer: Viewer, comp: store.Comparison,
                s: store.CellState, won: bool, where: str) -> None:
     label = plain(comp.grid.columns[s.col].label)
     if s.thumb_key and s.image_id:
@@ -161,7 +164,7 @@ def _cell_body(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison,
 
 
 @authed_dialog("Image", width="large")
-def _enlarge(eng: Engine, viewer: gallery.Viewer, image_id: str, prompt: str,
+def _enlarge(eng: Engine, viewer: Viewer, image_id: str, prompt: str,
              column: str) -> None:
     """One cell's image, large, with its prompt and column (visibility checked again)."""
     img = gallery.get_image(eng.db, viewer, image_id)
@@ -175,7 +178,7 @@ def _enlarge(eng: Engine, viewer: gallery.Viewer, image_id: str, prompt: str,
 
 
 @authed_callback  # a callback runs before the grid's own session check
-def _pick(eng: Engine, viewer: gallery.Viewer, comparison_id: str, row: int,
+def _pick(eng: Engine, viewer: Viewer, comparison_id: str, row: int,
           col: int | None) -> None:
     """Make ``col`` the row's winner (None clears it) before the grid draws again."""
     try:
@@ -185,7 +188,7 @@ def _pick(eng: Engine, viewer: gallery.Viewer, comparison_id: str, row: int,
 
 
 @authed_callback  # a callback runs before the grid's own session check
-def _rate(eng: Engine, viewer: gallery.Viewer, image_id: str, key: str) -> None:
+def _rate(eng: Engine, viewer: Viewer, image_id: str, key: str) -> None:
     """Store a star click before the rerun, so the grid shows it at once (None clears it)."""
     value = st.session_state.get(key)
     stars = None if value is None else int(value) + 1

@@ -1,17 +1,27 @@
-"""Generate form widgets that carry state in from elsewhere: reused settings, the reference
-image and the watermark (whose uploads a reuse can fill in, which an upload box cannot)."""
+"""Generate form widgets: those that carry state in from elsewhere (reused settings, the
+reference image and the watermark, whose uploads a reuse can fill in, which an upload box
+cannot), the provider notes, the estimate and budget notes, and the Generate button that
+queues the batch."""
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import Any
 
 import streamlit as st
 
+from lib.core import fmt
 from lib.core.text import plain
+from lib.engine import Engine
 from lib.imaging import images as imaging
-from lib.jobs import reuse
+from lib.jobs import batches, forms, reuse
+from lib.jobs import queue as jobs
+from lib.money import budgets
+from lib.providers import registry
+from lib.ui.display import money
 from lib.ui.guard import authed_callback
+from lib.ui.runtime import signed_in
 
 REUSE = "reuse"  # a reuse.Restored (or, from a style's "Use", a dict of fields) to apply once
 REUSED_REFERENCE = "gen_reused_reference"  # bytes: the reused job's reference image
@@ -141,3 +151,81 @@ def watermark_inputs(max_bytes: int) -> imaging.WatermarkSpec | None:
     except imaging.ImageError as exc:
         st.caption(f":orange[Watermark off: {plain(exc)}]")
         return None
+
+
+def provider_notes(provider_id: str, statuses: list[registry.ProviderStatus], role: str) -> None:
+    """Under the provider picker: what the sandbox is, and how to set up the other providers
+    (the instructions for an admin, a request to one for anyone else)."""
+    if provider_id == "sandbox":
+        st.info("The sandbox draws placeholder art offline, for free. Add an API key to use a "
+                "real model.", icon=":material/science:")
+    missing = [s for s in statuses if not s.configured]
+    if missing:
+        with st.expander(f"{fmt.plural(len(missing), 'more provider')} can be set up"):
+            for s in missing:
+                st.markdown(setup_hint(s.label, s.hint, role))
+
+
+def setup_hint(label: str, hint: str, role: str) -> str:
+    """How to set up a provider: the instructions for an admin, a request for anyone else."""
+    if role == "admin":
+        return f"**{plain(label)}**: {hint}"
+    return f"**{plain(label)}**: not set up yet. Ask an admin to set up {plain(label)}."
+
+
+def submit_button(eng: Engine, user: str, spec: jobs.JobSpec, variations: int, seed_mode: str,
+                  *, disabled: bool) -> None:
+    """The Generate button: queue the batch, put its jobs first in the session's job list
+    (``job_ids``) and say so; a refusal (budget, limits, input) is shown as is."""
+    if not st.button("Generate", type="primary", icon=":material/brush:", key="gen_submit",
+                     disabled=disabled):
+        return
+    try:
+        queued = batches.submit_batch(eng, user, spec, variations, seed_mode)
+    except jobs.SubmitError as exc:
+        st.error(plain(str(exc)), icon=":material/error:")
+        return
+    for job_id in reversed(queued):
+        if job_id not in st.session_state.job_ids:
+            st.session_state.job_ids.insert(0, job_id)
+    st.toast(("Queued." if len(queued) == 1 else f"Queued a batch of {len(queued)}.")
+             + " It is first in Your jobs.", icon=":material/schedule:")
+
+
+def estimate_line(eng: Engine, spec: jobs.JobSpec) -> forms.Estimate | None:
+    """Show the estimated cost and duration of this request, before it runs; returns it."""
+    try:
+        est = forms.estimate(eng, spec)
+    except Exception:  # noqa: BLE001 - an estimate must never break the form
+        logging.getLogger(__name__).exception("estimate failed")
+        st.caption("No estimate for these settings.")
+        return None
+    basis = "usually, from the team's history" if est.from_history else "a rough guess"
+    st.caption(f"Estimate: **{money(est.cost_usd)}** for {fmt.plural(spec.n, 'image')} · about "
+               f"{est.seconds:.0f} s ({basis})")
+    return est
+
+
+def budget_notes(eng: Engine, user: str, est: forms.Estimate | None, count: int = 1
+                 ) -> tuple[bool, bool]:
+    """Budget warnings for this request (``count`` jobs like ``est``), before it is sent.
+
+    Returns (override chosen, would be refused): an admin gets an override box; anyone else
+    sees the team's budget only as a band (lib/money/budgets.py). The page disables its button
+    while the request would be refused without an override.
+    """
+    if est is None:  # the estimate line already said there is none
+        return False, False
+    admin = signed_in().role == "admin"
+    total = None if est.cost_usd is None else est.cost_usd * count
+    notes = budgets.notes(eng.db, user, total, eng.clock.now(), count=count, sees_team=admin)
+    for note in notes:  # plain(): two "$" would otherwise render as LaTeX
+        if note.over:
+            st.error(plain(note.text), icon=":material/savings:")
+        else:
+            st.warning(plain(note.text), icon=":material/savings:")
+    refused = any(n.over for n in notes)
+    if notes and admin:
+        return st.checkbox("Override the budget for this request (admins only; recorded)",
+                           key="gen_override"), refused
+    return False, refused

@@ -28,6 +28,7 @@ import streamlit as st
 
 from lib.auth.accounts import User
 from lib.ui import signin as auth_ui
+from lib.ui.runtime import engine
 
 P = ParamSpec("P")
 Who = tuple[str, str] | None  # (username, role) when the page called the function
@@ -46,9 +47,7 @@ def still_signed_in_as(who: Who) -> bool:
 
 
 def _current() -> User | None:
-    from lib import ui
-
-    return auth_ui.current_user(ui.engine())
+    return auth_ui.current_user(engine())
 
 
 def _guarded(fn: Callable[P, Any]) -> Callable[..., None]:

@@ -15,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from lib import jobs, ui
+from lib import jobs
 from lib.core import fmt
 from lib.core.text import plain
 from lib.engine import Engine
@@ -23,7 +23,9 @@ from lib.jobs import activity, reuse
 from lib.jobs import groups as jobgroups
 from lib.jobs.groups import JobGroup
 from lib.ui import generate_form as form_ui
+from lib.ui.display import STATUS_ICONS, seconds
 from lib.ui.joblist import prompt_label
+from lib.ui.media import thumbnail
 
 THUMB_H = 72  # px: every thumbnail's height; its width follows its image
 THUMBS_AT_MOST = 12  # per card; a bigger batch says how many more it has
@@ -47,7 +49,7 @@ def thumbs(eng: Engine, key: str, images: Sequence[dict[str, Any]]) -> None:
     with st.container(horizontal=True, key=f"hthumbs-{key}", gap="small",
                       vertical_alignment="center"):
         for img in images[:THUMBS_AT_MOST]:
-            st.image(ui.thumbnail(eng, img["thumb_key"]), width=thumb_width(img))
+            st.image(thumbnail(eng, img["thumb_key"]), width=thumb_width(img))
         if len(images) > THUMBS_AT_MOST:
             st.caption(f"+{len(images) - THUMBS_AT_MOST} more in the Gallery")
 
@@ -72,7 +74,7 @@ def history_list(eng: Engine, user: str, rows: Sequence[jobs.Job]) -> None:
 
 
 def _batch_heading(eng: Engine, group: JobGroup) -> None:
-    st.markdown(f"{ui.STATUS_ICONS[group.status]} **Batch of {group.size}** · "
+    st.markdown(f"{STATUS_ICONS[group.status]} **Batch of {group.size}** · "
                 f"{prompt_label(group.first)}")
     costs = [activity.shown_cost(eng, j) for j in group.jobs]
     known = sum((c for c in costs if c is not None), start=Decimal(0))
@@ -87,11 +89,11 @@ def _row(eng: Engine, user: str, job: jobs.Job, *, in_batch: bool) -> None:
     left, right = st.columns([4, 1])
     what = (f"seed {job.seed}" if in_batch and job.seed is not None
             else prompt_label(job) if in_batch else plain(job.prompt))
-    left.markdown(f"{ui.STATUS_ICONS[job.status]} **{job.status.title()}** · {what}")
+    left.markdown(f"{STATUS_ICONS[job.status]} **{job.status.title()}** · {what}")
     left.caption(
         f"{job.created_at:%Y-%m-%d %H:%M} UTC · {job.provider} · {plain(job.model)} · "
         f"{fmt.plural(job.n, 'image')} · {fmt.plural(job.attempts, 'attempt')} · "
-        f"{activity.charge(eng, job)} · {ui.seconds(job.duration_ms)} · job {job.id}")
+        f"{activity.charge(eng, job)} · {seconds(job.duration_ms)} · job {job.id}")
     if job.error_message and job.status != jobs.SUCCEEDED:
         left.caption(f":red[{plain(f'{job.error_type}: {job.error_message}')}]")
     if right.button("Reuse", key=f"reuse-{job.id}", icon=":material/edit:"):

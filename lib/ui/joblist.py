@@ -3,6 +3,7 @@
 A batch is one card (its count, "7 of 12 done", its images as small thumbnails); a list
 shows :data:`CARDS` cards at most and says how many jobs it left out, with links to the
 pages that list them all. Cancelling goes through ``jobs.cancel_many`` (the one cancel path).
+``live_jobs`` redraws Generate's (and Home's) cards every second while a job is active.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from lib import jobs, ui
+from lib import jobs
 from lib.auth import accounts as auth
 from lib.core import fmt
 from lib.core.text import plain, shorten
@@ -24,7 +25,8 @@ from lib.jobs import activity
 from lib.jobs import groups as jobgroups
 from lib.jobs.groups import JobGroup
 from lib.ui import media
-from lib.ui.guard import authed_callback
+from lib.ui.display import STATUS_ICONS, money, seconds
+from lib.ui.guard import authed_callback, authed_fragment
 
 CARDS = 6  # cards on Generate; the rest are counted in an "N more" line
 LOAD_AT_MOST = 400  # job ids of a session looked at (a session rarely holds more)
@@ -89,14 +91,14 @@ def more_line(hidden: int, active: bool) -> None:
 
 def _thumbs(eng: Engine, images: list[dict[str, Any]]) -> None:
     if images:
-        st.image([ui.thumbnail(eng, img["thumb_key"]) for img in images], width=THUMB_PX)
+        st.image([media.thumbnail(eng, img["thumb_key"]) for img in images], width=THUMB_PX)
 
 
 def _batch_card(eng: Engine, user: str, group: JobGroup, images: dict[str, list[dict[str, Any]]]
                 ) -> None:
     job = group.first
     with st.container(border=True):
-        st.markdown(f"{ui.STATUS_ICONS[group.status]} **Batch of {group.size}** · "
+        st.markdown(f"{STATUS_ICONS[group.status]} **Batch of {group.size}** · "
                     f"{prompt_label(job)}")
         st.caption(f"{job.provider} · {plain(job.model)} · {fmt.plural(job.n, 'image')} each · "
                    f"batch {plain(group.batch_id)}")
@@ -105,7 +107,7 @@ def _batch_card(eng: Engine, user: str, group: JobGroup, images: dict[str, list[
         else:
             cost = sum((j.cost_usd for j in group.jobs if j.cost_usd is not None),
                        start=Decimal(0))
-            st.caption(f"{group.summary()} · total {ui.money(cost)}")
+            st.caption(f"{group.summary()} · total {money(cost)}")
         errors = sorted({j.error_message or "Failed." for j in group.jobs
                          if j.status == jobs.FAILED})
         for message in errors[:2]:
@@ -120,7 +122,7 @@ def _batch_card(eng: Engine, user: str, group: JobGroup, images: dict[str, list[
 def _job_card(eng: Engine, user: str, job: jobs.Job, images: list[dict[str, Any]],
               typical: dict[tuple[str, str], float]) -> None:
     with st.container(border=True):
-        st.markdown(f"{ui.STATUS_ICONS[job.status]} **{job.status.title()}** · {prompt_label(job)}")
+        st.markdown(f"{STATUS_ICONS[job.status]} **{job.status.title()}** · {prompt_label(job)}")
         st.caption(f"{job.provider} · {plain(job.model)} · {fmt.plural(job.n, 'image')} · "
                    f"job {job.id}")
         if job.status in jobs.ACTIVE:
@@ -147,8 +149,8 @@ def _job_card(eng: Engine, user: str, job: jobs.Job, images: list[dict[str, Any]
         sizes = sorted({f"{img['width']}×{img['height']}" for img in images})
         seeds = ", ".join(str(img["seed"]) for img in images if img["seed"] is not None)
         st.caption(" · ".join(filter(None, [", ".join(sizes), seeds and f"seed {seeds}",
-                                            f"total {ui.money(job.cost_usd)}",
-                                            ui.seconds(job.duration_ms)])))
+                                            f"total {money(job.cost_usd)}",
+                                            seconds(job.duration_ms)])))
         with st.container(horizontal=True):
             for i, img in enumerate(images, start=1):
                 st.download_button(
@@ -228,12 +230,12 @@ def _queue_row(eng: Engine, me: auth.User, group: JobGroup, rows: list[activity.
         left, right = st.columns([5, 1])
         waiting = [r for r in rows if r.position is not None]
         if group.batch_id:
-            left.markdown(f"{ui.STATUS_ICONS[group.status]} **Batch of {group.size}** · {prompt}")
+            left.markdown(f"{STATUS_ICONS[group.status]} **Batch of {group.size}** · {prompt}")
             left.caption(f"{plain(job.user_id)} · {job.provider} · {plain(job.model)} · "
                          f"{fmt.plural(job.n, 'image')} each · {group.summary()}")
         else:
             where = "running" if not waiting else f"#{waiting[0].position} in line"
-            left.markdown(f"{ui.STATUS_ICONS[job.status]} **{where}** · {prompt}")
+            left.markdown(f"{STATUS_ICONS[job.status]} **{where}** · {prompt}")
             left.caption(f"{plain(job.user_id)} · {job.provider} · {plain(job.model)} · "
                          f"{fmt.plural(job.n, 'image')}")
         for row in rows:
@@ -258,3 +260,15 @@ def _queue_row(eng: Engine, me: auth.User, group: JobGroup, rows: list[activity.
             right.button("Cancel", key=f"qcancel-{job.id}", icon=":material/close:",
                          on_click=_cancel, args=(eng, me.username, admin),
                          kwargs={"job_ids": [job.id]})
+
+
+def live_jobs(eng: Engine, user: str, job_ids: list[str]) -> None:
+    """Job cards that refresh every second while any job is active, then stop."""
+    polling = 1.0 if jobs.any_active(eng, job_ids) else None
+
+    @authed_fragment(run_every=polling)
+    def cards() -> None:
+        if not job_list(eng, user, job_ids) and polling:
+            st.rerun()  # a full rerun defines the fragment again, without the timer
+
+    cards()

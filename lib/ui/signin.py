@@ -40,6 +40,7 @@ from lib.auth import accounts as auth
 from lib.auth import lockout
 from lib.auth import oidc as auth_oidc
 from lib.auth.accounts import User
+from lib.auth.cookies import cookie_key
 from lib.core.text import plain
 from lib.engine import Engine
 
@@ -172,7 +173,7 @@ def _oidc_user(eng: Engine) -> User | None:
 def _authenticator(eng: Engine) -> stauth.Authenticate:
     """The library object; its cookie key is ours and its credentials are hashes only."""
     try:
-        key = auth.cookie_key(eng.settings)
+        key = cookie_key(eng.settings)
     except auth.AuthError as exc:
         st.error(plain(exc), icon=":material/key:")
         st.stop()

@@ -23,6 +23,7 @@ from streamlit.testing.v1 import AppTest
 
 from lib import jobs, ui
 from lib.auth import accounts as auth
+from lib.auth.cookies import cookie_key
 from lib.core.clock import FakeClock
 from lib.engine import Engine
 from lib.gallery import downloads as gallery_zip
@@ -149,7 +150,7 @@ def test_a_forged_or_stale_cookie_signs_nobody_in(monkeypatch: pytest.MonkeyPatc
     ensure_user("root", "admin")
     ensure_user("ann", "member")
     auth.revoke_sessions(eng.db, "root", eng.clock.now() - timedelta(minutes=30))
-    _send_cookie(monkeypatch, _forge(kind, auth.cookie_key(eng.settings)))
+    _send_cookie(monkeypatch, _forge(kind, cookie_key(eng.settings)))
     at = app_as(None)
     assert not at.exception
     assert at.title[0].value == "Sign in"
@@ -164,7 +165,7 @@ def test_a_role_claim_smuggled_into_a_genuine_cookie_is_ignored(
     ensure_user("root", "admin")
     ensure_user("ann", "member")
     token = jwt.encode(_claims("ann", datetime.now(), roles=["admin"], role="admin"),
-                       auth.cookie_key(eng.settings), algorithm="HS256")
+                       cookie_key(eng.settings), algorithm="HS256")
     _send_cookie(monkeypatch, token)
     at = app_as(None)
     assert not at.exception

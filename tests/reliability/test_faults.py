@@ -48,7 +48,7 @@ from lib.jobs.worker import RetryPolicy
 from lib.providers import registry
 from lib.providers.base import ERROR_TYPES
 from lib.providers.replicate import ReplicateProvider
-from lib.storage.base import LocalStorage
+from lib.storage.local import LocalStorage
 from tests import s3server
 from tests.fakes import gemini as g
 from tests.fakes import openai as o

@@ -24,6 +24,7 @@ from PIL import Image
 
 from lib import jobs
 from lib.auth import accounts as auth
+from lib.auth.cookies import cookie_key
 from lib.core import config
 from lib.engine import Engine
 from lib.imaging import images as imaging
@@ -135,7 +136,7 @@ def _run_flows(eng: Engine, fakes: dict[str, Any]) -> list[str]:
         auth.create_user(eng.db, "bob", "Bob", None, "member", "short", now=now)
     except auth.AuthError as exc:
         shown.append(str(exc))
-    auth.cookie_key(eng.settings)
+    cookie_key(eng.settings)
     ref = io.BytesIO()
     Image.new("RGB", (64, 64), "blue").save(ref, "PNG")
     wm = imaging.WatermarkSpec(text="© team")

@@ -8,16 +8,17 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
+from lib.auth.access import Viewer
 from lib.compare import estimate as estimates
 from lib.compare import grid as compare
 from lib.compare import store
 from lib.core.fmt import plural
 from lib.core.text import plain
 from lib.engine import Engine
-from lib.gallery import queries as gallery
 from lib.money import budgets
 from lib.styles import library as styles
-from lib.ui import compare_grid, money
+from lib.ui import compare_grid
+from lib.ui.display import money
 
 # --------------------------------------------------------------------------- builder
 
@@ -84,7 +85,7 @@ def _keep(key: str, options: list[str]) -> list[str]:
     return options + [v for v in st.session_state.get(key, []) if v not in options]
 
 
-def builder(eng: Engine, viewer: gallery.Viewer) -> None:
+def builder(eng: Engine, viewer: Viewer) -> None:
     """The form that builds a grid, its estimate, and Run."""
     title = st.text_input("Title", key="cmp_title", max_chars=200,
                           placeholder="Lighthouse moods (optional)")
@@ -131,7 +132,7 @@ def builder(eng: Engine, viewer: gallery.Viewer) -> None:
         st.rerun()
 
 
-def _preview(eng: Engine, viewer: gallery.Viewer, grid: compare.Grid,
+def _preview(eng: Engine, viewer: Viewer, grid: compare.Grid,
              cells: list[compare.Cell]) -> bool:
     """Size, estimated cost and duration, budget left, and what each column will do.
     Returns True when the grid would be refused for a budget (Run is then disabled)."""
@@ -180,7 +181,7 @@ def _preview(eng: Engine, viewer: gallery.Viewer, grid: compare.Grid,
 # --------------------------------------------------------------------------- saved list
 
 
-def saved(eng: Engine, viewer: gallery.Viewer) -> None:
+def saved(eng: Engine, viewer: Viewer) -> None:
     """Comparisons this viewer may open, with an Open button."""
     found = store.list_for(eng, viewer)
     if not found:
@@ -208,7 +209,7 @@ def share_link(comparison_id: str) -> str:
                        ""))
 
 
-def view(eng: Engine, viewer: gallery.Viewer, comp: store.Comparison) -> None:
+def view(eng: Engine, viewer: Viewer, comp: store.Comparison) -> None:
     """A saved comparison: header, sharing, the live grid and the exports."""
     top, back = st.columns([5, 1], vertical_alignment="center")
     top.subheader(plain(comp.title))

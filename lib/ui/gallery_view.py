@@ -11,6 +11,7 @@ import streamlit as st
 
 from lib import jobs
 from lib.auth import accounts as auth
+from lib.auth.access import Viewer
 from lib.core.fmt import shown, usage
 from lib.core.text import plain, shorten
 from lib.engine import Engine
@@ -21,8 +22,10 @@ from lib.imaging.files import download_name
 from lib.jobs import batches, reuse
 from lib.styles import library as styles
 from lib.ui import generate_form as reuse_ui
-from lib.ui import grid, media, money, seconds, thumbnail, toasts
+from lib.ui import grid, media, toasts
+from lib.ui.display import money, seconds
 from lib.ui.guard import authed_callback, authed_dialog
+from lib.ui.media import thumbnail
 
 SELECTED = "gal_selected"
 CONFIRM = "gal_confirm_delete"  # set while the bulk delete confirmation is open
@@ -82,7 +85,7 @@ def match_line(result: gallery.GalleryPage, grouped: bool) -> str:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def search(_eng: Engine, db_path: str, version: tuple[int, ...], viewer: gallery.Viewer,
+def search(_eng: Engine, db_path: str, version: tuple[int, ...], viewer: Viewer,
            f: gallery.GalleryFilter) -> gallery.GalleryPage:
     """``gallery.search``, cached until a write changes images, ratings or favourites."""
     return gallery.search(_eng.db, viewer, f)
@@ -90,7 +93,7 @@ def search(_eng: Engine, db_path: str, version: tuple[int, ...], viewer: gallery
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def facets(_eng: Engine, db_path: str, version: tuple[int, ...],
-           viewer: gallery.Viewer) -> dict[str, list[str]]:
+           viewer: Viewer) -> dict[str, list[str]]:
     """``gallery.facets``, cached the same way."""
     return gallery.facets(_eng.db, viewer)
 
@@ -100,13 +103,13 @@ def facets(_eng: Engine, db_path: str, version: tuple[int, ...],
 GALLERY_TABLES = ("images", "image_ratings", "favourites")
 
 
-def cached_search(eng: Engine, viewer: gallery.Viewer,
+def cached_search(eng: Engine, viewer: Viewer,
                   f: gallery.GalleryFilter) -> gallery.GalleryPage:
     """A page of results; reruns without a write in between cost nothing."""
     return search(eng, str(eng.db.path), eng.db.tables_version(*GALLERY_TABLES), viewer, f)
 
 
-def cached_facets(eng: Engine, viewer: gallery.Viewer) -> dict[str, list[str]]:
+def cached_facets(eng: Engine, viewer: Viewer) -> dict[str, list[str]]:
     """Filter choices; reruns without a write in between cost nothing."""
     return facets(eng, str(eng.db.path), eng.db.tables_version(*GALLERY_TABLES), viewer)
 
@@ -162,7 +165,7 @@ def tile(eng: Engine, card: gallery.ImageCard) -> None:
 
 
 @authed_dialog("Image", width="large")
-def detail(eng: Engine, viewer: gallery.Viewer, image_id: str) -> None:
+def detail(eng: Engine, viewer: Viewer, image_id: str) -> None:
     """Everything about one image, and what the viewer may do with it."""
     img = gallery.get_image(eng.db, viewer, image_id)
     if img is None:
@@ -189,7 +192,7 @@ def detail(eng: Engine, viewer: gallery.Viewer, image_id: str) -> None:
             show_batch(img.batch_id)
 
 
-def more_like_this(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDetail) -> None:
+def more_like_this(eng: Engine, viewer: Viewer, img: gallery.ImageDetail) -> None:
     """Queue a batch with this image's settings and new random seeds, then watch it run."""
     count, go = st.columns([2, 3], vertical_alignment="bottom")
     n = count.number_input("Variations", 1, batches.MAX_VARIATIONS, 4, key="dlg-more-n")
@@ -213,7 +216,7 @@ def more_like_this(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDetail
         st.switch_page("screens/generate.py")
 
 
-def _facts_and_actions(eng: Engine, viewer: gallery.Viewer, img: gallery.ImageDetail) -> None:
+def _facts_and_actions(eng: Engine, viewer: Viewer, img: gallery.ImageDetail) -> None:
     """Downloads, every parameter, favourite, rating and sharing."""
     mine = img.user_id == viewer.username or viewer.role == "admin"
     a, b = st.columns(2)
@@ -271,7 +274,7 @@ def _keep_in_dialog() -> None:
     st.session_state.pop(DLG_CONFIRM, None)
 
 
-def _confirm_in_dialog(eng: Engine, viewer: gallery.Viewer, image_id: str,
+def _confirm_in_dialog(eng: Engine, viewer: Viewer, image_id: str,
                        thumb_key: str) -> None:
     """Ask inside the dialog, with the image in view (its thumbnail too, for a phone where
     the picture has scrolled away); deleting closes the dialog."""
@@ -295,7 +298,7 @@ def _confirm_in_dialog(eng: Engine, viewer: gallery.Viewer, image_id: str,
         buttons.button("Keep it", key="dlg-keep", on_click=_keep_in_dialog)
 
 
-def bulk_bar(eng: Engine, viewer: gallery.Viewer, on_page: list[str]) -> None:
+def bulk_bar(eng: Engine, viewer: Viewer, on_page: list[str]) -> None:
     """Actions on the ticked images: zip download, share, unshare, delete (with a confirm).
 
     ``on_page`` are the ids drawn on this page, to say how many ticked ones are elsewhere.
@@ -337,7 +340,7 @@ def _close_confirm() -> None:
     st.session_state.pop(CONFIRM, None)
 
 
-def confirm_delete(eng: Engine, viewer: gallery.Viewer, ids: list[str]) -> None:
+def confirm_delete(eng: Engine, viewer: Viewer, ids: list[str]) -> None:
     """Ask before deleting, showing each image that will go (the objects in storage too).
 
     ``ids`` is the selection as ticked in this run: untick one and it leaves the list.

@@ -20,14 +20,15 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from lib.auth.accounts import ROLES
+from lib.auth.access import ROLES, Viewer
 from lib.core import csvsafe
 from lib.core.fmt import plural
 from lib.core.lru import LRU
 from lib.engine import Engine
 from lib.reporting import analytics, leaderboard, ledger, report, stats
-from lib.reporting.analytics import Filters, Summary, Viewer
-from lib.ui import budget_bar, demo_banner, money, pager, seconds
+from lib.reporting.analytics import Filters, Summary
+from lib.ui.display import money, seconds
+from lib.ui.widgets import budget_bar, demo_banner, pager
 
 log = logging.getLogger(__name__)
 PRESETS = ("7 days", "30 days", "This month", "Last month", "Custom")

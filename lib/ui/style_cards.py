@@ -15,8 +15,8 @@ from lib.providers import registry
 from lib.styles import library as styles
 from lib.styles import previews as style_previews
 from lib.styles.previews import PreviewJob
-from lib.ui import thumbnail
 from lib.ui.guard import authed_fragment
+from lib.ui.media import thumbnail
 
 BADGES = {"active": ":green-badge[active]", "proposed": ":orange-badge[proposed]",
           "archived": ":gray-badge[archived]"}

@@ -1,0 +1,45 @@
+"""Small widgets several screens share: a pager, a budget's bar and the demo-data banner."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from lib.core.text import plain
+from lib.money import budgets
+from lib.ui.display import money
+
+
+def budget_bar(lim: budgets.Limit, sees_team: bool) -> None:
+    """Where a budget stands: a bar with its % (red text when over), or, for the team's
+    budget shown to someone who may not see the team's spend, only its band."""
+    text = budgets.summary(lim, sees_team)
+    if not budgets.shows_dollars(lim, sees_team):
+        over = lim.fraction > 1
+        st.markdown(f":{'red' if over else 'gray'}[{plain(text)}]")
+        return
+    whose = "Team budget" if lim.scope == "team" else "Your budget"
+    st.progress(min(1.0, lim.fraction), text=plain(f"{whose}: {text}"))
+    if lim.used_usd > lim.limit_usd:
+        st.markdown(f":red[:material/warning: **Over budget** by {plain(money(lim.over_usd))} "
+                    "this month.]")
+
+
+def demo_banner(what: str) -> None:
+    """Say loudly that synthetic demo rows are mixed in."""
+    st.warning(f"**Demo data is on**: these {what} include the synthetic demo history, not "
+               "only real work. Switch \"Demo data\" off for real figures.",
+               icon=":material/science:")
+
+
+def pager(key: str, page: int, pages: int, total: int) -> None:
+    """Previous / next buttons with "page x of y", storing the page in session state."""
+    prev, label, nxt = st.columns([1, 3, 1])
+    if prev.button("Previous", key=f"{key}-prev", disabled=page <= 0,
+                   icon=":material/chevron_left:"):
+        st.session_state[key] = page - 1
+        st.rerun()
+    label.caption(f"Page {page + 1} of {pages} · {total:,} in all")
+    if nxt.button("Next", key=f"{key}-next", disabled=page >= pages - 1,
+                  icon=":material/chevron_right:"):
+        st.session_state[key] = page + 1
+        st.rerun()
