@@ -6,9 +6,13 @@ import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings
+
+if TYPE_CHECKING:
+    from lib.engine import Engine
 
 # No wall-clock deadline on property tests: on a busy 2-core machine one slow example (a first
 # import, a GC pause) failed a correct test as "flaky". Speed lives in bench/, not in tests.
@@ -57,6 +61,20 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
         if name.endswith(("_API_KEY", "_API_TOKEN", "_BASE_URL")) or name.startswith("A1111_"):
             monkeypatch.delenv(name, raising=False)
     yield
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    """An engine on a FakeClock at tests.builders.T0 (modules needing another clock define
+    their own ``engine``)."""
+    from lib.core import config
+    from lib.core.clock import FakeClock
+    from lib.engine import Engine
+    from tests.builders import T0
+
+    eng = Engine(config.load(), clock=FakeClock(T0))
+    yield eng
+    eng.close()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -42,6 +43,14 @@ def run_next(engine: Engine) -> str | None:
 
     job = claim(engine, "test")
     return None if job is None else process(engine, job)
+
+
+def closed_port_url() -> str:
+    """The address of a port nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
 
 class MemoryContext:
@@ -97,6 +106,20 @@ def app_as(username: str | None, role: str = "member", *, run: bool = True,
         at.run()
         if page is not None:
             at.switch_page(page).run()
+    return at
+
+
+def analytics_page(user: str, role: str, **state: Any) -> Any:
+    """An AppTest of screens/analytics.py run once as ``user``, with ``state`` preset."""
+    from streamlit.testing.v1 import AppTest
+
+    ensure_user(user, role)
+    at = AppTest.from_file(str(ROOT / "screens" / "analytics.py"), default_timeout=60)
+    at.session_state["_test_user"] = user
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
     return at
 
 

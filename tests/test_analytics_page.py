@@ -16,39 +16,12 @@ from streamlit.testing.v1 import AppTest
 
 from lib import ui
 from lib.ui import analytics as board
-from tests.helpers import APP, ROOT, app_as, ensure_user
-from tests.test_analytics import add_job
-
-PAGE = str(ROOT / "screens" / "analytics.py")
-
+from tests.builders import add_job
+from tests.builders import analytics_history as _history
+from tests.helpers import APP, app_as
+from tests.helpers import analytics_page as _page
 
 pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
-
-
-def _history() -> None:
-    """ann: one image at $0.04 two days ago; bob: three at $0.12 (and a private prompt),
-    plus a failed job; carol: one image ten days ago at $1.00."""
-    eng = ui.engine()
-    now = eng.clock.now()
-    add_job(eng.db, "a1", "ann", cost="0.04", created=now - timedelta(days=2),
-            prompt="ann's red fox")
-    add_job(eng.db, "b1", "bob", provider="gemini", model="flash", cost="0.12", n=3,
-            created=now - timedelta(days=2), prompt="bob's secret boat")
-    add_job(eng.db, "b2", "bob", provider="gemini", model="flash", status="failed", cost=None,
-            error_type="rate_limited", created=now - timedelta(days=1), prompt="bob again")
-    add_job(eng.db, "c1", "carol", provider="stability", model="core", cost="1.00",
-            created=now - timedelta(days=10), prompt="carol's castle")
-
-
-def _page(user: str, role: str, **state: Any) -> AppTest:
-    ensure_user(user, role)
-    at = AppTest.from_file(PAGE, default_timeout=60)
-    at.session_state["_test_user"] = user
-    for key, value in state.items():
-        at.session_state[key] = value
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
 
 
 def _metrics(at: AppTest) -> dict[str, str]:

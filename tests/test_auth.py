@@ -18,8 +18,9 @@ from lib.auth.accounts import User
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.db.database import Database
+from tests.helpers import TEST_PASSWORD as PASSWORD
 
-PASSWORD = "correct horse battery"
+
 # Migration 002 the lead adds to lib/db/database.py; until then the fixtures apply it.
 @pytest.fixture(autouse=True)
 def _fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -21,7 +21,7 @@ from lib.core.clock import utcnow
 from lib.core.text import plain
 from lib.engine import Engine
 from lib.ui import signin as auth_ui
-from tests.test_auth import PASSWORD
+from tests.helpers import TEST_PASSWORD as PASSWORD
 
 SETUP_PAGE = str(Path(__file__).resolve().parent.parent / "screens" / "setup.py")
 

@@ -193,7 +193,7 @@ def test_a_member_with_a_budget_of_their_own_also_sees_the_team_band() -> None:
 
 def test_the_gallery_hides_demo_images_until_asked_and_then_says_so() -> None:
     from lib import ui
-    from tests.test_gallery import add
+    from tests.builders import add_image as add
 
     at = app_as("admin", "admin", page="screens/gallery.py")
     add(ui.engine(), "real", "admin")

@@ -487,7 +487,7 @@ def test_every_chart_escapes_the_data_it_shows(engine: Engine, models: list[str]
                                                 users: list[str], error: str) -> None:
     """Model ids, user names and error types (any text) reach Plotly only HTML-escaped:
     trace names, category values, customdata and hover templates."""
-    from tests.test_analytics import ADMIN, add_job
+    from tests.builders import ADMIN, add_job
 
     with engine.db.write() as cur:
         cur.execute("DELETE FROM images")
