@@ -1,4 +1,4 @@
-"""Helpers shared by tests that run Promptboard in a subprocess."""
+"""Drivers shared by tests: the CLI in a subprocess, pages under AppTest, waiting, clocks."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lib.core.clock import Clock, FakeClock
 
@@ -18,6 +19,26 @@ if TYPE_CHECKING:
     from lib.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+
+def wait_until(predicate: Callable[[], T], *, timeout: float = 30.0, interval: float = 0.05,
+               what: str | Callable[[], str] | None = None) -> T:
+    """Call ``predicate`` every ``interval`` seconds until it returns something true; return it.
+
+    ``timeout`` is a liveness bound, never a speed assertion: past it, raise AssertionError
+    naming what was awaited (``what``, a string or a function called then for the latest state,
+    else the predicate's docstring or name)."""
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        if time.monotonic() >= deadline:
+            if callable(what):
+                awaited = what()
+            else:
+                awaited = what or (predicate.__doc__ or predicate.__qualname__).strip()
+            raise AssertionError(f"waited {timeout:g} s in vain for: {awaited}")
+        time.sleep(interval)
+    return result
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None,

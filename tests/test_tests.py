@@ -1,4 +1,4 @@
-"""The shape of the suite itself: no test module imports another.
+"""The shape of the suite itself: no test module imports another; the one wait_until.
 
 Shared data builders live in ``tests/builders.py``, fixtures in ``conftest.py`` and drivers in
 ``tests/helpers.py``; a test module that imports another runs that module's fixtures and
@@ -12,6 +12,8 @@ import ast
 from pathlib import Path
 
 import pytest
+
+from tests.helpers import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests"
@@ -67,3 +69,19 @@ def test_no_test_module_imports_another() -> None:
     assert not offenders, (
         "move what is shared to tests/builders.py (data), tests/conftest.py (fixtures) or "
         f"tests/helpers.py (drivers): {offenders}")
+
+
+def test_wait_until_returns_the_first_true_answer() -> None:
+    answers = iter([None, 0, "", "ready", "later"])
+    assert wait_until(lambda: next(answers), timeout=5, interval=0) == "ready"
+
+
+def test_wait_until_names_what_it_waited_for_when_it_gives_up() -> None:
+    def the_queue_is_empty() -> bool:
+        """the queue to empty"""
+        return False
+
+    with pytest.raises(AssertionError, match="for: the queue to empty"):
+        wait_until(the_queue_is_empty, timeout=0.05, interval=0.01)
+    with pytest.raises(AssertionError, match="for: job j1 to finish, still running"):
+        wait_until(lambda: False, timeout=0, what=lambda: "job j1 to finish, still running")
