@@ -23,10 +23,9 @@ PAGE = str(ROOT / "screens" / "admin.py")
 
 
 @pytest.fixture(autouse=True)
-def _fresh_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _fresh_engine(monkeypatch: pytest.MonkeyPatch, fast_bcrypt: None) -> Iterator[None]:
     """Each test gets an engine on its own data dir, the test seam and cheap bcrypt."""
     monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
-    monkeypatch.setattr(auth, "BCRYPT_ROUNDS", 4)
     st.cache_resource.clear()
     st.cache_data.clear()
     yield

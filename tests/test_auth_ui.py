@@ -43,10 +43,9 @@ def _login_app() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _fresh_engine(monkeypatch: pytest.MonkeyPatch, fast_bcrypt: None) -> Iterator[None]:
     """Each test gets an engine on its own data dir, quick bcrypt and no test seam."""
     st.cache_resource.clear()
-    monkeypatch.setattr(auth, "BCRYPT_ROUNDS", 4)
     for name in ("PROMPTBOARD_TESTING", "PROMPTBOARD_COOKIE_KEY", "PROMPTBOARD_OIDC_ADMINS",
                  "PROMPTBOARD_OIDC_ANALYSTS", "PROMPTBOARD_OIDC_DOMAINS"):
         monkeypatch.delenv(name, raising=False)

@@ -124,9 +124,8 @@ def _script() -> None:
 
 
 @pytest.fixture
-def _engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _engine(monkeypatch: pytest.MonkeyPatch, fast_bcrypt: None) -> Iterator[None]:
     monkeypatch.delenv("PROMPTBOARD_TESTING", raising=False)  # the real session path only
-    monkeypatch.setattr(auth, "BCRYPT_ROUNDS", 4)
     st.cache_resource.clear()
     eng = ui.engine()
     auth.create_user(eng.db, "ann", "Ann", None, "member", TEST_PASSWORD, now=utcnow())

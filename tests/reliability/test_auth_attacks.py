@@ -44,8 +44,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def engine(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    monkeypatch.setattr(auth, "BCRYPT_ROUNDS", 4)
+def engine(clock: FakeClock, fast_bcrypt: None) -> Iterator[Engine]:
     eng = Engine(clock=clock)
     for name, role in (("root", "admin"), ("ann", "member"), ("bob", "member"),
                        ("ana", "analyst")):
@@ -99,10 +98,9 @@ def test_a_cooled_down_account_locks_again_after_five_more_guesses(
 
 
 @pytest.fixture
-def _app_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _app_env(monkeypatch: pytest.MonkeyPatch, fast_bcrypt: None) -> Iterator[None]:
     """The real sign-in path: no test seam, a fresh engine, quick bcrypt."""
     monkeypatch.delenv("PROMPTBOARD_TESTING", raising=False)
-    monkeypatch.setattr(auth, "BCRYPT_ROUNDS", 4)
     st.cache_resource.clear()
     yield
     st.cache_resource.clear()
