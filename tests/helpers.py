@@ -144,6 +144,38 @@ def analytics_page(user: str, role: str, **state: Any) -> Any:
     return at
 
 
+def count_queries(monkeypatch: Any) -> list[tuple[str, str]]:
+    """Record each call of a query (a public function taking the database first) of
+    lib.reporting.analytics or ledger from outside them (not their calls of each other) as
+    (name, thread name), in the list returned."""
+    import inspect
+    import threading
+
+    from lib.reporting import analytics, ledger
+
+    ran: list[tuple[str, str]] = []
+    depth = threading.local()
+
+    def counting(name: str, real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if getattr(depth, "n", 0) == 0:
+                ran.append((name, threading.current_thread().name))
+            depth.n = getattr(depth, "n", 0) + 1
+            try:
+                return real(*args, **kwargs)
+            finally:
+                depth.n -= 1
+        return call
+
+    for module in (analytics, ledger):
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            params = list(inspect.signature(fn).parameters)
+            if (not name.startswith("_") and fn.__module__ == module.__name__
+                    and params[:1] == ["db"]):
+                monkeypatch.setattr(module, name, counting(f"{module.__name__}.{name}", fn))
+    return ran
+
+
 PINNED_START = datetime(2026, 11, 2, 9, 0, 0)  # FakeClock's default day
 
 
