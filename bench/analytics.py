@@ -19,8 +19,8 @@
   which in the script, any called more than once, and what a change of "Split by" runs.
   No target: the ideal is each query once, all but the filter choices and budget prefetched.
 
-The page runs in AppTest in this process, signed in as an admin through the test seam
-(PROMPTBOARD_TESTING=1), on temporary data dirs; the history comes from ``lib.demo``
+The page runs in AppTest in this process, signed in as an admin with a session record
+(``tests.helpers.sign_in``), on temporary data dirs; the history comes from ``lib.demo``
 (``--images`` images over ``--days`` days: a job asks for 1 to 4 images, some fail).
 """
 
@@ -56,6 +56,7 @@ def _page(data_dir: str, images: int, days: int) -> tuple[Any, dict[str, Any]]:
     from lib.core import config
     from lib.core.clock import utcnow
     from lib.engine import Engine
+    from tests.helpers import sign_in
 
     st.cache_data.clear()
     os.environ["PROMPTBOARD_DATA_DIR"] = data_dir  # ui.engine() keeps one per data dir
@@ -72,7 +73,7 @@ def _page(data_dir: str, images: int, days: int) -> tuple[Any, dict[str, Any]]:
         auth.create_user(eng.db, "bench", "Bench", None, "admin", "bench-password-1",
                          now=utcnow())
     at = AppTest.from_file(str(PAGE), default_timeout=300)
-    at.session_state["_test_user"] = "bench"
+    sign_in(at, "bench")
     at.run()
     if at.exception:
         raise RuntimeError([e.value for e in at.exception])
@@ -187,7 +188,7 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--runs", type=int, default=15)
     args = ap.parse_args()
-    os.environ.update(PROMPTBOARD_TESTING="1", PROMPTBOARD_SANDBOX_LATENCY="0",
+    os.environ.update(PROMPTBOARD_SANDBOX_LATENCY="0",
                       PROMPTBOARD_LOG_LEVEL="WARNING")
     sys.path.insert(0, str(ROOT))
     load_before = _load()

@@ -88,16 +88,15 @@ def engine() -> Iterator[Engine]:
 
 @pytest.fixture
 def app_test_seam(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Pages under AppTest: tests may name the signed-in user (PROMPTBOARD_TESTING=1), and each
-    test gets a fresh dashboard engine on its own data dir (the old one is closed), on a clock
-    pinned to a fixed day (tests.helpers.PinnedClock), so no page test depends on the date."""
+    """Pages under AppTest (sign in with tests.helpers.sign_in or app_as): each test gets a
+    fresh dashboard engine on its own data dir (the old one is closed), on a clock pinned to a
+    fixed day (tests.helpers.PinnedClock), so no page test depends on the date."""
     import streamlit as st
 
     from lib import ui
     from lib.engine import Engine
     from tests.helpers import PinnedClock
 
-    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
     monkeypatch.setattr(ui, "Engine", functools.partial(Engine, clock=PinnedClock()))
     st.cache_resource.clear()
     yield

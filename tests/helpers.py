@@ -109,12 +109,25 @@ def ensure_user(username: str, role: str) -> None:
                          now=utcnow())
 
 
+def sign_in(at: Any, username: str, *, issued_at: datetime | None = None) -> Any:
+    """Sign ``username`` in to the AppTest ``at`` (before its next run) as the sign-in form
+    does: the server-side session record it keeps (who, when, how), which ``current_user``
+    re-checks against the users table on every run, so a deleted, disabled or revoked account
+    is refused here as in the app. AppTest has no cookies: this is the whole sign-in.
+
+    ``issued_at`` defaults to now on the dashboard engine's clock (pinned in page tests)."""
+    from lib import ui
+    from lib.ui import signin
+
+    issued = issued_at or ui.engine().clock.now()
+    at.session_state[signin._SESSION] = {"username": username, "issued_at": issued.isoformat(),
+                                         "via": "password"}
+    return at
+
+
 def app_as(username: str | None, role: str = "member", *, run: bool = True,
            page: str | None = None) -> Any:
-    """An AppTest of app.py signed in as ``username`` through the test seam.
-
-    The caller sets PROMPTBOARD_TESTING=1 (with monkeypatch), or the seam is refused.
-    """
+    """An AppTest of app.py signed in as ``username`` (created with ``role`` if new)."""
     from streamlit.testing.v1 import AppTest
 
     if username is not None:
@@ -122,7 +135,7 @@ def app_as(username: str | None, role: str = "member", *, run: bool = True,
         ensure_user(username, role)
     at = AppTest.from_file(APP, default_timeout=30)
     if username is not None:
-        at.session_state["_test_user"] = username
+        sign_in(at, username)
     if run:
         at.run()
         if page is not None:
@@ -136,7 +149,7 @@ def analytics_page(user: str, role: str, **state: Any) -> Any:
 
     ensure_user(user, role)
     at = AppTest.from_file(str(ROOT / "screens" / "analytics.py"), default_timeout=60)
-    at.session_state["_test_user"] = user
+    sign_in(at, user)
     for key, value in state.items():
         at.session_state[key] = value
     at.run()

@@ -1,6 +1,6 @@
 """The Analytics page under AppTest: what each role sees, the filters, and no way around them.
 
-The page file runs directly, signed in through the test seam (its own role check applies);
+The page file runs directly, signed in with tests.helpers.sign_in (its own role check applies);
 one test also goes through app.py's navigation once the page is listed there.
 """
 

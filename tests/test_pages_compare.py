@@ -11,7 +11,7 @@ from lib.compare import grid as compare
 from lib.compare import store
 from lib.gallery import queries as gallery
 from lib.jobs import queue as jobs
-from tests.helpers import ROOT, app_as, ensure_user, run_next, wait_until
+from tests.helpers import ROOT, app_as, ensure_user, run_next, sign_in, wait_until
 
 PAGE = "screens/compare.py"
 
@@ -243,7 +243,7 @@ def test_an_analyst_has_no_compare_page_and_the_page_file_refuses_them() -> None
     cid = _saved("ann", "ann shared fox", shared=True)
     assert "compare" not in auth.allowed_pages("analyst")  # left out of the navigation
     page = AppTest.from_file(str(ROOT / PAGE), default_timeout=30)
-    page.session_state["_test_user"] = "ana"
+    sign_in(page, "ana")
     page.query_params["id"] = cid
     page.run()
     assert not page.exception

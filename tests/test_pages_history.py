@@ -20,7 +20,6 @@ PAGE = "screens/history.py"
 
 @pytest.fixture(autouse=True)
 def _fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
     monkeypatch.setenv("PROMPTBOARD_SANDBOX_LATENCY", "0.01")
     monkeypatch.setenv("PROMPTBOARD_WORKERS", "1")
     st.cache_resource.clear()

@@ -19,7 +19,6 @@ from tests.helpers import app_as, ensure_user, wait_until
 
 @pytest.fixture(autouse=True)
 def _fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
     monkeypatch.setenv("PROMPTBOARD_SANDBOX_LATENCY", "30")  # keep jobs queued/running
     monkeypatch.setenv("PROMPTBOARD_WORKERS", "1")
     st.cache_resource.clear()

@@ -9,7 +9,7 @@ from lib import ui
 from lib.auth import accounts as auth
 from lib.styles import library as styles
 from lib.styles import previews as style_previews
-from tests.helpers import ROOT, app_as, ensure_user, wait_until
+from tests.helpers import ROOT, app_as, ensure_user, sign_in, wait_until
 
 pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
 
@@ -90,7 +90,7 @@ def test_an_analyst_gets_no_styles_page_and_is_refused_at_its_address() -> None:
     assert "styles" not in auth.allowed_pages("analyst")
     ensure_user("ana", "analyst")
     at = AppTest.from_file(str(ROOT / "screens" / "styles.py"), default_timeout=30)
-    at.session_state["_test_user"] = "ana"
+    sign_in(at, "ana")
     at.run()
     assert any("not available to your role" in e.value for e in at.error)
     assert not at.get("button")
