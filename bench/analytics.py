@@ -14,9 +14,13 @@
   write or a change of filters) are reported beside it.
 - ``export_1m_csv_s``: the full-year ledger (one row per image, plus failed jobs) written
   as CSV by ``lib.reporting.report.export``: the median of 3. Target <= 10. Parquet is reported too.
+- ``cold_render_queries``: the analytics and ledger functions one cold render of the full page
+  calls, which of them ran on the page's prefetch pool (threads named ``analytics*``) and
+  which in the script, any called more than once, and what a change of "Split by" runs.
+  No target: the ideal is each query once, all but the filter choices and budget prefetched.
 
-The page runs in AppTest in this process, signed in as an admin through the test seam
-(PROMPTBOARD_TESTING=1), on temporary data dirs; the history comes from ``lib.demo``
+The page runs in AppTest in this process, signed in as an admin with a session record
+(``tests.helpers.sign_in``), on temporary data dirs; the history comes from ``lib.demo``
 (``--images`` images over ``--days`` days: a job asks for 1 to 4 images, some fail).
 """
 
@@ -52,6 +56,7 @@ def _page(data_dir: str, images: int, days: int) -> tuple[Any, dict[str, Any]]:
     from lib.core import config
     from lib.core.clock import utcnow
     from lib.engine import Engine
+    from tests.helpers import sign_in
 
     st.cache_data.clear()
     os.environ["PROMPTBOARD_DATA_DIR"] = data_dir  # ui.engine() keeps one per data dir
@@ -68,7 +73,7 @@ def _page(data_dir: str, images: int, days: int) -> tuple[Any, dict[str, Any]]:
         auth.create_user(eng.db, "bench", "Bench", None, "admin", "bench-password-1",
                          now=utcnow())
     at = AppTest.from_file(str(PAGE), default_timeout=300)
-    at.session_state["_test_user"] = "bench"
+    sign_in(at, "bench")
     at.run()
     if at.exception:
         raise RuntimeError([e.value for e in at.exception])
@@ -142,6 +147,37 @@ def export_s(fmt: str, runs: int, days: int) -> tuple[list[float], int, int]:
     return times, rows, size
 
 
+def cold_render_queries(data_dir: str, at: Any) -> dict[str, Any]:
+    """Which queries a cold render runs, and where; then which a change of split runs."""
+    from collections import Counter
+
+    import pytest
+
+    from tests.helpers import count_queries
+
+    def short(name: str) -> str:
+        return name.rsplit(".", 1)[-1]
+
+    os.environ["PROMPTBOARD_DATA_DIR"] = data_dir
+    with pytest.MonkeyPatch.context() as mp:
+        ran = count_queries(mp)
+        _clear()
+        at.run()
+        cold = list(ran)
+        ran.clear()
+        split = next(b for b in at.get("button_group") if b.label == "Split by")
+        split.set_value("model").run()
+        after = [short(n) for n, _ in ran]
+    if at.exception:
+        raise RuntimeError([e.value for e in at.exception])
+    counts = Counter(short(n) for n, _ in cold)
+    return {"calls": len(cold),
+            "on_pool": sorted({short(n) for n, t in cold if t.startswith("analytics")}),
+            "in_script": sorted({short(n) for n, t in cold if not t.startswith("analytics")}),
+            "repeated": sorted(n for n, c in counts.items() if c > 1),
+            "after_split_change": sorted(after)}
+
+
 def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -152,7 +188,7 @@ def main() -> None:
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--runs", type=int, default=15)
     args = ap.parse_args()
-    os.environ.update(PROMPTBOARD_TESTING="1", PROMPTBOARD_SANDBOX_LATENCY="0",
+    os.environ.update(PROMPTBOARD_SANDBOX_LATENCY="0",
                       PROMPTBOARD_LOG_LEVEL="WARNING")
     sys.path.insert(0, str(ROOT))
     load_before = _load()
@@ -169,6 +205,7 @@ def main() -> None:
         csv_s, rows, csv_bytes = export_s("csv", 3, args.days)
         parquet_s, _, parquet_bytes = export_s("parquet", 3, args.days)
         spend = next(m.value for m in full.metric if m.label == "Spend")
+        queries = cold_render_queries(full_dir, full)
     out = {
         "analytics_1m_query_ms": round(statistics.median(query_ms), 1),
         "analytics_1m_render_ratio": round(statistics.median(full_ms)
@@ -183,6 +220,7 @@ def main() -> None:
                                "full": round(statistics.median(full_cold), 1),
                                "ratio": round(statistics.median(full_cold)
                                               / statistics.median(empty_cold), 3)},
+        "cold_render_queries": queries,
         "export": {"rows": rows, "csv_mb": round(csv_bytes / 1e6, 1),
                    "parquet_s": round(statistics.median(parquet_s), 2),
                    "parquet_mb": round(parquet_bytes / 1e6, 1)},

@@ -10,8 +10,8 @@
   of the Gallery, after 20 warm-up flips over the same page range (so DuckDB's buffer
   cache is warm and what is left is growth per flip). Target <= 50.
 
-Both run the real page in AppTest (in this process), signed in as an admin through the test
-seam (PROMPTBOARD_TESTING=1), on temporary data dirs filled by ``lib.demo``.
+Both run the real page in AppTest (in this process), signed in as an admin with a session
+record (``tests.helpers.sign_in``), on temporary data dirs filled by ``lib.demo``.
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ def _gallery(data_dir: str, images: int) -> Any:
     from lib.core import config
     from lib.core.clock import utcnow
     from lib.engine import Engine
+    from tests.helpers import sign_in
 
     os.environ["PROMPTBOARD_DATA_DIR"] = data_dir  # ui.engine() keeps one per data dir
     if images:
@@ -58,7 +59,7 @@ def _gallery(data_dir: str, images: int) -> Any:
         auth.create_user(eng.db, "bench", "Bench", None, "admin", "bench-password-1",
                          now=utcnow())
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
-    at.session_state["_test_user"] = "bench"
+    sign_in(at, "bench")
     at.run()
     at.switch_page("screens/gallery.py").run()
     if at.exception:
@@ -91,7 +92,7 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=15)
     ap.add_argument("--flips", type=int, default=100)
     args = ap.parse_args()
-    os.environ.update(PROMPTBOARD_TESTING="1", PROMPTBOARD_SANDBOX_LATENCY="0",
+    os.environ.update(PROMPTBOARD_SANDBOX_LATENCY="0",
                       PROMPTBOARD_LOG_LEVEL="WARNING")
     sys.path.insert(0, str(ROOT))
     with tempfile.TemporaryDirectory() as empty_dir, tempfile.TemporaryDirectory() as full_dir:

@@ -9,6 +9,9 @@
   wall time / ideal (200 x 0.5 / 8 = 12.5 s). Median over runs, after a short warm-up run
   that is not counted.
 
+- ``local_put_ms_p50_1_5mb``: ``LocalStorage.put`` of a 1.5 MB blob (median of 20 a run), no
+  target: reported so a slow disk shows beside the overhead it is part of.
+
 Each run uses a fresh temporary data dir. Targets (issue "Core"): <= 5 ms, <= 60 ms, <= 1.15.
 """
 
@@ -22,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 from PIL import Image, ImageDraw
 
@@ -33,6 +37,7 @@ from lib.jobs.claim import claim
 from lib.jobs.pipeline import process
 from lib.providers.base import GeneratedImage, GenerationRequest, GenerationResult, JobContext
 from lib.providers.sandbox import SandboxProvider
+from lib.storage.base import LocalStorage
 
 
 def _png_1024() -> bytes:
@@ -71,6 +76,18 @@ def bench_submit(tmp: str, count: int = 300) -> float:
         return statistics.median(times)
     finally:
         eng.close()
+
+
+def bench_local_put(tmp: str, count: int = 20) -> float:
+    """Median ms of LocalStorage.put of a 1.5 MB blob."""
+    store = LocalStorage(Path(tmp) / "images")
+    blob = os.urandom(1_500_000)
+    times = []
+    for i in range(count):
+        t = time.perf_counter()
+        store.put(f"bench/{i}.png", blob, "image/png")
+        times.append((time.perf_counter() - t) * 1000)
+    return statistics.median(times)
 
 
 def bench_overhead(tmp: str, count: int = 40) -> float:
@@ -121,11 +138,13 @@ def main() -> None:
     ap.add_argument("--jobs", type=int, default=200)
     ap.add_argument("--size", type=int, default=1024, help="side of the sandbox images")
     args = ap.parse_args()
-    runs: dict[str, list[float]] = {"submit": [], "overhead": [], "throughput": []}
+    runs: dict[str, list[float]] = {"submit": [], "overhead": [], "throughput": [],
+                                    "local_put": []}
     with tempfile.TemporaryDirectory() as tmp:  # warm-up, not counted: the first run of a
         bench_throughput(tmp, 32, args.size)      # process pays for imports and first calls
     for _ in range(args.runs):
-        for name, fn in (("submit", bench_submit), ("overhead", bench_overhead)):
+        for name, fn in (("submit", bench_submit), ("overhead", bench_overhead),
+                         ("local_put", bench_local_put)):
             with tempfile.TemporaryDirectory() as tmp:
                 runs[name].append(fn(tmp))
         with tempfile.TemporaryDirectory() as tmp:
@@ -134,6 +153,7 @@ def main() -> None:
         "submit_ms_p50": round(statistics.median(runs["submit"]), 3),
         "overhead_ms_p50_1024": round(statistics.median(runs["overhead"]), 2),
         "throughput_ratio": round(statistics.median(runs["throughput"]), 3),
+        "local_put_ms_p50_1_5mb": round(statistics.median(runs["local_put"]), 2),
         "runs": {k: [round(v, 3) for v in vals] for k, vals in runs.items()},
         "config": {"jobs": args.jobs, "sandbox_size": args.size, "latency_s": 0.5,
                    "workers": 8, "cpus": os.cpu_count(), "python": sys.version.split()[0]},

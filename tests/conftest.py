@@ -6,9 +6,13 @@ import functools
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from hypothesis import settings
+
+if TYPE_CHECKING:
+    from lib.engine import Engine
 
 # No wall-clock deadline on property tests: on a busy 2-core machine one slow example (a first
 # import, a GC pause) failed a correct test as "flaky". Speed lives in bench/, not in tests.
@@ -60,17 +64,39 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
 
 
 @pytest.fixture
+def fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """bcrypt at cost 4, its floor, instead of 12: creating and signing in users stays quick
+    (tests/test_auth.py checks the real cost)."""
+    from lib.auth import accounts as auth
+
+    monkeypatch.setattr(auth, "BCRYPT_ROUNDS", 4)
+
+
+@pytest.fixture
+def engine() -> Iterator[Engine]:
+    """An engine on a FakeClock at tests.builders.T0 (modules needing another clock define
+    their own ``engine``)."""
+    from lib.core import config
+    from lib.core.clock import FakeClock
+    from lib.engine import Engine
+    from tests.builders import T0
+
+    eng = Engine(config.load(), clock=FakeClock(T0))
+    yield eng
+    eng.close()
+
+
+@pytest.fixture
 def app_test_seam(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Pages under AppTest: tests may name the signed-in user (PROMPTBOARD_TESTING=1), and each
-    test gets a fresh dashboard engine on its own data dir (the old one is closed), on a clock
-    pinned to a fixed day (tests.helpers.PinnedClock), so no page test depends on the date."""
+    """Pages under AppTest (sign in with tests.helpers.sign_in or app_as): each test gets a
+    fresh dashboard engine on its own data dir (the old one is closed), on a clock pinned to a
+    fixed day (tests.helpers.PinnedClock), so no page test depends on the date."""
     import streamlit as st
 
     from lib.engine import Engine
     from lib.ui import runtime
     from tests.helpers import PinnedClock
 
-    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
     monkeypatch.setattr(runtime, "Engine", functools.partial(Engine, clock=PinnedClock()))
     st.cache_resource.clear()
     yield

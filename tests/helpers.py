@@ -1,15 +1,17 @@
-"""Helpers shared by tests that run Promptboard in a subprocess."""
+"""Drivers shared by tests: the CLI in a subprocess, pages under AppTest, waiting, clocks."""
 
 from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lib.core.clock import Clock, FakeClock
 
@@ -17,6 +19,26 @@ if TYPE_CHECKING:
     from lib.engine import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+
+def wait_until(predicate: Callable[[], T], *, timeout: float = 30.0, interval: float = 0.05,
+               what: str | Callable[[], str] | None = None) -> T:
+    """Call ``predicate`` every ``interval`` seconds until it returns something true; return it.
+
+    ``timeout`` is a liveness bound, never a speed assertion: past it, raise AssertionError
+    naming what was awaited (``what``, a string or a function called then for the latest state,
+    else the predicate's docstring or name)."""
+    deadline = time.monotonic() + timeout
+    while not (result := predicate()):
+        if time.monotonic() >= deadline:
+            if callable(what):
+                awaited = what()
+            else:
+                awaited = what or (predicate.__doc__ or predicate.__qualname__).strip()
+            raise AssertionError(f"waited {timeout:g} s in vain for: {awaited}")
+        time.sleep(interval)
+    return result
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None,
@@ -42,6 +64,14 @@ def run_next(engine: Engine) -> str | None:
 
     job = claim(engine, "test")
     return None if job is None else process(engine, job)
+
+
+def closed_port_url() -> str:
+    """The address of a port nothing listens on."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
 
 
 class MemoryContext:
@@ -79,12 +109,25 @@ def ensure_user(username: str, role: str) -> None:
                          now=utcnow())
 
 
+def sign_in(at: Any, username: str, *, issued_at: datetime | None = None) -> Any:
+    """Sign ``username`` in to the AppTest ``at`` (before its next run) as the sign-in form
+    does: the server-side session record it keeps (who, when, how), which ``current_user``
+    re-checks against the users table on every run, so a deleted, disabled or revoked account
+    is refused here as in the app. AppTest has no cookies: this is the whole sign-in.
+
+    ``issued_at`` defaults to now on the dashboard engine's clock (pinned in page tests)."""
+    from lib import ui
+    from lib.ui import signin
+
+    issued = issued_at or ui.engine().clock.now()
+    at.session_state[signin._SESSION] = {"username": username, "issued_at": issued.isoformat(),
+                                         "via": "password"}
+    return at
+
+
 def app_as(username: str | None, role: str = "member", *, run: bool = True,
            page: str | None = None) -> Any:
-    """An AppTest of app.py signed in as ``username`` through the test seam.
-
-    The caller sets PROMPTBOARD_TESTING=1 (with monkeypatch), or the seam is refused.
-    """
+    """An AppTest of app.py signed in as ``username`` (created with ``role`` if new)."""
     from streamlit.testing.v1 import AppTest
 
     if username is not None:
@@ -92,12 +135,58 @@ def app_as(username: str | None, role: str = "member", *, run: bool = True,
         ensure_user(username, role)
     at = AppTest.from_file(APP, default_timeout=30)
     if username is not None:
-        at.session_state["_test_user"] = username
+        sign_in(at, username)
     if run:
         at.run()
         if page is not None:
             at.switch_page(page).run()
     return at
+
+
+def analytics_page(user: str, role: str, **state: Any) -> Any:
+    """An AppTest of screens/analytics.py run once as ``user``, with ``state`` preset."""
+    from streamlit.testing.v1 import AppTest
+
+    ensure_user(user, role)
+    at = AppTest.from_file(str(ROOT / "screens" / "analytics.py"), default_timeout=60)
+    sign_in(at, user)
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def count_queries(monkeypatch: Any) -> list[tuple[str, str]]:
+    """Record each call of a query (a public function taking the database first) of
+    lib.reporting.analytics or ledger from outside them (not their calls of each other) as
+    (name, thread name), in the list returned."""
+    import inspect
+    import threading
+
+    from lib.reporting import analytics, ledger
+
+    ran: list[tuple[str, str]] = []
+    depth = threading.local()
+
+    def counting(name: str, real: Any) -> Any:
+        def call(*args: Any, **kwargs: Any) -> Any:
+            if getattr(depth, "n", 0) == 0:
+                ran.append((name, threading.current_thread().name))
+            depth.n = getattr(depth, "n", 0) + 1
+            try:
+                return real(*args, **kwargs)
+            finally:
+                depth.n -= 1
+        return call
+
+    for module in (analytics, ledger):
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            params = list(inspect.signature(fn).parameters)
+            if (not name.startswith("_") and fn.__module__ == module.__name__
+                    and params[:1] == ["db"]):
+                monkeypatch.setattr(module, name, counting(f"{module.__name__}.{name}", fn))
+    return ran
 
 
 PINNED_START = datetime(2026, 11, 2, 9, 0, 0)  # FakeClock's default day

@@ -177,10 +177,8 @@ def test_sizes_read_like_people_write_them(n: float | None, text: str) -> None:
 # --------------------------------------------------------------------------- users
 
 
-def test_user_rows_show_status_sign_in_and_times_but_never_a_hash(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(auth, "BCRYPT_ROUNDS", 4)
+@pytest.mark.usefixtures("fast_bcrypt")
+def test_user_rows_show_status_sign_in_and_times_but_never_a_hash(engine: Engine) -> None:
     pw = "correct horse battery"
     for name, role in (("ann", "member"), ("bob", "analyst"), ("cat", "admin")):
         auth.create_user(engine.db, name, name.title(), f"{name}@example.com", role, pw, now=NOW)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 
 import pandas as pd
@@ -32,61 +32,9 @@ from lib.core import config
 from lib.core.clock import FakeClock
 from lib.db.database import Database
 from lib.engine import Engine
-from lib.money import costs
 from lib.reporting import analytics as a
 from lib.reporting import ledger as lg
-
-NOV = a.Filters(date(2026, 11, 1), date(2026, 11, 30))
-ADMIN, ANALYST = a.Viewer("root", "admin"), a.Viewer("finn", "analyst")
-ALICE, BOB = a.Viewer("alice", "member"), a.Viewer("bob", "member")
-
-
-def add_job(db: Database, job_id: str, user: str, *, provider: str = "openai",
-            model: str = "gpt-image-2", status: str = "succeeded", cost: str | None = "0.04",
-            n: int = 1, images: int | None = None, duration: int | None = 1000,
-            created: datetime = datetime(2026, 11, 2, 10), image_created: datetime | None = None,
-            error_type: str | None = None, demo: bool = False, prompt: str = "a red fox",
-            quality: str | None = "high") -> None:
-    """Insert one job and its images (its cost split exactly, as the pipeline does)."""
-    count = (n if status == "succeeded" else 0) if images is None else images
-    total = None if cost is None else Decimal(cost)
-    later = image_created or created + timedelta(seconds=5)
-    with db.write() as cur:
-        cur.execute(
-            "INSERT INTO jobs (id, user_id, provider, model, prompt, quality, width, height, n, "
-            "status, attempts, next_run_at, error_type, cost_usd, duration_ms, created_at, "
-            "started_at, finished_at, request_id, demo, updated_at, images) "
-            "VALUES (?,?,?,?,?,?,1024,1024,?,?,1,?,?,?,?,?,?,?,?,?,?,?)",
-            [job_id, user, provider, model, prompt, quality, n, status, created, error_type,
-             total, duration if status != "cancelled" else None, created, created, later,
-             f"req-{job_id}", demo, later, count])
-        for idx, part in enumerate(costs.split(total, count)):
-            cur.execute(
-                "INSERT INTO images (id, job_id, idx, user_id, provider, model, prompt, quality, "
-                "width, height, original_key, thumb_key, bytes, cost_usd, duration_ms, "
-                "request_id, demo, created_at) "
-                "VALUES (?,?,?,?,?,?,?,?,1024,1024,'o','t',1,?,?,?,?,?)",
-                [f"{job_id}-{idx}", job_id, idx, user, provider, model, prompt, quality, part,
-                 duration, f"req-{job_id}", demo, later])
-
-
-def add_history(db: Database) -> None:
-    """The jobs in the module docstring."""
-    nov = datetime(2026, 11, 2, 10)
-    add_job(db, "j1", "alice", cost="0.04", duration=1000, created=nov)
-    add_job(db, "j2", "alice", cost="0.12", n=3, duration=3000, created=nov + timedelta(hours=1))
-    gem = {"provider": "gemini", "model": "flash", "created": nov + timedelta(days=1)}
-    add_job(db, "j3", "bob", status="failed", cost=None, duration=500,
-            error_type="rate_limited", **gem)
-    add_job(db, "j4", "bob", status="failed", cost="0.039", duration=800,
-            error_type="bad_response", **gem)
-    stab = {"provider": "stability", "model": "core", "quality": None}
-    add_job(db, "j5", "bob", status="cancelled", cost=None, created=nov + timedelta(days=2),
-            error_type="cancelled", **stab)
-    add_job(db, "j6", "carol", cost=None, n=2, duration=2000, created=nov + timedelta(days=3),
-            **stab)
-    add_job(db, "j7", "alice", cost="0.05", duration=4000, created=datetime(2026, 11, 20, 9))
-    add_job(db, "j8", "alice", cost="0.10", n=2, duration=2000, created=datetime(2026, 10, 15))
+from tests.builders import ADMIN, ALICE, ANALYST, BOB, NOV, add_history, add_job
 
 
 @pytest.fixture

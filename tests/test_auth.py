@@ -19,13 +19,9 @@ from lib.auth.cookies import cookie_key
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.db.database import Database
+from tests.helpers import TEST_PASSWORD as PASSWORD
 
-PASSWORD = "correct horse battery"
-# Migration 002 the lead adds to lib/db/database.py; until then the fixtures apply it.
-@pytest.fixture(autouse=True)
-def _fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Cost 4 keeps the suite quick; one test checks the real cost."""
-    monkeypatch.setattr(auth, "BCRYPT_ROUNDS", 4)
+pytestmark = pytest.mark.usefixtures("fast_bcrypt")  # one test checks the real cost
 
 
 @pytest.fixture

@@ -22,7 +22,8 @@ from lib.core.clock import utcnow
 from lib.core.text import plain
 from lib.engine import Engine
 from lib.ui import signin as auth_ui
-from tests.test_auth import PASSWORD
+from tests.helpers import TEST_PASSWORD as PASSWORD
+from tests.helpers import sign_in
 
 SETUP_PAGE = str(Path(__file__).resolve().parent.parent / "screens" / "setup.py")
 
@@ -44,11 +45,10 @@ def _login_app() -> None:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test gets an engine on its own data dir, quick bcrypt and no test seam."""
+def _fresh_engine(monkeypatch: pytest.MonkeyPatch, fast_bcrypt: None) -> Iterator[None]:
+    """Each test gets an engine on its own data dir and quick bcrypt."""
     st.cache_resource.clear()
-    monkeypatch.setattr(auth, "BCRYPT_ROUNDS", 4)
-    for name in ("PROMPTBOARD_TESTING", "PROMPTBOARD_COOKIE_KEY", "PROMPTBOARD_OIDC_ADMINS",
+    for name in ("PROMPTBOARD_COOKIE_KEY", "PROMPTBOARD_OIDC_ADMINS",
                  "PROMPTBOARD_OIDC_ANALYSTS", "PROMPTBOARD_OIDC_DOMAINS"):
         monkeypatch.delenv(name, raising=False)
     yield
@@ -185,17 +185,15 @@ def test_empty_fields_ask_for_both(alice: auth.User) -> None:
     assert [e.value for e in at.error] == ["Enter your username and password."]
 
 
-def test_the_test_seam_needs_the_testing_flag(
-    alice: auth.User, monkeypatch: pytest.MonkeyPatch
+def test_a_session_record_signs_in_until_its_account_signs_out_everywhere(
+    eng: Engine, alice: auth.User
 ) -> None:
-    at = _app()
-    at.session_state["_test_user"] = "alice"
+    at = sign_in(_app(), "alice").run()
+    assert not at.exception and _signed_in_as(at) == "alice (member)"
+    auth.revoke_sessions(eng.db, "alice", eng.clock.now())
     at.run()
-    assert not at.exception
     assert _signed_in_as(at) is None and at.title[0].value == "Sign in"
-    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
-    at.run()
-    assert _signed_in_as(at) == "alice (member)"
+    assert "_auth_session" not in at.session_state  # ended, not just skipped
 
 
 def test_sign_out_ends_the_session_revokes_it_and_deletes_the_cookie(

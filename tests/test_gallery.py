@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import zipfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -13,50 +13,15 @@ from typing import Any
 import pytest
 
 from lib import jobs
-from lib.core import config
-from lib.core.clock import FakeClock
 from lib.engine import Engine
 from lib.gallery import downloads as gallery_zip
 from lib.gallery import queries as g
 from lib.imaging import images as imaging
 from lib.storage.base import StorageError
 from lib.storage.keys import image_keys
+from tests.builders import ADMIN, ALICE, ANALYST, BOB, T0
+from tests.builders import add_image as add
 from tests.helpers import run_next
-
-T0 = datetime(2026, 11, 1, 12, 0, 0)
-ALICE, BOB = g.Viewer("alice", "member"), g.Viewer("bob", "member")
-ADMIN, ANALYST = g.Viewer("root", "admin"), g.Viewer("finn", "analyst")
-
-
-@pytest.fixture
-def engine() -> Iterator[Engine]:
-    eng = Engine(config.load(), clock=FakeClock(T0))
-    yield eng
-    eng.close()
-
-
-def add(engine: Engine, image_id: str, user: str, *, shared: bool = False,
-        prompt: str = "a red fox", provider: str = "sandbox", model: str = "sandbox-v1",
-        style: str | None = None, cost: str | None = "0.01", duration: int | None = 1000,
-        created: datetime = T0, demo: bool = False,
-        keys: tuple[str, str | None, str] | None = None) -> tuple[str, str | None, str]:
-    """Insert a succeeded job and one image row directly, with its objects stored."""
-    job_id = f"job-{image_id}"
-    keys = keys or image_keys(job_id, image_id)
-    for key in filter(None, keys):
-        if not engine.storage.exists(key):
-            engine.storage.put(key, f"bytes of {key}".encode(), "image/png")
-    same = [user, provider, model, prompt, style, cost, demo, created]
-    cols = "user_id, provider, model, prompt, style, cost_usd, demo, created_at, width, height"
-    with engine.db.write() as cur:
-        cur.execute(f"INSERT INTO jobs (id, batch_id, {cols}, n, status, attempts, next_run_at, "
-                    "updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,64,64,1,'succeeded',1,?,?)",
-                    [job_id, f"batch-{image_id}", *same, created, created])
-        cur.execute(f"INSERT INTO images (id, job_id, {cols}, idx, seed, bytes, original_key, "
-                    "watermarked_key, thumb_key, duration_ms, shared) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,64,64,0,1,10,?,?,?,?,?)",
-                    [image_id, job_id, *same, *keys, duration, shared])
-    return keys
 
 
 def ids(engine: Engine, viewer: g.Viewer, **kw: Any) -> list[str]:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from lib.engine import Engine
 from lib.gallery import selection as gallery_select
-from tests.test_gallery import ADMIN, ALICE, ANALYST, add, engine  # noqa: F401 - fixture
+from tests.builders import ADMIN, ALICE, ANALYST
+from tests.builders import add_image as add
 
 
 def test_previews_keep_the_order_given_and_drop_what_the_viewer_cannot_see(
-        engine: Engine) -> None:  # noqa: F811 - the fixture
+        engine: Engine) -> None:
     keys = add(engine, "mine", "alice")
     add(engine, "theirs-shared", "bob", shared=True)
     add(engine, "theirs-private", "bob")
@@ -19,7 +20,7 @@ def test_previews_keep_the_order_given_and_drop_what_the_viewer_cannot_see(
 
 
 def test_an_admin_may_delete_every_preview_and_an_analyst_none(
-        engine: Engine) -> None:  # noqa: F811 - the fixture
+        engine: Engine) -> None:
     add(engine, "a", "alice")
     add(engine, "b", "bob")
     assert [p.deletable for p in gallery_select.previews(engine.db, ADMIN, ["a", "b"])] == [

@@ -34,8 +34,7 @@ from lib.reporting import analytics
 from tests.fakes import gemini as g
 from tests.fakes.gemini import KEY, FakeGemini, b64, png_bytes
 from tests.fakes.server import Reply
-from tests.helpers import run_next
-from tests.test_http import closed_port_url
+from tests.helpers import closed_port_url, run_next
 
 NO_JITTER = RetryPolicy(base_s=2.0, cap_s=120.0, jitter=0.0)
 PRO, FLASH = "gemini-3-pro-image", "gemini-3.1-flash-image"  # the live GA ids

@@ -17,7 +17,7 @@ from streamlit.testing.v1 import AppTest
 from lib import ui
 from lib.auth import accounts as auth
 from lib.core.clock import utcnow
-from tests.helpers import TEST_PASSWORD
+from tests.helpers import TEST_PASSWORD, sign_in
 
 ROOT = Path(__file__).resolve().parents[1]
 GUARDED = ("authed_fragment", "authed_dialog")
@@ -124,9 +124,7 @@ def _script() -> None:
 
 
 @pytest.fixture
-def _engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.delenv("PROMPTBOARD_TESTING", raising=False)  # the real session path only
-    monkeypatch.setattr(auth, "BCRYPT_ROUNDS", 4)
+def _engine(fast_bcrypt: None) -> Iterator[None]:
     st.cache_resource.clear()
     eng = ui.engine()
     auth.create_user(eng.db, "ann", "Ann", None, "member", TEST_PASSWORD, now=utcnow())
@@ -135,10 +133,7 @@ def _engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _signed_in_app() -> AppTest:
-    at = AppTest.from_function(_script, default_timeout=30)
-    at.session_state["_auth_session"] = {"username": "ann", "via": "password",
-                                         "issued_at": utcnow().isoformat()}
-    return at
+    return sign_in(AppTest.from_function(_script, default_timeout=30), "ann")
 
 
 @pytest.mark.usefixtures("_engine")

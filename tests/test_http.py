@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
@@ -14,6 +13,7 @@ from lib.providers import http
 from lib.providers.base import BadResponse, Rejected, Unavailable
 from tests.fakes.gemini import png_bytes
 from tests.fakes.server import FakeServer, Reply
+from tests.helpers import closed_port_url
 
 SECRET = "sk-live-SECRETSECRETSECRET1234"
 
@@ -24,14 +24,6 @@ def server() -> Iterator[FakeServer]:
     srv = FakeServer({"GET /thing": lambda _req: Reply(200, {"ok": True})})
     yield srv
     srv.close()
-
-
-def closed_port_url() -> str:
-    """The address of a port nothing listens on."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}"
 
 
 @pytest.mark.parametrize(

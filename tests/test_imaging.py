@@ -8,7 +8,6 @@ import io
 import json
 import math
 import struct
-import time
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
@@ -129,21 +128,22 @@ def test_too_many_pixels_is_refused_from_the_header_before_decoding(monkeypatch)
     real_load = ImageFile.ImageFile.load
     monkeypatch.setattr(ImageFile.ImageFile, "load", lambda im: loads.append(1) or real_load(im))
     data = bomb_png(8000, 8000)  # 64 MP of 1-bit zeros: about 8 KB of PNG
-    start = time.perf_counter()
     with pytest.raises(ImageError, match=r"8000×8000 pixels .* over the 10 megapixel limit"):
         decode_image(data, max_bytes=10**6, max_pixels=10_000_000)
-    assert loads == []
-    assert time.perf_counter() - start < 0.5
+    assert loads == []  # refused from the header: nothing decoded, so no time spent on it
     assert len(data) < 100_000
 
 
-def test_decompression_bomb_beyond_pillows_own_limit_is_refused_fast() -> None:
+def test_decompression_bomb_beyond_pillows_own_limit_is_refused_before_decoding(
+        monkeypatch) -> None:
+    loads = []
+    real_load = ImageFile.ImageFile.load
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda im: loads.append(1) or real_load(im))
     limit_before = Image.MAX_IMAGE_PIXELS
     data = bomb_png(20000, 20000)  # 400 MP: Pillow itself calls it a bomb
-    start = time.perf_counter()
     with pytest.raises(ImageError, match="pixels"):
         decode_image(data, max_bytes=10**6, max_pixels=10**12)
-    assert time.perf_counter() - start < 0.5
+    assert loads == []
     assert limit_before == Image.MAX_IMAGE_PIXELS
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.helpers import app_as
+from tests.helpers import app_as, wait_until
 
 pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
 
@@ -38,10 +36,8 @@ def test_generating_from_the_page_queues_a_job_and_shows_its_images() -> None:
 
     eng = ui.engine()
     assert eng.db.scalar("SELECT count(*) FROM jobs") == 1
-    deadline = time.monotonic() + 20
-    while eng.db.scalar("SELECT status FROM jobs") in ("queued", "running"):
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: eng.db.scalar("SELECT status FROM jobs") not in ("queued", "running"),
+               timeout=20, what="the job to finish")
     at.run()
     assert not at.exception
     assert any("Succeeded" in m.value for m in at.markdown)

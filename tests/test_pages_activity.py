@@ -8,12 +8,11 @@ import pytest
 import streamlit as st
 
 from lib import jobs, ui
-from tests.helpers import ROOT, app_as, ensure_user
+from tests.helpers import ROOT, app_as, ensure_user, sign_in
 
 
 @pytest.fixture(autouse=True)
 def _fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
     monkeypatch.setenv("PROMPTBOARD_SANDBOX_LATENCY", "30")  # keep jobs queued/running
     monkeypatch.setenv("PROMPTBOARD_WORKERS", "1")
     st.cache_resource.clear()
@@ -77,7 +76,7 @@ def test_an_analyst_has_no_history_and_cannot_open_it() -> None:
     from streamlit.testing.v1 import AppTest
 
     direct = AppTest.from_file(str(ROOT / "screens" / "history.py"), default_timeout=30)
-    direct.session_state["_test_user"] = "ana"
+    sign_in(direct, "ana")
     direct.run()
     assert not direct.exception
     assert any("not available to your role" in e.value for e in direct.error)

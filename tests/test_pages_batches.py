@@ -3,8 +3,6 @@ opens a batch, and "more like this" queues a batch from the detail dialog."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -12,17 +10,16 @@ from lib import jobs, ui
 from lib.engine import Engine
 from lib.gallery import queries as gallery
 from lib.jobs import batches
-from tests.helpers import app_as, click_tile, ensure_user, grid_tiles
+from tests.helpers import app_as, click_tile, ensure_user, grid_tiles, wait_until
 
 pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
 
 
 def _settle(eng: Engine) -> None:
     """Wait for the app's own workers to finish every job (bounded, not a timing assertion)."""
-    deadline = time.monotonic() + 30
-    while eng.db.scalar("SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')"):
-        assert time.monotonic() < deadline, "jobs did not finish"
-        time.sleep(0.05)
+    wait_until(lambda: not eng.db.scalar(
+        "SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')"),
+        what="every job to finish")
 
 
 def _texts(at: AppTest) -> str:

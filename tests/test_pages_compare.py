@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -12,7 +10,7 @@ from lib.auth import accounts as auth
 from lib.compare import grid as compare
 from lib.compare import store
 from lib.gallery import queries as gallery
-from tests.helpers import ROOT, app_as, ensure_user, run_next
+from tests.helpers import ROOT, app_as, ensure_user, run_next, sign_in, wait_until
 
 PAGE = "screens/compare.py"
 
@@ -41,10 +39,14 @@ def _saved(owner: str, prompt: str, *, shared: bool = False) -> str:
 def _finish(cid: str) -> None:
     """Run the batch's jobs here; the app's own workers may take some, so wait for those."""
     eng = ui.engine()
-    while eng.db.scalar("SELECT count(*) FROM jobs WHERE batch_id = ? AND status IN "
-                        "('queued', 'running')", [cid]):
-        if run_next(eng) is None:
-            time.sleep(0.05)  # a worker thread has it; the sandbox latency is 0
+
+    def finished() -> bool:
+        while run_next(eng) is not None:  # what is left to a worker thread, wait for
+            pass
+        return not eng.db.scalar("SELECT count(*) FROM jobs WHERE batch_id = ? AND status IN "
+                                 "('queued', 'running')", [cid])
+
+    wait_until(finished, what=f"the jobs of grid {cid} to finish")
 
 
 def test_building_a_grid_shows_its_size_estimate_and_unconfigured_columns() -> None:
@@ -240,7 +242,7 @@ def test_an_analyst_has_no_compare_page_and_the_page_file_refuses_them() -> None
     cid = _saved("ann", "ann shared fox", shared=True)
     assert "compare" not in auth.allowed_pages("analyst")  # left out of the navigation
     page = AppTest.from_file(str(ROOT / PAGE), default_timeout=30)
-    page.session_state["_test_user"] = "ana"
+    sign_in(page, "ana")
     page.query_params["id"] = cid
     page.run()
     assert not page.exception

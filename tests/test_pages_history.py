@@ -3,7 +3,6 @@ cancelled job), a batch under one heading, paging by group, an honest charge, a 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -13,14 +12,13 @@ from streamlit.testing.v1 import AppTest
 from lib import jobs, ui
 from lib.jobs import batches
 from lib.ui import history as history_ui
-from tests.helpers import app_as, ensure_user
+from tests.helpers import app_as, ensure_user, wait_until
 
 PAGE = "screens/history.py"
 
 
 @pytest.fixture(autouse=True)
 def _fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
     monkeypatch.setenv("PROMPTBOARD_SANDBOX_LATENCY", "0.01")
     monkeypatch.setenv("PROMPTBOARD_WORKERS", "1")
     st.cache_resource.clear()
@@ -29,10 +27,8 @@ def _fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def _settled(ids: list[str]) -> None:
-    deadline = time.monotonic() + 30
-    while any(j.status in jobs.ACTIVE for j in jobs.load(ui.engine(), ids)):
-        assert time.monotonic() < deadline, "jobs never finished"
-        time.sleep(0.05)
+    wait_until(lambda: not any(j.status in jobs.ACTIVE for j in jobs.load(ui.engine(), ids)),
+               what=f"jobs {ids} to finish")
 
 
 def _spec(prompt: str, width: int = 64, height: int = 64, n: int = 1) -> jobs.JobSpec:

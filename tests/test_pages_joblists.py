@@ -3,7 +3,6 @@ Queue cancels a batch or everything (per role, after asking), History labels bat
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -14,12 +13,11 @@ from streamlit.testing.v1 import AppTest
 from lib import jobs, ui
 from lib.jobs import batches
 from lib.ui import joblist
-from tests.helpers import app_as, ensure_user
+from tests.helpers import app_as, ensure_user, wait_until
 
 
 @pytest.fixture(autouse=True)
 def _fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("PROMPTBOARD_TESTING", "1")
     monkeypatch.setenv("PROMPTBOARD_SANDBOX_LATENCY", "30")  # keep jobs queued/running
     monkeypatch.setenv("PROMPTBOARD_WORKERS", "1")
     st.cache_resource.clear()
@@ -151,10 +149,8 @@ def test_an_analyst_sees_the_queue_but_cannot_cancel_anything() -> None:
 
 def test_a_running_job_on_the_queue_shows_progress_and_elapsed_time() -> None:
     _, ids = _batch("ann", 2)
-    deadline = time.monotonic() + 20
-    while not any(j.status == jobs.RUNNING for j in jobs.load(ui.engine(), ids)):
-        assert time.monotonic() < deadline, "no job started"
-        time.sleep(0.05)
+    wait_until(lambda: any(j.status == jobs.RUNNING for j in jobs.load(ui.engine(), ids)),
+               timeout=20, what="a job of the batch to start")
     at = app_as("ann", "member", page="screens/queue.py")
     [bar] = at.get("progress")
     assert "elapsed" in bar.proto.text

@@ -1,6 +1,6 @@
 """The Quality per dollar tab of the Analytics page under AppTest: figures, roles, filters.
 
-History (see tests/test_analytics_page.py): ann one openai image at $0.04; bob three gemini
+History (tests.builders.analytics_history): ann one openai image at $0.04; bob three gemini
 images at $0.04 each (private) and a failed job; carol one stability image at $1.00.
 """
 
@@ -14,7 +14,8 @@ from streamlit.testing.v1 import AppTest
 
 from lib import ui
 from lib.gallery import queries as gallery
-from tests.test_analytics_page import _history, _page
+from tests.builders import analytics_history as _history
+from tests.helpers import analytics_page as _page
 
 pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
 

@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lib.core.text import plain
-from tests.helpers import app_as
+from tests.helpers import app_as, wait_until
 
 pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
 
@@ -89,16 +89,14 @@ def test_setting_up_a_provider_is_explained_to_admins_and_asked_of_an_admin_by_m
 
 def _spend(user: str, usd: str) -> None:
     """A finished sandbox job of ``user`` that cost ``usd``."""
-    import time
 
     from lib import jobs, ui
 
     eng = ui.engine()
     job_id = jobs.submit(eng, user, jobs.JobSpec(prompt="spent", width=64, height=64))
-    deadline = time.monotonic() + 20  # the dashboard's own workers run it
-    while eng.db.scalar("SELECT status FROM jobs WHERE id = ?", [job_id]) in jobs.ACTIVE:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: eng.db.scalar("SELECT status FROM jobs WHERE id = ?", [job_id])
+               not in jobs.ACTIVE, timeout=20,
+               what=f"job {job_id} to finish (the dashboard's own workers run it)")
     with eng.db.write() as cur:
         cur.execute("UPDATE jobs SET cost_usd = ? WHERE id = ?", [usd, job_id])
 
@@ -161,7 +159,6 @@ def test_compare_shows_a_grid_over_the_budget_before_run_and_disables_it() -> No
 
 
 def test_history_says_a_failed_sandbox_job_was_not_charged() -> None:
-    import time
 
     from lib import jobs, ui
 
@@ -169,10 +166,8 @@ def test_history_says_a_failed_sandbox_job_was_not_charged() -> None:
     eng = ui.engine()
     job_id = jobs.submit(eng, "ann", jobs.JobSpec(prompt="[[fail:safety]] refused", width=64,
                                                   height=64, n=2))
-    deadline = time.monotonic() + 20
-    while eng.db.scalar("SELECT status FROM jobs WHERE id = ?", [job_id]) in jobs.ACTIVE:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_until(lambda: eng.db.scalar("SELECT status FROM jobs WHERE id = ?", [job_id])
+               not in jobs.ACTIVE, timeout=20, what=f"job {job_id} to finish")
     at = app_as("ann", "member", page="screens/history.py")
     captions = " ".join(c.value for c in at.caption)
     assert "$0.00 (not charged)" in captions and "cost unknown" not in captions
@@ -191,7 +186,7 @@ def test_a_member_with_a_budget_of_their_own_also_sees_the_team_band() -> None:
 
 def test_the_gallery_hides_demo_images_until_asked_and_then_says_so() -> None:
     from lib import ui
-    from tests.test_gallery import add
+    from tests.builders import add_image as add
 
     at = app_as("admin", "admin", page="screens/gallery.py")
     add(ui.engine(), "real", "admin")

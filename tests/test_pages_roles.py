@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from lib import jobs, ui
 from lib.auth import accounts as auth
-from tests.helpers import ROOT, app_as, ensure_user, run_next
+from tests.helpers import ROOT, app_as, ensure_user, run_next, sign_in
 
 PAGE_FILES = {name: f"screens/{name}.py" for name in (
     "home", "generate", "history", "queue", "gallery", "analytics", "admin", "compare")}
@@ -46,7 +46,7 @@ def test_every_page_under_every_role(role: str, page: str) -> None:
         with pytest.raises(Exception):  # noqa: B017 - not in this role's navigation
             at.switch_page(PAGE_FILES[page]).run()
     direct = AppTest.from_file(str(ROOT / PAGE_FILES[page]), default_timeout=30)
-    direct.session_state["_test_user"] = user
+    sign_in(direct, user)
     direct.run()
     assert not direct.exception, [e.value for e in direct.exception]
     refused = any("not available to your role" in e.value for e in direct.error)

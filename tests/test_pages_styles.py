@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -11,7 +9,7 @@ from lib import ui
 from lib.auth import accounts as auth
 from lib.styles import library as styles
 from lib.styles import previews as style_previews
-from tests.helpers import ROOT, app_as, ensure_user
+from tests.helpers import ROOT, app_as, ensure_user, sign_in, wait_until
 
 pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
 
@@ -70,11 +68,9 @@ def test_draw_preview_queues_a_job_and_the_thumbnail_appears_when_it_is_done() -
     eng = ui.engine()
     job = style_previews.pending(eng)["cartoon"]
     assert eng.db.scalar("SELECT user_id FROM jobs WHERE id = ?", [job.job_id]) == "ann"
-    deadline = time.monotonic() + 30  # the app's own workers draw it
-    while eng.db.scalar("SELECT status FROM jobs WHERE id = ?", [job.job_id]) in (
-            "queued", "running"):
-        assert time.monotonic() < deadline, "the preview job did not finish"
-        time.sleep(0.05)
+    wait_until(lambda: eng.db.scalar("SELECT status FROM jobs WHERE id = ?", [job.job_id])
+               not in ("queued", "running"),
+               what="the preview job to finish (the app's own workers draw it)")
     at.run()
     assert not at.exception
     assert len(at.get("image")) == 1
@@ -94,7 +90,7 @@ def test_an_analyst_gets_no_styles_page_and_is_refused_at_its_address() -> None:
     assert "styles" not in auth.allowed_pages("analyst")
     ensure_user("ana", "analyst")
     at = AppTest.from_file(str(ROOT / "screens" / "styles.py"), default_timeout=30)
-    at.session_state["_test_user"] = "ana"
+    sign_in(at, "ana")
     at.run()
     assert any("not available to your role" in e.value for e in at.error)
     assert not at.get("button")

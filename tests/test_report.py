@@ -24,8 +24,8 @@ from lib.db.database import Database
 from lib.engine import Engine
 from lib.reporting import analytics as a
 from lib.reporting import report
+from tests.builders import ADMIN, BOB, NOV, add_history, add_job
 from tests.helpers import run_cli
-from tests.test_analytics import ADMIN, BOB, NOV, add_history, add_job
 
 
 @pytest.fixture

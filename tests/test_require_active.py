@@ -44,8 +44,7 @@ def _finish(eng: Engine) -> None:
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    monkeypatch.setattr(auth, "BCRYPT_ROUNDS", 4)
+def world(fast_bcrypt: None) -> Iterator[World]:
     eng = Engine(clock=TickingClock(T0))
     for name, role in (("root", "admin"), ("alice", "member"), ("eve", "admin")):
         auth.create_user(eng.db, name, name.title(), None, role, TEST_PASSWORD, now=T0)

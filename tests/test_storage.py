@@ -6,7 +6,6 @@ from __future__ import annotations
 import errno
 import os
 import shutil
-import statistics
 import subprocess
 import threading
 import time
@@ -294,19 +293,6 @@ def test_local_has_no_urls_and_tolerates_a_missing_root(tmp_path: Path) -> None:
     assert store.url("a.png") is None
     assert store.list_keys() == [] and store.usage() == (0, 0)
     assert not store.root.exists()  # reading does not create it
-
-
-def test_local_put_timing(tmp_path: Path) -> None:
-    """Median LocalStorage.put of a 1.5 MB blob (printed, not asserted: machines differ)."""
-    store = LocalStorage(tmp_path / "images")
-    blob = os.urandom(1_500_000)
-    times = []
-    for i in range(20):
-        start = time.perf_counter()
-        store.put(f"bench/{i}.png", blob, "image/png")
-        times.append(time.perf_counter() - start)
-    print(f"\nLocalStorage.put 1.5 MB: median {statistics.median(times) * 1000:.2f} ms")
-    assert store.usage() == (20, 20 * len(blob))
 
 
 # --------------------------------------------------------------------------- S3 only

@@ -14,8 +14,11 @@ from lib.core import config
 from lib.engine import Engine
 from lib.styles import library as styles
 from lib.styles import previews as style_previews
+from tests.builders import ADMIN_USER as ADMIN
+from tests.builders import ANALYST_USER as ANALYST
+from tests.builders import MEMBER_USER as MEMBER
+from tests.builders import STYLES_NOW as NOW
 from tests.helpers import TickingClock, run_next
-from tests.test_styles import ADMIN, ANALYST, MEMBER, NOW
 
 
 @pytest.fixture

@@ -4,29 +4,23 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PIL import Image
 
-from lib.auth.accounts import User
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.db.database import Database
 from lib.engine import Engine
 from lib.styles import library as styles
 from lib.styles.library import Style, StyleError
-
-NOW = datetime(2026, 11, 2, 9, 0, 0)
-
-
-def _user(name: str, role: str, disabled: bool = False) -> User:
-    return User(name, name.title(), None, role, disabled, NOW)
-
-
-ADMIN, MEMBER, ANALYST = _user("root", "admin"), _user("ann", "member"), _user("al", "analyst")
+from tests.builders import ADMIN_USER as ADMIN
+from tests.builders import ANALYST_USER as ANALYST
+from tests.builders import MEMBER_USER as MEMBER
+from tests.builders import STYLES_NOW as NOW
+from tests.builders import account as _user
 
 
 @pytest.fixture

@@ -53,7 +53,6 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "PROMPTBOARD_COMPARE_CONFIRM_CELLS": (
         "24", "Compare: a grid with more cells than this asks for confirmation before it runs"
     ),
-    "PROMPTBOARD_TESTING": ("", "tests only: `1` lets AppTest name the signed-in user"),
 }
 
 

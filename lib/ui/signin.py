@@ -2,13 +2,12 @@
 
 ``current_user`` resolves who is behind a run; the first match wins:
 
-1. Test seam: ``st.session_state["_test_user"]`` names a user. Honoured only when the process
-   has PROMPTBOARD_TESTING=1 (AppTest has no cookies); otherwise ignored with a warning.
-2. This session's sign-in, ``st.session_state["_auth_session"]`` (username, issue time, how),
+1. This session's sign-in, ``st.session_state["_auth_session"]`` (username, issue time, how),
    re-checked against the users table on every run: disabled, deleted or revoked ends it.
-3. Streamlit's own OIDC sign-in (``st.user``) when secrets have an ``[auth]`` section. The first
+   (Tests under AppTest, which has no cookies, place this record: ``tests.helpers.sign_in``.)
+2. Streamlit's own OIDC sign-in (``st.user``) when secrets have an ``[auth]`` section. The first
    sign-in creates the user row, its role mapped from the e-mail (PROMPTBOARD_OIDC_*).
-4. streamlit-authenticator's re-login cookie, read once per browser session. It is an HS256 JWT
+3. streamlit-authenticator's re-login cookie, read once per browser session. It is an HS256 JWT
    of ``{username, exp_date}`` only, so its issue time is ``exp_date - COOKIE_EXPIRY_DAYS``;
    ``auth.session_valid`` refuses it after a sign-out, a new password or a disable.
 
@@ -48,8 +47,6 @@ log = logging.getLogger(__name__)
 
 COOKIE_NAME = "promptboard_auth"
 COOKIE_EXPIRY_DAYS = 7
-TEST_USER_KEY = "_test_user"
-TESTING_ENV = "PROMPTBOARD_TESTING"
 _SESSION = "_auth_session"  # {"username", "issued_at" (ISO, naive UTC), "via"}
 _COOKIE_ACTION = "_auth_cookie_action"  # "set" | "delete", done by the next run
 _COOKIE_TRIES = "_auth_cookie_tries"  # runs that have rendered a pending "set" so far
@@ -93,20 +90,6 @@ def _end_session() -> dict[str, Any]:
     """Forget this session's sign-in; return what it was."""
     _mirror(None)
     return st.session_state.pop(_SESSION, None) or {}
-
-
-def _test_user(eng: Engine) -> User | None:
-    name = st.session_state.get(TEST_USER_KEY)
-    if not name:
-        return None
-    if os.environ.get(TESTING_ENV) != "1":
-        log.warning("ignoring session_state[%r]: %s is not 1", TEST_USER_KEY, TESTING_ENV)
-        return None
-    user = auth.get_user(eng.db, str(name))
-    if user is None or user.disabled:
-        return None
-    _mirror(user)
-    return user
 
 
 def _session_user(eng: Engine) -> User | None:
@@ -216,7 +199,7 @@ def current_user(eng: Engine, *, frame: bool = False) -> User | None:
 
     ``frame``: this is app.py's call, the first of every run; only it writes or deletes the
     re-login cookie (a component, which must be drawn once a run at most)."""
-    user = _test_user(eng) or _session_user(eng) or _oidc_user(eng)
+    user = _session_user(eng) or _oidc_user(eng)
     authenticator = None
     if user is None and not st.session_state.get(_COOKIE_CHECKED):
         st.session_state[_COOKIE_CHECKED] = True
@@ -317,7 +300,6 @@ def _sign_in_screen(eng: Engine) -> None:
 def sign_out(eng: Engine, user: User) -> None:
     """End this session and every other one of this user, drop the cookie, then rerun."""
     auth.revoke_sessions(eng.db, user.username, eng.clock.now())
-    st.session_state.pop(TEST_USER_KEY, None)
     if _end_session().get("via") == "oidc":
         st.logout()  # clears Streamlit's identity cookie too
     st.session_state[_COOKIE_ACTION] = "delete"
@@ -332,6 +314,6 @@ def account_menu(eng: Engine, user: User) -> None:
 
 
 def session_issued_at() -> datetime | None:
-    """When this browser session signed in (naive UTC), or None (no sign-in record: tests)."""
+    """When this browser session signed in (naive UTC), or None (no sign-in record)."""
     sess = st.session_state.get(_SESSION) or {}
     return datetime.fromisoformat(sess["issued_at"]) if sess.get("issued_at") else None

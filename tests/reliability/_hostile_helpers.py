@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import os
 import re
-import time
 from html.parser import HTMLParser
 from typing import Any
 
 from hypothesis import settings
 from markdown_it import MarkdownIt
 
-from tests.helpers import run_next
+from tests.helpers import run_next, wait_until
 
 SOAK = os.environ.get("PROMPTBOARD_SOAK") == "1"
 # Modest by default (the suite's time budget), thorough with PROMPTBOARD_SOAK=1.
@@ -85,9 +84,13 @@ def markup_around(body: str, marker: str = MARKER) -> list[str]:
 
 def finish_all(engine: Any) -> None:
     """Run every queued job to its end (the dashboard's own worker threads may take some)."""
-    while engine.db.scalar("SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')"):
-        if run_next(engine) is None:
-            time.sleep(0.05)  # a worker thread holds the last one: wait; no timing asserted
+    def finished() -> bool:
+        while run_next(engine) is not None:  # what a worker thread holds, wait for
+            pass
+        return not engine.db.scalar(
+            "SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')")
+
+    wait_until(finished, what="every queued job to end")
 
 
 def markdown_bodies(at: Any) -> list[str]:

@@ -30,7 +30,7 @@ from lib.gallery import downloads as gallery_zip
 from lib.gallery import queries as gallery
 from lib.reporting import analytics, ledger
 from lib.ui import signin as auth_ui
-from tests.helpers import APP, TEST_PASSWORD, app_as, ensure_user
+from tests.helpers import APP, TEST_PASSWORD, app_as, ensure_user, sign_in
 from tests.reliability._hostile_helpers import (
     finish_all,
 )
@@ -44,8 +44,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def engine(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    monkeypatch.setattr(auth, "BCRYPT_ROUNDS", 4)
+def engine(clock: FakeClock, fast_bcrypt: None) -> Iterator[Engine]:
     eng = Engine(clock=clock)
     for name, role in (("root", "admin"), ("ann", "member"), ("bob", "member"),
                        ("ana", "analyst")):
@@ -99,10 +98,8 @@ def test_a_cooled_down_account_locks_again_after_five_more_guesses(
 
 
 @pytest.fixture
-def _app_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The real sign-in path: no test seam, a fresh engine, quick bcrypt."""
-    monkeypatch.delenv("PROMPTBOARD_TESTING", raising=False)
-    monkeypatch.setattr(auth, "BCRYPT_ROUNDS", 4)
+def _app_env(fast_bcrypt: None) -> Iterator[None]:
+    """The real sign-in path, a fresh engine, quick bcrypt."""
     st.cache_resource.clear()
     yield
     st.cache_resource.clear()
@@ -155,6 +152,36 @@ def test_a_forged_or_stale_cookie_signs_nobody_in(monkeypatch: pytest.MonkeyPatc
     assert not at.exception
     assert at.title[0].value == "Sign in"
     assert at.session_state["user"] is None if "user" in at.session_state else True
+
+
+@pytest.mark.usefixtures("_app_env")
+@pytest.mark.parametrize("forged", ["old test seam", "no such account", "revoked", "disabled"])
+def test_a_session_entry_without_a_live_server_side_session_signs_nobody_in(forged: str) -> None:
+    """Session state is kept on the server, but should a bug let a client write it (a widget
+    given an ``_auth_*`` key), a name alone signs nobody in: only a session record that the
+    users table still honours does, re-checked on every run."""
+    eng = ui.engine()
+    for name, role in (("root", "admin"), ("ann", "member"), ("bob", "member")):
+        ensure_user(name, role)
+    now = eng.clock.now()
+    at = AppTest.from_file(APP, default_timeout=30)
+    if forged == "old test seam":  # what PROMPTBOARD_TESTING=1 used to honour
+        at.session_state["_test_user"] = "root"
+    elif forged == "no such account":
+        sign_in(at, "mallory")
+    elif forged == "revoked":  # issued before root signed out everywhere
+        auth.revoke_sessions(eng.db, "root", now - timedelta(minutes=30))
+        sign_in(at, "root", issued_at=now - timedelta(hours=1))
+    else:
+        auth.set_disabled(eng.db, "ann", True, now=now - timedelta(minutes=30))
+        sign_in(at, "ann")
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Sign in"
+    assert at.session_state["user"] is None if "user" in at.session_state else True
+    assert "_auth_session" not in at.session_state
+    genuine = sign_in(AppTest.from_file(APP, default_timeout=30), "bob").run()
+    assert genuine.session_state["user"].username == "bob"  # the same record, honoured
 
 
 @pytest.mark.usefixtures("_app_env")
@@ -255,7 +282,7 @@ def test_an_analyst_running_the_generate_page_directly_gets_no_form(page: str) -
     """The menu leaves these pages out for analysts; the page itself checks again."""
     ensure_user("ana", "analyst")
     at = AppTest.from_file(str(Path(APP).parent / "screens" / page), default_timeout=30)
-    at.session_state["_test_user"] = "ana"
+    sign_in(at, "ana")
     at.run()
     assert not at.exception
     assert any("not available to your role" in e.value for e in at.error)

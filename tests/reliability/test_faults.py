@@ -32,7 +32,6 @@ import errno
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -57,7 +56,7 @@ from tests.fakes import stability as s
 from tests.fakes.a1111 import GENERATE as A1111_GENERATE
 from tests.fakes.a1111 import FakeA1111
 from tests.fakes.server import Reply
-from tests.helpers import TickingClock, run_next
+from tests.helpers import TickingClock, run_next, wait_until
 from tests.reliability import invariants, report
 
 NO_JITTER = RetryPolicy(base_s=2.0, cap_s=120.0, jitter=0.0)
@@ -331,14 +330,17 @@ def engine(fleet: Fleet, migrated: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
 
 def _settled(eng: Engine, job_id: str, tries_seen: int, timeout_s: float = 30.0) -> jobs.Job:
     """Wait until the job is terminal, or back in the queue after attempt ``tries_seen + 1``."""
-    deadline = time.monotonic() + timeout_s  # a liveness bound, not a speed assertion
-    while True:
+    def settled() -> jobs.Job | None:
         job = jobs.get(eng, job_id)
         assert job is not None
-        if job.status in TERMINAL or (job.status == QUEUED and job.attempts > tries_seen):
-            return job
-        assert time.monotonic() < deadline, f"job stuck: {job.status}, {job.attempts} tries"
-        time.sleep(0.02)
+        done = job.status in TERMINAL or (job.status == QUEUED and job.attempts > tries_seen)
+        return job if done else None
+
+    def stuck() -> str:
+        job = jobs.get(eng, job_id)
+        return f"job {job_id} to settle; stuck: {job and job.status}, {job and job.attempts} tries"
+
+    return wait_until(settled, timeout=timeout_s, interval=0.02, what=stuck)
 
 
 @pytest.mark.parametrize(("cell", "persist"), _params())

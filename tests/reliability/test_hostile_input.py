@@ -185,13 +185,12 @@ def test_empty_whitespace_and_huge_prompts_get_a_clear_refusal(engine: Engine,
 # --------------------------------------------------------------------------- admin fields
 
 
+@pytest.mark.usefixtures("fast_bcrypt")
 @NO_FIXTURE_CHECK
 @given(username=ANY_TEXT, name=ANY_TEXT, email=s.none() | ANY_TEXT)
 def test_any_account_fields_are_created_or_refused_with_a_message(
-    engine: Engine, monkeypatch: pytest.MonkeyPatch, username: str, name: str,
-    email: str | None,
+    engine: Engine, username: str, name: str, email: str | None,
 ) -> None:
-    monkeypatch.setattr(auth, "BCRYPT_ROUNDS", 4)
     try:
         user = auth.create_user(engine.db, username, name, email, "member",
                                 "correct horse battery", now=engine.clock.now())
@@ -486,7 +485,7 @@ def test_every_chart_escapes_the_data_it_shows(engine: Engine, models: list[str]
                                                 users: list[str], error: str) -> None:
     """Model ids, user names and error types (any text) reach Plotly only HTML-escaped:
     trace names, category values, customdata and hover templates."""
-    from tests.test_analytics import ADMIN, add_job
+    from tests.builders import ADMIN, add_job
 
     with engine.db.write() as cur:
         cur.execute("DELETE FROM images")

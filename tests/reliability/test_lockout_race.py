@@ -36,8 +36,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def engine(clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    monkeypatch.setattr(auth, "BCRYPT_ROUNDS", 4)
+def engine(clock: FakeClock, fast_bcrypt: None) -> Iterator[Engine]:
     eng = Engine(clock=clock)
     auth.create_user(eng.db, "bob", "Bob", None, "member", TEST_PASSWORD, now=clock.now())
     yield eng

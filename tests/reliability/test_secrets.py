@@ -99,7 +99,7 @@ def log_records() -> Iterator[list[logging.LogRecord]]:
 
 
 @pytest.fixture
-def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
+def fakes(monkeypatch: pytest.MonkeyPatch, fast_bcrypt: None) -> Iterator[dict[str, Any]]:
     s = SECRETS
     made = {"gemini": FakeGemini(s["GEMINI_API_KEY"]), "openai": FakeOpenAI(s["OPENAI_API_KEY"]),
             "stability": FakeStability(s["STABILITY_API_KEY"]),
@@ -117,7 +117,6 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.setenv("A1111_URL", made["a1111"].url)
     monkeypatch.setenv("A1111_AUTH", f"sd:{s['A1111_PASSWORD']}")
     monkeypatch.setenv("PROMPTBOARD_MAX_ATTEMPTS", "1")
-    monkeypatch.setattr(auth, "BCRYPT_ROUNDS", 4)
     yield made
     for fake in made.values():
         fake.close()
