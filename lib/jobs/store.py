@@ -121,9 +121,17 @@ def cancel_one(cur: Cursor, job_id: str, status: str, user: str, now: datetime) 
 
 
 def request_cancel(cur: Cursor, job_id: str, user: str, now: datetime) -> None:
-    """Ask a running job to stop: it stays running until its worker sees the flag."""
-    transition(cur, job_id, [RUNNING], RUNNING, now, f"cancel requested by {user}",
-               cancel_requested=True)
+    """Ask a running job to stop: it stays running until its worker sees the flag and moves
+    it to cancelled. Not a move itself, so not a transition: the flag is set only while the
+    row is running, and the request is recorded as a running → running event."""
+    hit = cur.execute(
+        "UPDATE jobs SET cancel_requested = true, updated_at = ? "
+        "WHERE id = ? AND status = ? RETURNING id",
+        [now, job_id, RUNNING],
+    ).fetchall()
+    if not hit:
+        raise IllegalTransition(f"job {job_id} is not running; there is nothing to ask to stop")
+    event(cur, job_id, now, RUNNING, RUNNING, f"cancel requested by {user}")
 
 
 # --------------------------------------------------------------------------- claim, recover
