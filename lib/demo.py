@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from lib.money import costs
-from lib.imaging import images as imaging
 from lib.db.database import one_row
-from lib.providers.registry import sandbox_art
+from lib.imaging import images as imaging
+from lib.money import costs
+from lib.providers import sandbox_art
 
 if TYPE_CHECKING:
     from lib.engine import Engine

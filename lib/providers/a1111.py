@@ -35,22 +35,16 @@ from typing import Any
 
 import requests
 
-from lib.providers import http
+from lib.providers import errors, http
 from lib.providers.base import (
     DEFAULT_TIMEOUT,
     NULL_CONTEXT,
-    BadResponse,
-    Cancelled,
     Capabilities,
     GeneratedImage,
     GenerationRequest,
     GenerationResult,
     JobContext,
-    NeedsKey,
     Provider,
-    ProviderError,
-    Rejected,
-    Unavailable,
 )
 
 log = logging.getLogger(__name__)
@@ -121,7 +115,7 @@ class A1111Provider(Provider):
         """A rough GPU time from steps and count (only matters once a rate is set)."""
         try:
             steps = _int(req.extra.get("steps", DEFAULT_STEPS), "steps", 1, 500)
-        except Rejected:  # generate() says so; an estimate should not fail the submit
+        except errors.Rejected:  # generate() says so; an estimate should not fail the submit
             steps = DEFAULT_STEPS
         return {"gpu_seconds": GUESS_SECONDS_PER_STEP * steps * req.n}
 
@@ -132,7 +126,7 @@ class A1111Provider(Provider):
             _raise_for(resp, DEFAULT_SAMPLER, self._login)
         body = http.json_body(resp, LABEL)
         if not isinstance(body, list):
-            raise BadResponse("AUTOMATIC1111 sent a model list that is not a list.")
+            raise errors.BadResponse("AUTOMATIC1111 sent a model list that is not a list.")
         return [str(m["title"]) for m in body if isinstance(m, dict) and m.get("title")]
 
     def test_connection(self) -> str:
@@ -152,16 +146,17 @@ class A1111Provider(Provider):
         watcher.start()
         try:
             resp = self._call("POST", path, json=payload, timeout=self.timeout)
-        except ProviderError:
+        except errors.ProviderError:
             if interrupted.is_set():
-                raise Cancelled("Cancelled; AUTOMATIC1111 was told to stop.") from None
+                raise errors.Cancelled("Cancelled; AUTOMATIC1111 was told to stop.") from None
             raise
         finally:
             stop.set()
             watcher.join(timeout=self._poll_timeout + 1)
         wall = time.monotonic() - started
         if interrupted.is_set():
-            raise Cancelled("Cancelled; AUTOMATIC1111 was told to stop and nothing was kept.")
+            raise errors.Cancelled(
+                "Cancelled; AUTOMATIC1111 was told to stop and nothing was kept.")
         if resp.status_code != 200:
             _raise_for(resp, payload["sampler_name"], self._login)
         images, seed, job_stamp = _read(resp, req.n)
@@ -182,9 +177,10 @@ class A1111Provider(Provider):
 
     def _check_config(self) -> None:
         if not self.base_url:
-            raise NeedsKey(f"{self.label} is not configured. {self.configure_hint()}")
+            raise errors.NeedsKey(f"{self.label} is not configured. {self.configure_hint()}")
         if not self._login.ok:
-            raise NeedsKey("A1111_AUTH must look like user:password (as given to --api-auth).")
+            raise errors.NeedsKey(
+                "A1111_AUTH must look like user:password (as given to --api-auth).")
 
     def _call(self, method: str, path: str, *, timeout: float | None = None,
               **kw: Any) -> requests.Response:
@@ -209,7 +205,7 @@ class A1111Provider(Provider):
                                   timeout=self._poll_timeout)
                 if resp.status_code == 200 and not stop.is_set():
                     _report(ctx, http.json_body(resp, LABEL))
-            except ProviderError as exc:  # progress is best effort; the POST decides
+            except errors.ProviderError as exc:  # progress is best effort; the POST decides
                 log.debug("A1111 progress poll failed: %s", exc.message)
             except Exception:  # noqa: BLE001 - e.g. the job row being written elsewhere
                 log.warning("A1111 progress thread hit an error", exc_info=True)
@@ -221,9 +217,10 @@ class A1111Provider(Provider):
 def _payload(req: GenerationRequest) -> tuple[str, dict[str, Any]]:
     """The endpoint path and JSON body for a request."""
     if not (req.prompt or "").strip():
-        raise Rejected("The prompt is empty. Describe the image you want.")
+        raise errors.Rejected("The prompt is empty. Describe the image you want.")
     if not 1 <= req.n <= A1111Provider.caps.max_n:
-        raise Rejected(f"AUTOMATIC1111 makes 1 to {A1111Provider.caps.max_n} images per job.")
+        raise errors.Rejected(
+            f"AUTOMATIC1111 makes 1 to {A1111Provider.caps.max_n} images per job.")
     width, height = req.width or 512, req.height or 512
     if req.aspect_ratio and not (req.width and req.height):
         width, height = _aspect_size(req.aspect_ratio)
@@ -253,7 +250,7 @@ def _aspect_size(ratio: str) -> tuple[int, int]:
         w, h = (float(x) for x in ratio.split(":"))
         root = (w / h) ** 0.5
     except (ValueError, ZeroDivisionError):
-        raise Rejected(f"{ratio!r} is not an aspect ratio like 3:2.") from None
+        raise errors.Rejected(f"{ratio!r} is not an aspect ratio like 3:2.") from None
     return max(64, round(512 * root / 64) * 64), max(64, round(512 / root / 64) * 64)
 
 
@@ -263,7 +260,7 @@ def _int(value: Any, name: str, low: int, high: int) -> int:
     except (TypeError, ValueError):
         number = low - 1
     if not low <= number <= high:
-        raise Rejected(f"{name} must be a whole number from {low} to {high}, not {value!r}.")
+        raise errors.Rejected(f"{name} must be a whole number from {low} to {high}, not {value!r}.")
     return number
 
 
@@ -273,7 +270,7 @@ def _float(value: Any, name: str, low: float, high: float) -> float:
     except (TypeError, ValueError):
         number = low - 1
     if not low <= number <= high:
-        raise Rejected(f"{name} must be a number from {low:g} to {high:g}, not {value!r}.")
+        raise errors.Rejected(f"{name} must be a number from {low:g} to {high:g}, not {value!r}.")
     return number
 
 
@@ -296,7 +293,7 @@ def _read(resp: requests.Response, n: int) -> tuple[list[GeneratedImage], int | 
     """Images, the first seed and the job timestamp; ``info`` is JSON inside a JSON string."""
     body = http.json_body(resp, LABEL)
     if not isinstance(body, dict) or not isinstance(body.get("images"), list):
-        raise BadResponse("AUTOMATIC1111 answered without an image list. Try again.")
+        raise errors.BadResponse("AUTOMATIC1111 answered without an image list. Try again.")
     try:
         info = json.loads(body.get("info") or "{}")
     except (TypeError, ValueError):
@@ -305,7 +302,7 @@ def _read(resp: requests.Response, n: int) -> tuple[list[GeneratedImage], int | 
     first = info.get("index_of_first_image", 0)  # 1 when a grid image comes first
     blobs = body["images"][first if isinstance(first, int) else 0:][:n]
     if not blobs:
-        raise BadResponse("AUTOMATIC1111 answered without an image. Try again.")
+        raise errors.BadResponse("AUTOMATIC1111 answered without an image. Try again.")
     seeds = s if isinstance(s := info.get("all_seeds"), list) else []
     images = []
     for i, b64 in enumerate(blobs):
@@ -322,22 +319,24 @@ def _raise_for(resp: requests.Response, sampler: str, login: Login) -> None:
     """Turn a non-200 reply (``{"error","detail","body","errors"}``) into a ProviderError."""
     status, detail = resp.status_code, _detail(resp, login)
     if status == 401:
-        raise NeedsKey("AUTOMATIC1111 refused the login (401); check A1111_AUTH "
-                       "(user:password, as given to --api-auth).")
+        raise errors.NeedsKey("AUTOMATIC1111 refused the login (401); check A1111_AUTH "
+                              "(user:password, as given to --api-auth).")
     if status == 404 and "sampler" in detail.lower():
-        raise Rejected(f"AUTOMATIC1111 has no sampler {sampler!r}; pick one it lists at "
-                       "/sdapi/v1/samplers (e.g. 'Euler a', 'DPM++ 2M').")
+        raise errors.Rejected(f"AUTOMATIC1111 has no sampler {sampler!r}; pick one it lists at "
+                              "/sdapi/v1/samplers (e.g. 'Euler a', 'DPM++ 2M').")
     if status == 404:
-        raise NeedsKey(f"AUTOMATIC1111 answered 404 ({detail}); start it with --api and check "
-                       "A1111_URL.")
+        raise errors.NeedsKey(
+            f"AUTOMATIC1111 answered 404 ({detail}); start it with --api and check "
+            "A1111_URL.")
     if status == 422:
-        raise Rejected(f"AUTOMATIC1111 refused the request as invalid: {detail}")
+        raise errors.Rejected(f"AUTOMATIC1111 refused the request as invalid: {detail}")
     if status in (502, 503, 504):
-        raise Unavailable(f"AUTOMATIC1111 is not ready (HTTP {status}).")
+        raise errors.Unavailable(f"AUTOMATIC1111 is not ready (HTTP {status}).")
     if status >= 500:
-        raise Rejected(f"AUTOMATIC1111 could not make this image: {detail}. If it ran out of "
-                       "GPU memory, try a smaller size or fewer images.")
-    raise BadResponse(f"AUTOMATIC1111 answered with an unexpected HTTP {status}: {detail}")
+        raise errors.Rejected(
+            f"AUTOMATIC1111 could not make this image: {detail}. If it ran out of "
+            "GPU memory, try a smaller size or fewer images.")
+    raise errors.BadResponse(f"AUTOMATIC1111 answered with an unexpected HTTP {status}: {detail}")
 
 
 def _detail(resp: requests.Response, login: Login) -> str:

@@ -30,24 +30,17 @@ from typing import Any
 
 import requests
 
+from lib.providers import errors
 from lib.providers.base import (
     DEFAULT_TIMEOUT,
     NULL_CONTEXT,
-    BadResponse,
     Capabilities,
     GeneratedImage,
     GenerationRequest,
     GenerationResult,
     JobContext,
-    NeedsKey,
     Provider,
-    ProviderError,
-    QuotaExhausted,
-    RateLimited,
-    Rejected,
-    SafetyBlocked,
     Shutdown,
-    Unavailable,
 )
 from lib.providers.http import b64_image, clip, json_body, redact, retry_after_seconds, send
 
@@ -161,7 +154,7 @@ class OpenAIImagesProvider(Provider):
             _raise_for(resp, req.model, key)
         body = json_body(resp, LABEL)
         if not isinstance(body, dict):
-            raise BadResponse("OpenAI sent a reply we cannot read. Try again.")
+            raise errors.BadResponse("OpenAI sent a reply we cannot read. Try again.")
         images = read_images(body)
         ctx.report_progress(1.0, f"{len(images)} image(s) received")
         return GenerationResult(images=images, usage=read_usage(body.get("usage"), len(images)),
@@ -175,32 +168,35 @@ class OpenAIImagesProvider(Provider):
         """The request fields, after checking model, size, quality, count and background."""
         self.refuse_if_shut_down(req.model, self.today())
         if req.model not in MODELS:
-            raise Rejected(f"OpenAI Images has no model {req.model!r} here; choose one of "
-                           f"{', '.join(MODELS)}.")
+            raise errors.Rejected(f"OpenAI Images has no model {req.model!r} here; choose one of "
+                                  f"{', '.join(MODELS)}.")
         caps = self.caps
         if not (req.prompt or "").strip():
-            raise Rejected("The prompt is empty. Describe the image you want.")
+            raise errors.Rejected("The prompt is empty. Describe the image you want.")
         if len(req.prompt) > caps.max_prompt_chars:
-            raise Rejected(f"The prompt has {len(req.prompt):,} characters; OpenAI takes at most "
-                           f"{caps.max_prompt_chars:,}. Shorten it.")
+            raise errors.Rejected(
+                f"The prompt has {len(req.prompt):,} characters; OpenAI takes at most "
+                f"{caps.max_prompt_chars:,}. Shorten it.")
         if not 1 <= req.n <= caps.max_n:
-            raise Rejected(f"OpenAI makes 1 to {caps.max_n} images per request, not {req.n}.")
+            raise errors.Rejected(
+                f"OpenAI makes 1 to {caps.max_n} images per request, not {req.n}.")
         if len(req.reference_images) > caps.max_reference_images:
-            raise Rejected(f"OpenAI takes at most {caps.max_reference_images} reference images.")
+            raise errors.Rejected(
+                f"OpenAI takes at most {caps.max_reference_images} reference images.")
         quality = (req.quality or "medium").lower()
         if quality not in QUALITIES:
-            raise Rejected(f"OpenAI quality must be one of {', '.join(QUALITIES)}, not "
-                           f"{req.quality!r}.")
+            raise errors.Rejected(f"OpenAI quality must be one of {', '.join(QUALITIES)}, not "
+                                  f"{req.quality!r}.")
         fields: dict[str, Any] = {"model": req.model, "prompt": req.prompt, "n": req.n,
                                   "size": _size(req), "quality": quality,
                                   "output_format": "png", "moderation": "auto"}
         background = req.extra.get("background")
         if background is not None:
             if background not in BACKGROUNDS:
-                raise Rejected(f"background must be one of {', '.join(BACKGROUNDS)}.")
+                raise errors.Rejected(f"background must be one of {', '.join(BACKGROUNDS)}.")
             if background == "transparent" and req.model in NO_TRANSPARENT:
-                raise Rejected(f"{req.model} cannot make transparent backgrounds; choose "
-                               "background 'auto' or 'opaque'.")
+                raise errors.Rejected(f"{req.model} cannot make transparent backgrounds; choose "
+                                      "background 'auto' or 'opaque'.")
             fields["background"] = background
         return fields
 
@@ -208,22 +204,23 @@ class OpenAIImagesProvider(Provider):
 def _size(req: GenerationRequest) -> str:
     """The ``WxH`` to send: the asked size, the nearest one to an aspect ratio, or 1024x1024."""
     if (req.width is None) != (req.height is None):
-        raise Rejected("Set both width and height, or neither.")
+        raise errors.Rejected("Set both width and height, or neither.")
     open_size = req.model in OPEN_SIZE_MODELS
     if req.width and req.height:
         size = f"{req.width}x{req.height}"
         if open_size:
             _check_open_size(req.width, req.height)
         elif size not in PRESET_SIZES:
-            raise Rejected(f"{req.model} makes {', '.join(PRESET_SIZES)} images, not {size}. "
-                           f"Choose one of those, or {REPLACEMENT} for other sizes.")
+            raise errors.Rejected(
+                f"{req.model} makes {', '.join(PRESET_SIZES)} images, not {size}. "
+                f"Choose one of those, or {REPLACEMENT} for other sizes.")
         return size
     if req.aspect_ratio:
         try:
             w, h = (float(x) for x in req.aspect_ratio.split(":"))
             target = math.log(w / h)
         except (ValueError, ZeroDivisionError) as exc:
-            raise Rejected(f"{req.aspect_ratio!r} is not an aspect ratio like 3:2.") from exc
+            raise errors.Rejected(f"{req.aspect_ratio!r} is not an aspect ratio like 3:2.") from exc
         if open_size and 1 / 3 <= w / h <= 3:
             root = math.sqrt(w / h)  # about one megapixel, sides multiples of 16
             return f"{round(1024 * root / 16) * 16}x{round(1024 / root / 16) * 16}"
@@ -240,21 +237,21 @@ def _check_open_size(width: int, height: int) -> None:
     """gpt-image-2: sides divisible by 16, long side ≤ 3840, ≤ 3840x2160 pixels, 1:3 to 3:1."""
     size = f"{width}x{height}"
     if width % 16 or height % 16:
-        raise Rejected(f"gpt-image-2 needs both sides divisible by 16; {size} is not. Try "
-                       f"{round(width / 16) * 16}x{round(height / 16) * 16}.")
+        raise errors.Rejected(f"gpt-image-2 needs both sides divisible by 16; {size} is not. Try "
+                              f"{round(width / 16) * 16}x{round(height / 16) * 16}.")
     if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
-        raise Rejected(f"{size} is too large for gpt-image-2: the long side may be at most "
-                       f"{MAX_SIDE} and the image at most 3840x2160 pixels in area.")
+        raise errors.Rejected(f"{size} is too large for gpt-image-2: the long side may be at most "
+                              f"{MAX_SIDE} and the image at most 3840x2160 pixels in area.")
     if max(width, height) > 3 * min(width, height):
-        raise Rejected(f"{size} is too narrow for gpt-image-2: the aspect ratio must be "
-                       "between 1:3 and 3:1.")
+        raise errors.Rejected(f"{size} is too narrow for gpt-image-2: the aspect ratio must be "
+                              "between 1:3 and 3:1.")
 
 
 def read_images(body: dict[str, Any]) -> list[GeneratedImage]:
     """Images from ``data[].b64_json``; a URL or nothing at all is a BadResponse."""
     items = body.get("data")
     if not isinstance(items, list):
-        raise BadResponse("OpenAI answered without image data. Try again.")
+        raise errors.BadResponse("OpenAI answered without image data. Try again.")
     mime = {"jpeg": "image/jpeg", "webp": "image/webp"}.get(str(body.get("output_format")),
                                                             "image/png")
     images: list[GeneratedImage] = []
@@ -264,11 +261,13 @@ def read_images(body: dict[str, Any]) -> list[GeneratedImage]:
         if isinstance(item.get("b64_json"), str):
             images.append(GeneratedImage(b64_image(item["b64_json"], LABEL), mime))
         elif item.get("url"):  # GPT image models always send base64; a link means another API
-            raise BadResponse("OpenAI sent an image link instead of image data, which GPT image "
-                              "models never do. Check that OPENAI_BASE_URL points at the OpenAI "
-                              "API.")
+            raise errors.BadResponse(
+                "OpenAI sent an image link instead of image data, which GPT image "
+                "models never do. Check that OPENAI_BASE_URL points at the OpenAI "
+                "API.")
     if not images:
-        raise BadResponse("OpenAI answered without an image. Try again or rephrase the prompt.")
+        raise errors.BadResponse(
+            "OpenAI answered without an image. Try again or rephrase the prompt.")
     return images
 
 
@@ -291,12 +290,13 @@ def _raise_for(resp: requests.Response, model: str, key: str) -> None:
     """Map a non-200 reply to the error tree (see the module docstring)."""
     error = _error_for(resp, model, key)
     if error.retryable and resp.headers.get("x-should-retry", "").lower() == "false":
-        raise Rejected(f"{error.message} OpenAI asked not to retry this request; wait a while "
-                       "or change it, then try again.")
+        raise errors.Rejected(
+            f"{error.message} OpenAI asked not to retry this request; wait a while "
+            "or change it, then try again.")
     raise error
 
 
-def _error_for(resp: requests.Response, model: str, key: str) -> ProviderError:
+def _error_for(resp: requests.Response, model: str, key: str) -> errors.ProviderError:
     """The error for one reply, before the x-should-retry override."""
     try:
         body = resp.json()
@@ -312,28 +312,33 @@ def _error_for(resp: requests.Response, model: str, key: str) -> ProviderError:
         stage = (err.get("moderation_details") or {}).get("moderation_stage")
         where = {"input": " (input stage: the prompt or reference image)",
                  "output": " (output stage: the generated image)"}.get(str(stage), "")
-        return SafetyBlocked(f"OpenAI's safety system rejected this request{where}. Rephrase "
-                             "the prompt (or change the reference image) and try again.")
+        return errors.SafetyBlocked(
+            f"OpenAI's safety system rejected this request{where}. Rephrase "
+            "the prompt (or change the reference image) and try again.")
     if code in ("insufficient_quota", "billing_hard_limit_reached"):
-        return QuotaExhausted("OpenAI says the account is out of credit or at its billing "
-                              "limit. Add credit at platform.openai.com/account/billing, then "
-                              "try again.")
+        return errors.QuotaExhausted(
+            "OpenAI says the account is out of credit or at its billing "
+            "limit. Add credit at platform.openai.com/account/billing, then "
+            "try again.")
     if code == "model_not_found":
-        return Rejected(f"OpenAI has no model {model!r} for this key (retired, or not enabled "
-                        f"for the organization). Choose {REPLACEMENT}.")
+        return errors.Rejected(
+            f"OpenAI has no model {model!r} for this key (retired, or not enabled "
+            f"for the organization). Choose {REPLACEMENT}.")
     if status == 401:
-        return NeedsKey("OpenAI refused the API key. Check OPENAI_API_KEY (keys are at "
-                        "platform.openai.com/api-keys), then restart Promptboard.")
+        return errors.NeedsKey("OpenAI refused the API key. Check OPENAI_API_KEY (keys are at "
+                               "platform.openai.com/api-keys), then restart Promptboard.")
     if status == 403:
         if "verif" in message.lower():
-            return Rejected(f"OpenAI requires a verified organization for {model}: verify it at "
-                            "platform.openai.com/settings/organization/general, wait a few "
-                            "minutes, then try again.")
-        return NeedsKey(f"OpenAI refused this key for the request ({message}). Check that "
-                        f"OPENAI_API_KEY belongs to a project allowed to use {model}.")
+            return errors.Rejected(
+                f"OpenAI requires a verified organization for {model}: verify it at "
+                "platform.openai.com/settings/organization/general, wait a few "
+                "minutes, then try again.")
+        return errors.NeedsKey(f"OpenAI refused this key for the request ({message}). Check that "
+                               f"OPENAI_API_KEY belongs to a project allowed to use {model}.")
     if status == 429:
-        return RateLimited(f"OpenAI is rate limiting this key: {message}", retry_after=wait)
+        return errors.RateLimited(f"OpenAI is rate limiting this key: {message}", retry_after=wait)
     if status in (408, 409) or status >= 500:
-        return Unavailable(f"OpenAI is having trouble (HTTP {status}). Try again later if it "
-                           "persists.", retry_after=wait)
-    return Rejected(f"OpenAI refused the request: {message}")
+        return errors.Unavailable(
+            f"OpenAI is having trouble (HTTP {status}). Try again later if it "
+            "persists.", retry_after=wait)
+    return errors.Rejected(f"OpenAI refused the request: {message}")

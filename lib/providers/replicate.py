@@ -41,25 +41,16 @@ from typing import Any
 import requests
 import urllib3
 
-from lib.providers import download, http
+from lib.providers import download, errors, http
 from lib.providers.base import (
     DEFAULT_TIMEOUT,
     NULL_CONTEXT,
-    BadResponse,
-    Cancelled,
     Capabilities,
     GeneratedImage,
     GenerationRequest,
     GenerationResult,
     JobContext,
-    NeedsKey,
     Provider,
-    QuotaExhausted,
-    RateLimited,
-    Rejected,
-    SafetyBlocked,
-    Unavailable,
-    Uncertain,
 )
 
 LABEL = "Replicate"
@@ -99,7 +90,7 @@ def build_input(model: str, req: GenerationRequest) -> dict[str, Any]:
             inp["num_outputs"] = req.n
     extra = req.extra.get("input") or {}
     if not isinstance(extra, dict):
-        raise Rejected("extra input for Replicate must be a JSON object of input fields.")
+        raise errors.Rejected("extra input for Replicate must be a JSON object of input fields.")
     inp.update(extra)
     return inp
 
@@ -207,9 +198,10 @@ class ReplicateProvider(Provider):
                 requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ContentDecodingError) as exc:
             if _never_sent(exc):
-                raise Unavailable(f"Replicate could not be reached at {http.origin(url)}; "
-                                  "nothing was started. Promptboard retries on its own.") from exc
-            raise Uncertain(UNCERTAIN) from exc
+                raise errors.Unavailable(
+                    f"Replicate could not be reached at {http.origin(url)}; "
+                    "nothing was started. Promptboard retries on its own.") from exc
+            raise errors.Uncertain(UNCERTAIN) from exc
         if resp.status_code not in (200, 201, 202):
             _raise_for(resp, self.api_key, model=model.group(0))
         try:
@@ -217,7 +209,8 @@ class ReplicateProvider(Provider):
         except ValueError:
             pred = None
         if not isinstance(pred, dict) or not pred.get("id"):
-            raise Uncertain(f"Replicate's answer to the create could not be read. {UNCERTAIN}")
+            raise errors.Uncertain(
+                f"Replicate's answer to the create could not be read. {UNCERTAIN}")
         return pred
 
     def _wait(self, pred: dict[str, Any], ctx: JobContext, started: float) -> dict[str, Any]:
@@ -231,20 +224,22 @@ class ReplicateProvider(Provider):
                 text = http.clip(http.redact(str(pred.get("error") or "no reason given"),
                                              self.api_key))
                 if "nsfw" in text.lower():
-                    raise SafetyBlocked(f"Replicate's safety checker flagged the output: {text} "
-                                        "Rephrase the prompt.")
-                raise BadResponse(f"The model failed on Replicate: {text}")
+                    raise errors.SafetyBlocked(
+                        f"Replicate's safety checker flagged the output: {text} "
+                        "Rephrase the prompt.")
+                raise errors.BadResponse(f"The model failed on Replicate: {text}")
             if status == "canceled":
-                raise Cancelled("The prediction was cancelled on Replicate.")
+                raise errors.Cancelled("The prediction was cancelled on Replicate.")
             if status not in _ACTIVE:
-                raise BadResponse(f"Replicate reported an unknown status {status!r}.")
+                raise errors.BadResponse(f"Replicate reported an unknown status {status!r}.")
             _report(ctx, pred, time.monotonic() - started)
             if ctx.cancel_requested():
                 self._cancel(pred)
             if time.monotonic() > deadline:
-                raise Unavailable(f"Replicate prediction {pred.get('id')} is still {status} "
-                                  f"after {self.max_poll_s / 60:g} min; Promptboard will check "
-                                  "on it again.")
+                raise errors.Unavailable(
+                    f"Replicate prediction {pred.get('id')} is still {status} "
+                    f"after {self.max_poll_s / 60:g} min; Promptboard will check "
+                    "on it again.")
             self._sleep(self.poll_interval)
             pred = self._get({"prediction_id": pred["id"], "get": _url(pred, "get")})
 
@@ -253,9 +248,9 @@ class ReplicateProvider(Provider):
         output = pred.get("output")
         urls = [output] if isinstance(output, str) else output
         if not isinstance(urls, list) or not urls:
-            raise BadResponse("Replicate finished without any output image. Try again.")
+            raise errors.BadResponse("Replicate finished without any output image. Try again.")
         if not all(isinstance(url, str) for url in urls):
-            raise BadResponse("Replicate sent an output that is not an image URL.")
+            raise errors.BadResponse("Replicate sent an output that is not an image URL.")
         policy = download.Policy.from_env()
         images = []
         for url in urls:
@@ -280,7 +275,7 @@ class ReplicateProvider(Provider):
         url = _same_origin(state.get("get"), self.base_url) or f"{self.base_url}/predictions/{pid}"
         resp = self._send("GET", url)
         if resp.status_code == 404:
-            raise BadResponse(f"Replicate no longer knows prediction {pid}.")
+            raise errors.BadResponse(f"Replicate no longer knows prediction {pid}.")
         if resp.status_code != 200:
             _raise_for(resp, self.api_key)
         try:
@@ -288,7 +283,7 @@ class ReplicateProvider(Provider):
         except ValueError:
             pred = None
         if not isinstance(pred, dict) or not pred.get("id"):  # a blip: the retry resumes
-            raise Unavailable(f"Replicate sent an unreadable state for prediction {pid}.")
+            raise errors.Unavailable(f"Replicate sent an unreadable state for prediction {pid}.")
         return pred
 
     def _cancel(self, pred: dict[str, Any]) -> None:
@@ -299,12 +294,13 @@ class ReplicateProvider(Provider):
         try:
             resp = self._send("POST", url)
             confirmed = resp.status_code < 300
-        except Unavailable:
+        except errors.Unavailable:
             confirmed = False
         if confirmed:
-            raise Cancelled("Cancelled; Replicate stopped the prediction.")
-        raise Cancelled(f"Cancelled here, but Replicate did not confirm stopping prediction "
-                        f"{pid}; it may still run and bill. Check replicate.com/predictions.")
+            raise errors.Cancelled("Cancelled; Replicate stopped the prediction.")
+        raise errors.Cancelled(
+            f"Cancelled here, but Replicate did not confirm stopping prediction "
+            f"{pid}; it may still run and bill. Check replicate.com/predictions.")
 
 
 # --------------------------------------------------------------------------- helpers
@@ -314,17 +310,19 @@ def _model(model: str | None) -> re.Match[str]:
     """``owner/name`` or ``owner/name:version``, each part safe to put in a URL path."""
     found = _MODEL.fullmatch(model or "")
     if not found:
-        raise Rejected(f"{model!r} is not a Replicate model id. Use owner/name or "
-                       "owner/name:version: letters, digits, '-', '_' and '.', each part "
-                       "starting with a letter, digit, '-' or '_' (so no '.' or '..' parts).")
+        raise errors.Rejected(
+            f"{model!r} is not a Replicate model id. Use owner/name or "
+            "owner/name:version: letters, digits, '-', '_' and '.', each part "
+            "starting with a letter, digit, '-' or '_' (so no '.' or '..' parts).")
     return found
 
 
 def _aspect(req: GenerationRequest) -> str:
     if req.aspect_ratio:
         if req.aspect_ratio not in FLUX_ASPECTS:
-            raise Rejected(f"FLUX on Replicate takes the aspect ratios {', '.join(FLUX_ASPECTS)}"
-                           f", not {req.aspect_ratio}.")
+            raise errors.Rejected(
+                f"FLUX on Replicate takes the aspect ratios {', '.join(FLUX_ASPECTS)}"
+                f", not {req.aspect_ratio}.")
         return req.aspect_ratio
     if req.width and req.height:
         want = math.log(req.width / req.height)
@@ -385,22 +383,24 @@ def _raise_for(resp: requests.Response, key: str | None, model: str | None = Non
         detail = str(body.get("detail") or body.get("title") or "")
     detail = http.clip(http.redact(detail or resp.text or resp.reason or "no details", key))
     if status == 401:
-        raise NeedsKey("Replicate refused the API token (401). Check REPLICATE_API_TOKEN in the "
-                       "environment or .streamlit/secrets.toml.")
+        raise errors.NeedsKey(
+            "Replicate refused the API token (401). Check REPLICATE_API_TOKEN in the "
+            "environment or .streamlit/secrets.toml.")
     if status == 402:
-        raise QuotaExhausted("Replicate says the account is out of credit; add billing at "
-                             f"replicate.com/account/billing. ({detail})")
+        raise errors.QuotaExhausted("Replicate says the account is out of credit; add billing at "
+                                    f"replicate.com/account/billing. ({detail})")
     if status == 404:
-        raise Rejected(f"Replicate has no model {model or ''} (404: {detail}). Check the "
-                       "owner/name and version.")
+        raise errors.Rejected(f"Replicate has no model {model or ''} (404: {detail}). Check the "
+                              "owner/name and version.")
     if status == 429:
         hinted = re.search(r"~\s*(\d+(?:\.\d+)?)\s*s", detail)
         wait = http.retry_after_seconds(resp.headers)
         if wait is None and hinted:
             wait = float(hinted.group(1))
-        raise RateLimited(f"Replicate is rate limiting this account: {detail}", retry_after=wait)
+        raise errors.RateLimited(
+            f"Replicate is rate limiting this account: {detail}", retry_after=wait)
     if status >= 500:
-        raise Unavailable(f"Replicate is having trouble (HTTP {status}).")
+        raise errors.Unavailable(f"Replicate is having trouble (HTTP {status}).")
     if status in (400, 403, 409, 413, 422):
-        raise Rejected(f"Replicate refused the request (HTTP {status}): {detail}")
-    raise BadResponse(f"Replicate answered with an unexpected HTTP {status}: {detail}")
+        raise errors.Rejected(f"Replicate refused the request (HTTP {status}): {detail}")
+    raise errors.BadResponse(f"Replicate answered with an unexpected HTTP {status}: {detail}")

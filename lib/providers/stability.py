@@ -27,23 +27,15 @@ from typing import Any, ClassVar
 
 import requests
 
-from lib.providers import http
+from lib.providers import errors, http
 from lib.providers.base import (
     NULL_CONTEXT,
-    BadResponse,
-    Cancelled,
     Capabilities,
     GeneratedImage,
     GenerationRequest,
     GenerationResult,
     JobContext,
-    NeedsKey,
     Provider,
-    QuotaExhausted,
-    RateLimited,
-    Rejected,
-    SafetyBlocked,
-    Unavailable,
 )
 
 SD3_MODELS = (
@@ -100,13 +92,13 @@ class StabilityProvider(Provider):
         endpoint, fields, files = _form(req)
         fmt = str(req.extra.get("response_format") or self.response_format)
         if fmt not in ("image", "json"):
-            raise Rejected(f"response_format must be 'image' or 'json', not {fmt!r}.")
+            raise errors.Rejected(f"response_format must be 'image' or 'json', not {fmt!r}.")
         images: list[GeneratedImage] = []
         request_ids: list[str] = []
         for i in range(req.n):
             if i and ctx.cancel_requested():
-                raise Cancelled(f"Cancelled after {i} of {req.n} images; Stability charged "
-                                "for those, but they were not kept.")
+                raise errors.Cancelled(f"Cancelled after {i} of {req.n} images; Stability charged "
+                                       "for those, but they were not kept.")
             ctx.report_progress(i / req.n, f"image {i + 1} of {req.n}")
             seed = 0 if req.seed is None else (req.seed + i) % (MAX_SEED + 1)
             image, request_id = self._one(key, endpoint, {**fields, "seed": str(seed)}, files,
@@ -138,7 +130,7 @@ class StabilityProvider(Provider):
         if resp.status_code == 200:
             return "Connected; Stability accepted the API key."
         _raise_for(resp, key)
-        raise BadResponse(f"Stability answered the check with HTTP {resp.status_code}.")
+        raise errors.BadResponse(f"Stability answered the check with HTTP {resp.status_code}.")
 
     def _one(self, key: str, endpoint: str, fields: dict[str, str],
              files: dict[str, Any], fmt: str) -> tuple[GeneratedImage, str | None]:
@@ -154,7 +146,8 @@ class StabilityProvider(Provider):
         if fmt == "json":
             body = http.json_body(resp, LABEL)
             if not isinstance(body, dict):
-                raise BadResponse("Stability answered with JSON that holds no image. Try again.")
+                raise errors.BadResponse(
+                    "Stability answered with JSON that holds no image. Try again.")
             finish, seed = body.get("finish_reason"), body.get("seed")
             image = str(body.get("image") or "")
             data = b"" if finish == "CONTENT_FILTERED" else http.b64_image(image, LABEL)
@@ -164,13 +157,13 @@ class StabilityProvider(Provider):
             data = resp.content
             mime = resp.headers.get("content-type", "").split(";")[0].strip()
         if finish == "CONTENT_FILTERED":
-            raise SafetyBlocked(
+            raise errors.SafetyBlocked(
                 "Stability's safety filter flagged this image (finish reason CONTENT_FILTERED) "
                 "and sent it blurred, so Promptboard did not keep it; the credits may still be "
                 "charged. Rephrase the prompt and try again."
             )
         if not data or (fmt == "image" and not mime.startswith("image/")):
-            raise BadResponse("Stability answered without an image. Try again.")
+            raise errors.BadResponse("Stability answered without an image. Try again.")
         return GeneratedImage(data, mime, _int_or_none(seed)), request_id
 
 
@@ -185,26 +178,30 @@ def _headers(key: str, fmt: str) -> dict[str, str]:
 def _form(req: GenerationRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
     """Endpoint, text fields and file parts for a request (multipart even without a file)."""
     if req.model not in MODELS:
-        raise Rejected(f"Stability has no model {req.model!r}; choose one of {', '.join(MODELS)}.")
+        raise errors.Rejected(
+            f"Stability has no model {req.model!r}; choose one of {', '.join(MODELS)}.")
     prompt = (req.prompt or "").strip()
     if not prompt:
-        raise Rejected("The prompt is empty. Describe the image you want.")
+        raise errors.Rejected("The prompt is empty. Describe the image you want.")
     if len(req.prompt) > 10_000:
-        raise Rejected(f"The prompt has {len(req.prompt):,} characters; Stability takes 10,000.")
+        raise errors.Rejected(
+            f"The prompt has {len(req.prompt):,} characters; Stability takes 10,000.")
     if not 1 <= req.n <= StabilityProvider.caps.max_n:
-        raise Rejected(f"Stability makes 1 to {StabilityProvider.caps.max_n} images per job.")
+        raise errors.Rejected(
+            f"Stability makes 1 to {StabilityProvider.caps.max_n} images per job.")
     if req.seed is not None and not 0 <= req.seed <= MAX_SEED:
-        raise Rejected(f"A Stability seed is between 0 and {MAX_SEED:,}, not {req.seed}.")
+        raise errors.Rejected(f"A Stability seed is between 0 and {MAX_SEED:,}, not {req.seed}.")
     fields = {"prompt": req.prompt, "output_format": "png"}
     if req.negative_prompt:
         fields["negative_prompt"] = req.negative_prompt
     sd3 = req.model in SD3_MODELS
     if req.style_preset:
         if sd3:
-            raise Rejected(f"{req.model} takes no style preset; use core or ultra for one.")
+            raise errors.Rejected(f"{req.model} takes no style preset; use core or ultra for one.")
         if req.style_preset not in STYLE_PRESETS:
-            raise Rejected(f"Unknown Stability style preset {req.style_preset!r}; choose one "
-                           f"of {', '.join(STYLE_PRESETS)}.")
+            raise errors.Rejected(
+                f"Unknown Stability style preset {req.style_preset!r}; choose one "
+                f"of {', '.join(STYLE_PRESETS)}.")
         fields["style_preset"] = req.style_preset
     if sd3:
         fields["model"] = req.model
@@ -214,8 +211,8 @@ def _form(req: GenerationRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
     files: dict[str, Any] = {"none": ""}  # forces multipart/form-data for text-only calls
     if req.reference_images:
         if req.model == "core":
-            raise Rejected("Stable Image Core takes no reference image; choose ultra or an "
-                           "sd3 model for image-to-image.")
+            raise errors.Rejected("Stable Image Core takes no reference image; choose ultra or an "
+                                  "sd3 model for image-to-image.")
         strength = _number(req.extra.get("strength", 0.6), "strength", 0, 1)
         files = {"image": ("reference.png", req.reference_images[0], "image/png")}
         fields["strength"] = f"{strength:g}"
@@ -232,8 +229,8 @@ def _aspect(req: GenerationRequest) -> str:
     """The requested aspect ratio, or the supported one closest to width:height."""
     if req.aspect_ratio:
         if req.aspect_ratio not in ASPECT_RATIOS:
-            raise Rejected(f"Stability takes the aspect ratios {', '.join(ASPECT_RATIOS)}, "
-                           f"not {req.aspect_ratio}.")
+            raise errors.Rejected(f"Stability takes the aspect ratios {', '.join(ASPECT_RATIOS)}, "
+                                  f"not {req.aspect_ratio}.")
         return req.aspect_ratio
     if req.width and req.height:
         want = math.log(req.width / req.height)
@@ -252,7 +249,7 @@ def _number(value: Any, name: str, low: float, high: float) -> float:
     except (TypeError, ValueError):
         number = math.nan
     if not low <= number <= high:
-        raise Rejected(f"{name} must be a number from {low:g} to {high:g}, not {value!r}.")
+        raise errors.Rejected(f"{name} must be a number from {low:g} to {high:g}, not {value!r}.")
     return number
 
 
@@ -271,26 +268,29 @@ def _raise_for(resp: requests.Response, key: str | None) -> None:
     status = resp.status_code
     name, text = _error_body(resp, key)
     if status == 401:
-        raise NeedsKey(f"Stability refused the API key (401: {text}). Check STABILITY_API_KEY "
-                       "in the environment or .streamlit/secrets.toml.")
+        raise errors.NeedsKey(
+            f"Stability refused the API key (401: {text}). Check STABILITY_API_KEY "
+            "in the environment or .streamlit/secrets.toml.")
     if status == 402 or name == "payment_required":
-        raise QuotaExhausted("Stability says the account is out of credits; buy credits at "
-                             "platform.stability.ai, then try again.")
+        raise errors.QuotaExhausted("Stability says the account is out of credits; buy credits at "
+                                    "platform.stability.ai, then try again.")
     if status == 403 and name == "content_moderation":
-        raise SafetyBlocked(f"Stability's content moderation refused this request ({text}). "
-                            "Rephrase the prompt or use another reference image.")
+        raise errors.SafetyBlocked(f"Stability's content moderation refused this request ({text}). "
+                                   "Rephrase the prompt or use another reference image.")
     if status == 413:
-        raise Rejected("The request was too large for Stability (over 10 MiB); use a smaller "
-                       "reference image.")
+        raise errors.Rejected(
+            "The request was too large for Stability (over 10 MiB); use a smaller "
+            "reference image.")
     if status == 429:
         wait = http.retry_after_seconds(resp.headers)
-        raise RateLimited("Stability is rate limiting this account (over 150 requests in 10 s).",
-                          retry_after=RATE_LIMIT_WAIT_S if wait is None else wait)
+        raise errors.RateLimited(
+            "Stability is rate limiting this account (over 150 requests in 10 s).",
+            retry_after=RATE_LIMIT_WAIT_S if wait is None else wait)
     if status == 408 or status >= 500:
-        raise Unavailable(f"Stability is having trouble (HTTP {status}: {text}).")
+        raise errors.Unavailable(f"Stability is having trouble (HTTP {status}: {text}).")
     if 400 <= status < 500:
-        raise Rejected(f"Stability rejected the request (HTTP {status}): {text}")
-    raise BadResponse(f"Stability answered with an unexpected HTTP {status}.")
+        raise errors.Rejected(f"Stability rejected the request (HTTP {status}): {text}")
+    raise errors.BadResponse(f"Stability answered with an unexpected HTTP {status}.")
 
 
 def _error_body(resp: requests.Response, key: str | None) -> tuple[str, str]:
