@@ -35,7 +35,7 @@ from typing import Any
 
 import requests
 
-from lib.providers import errors, http
+from lib.providers import errors, http, sizing
 from lib.providers.base import (
     DEFAULT_TIMEOUT,
     NULL_CONTEXT,
@@ -246,12 +246,7 @@ def _payload(req: GenerationRequest) -> tuple[str, dict[str, Any]]:
 
 def _aspect_size(ratio: str) -> tuple[int, int]:
     """About 512² pixels in a ``W:H`` ratio, sides multiples of 64."""
-    try:
-        w, h = (float(x) for x in ratio.split(":"))
-        root = (w / h) ** 0.5
-    except (ValueError, ZeroDivisionError):
-        raise errors.Rejected(f"{ratio!r} is not an aspect ratio like 3:2.") from None
-    return max(64, round(512 * root / 64) * 64), max(64, round(512 / root / 64) * 64)
+    return sizing.size_for_ratio(ratio, 512, 64)
 
 
 def _int(value: Any, name: str, low: int, high: int) -> int:

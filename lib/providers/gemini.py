@@ -32,7 +32,7 @@ from typing import Any
 
 import requests
 
-from lib.providers import errors
+from lib.providers import errors, sizing
 from lib.providers.base import (
     NULL_CONTEXT,
     Capabilities,
@@ -230,13 +230,7 @@ def _aspect_ratio(req: GenerationRequest, allowed: tuple[str, ...]) -> str | Non
                 f"of {', '.join(allowed)}.")
         return ratio
     if req.width and req.height:
-        target = math.log(req.width / req.height)
-
-        def distance(r: str) -> float:
-            w, h = r.split(":")
-            return abs(math.log(int(w) / int(h)) - target)
-
-        return min(allowed, key=distance)
+        return sizing.nearest(req.width, req.height, allowed)
     return None
 
 

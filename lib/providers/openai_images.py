@@ -30,7 +30,7 @@ from typing import Any
 
 import requests
 
-from lib.providers import errors
+from lib.providers import errors, sizing
 from lib.providers.base import (
     DEFAULT_TIMEOUT,
     NULL_CONTEXT,
@@ -216,20 +216,10 @@ def _size(req: GenerationRequest) -> str:
                 f"Choose one of those, or {REPLACEMENT} for other sizes.")
         return size
     if req.aspect_ratio:
-        try:
-            w, h = (float(x) for x in req.aspect_ratio.split(":"))
-            target = math.log(w / h)
-        except (ValueError, ZeroDivisionError) as exc:
-            raise errors.Rejected(f"{req.aspect_ratio!r} is not an aspect ratio like 3:2.") from exc
-        if open_size and 1 / 3 <= w / h <= 3:
-            root = math.sqrt(w / h)  # about one megapixel, sides multiples of 16
-            return f"{round(1024 * root / 16) * 16}x{round(1024 / root / 16) * 16}"
-
-        def distance(s: str) -> float:
-            sw, sh = s.split("x")
-            return abs(math.log(int(sw) / int(sh)) - target)
-
-        return min(PRESET_SIZES, key=distance)
+        ratio = sizing.ratio_of(req.aspect_ratio)
+        if open_size and 1 / 3 <= ratio <= 3:  # about one megapixel, sides multiples of 16
+            return "{}x{}".format(*sizing.size_for_ratio(req.aspect_ratio, 1024, 16))
+        return sizing.nearest(ratio, 1, PRESET_SIZES)
     return "1024x1024"
 
 

@@ -41,7 +41,7 @@ from typing import Any
 import requests
 import urllib3
 
-from lib.providers import download, errors, http
+from lib.providers import download, errors, http, sizing
 from lib.providers.base import (
     DEFAULT_TIMEOUT,
     NULL_CONTEXT,
@@ -325,9 +325,7 @@ def _aspect(req: GenerationRequest) -> str:
                 f", not {req.aspect_ratio}.")
         return req.aspect_ratio
     if req.width and req.height:
-        want = math.log(req.width / req.height)
-        return min(FLUX_ASPECTS, key=lambda r: abs(
-            math.log(int(r.split(":")[0]) / int(r.split(":")[1])) - want))
+        return sizing.nearest(req.width, req.height, FLUX_ASPECTS)
     return "1:1"
 
 

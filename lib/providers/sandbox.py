@@ -43,7 +43,7 @@ import requests
 from PIL import Image, ImageOps
 
 from lib.core import config
-from lib.providers import errors
+from lib.providers import errors, sizing
 from lib.providers.base import (
     DEFAULT_TIMEOUT,
     NULL_CONTEXT,
@@ -254,11 +254,7 @@ def _checked_size(req: GenerationRequest) -> tuple[int, int]:
 
 def aspect_size(ratio: str) -> tuple[int, int]:
     """About one megapixel in a ``"W:H"`` ratio, sides rounded to multiples of 64."""
-    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*:\s*(\d+(?:\.\d+)?)\s*", ratio)
-    if not found or not float(found.group(1)) or not float(found.group(2)):
-        raise errors.Rejected(f"{ratio!r} is not an aspect ratio like 16:9.")
-    root = math.sqrt(float(found.group(1)) / float(found.group(2)))
-    return round(1024 * root / 64) * 64, round(1024 / root / 64) * 64
+    return sizing.size_for_ratio(ratio, 1024, 64)
 
 
 def _reference(req: GenerationRequest, width: int, height: int) -> Image.Image | None:

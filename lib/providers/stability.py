@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import requests
 
-from lib.providers import errors, http
+from lib.providers import errors, http, sizing
 from lib.providers.base import (
     NULL_CONTEXT,
     Capabilities,
@@ -233,13 +233,7 @@ def _aspect(req: GenerationRequest) -> str:
                                   f"not {req.aspect_ratio}.")
         return req.aspect_ratio
     if req.width and req.height:
-        want = math.log(req.width / req.height)
-
-        def distance(ratio: str) -> float:
-            w, h = ratio.split(":")
-            return abs(math.log(int(w) / int(h)) - want)
-
-        return min(ASPECT_RATIOS, key=distance)
+        return sizing.nearest(req.width, req.height, ASPECT_RATIOS)
     return "1:1"
 
 
