@@ -13,7 +13,8 @@ from ``X-Process-Time`` (else wall time), priced at 0 unless an admin sets a rat
     404 other (no API at that address)   NeedsKey       no   start it with --api
     422 validation                       Rejected       no
     500 (OOM, NaNs, bad checkpoint)      Rejected       no   the same request fails again
-    502, 503, 504 (a proxy, start-up)    Unavailable    yes
+    502, 503, 504 (a proxy, start-up)    Unavailable    yes  Retry-After if sent
+    other statuses                       the base's default map (errors.status_error)
     timeout, refused, reset              Unavailable    yes
     200 without a readable image         BadResponse    no
     cancelled while running              Cancelled      -
@@ -84,6 +85,8 @@ class A1111Provider(Provider):
 
     id = "a1111"
     label = "AUTOMATIC1111 / Forge (local)"
+    short_label = LABEL
+    hint = "Is it running, with --api?"
     key_env = None
     base_url_env = "A1111_URL"
     default_base_url = None
@@ -96,6 +99,7 @@ class A1111Provider(Provider):
         models=("default",), default_model="default", open_models=True, sizes=SIZES,
         default_size="512x512", max_n=8, max_reference_images=1, negative_prompt=True,
         seed=True, max_prompt_chars=10_000, reports_progress=True, cancellable=True,
+        open_sizes=True,
     )
 
     def __init__(
@@ -129,6 +133,10 @@ class A1111Provider(Provider):
             raise errors.BadResponse("AUTOMATIC1111 sent a model list that is not a list.")
         return [str(m["title"]) for m in body if isinstance(m, dict) and m.get("title")]
 
+    def check_special(self, req: GenerationRequest) -> None:
+        """steps, cfg_scale and strength in range, and a readable aspect ratio."""
+        _payload(req)
+
     def test_connection(self) -> str:
         """List the checkpoints: proves the address, the API flag and the login."""
         titles = self.list_models()
@@ -138,6 +146,7 @@ class A1111Provider(Provider):
     def generate(self, req: GenerationRequest, ctx: JobContext = NULL_CONTEXT) -> GenerationResult:
         """One blocking call for all images, watched by a progress/cancel thread."""
         self._check_config()
+        self.check(req)
         path, payload = _payload(req)
         stop, interrupted = threading.Event(), threading.Event()
         watcher = threading.Thread(target=self._watch, args=(ctx, stop, interrupted),
@@ -185,11 +194,7 @@ class A1111Provider(Provider):
     def _call(self, method: str, path: str, *, timeout: float | None = None,
               **kw: Any) -> requests.Response:
         self._check_config()
-        return http.send(
-            self.session, method, f"{self.base_url}{path}", label=LABEL,
-            timeout=self.timeout if timeout is None else timeout, auth=self._login.pair,
-            hint="Is it running, with --api?", **kw,
-        )
+        return self._send(method, path, timeout=timeout, auth=self._login.pair, **kw)
 
     def _watch(self, ctx: JobContext, stop: threading.Event,
                interrupted: threading.Event) -> None:
@@ -216,11 +221,6 @@ class A1111Provider(Provider):
 
 def _payload(req: GenerationRequest) -> tuple[str, dict[str, Any]]:
     """The endpoint path and JSON body for a request."""
-    if not (req.prompt or "").strip():
-        raise errors.Rejected("The prompt is empty. Describe the image you want.")
-    if not 1 <= req.n <= A1111Provider.caps.max_n:
-        raise errors.Rejected(
-            f"AUTOMATIC1111 makes 1 to {A1111Provider.caps.max_n} images per job.")
     width, height = req.width or 512, req.height or 512
     if req.aspect_ratio and not (req.width and req.height):
         width, height = _aspect_size(req.aspect_ratio)
@@ -326,12 +326,13 @@ def _raise_for(resp: requests.Response, sampler: str, login: Login) -> None:
     if status == 422:
         raise errors.Rejected(f"AUTOMATIC1111 refused the request as invalid: {detail}")
     if status in (502, 503, 504):
-        raise errors.Unavailable(f"AUTOMATIC1111 is not ready (HTTP {status}).")
+        raise errors.Unavailable(f"AUTOMATIC1111 is not ready (HTTP {status}).",
+                                 retry_after=http.retry_after_seconds(resp.headers))
     if status >= 500:
         raise errors.Rejected(
             f"AUTOMATIC1111 could not make this image: {detail}. If it ran out of "
             "GPU memory, try a smaller size or fewer images.")
-    raise errors.BadResponse(f"AUTOMATIC1111 answered with an unexpected HTTP {status}: {detail}")
+    raise errors.status_error(status, LABEL, detail, http.retry_after_seconds(resp.headers))
 
 
 def _detail(resp: requests.Response, login: Login) -> str:

@@ -110,3 +110,36 @@ ERROR_TYPES: dict[str, type[ProviderError]] = {
         Cancelled,
     )
 }
+
+
+def status_error(status: int, label: str, detail: str, retry_after: float | None = None,
+                 *, name: str = "") -> ProviderError:
+    """The default error for an HTTP error status; providers intercept only their own codes.
+
+    ``detail`` is the provider's own words, already redacted and clipped; ``name`` is its
+    name for the status, if any ("INTERNAL"), shown next to the number. The retryable
+    statuses follow providers.md §0, and every retryable one carries ``retry_after``::
+
+        401                  NeedsKey
+        402                  QuotaExhausted
+        429                  RateLimited     retry_after
+        408, 409, 5xx        Unavailable     retry_after
+        other 4xx            Rejected
+        anything else        BadResponse
+    """
+    if status == 401:
+        return NeedsKey(f"{label} refused the key (HTTP 401): {detail}")
+    if status == 402:
+        return QuotaExhausted(f"{label} says the account is out of credit (HTTP 402): {detail}")
+    if status == 429:
+        return RateLimited(f"{label} is rate limiting this account: {detail}",
+                           retry_after=retry_after)
+    if status in (408, 409) or status >= 500:
+        what = f"HTTP {status} {name}".strip()
+        if detail and detail != f"HTTP {status}":
+            what = f"{what}: {detail}"
+        return Unavailable(f"{label} is having trouble ({what}). Try again later if it "
+                           "persists.", retry_after=retry_after)
+    if 400 <= status < 500:
+        return Rejected(f"{label} refused the request: {detail} (HTTP {status})")
+    return BadResponse(f"{label} answered with an unexpected HTTP {status}: {detail}")

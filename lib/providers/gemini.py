@@ -19,7 +19,7 @@ Status and body → error, in one place (``_raise_for`` and ``_read_images``)::
     404                                          Rejected        the replacement, or a live model
     429 QuotaFailure quotaId ...PerDay...        QuotaExhausted  not retried
     429 other                                    RateLimited     retry_after = RetryInfo.retryDelay
-    408, 5xx, timeout, refused, reset            Unavailable     retried
+    408, 409, 5xx, timeout, refused, reset       Unavailable     retried (Retry-After if sent)
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ from lib.providers.gemini_models import (
     PRO,
     SHUTDOWNS,
 )
-from lib.providers.http import b64_image, clip, json_body, redact, retry_after_seconds, send
+from lib.providers.http import b64_image, clip, json_body, redact, retry_after_seconds
 
 LABEL = "Gemini"
 
@@ -79,6 +79,8 @@ class GeminiProvider(Provider):
 
     id = "gemini"
     label = "Google Gemini"
+    short_label = LABEL
+    hint = "Check GEMINI_BASE_URL if you set it."
     key_env = "GEMINI_API_KEY"
     base_url_env = "GEMINI_BASE_URL"
     default_base_url = "https://generativelanguage.googleapis.com/v1beta"
@@ -106,10 +108,13 @@ class GeminiProvider(Provider):
             aspect_ratios=ASPECT_RATIOS + spec.extra_ratios,
         )
 
-    def preflight(self, req: GenerationRequest) -> None:
-        """Shut-down models, unsupported sizes, ratios and reference counts are refused."""
-        self.refuse_if_shut_down(req.model, self.today())
-        build_body(req)
+    def auth_headers(self, url: str) -> dict[str, str]:
+        """The key in ``x-goog-api-key`` (never ``?key=``, which leaks into logs)."""
+        return {"x-goog-api-key": self.require_key()}
+
+    def check_special(self, req: GenerationRequest) -> None:
+        """Only Gemini image models; image sizes worded as sizes (2.5 Flash is 1K only)."""
+        generation_config(req)
 
     def typical_usage(self, req: GenerationRequest) -> dict[str, float]:
         """Tokens a call like this usually reports (providers.md §1 token table)."""
@@ -125,9 +130,7 @@ class GeminiProvider(Provider):
         """Look up the default model with the key; a short message or the mapped error."""
         key = self.require_key()
         model = self.caps.default_model
-        resp = send(self.session, "GET", f"{self.base_url}/models/{model}", timeout=self.timeout,
-                    label=LABEL, hint="Check GEMINI_BASE_URL if you set it.",
-                    headers={"x-goog-api-key": key})
+        resp = self._send("GET", f"/models/{model}")
         if resp.status_code != 200:
             _raise_for(resp, model, key)
         return f"Gemini answered: {model} is available to this key."
@@ -135,7 +138,7 @@ class GeminiProvider(Provider):
     def generate(self, req: GenerationRequest, ctx: JobContext = NULL_CONTEXT) -> GenerationResult:
         """Make ``req.n`` images, one call each, reporting progress after every image."""
         key = self.require_key()
-        self.refuse_if_shut_down(req.model, self.today())
+        self.check(req)
         body = build_body(req)
         images: list[GeneratedImage] = []
         usage: dict[str, float] = {}
@@ -161,10 +164,7 @@ class GeminiProvider(Provider):
     def _call(self, model: str, body: dict[str, Any],
               key: str) -> tuple[list[GeneratedImage], dict[str, float], str | None]:
         """One generateContent call: images, usage and response id."""
-        resp = send(self.session, "POST", f"{self.base_url}/models/{model}:generateContent",
-                    timeout=self.timeout, label=LABEL,
-                    hint="Check GEMINI_BASE_URL if you set it.",
-                    headers={"x-goog-api-key": key}, json=body)
+        resp = self._send("POST", f"/models/{model}:generateContent", json=body)
         if resp.status_code != 200:
             _raise_for(resp, model, key)
         data = json_body(resp, LABEL)
@@ -179,24 +179,21 @@ class GeminiProvider(Provider):
 
 
 def build_body(req: GenerationRequest) -> dict[str, Any]:
-    """The camelCase generateContent body, after checking the request against the model."""
+    """The camelCase generateContent body (``generation_config`` checks model, size, ratio)."""
+    config = generation_config(req)
+    parts: list[dict[str, Any]] = [{"text": req.prompt}]
+    for ref in req.reference_images:  # lib.imaging.images hands providers validated PNG bytes
+        parts.append({"inlineData": {"mimeType": "image/png",
+                                     "data": base64.b64encode(ref).decode("ascii")}})
+    return {"contents": [{"role": "user", "parts": parts}], "generationConfig": config}
+
+
+def generation_config(req: GenerationRequest) -> dict[str, Any]:
+    """``generationConfig`` for the request's model, size and ratio (Rejected if it has none)."""
     spec = MODEL_SPECS.get(req.model)
     if spec is None:
         raise errors.Rejected(f"Gemini has no image model {req.model!r}; choose one of "
                               f"{', '.join(MODELS)}.")
-    caps = GeminiProvider.caps
-    if not (req.prompt or "").strip():
-        raise errors.Rejected("The prompt is empty. Describe the image you want.")
-    if len(req.prompt) > caps.max_prompt_chars:
-        raise errors.Rejected(
-            f"The prompt has {len(req.prompt):,} characters; Gemini takes at most "
-            f"{caps.max_prompt_chars:,} here. Shorten it.")
-    if not 1 <= req.n <= caps.max_n:
-        raise errors.Rejected(f"Gemini makes 1 to {caps.max_n} images per job, not {req.n}.")
-    if len(req.reference_images) > spec.max_refs:
-        raise errors.Rejected(
-            f"{req.model} takes at most {spec.max_refs} reference images, not "
-            f"{len(req.reference_images)}. Remove some or choose a Gemini 3 model.")
     image_config: dict[str, str] = {}
     ratio = _aspect_ratio(req, ASPECT_RATIOS + spec.extra_ratios)
     if ratio:
@@ -210,14 +207,10 @@ def build_body(req: GenerationRequest) -> dict[str, Any]:
                 "for 2K and 4K.")
         if len(spec.image_sizes) > 1:  # 2.5 Flash is 1K only: it gets no imageSize at all
             image_config["imageSize"] = size
-    parts: list[dict[str, Any]] = [{"text": req.prompt}]
-    for ref in req.reference_images:  # lib.imaging.images hands providers validated PNG bytes
-        parts.append({"inlineData": {"mimeType": "image/png",
-                                     "data": base64.b64encode(ref).decode("ascii")}})
     config: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"]}
     if image_config:
         config["imageConfig"] = image_config
-    return {"contents": [{"role": "user", "parts": parts}], "generationConfig": config}
+    return config
 
 
 def _aspect_ratio(req: GenerationRequest, allowed: tuple[str, ...]) -> str | None:
@@ -357,12 +350,8 @@ def _raise_for(resp: requests.Response, model: str, key: str) -> None:
         raise errors.RateLimited(
             f"Gemini is rate limiting this key: {message}",
             retry_after=_retry_delay(details) or retry_after_seconds(resp.headers))
-    if code == 408 or code >= 500:
-        what = f"HTTP {code} {status}".strip()
-        raise errors.Unavailable(
-            f"Gemini is having trouble ({what}). Try again later if it persists.",
-            retry_after=retry_after_seconds(resp.headers))
-    raise errors.Rejected(f"Gemini refused the request (HTTP {code}): {message}")
+    raise errors.status_error(code, LABEL, message, retry_after_seconds(resp.headers),
+                              name=status)
 
 
 def _retry_delay(details: list[dict[str, Any]]) -> float | None:

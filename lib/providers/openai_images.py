@@ -17,6 +17,7 @@ Status and body → error, in one place (``_raise_for``)::
     400, 404, 413, 422, other 4xx                   Rejected        OpenAI's message, clipped
     429 rate_limit_exceeded (or any other 429)      RateLimited     retry-after-ms / retry-after
     408, 409, 5xx, timeout, refused, reset          Unavailable     retried
+    (the last three rows are the base's default map, errors.status_error)
     x-should-retry: false on a retryable status     Rejected        not retried
 """
 
@@ -42,7 +43,7 @@ from lib.providers.base import (
     Provider,
     Shutdown,
 )
-from lib.providers.http import b64_image, clip, json_body, redact, retry_after_seconds, send
+from lib.providers.http import b64_image, clip, json_body, redact, retry_after_seconds
 
 LABEL = "OpenAI"
 MODELS = ("gpt-image-2", "gpt-image-1.5", "gpt-image-1-mini")
@@ -80,6 +81,8 @@ class OpenAIImagesProvider(Provider):
 
     id = "openai"
     label = "OpenAI Images"
+    short_label = LABEL
+    hint = "Check OPENAI_BASE_URL if you set it."
     key_env = "OPENAI_API_KEY"
     base_url_env = "OPENAI_BASE_URL"
     default_base_url = "https://api.openai.com/v1"
@@ -91,6 +94,7 @@ class OpenAIImagesProvider(Provider):
         models=MODELS, default_model=MODELS[0], sizes=OPEN_SIZE_PRESETS,
         default_size="1024x1024", qualities=QUALITIES, default_quality="medium", max_n=10,
         max_reference_images=16, negative_prompt=False, seed=False, max_prompt_chars=32000,
+        open_sizes=True,
     )
 
     def __init__(
@@ -108,7 +112,7 @@ class OpenAIImagesProvider(Provider):
         """gpt-image-1.x take three sizes; gpt-image-2 takes any valid WxH (presets listed)."""
         if model in OPEN_SIZE_MODELS or model not in MODELS:
             return cls.caps
-        return dataclasses.replace(cls.caps, sizes=PRESET_SIZES)
+        return dataclasses.replace(cls.caps, sizes=PRESET_SIZES, open_sizes=False)
 
     def typical_usage(self, req: GenerationRequest) -> dict[str, float]:
         """Tokens where a token table exists (gpt-image-1), else one ``images`` unit each."""
@@ -124,9 +128,7 @@ class OpenAIImagesProvider(Provider):
         """Look up the default model with the key; a short message or the mapped error."""
         key = self.require_key()
         model = self.caps.default_model
-        resp = send(self.session, "GET", f"{self.base_url}/models/{model}", timeout=self.timeout,
-                    label=LABEL, hint="Check OPENAI_BASE_URL if you set it.",
-                    headers={"Authorization": f"Bearer {key}"})
+        resp = self._send("GET", f"/models/{model}")
         if resp.status_code != 200:
             _raise_for(resp, model, key)
         return f"OpenAI answered: {model} is available to this key."
@@ -134,22 +136,16 @@ class OpenAIImagesProvider(Provider):
     def generate(self, req: GenerationRequest, ctx: JobContext = NULL_CONTEXT) -> GenerationResult:
         """One call for all ``req.n`` images: generations, or edits with reference images."""
         key = self.require_key()
+        self.check(req)
         fields = self.build_fields(req)
-        headers = {"Authorization": f"Bearer {key}"}
-
-        def post(path: str, **body: Any) -> requests.Response:
-            return send(self.session, "POST", f"{self.base_url}{path}", timeout=self.timeout,
-                        label=LABEL, headers=headers,
-                        hint="Check OPENAI_BASE_URL if you set it.", **body)
-
         if req.reference_images:
             name = "image" if len(req.reference_images) == 1 else "image[]"
             files = [(name, (f"reference-{i + 1}.png", ref, "image/png"))
                      for i, ref in enumerate(req.reference_images)]
             data = {k: str(v) for k, v in fields.items() if k != "moderation"}
-            resp = post("/images/edits", data=data, files=files)
+            resp = self._send("POST", "/images/edits", data=data, files=files)
         else:
-            resp = post("/images/generations", json=fields)
+            resp = self._send("POST", "/images/generations", json=fields)
         if resp.status_code != 200:
             _raise_for(resp, req.model, key)
         body = json_body(resp, LABEL)
@@ -160,33 +156,17 @@ class OpenAIImagesProvider(Provider):
         return GenerationResult(images=images, usage=read_usage(body.get("usage"), len(images)),
                                 request_id=resp.headers.get("x-request-id"), model=req.model)
 
-    def preflight(self, req: GenerationRequest) -> None:
-        """Shut-down models, bad sizes and qualities are refused before queueing."""
+    def auth_headers(self, url: str) -> dict[str, str]:
+        """``Authorization: Bearer`` with OPENAI_API_KEY."""
+        return {"Authorization": f"Bearer {self.require_key()}"}
+
+    def check_special(self, req: GenerationRequest) -> None:
+        """Sizes (open on gpt-image-2, three on the others) and backgrounds."""
         self.build_fields(req)
 
     def build_fields(self, req: GenerationRequest) -> dict[str, Any]:
-        """The request fields, after checking model, size, quality, count and background."""
-        self.refuse_if_shut_down(req.model, self.today())
-        if req.model not in MODELS:
-            raise errors.Rejected(f"OpenAI Images has no model {req.model!r} here; choose one of "
-                                  f"{', '.join(MODELS)}.")
-        caps = self.caps
-        if not (req.prompt or "").strip():
-            raise errors.Rejected("The prompt is empty. Describe the image you want.")
-        if len(req.prompt) > caps.max_prompt_chars:
-            raise errors.Rejected(
-                f"The prompt has {len(req.prompt):,} characters; OpenAI takes at most "
-                f"{caps.max_prompt_chars:,}. Shorten it.")
-        if not 1 <= req.n <= caps.max_n:
-            raise errors.Rejected(
-                f"OpenAI makes 1 to {caps.max_n} images per request, not {req.n}.")
-        if len(req.reference_images) > caps.max_reference_images:
-            raise errors.Rejected(
-                f"OpenAI takes at most {caps.max_reference_images} reference images.")
+        """The request fields, after checking size and background (``check`` does the rest)."""
         quality = (req.quality or "medium").lower()
-        if quality not in QUALITIES:
-            raise errors.Rejected(f"OpenAI quality must be one of {', '.join(QUALITIES)}, not "
-                                  f"{req.quality!r}.")
         fields: dict[str, Any] = {"model": req.model, "prompt": req.prompt, "n": req.n,
                                   "size": _size(req), "quality": quality,
                                   "output_format": "png", "moderation": "auto"}
@@ -325,10 +305,4 @@ def _error_for(resp: requests.Response, model: str, key: str) -> errors.Provider
                 "minutes, then try again.")
         return errors.NeedsKey(f"OpenAI refused this key for the request ({message}). Check that "
                                f"OPENAI_API_KEY belongs to a project allowed to use {model}.")
-    if status == 429:
-        return errors.RateLimited(f"OpenAI is rate limiting this key: {message}", retry_after=wait)
-    if status in (408, 409) or status >= 500:
-        return errors.Unavailable(
-            f"OpenAI is having trouble (HTTP {status}). Try again later if it "
-            "persists.", retry_after=wait)
-    return errors.Rejected(f"OpenAI refused the request: {message}")
+    return errors.status_error(status, LABEL, message, wait)

@@ -17,9 +17,9 @@ admin adds a rate, so their cost shows as unknown)::
     401                                            NeedsKey        no
     402                                            QuotaExhausted  no
     404                                            Rejected        no   model not found
-    422                                            Rejected        no
+    400, 403, 413, 422, other 4xx                  Rejected        no
     429                                            RateLimited     yes  Retry-After or "~30s"
-    5xx                                            Unavailable     yes
+    408, 409, 5xx                                  Unavailable     yes  Retry-After if sent
     poll or download: timeout, reset, 5xx          Unavailable     yes  and the retry resumes
     output URL refused (not https, host not on     BadResponse     no   lib/providers/download
       the allow-list, private address, too big)
@@ -30,6 +30,7 @@ admin adds a rate, so their cost shows as unknown)::
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import math
@@ -141,14 +142,22 @@ class ReplicateProvider(Provider):
         name = body.get("username") if isinstance(body, dict) else None
         return f"Connected as {name or 'an unnamed account'}"
 
-    def preflight(self, req: GenerationRequest) -> None:
-        """A malformed model id is refused before queueing."""
-        super().preflight(req)
+    @classmethod
+    def model_caps(cls, model: str) -> Capabilities:
+        """FLUX takes its listed ratios; another model gets its aspect ratio passed as is."""
+        if model.split(":")[0] in (SCHNELL, DEV):
+            return cls.caps
+        return dataclasses.replace(cls.caps, open_sizes=True)
+
+    def check_special(self, req: GenerationRequest) -> None:
+        """A malformed model id, a ratio FLUX lacks, or raw input that is not an object."""
         _model(req.model)
+        build_input(req.model, req)
 
     def generate(self, req: GenerationRequest, ctx: JobContext = NULL_CONTEXT) -> GenerationResult:
         """Create (or resume) a prediction, poll it to the end, download its outputs."""
         self.require_key()
+        self.check(req)
         found = _model(req.model)
         started = time.monotonic()
         inp = build_input(req.model, req)
@@ -186,7 +195,7 @@ class ReplicateProvider(Provider):
             body["version"] = version
         else:
             url = f"{self.base_url}/models/{owner}/{name}/predictions"
-        headers = self._headers(url)
+        headers = self.auth_headers(url)
         wait = int(min(60.0, self.timeout - 1))  # the reply must come before our timeout
         if wait >= 1:
             headers["Prefer"] = f"wait={wait}"
@@ -260,15 +269,11 @@ class ReplicateProvider(Provider):
 
     # -- HTTP --------------------------------------------------------------------------
 
-    def _headers(self, url: str) -> dict[str, str]:
+    def auth_headers(self, url: str) -> dict[str, str]:
         """The token goes only to the API's own origin, never to delivery hosts."""
         if http.origin(url) != http.origin(self.base_url):
             return {}
         return {"Authorization": f"Bearer {self.require_key()}"}
-
-    def _send(self, method: str, url: str) -> requests.Response:
-        return http.send(self.session, method, url, timeout=self.timeout, label=LABEL,
-                         headers=self._headers(url))
 
     def _get(self, state: dict[str, Any]) -> dict[str, Any]:
         pid = str(state["prediction_id"])
@@ -397,8 +402,4 @@ def _raise_for(resp: requests.Response, key: str | None, model: str | None = Non
             wait = float(hinted.group(1))
         raise errors.RateLimited(
             f"Replicate is rate limiting this account: {detail}", retry_after=wait)
-    if status >= 500:
-        raise errors.Unavailable(f"Replicate is having trouble (HTTP {status}).")
-    if status in (400, 403, 409, 413, 422):
-        raise errors.Rejected(f"Replicate refused the request (HTTP {status}): {detail}")
-    raise errors.BadResponse(f"Replicate answered with an unexpected HTTP {status}: {detail}")
+    raise errors.status_error(status, LABEL, detail, http.retry_after_seconds(resp.headers))

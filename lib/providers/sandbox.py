@@ -78,6 +78,7 @@ class SandboxProvider(Provider):
 
     id = "sandbox"
     label = "Sandbox (offline, free)"
+    short_label = "Sandbox"
     key_env = None
     description = (
         "Draws offline placeholder art on this machine: no key, no network, and it costs "
@@ -90,7 +91,7 @@ class SandboxProvider(Provider):
         default_size="1024x1024", aspect_ratios=("1:1", "3:2", "2:3", "16:9", "9:16"),
         qualities=("draft", "standard", "high"), default_quality="standard",
         max_n=8, max_reference_images=1, negative_prompt=True, seed=True, max_prompt_chars=4000,
-        reports_progress=True, cancellable=True,
+        reports_progress=True, cancellable=True, open_sizes=True,
     )
 
     def __init__(
@@ -127,8 +128,8 @@ class SandboxProvider(Provider):
         """The simulated latency is known exactly."""
         return self.latency * (1 + (req.n - 1) / 4)
 
-    def preflight(self, req: GenerationRequest) -> None:
-        """Sizes the sandbox cannot draw are refused before queueing."""
+    def check_special(self, req: GenerationRequest) -> None:
+        """Sizes the sandbox cannot draw are refused."""
         _checked_size(req)
 
     def typical_usage(self, req: GenerationRequest) -> dict[str, float]:
@@ -140,6 +141,7 @@ class SandboxProvider(Provider):
         kind = _failure_kind(req, ctx)
         if kind in _IMMEDIATE:
             raise _failure(kind, req)
+        self.check(req)
         width, height = _checked_size(req)
         seed = req.seed if req.seed is not None else random.randrange(2**31)
         reference = _reference(req, width, height)
@@ -227,16 +229,7 @@ def _failure(kind: str, req: GenerationRequest) -> errors.ProviderError:
 
 
 def _checked_size(req: GenerationRequest) -> tuple[int, int]:
-    """Check prompt and count, and return the output size."""
-    caps = SandboxProvider.caps
-    if not (req.prompt or "").strip():
-        raise errors.Rejected(
-            "The prompt is empty. Describe the image you want, then generate again.")
-    if len(req.prompt) > caps.max_prompt_chars:
-        raise errors.Rejected(f"The prompt has {len(req.prompt)} characters; the sandbox takes at "
-                              f"most {caps.max_prompt_chars}.")
-    if not 1 <= req.n <= caps.max_n:
-        raise errors.Rejected(f"The sandbox draws 1 to {caps.max_n} images at a time, not {req.n}.")
+    """The output size: the one asked, one for the aspect ratio, or 1024x1024."""
     if req.width is not None or req.height is not None:
         if req.width is None or req.height is None:
             raise errors.Rejected("Set both width and height, or neither.")

@@ -14,7 +14,8 @@ credits of each model in USD (1 credit = $0.01). How replies map to errors::
     403 content_moderation                  SafetyBlocked    no
     403 other, 404, 413, 422                Rejected         no
     429                                     RateLimited      yes, after Retry-After or 60 s
-    408, 500 and above                      Unavailable      yes
+    408, 409, 500 and above                 Unavailable      yes, after Retry-After if sent
+    other 4xx                               Rejected         no   (the base's default map)
     timeout, reset, refused                 Unavailable      yes
     200 without a readable image            BadResponse      no
 """
@@ -60,6 +61,7 @@ class StabilityProvider(Provider):
 
     id = "stability"
     label = LABEL
+    short_label = LABEL
     key_env = "STABILITY_API_KEY"
     base_url_env = "STABILITY_BASE_URL"
     default_base_url = "https://api.stability.ai/v2beta"
@@ -70,8 +72,8 @@ class StabilityProvider(Provider):
     guess_seconds = 6.0  # a rough guess (UNVERIFIED); team history replaces it
     caps = Capabilities(
         models=MODELS, default_model="core", aspect_ratios=ASPECT_RATIOS, max_n=4,
-        max_reference_images=1, negative_prompt=True, seed=True, max_prompt_chars=10_000,
-        style_presets=STYLE_PRESETS,
+        max_reference_images=1, negative_prompt=True, seed=True, max_seed=MAX_SEED,
+        max_prompt_chars=10_000, style_presets=STYLE_PRESETS,
     )
     #: "image" asks for raw bytes (``Accept: image/*``), "json" for base64 in JSON;
     #: ``req.extra["response_format"]`` overrides it per request.
@@ -86,9 +88,18 @@ class StabilityProvider(Provider):
             return replace(cls.caps, style_presets=())
         return cls.caps
 
+    def auth_headers(self, url: str) -> dict[str, str]:
+        """``Authorization: Bearer`` with STABILITY_API_KEY."""
+        return {"Authorization": f"Bearer {self.require_key()}"}
+
+    def check_special(self, req: GenerationRequest) -> None:
+        """Core takes no reference image, sd3 no preset; cfg_scale and strength in range."""
+        _form(req)
+
     def generate(self, req: GenerationRequest, ctx: JobContext = NULL_CONTEXT) -> GenerationResult:
         """Make ``req.n`` images, one call each; stop early on a cancel request."""
         key = self.require_key()
+        self.check(req)
         endpoint, fields, files = _form(req)
         fmt = str(req.extra.get("response_format") or self.response_format)
         if fmt not in ("image", "json"):
@@ -120,11 +131,8 @@ class StabilityProvider(Provider):
         key; the missing prompt then fails validation, so no credits are spent.
         """
         key = self.require_key()
-        resp = http.send(
-            self.session, "POST", f"{self.base_url}/stable-image/generate/core", label=LABEL,
-            timeout=self.timeout, headers=_headers(key, "json"),
-            data={"output_format": "png"}, files={"none": ""},
-        )
+        resp = self._send("POST", "/stable-image/generate/core", headers=_accept("json"),
+                          data={"output_format": "png"}, files={"none": ""})
         if resp.status_code in (400, 422):
             return "Connected; Stability accepted the API key (checked without spending credits)."
         if resp.status_code == 200:
@@ -135,11 +143,8 @@ class StabilityProvider(Provider):
     def _one(self, key: str, endpoint: str, fields: dict[str, str],
              files: dict[str, Any], fmt: str) -> tuple[GeneratedImage, str | None]:
         """One call, one image (or an error)."""
-        resp = http.send(
-            self.session, "POST", f"{self.base_url}/stable-image/generate/{endpoint}",
-            label=LABEL, timeout=self.timeout, headers=_headers(key, fmt), data=fields,
-            files=files,
-        )
+        resp = self._send("POST", f"/stable-image/generate/{endpoint}", headers=_accept(fmt),
+                          data=fields, files=files)
         if resp.status_code != 200:
             _raise_for(resp, key)
         request_id = resp.headers.get("x-request-id")
@@ -170,9 +175,8 @@ class StabilityProvider(Provider):
 # --------------------------------------------------------------------------- request
 
 
-def _headers(key: str, fmt: str) -> dict[str, str]:
-    accept = "application/json" if fmt == "json" else "image/*"
-    return {"Authorization": f"Bearer {key}", "Accept": accept}
+def _accept(fmt: str) -> dict[str, str]:
+    return {"Accept": "application/json" if fmt == "json" else "image/*"}
 
 
 def _form(req: GenerationRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
@@ -180,17 +184,6 @@ def _form(req: GenerationRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
     if req.model not in MODELS:
         raise errors.Rejected(
             f"Stability has no model {req.model!r}; choose one of {', '.join(MODELS)}.")
-    prompt = (req.prompt or "").strip()
-    if not prompt:
-        raise errors.Rejected("The prompt is empty. Describe the image you want.")
-    if len(req.prompt) > 10_000:
-        raise errors.Rejected(
-            f"The prompt has {len(req.prompt):,} characters; Stability takes 10,000.")
-    if not 1 <= req.n <= StabilityProvider.caps.max_n:
-        raise errors.Rejected(
-            f"Stability makes 1 to {StabilityProvider.caps.max_n} images per job.")
-    if req.seed is not None and not 0 <= req.seed <= MAX_SEED:
-        raise errors.Rejected(f"A Stability seed is between 0 and {MAX_SEED:,}, not {req.seed}.")
     fields = {"prompt": req.prompt, "output_format": "png"}
     if req.negative_prompt:
         fields["negative_prompt"] = req.negative_prompt
@@ -280,11 +273,7 @@ def _raise_for(resp: requests.Response, key: str | None) -> None:
         raise errors.RateLimited(
             "Stability is rate limiting this account (over 150 requests in 10 s).",
             retry_after=RATE_LIMIT_WAIT_S if wait is None else wait)
-    if status == 408 or status >= 500:
-        raise errors.Unavailable(f"Stability is having trouble (HTTP {status}: {text}).")
-    if 400 <= status < 500:
-        raise errors.Rejected(f"Stability rejected the request (HTTP {status}): {text}")
-    raise errors.BadResponse(f"Stability answered with an unexpected HTTP {status}.")
+    raise errors.status_error(status, LABEL, text, http.retry_after_seconds(resp.headers))
 
 
 def _error_body(resp: requests.Response, key: str | None) -> tuple[str, str]:
