@@ -1,6 +1,7 @@
 """Replicate predictions: official models (flux-schnell, flux-dev) and any ``owner/name:version``.
 
-Wire format: ``../shared/providers.md`` §5. A create starts a *billed* run, so it is never
+Wire format: ``../shared/providers.md`` §5; the request builder and the reply reader are in
+``replicate_wire.py``. A create starts a *billed* run, so it is never
 sent twice blindly: as soon as Replicate returns the prediction id it is saved on the job
 (``ctx.save_state``, with a fingerprint of the request), and a later attempt of the same
 job (a retry, or a restart after a crash) resumes polling that prediction instead of
@@ -31,9 +32,6 @@ admin adds a rate, so their cost shows as unknown)::
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
-import math
 import re
 import time
 from collections.abc import Callable
@@ -42,7 +40,7 @@ from typing import Any
 import requests
 import urllib3
 
-from lib.providers import download, errors, http, sizing
+from lib.providers import download, errors, http
 from lib.providers.base import (
     DEFAULT_TIMEOUT,
     NULL_CONTEXT,
@@ -53,47 +51,25 @@ from lib.providers.base import (
     JobContext,
     Provider,
 )
+from lib.providers.replicate_wire import (
+    DEV,
+    FLUX_ASPECTS,
+    LABEL,
+    SCHNELL,
+    build_input,
+    fingerprint,
+    parse_model,
+    pred_url,
+    raise_for,
+    report_progress,
+    same_origin,
+)
 
-LABEL = "Replicate"
-SCHNELL, DEV = "black-forest-labs/flux-schnell", "black-forest-labs/flux-dev"
-# providers.md §5 documents the "1:1" default; the rest are the flux model pages' choices.
-FLUX_ASPECTS = ("1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21")
-# No part may start with ".": a "."/".." segment would move the POST out of /v1/models/.
-_PART = r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}"
-_MODEL = re.compile(rf"({_PART})/({_PART})(?::([A-Za-z0-9]{{1,128}}))?")
-_PERCENT = re.compile(r"(\d{1,3})%")
 _SEED = re.compile(r"[Uu]sing seed:?\s*(\d+)")
 _ACTIVE = ("starting", "processing")
 GUESS_PREDICT_SECONDS = 10.0  # per output, for estimates of version models only
 UNCERTAIN = ("Replicate may have started this prediction; check replicate.com/predictions "
              "before retrying, so you do not pay twice.")
-
-
-def build_input(model: str, req: GenerationRequest) -> dict[str, Any]:
-    """The model's ``input``: flux-schnell/dev mapped field by field, others generically.
-
-    ``req.extra["input"]`` (a dict) is merged last, for any raw input a model takes.
-    """
-    base = model.split(":")[0]
-    inp: dict[str, Any] = {"prompt": req.prompt}
-    if base in (SCHNELL, DEV):
-        inp.update(aspect_ratio=_aspect(req), num_outputs=req.n, output_format="png")
-        if req.seed is not None:
-            inp.update(seed=req.seed, go_fast=False)  # go_fast (fp8) is not deterministic
-    else:
-        if req.seed is not None:
-            inp["seed"] = req.seed
-        if req.negative_prompt:
-            inp["negative_prompt"] = req.negative_prompt
-        if req.aspect_ratio:
-            inp["aspect_ratio"] = req.aspect_ratio
-        if req.n > 1:
-            inp["num_outputs"] = req.n
-    extra = req.extra.get("input") or {}
-    if not isinstance(extra, dict):
-        raise errors.Rejected("extra input for Replicate must be a JSON object of input fields.")
-    inp.update(extra)
-    return inp
 
 
 class ReplicateProvider(Provider):
@@ -137,7 +113,7 @@ class ReplicateProvider(Provider):
         """``GET /account``: proves the token."""
         resp = self._send("GET", f"{self.base_url}/account")
         if resp.status_code != 200:
-            _raise_for(resp, self.api_key)
+            raise_for(resp, self.api_key)
         body = http.json_body(resp, LABEL)
         name = body.get("username") if isinstance(body, dict) else None
         return f"Connected as {name or 'an unnamed account'}"
@@ -151,24 +127,24 @@ class ReplicateProvider(Provider):
 
     def check_special(self, req: GenerationRequest) -> None:
         """A malformed model id, a ratio FLUX lacks, or raw input that is not an object."""
-        _model(req.model)
+        parse_model(req.model)
         build_input(req.model, req)
 
     def generate(self, req: GenerationRequest, ctx: JobContext = NULL_CONTEXT) -> GenerationResult:
         """Create (or resume) a prediction, poll it to the end, download its outputs."""
         self.require_key()
         self.check(req)
-        found = _model(req.model)
+        found = parse_model(req.model)
         started = time.monotonic()
         inp = build_input(req.model, req)
-        fingerprint = _fingerprint(req.model, inp)
-        if ctx.state.get("prediction_id") and ctx.state.get("fingerprint") == fingerprint:
+        stamp = fingerprint(req.model, inp)
+        if ctx.state.get("prediction_id") and ctx.state.get("fingerprint") == stamp:
             pred = self._get(ctx.state)  # an earlier attempt started it: never pay twice
         else:
             pred = self._create(found, inp)
             urls = u if isinstance(u := pred.get("urls"), dict) else {}
             ctx.save_state({"prediction_id": pred["id"], "get": urls.get("get"),
-                            "cancel": urls.get("cancel"), "fingerprint": fingerprint})
+                            "cancel": urls.get("cancel"), "fingerprint": stamp})
         pred = self._wait(pred, ctx, started)
         images = self._download(pred)
         if found.group(3):
@@ -212,7 +188,7 @@ class ReplicateProvider(Provider):
                     "nothing was started. Promptboard retries on its own.") from exc
             raise errors.Uncertain(UNCERTAIN) from exc
         if resp.status_code not in (200, 201, 202):
-            _raise_for(resp, self.api_key, model=model.group(0))
+            raise_for(resp, self.api_key, model=model.group(0))
         try:
             pred = resp.json()
         except ValueError:
@@ -241,7 +217,7 @@ class ReplicateProvider(Provider):
                 raise errors.Cancelled("The prediction was cancelled on Replicate.")
             if status not in _ACTIVE:
                 raise errors.BadResponse(f"Replicate reported an unknown status {status!r}.")
-            _report(ctx, pred, time.monotonic() - started)
+            report_progress(ctx, pred, time.monotonic() - started)
             if ctx.cancel_requested():
                 self._cancel(pred)
             if time.monotonic() > deadline:
@@ -250,7 +226,7 @@ class ReplicateProvider(Provider):
                     f"after {self.max_poll_s / 60:g} min; Promptboard will check "
                     "on it again.")
             self._sleep(self.poll_interval)
-            pred = self._get({"prediction_id": pred["id"], "get": _url(pred, "get")})
+            pred = self._get({"prediction_id": pred["id"], "get": pred_url(pred, "get")})
 
     def _download(self, pred: dict[str, Any]) -> list[GeneratedImage]:
         """Fetch every output now (they expire in an hour); URLs are untrusted: ``download``."""
@@ -277,12 +253,12 @@ class ReplicateProvider(Provider):
 
     def _get(self, state: dict[str, Any]) -> dict[str, Any]:
         pid = str(state["prediction_id"])
-        url = _same_origin(state.get("get"), self.base_url) or f"{self.base_url}/predictions/{pid}"
+        url = same_origin(state.get("get"), self.base_url) or f"{self.base_url}/predictions/{pid}"
         resp = self._send("GET", url)
         if resp.status_code == 404:
             raise errors.BadResponse(f"Replicate no longer knows prediction {pid}.")
         if resp.status_code != 200:
-            _raise_for(resp, self.api_key)
+            raise_for(resp, self.api_key)
         try:
             pred = resp.json()
         except ValueError:
@@ -294,7 +270,7 @@ class ReplicateProvider(Provider):
     def _cancel(self, pred: dict[str, Any]) -> None:
         """Ask Replicate to stop the run, then raise Cancelled either way."""
         pid = str(pred["id"])
-        url = (_same_origin(_url(pred, "cancel"), self.base_url)
+        url = (same_origin(pred_url(pred, "cancel"), self.base_url)
                or f"{self.base_url}/predictions/{pid}/cancel")
         try:
             resp = self._send("POST", url)
@@ -311,48 +287,6 @@ class ReplicateProvider(Provider):
 # --------------------------------------------------------------------------- helpers
 
 
-def _model(model: str | None) -> re.Match[str]:
-    """``owner/name`` or ``owner/name:version``, each part safe to put in a URL path."""
-    found = _MODEL.fullmatch(model or "")
-    if not found:
-        raise errors.Rejected(
-            f"{model!r} is not a Replicate model id. Use owner/name or "
-            "owner/name:version: letters, digits, '-', '_' and '.', each part "
-            "starting with a letter, digit, '-' or '_' (so no '.' or '..' parts).")
-    return found
-
-
-def _aspect(req: GenerationRequest) -> str:
-    if req.aspect_ratio:
-        if req.aspect_ratio not in FLUX_ASPECTS:
-            raise errors.Rejected(
-                f"FLUX on Replicate takes the aspect ratios {', '.join(FLUX_ASPECTS)}"
-                f", not {req.aspect_ratio}.")
-        return req.aspect_ratio
-    if req.width and req.height:
-        return sizing.nearest(req.width, req.height, FLUX_ASPECTS)
-    return "1:1"
-
-
-def _url(pred: dict[str, Any], name: str) -> str | None:
-    urls = pred.get("urls")
-    value = urls.get(name) if isinstance(urls, dict) else None
-    return value if isinstance(value, str) else None
-
-
-def _same_origin(url: Any, base: str) -> str | None:
-    """``url`` when it is on the API's origin (so the token may go there), else None."""
-    if isinstance(url, str) and http.origin(url) == http.origin(base):
-        return url
-    return None
-
-
-def _fingerprint(model: str, inp: dict[str, Any]) -> str:
-    """Ties saved state to one request, so a shared context never resumes another's run."""
-    text = json.dumps([model, inp], sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def _never_sent(exc: Exception) -> bool:
     """True when the connection was never made, so the create cannot have started a run."""
     if isinstance(exc, requests.ConnectTimeout):
@@ -361,45 +295,3 @@ def _never_sent(exc: Exception) -> bool:
     return isinstance(getattr(inner, "reason", None), urllib3.exceptions.NewConnectionError)
 
 
-def _report(ctx: JobContext, pred: dict[str, Any], elapsed: float) -> None:
-    """Real progress from the logs' last "NN%", else an honest estimate."""
-    if pred.get("status") == "starting":
-        ctx.report_progress(0.05, "starting (the model may be booting)")
-        return
-    found = _PERCENT.findall(str(pred.get("logs") or "")[-2000:])
-    if found:
-        pct = min(100, int(found[-1]))
-        ctx.report_progress(0.1 + 0.85 * pct / 100, f"processing {pct}%")
-    else:
-        ctx.report_progress(0.1 + 0.8 * (1 - math.exp(-elapsed / 10)), "processing (estimated)")
-
-
-def _raise_for(resp: requests.Response, key: str | None, model: str | None = None) -> None:
-    """An error reply (RFC 7807) as an error; the token redacted by value, then clipped."""
-    status = resp.status_code
-    try:
-        body = resp.json()
-    except ValueError:
-        body = None
-    detail = ""
-    if isinstance(body, dict):
-        detail = str(body.get("detail") or body.get("title") or "")
-    detail = http.clip(http.redact(detail or resp.text or resp.reason or "no details", key))
-    if status == 401:
-        raise errors.NeedsKey(
-            "Replicate refused the API token (401). Check REPLICATE_API_TOKEN in the "
-            "environment or .streamlit/secrets.toml.")
-    if status == 402:
-        raise errors.QuotaExhausted("Replicate says the account is out of credit; add billing at "
-                                    f"replicate.com/account/billing. ({detail})")
-    if status == 404:
-        raise errors.Rejected(f"Replicate has no model {model or ''} (404: {detail}). Check the "
-                              "owner/name and version.")
-    if status == 429:
-        hinted = re.search(r"~\s*(\d+(?:\.\d+)?)\s*s", detail)
-        wait = http.retry_after_seconds(resp.headers)
-        if wait is None and hinted:
-            wait = float(hinted.group(1))
-        raise errors.RateLimited(
-            f"Replicate is rate limiting this account: {detail}", retry_after=wait)
-    raise errors.status_error(status, LABEL, detail, http.retry_after_seconds(resp.headers))
