@@ -14,7 +14,6 @@ from lib.core import config
 from lib.engine import Engine
 from lib.gallery import queries as gallery
 from lib.jobs import queue as jobs
-from lib.providers import create
 from lib.providers.base import (
     NULL_CONTEXT,
     GenerationRequest,
@@ -23,6 +22,7 @@ from lib.providers.base import (
     Provider,
     SafetyBlocked,
 )
+from lib.providers.registry import create
 from lib.providers.sandbox import SandboxProvider
 from tests.helpers import TickingClock, run_next
 
