@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from lib.providers import errors, sizing
+from lib.providers import checks, errors, sizing
 from lib.providers.base import Capabilities, GenerationRequest, Provider
 from lib.providers.registry import PROVIDERS
 from tests.fakes.server import FakeServer, Reply, Request
@@ -205,3 +205,14 @@ def test_a_provider_s_special_rules_refuse_before_queueing_too(
     cls = PROVIDERS[pid]
     with pytest.raises(errors.Rejected):
         make(cls).preflight(request(cls.caps, **kw))
+
+
+def test_numbers_in_extra_are_parsed_and_bounded_alike() -> None:
+    assert checks.number("0.5", "strength", 0, 1) == 0.5
+    assert checks.whole_number(3.7, "steps", 1, 500) == 3  # int() semantics, as A1111 had
+    for bad in ("abc", None, 1.5, float("nan")):
+        with pytest.raises(errors.Rejected, match="strength must be a number from 0 to 1"):
+            checks.number(bad, "strength", 0, 1)
+    for bad_whole in ("3.5", None, 0, 501):
+        with pytest.raises(errors.Rejected, match="steps must be a whole number from 1 to 500"):
+            checks.whole_number(bad_whole, "steps", 1, 500)

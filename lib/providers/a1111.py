@@ -36,7 +36,7 @@ from typing import Any
 
 import requests
 
-from lib.providers import errors, http, sizing
+from lib.providers import checks, errors, http, sizing
 from lib.providers.base import (
     DEFAULT_TIMEOUT,
     NULL_CONTEXT,
@@ -118,7 +118,7 @@ class A1111Provider(Provider):
     def typical_usage(self, req: GenerationRequest) -> dict[str, float]:
         """A rough GPU time from steps and count (only matters once a rate is set)."""
         try:
-            steps = _int(req.extra.get("steps", DEFAULT_STEPS), "steps", 1, 500)
+            steps = checks.whole_number(req.extra.get("steps", DEFAULT_STEPS), "steps", 1, 500)
         except errors.Rejected:  # generate() says so; an estimate should not fail the submit
             steps = DEFAULT_STEPS
         return {"gpu_seconds": GUESS_SECONDS_PER_STEP * steps * req.n}
@@ -227,8 +227,8 @@ def _payload(req: GenerationRequest) -> tuple[str, dict[str, Any]]:
     body: dict[str, Any] = {
         "prompt": req.prompt, "negative_prompt": req.negative_prompt or "",
         "width": width, "height": height,
-        "steps": _int(req.extra.get("steps", DEFAULT_STEPS), "steps", 1, 500),
-        "cfg_scale": _float(req.extra.get("cfg_scale", DEFAULT_CFG), "cfg_scale", 1, 30),
+        "steps": checks.whole_number(req.extra.get("steps", DEFAULT_STEPS), "steps", 1, 500),
+        "cfg_scale": checks.number(req.extra.get("cfg_scale", DEFAULT_CFG), "cfg_scale", 1, 30),
         "seed": -1 if req.seed is None else req.seed,
         "sampler_name": str(req.extra.get("sampler") or DEFAULT_SAMPLER),
         "batch_size": req.n, "n_iter": 1, "send_images": True, "save_images": False,
@@ -240,33 +240,13 @@ def _payload(req: GenerationRequest) -> tuple[str, dict[str, Any]]:
     if not req.reference_images:
         return "/sdapi/v1/txt2img", body
     body["init_images"] = [base64.b64encode(req.reference_images[0]).decode()]
-    body["denoising_strength"] = _float(req.extra.get("strength", 0.75), "strength", 0, 1)
+    body["denoising_strength"] = checks.number(req.extra.get("strength", 0.75), "strength", 0, 1)
     return "/sdapi/v1/img2img", body
 
 
 def _aspect_size(ratio: str) -> tuple[int, int]:
     """About 512² pixels in a ``W:H`` ratio, sides multiples of 64."""
     return sizing.size_for_ratio(ratio, 512, 64)
-
-
-def _int(value: Any, name: str, low: int, high: int) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = low - 1
-    if not low <= number <= high:
-        raise errors.Rejected(f"{name} must be a whole number from {low} to {high}, not {value!r}.")
-    return number
-
-
-def _float(value: Any, name: str, low: float, high: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = low - 1
-    if not low <= number <= high:
-        raise errors.Rejected(f"{name} must be a number from {low:g} to {high:g}, not {value!r}.")
-    return number
 
 
 # --------------------------------------------------------------------------- response

@@ -16,6 +16,9 @@ job is queued (``preflight``, from ``lib.jobs``) and before every provider call
     seed           outside 0..caps.max_seed when the model takes a seed
     style preset   not in caps.style_presets when the model lists any
 
+For a provider's own numeric fields (``extra``: cfg_scale, steps, strength) ``number`` and
+``whole_number`` parse and bound a value the same way everywhere.
+
 A setting the model has no field for (a seed for OpenAI, a negative prompt for Gemini,
 a quality for Stability) is not refused: it is simply not sent, as before, because
 styles and reused jobs carry them across providers. ``caps.open_sizes`` marks models
@@ -24,8 +27,9 @@ that take any size or ratio (their lists are only the form's presets).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lib.providers import errors
 
@@ -83,3 +87,26 @@ def _check_size(caps: Capabilities, req: GenerationRequest) -> None:
 def _check_choice(value: str | None, allowed: tuple[str, ...], what: str) -> None:
     if value and allowed and value.strip().lower() not in {a.lower() for a in allowed}:
         raise errors.Rejected(f"{what} must be one of {', '.join(allowed)}, not {value!r}.")
+
+
+def number(value: Any, name: str, low: float, high: float) -> float:
+    """``value`` as a float within ``low..high``, or Rejected naming the field."""
+    try:
+        parsed = float(value)
+    except (TypeError, ValueError):
+        parsed = math.nan
+    if not low <= parsed <= high:
+        raise errors.Rejected(f"{name} must be a number from {low:g} to {high:g}, not {value!r}.")
+    return parsed
+
+
+def whole_number(value: Any, name: str, low: int, high: int) -> int:
+    """``value`` as an int within ``low..high``, or Rejected naming the field."""
+    try:
+        parsed = int(value)
+    except (TypeError, ValueError):
+        parsed = low - 1
+    if not low <= parsed <= high:
+        raise errors.Rejected(
+            f"{name} must be a whole number from {low} to {high}, not {value!r}.")
+    return parsed

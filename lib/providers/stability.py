@@ -22,13 +22,12 @@ credits of each model in USD (1 credit = $0.01). How replies map to errors::
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from typing import Any, ClassVar
 
 import requests
 
-from lib.providers import errors, http, sizing
+from lib.providers import checks, errors, http, sizing
 from lib.providers.base import (
     NULL_CONTEXT,
     Capabilities,
@@ -199,14 +198,14 @@ def _form(req: GenerationRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
     if sd3:
         fields["model"] = req.model
         if req.extra.get("cfg_scale") is not None:
-            cfg = _number(req.extra["cfg_scale"], "cfg_scale", 1, 10)
+            cfg = checks.number(req.extra["cfg_scale"], "cfg_scale", 1, 10)
             fields["cfg_scale"] = f"{cfg:g}"
     files: dict[str, Any] = {"none": ""}  # forces multipart/form-data for text-only calls
     if req.reference_images:
         if req.model == "core":
             raise errors.Rejected("Stable Image Core takes no reference image; choose ultra or an "
                                   "sd3 model for image-to-image.")
-        strength = _number(req.extra.get("strength", 0.6), "strength", 0, 1)
+        strength = checks.number(req.extra.get("strength", 0.6), "strength", 0, 1)
         files = {"image": ("reference.png", req.reference_images[0], "image/png")}
         fields["strength"] = f"{strength:g}"
         if sd3:
@@ -228,16 +227,6 @@ def _aspect(req: GenerationRequest) -> str:
     if req.width and req.height:
         return sizing.nearest(req.width, req.height, ASPECT_RATIOS)
     return "1:1"
-
-
-def _number(value: Any, name: str, low: float, high: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    if not low <= number <= high:
-        raise errors.Rejected(f"{name} must be a number from {low:g} to {high:g}, not {value!r}.")
-    return number
 
 
 def _int_or_none(value: Any) -> int | None:
