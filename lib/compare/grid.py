@@ -26,7 +26,7 @@ from typing import Any
 from lib.core import config
 from lib.core.errors import PromptboardError
 from lib.jobs.queue import JobSpec
-from lib.providers import registry
+from lib.providers import registry, sizing
 from lib.providers.base import Capabilities
 
 MAX_ROWS = 50
@@ -215,11 +215,6 @@ def needs_confirmation(grid: Grid) -> bool:
     return grid.size > confirm_cells()
 
 
-def _ratio(text: str) -> float:
-    a, _, b = text.replace("x", ":").partition(":")
-    return int(a) / int(b)
-
-
 def fit_size(caps: Capabilities, size: str | None
              ) -> tuple[int | None, int | None, str | None, str | None]:
     """(width, height, aspect ratio, note) for a wanted size on a model with these caps."""
@@ -236,7 +231,8 @@ def fit_size(caps: Capabilities, size: str | None
     options = caps.aspect_ratios or caps.sizes
     if not options:
         return None, None, None, f"no size setting (asked {size})"
-    nearest = min(options, key=lambda o: abs(_ratio(o) - _ratio(size)))
+    want = sizing.ratio_of(size.replace("x", ":"))
+    nearest = sizing.nearest(want, 1, options)  # log distance, as every provider measures it
     if ":" in nearest:
         return None, None, nearest, f"{size} → {nearest}"
     w, h = (int(x) for x in nearest.split("x"))

@@ -13,7 +13,8 @@ from ``X-Process-Time`` (else wall time), priced at 0 unless an admin sets a rat
     404 other (no API at that address)   NeedsKey       no   start it with --api
     422 validation                       Rejected       no
     500 (OOM, NaNs, bad checkpoint)      Rejected       no   the same request fails again
-    502, 503, 504 (a proxy, start-up)    Unavailable    yes
+    502, 503, 504 (a proxy, start-up)    Unavailable    yes  Retry-After if sent
+    other statuses                       the base's default map (errors.status_error)
     timeout, refused, reset              Unavailable    yes
     200 without a readable image         BadResponse    no
     cancelled while running              Cancelled      -
@@ -35,22 +36,16 @@ from typing import Any
 
 import requests
 
-from lib.providers import http
+from lib.providers import checks, errors, http, sizing
 from lib.providers.base import (
     DEFAULT_TIMEOUT,
     NULL_CONTEXT,
-    BadResponse,
-    Cancelled,
     Capabilities,
     GeneratedImage,
     GenerationRequest,
     GenerationResult,
     JobContext,
-    NeedsKey,
     Provider,
-    ProviderError,
-    Rejected,
-    Unavailable,
 )
 
 log = logging.getLogger(__name__)
@@ -90,6 +85,8 @@ class A1111Provider(Provider):
 
     id = "a1111"
     label = "AUTOMATIC1111 / Forge (local)"
+    short_label = LABEL
+    hint = "Is it running, with --api?"
     key_env = None
     base_url_env = "A1111_URL"
     default_base_url = None
@@ -102,6 +99,7 @@ class A1111Provider(Provider):
         models=("default",), default_model="default", open_models=True, sizes=SIZES,
         default_size="512x512", max_n=8, max_reference_images=1, negative_prompt=True,
         seed=True, max_prompt_chars=10_000, reports_progress=True, cancellable=True,
+        open_sizes=True,
     )
 
     def __init__(
@@ -120,8 +118,8 @@ class A1111Provider(Provider):
     def typical_usage(self, req: GenerationRequest) -> dict[str, float]:
         """A rough GPU time from steps and count (only matters once a rate is set)."""
         try:
-            steps = _int(req.extra.get("steps", DEFAULT_STEPS), "steps", 1, 500)
-        except Rejected:  # generate() says so; an estimate should not fail the submit
+            steps = checks.whole_number(req.extra.get("steps", DEFAULT_STEPS), "steps", 1, 500)
+        except errors.Rejected:  # generate() says so; an estimate should not fail the submit
             steps = DEFAULT_STEPS
         return {"gpu_seconds": GUESS_SECONDS_PER_STEP * steps * req.n}
 
@@ -132,8 +130,12 @@ class A1111Provider(Provider):
             _raise_for(resp, DEFAULT_SAMPLER, self._login)
         body = http.json_body(resp, LABEL)
         if not isinstance(body, list):
-            raise BadResponse("AUTOMATIC1111 sent a model list that is not a list.")
+            raise errors.BadResponse("AUTOMATIC1111 sent a model list that is not a list.")
         return [str(m["title"]) for m in body if isinstance(m, dict) and m.get("title")]
+
+    def check_special(self, req: GenerationRequest) -> None:
+        """steps, cfg_scale and strength in range, and a readable aspect ratio."""
+        _payload(req)
 
     def test_connection(self) -> str:
         """List the checkpoints: proves the address, the API flag and the login."""
@@ -144,6 +146,7 @@ class A1111Provider(Provider):
     def generate(self, req: GenerationRequest, ctx: JobContext = NULL_CONTEXT) -> GenerationResult:
         """One blocking call for all images, watched by a progress/cancel thread."""
         self._check_config()
+        self.check(req)
         path, payload = _payload(req)
         stop, interrupted = threading.Event(), threading.Event()
         watcher = threading.Thread(target=self._watch, args=(ctx, stop, interrupted),
@@ -152,16 +155,17 @@ class A1111Provider(Provider):
         watcher.start()
         try:
             resp = self._call("POST", path, json=payload, timeout=self.timeout)
-        except ProviderError:
+        except errors.ProviderError:
             if interrupted.is_set():
-                raise Cancelled("Cancelled; AUTOMATIC1111 was told to stop.") from None
+                raise errors.Cancelled("Cancelled; AUTOMATIC1111 was told to stop.") from None
             raise
         finally:
             stop.set()
             watcher.join(timeout=self._poll_timeout + 1)
         wall = time.monotonic() - started
         if interrupted.is_set():
-            raise Cancelled("Cancelled; AUTOMATIC1111 was told to stop and nothing was kept.")
+            raise errors.Cancelled(
+                "Cancelled; AUTOMATIC1111 was told to stop and nothing was kept.")
         if resp.status_code != 200:
             _raise_for(resp, payload["sampler_name"], self._login)
         images, seed, job_stamp = _read(resp, req.n)
@@ -182,18 +186,15 @@ class A1111Provider(Provider):
 
     def _check_config(self) -> None:
         if not self.base_url:
-            raise NeedsKey(f"{self.label} is not configured. {self.configure_hint()}")
+            raise errors.NeedsKey(f"{self.label} is not configured. {self.configure_hint()}")
         if not self._login.ok:
-            raise NeedsKey("A1111_AUTH must look like user:password (as given to --api-auth).")
+            raise errors.NeedsKey(
+                "A1111_AUTH must look like user:password (as given to --api-auth).")
 
     def _call(self, method: str, path: str, *, timeout: float | None = None,
               **kw: Any) -> requests.Response:
         self._check_config()
-        return http.send(
-            self.session, method, f"{self.base_url}{path}", label=LABEL,
-            timeout=self.timeout if timeout is None else timeout, auth=self._login.pair,
-            hint="Is it running, with --api?", **kw,
-        )
+        return self._send(method, path, timeout=timeout, auth=self._login.pair, **kw)
 
     def _watch(self, ctx: JobContext, stop: threading.Event,
                interrupted: threading.Event) -> None:
@@ -209,7 +210,7 @@ class A1111Provider(Provider):
                                   timeout=self._poll_timeout)
                 if resp.status_code == 200 and not stop.is_set():
                     _report(ctx, http.json_body(resp, LABEL))
-            except ProviderError as exc:  # progress is best effort; the POST decides
+            except errors.ProviderError as exc:  # progress is best effort; the POST decides
                 log.debug("A1111 progress poll failed: %s", exc.message)
             except Exception:  # noqa: BLE001 - e.g. the job row being written elsewhere
                 log.warning("A1111 progress thread hit an error", exc_info=True)
@@ -220,18 +221,14 @@ class A1111Provider(Provider):
 
 def _payload(req: GenerationRequest) -> tuple[str, dict[str, Any]]:
     """The endpoint path and JSON body for a request."""
-    if not (req.prompt or "").strip():
-        raise Rejected("The prompt is empty. Describe the image you want.")
-    if not 1 <= req.n <= A1111Provider.caps.max_n:
-        raise Rejected(f"AUTOMATIC1111 makes 1 to {A1111Provider.caps.max_n} images per job.")
     width, height = req.width or 512, req.height or 512
     if req.aspect_ratio and not (req.width and req.height):
         width, height = _aspect_size(req.aspect_ratio)
     body: dict[str, Any] = {
         "prompt": req.prompt, "negative_prompt": req.negative_prompt or "",
         "width": width, "height": height,
-        "steps": _int(req.extra.get("steps", DEFAULT_STEPS), "steps", 1, 500),
-        "cfg_scale": _float(req.extra.get("cfg_scale", DEFAULT_CFG), "cfg_scale", 1, 30),
+        "steps": checks.whole_number(req.extra.get("steps", DEFAULT_STEPS), "steps", 1, 500),
+        "cfg_scale": checks.number(req.extra.get("cfg_scale", DEFAULT_CFG), "cfg_scale", 1, 30),
         "seed": -1 if req.seed is None else req.seed,
         "sampler_name": str(req.extra.get("sampler") or DEFAULT_SAMPLER),
         "batch_size": req.n, "n_iter": 1, "send_images": True, "save_images": False,
@@ -243,38 +240,13 @@ def _payload(req: GenerationRequest) -> tuple[str, dict[str, Any]]:
     if not req.reference_images:
         return "/sdapi/v1/txt2img", body
     body["init_images"] = [base64.b64encode(req.reference_images[0]).decode()]
-    body["denoising_strength"] = _float(req.extra.get("strength", 0.75), "strength", 0, 1)
+    body["denoising_strength"] = checks.number(req.extra.get("strength", 0.75), "strength", 0, 1)
     return "/sdapi/v1/img2img", body
 
 
 def _aspect_size(ratio: str) -> tuple[int, int]:
     """About 512² pixels in a ``W:H`` ratio, sides multiples of 64."""
-    try:
-        w, h = (float(x) for x in ratio.split(":"))
-        root = (w / h) ** 0.5
-    except (ValueError, ZeroDivisionError):
-        raise Rejected(f"{ratio!r} is not an aspect ratio like 3:2.") from None
-    return max(64, round(512 * root / 64) * 64), max(64, round(512 / root / 64) * 64)
-
-
-def _int(value: Any, name: str, low: int, high: int) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = low - 1
-    if not low <= number <= high:
-        raise Rejected(f"{name} must be a whole number from {low} to {high}, not {value!r}.")
-    return number
-
-
-def _float(value: Any, name: str, low: float, high: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = low - 1
-    if not low <= number <= high:
-        raise Rejected(f"{name} must be a number from {low:g} to {high:g}, not {value!r}.")
-    return number
+    return sizing.size_for_ratio(ratio, 512, 64)
 
 
 # --------------------------------------------------------------------------- response
@@ -296,7 +268,7 @@ def _read(resp: requests.Response, n: int) -> tuple[list[GeneratedImage], int | 
     """Images, the first seed and the job timestamp; ``info`` is JSON inside a JSON string."""
     body = http.json_body(resp, LABEL)
     if not isinstance(body, dict) or not isinstance(body.get("images"), list):
-        raise BadResponse("AUTOMATIC1111 answered without an image list. Try again.")
+        raise errors.BadResponse("AUTOMATIC1111 answered without an image list. Try again.")
     try:
         info = json.loads(body.get("info") or "{}")
     except (TypeError, ValueError):
@@ -305,7 +277,7 @@ def _read(resp: requests.Response, n: int) -> tuple[list[GeneratedImage], int | 
     first = info.get("index_of_first_image", 0)  # 1 when a grid image comes first
     blobs = body["images"][first if isinstance(first, int) else 0:][:n]
     if not blobs:
-        raise BadResponse("AUTOMATIC1111 answered without an image. Try again.")
+        raise errors.BadResponse("AUTOMATIC1111 answered without an image. Try again.")
     seeds = s if isinstance(s := info.get("all_seeds"), list) else []
     images = []
     for i, b64 in enumerate(blobs):
@@ -322,22 +294,25 @@ def _raise_for(resp: requests.Response, sampler: str, login: Login) -> None:
     """Turn a non-200 reply (``{"error","detail","body","errors"}``) into a ProviderError."""
     status, detail = resp.status_code, _detail(resp, login)
     if status == 401:
-        raise NeedsKey("AUTOMATIC1111 refused the login (401); check A1111_AUTH "
-                       "(user:password, as given to --api-auth).")
+        raise errors.NeedsKey("AUTOMATIC1111 refused the login (401); check A1111_AUTH "
+                              "(user:password, as given to --api-auth).")
     if status == 404 and "sampler" in detail.lower():
-        raise Rejected(f"AUTOMATIC1111 has no sampler {sampler!r}; pick one it lists at "
-                       "/sdapi/v1/samplers (e.g. 'Euler a', 'DPM++ 2M').")
+        raise errors.Rejected(f"AUTOMATIC1111 has no sampler {sampler!r}; pick one it lists at "
+                              "/sdapi/v1/samplers (e.g. 'Euler a', 'DPM++ 2M').")
     if status == 404:
-        raise NeedsKey(f"AUTOMATIC1111 answered 404 ({detail}); start it with --api and check "
-                       "A1111_URL.")
+        raise errors.NeedsKey(
+            f"AUTOMATIC1111 answered 404 ({detail}); start it with --api and check "
+            "A1111_URL.")
     if status == 422:
-        raise Rejected(f"AUTOMATIC1111 refused the request as invalid: {detail}")
+        raise errors.Rejected(f"AUTOMATIC1111 refused the request as invalid: {detail}")
     if status in (502, 503, 504):
-        raise Unavailable(f"AUTOMATIC1111 is not ready (HTTP {status}).")
+        raise errors.Unavailable(f"AUTOMATIC1111 is not ready (HTTP {status}).",
+                                 retry_after=http.retry_after_seconds(resp.headers))
     if status >= 500:
-        raise Rejected(f"AUTOMATIC1111 could not make this image: {detail}. If it ran out of "
-                       "GPU memory, try a smaller size or fewer images.")
-    raise BadResponse(f"AUTOMATIC1111 answered with an unexpected HTTP {status}: {detail}")
+        raise errors.Rejected(
+            f"AUTOMATIC1111 could not make this image: {detail}. If it ran out of "
+            "GPU memory, try a smaller size or fewer images.")
+    raise errors.status_error(status, LABEL, detail, http.retry_after_seconds(resp.headers))
 
 
 def _detail(resp: requests.Response, login: Login) -> str:

@@ -3,20 +3,19 @@
 A provider turns a :class:`GenerationRequest` into HTTP and back into a
 :class:`GenerationResult` (image bytes plus *raw usage*; money is computed in
 ``lib.money.costs``, never here). Anything that goes wrong becomes a
-:class:`ProviderError` whose message is shown to the user as is::
+:class:`ProviderError` (the tree is in ``lib/providers/errors.py``; the names are
+re-exported here).
 
-    ProviderError                 not retryable unless said otherwise
-    ├── NeedsKey                  no key / bad key: "set OPENAI_API_KEY in ..."
-    ├── Rejected                  the request itself is wrong (400/404/413/422)
-    │   └── SafetyBlocked         a moderation or safety refusal
-    ├── QuotaExhausted            billing or daily quota gone
-    ├── RateLimited               retryable, may carry retry_after seconds
-    ├── Unavailable               retryable: 5xx, timeout, reset, refused
-    ├── BadResponse               the reply could not be read (malformed, no image)
-    ├── Uncertain                 a paid request may have started; never retried blindly
-    └── Cancelled                 the user cancelled a running job
+The base enforces what every provider shares, so a provider is its capabilities, a request
+builder, a response reader and its special errors:
 
-Each error has a short ``error_type`` code that is stored on the job row.
+* :meth:`Provider.check`: the shutdown date, the provider's :meth:`Provider.check_special`,
+  then ``checks.check_request`` against :meth:`Provider.model_caps`. ``preflight`` runs it
+  before a job is queued and ``generate`` before its first call.
+* :meth:`Provider._send`: every call, with the provider's session, timeout, label, hint and
+  :meth:`Provider.auth_headers`; error replies end in ``errors.status_error``, the default
+  status map (Retry-After on 429 and on every retryable status).
+* ``lib/providers/sizing.py``: the one nearest-ratio metric and size-for-ratio rule.
 
 Model lifecycle: a provider lists the models its maker shuts down in ``shutdowns``
 (date and replacement). From that date :meth:`Provider.refuse_if_shut_down` refuses
@@ -34,96 +33,20 @@ from typing import Any, ClassVar, Protocol, Self
 
 import requests
 
-from lib.core.errors import PromptboardError
-
-# --------------------------------------------------------------------------- errors
-
-
-class ProviderError(PromptboardError):
-    """An error whose message is shown to the user as is."""
-
-    retryable: ClassVar[bool] = False
-    error_type: ClassVar[str] = "provider_error"
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.retry_after = retry_after
-
-    def __str__(self) -> str:
-        return self.message
-
-
-class NeedsKey(ProviderError):
-    """The provider is not configured, or its key was refused."""
-
-    error_type = "needs_key"
-
-
-class Rejected(ProviderError):
-    """The provider refused the request as invalid (bad size, unknown model, ...)."""
-
-    error_type = "rejected"
-
-
-class SafetyBlocked(Rejected):
-    """The provider's safety system refused the prompt or the output."""
-
-    error_type = "safety"
-
-
-class QuotaExhausted(ProviderError):
-    """Credits, billing limit or a daily quota are used up; retrying will not help."""
-
-    error_type = "quota"
-
-
-class RateLimited(ProviderError):
-    """Too many requests right now; retry after ``retry_after`` seconds if given."""
-
-    retryable = True
-    error_type = "rate_limited"
-
-
-class Unavailable(ProviderError):
-    """The provider is down, slow or unreachable (5xx, timeout, reset, refused)."""
-
-    retryable = True
-    error_type = "unavailable"
-
-
-class BadResponse(ProviderError):
-    """The provider answered, but not with anything we can use."""
-
-    error_type = "bad_response"
-
-
-class Uncertain(ProviderError):
-    """The request may have reached the provider and started a billed run; not retried."""
-
-    error_type = "uncertain"
-
-
-class Cancelled(ProviderError):
-    """The job was cancelled while the provider was working on it."""
-
-    error_type = "cancelled"
-
-
-ERROR_TYPES: dict[str, type[ProviderError]] = {
-    cls.error_type: cls
-    for cls in (
-        NeedsKey,
-        Rejected,
-        SafetyBlocked,
-        QuotaExhausted,
-        RateLimited,
-        Unavailable,
-        BadResponse,
-        Uncertain,
-        Cancelled,
-    )
-}
+from lib.providers import checks, http
+from lib.providers.errors import (  # noqa: F401 - re-exported: many modules import them here
+    ERROR_TYPES,
+    BadResponse,
+    Cancelled,
+    NeedsKey,
+    ProviderError,
+    QuotaExhausted,
+    RateLimited,
+    Rejected,
+    SafetyBlocked,
+    Unavailable,
+    Uncertain,
+)
 
 # --------------------------------------------------------------------------- data
 
@@ -141,9 +64,11 @@ class Capabilities:
     qualities: tuple[str, ...] = ()
     default_quality: str | None = None
     max_n: int = 1
+    open_sizes: bool = False  # any size or ratio is taken; sizes/aspect_ratios are presets
     max_reference_images: int = 0
     negative_prompt: bool = False
     seed: bool = False
+    max_seed: int = 2**32 - 1  # the largest seed the model takes (0 is the smallest)
     max_prompt_chars: int = 4000
     style_presets: tuple[str, ...] = ()
     reports_progress: bool = False  # real progress from the provider
@@ -271,6 +196,8 @@ class Provider(ABC):
 
     id: ClassVar[str]
     label: ClassVar[str]
+    short_label: ClassVar[str] = ""  # the name in messages ("OpenAI"; label when empty)
+    hint: ClassVar[str] = ""  # appended to connection errors ("Check OPENAI_BASE_URL ...")
     key_env: ClassVar[str | None] = None  # None: needs no key
     base_url_env: ClassVar[str | None] = None
     default_base_url: ClassVar[str | None] = None
@@ -359,6 +286,21 @@ class Provider(ABC):
 
     def preflight(self, req: GenerationRequest) -> None:
         """Refuse, before it is queued, a request this provider cannot run (raise Rejected)."""
+        self.check(req)
+
+    def check(self, req: GenerationRequest) -> None:
+        """Raise Rejected unless the model can run ``req``; ``generate`` calls it first too.
+
+        The shutdown date, then :meth:`check_special`, then the capability check of
+        ``lib/providers/checks.py`` against :meth:`model_caps`.
+        """
+        self.refuse_if_shut_down(req.model, self.today())
+        self.check_special(req)
+        checks.check_request(self.model_caps(req.model), req, self.short_label or self.label,
+                             retiring=self.shutdowns)
+
+    def check_special(self, req: GenerationRequest) -> None:
+        """The provider's own rules beyond its capabilities (override; they run first)."""
         return None
 
     def typical_usage(self, req: GenerationRequest) -> dict[str, float]:
@@ -374,3 +316,21 @@ class Provider(ABC):
     def test_connection(self) -> str:
         """A cheap check that key and URL work; returns a short message or raises."""
         return "No connection check for this provider."
+
+    # -- HTTP ---------------------------------------------------------------------------
+
+    def auth_headers(self, url: str) -> dict[str, str]:
+        """Headers that authenticate a call to ``url`` (override; none by default)."""
+        return {}
+
+    def _send(self, method: str, url: str, *, timeout: float | None = None,
+              **kw: Any) -> requests.Response:
+        """One call through ``http.send`` with this provider's session, timeout, label, hint
+        and :meth:`auth_headers`; ``url`` may be a path below ``base_url``, and headers given
+        here are added to the auth ones. Any status returns; transport trouble raises."""
+        if not url.startswith(("http://", "https://")):
+            url = f"{self.base_url}{url}"
+        headers = {**self.auth_headers(url), **kw.pop("headers", {})}
+        return http.send(self.session, method, url, label=self.short_label or self.label,
+                         timeout=self.timeout if timeout is None else timeout, hint=self.hint,
+                         headers=headers, **kw)

@@ -43,7 +43,7 @@ import urllib3
 from PIL import Image
 
 from lib.core import config
-from lib.providers.base import BadResponse, Unavailable
+from lib.providers import errors
 
 DEFAULT_HOSTS = ("replicate.delivery",)
 MAX_REDIRECTS = 3
@@ -113,8 +113,9 @@ def fetch_image(url: str, *, label: str, timeout: float, policy: Policy | None =
             if status in _REDIRECTS:
                 location = resp.headers.get("Location")
                 if not location:
-                    raise BadResponse(f"{label}'s download host {target.host} sent a redirect "
-                                      f"(HTTP {status}) without a location. Try again.")
+                    raise errors.BadResponse(
+                        f"{label}'s download host {target.host} sent a redirect "
+                        f"(HTTP {status}) without a location. Try again.")
                 url = urljoin(url, location)
                 continue
             _check_status(status, target.host, label)
@@ -122,8 +123,8 @@ def fetch_image(url: str, *, label: str, timeout: float, policy: Policy | None =
         finally:
             resp.close()
             pool.close()
-    raise BadResponse(f"{label}'s output URL redirected more than {MAX_REDIRECTS} times; "
-                      "Promptboard stopped following it. Try again or choose another model.")
+    raise errors.BadResponse(f"{label}'s output URL redirected more than {MAX_REDIRECTS} times; "
+                             "Promptboard stopped following it. Try again or choose another model.")
 
 
 def check_url(url: str, *, label: str, policy: Policy) -> Target:
@@ -133,26 +134,27 @@ def check_url(url: str, *, label: str, policy: Policy) -> Target:
         host = (parts.hostname or "").rstrip(".").lower()
         port = parts.port
     except ValueError as exc:
-        raise BadResponse(f"{label} sent an output that is not a valid URL.") from exc
+        raise errors.BadResponse(f"{label} sent an output that is not a valid URL.") from exc
     scheme = parts.scheme.lower()
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-    not_https = BadResponse(f"{label} sent an output URL that is not https ({scheme or 'no'}"
-                            " scheme); Promptboard downloads outputs over https only.")
+    not_https = errors.BadResponse(f"{label} sent an output URL that is not https ({scheme or 'no'}"
+                                   " scheme); Promptboard downloads outputs over https only.")
     if scheme not in ("http", "https"):
         raise not_https
     if not host or parts.username is not None or parts.password is not None:
-        raise BadResponse(f"{label} sent an output URL without a usable host; Promptboard "
-                          "did not download it.")
+        raise errors.BadResponse(f"{label} sent an output URL without a usable host; Promptboard "
+                                 "did not download it.")
     literal = _literal(host)
     if literal is not None and port is not None and (str(literal), port) in policy.insecure:
         return Target(scheme, host, port, str(literal), path)  # tests only: a local fake
     if scheme != "https":
         raise not_https
     if port not in (None, 443):
-        raise BadResponse(f"{label} sent an output URL on port {port} of {host}; Promptboard "
-                          "downloads outputs from the standard https port only.")
+        raise errors.BadResponse(
+            f"{label} sent an output URL on port {port} of {host}; Promptboard "
+            "downloads outputs from the standard https port only.")
     if not policy.host_allowed(host):
-        raise BadResponse(
+        raise errors.BadResponse(
             f"{label} sent an output URL on {host}, which is not a download host Promptboard "
             f"trusts ({', '.join(policy.hosts)}), so it was not fetched. If this model really "
             "delivers from there, an admin can add the host to PROMPTBOARD_DOWNLOAD_HOSTS.")
@@ -207,12 +209,12 @@ def _resolve_public(host: str, label: str) -> str:
         try:
             infos = socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)
         except (OSError, UnicodeError) as exc:
-            raise Unavailable(f"{label}'s download host {host} could not be found (DNS). "
-                              "Promptboard retries on its own.") from exc
+            raise errors.Unavailable(f"{label}'s download host {host} could not be found (DNS). "
+                                     "Promptboard retries on its own.") from exc
         found = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
     if not found or not all(is_public(ip) for ip in found):
-        raise BadResponse(f"{label}'s download host {host} resolves to a private, local or "
-                          "reserved address, so Promptboard did not connect to it.")
+        raise errors.BadResponse(f"{label}'s download host {host} resolves to a private, local or "
+                                 "reserved address, so Promptboard did not connect to it.")
     return str(found[0])
 
 
@@ -241,22 +243,24 @@ def _open(target: Target, *, timeout: float, label: str
                      "User-Agent": "Promptboard"})
     except urllib3.exceptions.HTTPError as exc:
         pool.close()
-        raise Unavailable(f"{label}'s output could not be downloaded from {target.host} "
-                          "(connection refused, reset, timed out or not secure). Promptboard "
-                          "retries on its own.") from exc
+        raise errors.Unavailable(
+            f"{label}'s output could not be downloaded from {target.host} "
+            "(connection refused, reset, timed out or not secure). Promptboard "
+            "retries on its own.") from exc
 
 
 def _check_status(status: int, host: str, label: str) -> None:
     if status == 200:
         return
     if status in (404, 410):
-        raise BadResponse(f"{label} has deleted this output (HTTP {status} from {host}; "
-                          "outputs are kept for a short time only). Generate again.")
+        raise errors.BadResponse(f"{label} has deleted this output (HTTP {status} from {host}; "
+                                 "outputs are kept for a short time only). Generate again.")
     if status in (408, 429) or status >= 500:
-        raise Unavailable(f"{label}'s download host {host} is having trouble (HTTP {status}). "
-                          "Promptboard retries on its own.")
-    raise BadResponse(f"{label}'s download host {host} refused the output download "
-                      f"(HTTP {status}). Try again; if it persists, choose another model.")
+        raise errors.Unavailable(
+            f"{label}'s download host {host} is having trouble (HTTP {status}). "
+            "Promptboard retries on its own.")
+    raise errors.BadResponse(f"{label}'s download host {host} refused the output download "
+                             f"(HTTP {status}). Try again; if it persists, choose another model.")
 
 
 def _read(resp: urllib3.BaseHTTPResponse, host: str, label: str, policy: Policy,
@@ -268,8 +272,8 @@ def _read(resp: urllib3.BaseHTTPResponse, host: str, label: str, policy: Policy,
                "size or output format; an admin can raise PROMPTBOARD_MAX_DOWNLOAD_MB.")
     encoding = (resp.headers.get("Content-Encoding") or "identity").strip().lower()
     if encoding != "identity":
-        raise BadResponse(f"{label}'s download host {host} sent a compressed ({encoding}) "
-                          "image body, which Promptboard does not accept. Try again.")
+        raise errors.BadResponse(f"{label}'s download host {host} sent a compressed ({encoding}) "
+                                 "image body, which Promptboard does not accept. Try again.")
     length = resp.headers.get("Content-Length")
     if length is not None:
         try:
@@ -277,26 +281,26 @@ def _read(resp: urllib3.BaseHTTPResponse, host: str, label: str, policy: Policy,
         except ValueError:
             declared = -1
         if declared > policy.max_bytes:
-            raise BadResponse(too_big)
+            raise errors.BadResponse(too_big)
     body = bytearray()
     try:
         while chunk := resp.read1(CHUNK, decode_content=False):  # returns what has arrived
             body += chunk
             if len(body) > policy.max_bytes:
-                raise BadResponse(too_big)
+                raise errors.BadResponse(too_big)
             if time.monotonic() > deadline:
-                raise Unavailable(f"{label}'s output from {host} took too long to download. "
-                                  "Promptboard retries on its own.")
+                raise errors.Unavailable(f"{label}'s output from {host} took too long to download. "
+                                         "Promptboard retries on its own.")
     except urllib3.exceptions.HTTPError as exc:
-        raise Unavailable(f"The download of {label}'s output from {host} was cut off. "
-                          "Promptboard retries on its own.") from exc
+        raise errors.Unavailable(f"The download of {label}'s output from {host} was cut off. "
+                                 "Promptboard retries on its own.") from exc
     if not body:
-        raise BadResponse(f"{label} sent an empty output image. Try again.")
+        raise errors.BadResponse(f"{label} sent an empty output image. Try again.")
     data = bytes(body)
     del body
     problem = too_many_pixels(data, label=label, max_pixels=policy.max_pixels)
     if problem:
-        raise BadResponse(problem)
+        raise errors.BadResponse(problem)
     mime = (resp.headers.get("Content-Type") or "").split(";")[0].strip().lower()
     return Downloaded(data, mime if mime.startswith("image/") else "image/png")
 
@@ -322,7 +326,7 @@ def _insecure_pairs(text: str) -> frozenset[tuple[str, int]]:
         host, _, port = entry.rpartition(":")
         ip = _literal(host)
         if ip is None or not ip.is_loopback or not port.isdigit():
-            raise BadResponse(
+            raise errors.BadResponse(
                 "PROMPTBOARD_DOWNLOAD_ALLOW_INSECURE_HOSTS may only name loopback ip:port "
                 f"pairs such as 127.0.0.1:8123 (it is for tests only), not {entry!r}. Unset it.")
         pairs.add((str(ip), int(port)))

@@ -19,7 +19,7 @@ Status and body → error, in one place (``_raise_for`` and ``_read_images``)::
     404                                          Rejected        the replacement, or a live model
     429 QuotaFailure quotaId ...PerDay...        QuotaExhausted  not retried
     429 other                                    RateLimited     retry_after = RetryInfo.retryDelay
-    408, 5xx, timeout, refused, reset            Unavailable     retried
+    408, 409, 5xx, timeout, refused, reset       Unavailable     retried (Retry-After if sent)
 """
 
 from __future__ import annotations
@@ -32,23 +32,15 @@ from typing import Any
 
 import requests
 
+from lib.providers import errors, sizing
 from lib.providers.base import (
     NULL_CONTEXT,
-    BadResponse,
-    Cancelled,
     Capabilities,
     GeneratedImage,
     GenerationRequest,
     GenerationResult,
     JobContext,
-    NeedsKey,
     Provider,
-    ProviderError,
-    QuotaExhausted,
-    RateLimited,
-    Rejected,
-    SafetyBlocked,
-    Unavailable,
 )
 from lib.providers.gemini_models import (
     ASPECT_RATIOS,
@@ -58,7 +50,7 @@ from lib.providers.gemini_models import (
     PRO,
     SHUTDOWNS,
 )
-from lib.providers.http import b64_image, clip, json_body, redact, retry_after_seconds, send
+from lib.providers.http import b64_image, clip, json_body, redact, retry_after_seconds
 
 LABEL = "Gemini"
 
@@ -87,6 +79,8 @@ class GeminiProvider(Provider):
 
     id = "gemini"
     label = "Google Gemini"
+    short_label = LABEL
+    hint = "Check GEMINI_BASE_URL if you set it."
     key_env = "GEMINI_API_KEY"
     base_url_env = "GEMINI_BASE_URL"
     default_base_url = "https://generativelanguage.googleapis.com/v1beta"
@@ -114,10 +108,13 @@ class GeminiProvider(Provider):
             aspect_ratios=ASPECT_RATIOS + spec.extra_ratios,
         )
 
-    def preflight(self, req: GenerationRequest) -> None:
-        """Shut-down models, unsupported sizes, ratios and reference counts are refused."""
-        self.refuse_if_shut_down(req.model, self.today())
-        build_body(req)
+    def auth_headers(self, url: str) -> dict[str, str]:
+        """The key in ``x-goog-api-key`` (never ``?key=``, which leaks into logs)."""
+        return {"x-goog-api-key": self.require_key()}
+
+    def check_special(self, req: GenerationRequest) -> None:
+        """Only Gemini image models; image sizes worded as sizes (2.5 Flash is 1K only)."""
+        generation_config(req)
 
     def typical_usage(self, req: GenerationRequest) -> dict[str, float]:
         """Tokens a call like this usually reports (providers.md §1 token table)."""
@@ -133,9 +130,7 @@ class GeminiProvider(Provider):
         """Look up the default model with the key; a short message or the mapped error."""
         key = self.require_key()
         model = self.caps.default_model
-        resp = send(self.session, "GET", f"{self.base_url}/models/{model}", timeout=self.timeout,
-                    label=LABEL, hint="Check GEMINI_BASE_URL if you set it.",
-                    headers={"x-goog-api-key": key})
+        resp = self._send("GET", f"/models/{model}")
         if resp.status_code != 200:
             _raise_for(resp, model, key)
         return f"Gemini answered: {model} is available to this key."
@@ -143,17 +138,18 @@ class GeminiProvider(Provider):
     def generate(self, req: GenerationRequest, ctx: JobContext = NULL_CONTEXT) -> GenerationResult:
         """Make ``req.n`` images, one call each, reporting progress after every image."""
         key = self.require_key()
-        self.refuse_if_shut_down(req.model, self.today())
+        self.check(req)
         body = build_body(req)
         images: list[GeneratedImage] = []
         usage: dict[str, float] = {}
         request_id: str | None = None
         for i in range(req.n):
             if i and ctx.cancel_requested():
-                raise Cancelled(f"Cancelled after {i} of {req.n} images (those were charged).")
+                raise errors.Cancelled(
+                    f"Cancelled after {i} of {req.n} images (those were charged).")
             try:
                 got, used, request_id = self._call(req.model, body, key)
-            except ProviderError as err:
+            except errors.ProviderError as err:
                 if not i:
                     raise
                 note = f" ({i} of {req.n} images were made before this; they were charged.)"
@@ -168,15 +164,12 @@ class GeminiProvider(Provider):
     def _call(self, model: str, body: dict[str, Any],
               key: str) -> tuple[list[GeneratedImage], dict[str, float], str | None]:
         """One generateContent call: images, usage and response id."""
-        resp = send(self.session, "POST", f"{self.base_url}/models/{model}:generateContent",
-                    timeout=self.timeout, label=LABEL,
-                    hint="Check GEMINI_BASE_URL if you set it.",
-                    headers={"x-goog-api-key": key}, json=body)
+        resp = self._send("POST", f"/models/{model}:generateContent", json=body)
         if resp.status_code != 200:
             _raise_for(resp, model, key)
         data = json_body(resp, LABEL)
         if not isinstance(data, dict):
-            raise BadResponse("Gemini sent a reply we cannot read. Try again.")
+            raise errors.BadResponse("Gemini sent a reply we cannot read. Try again.")
         images = read_images(data)
         rid = data.get("responseId")
         return images, read_usage(data, len(images)), rid if isinstance(rid, str) else None
@@ -186,22 +179,21 @@ class GeminiProvider(Provider):
 
 
 def build_body(req: GenerationRequest) -> dict[str, Any]:
-    """The camelCase generateContent body, after checking the request against the model."""
+    """The camelCase generateContent body (``generation_config`` checks model, size, ratio)."""
+    config = generation_config(req)
+    parts: list[dict[str, Any]] = [{"text": req.prompt}]
+    for ref in req.reference_images:  # lib.imaging.images hands providers validated PNG bytes
+        parts.append({"inlineData": {"mimeType": "image/png",
+                                     "data": base64.b64encode(ref).decode("ascii")}})
+    return {"contents": [{"role": "user", "parts": parts}], "generationConfig": config}
+
+
+def generation_config(req: GenerationRequest) -> dict[str, Any]:
+    """``generationConfig`` for the request's model, size and ratio (Rejected if it has none)."""
     spec = MODEL_SPECS.get(req.model)
     if spec is None:
-        raise Rejected(f"Gemini has no image model {req.model!r}; choose one of "
-                       f"{', '.join(MODELS)}.")
-    caps = GeminiProvider.caps
-    if not (req.prompt or "").strip():
-        raise Rejected("The prompt is empty. Describe the image you want.")
-    if len(req.prompt) > caps.max_prompt_chars:
-        raise Rejected(f"The prompt has {len(req.prompt):,} characters; Gemini takes at most "
-                       f"{caps.max_prompt_chars:,} here. Shorten it.")
-    if not 1 <= req.n <= caps.max_n:
-        raise Rejected(f"Gemini makes 1 to {caps.max_n} images per job, not {req.n}.")
-    if len(req.reference_images) > spec.max_refs:
-        raise Rejected(f"{req.model} takes at most {spec.max_refs} reference images, not "
-                       f"{len(req.reference_images)}. Remove some or choose a Gemini 3 model.")
+        raise errors.Rejected(f"Gemini has no image model {req.model!r}; choose one of "
+                              f"{', '.join(MODELS)}.")
     image_config: dict[str, str] = {}
     ratio = _aspect_ratio(req, ASPECT_RATIOS + spec.extra_ratios)
     if ratio:
@@ -209,19 +201,16 @@ def build_body(req: GenerationRequest) -> dict[str, Any]:
     if req.quality:
         size = req.quality.strip().upper()
         if size not in spec.image_sizes:
-            raise Rejected(f"{req.model} makes {' or '.join(spec.image_sizes)} images, not "
-                           f"{req.quality}. Choose {spec.image_sizes[0]}, or a Gemini 3 model "
-                           "for 2K and 4K.")
+            raise errors.Rejected(
+                f"{req.model} makes {' or '.join(spec.image_sizes)} images, not "
+                f"{req.quality}. Choose {spec.image_sizes[0]}, or a Gemini 3 model "
+                "for 2K and 4K.")
         if len(spec.image_sizes) > 1:  # 2.5 Flash is 1K only: it gets no imageSize at all
             image_config["imageSize"] = size
-    parts: list[dict[str, Any]] = [{"text": req.prompt}]
-    for ref in req.reference_images:  # lib.imaging.images hands providers validated PNG bytes
-        parts.append({"inlineData": {"mimeType": "image/png",
-                                     "data": base64.b64encode(ref).decode("ascii")}})
     config: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"]}
     if image_config:
         config["imageConfig"] = image_config
-    return {"contents": [{"role": "user", "parts": parts}], "generationConfig": config}
+    return config
 
 
 def _aspect_ratio(req: GenerationRequest, allowed: tuple[str, ...]) -> str | None:
@@ -229,17 +218,12 @@ def _aspect_ratio(req: GenerationRequest, allowed: tuple[str, ...]) -> str | Non
     if req.aspect_ratio:
         ratio = req.aspect_ratio.replace(" ", "")
         if ratio not in allowed:
-            raise Rejected(f"{req.model} does not make {req.aspect_ratio} images; choose one "
-                           f"of {', '.join(allowed)}.")
+            raise errors.Rejected(
+                f"{req.model} does not make {req.aspect_ratio} images; choose one "
+                f"of {', '.join(allowed)}.")
         return ratio
     if req.width and req.height:
-        target = math.log(req.width / req.height)
-
-        def distance(r: str) -> float:
-            w, h = r.split(":")
-            return abs(math.log(int(w) / int(h)) - target)
-
-        return min(allowed, key=distance)
+        return sizing.nearest(req.width, req.height, allowed)
     return None
 
 
@@ -252,8 +236,9 @@ def read_images(data: dict[str, Any]) -> list[GeneratedImage]:
     block = feedback.get("blockReason") if isinstance(feedback, dict) else None
     if block:
         why = _SAFETY_REASONS.get(str(block), "Google's safety filters")
-        raise SafetyBlocked(f"Gemini blocked the prompt ({block}: {why}). Rephrase the prompt "
-                            "and try again.")
+        raise errors.SafetyBlocked(
+            f"Gemini blocked the prompt ({block}: {why}). Rephrase the prompt "
+            "and try again.")
     images: list[GeneratedImage] = []
     texts: list[str] = []
     finishes: list[str] = []
@@ -269,7 +254,7 @@ def read_images(data: dict[str, Any]) -> list[GeneratedImage]:
                 mime = inline.get("mimeType") or inline.get("mime_type") or "image/png"
                 raw = inline.get("data")
                 if not isinstance(raw, str):
-                    raise BadResponse("Gemini sent an image part without data. Try again.")
+                    raise errors.BadResponse("Gemini sent an image part without data. Try again.")
                 images.append(GeneratedImage(b64_image(raw, LABEL), str(mime)))
             elif isinstance(part.get("text"), str):
                 found = _DATA_URL_IN_TEXT.search(part["text"])  # some proxies do this
@@ -282,16 +267,17 @@ def read_images(data: dict[str, Any]) -> list[GeneratedImage]:
         return images
     for reason in finishes:
         if reason in _SAFETY_REASONS:
-            raise SafetyBlocked(f"Gemini blocked the image ({reason}: {_SAFETY_REASONS[reason]})."
-                                " Rephrase the prompt and try again.")
+            raise errors.SafetyBlocked(
+                f"Gemini blocked the image ({reason}: {_SAFETY_REASONS[reason]})."
+                " Rephrase the prompt and try again.")
         if reason and reason != "STOP":
             why = _OTHER_FINISH.get(reason, "stopped without an image. Try again; if it "
                                             "repeats, rephrase the prompt.")
-            raise BadResponse(f"Gemini {why} (finish reason {reason})")
+            raise errors.BadResponse(f"Gemini {why} (finish reason {reason})")
     if texts:
-        raise BadResponse(f"Gemini replied with text but no image: '{clip(texts[0], 200)}'. "
-                          "Rephrase to ask for an image.")
-    raise BadResponse("Gemini answered without an image. Try again or rephrase the prompt.")
+        raise errors.BadResponse(f"Gemini replied with text but no image: '{clip(texts[0], 200)}'. "
+                                 "Rephrase to ask for an image.")
+    raise errors.BadResponse("Gemini answered without an image. Try again or rephrase the prompt.")
 
 
 def read_usage(data: dict[str, Any], images: int) -> dict[str, float]:
@@ -330,41 +316,42 @@ def _raise_for(resp: requests.Response, model: str, key: str) -> None:
     code = resp.status_code
     reasons = {d.get("reason") for d in details if str(d.get("@type", "")).endswith("ErrorInfo")}
     if code == 400 and ("API_KEY_INVALID" in reasons or "API key not valid" in message):
-        raise NeedsKey("Gemini refused the API key. Check GEMINI_API_KEY (create a key at "
-                       "aistudio.google.com/apikey), then restart Promptboard.")
+        raise errors.NeedsKey("Gemini refused the API key. Check GEMINI_API_KEY (create a key at "
+                              "aistudio.google.com/apikey), then restart Promptboard.")
     if code == 400 and status == "FAILED_PRECONDITION":
         if "billing" in message.lower():
-            raise QuotaExhausted(f"Gemini needs billing for this: {message} Enable billing for "
-                                 "the key's project in Google AI Studio, then try again.")
-        raise Rejected(f"Gemini cannot serve this key here: {message} The free tier is not "
-                       "offered in every region; enable billing in Google AI Studio.")
+            raise errors.QuotaExhausted(
+                f"Gemini needs billing for this: {message} Enable billing for "
+                "the key's project in Google AI Studio, then try again.")
+        raise errors.Rejected(f"Gemini cannot serve this key here: {message} The free tier is not "
+                              "offered in every region; enable billing in Google AI Studio.")
     if code in (401, 403):
-        raise NeedsKey(f"Gemini refused the API key ({message}). Check GEMINI_API_KEY and that "
-                       "the Generative Language API is enabled for its project.")
+        raise errors.NeedsKey(
+            f"Gemini refused the API key ({message}). Check GEMINI_API_KEY and that "
+            "the Generative Language API is enabled for its project.")
     if code == 404:
         ends = SHUTDOWNS.get(model)
         instead = f"use {ends.replacement}" if ends else f"choose one of {', '.join(MODELS)}"
-        raise Rejected(f"Gemini model {model!r} was not found (retired or not available to "
-                       f"this key); {instead}.")
+        raise errors.Rejected(f"Gemini model {model!r} was not found (retired or not available to "
+                              f"this key); {instead}.")
     if code == 413:
-        raise Rejected("The request is too large for Gemini (about 20 MB at most); use fewer "
-                       "or smaller reference images.")
+        raise errors.Rejected(
+            "The request is too large for Gemini (about 20 MB at most); use fewer "
+            "or smaller reference images.")
     if code == 429:
         quota_ids = [str(v.get("quotaId") or "") for d in details
                      if str(d.get("@type", "")).endswith("QuotaFailure")
                      for v in d.get("violations") or [] if isinstance(v, dict)]
         daily = next((q for q in quota_ids if "PerDay" in q), None)
         if daily:
-            raise QuotaExhausted(f"Gemini's daily quota is used up ({daily}). Try again "
-                                 "tomorrow, or enable billing or a higher tier in Google AI "
-                                 "Studio.")
-        raise RateLimited(f"Gemini is rate limiting this key: {message}",
-                          retry_after=_retry_delay(details) or retry_after_seconds(resp.headers))
-    if code == 408 or code >= 500:
-        what = f"HTTP {code} {status}".strip()
-        raise Unavailable(f"Gemini is having trouble ({what}). Try again later if it persists.",
-                          retry_after=retry_after_seconds(resp.headers))
-    raise Rejected(f"Gemini refused the request (HTTP {code}): {message}")
+            raise errors.QuotaExhausted(f"Gemini's daily quota is used up ({daily}). Try again "
+                                        "tomorrow, or enable billing or a higher tier in Google AI "
+                                        "Studio.")
+        raise errors.RateLimited(
+            f"Gemini is rate limiting this key: {message}",
+            retry_after=_retry_delay(details) or retry_after_seconds(resp.headers))
+    raise errors.status_error(code, LABEL, message, retry_after_seconds(resp.headers),
+                              name=status)
 
 
 def _retry_delay(details: list[dict[str, Any]]) -> float | None:

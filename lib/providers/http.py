@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from lib.providers.base import BadResponse, Rejected, Unavailable
+from lib.providers import errors
 
 # The most one provider reply may hold: JSON with several base64 images at the 64 MB download
 # cap (base64 adds a third). Bigger is a broken or hostile endpoint.
@@ -62,16 +62,16 @@ def send(
         read_capped(resp, max_bytes, label)
         return resp
     except requests.Timeout as exc:  # before ConnectionError: ConnectTimeout is both
-        raise Unavailable(
+        raise errors.Unavailable(
             f"{label} did not answer within {timeout:g} s; it may be busy. If this keeps "
             f"happening, raise PROMPTBOARD_HTTP_TIMEOUT.{tail}"
         ) from exc
     except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
             requests.exceptions.InvalidSchema) as exc:
-        raise Rejected(f"{label}'s address is not a valid http(s) URL.{tail}") from exc
+        raise errors.Rejected(f"{label}'s address is not a valid http(s) URL.{tail}") from exc
     except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError,
             requests.exceptions.ContentDecodingError) as exc:
-        raise Unavailable(
+        raise errors.Unavailable(
             f"{label} could not be reached at {origin(url)} (connection refused, reset or cut "
             f"off). Check the network connection.{tail}"
         ) from exc
@@ -84,7 +84,7 @@ def _size(n: int) -> str:
 def read_capped(resp: requests.Response, max_bytes: int, label: str) -> None:
     """Read the streamed body into ``resp`` (so ``.content`` and ``.json()`` work as usual),
     or close it and raise :class:`BadResponse` once it passes ``max_bytes``."""
-    too_big = BadResponse(
+    too_big = errors.BadResponse(
         f"{label} sent a reply of more than {_size(max_bytes)}, more than any "
         "image reply needs; nothing was stored. Check the provider's address and model.")
     declared = resp.headers.get("Content-Length", "")
@@ -135,7 +135,7 @@ def json_body(response: requests.Response, label: str) -> Any:
     try:
         return response.json()
     except ValueError as exc:  # requests.JSONDecodeError is a ValueError
-        raise BadResponse(
+        raise errors.BadResponse(
             f"{label} sent a reply that is not valid JSON (HTTP {response.status_code}). "
             "Try again; if it keeps happening, check that the base URL points at the real API."
         ) from exc
@@ -148,9 +148,10 @@ def b64_image(data: str, label: str) -> bytes:
     try:
         blob = base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise BadResponse(f"{label} sent image data that is not valid base64. Try again.") from exc
+        raise errors.BadResponse(
+            f"{label} sent image data that is not valid base64. Try again.") from exc
     if not blob:
-        raise BadResponse(f"{label} sent an empty image. Try again.")
+        raise errors.BadResponse(f"{label} sent an empty image. Try again.")
     return blob
 
 

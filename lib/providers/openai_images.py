@@ -17,6 +17,7 @@ Status and body → error, in one place (``_raise_for``)::
     400, 404, 413, 422, other 4xx                   Rejected        OpenAI's message, clipped
     429 rate_limit_exceeded (or any other 429)      RateLimited     retry-after-ms / retry-after
     408, 409, 5xx, timeout, refused, reset          Unavailable     retried
+    (the last three rows are the base's default map, errors.status_error)
     x-should-retry: false on a retryable status     Rejected        not retried
 """
 
@@ -30,26 +31,19 @@ from typing import Any
 
 import requests
 
+from lib.providers import errors, sizing
 from lib.providers.base import (
     DEFAULT_TIMEOUT,
     NULL_CONTEXT,
-    BadResponse,
     Capabilities,
     GeneratedImage,
     GenerationRequest,
     GenerationResult,
     JobContext,
-    NeedsKey,
     Provider,
-    ProviderError,
-    QuotaExhausted,
-    RateLimited,
-    Rejected,
-    SafetyBlocked,
     Shutdown,
-    Unavailable,
 )
-from lib.providers.http import b64_image, clip, json_body, redact, retry_after_seconds, send
+from lib.providers.http import b64_image, clip, json_body, redact, retry_after_seconds
 
 LABEL = "OpenAI"
 MODELS = ("gpt-image-2", "gpt-image-1.5", "gpt-image-1-mini")
@@ -87,6 +81,8 @@ class OpenAIImagesProvider(Provider):
 
     id = "openai"
     label = "OpenAI Images"
+    short_label = LABEL
+    hint = "Check OPENAI_BASE_URL if you set it."
     key_env = "OPENAI_API_KEY"
     base_url_env = "OPENAI_BASE_URL"
     default_base_url = "https://api.openai.com/v1"
@@ -98,6 +94,7 @@ class OpenAIImagesProvider(Provider):
         models=MODELS, default_model=MODELS[0], sizes=OPEN_SIZE_PRESETS,
         default_size="1024x1024", qualities=QUALITIES, default_quality="medium", max_n=10,
         max_reference_images=16, negative_prompt=False, seed=False, max_prompt_chars=32000,
+        open_sizes=True,
     )
 
     def __init__(
@@ -115,7 +112,7 @@ class OpenAIImagesProvider(Provider):
         """gpt-image-1.x take three sizes; gpt-image-2 takes any valid WxH (presets listed)."""
         if model in OPEN_SIZE_MODELS or model not in MODELS:
             return cls.caps
-        return dataclasses.replace(cls.caps, sizes=PRESET_SIZES)
+        return dataclasses.replace(cls.caps, sizes=PRESET_SIZES, open_sizes=False)
 
     def typical_usage(self, req: GenerationRequest) -> dict[str, float]:
         """Tokens where a token table exists (gpt-image-1), else one ``images`` unit each."""
@@ -131,9 +128,7 @@ class OpenAIImagesProvider(Provider):
         """Look up the default model with the key; a short message or the mapped error."""
         key = self.require_key()
         model = self.caps.default_model
-        resp = send(self.session, "GET", f"{self.base_url}/models/{model}", timeout=self.timeout,
-                    label=LABEL, hint="Check OPENAI_BASE_URL if you set it.",
-                    headers={"Authorization": f"Bearer {key}"})
+        resp = self._send("GET", f"/models/{model}")
         if resp.status_code != 200:
             _raise_for(resp, model, key)
         return f"OpenAI answered: {model} is available to this key."
@@ -141,66 +136,47 @@ class OpenAIImagesProvider(Provider):
     def generate(self, req: GenerationRequest, ctx: JobContext = NULL_CONTEXT) -> GenerationResult:
         """One call for all ``req.n`` images: generations, or edits with reference images."""
         key = self.require_key()
+        self.check(req)
         fields = self.build_fields(req)
-        headers = {"Authorization": f"Bearer {key}"}
-
-        def post(path: str, **body: Any) -> requests.Response:
-            return send(self.session, "POST", f"{self.base_url}{path}", timeout=self.timeout,
-                        label=LABEL, headers=headers,
-                        hint="Check OPENAI_BASE_URL if you set it.", **body)
-
         if req.reference_images:
             name = "image" if len(req.reference_images) == 1 else "image[]"
             files = [(name, (f"reference-{i + 1}.png", ref, "image/png"))
                      for i, ref in enumerate(req.reference_images)]
             data = {k: str(v) for k, v in fields.items() if k != "moderation"}
-            resp = post("/images/edits", data=data, files=files)
+            resp = self._send("POST", "/images/edits", data=data, files=files)
         else:
-            resp = post("/images/generations", json=fields)
+            resp = self._send("POST", "/images/generations", json=fields)
         if resp.status_code != 200:
             _raise_for(resp, req.model, key)
         body = json_body(resp, LABEL)
         if not isinstance(body, dict):
-            raise BadResponse("OpenAI sent a reply we cannot read. Try again.")
+            raise errors.BadResponse("OpenAI sent a reply we cannot read. Try again.")
         images = read_images(body)
         ctx.report_progress(1.0, f"{len(images)} image(s) received")
         return GenerationResult(images=images, usage=read_usage(body.get("usage"), len(images)),
                                 request_id=resp.headers.get("x-request-id"), model=req.model)
 
-    def preflight(self, req: GenerationRequest) -> None:
-        """Shut-down models, bad sizes and qualities are refused before queueing."""
+    def auth_headers(self, url: str) -> dict[str, str]:
+        """``Authorization: Bearer`` with OPENAI_API_KEY."""
+        return {"Authorization": f"Bearer {self.require_key()}"}
+
+    def check_special(self, req: GenerationRequest) -> None:
+        """Sizes (open on gpt-image-2, three on the others) and backgrounds."""
         self.build_fields(req)
 
     def build_fields(self, req: GenerationRequest) -> dict[str, Any]:
-        """The request fields, after checking model, size, quality, count and background."""
-        self.refuse_if_shut_down(req.model, self.today())
-        if req.model not in MODELS:
-            raise Rejected(f"OpenAI Images has no model {req.model!r} here; choose one of "
-                           f"{', '.join(MODELS)}.")
-        caps = self.caps
-        if not (req.prompt or "").strip():
-            raise Rejected("The prompt is empty. Describe the image you want.")
-        if len(req.prompt) > caps.max_prompt_chars:
-            raise Rejected(f"The prompt has {len(req.prompt):,} characters; OpenAI takes at most "
-                           f"{caps.max_prompt_chars:,}. Shorten it.")
-        if not 1 <= req.n <= caps.max_n:
-            raise Rejected(f"OpenAI makes 1 to {caps.max_n} images per request, not {req.n}.")
-        if len(req.reference_images) > caps.max_reference_images:
-            raise Rejected(f"OpenAI takes at most {caps.max_reference_images} reference images.")
+        """The request fields, after checking size and background (``check`` does the rest)."""
         quality = (req.quality or "medium").lower()
-        if quality not in QUALITIES:
-            raise Rejected(f"OpenAI quality must be one of {', '.join(QUALITIES)}, not "
-                           f"{req.quality!r}.")
         fields: dict[str, Any] = {"model": req.model, "prompt": req.prompt, "n": req.n,
                                   "size": _size(req), "quality": quality,
                                   "output_format": "png", "moderation": "auto"}
         background = req.extra.get("background")
         if background is not None:
             if background not in BACKGROUNDS:
-                raise Rejected(f"background must be one of {', '.join(BACKGROUNDS)}.")
+                raise errors.Rejected(f"background must be one of {', '.join(BACKGROUNDS)}.")
             if background == "transparent" and req.model in NO_TRANSPARENT:
-                raise Rejected(f"{req.model} cannot make transparent backgrounds; choose "
-                               "background 'auto' or 'opaque'.")
+                raise errors.Rejected(f"{req.model} cannot make transparent backgrounds; choose "
+                                      "background 'auto' or 'opaque'.")
             fields["background"] = background
         return fields
 
@@ -208,31 +184,22 @@ class OpenAIImagesProvider(Provider):
 def _size(req: GenerationRequest) -> str:
     """The ``WxH`` to send: the asked size, the nearest one to an aspect ratio, or 1024x1024."""
     if (req.width is None) != (req.height is None):
-        raise Rejected("Set both width and height, or neither.")
+        raise errors.Rejected("Set both width and height, or neither.")
     open_size = req.model in OPEN_SIZE_MODELS
     if req.width and req.height:
         size = f"{req.width}x{req.height}"
         if open_size:
             _check_open_size(req.width, req.height)
         elif size not in PRESET_SIZES:
-            raise Rejected(f"{req.model} makes {', '.join(PRESET_SIZES)} images, not {size}. "
-                           f"Choose one of those, or {REPLACEMENT} for other sizes.")
+            raise errors.Rejected(
+                f"{req.model} makes {', '.join(PRESET_SIZES)} images, not {size}. "
+                f"Choose one of those, or {REPLACEMENT} for other sizes.")
         return size
     if req.aspect_ratio:
-        try:
-            w, h = (float(x) for x in req.aspect_ratio.split(":"))
-            target = math.log(w / h)
-        except (ValueError, ZeroDivisionError) as exc:
-            raise Rejected(f"{req.aspect_ratio!r} is not an aspect ratio like 3:2.") from exc
-        if open_size and 1 / 3 <= w / h <= 3:
-            root = math.sqrt(w / h)  # about one megapixel, sides multiples of 16
-            return f"{round(1024 * root / 16) * 16}x{round(1024 / root / 16) * 16}"
-
-        def distance(s: str) -> float:
-            sw, sh = s.split("x")
-            return abs(math.log(int(sw) / int(sh)) - target)
-
-        return min(PRESET_SIZES, key=distance)
+        ratio = sizing.ratio_of(req.aspect_ratio)
+        if open_size and 1 / 3 <= ratio <= 3:  # about one megapixel, sides multiples of 16
+            return "{}x{}".format(*sizing.size_for_ratio(req.aspect_ratio, 1024, 16))
+        return sizing.nearest(ratio, 1, PRESET_SIZES)
     return "1024x1024"
 
 
@@ -240,21 +207,21 @@ def _check_open_size(width: int, height: int) -> None:
     """gpt-image-2: sides divisible by 16, long side ≤ 3840, ≤ 3840x2160 pixels, 1:3 to 3:1."""
     size = f"{width}x{height}"
     if width % 16 or height % 16:
-        raise Rejected(f"gpt-image-2 needs both sides divisible by 16; {size} is not. Try "
-                       f"{round(width / 16) * 16}x{round(height / 16) * 16}.")
+        raise errors.Rejected(f"gpt-image-2 needs both sides divisible by 16; {size} is not. Try "
+                              f"{round(width / 16) * 16}x{round(height / 16) * 16}.")
     if max(width, height) > MAX_SIDE or width * height > MAX_PIXELS:
-        raise Rejected(f"{size} is too large for gpt-image-2: the long side may be at most "
-                       f"{MAX_SIDE} and the image at most 3840x2160 pixels in area.")
+        raise errors.Rejected(f"{size} is too large for gpt-image-2: the long side may be at most "
+                              f"{MAX_SIDE} and the image at most 3840x2160 pixels in area.")
     if max(width, height) > 3 * min(width, height):
-        raise Rejected(f"{size} is too narrow for gpt-image-2: the aspect ratio must be "
-                       "between 1:3 and 3:1.")
+        raise errors.Rejected(f"{size} is too narrow for gpt-image-2: the aspect ratio must be "
+                              "between 1:3 and 3:1.")
 
 
 def read_images(body: dict[str, Any]) -> list[GeneratedImage]:
     """Images from ``data[].b64_json``; a URL or nothing at all is a BadResponse."""
     items = body.get("data")
     if not isinstance(items, list):
-        raise BadResponse("OpenAI answered without image data. Try again.")
+        raise errors.BadResponse("OpenAI answered without image data. Try again.")
     mime = {"jpeg": "image/jpeg", "webp": "image/webp"}.get(str(body.get("output_format")),
                                                             "image/png")
     images: list[GeneratedImage] = []
@@ -264,11 +231,13 @@ def read_images(body: dict[str, Any]) -> list[GeneratedImage]:
         if isinstance(item.get("b64_json"), str):
             images.append(GeneratedImage(b64_image(item["b64_json"], LABEL), mime))
         elif item.get("url"):  # GPT image models always send base64; a link means another API
-            raise BadResponse("OpenAI sent an image link instead of image data, which GPT image "
-                              "models never do. Check that OPENAI_BASE_URL points at the OpenAI "
-                              "API.")
+            raise errors.BadResponse(
+                "OpenAI sent an image link instead of image data, which GPT image "
+                "models never do. Check that OPENAI_BASE_URL points at the OpenAI "
+                "API.")
     if not images:
-        raise BadResponse("OpenAI answered without an image. Try again or rephrase the prompt.")
+        raise errors.BadResponse(
+            "OpenAI answered without an image. Try again or rephrase the prompt.")
     return images
 
 
@@ -291,12 +260,13 @@ def _raise_for(resp: requests.Response, model: str, key: str) -> None:
     """Map a non-200 reply to the error tree (see the module docstring)."""
     error = _error_for(resp, model, key)
     if error.retryable and resp.headers.get("x-should-retry", "").lower() == "false":
-        raise Rejected(f"{error.message} OpenAI asked not to retry this request; wait a while "
-                       "or change it, then try again.")
+        raise errors.Rejected(
+            f"{error.message} OpenAI asked not to retry this request; wait a while "
+            "or change it, then try again.")
     raise error
 
 
-def _error_for(resp: requests.Response, model: str, key: str) -> ProviderError:
+def _error_for(resp: requests.Response, model: str, key: str) -> errors.ProviderError:
     """The error for one reply, before the x-should-retry override."""
     try:
         body = resp.json()
@@ -312,28 +282,27 @@ def _error_for(resp: requests.Response, model: str, key: str) -> ProviderError:
         stage = (err.get("moderation_details") or {}).get("moderation_stage")
         where = {"input": " (input stage: the prompt or reference image)",
                  "output": " (output stage: the generated image)"}.get(str(stage), "")
-        return SafetyBlocked(f"OpenAI's safety system rejected this request{where}. Rephrase "
-                             "the prompt (or change the reference image) and try again.")
+        return errors.SafetyBlocked(
+            f"OpenAI's safety system rejected this request{where}. Rephrase "
+            "the prompt (or change the reference image) and try again.")
     if code in ("insufficient_quota", "billing_hard_limit_reached"):
-        return QuotaExhausted("OpenAI says the account is out of credit or at its billing "
-                              "limit. Add credit at platform.openai.com/account/billing, then "
-                              "try again.")
+        return errors.QuotaExhausted(
+            "OpenAI says the account is out of credit or at its billing "
+            "limit. Add credit at platform.openai.com/account/billing, then "
+            "try again.")
     if code == "model_not_found":
-        return Rejected(f"OpenAI has no model {model!r} for this key (retired, or not enabled "
-                        f"for the organization). Choose {REPLACEMENT}.")
+        return errors.Rejected(
+            f"OpenAI has no model {model!r} for this key (retired, or not enabled "
+            f"for the organization). Choose {REPLACEMENT}.")
     if status == 401:
-        return NeedsKey("OpenAI refused the API key. Check OPENAI_API_KEY (keys are at "
-                        "platform.openai.com/api-keys), then restart Promptboard.")
+        return errors.NeedsKey("OpenAI refused the API key. Check OPENAI_API_KEY (keys are at "
+                               "platform.openai.com/api-keys), then restart Promptboard.")
     if status == 403:
         if "verif" in message.lower():
-            return Rejected(f"OpenAI requires a verified organization for {model}: verify it at "
-                            "platform.openai.com/settings/organization/general, wait a few "
-                            "minutes, then try again.")
-        return NeedsKey(f"OpenAI refused this key for the request ({message}). Check that "
-                        f"OPENAI_API_KEY belongs to a project allowed to use {model}.")
-    if status == 429:
-        return RateLimited(f"OpenAI is rate limiting this key: {message}", retry_after=wait)
-    if status in (408, 409) or status >= 500:
-        return Unavailable(f"OpenAI is having trouble (HTTP {status}). Try again later if it "
-                           "persists.", retry_after=wait)
-    return Rejected(f"OpenAI refused the request: {message}")
+            return errors.Rejected(
+                f"OpenAI requires a verified organization for {model}: verify it at "
+                "platform.openai.com/settings/organization/general, wait a few "
+                "minutes, then try again.")
+        return errors.NeedsKey(f"OpenAI refused this key for the request ({message}). Check that "
+                               f"OPENAI_API_KEY belongs to a project allowed to use {model}.")
+    return errors.status_error(status, LABEL, message, wait)

@@ -1,6 +1,7 @@
 """Replicate predictions: official models (flux-schnell, flux-dev) and any ``owner/name:version``.
 
-Wire format: ``../shared/providers.md`` §5. A create starts a *billed* run, so it is never
+Wire format: ``../shared/providers.md`` §5; the request builder and the reply reader are in
+``replicate_wire.py``. A create starts a *billed* run, so it is never
 sent twice blindly: as soon as Replicate returns the prediction id it is saved on the job
 (``ctx.save_state``, with a fingerprint of the request), and a later attempt of the same
 job (a retry, or a restart after a crash) resumes polling that prediction instead of
@@ -17,9 +18,9 @@ admin adds a rate, so their cost shows as unknown)::
     401                                            NeedsKey        no
     402                                            QuotaExhausted  no
     404                                            Rejected        no   model not found
-    422                                            Rejected        no
+    400, 403, 413, 422, other 4xx                  Rejected        no
     429                                            RateLimited     yes  Retry-After or "~30s"
-    5xx                                            Unavailable     yes
+    408, 409, 5xx                                  Unavailable     yes  Retry-After if sent
     poll or download: timeout, reset, 5xx          Unavailable     yes  and the retry resumes
     output URL refused (not https, host not on     BadResponse     no   lib/providers/download
       the allow-list, private address, too big)
@@ -30,9 +31,7 @@ admin adds a rate, so their cost shows as unknown)::
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
+import dataclasses
 import re
 import time
 from collections.abc import Callable
@@ -41,67 +40,36 @@ from typing import Any
 import requests
 import urllib3
 
-from lib.providers import download, http
+from lib.providers import download, errors, http
 from lib.providers.base import (
     DEFAULT_TIMEOUT,
     NULL_CONTEXT,
-    BadResponse,
-    Cancelled,
     Capabilities,
     GeneratedImage,
     GenerationRequest,
     GenerationResult,
     JobContext,
-    NeedsKey,
     Provider,
-    QuotaExhausted,
-    RateLimited,
-    Rejected,
-    SafetyBlocked,
-    Unavailable,
-    Uncertain,
+)
+from lib.providers.replicate_wire import (
+    DEV,
+    FLUX_ASPECTS,
+    LABEL,
+    SCHNELL,
+    build_input,
+    fingerprint,
+    parse_model,
+    pred_url,
+    raise_for,
+    report_progress,
+    same_origin,
 )
 
-LABEL = "Replicate"
-SCHNELL, DEV = "black-forest-labs/flux-schnell", "black-forest-labs/flux-dev"
-# providers.md §5 documents the "1:1" default; the rest are the flux model pages' choices.
-FLUX_ASPECTS = ("1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3", "9:16", "9:21")
-# No part may start with ".": a "."/".." segment would move the POST out of /v1/models/.
-_PART = r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}"
-_MODEL = re.compile(rf"({_PART})/({_PART})(?::([A-Za-z0-9]{{1,128}}))?")
-_PERCENT = re.compile(r"(\d{1,3})%")
 _SEED = re.compile(r"[Uu]sing seed:?\s*(\d+)")
 _ACTIVE = ("starting", "processing")
 GUESS_PREDICT_SECONDS = 10.0  # per output, for estimates of version models only
 UNCERTAIN = ("Replicate may have started this prediction; check replicate.com/predictions "
              "before retrying, so you do not pay twice.")
-
-
-def build_input(model: str, req: GenerationRequest) -> dict[str, Any]:
-    """The model's ``input``: flux-schnell/dev mapped field by field, others generically.
-
-    ``req.extra["input"]`` (a dict) is merged last, for any raw input a model takes.
-    """
-    base = model.split(":")[0]
-    inp: dict[str, Any] = {"prompt": req.prompt}
-    if base in (SCHNELL, DEV):
-        inp.update(aspect_ratio=_aspect(req), num_outputs=req.n, output_format="png")
-        if req.seed is not None:
-            inp.update(seed=req.seed, go_fast=False)  # go_fast (fp8) is not deterministic
-    else:
-        if req.seed is not None:
-            inp["seed"] = req.seed
-        if req.negative_prompt:
-            inp["negative_prompt"] = req.negative_prompt
-        if req.aspect_ratio:
-            inp["aspect_ratio"] = req.aspect_ratio
-        if req.n > 1:
-            inp["num_outputs"] = req.n
-    extra = req.extra.get("input") or {}
-    if not isinstance(extra, dict):
-        raise Rejected("extra input for Replicate must be a JSON object of input fields.")
-    inp.update(extra)
-    return inp
 
 
 class ReplicateProvider(Provider):
@@ -145,30 +113,38 @@ class ReplicateProvider(Provider):
         """``GET /account``: proves the token."""
         resp = self._send("GET", f"{self.base_url}/account")
         if resp.status_code != 200:
-            _raise_for(resp, self.api_key)
+            raise_for(resp, self.api_key)
         body = http.json_body(resp, LABEL)
         name = body.get("username") if isinstance(body, dict) else None
         return f"Connected as {name or 'an unnamed account'}"
 
-    def preflight(self, req: GenerationRequest) -> None:
-        """A malformed model id is refused before queueing."""
-        super().preflight(req)
-        _model(req.model)
+    @classmethod
+    def model_caps(cls, model: str) -> Capabilities:
+        """FLUX takes its listed ratios; another model gets its aspect ratio passed as is."""
+        if model.split(":")[0] in (SCHNELL, DEV):
+            return cls.caps
+        return dataclasses.replace(cls.caps, open_sizes=True)
+
+    def check_special(self, req: GenerationRequest) -> None:
+        """A malformed model id, a ratio FLUX lacks, or raw input that is not an object."""
+        parse_model(req.model)
+        build_input(req.model, req)
 
     def generate(self, req: GenerationRequest, ctx: JobContext = NULL_CONTEXT) -> GenerationResult:
         """Create (or resume) a prediction, poll it to the end, download its outputs."""
         self.require_key()
-        found = _model(req.model)
+        self.check(req)
+        found = parse_model(req.model)
         started = time.monotonic()
         inp = build_input(req.model, req)
-        fingerprint = _fingerprint(req.model, inp)
-        if ctx.state.get("prediction_id") and ctx.state.get("fingerprint") == fingerprint:
+        stamp = fingerprint(req.model, inp)
+        if ctx.state.get("prediction_id") and ctx.state.get("fingerprint") == stamp:
             pred = self._get(ctx.state)  # an earlier attempt started it: never pay twice
         else:
             pred = self._create(found, inp)
             urls = u if isinstance(u := pred.get("urls"), dict) else {}
             ctx.save_state({"prediction_id": pred["id"], "get": urls.get("get"),
-                            "cancel": urls.get("cancel"), "fingerprint": fingerprint})
+                            "cancel": urls.get("cancel"), "fingerprint": stamp})
         pred = self._wait(pred, ctx, started)
         images = self._download(pred)
         if found.group(3):
@@ -195,7 +171,7 @@ class ReplicateProvider(Provider):
             body["version"] = version
         else:
             url = f"{self.base_url}/models/{owner}/{name}/predictions"
-        headers = self._headers(url)
+        headers = self.auth_headers(url)
         wait = int(min(60.0, self.timeout - 1))  # the reply must come before our timeout
         if wait >= 1:
             headers["Prefer"] = f"wait={wait}"
@@ -207,17 +183,19 @@ class ReplicateProvider(Provider):
                 requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ContentDecodingError) as exc:
             if _never_sent(exc):
-                raise Unavailable(f"Replicate could not be reached at {http.origin(url)}; "
-                                  "nothing was started. Promptboard retries on its own.") from exc
-            raise Uncertain(UNCERTAIN) from exc
+                raise errors.Unavailable(
+                    f"Replicate could not be reached at {http.origin(url)}; "
+                    "nothing was started. Promptboard retries on its own.") from exc
+            raise errors.Uncertain(UNCERTAIN) from exc
         if resp.status_code not in (200, 201, 202):
-            _raise_for(resp, self.api_key, model=model.group(0))
+            raise_for(resp, self.api_key, model=model.group(0))
         try:
             pred = resp.json()
         except ValueError:
             pred = None
         if not isinstance(pred, dict) or not pred.get("id"):
-            raise Uncertain(f"Replicate's answer to the create could not be read. {UNCERTAIN}")
+            raise errors.Uncertain(
+                f"Replicate's answer to the create could not be read. {UNCERTAIN}")
         return pred
 
     def _wait(self, pred: dict[str, Any], ctx: JobContext, started: float) -> dict[str, Any]:
@@ -231,31 +209,33 @@ class ReplicateProvider(Provider):
                 text = http.clip(http.redact(str(pred.get("error") or "no reason given"),
                                              self.api_key))
                 if "nsfw" in text.lower():
-                    raise SafetyBlocked(f"Replicate's safety checker flagged the output: {text} "
-                                        "Rephrase the prompt.")
-                raise BadResponse(f"The model failed on Replicate: {text}")
+                    raise errors.SafetyBlocked(
+                        f"Replicate's safety checker flagged the output: {text} "
+                        "Rephrase the prompt.")
+                raise errors.BadResponse(f"The model failed on Replicate: {text}")
             if status == "canceled":
-                raise Cancelled("The prediction was cancelled on Replicate.")
+                raise errors.Cancelled("The prediction was cancelled on Replicate.")
             if status not in _ACTIVE:
-                raise BadResponse(f"Replicate reported an unknown status {status!r}.")
-            _report(ctx, pred, time.monotonic() - started)
+                raise errors.BadResponse(f"Replicate reported an unknown status {status!r}.")
+            report_progress(ctx, pred, time.monotonic() - started)
             if ctx.cancel_requested():
                 self._cancel(pred)
             if time.monotonic() > deadline:
-                raise Unavailable(f"Replicate prediction {pred.get('id')} is still {status} "
-                                  f"after {self.max_poll_s / 60:g} min; Promptboard will check "
-                                  "on it again.")
+                raise errors.Unavailable(
+                    f"Replicate prediction {pred.get('id')} is still {status} "
+                    f"after {self.max_poll_s / 60:g} min; Promptboard will check "
+                    "on it again.")
             self._sleep(self.poll_interval)
-            pred = self._get({"prediction_id": pred["id"], "get": _url(pred, "get")})
+            pred = self._get({"prediction_id": pred["id"], "get": pred_url(pred, "get")})
 
     def _download(self, pred: dict[str, Any]) -> list[GeneratedImage]:
         """Fetch every output now (they expire in an hour); URLs are untrusted: ``download``."""
         output = pred.get("output")
         urls = [output] if isinstance(output, str) else output
         if not isinstance(urls, list) or not urls:
-            raise BadResponse("Replicate finished without any output image. Try again.")
+            raise errors.BadResponse("Replicate finished without any output image. Try again.")
         if not all(isinstance(url, str) for url in urls):
-            raise BadResponse("Replicate sent an output that is not an image URL.")
+            raise errors.BadResponse("Replicate sent an output that is not an image URL.")
         policy = download.Policy.from_env()
         images = []
         for url in urls:
@@ -265,91 +245,46 @@ class ReplicateProvider(Provider):
 
     # -- HTTP --------------------------------------------------------------------------
 
-    def _headers(self, url: str) -> dict[str, str]:
+    def auth_headers(self, url: str) -> dict[str, str]:
         """The token goes only to the API's own origin, never to delivery hosts."""
         if http.origin(url) != http.origin(self.base_url):
             return {}
         return {"Authorization": f"Bearer {self.require_key()}"}
 
-    def _send(self, method: str, url: str) -> requests.Response:
-        return http.send(self.session, method, url, timeout=self.timeout, label=LABEL,
-                         headers=self._headers(url))
-
     def _get(self, state: dict[str, Any]) -> dict[str, Any]:
         pid = str(state["prediction_id"])
-        url = _same_origin(state.get("get"), self.base_url) or f"{self.base_url}/predictions/{pid}"
+        url = same_origin(state.get("get"), self.base_url) or f"{self.base_url}/predictions/{pid}"
         resp = self._send("GET", url)
         if resp.status_code == 404:
-            raise BadResponse(f"Replicate no longer knows prediction {pid}.")
+            raise errors.BadResponse(f"Replicate no longer knows prediction {pid}.")
         if resp.status_code != 200:
-            _raise_for(resp, self.api_key)
+            raise_for(resp, self.api_key)
         try:
             pred = resp.json()
         except ValueError:
             pred = None
         if not isinstance(pred, dict) or not pred.get("id"):  # a blip: the retry resumes
-            raise Unavailable(f"Replicate sent an unreadable state for prediction {pid}.")
+            raise errors.Unavailable(f"Replicate sent an unreadable state for prediction {pid}.")
         return pred
 
     def _cancel(self, pred: dict[str, Any]) -> None:
         """Ask Replicate to stop the run, then raise Cancelled either way."""
         pid = str(pred["id"])
-        url = (_same_origin(_url(pred, "cancel"), self.base_url)
+        url = (same_origin(pred_url(pred, "cancel"), self.base_url)
                or f"{self.base_url}/predictions/{pid}/cancel")
         try:
             resp = self._send("POST", url)
             confirmed = resp.status_code < 300
-        except Unavailable:
+        except errors.Unavailable:
             confirmed = False
         if confirmed:
-            raise Cancelled("Cancelled; Replicate stopped the prediction.")
-        raise Cancelled(f"Cancelled here, but Replicate did not confirm stopping prediction "
-                        f"{pid}; it may still run and bill. Check replicate.com/predictions.")
+            raise errors.Cancelled("Cancelled; Replicate stopped the prediction.")
+        raise errors.Cancelled(
+            f"Cancelled here, but Replicate did not confirm stopping prediction "
+            f"{pid}; it may still run and bill. Check replicate.com/predictions.")
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _model(model: str | None) -> re.Match[str]:
-    """``owner/name`` or ``owner/name:version``, each part safe to put in a URL path."""
-    found = _MODEL.fullmatch(model or "")
-    if not found:
-        raise Rejected(f"{model!r} is not a Replicate model id. Use owner/name or "
-                       "owner/name:version: letters, digits, '-', '_' and '.', each part "
-                       "starting with a letter, digit, '-' or '_' (so no '.' or '..' parts).")
-    return found
-
-
-def _aspect(req: GenerationRequest) -> str:
-    if req.aspect_ratio:
-        if req.aspect_ratio not in FLUX_ASPECTS:
-            raise Rejected(f"FLUX on Replicate takes the aspect ratios {', '.join(FLUX_ASPECTS)}"
-                           f", not {req.aspect_ratio}.")
-        return req.aspect_ratio
-    if req.width and req.height:
-        want = math.log(req.width / req.height)
-        return min(FLUX_ASPECTS, key=lambda r: abs(
-            math.log(int(r.split(":")[0]) / int(r.split(":")[1])) - want))
-    return "1:1"
-
-
-def _url(pred: dict[str, Any], name: str) -> str | None:
-    urls = pred.get("urls")
-    value = urls.get(name) if isinstance(urls, dict) else None
-    return value if isinstance(value, str) else None
-
-
-def _same_origin(url: Any, base: str) -> str | None:
-    """``url`` when it is on the API's origin (so the token may go there), else None."""
-    if isinstance(url, str) and http.origin(url) == http.origin(base):
-        return url
-    return None
-
-
-def _fingerprint(model: str, inp: dict[str, Any]) -> str:
-    """Ties saved state to one request, so a shared context never resumes another's run."""
-    text = json.dumps([model, inp], sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _never_sent(exc: Exception) -> bool:
@@ -360,47 +295,3 @@ def _never_sent(exc: Exception) -> bool:
     return isinstance(getattr(inner, "reason", None), urllib3.exceptions.NewConnectionError)
 
 
-def _report(ctx: JobContext, pred: dict[str, Any], elapsed: float) -> None:
-    """Real progress from the logs' last "NN%", else an honest estimate."""
-    if pred.get("status") == "starting":
-        ctx.report_progress(0.05, "starting (the model may be booting)")
-        return
-    found = _PERCENT.findall(str(pred.get("logs") or "")[-2000:])
-    if found:
-        pct = min(100, int(found[-1]))
-        ctx.report_progress(0.1 + 0.85 * pct / 100, f"processing {pct}%")
-    else:
-        ctx.report_progress(0.1 + 0.8 * (1 - math.exp(-elapsed / 10)), "processing (estimated)")
-
-
-def _raise_for(resp: requests.Response, key: str | None, model: str | None = None) -> None:
-    """An error reply (RFC 7807) as an error; the token redacted by value, then clipped."""
-    status = resp.status_code
-    try:
-        body = resp.json()
-    except ValueError:
-        body = None
-    detail = ""
-    if isinstance(body, dict):
-        detail = str(body.get("detail") or body.get("title") or "")
-    detail = http.clip(http.redact(detail or resp.text or resp.reason or "no details", key))
-    if status == 401:
-        raise NeedsKey("Replicate refused the API token (401). Check REPLICATE_API_TOKEN in the "
-                       "environment or .streamlit/secrets.toml.")
-    if status == 402:
-        raise QuotaExhausted("Replicate says the account is out of credit; add billing at "
-                             f"replicate.com/account/billing. ({detail})")
-    if status == 404:
-        raise Rejected(f"Replicate has no model {model or ''} (404: {detail}). Check the "
-                       "owner/name and version.")
-    if status == 429:
-        hinted = re.search(r"~\s*(\d+(?:\.\d+)?)\s*s", detail)
-        wait = http.retry_after_seconds(resp.headers)
-        if wait is None and hinted:
-            wait = float(hinted.group(1))
-        raise RateLimited(f"Replicate is rate limiting this account: {detail}", retry_after=wait)
-    if status >= 500:
-        raise Unavailable(f"Replicate is having trouble (HTTP {status}).")
-    if status in (400, 403, 409, 413, 422):
-        raise Rejected(f"Replicate refused the request (HTTP {status}): {detail}")
-    raise BadResponse(f"Replicate answered with an unexpected HTTP {status}: {detail}")

@@ -43,39 +43,31 @@ import requests
 from PIL import Image, ImageOps
 
 from lib.core import config
+from lib.providers import errors, sizing
 from lib.providers.base import (
     DEFAULT_TIMEOUT,
     NULL_CONTEXT,
-    BadResponse,
-    Cancelled,
     Capabilities,
     GeneratedImage,
     GenerationRequest,
     GenerationResult,
     JobContext,
-    NeedsKey,
     Provider,
-    ProviderError,
-    QuotaExhausted,
-    RateLimited,
-    Rejected,
-    SafetyBlocked,
-    Unavailable,
 )
-from lib.providers.sandbox_art import STYLES, _digest, render
+from lib.providers.sandbox_art import STYLES, digest, render
 
 MIN_SIDE, MAX_SIDE = 64, 4096
 STEP_SECONDS = 0.1
 _HOW_TO_STOP = "This is a simulated failure: remove [[fail:...]] from the prompt to draw normally."
-FAILURES: dict[str, tuple[type[ProviderError], str]] = {  # the kinds that raise
-    "needs_key": (NeedsKey, "The sandbox is pretending that its API key is missing."),
-    "rejected": (Rejected, "The sandbox is pretending that this request is invalid."),
-    "safety": (SafetyBlocked, "The sandbox's pretend safety filter blocked this prompt."),
-    "quota": (QuotaExhausted, "The sandbox is pretending that your quota is used up."),
-    "rate_limited": (RateLimited, "The sandbox is pretending to be rate limited."),
-    "unavailable": (Unavailable, "The sandbox is pretending that the service is down."),
-    "timeout": (Unavailable, "The sandbox is pretending that the request timed out."),
-    "bad_response": (BadResponse, "The sandbox is pretending to send an unreadable reply."),
+FAILURES: dict[str, tuple[type[errors.ProviderError], str]] = {  # the kinds that raise
+    "needs_key": (errors.NeedsKey, "The sandbox is pretending that its API key is missing."),
+    "rejected": (errors.Rejected, "The sandbox is pretending that this request is invalid."),
+    "safety": (errors.SafetyBlocked, "The sandbox's pretend safety filter blocked this prompt."),
+    "quota": (errors.QuotaExhausted, "The sandbox is pretending that your quota is used up."),
+    "rate_limited": (errors.RateLimited, "The sandbox is pretending to be rate limited."),
+    "unavailable": (errors.Unavailable, "The sandbox is pretending that the service is down."),
+    "timeout": (errors.Unavailable, "The sandbox is pretending that the request timed out."),
+    "bad_response": (errors.BadResponse, "The sandbox is pretending to send an unreadable reply."),
 }
 FAIL_KINDS = (*FAILURES, "truncated_image", "no_image")  # the last two return bad results
 _IMMEDIATE = ("needs_key", "rejected")
@@ -86,6 +78,7 @@ class SandboxProvider(Provider):
 
     id = "sandbox"
     label = "Sandbox (offline, free)"
+    short_label = "Sandbox"
     key_env = None
     description = (
         "Draws offline placeholder art on this machine: no key, no network, and it costs "
@@ -98,7 +91,7 @@ class SandboxProvider(Provider):
         default_size="1024x1024", aspect_ratios=("1:1", "3:2", "2:3", "16:9", "9:16"),
         qualities=("draft", "standard", "high"), default_quality="standard",
         max_n=8, max_reference_images=1, negative_prompt=True, seed=True, max_prompt_chars=4000,
-        reports_progress=True, cancellable=True,
+        reports_progress=True, cancellable=True, open_sizes=True,
     )
 
     def __init__(
@@ -135,8 +128,8 @@ class SandboxProvider(Provider):
         """The simulated latency is known exactly."""
         return self.latency * (1 + (req.n - 1) / 4)
 
-    def preflight(self, req: GenerationRequest) -> None:
-        """Sizes the sandbox cannot draw are refused before queueing."""
+    def check_special(self, req: GenerationRequest) -> None:
+        """Sizes the sandbox cannot draw are refused."""
         _checked_size(req)
 
     def typical_usage(self, req: GenerationRequest) -> dict[str, float]:
@@ -148,6 +141,7 @@ class SandboxProvider(Provider):
         kind = _failure_kind(req, ctx)
         if kind in _IMMEDIATE:
             raise _failure(kind, req)
+        self.check(req)
         width, height = _checked_size(req)
         seed = req.seed if req.seed is not None else random.randrange(2**31)
         reference = _reference(req, width, height)
@@ -167,7 +161,7 @@ class SandboxProvider(Provider):
         elif kind in FAILURES:
             raise _failure(kind, req)
         ref_hash = hashlib.sha256(req.reference_images[0]).hexdigest() if reference else ""
-        ident = _digest(req.prompt, req.negative_prompt, seed, width, height, style,
+        ident = digest(req.prompt, req.negative_prompt, seed, width, height, style,
                         req.quality, req.n, req.model, ref_hash).hex()[:16]
         return GenerationResult(
             images=[GeneratedImage(b, "image/png", seed + i) for i, b in enumerate(blobs)],
@@ -198,7 +192,7 @@ class SandboxProvider(Provider):
                 done += 1
                 ctx.report_progress(done / steps, "drawing")
                 if ctx.cancel_requested():
-                    raise Cancelled("Cancelled while drawing.")
+                    raise errors.Cancelled("Cancelled while drawing.")
         if steps == 0:
             ctx.report_progress(1.0, "drawing")
         return blobs
@@ -216,54 +210,44 @@ def _failure_kind(req: GenerationRequest, ctx: JobContext) -> str | None:
         return None
     kind = str(kind).strip().lower()
     if kind not in FAIL_KINDS:
-        raise Rejected(f"{kind!r} is not a sandbox failure; use one of: {', '.join(FAIL_KINDS)}.")
+        raise errors.Rejected(
+            f"{kind!r} is not a sandbox failure; use one of: {', '.join(FAIL_KINDS)}.")
     limit = req.extra.get("fail_attempts")
     try:
         return kind if limit is None or ctx.attempt <= int(limit) else None
     except (TypeError, ValueError) as exc:
-        raise Rejected(f"fail_attempts must be a whole number, not {limit!r}.") from exc
+        raise errors.Rejected(f"fail_attempts must be a whole number, not {limit!r}.") from exc
 
 
-def _failure(kind: str, req: GenerationRequest) -> ProviderError:
+def _failure(kind: str, req: GenerationRequest) -> errors.ProviderError:
     """The error a simulated failure raises."""
     cls, text = FAILURES[kind]
-    if cls is RateLimited:
+    if cls is errors.RateLimited:
         wait = float(req.extra.get("retry_after", 2.0))
-        return RateLimited(f"{text} {_HOW_TO_STOP}", retry_after=wait)
+        return errors.RateLimited(f"{text} {_HOW_TO_STOP}", retry_after=wait)
     return cls(f"{text} {_HOW_TO_STOP}")
 
 
 def _checked_size(req: GenerationRequest) -> tuple[int, int]:
-    """Check prompt and count, and return the output size."""
-    caps = SandboxProvider.caps
-    if not (req.prompt or "").strip():
-        raise Rejected("The prompt is empty. Describe the image you want, then generate again.")
-    if len(req.prompt) > caps.max_prompt_chars:
-        raise Rejected(f"The prompt has {len(req.prompt)} characters; the sandbox takes at "
-                       f"most {caps.max_prompt_chars}.")
-    if not 1 <= req.n <= caps.max_n:
-        raise Rejected(f"The sandbox draws 1 to {caps.max_n} images at a time, not {req.n}.")
+    """The output size: the one asked, one for the aspect ratio, or 1024x1024."""
     if req.width is not None or req.height is not None:
         if req.width is None or req.height is None:
-            raise Rejected("Set both width and height, or neither.")
+            raise errors.Rejected("Set both width and height, or neither.")
         width, height = req.width, req.height
     elif req.aspect_ratio:
         width, height = aspect_size(req.aspect_ratio)
     else:
         width, height = 1024, 1024
     if not (MIN_SIDE <= width <= MAX_SIDE and MIN_SIDE <= height <= MAX_SIDE):
-        raise Rejected(f"The sandbox cannot draw {width}x{height}: each side must be between "
-                       f"{MIN_SIDE} and {MAX_SIDE} pixels.")
+        raise errors.Rejected(
+            f"The sandbox cannot draw {width}x{height}: each side must be between "
+            f"{MIN_SIDE} and {MAX_SIDE} pixels.")
     return width, height
 
 
 def aspect_size(ratio: str) -> tuple[int, int]:
     """About one megapixel in a ``"W:H"`` ratio, sides rounded to multiples of 64."""
-    found = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*:\s*(\d+(?:\.\d+)?)\s*", ratio)
-    if not found or not float(found.group(1)) or not float(found.group(2)):
-        raise Rejected(f"{ratio!r} is not an aspect ratio like 16:9.")
-    root = math.sqrt(float(found.group(1)) / float(found.group(2)))
-    return round(1024 * root / 64) * 64, round(1024 / root / 64) * 64
+    return sizing.size_for_ratio(ratio, 1024, 64)
 
 
 def _reference(req: GenerationRequest, width: int, height: int) -> Image.Image | None:
@@ -274,7 +258,7 @@ def _reference(req: GenerationRequest, width: int, height: int) -> Image.Image |
         with Image.open(io.BytesIO(req.reference_images[0])) as im:
             rgb = im.convert("RGB")
     except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise Rejected("The reference image could not be read. Try another image.") from exc
+        raise errors.Rejected("The reference image could not be read. Try another image.") from exc
     return ImageOps.fit(rgb, (width, height), Image.Resampling.BICUBIC)
 
 

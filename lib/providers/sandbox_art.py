@@ -33,7 +33,7 @@ PALETTES: dict[str, tuple[str, ...]] = {  # five "rrggbb" colours each, dark to 
 }
 
 
-def _digest(*parts: object) -> bytes:
+def digest(*parts: object) -> bytes:
     """A stable hash of the parts."""
     return hashlib.sha256("\x1f".join("" if p is None else str(p) for p in parts).encode()).digest()
 
@@ -42,7 +42,7 @@ def render(prompt: str, negative_prompt: str | None, seed: int, width: int, heig
            style: str | None = None, quality: str | None = None,
            reference: Image.Image | None = None) -> Image.Image:
     """Draw one placeholder image; the same arguments always give the same pixels."""
-    rng = random.Random(_digest(prompt, negative_prompt, seed, width, height, style, quality))
+    rng = random.Random(digest(prompt, negative_prompt, seed, width, height, style, quality))
     kind = style if style in STYLES else rng.choice(STYLES)
     pal = [_rgb(c) for c in rng.choice(PALETTES[kind]).split()]
     density = {"draft": 0.6, "high": 1.5}.get(quality or "", 1.0)

@@ -14,36 +14,28 @@ credits of each model in USD (1 credit = $0.01). How replies map to errors::
     403 content_moderation                  SafetyBlocked    no
     403 other, 404, 413, 422                Rejected         no
     429                                     RateLimited      yes, after Retry-After or 60 s
-    408, 500 and above                      Unavailable      yes
+    408, 409, 500 and above                 Unavailable      yes, after Retry-After if sent
+    other 4xx                               Rejected         no   (the base's default map)
     timeout, reset, refused                 Unavailable      yes
     200 without a readable image            BadResponse      no
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 from typing import Any, ClassVar
 
 import requests
 
-from lib.providers import http
+from lib.providers import checks, errors, http, sizing
 from lib.providers.base import (
     NULL_CONTEXT,
-    BadResponse,
-    Cancelled,
     Capabilities,
     GeneratedImage,
     GenerationRequest,
     GenerationResult,
     JobContext,
-    NeedsKey,
     Provider,
-    QuotaExhausted,
-    RateLimited,
-    Rejected,
-    SafetyBlocked,
-    Unavailable,
 )
 
 SD3_MODELS = (
@@ -68,6 +60,7 @@ class StabilityProvider(Provider):
 
     id = "stability"
     label = LABEL
+    short_label = LABEL
     key_env = "STABILITY_API_KEY"
     base_url_env = "STABILITY_BASE_URL"
     default_base_url = "https://api.stability.ai/v2beta"
@@ -78,8 +71,8 @@ class StabilityProvider(Provider):
     guess_seconds = 6.0  # a rough guess (UNVERIFIED); team history replaces it
     caps = Capabilities(
         models=MODELS, default_model="core", aspect_ratios=ASPECT_RATIOS, max_n=4,
-        max_reference_images=1, negative_prompt=True, seed=True, max_prompt_chars=10_000,
-        style_presets=STYLE_PRESETS,
+        max_reference_images=1, negative_prompt=True, seed=True, max_seed=MAX_SEED,
+        max_prompt_chars=10_000, style_presets=STYLE_PRESETS,
     )
     #: "image" asks for raw bytes (``Accept: image/*``), "json" for base64 in JSON;
     #: ``req.extra["response_format"]`` overrides it per request.
@@ -94,19 +87,28 @@ class StabilityProvider(Provider):
             return replace(cls.caps, style_presets=())
         return cls.caps
 
+    def auth_headers(self, url: str) -> dict[str, str]:
+        """``Authorization: Bearer`` with STABILITY_API_KEY."""
+        return {"Authorization": f"Bearer {self.require_key()}"}
+
+    def check_special(self, req: GenerationRequest) -> None:
+        """Core takes no reference image, sd3 no preset; cfg_scale and strength in range."""
+        _form(req)
+
     def generate(self, req: GenerationRequest, ctx: JobContext = NULL_CONTEXT) -> GenerationResult:
         """Make ``req.n`` images, one call each; stop early on a cancel request."""
         key = self.require_key()
+        self.check(req)
         endpoint, fields, files = _form(req)
         fmt = str(req.extra.get("response_format") or self.response_format)
         if fmt not in ("image", "json"):
-            raise Rejected(f"response_format must be 'image' or 'json', not {fmt!r}.")
+            raise errors.Rejected(f"response_format must be 'image' or 'json', not {fmt!r}.")
         images: list[GeneratedImage] = []
         request_ids: list[str] = []
         for i in range(req.n):
             if i and ctx.cancel_requested():
-                raise Cancelled(f"Cancelled after {i} of {req.n} images; Stability charged "
-                                "for those, but they were not kept.")
+                raise errors.Cancelled(f"Cancelled after {i} of {req.n} images; Stability charged "
+                                       "for those, but they were not kept.")
             ctx.report_progress(i / req.n, f"image {i + 1} of {req.n}")
             seed = 0 if req.seed is None else (req.seed + i) % (MAX_SEED + 1)
             image, request_id = self._one(key, endpoint, {**fields, "seed": str(seed)}, files,
@@ -128,33 +130,28 @@ class StabilityProvider(Provider):
         key; the missing prompt then fails validation, so no credits are spent.
         """
         key = self.require_key()
-        resp = http.send(
-            self.session, "POST", f"{self.base_url}/stable-image/generate/core", label=LABEL,
-            timeout=self.timeout, headers=_headers(key, "json"),
-            data={"output_format": "png"}, files={"none": ""},
-        )
+        resp = self._send("POST", "/stable-image/generate/core", headers=_accept("json"),
+                          data={"output_format": "png"}, files={"none": ""})
         if resp.status_code in (400, 422):
             return "Connected; Stability accepted the API key (checked without spending credits)."
         if resp.status_code == 200:
             return "Connected; Stability accepted the API key."
         _raise_for(resp, key)
-        raise BadResponse(f"Stability answered the check with HTTP {resp.status_code}.")
+        raise errors.BadResponse(f"Stability answered the check with HTTP {resp.status_code}.")
 
     def _one(self, key: str, endpoint: str, fields: dict[str, str],
              files: dict[str, Any], fmt: str) -> tuple[GeneratedImage, str | None]:
         """One call, one image (or an error)."""
-        resp = http.send(
-            self.session, "POST", f"{self.base_url}/stable-image/generate/{endpoint}",
-            label=LABEL, timeout=self.timeout, headers=_headers(key, fmt), data=fields,
-            files=files,
-        )
+        resp = self._send("POST", f"/stable-image/generate/{endpoint}", headers=_accept(fmt),
+                          data=fields, files=files)
         if resp.status_code != 200:
             _raise_for(resp, key)
         request_id = resp.headers.get("x-request-id")
         if fmt == "json":
             body = http.json_body(resp, LABEL)
             if not isinstance(body, dict):
-                raise BadResponse("Stability answered with JSON that holds no image. Try again.")
+                raise errors.BadResponse(
+                    "Stability answered with JSON that holds no image. Try again.")
             finish, seed = body.get("finish_reason"), body.get("seed")
             image = str(body.get("image") or "")
             data = b"" if finish == "CONTENT_FILTERED" else http.b64_image(image, LABEL)
@@ -164,59 +161,51 @@ class StabilityProvider(Provider):
             data = resp.content
             mime = resp.headers.get("content-type", "").split(";")[0].strip()
         if finish == "CONTENT_FILTERED":
-            raise SafetyBlocked(
+            raise errors.SafetyBlocked(
                 "Stability's safety filter flagged this image (finish reason CONTENT_FILTERED) "
                 "and sent it blurred, so Promptboard did not keep it; the credits may still be "
                 "charged. Rephrase the prompt and try again."
             )
         if not data or (fmt == "image" and not mime.startswith("image/")):
-            raise BadResponse("Stability answered without an image. Try again.")
+            raise errors.BadResponse("Stability answered without an image. Try again.")
         return GeneratedImage(data, mime, _int_or_none(seed)), request_id
 
 
 # --------------------------------------------------------------------------- request
 
 
-def _headers(key: str, fmt: str) -> dict[str, str]:
-    accept = "application/json" if fmt == "json" else "image/*"
-    return {"Authorization": f"Bearer {key}", "Accept": accept}
+def _accept(fmt: str) -> dict[str, str]:
+    return {"Accept": "application/json" if fmt == "json" else "image/*"}
 
 
 def _form(req: GenerationRequest) -> tuple[str, dict[str, str], dict[str, Any]]:
     """Endpoint, text fields and file parts for a request (multipart even without a file)."""
     if req.model not in MODELS:
-        raise Rejected(f"Stability has no model {req.model!r}; choose one of {', '.join(MODELS)}.")
-    prompt = (req.prompt or "").strip()
-    if not prompt:
-        raise Rejected("The prompt is empty. Describe the image you want.")
-    if len(req.prompt) > 10_000:
-        raise Rejected(f"The prompt has {len(req.prompt):,} characters; Stability takes 10,000.")
-    if not 1 <= req.n <= StabilityProvider.caps.max_n:
-        raise Rejected(f"Stability makes 1 to {StabilityProvider.caps.max_n} images per job.")
-    if req.seed is not None and not 0 <= req.seed <= MAX_SEED:
-        raise Rejected(f"A Stability seed is between 0 and {MAX_SEED:,}, not {req.seed}.")
+        raise errors.Rejected(
+            f"Stability has no model {req.model!r}; choose one of {', '.join(MODELS)}.")
     fields = {"prompt": req.prompt, "output_format": "png"}
     if req.negative_prompt:
         fields["negative_prompt"] = req.negative_prompt
     sd3 = req.model in SD3_MODELS
     if req.style_preset:
         if sd3:
-            raise Rejected(f"{req.model} takes no style preset; use core or ultra for one.")
+            raise errors.Rejected(f"{req.model} takes no style preset; use core or ultra for one.")
         if req.style_preset not in STYLE_PRESETS:
-            raise Rejected(f"Unknown Stability style preset {req.style_preset!r}; choose one "
-                           f"of {', '.join(STYLE_PRESETS)}.")
+            raise errors.Rejected(
+                f"Unknown Stability style preset {req.style_preset!r}; choose one "
+                f"of {', '.join(STYLE_PRESETS)}.")
         fields["style_preset"] = req.style_preset
     if sd3:
         fields["model"] = req.model
         if req.extra.get("cfg_scale") is not None:
-            cfg = _number(req.extra["cfg_scale"], "cfg_scale", 1, 10)
+            cfg = checks.number(req.extra["cfg_scale"], "cfg_scale", 1, 10)
             fields["cfg_scale"] = f"{cfg:g}"
     files: dict[str, Any] = {"none": ""}  # forces multipart/form-data for text-only calls
     if req.reference_images:
         if req.model == "core":
-            raise Rejected("Stable Image Core takes no reference image; choose ultra or an "
-                           "sd3 model for image-to-image.")
-        strength = _number(req.extra.get("strength", 0.6), "strength", 0, 1)
+            raise errors.Rejected("Stable Image Core takes no reference image; choose ultra or an "
+                                  "sd3 model for image-to-image.")
+        strength = checks.number(req.extra.get("strength", 0.6), "strength", 0, 1)
         files = {"image": ("reference.png", req.reference_images[0], "image/png")}
         fields["strength"] = f"{strength:g}"
         if sd3:
@@ -232,28 +221,12 @@ def _aspect(req: GenerationRequest) -> str:
     """The requested aspect ratio, or the supported one closest to width:height."""
     if req.aspect_ratio:
         if req.aspect_ratio not in ASPECT_RATIOS:
-            raise Rejected(f"Stability takes the aspect ratios {', '.join(ASPECT_RATIOS)}, "
-                           f"not {req.aspect_ratio}.")
+            raise errors.Rejected(f"Stability takes the aspect ratios {', '.join(ASPECT_RATIOS)}, "
+                                  f"not {req.aspect_ratio}.")
         return req.aspect_ratio
     if req.width and req.height:
-        want = math.log(req.width / req.height)
-
-        def distance(ratio: str) -> float:
-            w, h = ratio.split(":")
-            return abs(math.log(int(w) / int(h)) - want)
-
-        return min(ASPECT_RATIOS, key=distance)
+        return sizing.nearest(req.width, req.height, ASPECT_RATIOS)
     return "1:1"
-
-
-def _number(value: Any, name: str, low: float, high: float) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    if not low <= number <= high:
-        raise Rejected(f"{name} must be a number from {low:g} to {high:g}, not {value!r}.")
-    return number
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -271,26 +244,25 @@ def _raise_for(resp: requests.Response, key: str | None) -> None:
     status = resp.status_code
     name, text = _error_body(resp, key)
     if status == 401:
-        raise NeedsKey(f"Stability refused the API key (401: {text}). Check STABILITY_API_KEY "
-                       "in the environment or .streamlit/secrets.toml.")
+        raise errors.NeedsKey(
+            f"Stability refused the API key (401: {text}). Check STABILITY_API_KEY "
+            "in the environment or .streamlit/secrets.toml.")
     if status == 402 or name == "payment_required":
-        raise QuotaExhausted("Stability says the account is out of credits; buy credits at "
-                             "platform.stability.ai, then try again.")
+        raise errors.QuotaExhausted("Stability says the account is out of credits; buy credits at "
+                                    "platform.stability.ai, then try again.")
     if status == 403 and name == "content_moderation":
-        raise SafetyBlocked(f"Stability's content moderation refused this request ({text}). "
-                            "Rephrase the prompt or use another reference image.")
+        raise errors.SafetyBlocked(f"Stability's content moderation refused this request ({text}). "
+                                   "Rephrase the prompt or use another reference image.")
     if status == 413:
-        raise Rejected("The request was too large for Stability (over 10 MiB); use a smaller "
-                       "reference image.")
+        raise errors.Rejected(
+            "The request was too large for Stability (over 10 MiB); use a smaller "
+            "reference image.")
     if status == 429:
         wait = http.retry_after_seconds(resp.headers)
-        raise RateLimited("Stability is rate limiting this account (over 150 requests in 10 s).",
-                          retry_after=RATE_LIMIT_WAIT_S if wait is None else wait)
-    if status == 408 or status >= 500:
-        raise Unavailable(f"Stability is having trouble (HTTP {status}: {text}).")
-    if 400 <= status < 500:
-        raise Rejected(f"Stability rejected the request (HTTP {status}): {text}")
-    raise BadResponse(f"Stability answered with an unexpected HTTP {status}.")
+        raise errors.RateLimited(
+            "Stability is rate limiting this account (over 150 requests in 10 s).",
+            retry_after=RATE_LIMIT_WAIT_S if wait is None else wait)
+    raise errors.status_error(status, LABEL, text, http.retry_after_seconds(resp.headers))
 
 
 def _error_body(resp: requests.Response, key: str | None) -> tuple[str, str]:
