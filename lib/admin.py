@@ -18,12 +18,12 @@ from lib.auth import accounts as auth
 from lib.core.fmt import plural
 from lib.db.database import Database
 from lib.providers import registry
-from lib.providers.base import ProviderError
+from lib.providers.errors import ProviderError
 from lib.providers.http import redact
 from lib.storage.base import StorageError
 
 if TYPE_CHECKING:
-    from lib.engine import Engine
+    from lib.core.context import Services
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class ProviderRow:
         return f"{models}, default {self.default_model} · {plural(self.images, 'image')} made"
 
 
-def provider_rows(engine: Engine) -> list[ProviderRow]:
+def provider_rows(engine: Services) -> list[ProviderRow]:
     """Every registered provider, sandbox first, with its models and how much it was used."""
     used = dict(engine.db.fetchall("SELECT provider, count(*) FROM images GROUP BY provider"))
     rows = []
@@ -107,7 +107,7 @@ class StorageSummary:
         return self.bytes / self.image_rows
 
 
-def storage_summary(engine: Engine) -> StorageSummary:
+def storage_summary(engine: Services) -> StorageSummary:
     """Counts from the store itself and from the images table; a store error is reported."""
     rows, image_bytes = engine.db.fetchone(
         "SELECT count(*), coalesce(sum(bytes), 0) FROM images") or (0, 0)

@@ -28,7 +28,7 @@ from lib.money import costs
 from lib.providers import sandbox_art
 
 if TYPE_CHECKING:
-    from lib.engine import Engine
+    from lib.core.context import Services
 
 # DEMO ONLY, never used for real jobs: the price per unit of a demo model with no row in the
 # price table (yet), so that the demo history still shows money.
@@ -130,12 +130,12 @@ _DEMO_USERS = ("SELECT username FROM users WHERE username LIKE 'demo-%' "
                "AND email LIKE '%@demo.invalid' AND password_hash IS NULL")
 
 
-def has_demo(engine: Engine) -> bool:
+def has_demo(engine: Services) -> bool:
     """Whether any demo job is stored."""
     return bool(engine.db.fetchone("SELECT 1 FROM jobs WHERE demo LIMIT 1"))
 
 
-def remove(engine: Engine) -> int:
+def remove(engine: Services) -> int:
     """Delete every demo row and ``demo/`` object (ratings and favourites real users gave demo
     images too); return how many demo images there were. Slow-ish in DuckDB (its indexes)."""
     with engine.db.write() as cur:
@@ -151,7 +151,7 @@ def remove(engine: Engine) -> int:
     return int(count)
 
 
-def _variants(engine: Engine, end: datetime) -> pd.DataFrame:
+def _variants(engine: Services, end: datetime) -> pd.DataFrame:
     """Every (model, size, quality) the demo uses, and its price per unit in 1e-8 USD."""
     rows = []
     for m, dm in enumerate(CATALOG):
@@ -327,7 +327,7 @@ SELECT id, finished_at, CASE WHEN started_at IS NULL THEN 'queued' ELSE 'running
     coalesce(error_type || ' (demo)', n || ' image(s) stored (demo)') FROM jobs WHERE demo"""
 
 
-def _pool(engine: Engine, seed: int) -> None:
+def _pool(engine: Services, seed: int) -> None:
     """Draw the pooled pictures (POOL_PER_STYLE per style) and store them under demo/."""
     for i in range(len(STYLES) * POOL_PER_STYLE):
         style = STYLES[i // POOL_PER_STYLE]
@@ -338,7 +338,7 @@ def _pool(engine: Engine, seed: int) -> None:
         engine.storage.put(f"demo/thumb-{i:02d}.webp", imaging.make_thumbnail(img), "image/webp")
 
 
-def generate(engine: Engine, images: int = 100_000, days: int = 90, users: int = 12,
+def generate(engine: Services, images: int = 100_000, days: int = 90, users: int = 12,
              seed: int = 7, end: datetime | None = None, events: bool = True) -> DemoSummary:
     """Replace any demo history with one of exactly ``images`` images over ``days`` days.
 

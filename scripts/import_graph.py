@@ -61,14 +61,38 @@ def imports(name: str, path: Path, *, typed: bool = False,
     return found
 
 
+def facade(path: Path) -> bool:
+    """A package ``__init__`` that only re-exports (docstring, imports, ``__all__``): a door
+    into the package, not a layer of it."""
+    if path.name != "__init__.py":
+        return False
+    body = ast.parse(path.read_text(encoding="utf-8")).body
+    return all(isinstance(n, ast.Import | ast.ImportFrom)
+               or (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))
+               or (isinstance(n, ast.Assign) and [getattr(t, "id", "") for t in n.targets]
+                   == ["__all__"])
+               for n in body)
+
+
 def graph(root: Path, *, typed: bool = False) -> dict[str, set[str]]:
-    """Module → the lib modules it imports (a submodule naming its own package is left out)."""
+    """Module → the lib modules it imports (a submodule naming its own package is left out).
+
+    An arrow to a re-exporting package ``__init__`` (:func:`facade`) is drawn to the modules
+    that ``__init__`` imports instead, and the facade itself is left out."""
     mods = dict(modules(root))
     known = frozenset(mods)
-    return {name: {i for i in imports(name, path, typed=typed, known=known)
-                   if i in mods and i != name
-                   and not name.startswith(i + ".")}
-            for name, path in mods.items()}
+    raw = {name: {i for i in imports(name, path, typed=typed, known=known)
+                  if i in mods and i != name and not name.startswith(i + ".")}
+           for name, path in mods.items()}
+    doors = {name for name, path in mods.items() if facade(path)}
+
+    def through(m: str, seen: frozenset[str] = frozenset()) -> set[str]:
+        if m not in doors:
+            return {m}
+        return set().union(*(through(d, seen | {m}) for d in raw[m] if d not in seen), set())
+
+    return {name: set().union(*(through(d) for d in deps), set()) - {name}
+            for name, deps in raw.items() if name not in doors}
 
 
 def cycles(g: dict[str, set[str]]) -> list[set[str]]:

@@ -21,7 +21,7 @@ from lib.money import budgets, costs
 from lib.providers import registry
 
 if TYPE_CHECKING:
-    from lib.engine import Engine
+    from lib.core.context import Services
     from lib.providers.base import Provider
 
 
@@ -43,7 +43,7 @@ class GridEstimate:
         return self.budget_left_usd is not None and self.cost_usd > self.budget_left_usd
 
 
-def estimate(engine: Engine, user: str, cells: list[Cell]) -> GridEstimate:
+def estimate(engine: Services, user: str, cells: list[Cell]) -> GridEstimate:
     """Cost, duration and budget for the runnable cells of a grid."""
     now = engine.clock.now()
     typical = activity.typical_seconds(engine)

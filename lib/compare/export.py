@@ -27,7 +27,7 @@ from lib.core.fmt import amount, money
 from lib.storage.base import StorageError
 
 if TYPE_CHECKING:
-    from lib.engine import Engine
+    from lib.core.context import Services
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def _status_text(state: CellState) -> str:
     return state.error or state.note or state.status
 
 
-def _cell_image(engine: Engine, state: CellState) -> Image.Image | None:
+def _cell_image(engine: Services, state: CellState) -> Image.Image | None:
     if not state.thumb_key:
         return None
     try:
@@ -91,7 +91,7 @@ def _cell_image(engine: Engine, state: CellState) -> Image.Image | None:
         return None
 
 
-def grid_png(engine: Engine, comp: Comparison, states: list[CellState],
+def grid_png(engine: Services, comp: Comparison, states: list[CellState],
              winners: dict[int, int]) -> bytes:
     """The grid as one PNG, with axes as headings."""
     rows, cols = len(comp.grid.rows), len(comp.grid.columns)

@@ -27,7 +27,7 @@ from lib.core import config
 from lib.core.errors import PromptboardError
 from lib.jobs.queue import JobSpec
 from lib.providers import registry, sizing
-from lib.providers.base import Capabilities
+from lib.providers.types import Capabilities
 
 MAX_ROWS = 50
 MAX_COLUMNS = 12

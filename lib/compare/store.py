@@ -38,7 +38,7 @@ from lib.gallery.queries import RATINGS_SQL as gallery_ratings
 from lib.jobs.model import new_id
 
 if TYPE_CHECKING:
-    from lib.engine import Engine
+    from lib.core.context import Services
 
 BLOCKED, NOT_QUEUED = "blocked", "not queued"  # cell states that are not job states
 INTERRUPTED = "Not queued: the server stopped before this cell was queued. Run it again."
@@ -115,7 +115,7 @@ def run_token(user: str, grid: Grid, title: str) -> str:
     return hashlib.sha256(blob).hexdigest()[:32]
 
 
-def start(engine: Engine, viewer: Viewer, grid: Grid, title: str, *, shared: bool = False,
+def start(engine: Services, viewer: Viewer, grid: Grid, title: str, *, shared: bool = False,
           confirmed: bool = False, token: str | None = None) -> str:
     """Save the comparison and queue one job per runnable cell; returns the comparison id."""
     if viewer.role not in ("admin", "member"):
@@ -147,7 +147,7 @@ def start(engine: Engine, viewer: Viewer, grid: Grid, title: str, *, shared: boo
     return cid
 
 
-def _save_and_queue(engine: Engine, viewer: Viewer, grid: Grid, title: str, shared: bool,
+def _save_and_queue(engine: Services, viewer: Viewer, grid: Grid, title: str, shared: bool,
                     token: str | None, cid: str, cells: list[Cell], now: datetime) -> None:
     with engine.db.write() as cur:
         cur.execute("INSERT INTO comparisons (id, owner, title, axes, shared, client_token, "
@@ -172,7 +172,7 @@ def _save_and_queue(engine: Engine, viewer: Viewer, grid: Grid, title: str, shar
                         [job_id, note, cid, cell.row, cell.col])
 
 
-def get(engine: Engine, viewer: Viewer, comparison_id: str) -> Comparison | None:
+def get(engine: Services, viewer: Viewer, comparison_id: str) -> Comparison | None:
     """The comparison if this viewer may see it, else None (the same for a missing one)."""
     where, params = _visible_where(viewer)
     row = engine.db.fetchone(
@@ -183,7 +183,7 @@ def get(engine: Engine, viewer: Viewer, comparison_id: str) -> Comparison | None
     return Comparison(row[0], row[1], row[2], Grid.from_json(row[3]), bool(row[4]), row[5])
 
 
-def list_for(engine: Engine, viewer: Viewer, limit: int = 100) -> list[Summary]:
+def list_for(engine: Services, viewer: Viewer, limit: int = 100) -> list[Summary]:
     """Comparisons this viewer may open, newest first."""
     where, params = _visible_where(viewer)
     rows = engine.db.fetchall(
@@ -213,7 +213,7 @@ _CELLS = f"""
 """
 
 
-def cell_states(engine: Engine, viewer: Viewer, comp: Comparison) -> list[CellState]:
+def cell_states(engine: Services, viewer: Viewer, comp: Comparison) -> list[CellState]:
     """Every cell as it is now, row-major; images the viewer may not see are withheld."""
     if comp.shared:
         _share_images(engine, comp)
@@ -239,14 +239,14 @@ def any_active(states: list[CellState]) -> bool:
     return any(s.status in jobs.ACTIVE for s in states)
 
 
-def winners(engine: Engine, comparison_id: str) -> dict[int, int]:
+def winners(engine: Services, comparison_id: str) -> dict[int, int]:
     """Row -> winning column."""
     return {r: c for r, c in engine.db.fetchall(
         "SELECT row_idx, col_idx FROM comparison_winners WHERE comparison_id = ?",
         [comparison_id])}
 
 
-def _editable(engine: Engine, viewer: Viewer, comparison_id: str) -> Comparison:
+def _editable(engine: Services, viewer: Viewer, comparison_id: str) -> Comparison:
     auth.require_active(engine.db, viewer.username, viewer.role, error=CompareError)
     comp = get(engine, viewer, comparison_id)
     if comp is None:
@@ -256,7 +256,7 @@ def _editable(engine: Engine, viewer: Viewer, comparison_id: str) -> Comparison:
     return comp
 
 
-def set_winner(engine: Engine, viewer: Viewer, comparison_id: str, row: int,
+def set_winner(engine: Services, viewer: Viewer, comparison_id: str, row: int,
                col: int | None) -> None:
     """Mark the winning column of a row, or clear it with None (owner or admin)."""
     comp = _editable(engine, viewer, comparison_id)
@@ -271,7 +271,7 @@ def set_winner(engine: Engine, viewer: Viewer, comparison_id: str, row: int,
                         [comparison_id, row, col, viewer.username, engine.clock.now()])
 
 
-def set_shared(engine: Engine, viewer: Viewer, comparison_id: str, shared: bool) -> None:
+def set_shared(engine: Services, viewer: Viewer, comparison_id: str, shared: bool) -> None:
     """Share the comparison (and its images) with the team, or make it private again."""
     comp = _editable(engine, viewer, comparison_id)
     with engine.db.write() as cur:
@@ -280,7 +280,7 @@ def set_shared(engine: Engine, viewer: Viewer, comparison_id: str, shared: bool)
         _share_images(engine, replace(comp, shared=True))
 
 
-def cancel_active(engine: Engine, viewer: Viewer, comparison_id: str) -> int:
+def cancel_active(engine: Services, viewer: Viewer, comparison_id: str) -> int:
     """Cancel the comparison's queued and running cells (owner or admin); how many."""
     comp = _editable(engine, viewer, comparison_id)
     active = [s.job_id for s in cell_states(engine, viewer, comp)
@@ -293,7 +293,7 @@ def cancel_active(engine: Engine, viewer: Viewer, comparison_id: str) -> int:
     return len(active)
 
 
-def _share_images(engine: Engine, comp: Comparison) -> None:
+def _share_images(engine: Services, comp: Comparison) -> None:
     """Share the owner's images of finished cells of a shared comparison, once per cell.
 
     Sharing the comparison is the owner's consent to share its images, including those that
@@ -313,7 +313,7 @@ def _share_images(engine: Engine, comp: Comparison) -> None:
                     "AND job_id IN (SELECT unnest(?::VARCHAR[]))", [comp.id, jobs_done])
 
 
-def retry(engine: Engine, viewer: Viewer, comparison_id: str, row: int, col: int) -> str:
+def retry(engine: Services, viewer: Viewer, comparison_id: str, row: int, col: int) -> str:
     """Run one failed (or never queued) cell again, alone; the cell points at the new job."""
     auth.require_active(engine.db, viewer.username, viewer.role, error=CompareError)
     comp = get(engine, viewer, comparison_id)

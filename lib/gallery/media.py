@@ -17,9 +17,9 @@ from datetime import datetime
 
 from lib.auth import accounts as auth
 from lib.auth.access import Viewer
+from lib.core.context import Services
 from lib.core.errors import PromptboardError
 from lib.core.lru import LRU
-from lib.engine import Engine
 from lib.gallery import queries as gallery
 from lib.imaging import images as imaging
 
@@ -37,7 +37,7 @@ class DownloadRefused(PromptboardError, PermissionError):
     """The account may not download this image (any more)."""
 
 
-def preview_url(eng: Engine, key: str) -> str:
+def preview_url(eng: Services, key: str) -> str:
     """A presigned URL (S3), else a data URL of the image's preview. Raises ImageError."""
     url = eng.storage.url(key, 3600)
     if url:
@@ -54,7 +54,7 @@ def preview_url(eng: Engine, key: str) -> str:
     return made
 
 
-def download_bytes(eng: Engine, username: str, issued_at: datetime | None, image_id: str,
+def download_bytes(eng: Services, username: str, issued_at: datetime | None, image_id: str,
                    which: str) -> bytes:
     """The ``which`` ("original" or "watermarked") file of an image, if still allowed.
 

@@ -27,10 +27,10 @@ from lib.jobs.model import (
     SubmitError,
 )
 from lib.jobs.reads import active_for_user, any_active, events, get, load
+from lib.jobs.requests import request_for
 from lib.jobs.store import event, transition
 from lib.jobs.submission import (
     check_batch,
-    request_for,
     request_for_spec,
     resubmit,
     submit,

@@ -30,6 +30,7 @@ from dataclasses import replace
 
 from lib import jobs
 from lib.auth import accounts as auth
+from lib.auth.access import Viewer
 from lib.core.context import Services
 from lib.gallery import queries as gallery
 from lib.imaging import images as imaging
@@ -99,7 +100,7 @@ def batch_of(engine: Services, job_id: str) -> str | None:
     return str(found) if found else None
 
 
-def private_inputs(img: gallery.ImageDetail, viewer: gallery.Viewer) -> tuple[str, ...]:
+def private_inputs(img: gallery.ImageDetail, viewer: Viewer) -> tuple[str, ...]:
     """What "more like this" leaves out of a visible image's settings: the owner's own
     uploads (reference image, watermark logo), unless the viewer is that owner. Sharing an
     image shares the picture, not what went into it (an img2img result with low denoise
@@ -113,7 +114,7 @@ def private_inputs(img: gallery.ImageDetail, viewer: gallery.Viewer) -> tuple[st
     return tuple(found)
 
 
-def spec_like(engine: Services, viewer: gallery.Viewer, image_id: str) -> jobs.JobSpec:
+def spec_like(engine: Services, viewer: Viewer, image_id: str) -> jobs.JobSpec:
     """The settings that made a visible image (prompt, model, size, style, watermark,
     reference, extras), without its seed: the start of "more like this". Another person's
     reference image and watermark logo are left out (see :func:`private_inputs`)."""
@@ -139,7 +140,7 @@ def spec_like(engine: Services, viewer: gallery.Viewer, image_id: str) -> jobs.J
                         params=params)
 
 
-def more_like_this(engine: Services, viewer: gallery.Viewer, image_id: str,
+def more_like_this(engine: Services, viewer: Viewer, image_id: str,
                    count: int, *, rng: random.Random | None = None) -> list[str]:
     """Queue ``count`` variations of a visible image with new random seeds, as the viewer."""
     return submit_batch(engine, viewer.username, spec_like(engine, viewer, image_id), count,

@@ -19,11 +19,13 @@ import uuid
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lib.core.errors import PromptboardError
 from lib.core.text import bad_character
-from lib.imaging import images as imaging
+
+if TYPE_CHECKING:
+    from lib.imaging import images as imaging  # a spec's watermark, named in annotations
 
 QUEUED, RUNNING, SUCCEEDED, FAILED, CANCELLED = (
     "queued",

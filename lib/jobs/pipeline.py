@@ -31,10 +31,11 @@ from lib.imaging import images as imaging
 from lib.jobs import cleanup, store
 from lib.jobs.context import DbJobContext
 from lib.jobs.model import CANCELLED, FAILED, SUCCEEDED, IllegalTransition, Job
-from lib.jobs.submission import request_for
+from lib.jobs.requests import request_for
 from lib.money import costs
 from lib.providers import download
-from lib.providers.base import BadResponse, Cancelled, GenerationResult, ProviderError
+from lib.providers.errors import BadResponse, Cancelled, ProviderError
+from lib.providers.types import GenerationResult
 from lib.storage import keys
 from lib.storage.base import StorageError
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from lib.providers.base import ProviderError
+from lib.providers.errors import ProviderError
 
 
 @dataclass(frozen=True)

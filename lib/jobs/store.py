@@ -45,7 +45,7 @@ from lib.jobs.model import (
     Job,
 )
 from lib.jobs.retry import Decision, Retry
-from lib.providers.base import ProviderError
+from lib.providers.errors import ProviderError
 
 # --------------------------------------------------------------------------- the guard
 

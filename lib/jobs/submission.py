@@ -6,7 +6,7 @@ would break) with a :class:`SubmitError` that says how to fix it, stores the ref
 image, and queues the job through ``jobs.store``. The same client token within a few
 seconds is one job (double clicks). :func:`submit_all` queues a batch as a whole, and
 :func:`resubmit` queues a copy of an old job. The provider request a job or a spec
-describes is built here too (:func:`request_for`, :func:`request_for_spec`).
+describes is built here too (:func:`request_for_spec`; a job's is ``jobs.requests``).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import duckdb
 
@@ -38,9 +37,11 @@ from lib.jobs.model import (
     new_id,
 )
 from lib.jobs.reads import get
+from lib.jobs.requests import request_from
 from lib.money import budgets, costs
 from lib.providers import registry
-from lib.providers.base import GenerationRequest, ProviderError
+from lib.providers.errors import ProviderError
+from lib.providers.types import GenerationRequest
 from lib.storage.base import StorageError
 from lib.styles import library as styles
 
@@ -118,7 +119,7 @@ def submit(engine: Services, user: str, spec: JobSpec) -> str:
     params = dict(spec.params)
     params["styled_prompt"] = style.apply(spec.prompt)
     negative = spec.negative_prompt or (style.negative or None)
-    request = _request_from(
+    request = request_from(
         spec.prompt, params, model, spec.width, spec.height, spec.aspect_ratio,
         spec.quality, spec.n, spec.seed, negative, spec.style, (),
     )
@@ -255,35 +256,13 @@ def _check_budget(db: Database, cur: Cursor, user: str, estimate: Decimal | None
     return SUBMITTED
 
 
-def _request_from(
-    prompt: str, params: dict[str, Any], model: str, width: int | None, height: int | None,
-    aspect: str | None, quality: str | None, n: int, seed: int | None,
-    negative: str | None, style: str | None, refs: tuple[bytes, ...],
-) -> GenerationRequest:
-    extra = {k: v for k, v in params.items() if k != "styled_prompt"}
-    extra["style"] = style
-    return GenerationRequest(
-        prompt=params.get("styled_prompt", prompt), model=model, width=width, height=height,
-        aspect_ratio=aspect, quality=quality, n=n, seed=seed, negative_prompt=negative,
-        style_preset=params.get("style_preset"), reference_images=refs, extra=extra,
-    )
-
-
 def request_for_spec(spec: JobSpec, model: str) -> GenerationRequest:
     """The provider request a spec describes (no reference bytes), for estimates."""
     params = dict(spec.params)
     params["styled_prompt"] = styles.get(spec.style).apply(spec.prompt or "")
-    return _request_from(
+    return request_from(
         spec.prompt, params, model, spec.width, spec.height, spec.aspect_ratio, spec.quality,
         spec.n, spec.seed, spec.negative_prompt, spec.style, (),
-    )
-
-
-def request_for(job: Job, refs: tuple[bytes, ...] = ()) -> GenerationRequest:
-    """The provider request a job describes."""
-    return _request_from(
-        job.prompt, job.params_dict, job.model, job.width, job.height, job.aspect_ratio,
-        job.quality, job.n, job.seed, job.negative_prompt, job.style, refs,
     )
 
 

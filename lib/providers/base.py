@@ -27,9 +27,8 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any, ClassVar, Protocol, Self
+from typing import Any, ClassVar, Self
 
 import requests
 
@@ -47,143 +46,21 @@ from lib.providers.errors import (  # noqa: F401 - re-exported: many modules imp
     Unavailable,
     Uncertain,
 )
-
-# --------------------------------------------------------------------------- data
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    """What a provider can do; the Generate form is built from this."""
-
-    models: tuple[str, ...]
-    default_model: str
-    open_models: bool = False  # any model id is accepted (e.g. Replicate)
-    sizes: tuple[str, ...] = ()  # "WxH" strings; empty when the API takes aspect ratios
-    aspect_ratios: tuple[str, ...] = ()  # "16:9" strings
-    default_size: str | None = None
-    qualities: tuple[str, ...] = ()
-    default_quality: str | None = None
-    max_n: int = 1
-    open_sizes: bool = False  # any size or ratio is taken; sizes/aspect_ratios are presets
-    max_reference_images: int = 0
-    negative_prompt: bool = False
-    seed: bool = False
-    max_seed: int = 2**32 - 1  # the largest seed the model takes (0 is the smallest)
-    max_prompt_chars: int = 4000
-    style_presets: tuple[str, ...] = ()
-    reports_progress: bool = False  # real progress from the provider
-    cancellable: bool = False  # the provider has a cancel call
-
-
-@dataclass(frozen=True)
-class GenerationRequest:
-    """One call to a provider; the prompt already has the style template applied."""
-
-    prompt: str
-    model: str
-    width: int | None = None
-    height: int | None = None
-    aspect_ratio: str | None = None
-    quality: str | None = None
-    n: int = 1
-    seed: int | None = None
-    negative_prompt: str | None = None
-    style_preset: str | None = None
-    reference_images: tuple[bytes, ...] = ()  # PNG bytes, validated by lib.imaging.images
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def size(self) -> str | None:
-        """``"WxH"`` when both sides are set."""
-        if self.width and self.height:
-            return f"{self.width}x{self.height}"
-        return None
-
-
-@dataclass(frozen=True)
-class GeneratedImage:
-    """One image as the provider returned it."""
-
-    data: bytes
-    mime_type: str = "image/png"
-    seed: int | None = None
-
-
-@dataclass
-class GenerationResult:
-    """Images plus the raw usage the provider reported (tokens, images, credits, seconds)."""
-
-    images: list[GeneratedImage]
-    usage: dict[str, float] = field(default_factory=dict)
-    request_id: str | None = None
-    seed: int | None = None
-    model: str | None = None
-
-
-class JobContext(Protocol):
-    """What a running job offers a provider: progress, cancellation and resumable state.
-
-    ``state`` is what the provider saved with :meth:`save_state` during an earlier
-    attempt of the same job (e.g. a Replicate prediction id), so a retry or a restart
-    after a crash resumes that run instead of paying for a new one.
-    """
-
-    @property
-    def attempt(self) -> int:
-        """Which attempt of the job this is (1 for the first)."""
-
-    @property
-    def state(self) -> dict[str, Any]:
-        """What an earlier attempt saved; providers read it, never assign it."""
-
-    def save_state(self, state: dict[str, Any]) -> None:
-        """Persist small JSON-safe provider state on the job row, at once."""
-
-    def report_progress(self, fraction: float, note: str | None = None) -> None:
-        """Record real progress (0..1) with an optional short note."""
-
-    def cancel_requested(self) -> bool:
-        """True once the user has asked to cancel this job."""
-
-
-class NullContext:
-    """A context for calls outside a job (CLI checks, tests): nothing to resume, ever.
-
-    It is one shared object, so it must keep no state: a second call resuming the
-    first call's run (a Replicate prediction) would return someone else's images.
-    """
-
-    attempt = 1
-
-    @property
-    def state(self) -> dict[str, Any]:
-        """Always empty: there is no earlier attempt outside a job."""
-        return {}
-
-    def save_state(self, state: dict[str, Any]) -> None:
-        """Nothing is kept outside a job."""
-        return None
-
-    def report_progress(self, fraction: float, note: str | None = None) -> None:
-        return None
-
-    def cancel_requested(self) -> bool:
-        return False
-
-
-NULL_CONTEXT = NullContext()
+from lib.providers.types import (  # noqa: F401 - re-exported: providers import them here
+    NULL_CONTEXT,
+    Capabilities,
+    GeneratedImage,
+    GenerationRequest,
+    GenerationResult,
+    JobContext,
+    NullContext,
+    Shutdown,
+)
 
 # --------------------------------------------------------------------------- provider
 
 DEFAULT_TIMEOUT = 120.0
 
-
-@dataclass(frozen=True)
-class Shutdown:
-    """The maker shuts a model down ``on`` this date; ``replacement`` is the one to use."""
-
-    on: date
-    replacement: str
 
 
 def utc_today() -> date:

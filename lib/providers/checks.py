@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 from lib.providers import errors
 
 if TYPE_CHECKING:
-    from lib.providers.base import Capabilities, GenerationRequest
+    from lib.providers.types import Capabilities, GenerationRequest
 
 
 def check_request(caps: Capabilities, req: GenerationRequest, label: str,

@@ -35,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from lib.providers.base import Shutdown
+from lib.providers.types import Shutdown
 
 PRO, FLASH = "gemini-3-pro-image", "gemini-3.1-flash-image"
 MODELS = (PRO, FLASH)  # live and offered; the default is the one Google has not deprecated

@@ -18,7 +18,7 @@ from typing import Any
 import requests
 
 from lib.providers import errors, http, sizing
-from lib.providers.base import GenerationRequest, JobContext
+from lib.providers.types import GenerationRequest, JobContext
 
 LABEL = "Replicate"
 SCHNELL, DEV = "black-forest-labs/flux-schnell", "black-forest-labs/flux-dev"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from lib.money import budgets
 
 if TYPE_CHECKING:
-    from lib.engine import Engine
+    from lib.core.context import Services
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Period:
         return self.succeeded / self.finished if self.finished else None
 
 
-def period(engine: Engine, user: str | None, start: datetime, end: datetime) -> Period:
+def period(engine: Services, user: str | None, start: datetime, end: datetime) -> Period:
     """Figures for one user (or the whole team when ``user`` is None)."""
     who, params = ("AND user_id = ?", [user]) if user else ("", [])
     row = engine.db.fetchone(
@@ -60,7 +60,7 @@ def period(engine: Engine, user: str | None, start: datetime, end: datetime) -> 
                   int(row[4]), float(row[5]) if row[5] is not None else None, int(row[7]))
 
 
-def today_and_month(engine: Engine, user: str | None) -> tuple[Period, Period]:
+def today_and_month(engine: Services, user: str | None) -> tuple[Period, Period]:
     """Today (UTC) and this calendar month so far."""
     now = engine.clock.now()
     day = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -69,7 +69,7 @@ def today_and_month(engine: Engine, user: str | None) -> tuple[Period, Period]:
     return period(engine, user, day, end), period(engine, user, month, end)
 
 
-def budget(engine: Engine, user: str | None) -> budgets.Limit | None:
+def budget(engine: Services, user: str | None) -> budgets.Limit | None:
     """The user's monthly budget if one is set, else the team's; the same numbers as enforcement."""
     with engine.db.cursor() as cur:
         found = budgets.limits(cur, user or "\x00", engine.clock.now())
@@ -79,7 +79,7 @@ def budget(engine: Engine, user: str | None) -> budgets.Limit | None:
     return found[0] if found else None
 
 
-def budget_limits(engine: Engine, user: str | None) -> list[budgets.Limit]:
+def budget_limits(engine: Services, user: str | None) -> list[budgets.Limit]:
     """Every budget that applies: the user's own first, then the team's (``None``: the team's
     only). A member is shown the team's as a band (lib/money/budgets.py), but is shown it: a team
     budget gone over stops their next request too."""

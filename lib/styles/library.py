@@ -28,7 +28,7 @@ from lib.core.errors import PromptboardError
 from lib.core.text import bad_character
 from lib.db.database import Cursor, Database
 from lib.imaging import images as imaging
-from lib.providers import sandbox_art
+from lib.providers import registry, sandbox_art
 
 if TYPE_CHECKING:
     from lib.auth.accounts import User
@@ -220,12 +220,9 @@ def _validate(label: str, template: str, negative: str,
             raise StyleError(f"The suggested {key} is too long (at most 100 characters).")
         if text:
             clean[key] = text
-    if "provider" in clean:
-        from lib.providers import registry
-
-        if clean["provider"] not in registry.PROVIDERS:
-            known = ", ".join(sorted(registry.PROVIDERS))
-            raise StyleError(f"Unknown provider {clean['provider']!r}: use one of {known}.")
+    if "provider" in clean and clean["provider"] not in registry.PROVIDERS:
+        known = ", ".join(sorted(registry.PROVIDERS))
+        raise StyleError(f"Unknown provider {clean['provider']!r}: use one of {known}.")
     if "size" in clean and not _SIZE_RE.fullmatch(clean["size"]):
         raise StyleError("A suggested size looks like 1024x1024 (width x height in pixels).")
     return label, template, negative, clean

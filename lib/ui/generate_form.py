@@ -12,8 +12,8 @@ from typing import Any
 import streamlit as st
 
 from lib.core import fmt
+from lib.core.context import Services
 from lib.core.text import plain
-from lib.engine import Engine
 from lib.imaging import images as imaging
 from lib.jobs import batches, forms, reuse
 from lib.jobs import queue as jobs
@@ -173,7 +173,7 @@ def setup_hint(label: str, hint: str, role: str) -> str:
     return f"**{plain(label)}**: not set up yet. Ask an admin to set up {plain(label)}."
 
 
-def submit_button(eng: Engine, user: str, spec: jobs.JobSpec, variations: int, seed_mode: str,
+def submit_button(eng: Services, user: str, spec: jobs.JobSpec, variations: int, seed_mode: str,
                   *, disabled: bool) -> None:
     """The Generate button: queue the batch, put its jobs first in the session's job list
     (``job_ids``) and say so; a refusal (budget, limits, input) is shown as is."""
@@ -192,7 +192,7 @@ def submit_button(eng: Engine, user: str, spec: jobs.JobSpec, variations: int, s
              + " It is first in Your jobs.", icon=":material/schedule:")
 
 
-def estimate_line(eng: Engine, spec: jobs.JobSpec) -> forms.Estimate | None:
+def estimate_line(eng: Services, spec: jobs.JobSpec) -> forms.Estimate | None:
     """Show the estimated cost and duration of this request, before it runs; returns it."""
     try:
         est = forms.estimate(eng, spec)
@@ -206,7 +206,7 @@ def estimate_line(eng: Engine, spec: jobs.JobSpec) -> forms.Estimate | None:
     return est
 
 
-def budget_notes(eng: Engine, user: str, est: forms.Estimate | None, count: int = 1
+def budget_notes(eng: Services, user: str, est: forms.Estimate | None, count: int = 1
                  ) -> tuple[bool, bool]:
     """Budget warnings for this request (``count`` jobs like ``est``), before it is sent.
 

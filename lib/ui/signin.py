@@ -40,8 +40,8 @@ from lib.auth import lockout
 from lib.auth import oidc as auth_oidc
 from lib.auth.accounts import User
 from lib.auth.cookies import cookie_key
+from lib.core.context import Services
 from lib.core.text import plain
-from lib.engine import Engine
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,7 @@ def _mirror(user: User | None) -> None:
     ss["authentication_status"] = True if user else None
 
 
-def start_session(eng: Engine, user: User, *, via: str = "password",
+def start_session(eng: Services, user: User, *, via: str = "password",
                   issued_at: datetime | None = None, record: bool = False) -> None:
     """Sign this user in for this browser session; a password sign-in sets the cookie next run.
 
@@ -92,7 +92,7 @@ def _end_session() -> dict[str, Any]:
     return st.session_state.pop(_SESSION, None) or {}
 
 
-def _session_user(eng: Engine) -> User | None:
+def _session_user(eng: Services) -> User | None:
     sess = st.session_state.get(_SESSION)
     if not sess:
         return None
@@ -131,7 +131,7 @@ def oidc_mapping() -> auth_oidc.RoleMapping:
                                  entries("PROMPTBOARD_OIDC_ANALYSTS"), domains)
 
 
-def _oidc_user(eng: Engine) -> User | None:
+def _oidc_user(eng: Services) -> User | None:
     if oidc_providers() is None or not st.user.get("is_logged_in"):
         return None
     email = str(st.user.get("email") or "").strip().lower()
@@ -153,7 +153,7 @@ def _oidc_user(eng: Engine) -> User | None:
     return user
 
 
-def _authenticator(eng: Engine) -> stauth.Authenticate:
+def _authenticator(eng: Services) -> stauth.Authenticate:
     """The library object; its cookie key is ours and its credentials are hashes only."""
     try:
         key = cookie_key(eng.settings)
@@ -172,7 +172,7 @@ def cookie_issued_at(exp_date: float) -> datetime:
     return issued_local.astimezone(UTC).replace(tzinfo=None)
 
 
-def _cookie_user(eng: Engine, authenticator: stauth.Authenticate) -> User | None:
+def _cookie_user(eng: Services, authenticator: stauth.Authenticate) -> User | None:
     try:
         token = authenticator.cookie_controller.get_cookie()  # checks the signature and expiry
     except jwt.PyJWTError:  # the library lets some forgeries through as exceptions ("alg": "none")
@@ -194,7 +194,7 @@ def _cookie_user(eng: Engine, authenticator: stauth.Authenticate) -> User | None
     return user
 
 
-def current_user(eng: Engine, *, frame: bool = False) -> User | None:
+def current_user(eng: Services, *, frame: bool = False) -> User | None:
     """The signed-in user for this run, or None. Cheap to call again in the same run.
 
     ``frame``: this is app.py's call, the first of every run; only it writes or deletes the
@@ -239,7 +239,7 @@ def _keep_setting_until_stored() -> None:
         log.warning("the browser did not confirm the re-login cookie after %d runs", tries)
 
 
-def needs_setup(eng: Engine) -> bool:
+def needs_setup(eng: Services) -> bool:
     """True while there is no account: create PROMPTBOARD_ADMIN_USER first if it is set."""
     try:
         auth.bootstrap_admin_from_env(eng.db, eng.clock.now())
@@ -249,7 +249,7 @@ def needs_setup(eng: Engine) -> bool:
     return auth.needs_first_admin(eng.db)
 
 
-def sign_in(eng: Engine) -> User:
+def sign_in(eng: Services) -> User:
     """The signed-in user; otherwise draw the sign-in screen and stop this run."""
     user = current_user(eng)
     if user is not None:
@@ -260,7 +260,7 @@ def sign_in(eng: Engine) -> User:
     st.stop()
 
 
-def _sign_in_screen(eng: Engine) -> None:
+def _sign_in_screen(eng: Services) -> None:
     st.title("Sign in")
     st.write("Promptboard keeps your team's generated images and what they cost.")
     if notice := st.session_state.get(_NOTICE):
@@ -297,7 +297,7 @@ def _sign_in_screen(eng: Engine) -> None:
     st.rerun()
 
 
-def sign_out(eng: Engine, user: User) -> None:
+def sign_out(eng: Services, user: User) -> None:
     """End this session and every other one of this user, drop the cookie, then rerun."""
     auth.revoke_sessions(eng.db, user.username, eng.clock.now())
     if _end_session().get("via") == "oidc":
@@ -306,7 +306,7 @@ def sign_out(eng: Engine, user: User) -> None:
     st.rerun()
 
 
-def account_menu(eng: Engine, user: User) -> None:
+def account_menu(eng: Services, user: User) -> None:
     """Who is signed in, and the sign-out button (for the sidebar)."""
     st.caption(f"Signed in as {plain(user.name)} · {user.role}")  # a name, never formatted
     if st.button("Sign out", key="auth_sign_out", icon=":material/logout:"):
