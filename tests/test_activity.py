@@ -13,7 +13,7 @@ from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
 from lib.jobs import activity
-from lib.money import pricing
+from lib.jobs import repricing as pricing
 from tests.helpers import run_next
 
 

@@ -14,6 +14,7 @@ from lib import jobs
 from lib.core import config
 from lib.engine import Engine
 from lib.gallery import queries as gallery
+from lib.gallery import variations
 from lib.imaging import images as imaging
 from lib.jobs import batches
 from lib.jobs import model as jobmodel
@@ -257,7 +258,7 @@ def test_more_like_this_keeps_the_settings_and_picks_new_seeds(engine: Engine) -
     src = _image(engine, "bob", seed=11, style="cartoon", negative_prompt="blur",
                  quality="high", watermark=wm)
     gallery.set_shared(engine.db, gallery.Viewer("bob", "member"), [src], True)
-    ids = batches.more_like_this(engine, gallery.Viewer("ann", "member"), src, 3)
+    ids = variations.more_like_this(engine, gallery.Viewer("ann", "member"), src, 3)
     made = jobs.load(engine, ids)
     assert {j.user_id for j in made} == {"ann"}  # the viewer pays for their variations
     assert len({j.batch_id for j in made}) == 1
@@ -272,9 +273,9 @@ def test_more_like_this_refuses_private_images_and_roles_that_cannot_generate(
         engine: Engine) -> None:
     src = _image(engine, "bob")
     with pytest.raises(jobs.SubmitError, match="cannot see it"):
-        batches.more_like_this(engine, gallery.Viewer("ann", "member"), src, 2)
+        variations.more_like_this(engine, gallery.Viewer("ann", "member"), src, 2)
     with pytest.raises(jobs.SubmitError, match="cannot generate"):
-        batches.more_like_this(engine, gallery.Viewer("ana", "analyst"), src, 2)
+        variations.more_like_this(engine, gallery.Viewer("ana", "analyst"), src, 2)
     assert engine.db.scalar("SELECT count(*) FROM jobs") == 1
 
 
@@ -296,14 +297,14 @@ def test_more_like_this_never_reuses_a_teammates_reference_image_or_logo(
     gallery.set_shared(engine.db, bob, [src], True)
     img = gallery.get_image(engine.db, ann, src)
     assert img is not None
-    assert batches.private_inputs(img, ann) == ("reference image", "watermark logo")
-    made = jobs.load(engine, batches.more_like_this(engine, ann, src, 2))
+    assert variations.private_inputs(img, ann) == ("reference image", "watermark logo")
+    made = jobs.load(engine, variations.more_like_this(engine, ann, src, 2))
     assert {j.reference_key for j in made} == {None}
     for j in made:  # the text stays; bob's logo does not
         assert json.loads(j.watermark or "{}")["text"] == "BOB"
         assert json.loads(j.watermark or "{}")["logo"] is None
-    assert batches.private_inputs(img, bob) == ()
-    own = jobs.load(engine, batches.more_like_this(engine, bob, src, 2))
+    assert variations.private_inputs(img, bob) == ()
+    own = jobs.load(engine, variations.more_like_this(engine, bob, src, 2))
     assert all(j.reference_key and json.loads(j.watermark or "{}")["logo"] for j in own)
 
 

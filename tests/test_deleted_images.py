@@ -12,7 +12,7 @@ from lib import jobs
 from lib.core import config
 from lib.engine import Engine
 from lib.gallery import queries as gallery
-from lib.money import pricing
+from lib.jobs import repricing as pricing
 from lib.reporting import analytics, ledger
 from tests.helpers import TickingClock, run_next
 

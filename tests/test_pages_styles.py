@@ -7,8 +7,8 @@ from streamlit.testing.v1 import AppTest
 
 from lib import ui
 from lib.auth import accounts as auth
+from lib.jobs import style_previews
 from lib.styles import library as styles
-from lib.styles import previews as style_previews
 from tests.helpers import ROOT, app_as, ensure_user, sign_in, wait_until
 
 pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py

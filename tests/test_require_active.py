@@ -21,8 +21,7 @@ from lib.compare import grid as cmp
 from lib.compare import store
 from lib.engine import Engine
 from lib.gallery import queries as gallery
-from lib.jobs import batches
-from lib.styles import previews as style_previews
+from lib.jobs import batches, style_previews
 from tests.helpers import TEST_PASSWORD, TickingClock, run_next
 
 T0 = datetime(2026, 12, 1, 9, 0)

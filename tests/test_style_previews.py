@@ -12,8 +12,8 @@ from lib import jobs
 from lib.auth.accounts import User
 from lib.core import config
 from lib.engine import Engine
+from lib.jobs import style_previews
 from lib.styles import library as styles
-from lib.styles import previews as style_previews
 from tests.builders import ADMIN_USER as ADMIN
 from tests.builders import ANALYST_USER as ANALYST
 from tests.builders import MEMBER_USER as MEMBER

@@ -233,7 +233,7 @@ def _m005_comparisons(cur: Cursor) -> None:
 
 
 def _m006_style_preview_jobs(cur: Cursor) -> None:
-    """The job drawing a style's preview through the queue (lib.styles.previews)."""
+    """The job drawing a style's preview through the queue (lib.jobs.style_previews)."""
     cur.execute("ALTER TABLE styles ADD COLUMN preview_job_id TEXT")
 
 

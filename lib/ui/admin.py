@@ -17,10 +17,11 @@ from lib.core import csvsafe
 from lib.core.fmt import money, plural
 from lib.core.text import plain
 from lib.engine import Engine
-from lib.money import budgets, pricing
+from lib.jobs import repricing as pricing
+from lib.jobs import style_previews
+from lib.money import budgets
 from lib.providers import registry
 from lib.styles import library as styles
-from lib.styles import previews as style_previews
 from lib.ui.style_cards import preview_box, preview_jobs, style_fields
 
 BADGES = {"active": ":green-badge[active]", "proposed": ":orange-badge[proposed]",

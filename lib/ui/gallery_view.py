@@ -18,6 +18,7 @@ from lib.engine import Engine
 from lib.gallery import downloads as gallery_zip
 from lib.gallery import queries as gallery
 from lib.gallery import selection as gallery_select
+from lib.gallery import variations
 from lib.imaging.files import download_name
 from lib.jobs import batches, reuse
 from lib.styles import library as styles
@@ -199,13 +200,13 @@ def more_like_this(eng: Engine, viewer: Viewer, img: gallery.ImageDetail) -> Non
     if go.button("More like this", icon=":material/auto_awesome:", key="dlg-more",
                  help="Same settings, new random seeds; queued as one batch in your name."):
         try:
-            ids = batches.more_like_this(eng, viewer, img.id, int(n))
+            ids = variations.more_like_this(eng, viewer, img.id, int(n))
         except jobs.SubmitError as exc:
             st.error(plain(exc), icon=":material/error:")
             return
         queue = st.session_state.setdefault("job_ids", [])
         queue[:0] = [i for i in ids if i not in queue]
-        left_out = batches.private_inputs(img, viewer)
+        left_out = variations.private_inputs(img, viewer)
         said = f"Queued {len(ids)} variation{'s' if len(ids) != 1 else ''}."
         if left_out:
             said += (f" {plain(img.user_id)}'s {' and '.join(left_out)} "

@@ -1,5 +1,5 @@
 """Styles library widgets: a style's preview and card, the propose form, and the fields the
-admin's edit form shares. Previews are jobs (``lib.styles.previews``); the library refreshes
+admin's edit form shares. Previews are jobs (``lib.jobs.style_previews``); the library refreshes
 itself every two seconds while one of them runs, then stops."""
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ import streamlit as st
 from lib.auth.accounts import User
 from lib.core.text import plain
 from lib.engine import Engine
+from lib.jobs import style_previews
+from lib.jobs.style_previews import PreviewJob
 from lib.providers import registry
 from lib.styles import library as styles
-from lib.styles import previews as style_previews
-from lib.styles.previews import PreviewJob
 from lib.ui.guard import authed_fragment
 from lib.ui.media import thumbnail
 

@@ -27,7 +27,8 @@ from lib.compare import store as compare_store
 from lib.core.text import plain
 from lib.engine import Engine
 from lib.gallery import queries as gallery
-from lib.money import budgets, pricing
+from lib.jobs import repricing as pricing
+from lib.money import budgets
 from lib.reporting import analytics
 from lib.styles import library as styles
 from lib.ui import charts, grid, joblist
