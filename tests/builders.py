@@ -14,15 +14,15 @@ from lib.auth.accounts import User
 from lib.db.database import Database
 from lib.engine import Engine
 from lib.gallery.queries import Viewer
-from lib.jobs.worker import image_keys
 from lib.money import costs
 from lib.reporting.analytics import Filters
+from lib.storage.keys import image_keys
 
 # Viewers of the gallery and the analytics (one Viewer class for both).
 ADMIN, ANALYST = Viewer("root", "admin"), Viewer("finn", "analyst")
 ALICE, BOB = Viewer("alice", "member"), Viewer("bob", "member")
 
-# -- Analytics: the November 2026 history tabled in tests/test_analytics.py's docstring.
+# -- Analytics: the November 2026 history tabled in tests/reporting/test_analytics.py's docstring.
 
 NOV = Filters(date(2026, 11, 1), date(2026, 11, 30))
 HISTORY_NOW = datetime(2026, 11, 20, 12)  # the clock of the engines that hold it
@@ -58,7 +58,7 @@ def add_job(db: Database, job_id: str, user: str, *, provider: str = "openai",
 
 
 def add_history(db: Database) -> None:
-    """The jobs tabled in tests/test_analytics.py's docstring."""
+    """The jobs tabled in tests/reporting/test_analytics.py's docstring."""
     nov = datetime(2026, 11, 2, 10)
     add_job(db, "j1", "alice", cost="0.04", duration=1000, created=nov)
     add_job(db, "j2", "alice", cost="0.12", n=3, duration=3000, created=nov + timedelta(hours=1))

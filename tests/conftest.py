@@ -66,7 +66,7 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
 @pytest.fixture
 def fast_bcrypt(monkeypatch: pytest.MonkeyPatch) -> None:
     """bcrypt at cost 4, its floor, instead of 12: creating and signing in users stays quick
-    (tests/test_auth.py checks the real cost)."""
+    (tests/auth/test_auth.py checks the real cost)."""
     from lib.auth import accounts as auth
 
     monkeypatch.setattr(auth, "BCRYPT_ROUNDS", 4)

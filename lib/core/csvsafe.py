@@ -11,7 +11,7 @@ in the sheet, and the value reads as typed). Numbers, dates and empty cells are 
 :func:`cell` guards one value, :func:`frame` the text columns of a DataFrame (the report
 CSV, and tables Streamlit offers as "Download as CSV"), and :func:`sql` is the same rule as
 a DuckDB expression for exports written by ``COPY`` (the ledger), checked against
-:func:`cell` by tests/test_csvsafe.py.
+:func:`cell` by tests/core/test_csvsafe.py.
 """
 
 from __future__ import annotations

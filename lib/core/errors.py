@@ -36,7 +36,7 @@ no SQL and no response body. Each keeps the built-in base it had (``ValueError``
 
 Not under it, on purpose: ``lib.jobs.model.IllegalTransition`` (a job moved the wrong way: a
 bug or a lost race, logged, never worded for a person) and private helpers (``_TooLarge``).
-``tests/test_errors.py`` keeps this tree and the code in step.
+``tests/core/test_errors.py`` keeps this tree and the code in step.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ silently. The rules that are not obvious:
   on providers that number images); a History job from its own, which for a job that asked
   for a random seed is the one it was given (recorded when it ran).
 
-The widget keys mirror screens/generate.py (tests/test_pages_reuse.py drives that page).
+The widget keys mirror screens/generate.py (tests/screens/test_pages_reuse.py drives that page).
 """
 
 from __future__ import annotations

@@ -23,12 +23,8 @@ from typing import TypeVar
 
 from lib.core.context import Services
 from lib.jobs import cleanup, pipeline
-from lib.jobs.claim import claim, recover
+from lib.jobs.claim import claim
 from lib.jobs.model import Job
-from lib.jobs.retry import RetryPolicy
-
-# RetryPolicy, claim and recover moved to their own modules; tests still import them here.
-__all__ = ["WorkerPool", "RetryPolicy", "claim", "recover"]
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ still share, rate, cancel, retry, pick winners and queue paid jobs from an open 
 a Queue tab would keep polling the team's prompts for as long as it stayed open.
 
 So every fragment and dialog in the app is declared with :func:`authed_fragment` or
-:func:`authed_dialog` (``tests/test_guard.py`` fails on a bare ``st.fragment``/``st.dialog``
+:func:`authed_dialog` (``tests/screens/test_guard.py`` fails on a bare ``st.fragment``/``st.dialog``
 under ``lib/`` or ``screens/``). When the page calls the function, the guard notes who is
 signed in (username and role); at the start of every run of its body, the first and each
 rerun, it asks :func:`lib.ui.signin.current_user` again (``auth.session_valid``: disabled,

@@ -17,7 +17,7 @@ job. The cell then proves that
 
 Storage cells (sandbox provider, inline runs): S3 down (the bucket on a live ``moto_server``
 seen through a refused port, so leftovers can be listed once it is "back"; a killed server
-is tests/test_jobs_s3.py), S3 down at a restart, S3 going down mid-job (a known gap, strict
+is tests/jobs/test_jobs_s3.py), S3 down at a restart, S3 going down mid-job (a known gap, strict
 xfail), disk full (ENOSPC, simulated: see :class:`FullDisk`) and permission denied (a real
 kernel refusal where possible: ``chmod`` for a normal user, ``chattr +i`` for root; else a
 simulation). The report says which method ran.
@@ -43,7 +43,7 @@ from lib import jobs
 from lib.core import config
 from lib.engine import Engine
 from lib.jobs.queue import FAILED, QUEUED, SUCCEEDED, TERMINAL
-from lib.jobs.worker import RetryPolicy
+from lib.jobs.retry import RetryPolicy
 from lib.providers import registry
 from lib.providers.base import ERROR_TYPES
 from lib.providers.replicate import ReplicateProvider
@@ -559,7 +559,8 @@ class OutageAfter:
 
 
 def test_s3_down_fails_the_job_clearly_and_leaves_nothing_behind(moto_endpoint: str) -> None:
-    """S3 unreachable from the job's first write (a killed moto_server: tests/test_jobs_s3.py)."""
+    """S3 unreachable from the job's first write (a killed moto_server, as in
+    tests/jobs/test_jobs_s3.py)."""
     s3 = _S3(moto_endpoint, "down")
     eng = Engine(config.load(), storage=OutageAfter(s3, puts=0))  # type: ignore[arg-type]
     try:
@@ -617,7 +618,7 @@ def test_s3_down_at_restart_still_starts_the_workers_and_orphans_nothing(
     dashboard, no page) started until S3 came back. The objects it could not remove then
     are removed when the job runs again.
     """
-    from lib.jobs.worker import claim
+    from lib.jobs.claim import claim
 
     s3 = _S3(moto_endpoint, "restart")
     eng = Engine(config.load(), storage=s3.up)

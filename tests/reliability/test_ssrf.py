@@ -25,7 +25,7 @@ import pytest
 from lib import jobs
 from lib.core import config
 from lib.engine import Engine
-from lib.jobs.worker import RetryPolicy
+from lib.jobs.retry import RetryPolicy
 from lib.providers import registry
 from lib.providers.base import GeneratedImage, GenerationResult
 from lib.providers.replicate import ReplicateProvider

@@ -1,8 +1,8 @@
 """An upload corpus through ``jobs.submit``: each file refused with a clear message (and nothing
 stored, no job row) or accepted, stored as a clean PNG and used by the job.
 
-The decoder's own unit tests are in tests/test_imaging.py; here the whole submit path is under
-test, with files a careless or hostile person could pick in the Reference image box.
+The decoder's own unit tests are in tests/imaging/test_imaging.py; here the whole submit path
+is under test, with files a careless or hostile person could pick in the Reference image box.
 """
 
 from __future__ import annotations

@@ -23,7 +23,7 @@ from PIL import Image
 from lib.imaging import images as imaging
 from lib.imaging import stream as imaging_stream
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 MAX_PIXELS = 120_000_000
 
 

@@ -1,6 +1,6 @@
 """Exports and the ``report`` command: the ledger round-trips, the CLI tells the page's numbers.
 
-Fixtures are those of ``tests/test_analytics.py`` (November 2026: 7 jobs, 7 images, spend
+Fixtures are those of ``tests/reporting/test_analytics.py`` (November 2026: 7 jobs, 7 images, spend
 0.249; the ledger has 10 rows: 7 images and 3 jobs without one).
 """
 

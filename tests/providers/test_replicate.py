@@ -22,7 +22,8 @@ from lib import jobs
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
-from lib.jobs.worker import RetryPolicy, recover
+from lib.jobs.claim import recover
+from lib.jobs.retry import RetryPolicy
 from lib.providers import registry
 from lib.providers.base import GenerationRequest, NeedsKey, ProviderError, Rejected
 from lib.providers.replicate import ReplicateProvider, build_input

@@ -18,7 +18,7 @@ from lib.core.clock import FakeClock
 from lib.engine import Engine
 from lib.gallery import queries as gallery
 from lib.jobs.model import SubmitError
-from lib.jobs.worker import RetryPolicy
+from lib.jobs.retry import RetryPolicy
 from lib.money import costs
 from lib.providers import registry
 from lib.providers.base import (

@@ -19,7 +19,7 @@ from lib.auth import accounts as auth
 from lib.core.clock import utcnow
 from tests.helpers import TEST_PASSWORD, sign_in
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GUARDED = ("authed_fragment", "authed_dialog")
 
 

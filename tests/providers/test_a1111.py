@@ -16,7 +16,7 @@ from lib import jobs
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
-from lib.jobs.worker import RetryPolicy
+from lib.jobs.retry import RetryPolicy
 from lib.providers import registry
 from lib.providers.a1111 import A1111Provider
 from lib.providers.base import GenerationRequest, Rejected

@@ -17,7 +17,7 @@ from lib import jobs
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
-from lib.jobs.worker import RetryPolicy
+from lib.jobs.retry import RetryPolicy
 from lib.providers import registry
 from lib.providers.base import Cancelled, GenerationRequest, NeedsKey, Rejected
 from lib.providers.stability import StabilityProvider

@@ -25,7 +25,7 @@ from lib.ui import signin as auth_ui
 from tests.helpers import TEST_PASSWORD as PASSWORD
 from tests.helpers import sign_in
 
-SETUP_PAGE = str(Path(__file__).resolve().parent.parent / "screens" / "setup.py")
+SETUP_PAGE = str(Path(__file__).resolve().parents[2] / "screens" / "setup.py")
 
 
 def _login_app() -> None:
