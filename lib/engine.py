@@ -47,7 +47,6 @@ class Engine:
         self.retry_policy = retry_policy or RetryPolicy()
         self.internal_errors: list[BaseException] = []
         self.pool: WorkerPool | None = None
-        self.closing = False
         costs.seed_prices(self.db)
         styles.seed(self.db, self.clock.now())
 
@@ -76,7 +75,6 @@ class Engine:
 
     def close(self, wait_s: float = 5.0) -> None:
         """Stop workers and release the database file; running jobs resume at the next start."""
-        self.closing = True
         if self.pool is not None:
             self.pool.stop(wait_s)
             self.pool = None

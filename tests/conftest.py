@@ -87,7 +87,7 @@ def engine() -> Iterator[Engine]:
 
 
 @pytest.fixture
-def app_test_seam(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def page_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Pages under AppTest (sign in with tests.helpers.sign_in or app_as): each test gets a
     fresh dashboard engine on its own data dir (the old one is closed), on a clock pinned to a
     fixed day (tests.helpers.PinnedClock), so no page test depends on the date."""

@@ -120,8 +120,7 @@ def sign_in(at: Any, username: str, *, issued_at: datetime | None = None) -> Any
     from lib.ui import signin
 
     issued = issued_at or ui.engine().clock.now()
-    at.session_state[signin._SESSION] = {"username": username, "issued_at": issued.isoformat(),
-                                         "via": "password"}
+    at.session_state[signin.SESSION_KEY] = signin.session_record(username, issued)
     return at
 
 

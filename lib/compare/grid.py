@@ -3,7 +3,7 @@
 A :class:`Grid` is rows (prompts, typed, pasted one per line, or one prompt with a
 search-and-replace list) and columns (any mix of provider/model, style, quality, size and
 seed: the product of the chosen :class:`Axis` values). :func:`expand` turns it into one
-:class:`Cell` per row and column, each with the :class:`~lib.jobs.queue.JobSpec` it will run.
+:class:`Cell` per row and column, each with the :class:`~lib.jobs.model.JobSpec` it will run.
 
 Seed rules: the whole grid uses one seed (``Grid.seed``), or the column's own when a seed
 axis sets one, wherever the model takes a seed, so differences come from the axes. A model
@@ -25,7 +25,7 @@ from typing import Any
 
 from lib.core import config
 from lib.core.errors import PromptboardError
-from lib.jobs.queue import JobSpec
+from lib.jobs.model import JobSpec
 from lib.providers import registry, sizing
 from lib.providers.types import Capabilities
 

@@ -1,8 +1,10 @@
 """Jobs: the model, the queue's verbs, the job store, the worker pool and the pipeline.
 
 The public verbs are re-exported here, so callers write ``from lib import jobs`` and
-``jobs.submit(...)``, ``jobs.get(...)``, ``jobs.cancel(...)``; see ``jobs.queue`` for
-where each one lives.
+``jobs.submit(...)``, ``jobs.get(...)``, ``jobs.cancel(...)``. Where each one lives:
+``submission`` (submit, submit_all, resubmit, check_batch), ``cancels``, ``reads`` (get,
+load, events), ``requests`` (the provider request of a job), ``model`` (states, ``Job``,
+``JobSpec``, errors) and ``store`` (the one writer of the job tables).
 """
 
 from lib.jobs.cancels import CancelResult, cancel, cancel_many

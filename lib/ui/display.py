@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from lib import jobs
 from lib.core import fmt
-from lib.jobs import queue as jobs
 
 STATUS_ICONS = {
     jobs.QUEUED: ":material/schedule:",

@@ -11,12 +11,12 @@ from typing import Any
 
 import streamlit as st
 
+from lib import jobs
 from lib.core import fmt
 from lib.core.context import Services
 from lib.core.text import plain
 from lib.imaging import images as imaging
 from lib.jobs import batches, forms, reuse
-from lib.jobs import queue as jobs
 from lib.money import budgets
 from lib.providers import registry
 from lib.ui.display import money

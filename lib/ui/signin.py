@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 
 COOKIE_NAME = "promptboard_auth"
 COOKIE_EXPIRY_DAYS = 7
-_SESSION = "_auth_session"  # {"username", "issued_at" (ISO, naive UTC), "via"}
+SESSION_KEY = "_auth_session"  # {"username", "issued_at" (ISO, naive UTC), "via"}
 _COOKIE_ACTION = "_auth_cookie_action"  # "set" | "delete", done by the next run
 _COOKIE_TRIES = "_auth_cookie_tries"  # runs that have rendered a pending "set" so far
 _SET_KEY = "set"  # CookieManager.set's component key: True once the browser stored the cookie
@@ -68,6 +68,12 @@ def _mirror(user: User | None) -> None:
     ss["authentication_status"] = True if user else None
 
 
+def session_record(username: str, issued: datetime, via: str = "password") -> dict[str, str]:
+    """What a signed-in browser session keeps server-side under ``SESSION_KEY``: who, since
+    when (checked against the account's sign-out-everywhere time on every run) and how."""
+    return {"username": username, "issued_at": issued.isoformat(), "via": via}
+
+
 def start_session(eng: Services, user: User, *, via: str = "password",
                   issued_at: datetime | None = None, record: bool = False) -> None:
     """Sign this user in for this browser session; a password sign-in sets the cookie next run.
@@ -76,8 +82,7 @@ def start_session(eng: Services, user: User, *, via: str = "password",
     issued = issued_at or eng.clock.now()
     if record:
         lockout.record_sign_in(eng.db, user.username, issued)
-    st.session_state[_SESSION] = {"username": user.username, "issued_at": issued.isoformat(),
-                                  "via": via}
+    st.session_state[SESSION_KEY] = session_record(user.username, issued, via)
     if via == "password":
         st.session_state[_COOKIE_ACTION] = "set"
         st.session_state[_COOKIE_TRIES] = 0
@@ -89,11 +94,11 @@ def start_session(eng: Services, user: User, *, via: str = "password",
 def _end_session() -> dict[str, Any]:
     """Forget this session's sign-in; return what it was."""
     _mirror(None)
-    return st.session_state.pop(_SESSION, None) or {}
+    return st.session_state.pop(SESSION_KEY, None) or {}
 
 
 def _session_user(eng: Services) -> User | None:
-    sess = st.session_state.get(_SESSION)
+    sess = st.session_state.get(SESSION_KEY)
     if not sess:
         return None
     issued = datetime.fromisoformat(sess["issued_at"])
@@ -315,5 +320,5 @@ def account_menu(eng: Services, user: User) -> None:
 
 def session_issued_at() -> datetime | None:
     """When this browser session signed in (naive UTC), or None (no sign-in record)."""
-    sess = st.session_state.get(_SESSION) or {}
+    sess = st.session_state.get(SESSION_KEY) or {}
     return datetime.fromisoformat(sess["issued_at"]) if sess.get("issued_at") else None

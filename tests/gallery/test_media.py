@@ -22,7 +22,7 @@ from lib.gallery import media
 from lib.gallery import queries as gallery
 from tests.helpers import app_as, ensure_user, run_next
 
-pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
+pytestmark = pytest.mark.usefixtures("page_engine")  # tests/conftest.py
 
 
 def _image(user: str, prompt: str) -> str:

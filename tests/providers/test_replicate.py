@@ -37,7 +37,7 @@ from tests.fakes.replicate import (
     problem,
 )
 from tests.fakes.server import Reply
-from tests.helpers import MemoryContext, TickingClock, run_next
+from tests.helpers import MemoryContext, TickingClock, run_next, wait_until
 
 TOKEN = "r8_" + "SECRETtoken0123456789abcdefXYZ"  # fake; split for secret scanners
 SCHNELL = "black-forest-labs/flux-schnell"
@@ -289,8 +289,8 @@ def test_cancelling_while_processing_cancels_the_prediction(
     out: list[str | None] = []
     thread = threading.Thread(target=lambda: out.append(run_next(engine)), daemon=True)
     thread.start()
-    while len(fake.server.requests_to("GET", r"/v1/predictions/.+")) < 2:
-        time.sleep(0.01)
+    wait_until(lambda: len(fake.server.requests_to("GET", r"/v1/predictions/.+")) >= 2,
+               what="two polls of the prediction")
     assert jobs.cancel(engine, job_id, "ann") == "cancelling"
     thread.join(timeout=5)
     assert out == [jobs.CANCELLED]

@@ -21,7 +21,7 @@ from collections import Counter
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from lib.jobs.queue import SUCCEEDED, TERMINAL
+from lib.jobs.model import SUCCEEDED, TERMINAL
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

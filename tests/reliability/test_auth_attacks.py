@@ -258,7 +258,7 @@ def test_a_member_cannot_cancel_or_retry_another_members_job(engine: Engine) -> 
         jobs.resubmit(engine, "ann", bobs)
 
 
-@pytest.mark.usefixtures("app_test_seam")
+@pytest.mark.usefixtures("page_engine")
 def test_a_member_opening_another_members_image_by_url_sees_only_a_refusal() -> None:
     eng = ui.engine()
     ensure_user("bob", "member")
@@ -276,7 +276,7 @@ def test_a_member_opening_another_members_image_by_url_sees_only_a_refusal() -> 
 # --------------------------------------------------------------------------- analysts
 
 
-@pytest.mark.usefixtures("app_test_seam")
+@pytest.mark.usefixtures("page_engine")
 @pytest.mark.parametrize("page", ["generate.py", "history.py"])
 def test_an_analyst_running_the_generate_page_directly_gets_no_form(page: str) -> None:
     """The menu leaves these pages out for analysts; the page itself checks again."""

@@ -42,7 +42,7 @@ import pytest
 from lib import jobs
 from lib.core import config
 from lib.engine import Engine
-from lib.jobs.queue import FAILED, QUEUED, SUCCEEDED, TERMINAL
+from lib.jobs.model import FAILED, QUEUED, SUCCEEDED, TERMINAL
 from lib.jobs.retry import RetryPolicy
 from lib.providers import registry
 from lib.providers.base import ERROR_TYPES

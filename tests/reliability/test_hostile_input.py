@@ -258,7 +258,7 @@ def test_any_price_is_added_or_refused_with_a_message(engine: Engine, amount: De
 # --------------------------------------------------------------------------- pages
 
 
-@pytest.mark.usefixtures("app_test_seam")
+@pytest.mark.usefixtures("page_engine")
 def test_the_generate_page_shows_hostile_prompts_as_typed() -> None:
     at = app_as("ann", "member", page="screens/generate.py")
     for text in HOSTILE_TEXTS.values():
@@ -274,7 +274,7 @@ def test_the_generate_page_shows_hostile_prompts_as_typed() -> None:
     assert unsafe_markup(at) == []
 
 
-@pytest.mark.usefixtures("app_test_seam")
+@pytest.mark.usefixtures("page_engine")
 @pytest.mark.parametrize(("prompt", "says"), [
     ("", "The prompt is empty"), (" \n\t ", "The prompt is empty"), ("a fox\x00", "U+0000"),
 ], ids=["empty", "whitespace", "nul"])  # (longer than max_chars: the widget itself ignores it)
@@ -287,7 +287,7 @@ def test_the_generate_page_refuses_bad_prompts_with_a_message(prompt: str, says:
     assert ui.engine().db.scalar("SELECT count(*) FROM jobs") == 0
 
 
-@pytest.mark.usefixtures("app_test_seam")
+@pytest.mark.usefixtures("page_engine")
 def test_history_queue_gallery_and_home_show_hostile_text_as_typed() -> None:
     eng = ui.engine()
     ensure_user("ann", "member")
@@ -391,7 +391,7 @@ def _check(at: Any, where: str, seen: dict[str, list[Any]]) -> None:
     page[1] += [f"{where}: {f}" for f in found]
 
 
-@pytest.mark.usefixtures("app_test_seam")
+@pytest.mark.usefixtures("page_engine")
 def test_every_page_shows_hostile_fields_as_text(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -519,7 +519,7 @@ def test_every_chart_escapes_the_data_it_shows(engine: Engine, models: list[str]
     assert shown == {charts._safe(m) for m in models}  # every model, as text
 
 
-@pytest.mark.usefixtures("app_test_seam")
+@pytest.mark.usefixtures("page_engine")
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture],
           max_examples=100 if SOAK else 6)  # each example is a page run
 @given(text=CHART_TEXT)

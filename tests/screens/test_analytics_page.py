@@ -20,7 +20,7 @@ from tests.builders import analytics_history as _history
 from tests.helpers import APP, app_as, count_queries
 from tests.helpers import analytics_page as _page
 
-pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
+pytestmark = pytest.mark.usefixtures("page_engine")  # tests/conftest.py
 
 
 def _metrics(at: AppTest) -> dict[str, str]:

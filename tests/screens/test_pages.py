@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.helpers import app_as, wait_until
 
-pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
+pytestmark = pytest.mark.usefixtures("page_engine")  # tests/conftest.py
 
 
 def _app() -> AppTest:

@@ -12,7 +12,7 @@ from lib.gallery import queries as gallery
 from lib.jobs import batches
 from tests.helpers import app_as, click_tile, ensure_user, grid_tiles, wait_until
 
-pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
+pytestmark = pytest.mark.usefixtures("page_engine")  # tests/conftest.py
 
 
 def _settle(eng: Engine) -> None:

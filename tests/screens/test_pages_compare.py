@@ -15,7 +15,7 @@ from tests.helpers import ROOT, app_as, ensure_user, run_next, sign_in, wait_unt
 PAGE = "screens/compare.py"
 
 
-pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
+pytestmark = pytest.mark.usefixtures("page_engine")  # tests/conftest.py
 
 
 def _texts(at: object) -> str:

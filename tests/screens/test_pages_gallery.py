@@ -8,7 +8,7 @@ from lib import jobs, ui
 from lib.gallery import queries as gallery
 from tests.helpers import app_as, click_tile, ensure_user, grid_tiles, run_next
 
-pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
+pytestmark = pytest.mark.usefixtures("page_engine")  # tests/conftest.py
 
 
 def _image(user: str, prompt: str, shared: bool = False) -> str:

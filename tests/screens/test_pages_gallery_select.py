@@ -15,7 +15,7 @@ from lib import jobs, ui
 from lib.gallery import queries as gallery
 from tests.helpers import app_as, ensure_user, run_next
 
-pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
+pytestmark = pytest.mark.usefixtures("page_engine")  # tests/conftest.py
 
 
 def _images(user: str, *prompts: str) -> list[str]:

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 from lib import jobs, ui
 from tests.helpers import app_as, ensure_user
 
-pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
+pytestmark = pytest.mark.usefixtures("page_engine")  # tests/conftest.py
 
 
 def _links(at: AppTest) -> set[str]:

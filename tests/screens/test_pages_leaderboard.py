@@ -17,7 +17,7 @@ from lib.gallery import queries as gallery
 from tests.builders import analytics_history as _history
 from tests.helpers import analytics_page as _page
 
-pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
+pytestmark = pytest.mark.usefixtures("page_engine")  # tests/conftest.py
 
 TAB = {"an_tab": "Quality per dollar"}
 

@@ -10,7 +10,7 @@ from streamlit.testing.v1 import AppTest
 from lib.core.text import plain
 from tests.helpers import app_as, wait_until
 
-pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
+pytestmark = pytest.mark.usefixtures("page_engine")  # tests/conftest.py
 
 
 def _price_sandbox(usd: str) -> None:

@@ -15,7 +15,7 @@ from lib.imaging import images as imaging
 from lib.styles import library as styles
 from tests.helpers import app_as, ensure_user, run_next
 
-pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
+pytestmark = pytest.mark.usefixtures("page_engine")  # tests/conftest.py
 
 SIZE, QUALITY = "gen_size_sandbox_sandbox-v1", "gen_quality_sandbox_sandbox-v1"
 

@@ -19,7 +19,7 @@ ROLES = ("admin", "member", "analyst")
 CASES = [(role, page) for role in ROLES for page in PAGE_FILES]
 
 
-pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
+pytestmark = pytest.mark.usefixtures("page_engine")  # tests/conftest.py
 
 
 def _some_history() -> None:

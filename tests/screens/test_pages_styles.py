@@ -11,7 +11,7 @@ from lib.jobs import style_previews
 from lib.styles import library as styles
 from tests.helpers import ROOT, app_as, ensure_user, sign_in, wait_until
 
-pytestmark = pytest.mark.usefixtures("app_test_seam")  # tests/conftest.py
+pytestmark = pytest.mark.usefixtures("page_engine")  # tests/conftest.py
 
 
 def _page(user: str = "ann", role: str = "member") -> AppTest:

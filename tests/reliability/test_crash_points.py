@@ -1,9 +1,10 @@
-"""A worker process killed with SIGKILL, again and again, loses nothing.
+"""A worker process killed with SIGKILL at each named point of the pipeline loses nothing.
 
-Each round runs ``python -m lib.cli work`` in a subprocess and kills it either
-at a named point of the pipeline (``PROMPTBOARD_CRASH_AT``) or at a random
-moment, then restarts it. At the end every job is in exactly one terminal state,
-every image row points at stored bytes and no stored object lacks a row.
+The deterministic half of the crash tests (``test_crash_restart.py`` kills at random
+moments, against fake hosted providers). Each round runs ``python -m lib.cli work`` in a
+subprocess and kills it at a named point of the pipeline (``PROMPTBOARD_CRASH_AT``) or at a
+random moment, then restarts it. At the end every job is in exactly one terminal state, every
+image row points at stored bytes and no stored object lacks a row.
 """
 
 from __future__ import annotations
@@ -36,13 +37,10 @@ def _worker(env: dict[str, str]) -> subprocess.Popen[str]:
 
 @pytest.mark.own_clock
 def test_sigkill_at_any_point_leaves_every_job_finished_once_and_consistent(
-    monkeypatch: object,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    os.environ["PROMPTBOARD_MAX_ATTEMPTS"] = "30"  # crashes count as attempts
-    try:
-        _run_rounds()
-    finally:
-        del os.environ["PROMPTBOARD_MAX_ATTEMPTS"]
+    monkeypatch.setenv("PROMPTBOARD_MAX_ATTEMPTS", "30")  # crashes count as attempts
+    _run_rounds()
 
 
 def _run_rounds() -> None:
