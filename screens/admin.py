@@ -1,5 +1,6 @@
 """Admin: accounts and roles, providers, where images are stored, and the styles library."""
 
+from collections.abc import Callable
 
 import streamlit as st
 
@@ -9,7 +10,7 @@ from lib.ui import admin
 
 eng = ui.engine()
 me = ui.require_page("admin")  # the menu leaves it out for other roles; checked again here
-SECTIONS = {"Users": lambda: admin.users_section(eng, me),
+SECTIONS: dict[str, Callable[[], None]] = {"Users": lambda: admin.users_section(eng, me),
             "Budgets": lambda: admin.budgets_section(eng, me),
             "Prices": lambda: admin.prices_section(eng, me),
             "Providers": lambda: admin.providers_section(eng),

@@ -7,6 +7,7 @@ import streamlit as st
 from lib import jobs, ui
 from lib.core.text import plain
 from lib.jobs import activity, batches, forms
+from lib.jobs.model import MAX_SEED
 from lib.providers import registry
 from lib.styles import library as styles
 from lib.ui import generate_form as form_ui
@@ -56,7 +57,7 @@ with form:
         index=forms.default_index(opts.qualities, opts.default_quality),
     ) if opts.qualities else None
     n = a.number_input("Images", 1, opts.max_n, 1, key="gen_n")
-    seed = (b.number_input("Seed (0 = random)", 0, batches.MAX_SEED, 0, key="gen_seed")
+    seed = (b.number_input("Seed (0 = random)", 0, MAX_SEED, 0, key="gen_seed")
             if opts.seed else 0)  # the job model's limit: a reused 32-bit seed is kept
     negative = (c.text_input("Negative prompt", key="gen_negative")
                 if opts.negative_prompt else None)

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import duckdb
 import pandas as pd
@@ -173,7 +173,7 @@ class Database:
         version = self.tables_version(*tables)
         hit = self._memo.get(key)
         if hit is not None and hit[0] == version:
-            return hit[1]
+            return cast(T, hit[1])
         value = load()
         self._memo[key] = (version, value)
         return value

@@ -25,7 +25,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageFont, ImageOps, UnidentifiedImageError
 
 from lib.imaging.pngmeta import ImageError, embed_png_metadata, megabytes, read_png_metadata
 from lib.imaging.sniff import DAMAGED as _DAMAGED
@@ -106,7 +106,7 @@ def _decode(data: bytes, *, max_bytes: int, max_pixels: int, max_side: int | Non
             return _decode_opened(im, max_pixels, max_side, data)
     except ImageError:
         raise
-    except Image.UnidentifiedImageError:
+    except UnidentifiedImageError:
         raise _unidentified(data) from None
     except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError) as exc:
         raise ImageError("The image has far too many pixels to open safely. Resize it (for "

@@ -46,8 +46,8 @@ class RetryPolicy:
         """Seconds to wait before the next attempt, or None to give up now."""
         if hint is not None:
             return None if hint > self.max_hint_s else max(0.0, hint)
-        backoff = min(self.cap_s, self.base_s * 2 ** max(0, attempt - 1))
-        return backoff * (1 + rng.uniform(-self.jitter, self.jitter))
+        backoff = min(self.cap_s, self.base_s * 2.0 ** max(0, attempt - 1))
+        return float(backoff * (1 + rng.uniform(-self.jitter, self.jitter)))
 
     def decide(self, err: ProviderError, attempts: int, max_attempts: int,
                rng: random.Random | None = None) -> Decision:

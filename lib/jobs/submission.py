@@ -40,13 +40,14 @@ from lib.jobs.reads import get
 from lib.jobs.requests import request_from
 from lib.money import budgets, costs
 from lib.providers import registry
+from lib.providers.base import Provider
 from lib.providers.errors import ProviderError
 from lib.providers.types import GenerationRequest
 from lib.storage.base import StorageError
 from lib.styles import library as styles
 
 
-def _validate(spec: JobSpec) -> tuple[type[registry.Provider], str]:
+def _validate(spec: JobSpec) -> tuple[type[Provider], str]:
     try:
         cls = registry.get(spec.provider)
     except registry.UnknownProvider as exc:

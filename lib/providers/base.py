@@ -33,7 +33,7 @@ from typing import Any, ClassVar, Self
 import requests
 
 from lib.providers import checks, http
-from lib.providers.errors import (  # noqa: F401 - re-exported: many modules import them here
+from lib.providers.errors import (  # re-exported (__all__): many modules import them here
     ERROR_TYPES,
     BadResponse,
     Cancelled,
@@ -46,7 +46,7 @@ from lib.providers.errors import (  # noqa: F401 - re-exported: many modules imp
     Unavailable,
     Uncertain,
 )
-from lib.providers.types import (  # noqa: F401 - re-exported: providers import them here
+from lib.providers.types import (  # re-exported (__all__): providers import them here
     NULL_CONTEXT,
     Capabilities,
     GeneratedImage,
@@ -56,6 +56,31 @@ from lib.providers.types import (  # noqa: F401 - re-exported: providers import 
     NullContext,
     Shutdown,
 )
+
+__all__ = [
+    "BadResponse",
+    "Cancelled",
+    "Capabilities",
+    "DEFAULT_TIMEOUT",
+    "ERROR_TYPES",
+    "GeneratedImage",
+    "GenerationRequest",
+    "GenerationResult",
+    "JobContext",
+    "NULL_CONTEXT",
+    "NeedsKey",
+    "NullContext",
+    "Provider",
+    "ProviderError",
+    "QuotaExhausted",
+    "RateLimited",
+    "Rejected",
+    "SafetyBlocked",
+    "Shutdown",
+    "Unavailable",
+    "Uncertain",
+    "utc_today",
+]
 
 # --------------------------------------------------------------------------- provider
 

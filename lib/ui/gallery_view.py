@@ -42,7 +42,8 @@ def selected() -> set[str]:
     The tick boxes' callbacks keep it equal to what is ticked *before* a rerun draws
     anything, so the bar above the tiles, its zip and its delete never lag a tick behind.
     """
-    return st.session_state.setdefault(SELECTED, set())
+    selected: set[str] = st.session_state.setdefault(SELECTED, set())
+    return selected
 
 
 def _tick_key(image_id: str) -> str:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, Literal, ParamSpec
+from typing import Any, Literal, ParamSpec, overload
 
 import streamlit as st
 
@@ -74,6 +74,14 @@ def _capturing(fn: Callable[P, Any], streamlit_fn: Callable[..., Any]) -> Callab
     return call
 
 
+@overload
+def authed_fragment(
+    fn: Callable[P, Any], *, run_every: float | timedelta | str | None = None,
+) -> Callable[P, None]: ...
+@overload
+def authed_fragment(
+    fn: None = None, *, run_every: float | timedelta | str | None = None,
+) -> Callable[[Callable[P, Any]], Callable[P, None]]: ...
 def authed_fragment(
     fn: Callable[P, Any] | None = None, *,
     run_every: float | timedelta | str | None = None,

@@ -39,7 +39,7 @@ def thumb_width(img: dict[str, Any]) -> int:
     w, h = img.get("width"), img.get("height")
     if not w or not h:
         return THUMB_H
-    return max(THUMB_H // 3, min(THUMB_H * 3, round(THUMB_H * w / h)))
+    return max(THUMB_H // 3, min(THUMB_H * 3, round(THUMB_H * float(w) / float(h))))
 
 
 def thumbs(eng: Engine, key: str, images: Sequence[dict[str, Any]]) -> None:

@@ -295,7 +295,7 @@ def _sign_in_screen(eng: Services) -> None:
     if user is None:
         failures = int(st.session_state.get(_FAILURES, 0)) + 1
         st.session_state[_FAILURES] = failures
-        st.error(auth.login_failed_message(failures), icon=":material/lock:")
+        st.error(lockout.login_failed_message(failures), icon=":material/lock:")
         return
     st.session_state.pop(_FAILURES, None)
     start_session(eng, user)
