@@ -13,19 +13,17 @@ from typing import Any
 import pytest
 
 from lib import jobs
-from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
-from lib.jobs.retry import RetryPolicy
 from lib.providers import registry
 from lib.providers.a1111 import A1111Provider
 from lib.providers.base import GenerationRequest, Rejected
 from tests.fakes.a1111 import GENERATE, REAL_SEED, FakeA1111, error, png_bytes
 from tests.fakes.server import Reply
 from tests.helpers import MemoryContext, TickingClock, run_next, wait_until
+from tests.providers.engines import provider_engine
 
 USER, PASSWORD = "ann", "hunter2-SECRET-pw"
-NO_JITTER = RetryPolicy(base_s=2.0, cap_s=120.0, jitter=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -55,14 +53,9 @@ def make_provider(provider_id: str) -> A1111Provider:
 
 @pytest.fixture
 def engine(fake: FakeA1111, clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    monkeypatch.setitem(registry.PROVIDERS, "a1111", A1111Provider)
-    monkeypatch.setenv("A1111_URL", fake.url)
-    monkeypatch.setenv("PROMPTBOARD_HTTP_TIMEOUT", "0.5")
-    eng = Engine(config.load(), clock=clock, provider_factory=make_provider,
-                 retry_policy=NO_JITTER)
-    yield eng
-    eng.close()
-    assert not eng.internal_errors, eng.internal_errors
+    yield from provider_engine(
+        monkeypatch, {"A1111_URL": fake.url, "PROMPTBOARD_HTTP_TIMEOUT": "0.5"}, clock,
+        provider_factory=make_provider)
 
 
 def submit(engine: Engine, **kw: Any) -> str:

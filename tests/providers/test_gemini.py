@@ -13,14 +13,11 @@ import pytest
 import requests
 
 from lib import jobs
-from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
 from lib.gallery import queries as gallery
 from lib.jobs.model import SubmitError
-from lib.jobs.retry import RetryPolicy
 from lib.money import costs
-from lib.providers import registry
 from lib.providers.base import (
     Cancelled,
     GenerationRequest,
@@ -35,8 +32,8 @@ from tests.fakes import gemini as g
 from tests.fakes.gemini import KEY, FakeGemini, b64, png_bytes
 from tests.fakes.server import Reply
 from tests.helpers import closed_port_url, run_next
+from tests.providers.engines import provider_engine
 
-NO_JITTER = RetryPolicy(base_s=2.0, cap_s=120.0, jitter=0.0)
 PRO, FLASH = "gemini-3-pro-image", "gemini-3.1-flash-image"  # the live GA ids
 OLD = "gemini-2.5-flash-image"  # shut down 2026-10-02
 PRO_PREVIEW = "gemini-3-pro-image-preview"  # shut down 2026-06-25
@@ -69,19 +66,12 @@ def clock(request: pytest.FixtureRequest) -> FakeClock:
 @pytest.fixture
 def engine(fake: FakeGemini, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
            caplog: pytest.LogCaptureFixture) -> Iterator[Engine]:
-    """A job engine whose registry has Gemini (until the lead registers it) and the fake's URL."""
+    """A job engine on the fake's URL; the key is never kept (rows, events, log)."""
     caplog.set_level(logging.DEBUG)
-    monkeypatch.setitem(registry.PROVIDERS, "gemini", GeminiProvider)
-    monkeypatch.setenv("GEMINI_API_KEY", KEY)
-    monkeypatch.setenv("GEMINI_BASE_URL", fake.url)
-    monkeypatch.setenv("PROMPTBOARD_HTTP_TIMEOUT", "2")
-    eng = Engine(config.load(), clock=clock, retry_policy=NO_JITTER)
-    yield eng
-    try:
-        assert_key_never_stored(eng, caplog.text)
-    finally:
-        eng.close()
-    assert not eng.internal_errors, eng.internal_errors
+    yield from provider_engine(
+        monkeypatch, {"GEMINI_API_KEY": KEY, "GEMINI_BASE_URL": fake.url,
+                      "PROMPTBOARD_HTTP_TIMEOUT": "2"}, clock,
+        secret=KEY, log=lambda: caplog.text)
 
 
 def assert_key_never_stored(engine: Engine, log_text: str) -> None:

@@ -16,9 +16,7 @@ from lib import jobs
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
-from lib.jobs.retry import RetryPolicy
 from lib.money import costs
-from lib.providers import registry
 from lib.providers.base import BadResponse, GenerationRequest, Rejected
 from lib.providers.openai_images import OpenAIImagesProvider, read_usage
 from tests.fakes import openai as o
@@ -26,8 +24,8 @@ from tests.fakes.gemini import png_bytes
 from tests.fakes.openai import KEY, FakeOpenAI
 from tests.fakes.server import Reply
 from tests.helpers import run_next
+from tests.providers.engines import provider_engine
 
-NO_JITTER = RetryPolicy(base_s=2.0, cap_s=120.0, jitter=0.0)
 TODAY = date(2026, 11, 21)
 
 
@@ -54,21 +52,12 @@ def clock() -> FakeClock:
 @pytest.fixture
 def engine(fake: FakeOpenAI, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
            caplog: pytest.LogCaptureFixture) -> Iterator[Engine]:
-    """A job engine whose registry has OpenAI (until the lead registers it) and the fake's URL."""
+    """A job engine on the fake's URL; the key is never kept (rows, events, log)."""
     caplog.set_level(logging.DEBUG)
-    monkeypatch.setitem(registry.PROVIDERS, "openai", OpenAIImagesProvider)
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    monkeypatch.setenv("OPENAI_BASE_URL", fake.url)
-    monkeypatch.setenv("PROMPTBOARD_HTTP_TIMEOUT", "2")
-    eng = Engine(config.load(), clock=clock, retry_policy=NO_JITTER)
-    yield eng
-    try:
-        stored = repr(eng.db.fetchall("SELECT * FROM jobs"))
-        stored += repr(eng.db.fetchall("SELECT * FROM job_events"))
-        assert KEY not in stored and KEY not in caplog.text  # the key is never kept
-    finally:
-        eng.close()
-    assert not eng.internal_errors, eng.internal_errors
+    yield from provider_engine(
+        monkeypatch, {"OPENAI_API_KEY": KEY, "OPENAI_BASE_URL": fake.url,
+                      "PROMPTBOARD_HTTP_TIMEOUT": "2"}, clock,
+        secret=KEY, log=lambda: caplog.text)
 
 
 def provider(fake: FakeOpenAI, today: date = TODAY) -> OpenAIImagesProvider:
@@ -362,7 +351,6 @@ def test_a_reference_image_goes_to_edits_and_image_tokens_are_priced(
 def test_a_shut_down_model_fails_the_job_without_a_call(
     fake: FakeOpenAI, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setitem(registry.PROVIDERS, "openai", OpenAIImagesProvider)
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     eng = Engine(config.load(), clock=clock,
                  provider_factory=lambda _pid: provider(fake, today=date(2026, 12, 2)))

@@ -19,11 +19,9 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from lib import jobs
-from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
 from lib.jobs.claim import recover
-from lib.jobs.retry import RetryPolicy
 from lib.providers import registry
 from lib.providers.base import GenerationRequest, NeedsKey, ProviderError, Rejected
 from lib.providers.replicate import ReplicateProvider, build_input
@@ -38,11 +36,11 @@ from tests.fakes.replicate import (
 )
 from tests.fakes.server import Reply
 from tests.helpers import MemoryContext, TickingClock, run_next, wait_until
+from tests.providers.engines import provider_engine
 
 TOKEN = "r8_" + "SECRETtoken0123456789abcdefXYZ"  # fake; split for secret scanners
 SCHNELL = "black-forest-labs/flux-schnell"
 VERSION = "owner/model:5c7d5dc6dd8bf75c1acaa8565735e7986bc5b66206b55cca93cb72c9bf15ccaa"
-NO_JITTER = RetryPolicy(base_s=2.0, cap_s=120.0, jitter=0.0)
 
 
 class Crash(Exception):
@@ -77,10 +75,8 @@ def hooks() -> dict[str, Callable[[float], None]]:
 @pytest.fixture
 def engine(fake: FakeReplicate, clock: FakeClock, hooks: dict[str, Callable[[float], None]],
            monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    monkeypatch.setitem(registry.PROVIDERS, "replicate", ReplicateProvider)
-    monkeypatch.setenv("REPLICATE_API_TOKEN", TOKEN)
-    monkeypatch.setenv("REPLICATE_BASE_URL", fake.base_url)
-    monkeypatch.setenv("PROMPTBOARD_HTTP_TIMEOUT", "0.5")
+    env = {"REPLICATE_API_TOKEN": TOKEN, "REPLICATE_BASE_URL": fake.base_url,
+           "PROMPTBOARD_HTTP_TIMEOUT": "0.5"}
 
     def factory(provider_id: str) -> ReplicateProvider:
         p = registry.create(provider_id)
@@ -89,10 +85,7 @@ def engine(fake: FakeReplicate, clock: FakeClock, hooks: dict[str, Callable[[flo
         p._sleep = lambda s: hooks["sleep"](s)
         return p
 
-    eng = Engine(config.load(), clock=clock, provider_factory=factory, retry_policy=NO_JITTER)
-    yield eng
-    eng.close()
-    assert not eng.internal_errors, eng.internal_errors
+    yield from provider_engine(monkeypatch, env, clock, provider_factory=factory)
 
 
 def provider(fake: FakeReplicate, token: str = TOKEN) -> ReplicateProvider:

@@ -14,11 +14,8 @@ import pytest
 from PIL import Image
 
 from lib import jobs
-from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
-from lib.jobs.retry import RetryPolicy
-from lib.providers import registry
 from lib.providers.base import Cancelled, GenerationRequest, NeedsKey, Rejected
 from lib.providers.stability import StabilityProvider
 from tests.fakes.server import Reply
@@ -31,9 +28,9 @@ from tests.fakes.stability import (
     png_bytes,
 )
 from tests.helpers import MemoryContext, run_next
+from tests.providers.engines import provider_engine
 
 KEY = "sk-stability-SECRET-0123456789"
-NO_JITTER = RetryPolicy(base_s=2.0, cap_s=120.0, jitter=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -57,14 +54,9 @@ def clock() -> FakeClock:
 @pytest.fixture
 def engine(fake: FakeStability, clock: FakeClock,
            monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    monkeypatch.setitem(registry.PROVIDERS, "stability", StabilityProvider)
-    monkeypatch.setenv("STABILITY_API_KEY", KEY)
-    monkeypatch.setenv("STABILITY_BASE_URL", fake.base_url)
-    monkeypatch.setenv("PROMPTBOARD_HTTP_TIMEOUT", "0.5")
-    eng = Engine(config.load(), clock=clock, retry_policy=NO_JITTER)
-    yield eng
-    eng.close()
-    assert not eng.internal_errors, eng.internal_errors
+    yield from provider_engine(
+        monkeypatch, {"STABILITY_API_KEY": KEY, "STABILITY_BASE_URL": fake.base_url,
+                      "PROMPTBOARD_HTTP_TIMEOUT": "0.5"}, clock)
 
 
 def provider(fake: FakeStability, key: str = KEY) -> StabilityProvider:

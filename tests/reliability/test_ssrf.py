@@ -179,7 +179,6 @@ def delivery(servers: tuple[FakeReplicate, Hostile, Hostile]) -> Hostile:
 @pytest.fixture
 def engine(fake: FakeReplicate, delivery: Hostile,
            monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
-    monkeypatch.setitem(registry.PROVIDERS, "replicate", ReplicateProvider)
     for name, value in fake.env().items():
         monkeypatch.setenv(name, value)
     # the test setting names the fake delivery and the misbehaving "allowed" host, nothing else
