@@ -1,15 +1,17 @@
-"""Production entry point: ``streamlit run serve.py`` serves app.py with security headers.
+"""Production entry point: ``streamlit run serve.py`` serves app.py, its routes and headers.
 
-Streamlit's server has no setting for extra response headers; ``st.App`` accepts Starlette
-middleware, so this file wraps the unchanged dashboard (app.py) in ``lib.web.headers``. Every
-``streamlit run`` flag and ``.streamlit/config.toml`` option applies as with app.py. When app.py
-becomes an ``st.App`` itself (planned), give it ``middleware=[Middleware(SecurityHeaders)]`` and
-delete this file; tests/browser/test_security_headers.py then runs against app.py.
+``st.App`` is Streamlit's ASGI app: the unchanged dashboard (app.py) plus Starlette routes and
+middleware, in the one process that owns the database. Here: ``/healthz`` and ``/readyz``
+(``lib.web.health``) and the security headers on every response (``lib.web.headers``). Every
+``streamlit run`` flag and ``.streamlit/config.toml`` option applies as with app.py. app.py
+stays a plain page script: an ``st.App`` defined in it would be rebuilt on every rerun.
 """
 
 import streamlit as st
 from starlette.middleware import Middleware
 
+from lib.ui.runtime import engine
+from lib.web import health
 from lib.web.headers import SecurityHeaders
 
-app = st.App("app.py", middleware=[Middleware(SecurityHeaders)])
+app = st.App("app.py", routes=health.routes(engine), middleware=[Middleware(SecurityHeaders)])
