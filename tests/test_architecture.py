@@ -7,6 +7,7 @@ Read from the source with ``ast`` (nothing is imported), through the same graph 
 
 from __future__ import annotations
 
+import ast
 import re
 from pathlib import Path
 
@@ -71,3 +72,31 @@ def test_no_screen_is_over_120_lines() -> None:
     long = {str(p.relative_to(ROOT)) for p in (ROOT / "screens").glob("*.py")
             if len(p.read_text("utf-8").splitlines()) > 120}
     assert long == set(), "move logic into lib/ui"
+
+
+def _private_names_used_from_other_modules() -> list[str]:
+    """``from lib.x import _name`` and ``x._name`` on a lib module, anywhere under lib/."""
+    mods = dict(modules(ROOT))
+    found = []
+    for name, path in mods.items():
+        tree = ast.parse(path.read_text("utf-8"))
+        bound: set[str] = set()  # local names bound to a lib module
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("lib"):
+                for alias in node.names:
+                    if alias.name.startswith("_"):
+                        found.append(f"{name}: from {node.module} import {alias.name}")
+                    if f"{node.module}.{alias.name}" in mods:
+                        bound.add(alias.asname or alias.name)
+            elif isinstance(node, ast.Import):
+                bound.update(a.asname or a.name for a in node.names if a.name.startswith("lib"))
+        found += [f"{name}:{node.lineno}: {node.value.id}.{node.attr}"
+                  for node in ast.walk(tree)
+                  if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name)
+                  and node.value.id in bound and node.attr.startswith("_")
+                  and not node.attr.startswith("__")]
+    return found
+
+
+def test_no_private_name_crosses_a_module() -> None:
+    assert _private_names_used_from_other_modules() == []
