@@ -37,7 +37,7 @@ from lib.jobs.claim import claim
 from lib.jobs.pipeline import process
 from lib.providers.base import GeneratedImage, GenerationRequest, GenerationResult, JobContext
 from lib.providers.sandbox import SandboxProvider
-from lib.storage.base import LocalStorage
+from lib.storage.local import LocalStorage
 
 
 def _png_1024() -> bytes:
