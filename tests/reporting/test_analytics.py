@@ -21,33 +21,17 @@ p95 3000 + 0.85 * 1000 = 3850. October 2-31: 1 job, 2 images, 0.10, median = p95
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
 
 import pandas as pd
 import pytest
 
-from lib.core import config
-from lib.core.clock import FakeClock
 from lib.db.database import Database
 from lib.engine import Engine
 from lib.reporting import analytics as a
 from lib.reporting import ledger as lg
-from tests.builders import ADMIN, ALICE, ANALYST, BOB, NOV, add_history, add_job
-
-
-@pytest.fixture
-def engine() -> Iterator[Engine]:
-    eng = Engine(config.load(), clock=FakeClock(datetime(2026, 11, 20, 12)))
-    yield eng
-    eng.close()
-
-
-@pytest.fixture
-def db(engine: Engine) -> Database:
-    add_history(engine.db)
-    return engine.db
+from tests.builders import ADMIN, ALICE, ANALYST, BOB, NOV, add_job
 
 
 def test_the_period_and_the_one_before_match_the_hand_computed_figures(db: Database) -> None:

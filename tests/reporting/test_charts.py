@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 
 import pandas as pd
 import plotly.graph_objects as go
 import pytest
 
-from lib.core import config
-from lib.core.clock import FakeClock
 from lib.db.database import Database
-from lib.engine import Engine
 from lib.reporting import analytics as a
 from lib.ui import charts
-from tests.builders import ADMIN, NOV, add_history
+from tests.builders import ADMIN, NOV
 
 EMPTY = a.Filters(date(2020, 1, 1), date(2020, 1, 31))
 TODAY = date(2026, 11, 20)
-
-
-@pytest.fixture
-def db() -> Iterator[Database]:
-    eng = Engine(config.load(), clock=FakeClock(datetime(2026, 11, 20, 12)))
-    add_history(eng.db)
-    yield eng.db
-    eng.close()
 
 
 def _figures(db: Database, f: a.Filters) -> dict[str, go.Figure]:

@@ -9,8 +9,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-from collections.abc import Iterator
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -19,26 +17,12 @@ import pandas as pd
 import pytest
 
 from lib.core import config
-from lib.core.clock import FakeClock
 from lib.db.database import Database
 from lib.engine import Engine
 from lib.reporting import analytics as a
 from lib.reporting import report
 from tests.builders import ADMIN, BOB, NOV, add_history, add_job
 from tests.helpers import run_cli
-
-
-@pytest.fixture
-def engine() -> Iterator[Engine]:
-    eng = Engine(config.load(), clock=FakeClock(datetime(2026, 11, 20, 12)))
-    yield eng
-    eng.close()
-
-
-@pytest.fixture
-def db(engine: Engine) -> Database:
-    add_history(engine.db)
-    return engine.db
 
 
 def _parser() -> argparse.ArgumentParser:
