@@ -94,10 +94,10 @@ def page_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     import streamlit as st
 
     from lib.engine import Engine
-    from lib.ui import runtime
+    from lib.web import shared
     from tests.helpers import PinnedClock
 
-    monkeypatch.setattr(runtime, "Engine", functools.partial(Engine, clock=PinnedClock()))
+    monkeypatch.setattr(shared, "Engine", functools.partial(Engine, clock=PinnedClock()))
     st.cache_resource.clear()
     yield
     st.cache_resource.clear()
