@@ -263,6 +263,17 @@ def _m009_deleted_images(cur: Cursor) -> None:
     cur.execute("ALTER TABLE jobs ADD COLUMN deleted_cost_usd DECIMAL(18, 8)")
 
 
+def _m010_api_tokens(cur: Cursor) -> None:
+    """Personal API tokens: only a SHA-256 of each is kept (a token is 256 random bits, so a
+    fast hash is enough), with its owner, name, scope and when it was made, used, revoked."""
+    cur.execute(
+        "CREATE TABLE api_tokens (id TEXT PRIMARY KEY, username TEXT NOT NULL, "
+        "name TEXT NOT NULL, scope TEXT NOT NULL, token_hash TEXT NOT NULL UNIQUE, "
+        "hint TEXT NOT NULL, created_at TIMESTAMP NOT NULL, last_used_at TIMESTAMP, "
+        "revoked_at TIMESTAMP)"
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("001_core", _m001_core),
     ("002_auth_sessions", _m002_auth_sessions),
@@ -273,4 +284,5 @@ MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("007_storage_debt", _m007_storage_debt),
     ("008_job_image_counts", _m008_job_image_counts),
     ("009_deleted_images", _m009_deleted_images),
+    ("010_api_tokens", _m010_api_tokens),
 ]
