@@ -5,9 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import stat
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from pathlib import Path
 
 import bcrypt
 import pytest
@@ -22,18 +21,6 @@ from lib.db.database import Database
 from tests.helpers import TEST_PASSWORD as PASSWORD
 
 pytestmark = pytest.mark.usefixtures("fast_bcrypt")  # one test checks the real cost
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "auth.duckdb")
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture

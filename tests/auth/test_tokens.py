@@ -4,9 +4,7 @@ everywhere). The HTTP API that reads them comes next (#14); these are the rules 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -18,18 +16,6 @@ from lib.db.database import Database
 from tests.helpers import TEST_PASSWORD
 
 pytestmark = pytest.mark.usefixtures("fast_bcrypt")
-
-
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(tmp_path / "tokens.duckdb")
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
 
 
 @pytest.fixture
