@@ -10,8 +10,8 @@ stays a plain page script: an ``st.App`` defined in it would be rebuilt on every
 import streamlit as st
 from starlette.middleware import Middleware
 
+from lib.ui.shared import engine
 from lib.web import health
 from lib.web.headers import SecurityHeaders
-from lib.web.shared import engine
 
 app = st.App("app.py", routes=health.routes(engine), middleware=[Middleware(SecurityHeaders)])

@@ -94,7 +94,7 @@ def page_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     import streamlit as st
 
     from lib.engine import Engine
-    from lib.web import shared
+    from lib.ui import shared
     from tests.helpers import PinnedClock
 
     monkeypatch.setattr(shared, "Engine", functools.partial(Engine, clock=PinnedClock()))

@@ -22,15 +22,10 @@ _WRITE = re.compile(
     r"\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+(jobs|job_events)\b", re.I)
 
 
-# The process's one engine, shared by pages and HTTP routes, is held in Streamlit's resource
-# cache; lib.web.shared may not import lib.ui (see its docstring), so it imports both.
-SERVER_PROCESS = "lib.web.shared"
-
-
 def test_nothing_under_lib_but_lib_ui_imports_streamlit() -> None:
     offenders = sorted(
         name for name, path in modules(ROOT)
-        if not name.startswith("lib.ui") and name != SERVER_PROCESS
+        if not name.startswith("lib.ui")
         and any(i == "streamlit" or i.startswith("streamlit.")
                 for i in imports(name, path, typed=True)))
     assert offenders == []
@@ -41,7 +36,7 @@ def test_nothing_under_lib_but_the_engine_and_lib_ui_imports_the_engine() -> Non
     offenders = sorted(
         name for name, deps in graph(ROOT, typed=True).items()
         if "lib.engine" in deps and not name.startswith("lib.ui")
-        and name not in ("lib.cli", SERVER_PROCESS))
+        and name != "lib.cli")
     assert offenders == []
 
 

@@ -28,7 +28,7 @@ import streamlit as st
 
 from lib.auth.accounts import User
 from lib.ui import signin as auth_ui
-from lib.web.shared import engine
+from lib.ui.shared import engine
 
 P = ParamSpec("P")
 Who = tuple[str, str] | None  # (username, role) when the page called the function

@@ -1,6 +1,6 @@
 """The dashboard's runtime: one engine per server process, and the gate each screen opens with.
 
-``engine()`` is the process's one engine (``lib.web.shared``, which the HTTP routes share);
+``engine()`` is the process's one engine (``lib.ui.shared``, which the HTTP routes share);
 ``require_page(name)`` is the first line of every screen: it returns the
 signed-in ``User`` or stops the page for anyone not signed in or whose role may not open it.
 """
@@ -11,7 +11,7 @@ import streamlit as st
 
 from lib.auth import accounts as auth
 from lib.ui import signin as auth_ui
-from lib.web.shared import engine
+from lib.ui.shared import engine
 
 __all__ = ["engine", "require_page", "signed_in"]
 

@@ -1,7 +1,8 @@
 """A readiness probe that reaches a fresh server before any browser does leaves the dashboard
 working: the routes build the process's engine without importing lib.ui (importing it outside a
 page run declared the sign-in cookie's component too early, and every page hung on its
-skeleton: the same steps, scripted, showed it before lib/web/shared.py)."""
+skeleton: the same steps, scripted, showed it before lib/ui/shared.py and the lazy
+lib.ui package)."""
 
 from __future__ import annotations
 

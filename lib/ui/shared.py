@@ -3,11 +3,10 @@
 ``engine()`` builds the engine and its worker pool once (``st.cache_resource``, released with
 the process), per data dir should the environment name another (the benchmarks render two
 data dirs turn about). Pages reach it through ``lib.ui.runtime``; the routes of ``serve.py``
-call it here, because importing ``lib.ui`` outside a page run would declare
+call it here. Importing the widgets of ``lib.ui`` outside a page run would declare
 streamlit-authenticator's cookie component before Streamlit serves it, and every page would
-hang on its skeleton (the browser tests caught it). So this module imports Streamlit's cache
-and nothing of ``lib.ui``: the one place outside ``lib/ui`` that imports Streamlit
-(``tests/test_architecture.py`` names it).
+hang on its skeleton (the browser tests caught it); so this module imports Streamlit's cache
+and no other ``lib.ui`` module, and the package loads its re-exports lazily.
 """
 
 from __future__ import annotations
