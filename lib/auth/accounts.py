@@ -266,6 +266,14 @@ def create_external_user(db: Database, email: str, name: str, role: str, *,
                    only_if_empty=False)
 
 
+def create_user_without_password(db: Database, username: str, name: str, role: str, *,
+                                 now: datetime) -> User:
+    """An account nobody signs in to with a password (the API's ``automation`` admin)."""
+    username = validate_username(username)
+    validate_role(role)
+    return _insert(db, username, name, None, role, None, now, only_if_empty=False)
+
+
 def _check_target(cur: Cursor, username: str, *, keep_admin: bool) -> None:
     """AuthError if the user is missing, or (keep_admin) is the last enabled admin."""
     row = cur.execute("SELECT role = 'admin' AND NOT disabled, (SELECT count(*) FROM users "

@@ -56,6 +56,11 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode("utf-8")).hexdigest()
 
 
+def fingerprint(secret: str) -> str:
+    """A short public id of a secret (its digest's head): a rate limit's key, never the secret."""
+    return _digest(secret)[:16]
+
+
 def _clean_name(name: str) -> str:
     text = " ".join(str(name).split())
     if not text:

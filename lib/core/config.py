@@ -50,6 +50,18 @@ VARIABLES: dict[str, tuple[str, str]] = {
     "PROMPTBOARD_OIDC_DOMAINS": (
         "", "OIDC sign-in: these @domains may sign in as members (unset: nobody but those listed)"
     ),
+    "PROMPTBOARD_API_RATE": (
+        "120", "HTTP API: requests per minute per token (or signed-in browser); over it, 429"
+    ),
+    "PROMPTBOARD_ADMIN_TOKEN": (
+        "", "HTTP API: a bearer token that acts as the built-in `automation` admin account "
+        "(unset: none); 32+ characters"
+    ),
+    "PROMPTBOARD_URL": (
+        "", "CLI: the running server to talk to when it holds the database "
+        "(e.g. `http://localhost:8501`)"
+    ),
+    "PROMPTBOARD_TOKEN": ("", "CLI: the API token it sends to PROMPTBOARD_URL"),
     "PROMPTBOARD_COMPARE_CONFIRM_CELLS": (
         "24", "Compare: a grid with more cells than this asks for confirmation before it runs"
     ),
@@ -97,6 +109,7 @@ class Settings:
     png_compress_level: int
     max_download_bytes: int = 64 * 1024 * 1024
     max_output_pixels: int = 40_000_000
+    api_rate: int = 120  # API requests per minute per principal
 
     @property
     def db_path(self) -> Path:
@@ -123,4 +136,5 @@ def load() -> Settings:
         png_compress_level=min(9, max(0, env_int("PROMPTBOARD_PNG_COMPRESS_LEVEL"))),
         max_download_bytes=max(1, int(env_float("PROMPTBOARD_MAX_DOWNLOAD_MB") * 1024 * 1024)),
         max_output_pixels=max(1, env_int("PROMPTBOARD_MAX_OUTPUT_PIXELS")),
+        api_rate=max(1, env_int("PROMPTBOARD_API_RATE")),
     )

@@ -274,6 +274,16 @@ def _m010_api_tokens(cur: Cursor) -> None:
     )
 
 
+def _m012_api_idempotency(cur: Cursor) -> None:
+    """The answers to API writes sent with an Idempotency-Key, per user and key, for a day: a
+    repeat gets the same answer instead of a second job."""
+    cur.execute(
+        "CREATE TABLE api_idempotency (username TEXT NOT NULL, idem_key TEXT NOT NULL, "
+        "fingerprint TEXT NOT NULL, state TEXT NOT NULL, status INTEGER, body BLOB, "
+        "content_type TEXT, created_at TIMESTAMP NOT NULL, PRIMARY KEY (username, idem_key))"
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("001_core", _m001_core),
     ("002_auth_sessions", _m002_auth_sessions),
@@ -285,4 +295,5 @@ MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("008_job_image_counts", _m008_job_image_counts),
     ("009_deleted_images", _m009_deleted_images),
     ("010_api_tokens", _m010_api_tokens),
+    ("012_api_idempotency", _m012_api_idempotency),
 ]

@@ -28,7 +28,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import jwt
@@ -39,14 +39,13 @@ from lib.auth import accounts as auth
 from lib.auth import lockout
 from lib.auth import oidc as auth_oidc
 from lib.auth.accounts import User
-from lib.auth.cookies import cookie_key
+from lib.auth.cookies import COOKIE_EXPIRY_DAYS, COOKIE_NAME, cookie_key
+from lib.auth.cookies import issued_at as cookie_issued_at
 from lib.core.context import Services
 from lib.core.text import plain
 
 log = logging.getLogger(__name__)
 
-COOKIE_NAME = "promptboard_auth"
-COOKIE_EXPIRY_DAYS = 7
 SESSION_KEY = "_auth_session"  # {"username", "issued_at" (ISO, naive UTC), "via"}
 _COOKIE_ACTION = "_auth_cookie_action"  # "set" | "delete", done by the next run
 _COOKIE_TRIES = "_auth_cookie_tries"  # runs that have rendered a pending "set" so far
@@ -168,13 +167,6 @@ def _authenticator(eng: Services) -> stauth.Authenticate:
     return stauth.Authenticate(auth.credentials(eng.db), cookie_name=COOKIE_NAME,
                                cookie_key=key, cookie_expiry_days=COOKIE_EXPIRY_DAYS,
                                auto_hash=False)
-
-
-def cookie_issued_at(exp_date: float) -> datetime:
-    """When the library issued a cookie (naive UTC), from the expiry it signed into it."""
-    # The library adds the days to naive *local* time: undo it the same way, exact across DST.
-    issued_local = datetime.fromtimestamp(exp_date) - timedelta(days=COOKIE_EXPIRY_DAYS)
-    return issued_local.astimezone(UTC).replace(tzinfo=None)
 
 
 def _cookie_user(eng: Services, authenticator: stauth.Authenticate) -> User | None:

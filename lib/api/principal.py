@@ -1,0 +1,107 @@
+"""Who is calling: a bearer token, the automation admin token, or the signed-in browser.
+
+The same rules as the pages, read on every request (nothing is cached, so a revoke, a
+disable, a password or role change, or "sign out everywhere" stops the next call):
+
+- ``Authorization: Bearer pb_…``: a personal token (``lib.auth.tokens``), with its owner's
+  role *now* and its scope (``full`` or ``read``).
+- ``Authorization: Bearer <PROMPTBOARD_ADMIN_TOKEN>``: the built-in ``automation`` account,
+  an admin that cannot sign in to the pages; it is made on first use, and disabling it on the
+  Admin page stops the token.
+- The sign-in cookie, for safe methods only (GET/HEAD): what lets the dashboard's own
+  ``<img>`` tags load images. A write with a cookie alone is refused, so another site can't
+  make a signed-in browser act (the cookie is SameSite=Strict as well).
+
+Any failure is the same 401, which never says which part was wrong.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import time
+from dataclasses import dataclass
+
+from lib.auth import accounts, cookies, tokens
+from lib.auth.access import Viewer
+from lib.auth.accounts import AuthError, User
+from lib.core.context import Services
+
+AUTOMATION = "automation"  # the account PROMPTBOARD_ADMIN_TOKEN acts as
+MIN_ADMIN_TOKEN = 32
+SAFE_METHODS = frozenset({"GET", "HEAD"})
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An authenticated caller: the account, what the credential allows, and its limit key."""
+
+    user: User
+    scope: str  # "full" or "read"
+    key: str  # the rate limit's bucket: one per token, one per browser user
+    via: str  # "token", "admin-token" or "cookie"
+
+    @property
+    def viewer(self) -> Viewer:
+        """The caller as the gallery and reports see them."""
+        return Viewer(self.user.username, self.user.role)
+
+    @property
+    def is_admin(self) -> bool:
+        """An admin with a full-scope credential."""
+        return self.user.role == "admin"
+
+
+def admin_token() -> str | None:
+    """PROMPTBOARD_ADMIN_TOKEN if set and long enough to be a secret."""
+    value = os.environ.get("PROMPTBOARD_ADMIN_TOKEN", "").strip()
+    if value and len(value) < MIN_ADMIN_TOKEN:
+        raise AuthError(f"PROMPTBOARD_ADMIN_TOKEN is too short: use at least {MIN_ADMIN_TOKEN} "
+                        "random characters.")
+    return value or None
+
+
+def _automation(svc: Services) -> User | None:
+    user = accounts.get_user(svc.db, AUTOMATION)
+    if user is None:
+        try:
+            user = accounts.create_user_without_password(
+                svc.db, AUTOMATION, "Automation (API admin token)", "admin",
+                now=svc.clock.now())
+        except AuthError:  # made by a concurrent first call
+            user = accounts.get_user(svc.db, AUTOMATION)
+    if user is None or user.disabled or user.role != "admin":
+        return None  # an admin disabled it, or demoted it: the token stops
+    return user
+
+
+def bearer(header: str) -> str | None:
+    """The credential of an ``Authorization: Bearer …`` header, or None."""
+    scheme, _, value = header.strip().partition(" ")
+    value = value.strip()
+    return value if scheme.lower() == "bearer" and value else None
+
+
+def identify(svc: Services, method: str, authorization: str | None,
+             cookie: str | None) -> Principal | None:
+    """The caller, or None (then: 401)."""
+    if authorization:
+        secret = bearer(authorization)
+        if secret is None:
+            return None
+        wanted = admin_token()
+        if wanted is not None and hmac.compare_digest(secret.encode(), wanted.encode()):
+            user = _automation(svc)
+            return None if user is None else Principal(user, "full", "admin-token",
+                                                       "admin-token")
+        found = tokens.authenticate(svc.db, secret, now=svc.clock.now())
+        if found is None:
+            return None
+        user, scope = found
+        return Principal(user, scope, "token:" + tokens.fingerprint(secret), "token")
+    if cookie and method in SAFE_METHODS:
+        signed = cookies.cookie_user(svc.db, cookies.cookie_key(svc.settings), cookie,
+                                     time.time())
+        if signed is not None:
+            return Principal(signed[0], "read", "user:" + signed[0].username, "cookie")
+    return None
