@@ -110,12 +110,13 @@ def _is_list(annotation: Any) -> bool:
 def query_values(model: type[BaseModel], request: Request) -> dict[str, Any]:
     """The query string as the model's fields: repeated keys for list fields, else one value."""
     params = request.query_params
-    unknown = set(params) - set(model.model_fields)
+    names = {info.alias or name: info for name, info in model.model_fields.items()}
+    unknown = set(params) - set(names)
     if unknown:
         raise ApiError(422, "invalid", f"Unknown query parameter {sorted(unknown)[0]!r}; "
-                       f"this endpoint takes {', '.join(model.model_fields) or 'none'}.")
+                       f"this endpoint takes {', '.join(names) or 'none'}.")
     values: dict[str, Any] = {}
-    for name, info in model.model_fields.items():
+    for name, info in names.items():
         if name in params:
             many = params.getlist(name)
             values[name] = many if _is_list(info.annotation) else many[-1]

@@ -83,10 +83,11 @@ def filters(args: argparse.Namespace) -> analytics.Filters:
         raise ReportError(str(exc)) from None
 
 
-def table(db: Database, args: argparse.Namespace) -> pd.DataFrame:
-    """The report's rows: the period's figures, or one row per ``--by`` group."""
+def table(db: Database, args: argparse.Namespace, viewer: Viewer = CLI_VIEWER) -> pd.DataFrame:
+    """The report's rows: the period's figures, or one row per ``--by`` group, as ``viewer``
+    may see them (the CLI on the server's own disk sees everything; the API, its caller's)."""
     f = filters(args)
-    df = analytics.breakdown(db, CLI_VIEWER, f, args.by)
+    df = analytics.breakdown(db, viewer, f, args.by)
     if args.by is None:
         df.insert(0, "from", f.start)
         df.insert(1, "to", f.end)

@@ -164,3 +164,14 @@ def test_unknown_paths_and_methods_answer_json(api: ApiServer) -> None:
     assert r.status == 404 and r.error["code"] == "not_found"
     r = api.call("PATCH", "/api/v1/jobs", "mia")
     assert r.status == 405 and set(r.headers["allow"].split(", ")) == {"GET", "POST"}
+
+
+def test_the_report_matches_the_cli_s_bytes(api: ApiServer) -> None:
+    r = api.call("GET", "/api/v1/report?from=2026-01-01&to=2030-12-31&by=provider&format=json",
+                 "ada")
+    assert r.status == 200 and r.headers["content-type"].startswith("application/json")
+    rows = r.json["rows"]
+    assert rows and rows[0]["provider"] == "sandbox"
+    assert api.call("GET", "/api/v1/report?from=2026-01-01&to=2030-12-31&by=colour",
+                    "ada").status == 422
+    assert api.call("GET", "/api/v1/report?from=yesterday&to=2030-12-31", "ada").status == 422
