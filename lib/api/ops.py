@@ -32,6 +32,7 @@ from lib.api import idempotency
 from lib.api.errors import UNAUTHORIZED, ApiError, from_exception, invalid
 from lib.api.principal import SAFE_METHODS, Principal, identify
 from lib.api.ratelimit import RateLimiter
+from lib.auth import links
 from lib.auth.cookies import COOKIE_NAME
 from lib.core.context import Services
 
@@ -107,11 +108,13 @@ def _is_list(annotation: Any) -> bool:
     return False
 
 
-def query_values(model: type[BaseModel], request: Request) -> dict[str, Any]:
-    """The query string as the model's fields: repeated keys for list fields, else one value."""
+def query_values(model: type[BaseModel], request: Request,
+                 skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The query string as the model's fields: repeated keys for list fields, else one value
+    (``skip``: parameters already read, a signed link's)."""
     params = request.query_params
     names = {info.alias or name: info for name, info in model.model_fields.items()}
-    unknown = set(params) - set(names)
+    unknown = set(params) - set(names) - set(skip)
     if unknown:
         raise ApiError(422, "invalid", f"Unknown query parameter {sorted(unknown)[0]!r}; "
                        f"this endpoint takes {', '.join(names) or 'none'}.")
@@ -190,10 +193,9 @@ async def _parse_body(op: Op, svc: Services, request: Request) -> tuple[Any, dic
 
 
 def _check_access(op: Op, who: Principal) -> None:
-    if op.writes and who.scope != "full":
-        raise ApiError(403, "forbidden", "This credential is read-only: create a full token on "
-                       "your Account page to change anything." if who.via == "token" else
-                       "The browser's sign-in cookie only reads; send a token to change things.")
+    if op.writes and who.scope != "full":  # only tokens reach here: cookies never write
+        raise ApiError(403, "forbidden", "This token is read-only: create a full token on "
+                       "your Account page to change anything.")
     if op.roles is not None and who.user.role not in op.roles:
         raise ApiError(403, "forbidden", f"Your role ({who.user.role}) may not do this.")
 
@@ -223,9 +225,11 @@ def endpoint(api: Api, op: Op) -> Callable[[Request], Any]:
 
 
 async def _run(api: Api, op: Op, svc: Services, request: Request) -> Response:
+    signed = bool(op.media) and "sig" in request.query_params
+    link = (request.url.path, dict(request.query_params)) if signed else None
     who = await run_in_threadpool(identify, svc, request.method,
                                   request.headers.get("authorization"),
-                                  request.cookies.get(COOKIE_NAME))
+                                  request.cookies.get(COOKIE_NAME), link)
     host = request.client.host if request.client else "unknown"
     if wait := api.limiter(svc).take(who.key if who else "client:" + host):
         raise ApiError(429, "rate_limited", f"Too many requests: wait {wait} s (the limit is "
@@ -237,7 +241,8 @@ async def _run(api: Api, op: Op, svc: Services, request: Request) -> Response:
     query = None
     if op.query is not None:
         try:
-            query = op.query.model_validate(query_values(op.query, request))
+            query = op.query.model_validate(query_values(op.query, request, skip=(
+                links.PARAMS if link is not None else ())))
         except ValidationError as exc:
             raise invalid(exc, "query") from None
     body, files = await _parse_body(op, svc, request)

@@ -8,9 +8,10 @@ disable, a password or role change, or "sign out everywhere" stops the next call
 - ``Authorization: Bearer <PROMPTBOARD_ADMIN_TOKEN>``: the built-in ``automation`` account,
   an admin that cannot sign in to the pages; it is made on first use, and disabling it on the
   Admin page stops the token.
-- The sign-in cookie, for safe methods only (GET/HEAD): what lets the dashboard's own
-  ``<img>`` tags load images. A write with a cookie alone is refused, so another site can't
-  make a signed-in browser act (the cookie is SameSite=Strict as well).
+- The sign-in cookie, for safe methods only (GET/HEAD). A write with a cookie alone is
+  refused, so another site can't make a signed-in browser act (it is SameSite=Strict too).
+- A signed image link (``lib.auth.links``), on the file routes only: what the dashboard's own
+  ``<img>`` tags use, bound to one session and one path.
 
 Any failure is the same 401, which never says which part was wrong.
 """
@@ -20,9 +21,10 @@ from __future__ import annotations
 import hmac
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from lib.auth import accounts, cookies, tokens
+from lib.auth import accounts, cookies, links, tokens
 from lib.auth.access import Viewer
 from lib.auth.accounts import AuthError, User
 from lib.core.context import Services
@@ -83,8 +85,9 @@ def bearer(header: str) -> str | None:
 
 
 def identify(svc: Services, method: str, authorization: str | None,
-             cookie: str | None) -> Principal | None:
-    """The caller, or None (then: 401)."""
+             cookie: str | None, link: tuple[str, Mapping[str, str]] | None = None
+             ) -> Principal | None:
+    """The caller, or None (then: 401). ``link``: the path and query of a signed image link."""
     if authorization:
         secret = bearer(authorization)
         if secret is None:
@@ -99,6 +102,11 @@ def identify(svc: Services, method: str, authorization: str | None,
             return None
         user, scope = found
         return Principal(user, scope, "token:" + tokens.fingerprint(secret), "token")
+    if link is not None and method in SAFE_METHODS:
+        found_user = links.verify(svc.db, cookies.cookie_key(svc.settings), link[0], link[1],
+                                  time.time())
+        return None if found_user is None else Principal(
+            found_user, "read", "user:" + found_user.username, "link")
     if cookie and method in SAFE_METHODS:
         signed = cookies.cookie_user(svc.db, cookies.cookie_key(svc.settings), cookie,
                                      time.time())

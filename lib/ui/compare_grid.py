@@ -26,7 +26,7 @@ from lib.gallery import queries as gallery
 from lib.ui import media as media_ui
 from lib.ui.display import STATUS_ICONS, money, seconds
 from lib.ui.guard import authed_callback, authed_dialog, authed_fragment
-from lib.ui.media import thumbnail
+from lib.ui.media import image_src
 from lib.ui.widgets import pager
 
 ROWS_PER_PAGE = 10
@@ -121,7 +121,7 @@ def _cell_body(eng: Engine, viewer: Viewer, comp: store.Comparison,
                s: store.CellState, won: bool, where: str) -> None:
     label = plain(comp.grid.columns[s.col].label)
     if s.thumb_key and s.image_id:
-        st.image(thumbnail(eng, s.thumb_key), width="stretch")
+        st.image(image_src(eng, s.image_id, s.thumb_key), width="stretch")
         # the column's label too: in a wide grid the headings may be scrolled away
         st.caption(f"{label} · {money(s.cost_usd)} · {seconds(s.duration_ms)}"
                    + (f" · {s.avg_rating:.1f}★ ({s.ratings})" if s.ratings else ""))

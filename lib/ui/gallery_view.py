@@ -26,7 +26,7 @@ from lib.ui import generate_form as reuse_ui
 from lib.ui import grid, media, toasts
 from lib.ui.display import money, seconds
 from lib.ui.guard import authed_callback, authed_dialog
-from lib.ui.media import thumbnail
+from lib.ui.media import image_src
 
 SELECTED = "gal_selected"
 CONFIRM = "gal_confirm_delete"  # set while the bulk delete confirmation is open
@@ -132,7 +132,7 @@ def _facts(card: gallery.ImageCard) -> str:
 
 def grid_tile(eng: Engine, card: gallery.ImageCard) -> grid.Tile:
     """A card as a tile of the one-element grid (text stays text: the browser sets it so)."""
-    return grid.Tile(id=card.id, src=thumbnail(eng, card.thumb_key), prompt=card.prompt,
+    return grid.Tile(id=card.id, src=image_src(eng, card.id, card.thumb_key), prompt=card.prompt,
                      caption=f"{_facts(card)} — {shorten(card.prompt, 68)}",
                      batch_id=card.batch_id if card.group_count > 1 else None,
                      batch_size=card.group_count)
@@ -153,7 +153,7 @@ def tile(eng: Engine, card: gallery.ImageCard) -> None:
     """
     with st.container(border=True, width=TILE_WIDTH):
         prompt = plain(shorten(card.prompt, 68))  # user text: shown as typed, never as markup
-        st.image(thumbnail(eng, card.thumb_key), width="stretch",
+        st.image(image_src(eng, card.id, card.thumb_key), width="stretch",
                  caption=f"{plain(_facts(card))} — {prompt}")
         if card.group_count > 1:
             st.caption(f":material/burst_mode: Batch of {card.group_count} images")
@@ -281,7 +281,7 @@ def _confirm_in_dialog(eng: Engine, viewer: Viewer, image_id: str,
     """Ask inside the dialog, with the image in view (its thumbnail too, for a phone where
     the picture has scrolled away); deleting closes the dialog."""
     with st.container(border=True):
-        st.image(thumbnail(eng, thumb_key), width=72)
+        st.image(image_src(eng, image_id, thumb_key), width=72)
         st.warning("Delete this image? Its files are removed from storage too; this cannot "
                    "be undone.", icon=":material/warning:")
         buttons = st.container(horizontal=True, gap="small")
@@ -352,7 +352,7 @@ def confirm_delete(eng: Engine, viewer: Viewer, ids: list[str]) -> None:
     st.warning(f"Delete {_images(len(shown))}? The files are removed from storage too; this "
                "cannot be undone.", icon=":material/warning:")
     with st.container(key="delete-preview"):
-        st.image([thumbnail(eng, p.thumb_key) for p in shown[:PREVIEW_MAX]], width=88)
+        st.image([image_src(eng, p.id, p.thumb_key) for p in shown[:PREVIEW_MAX]], width=88)
         if len(shown) > PREVIEW_MAX:
             st.caption(f"…and {_images(len(shown) - PREVIEW_MAX)} more.")
     if theirs:

@@ -25,7 +25,7 @@ from lib.jobs.groups import JobGroup
 from lib.ui import generate_form as form_ui
 from lib.ui.display import STATUS_ICONS, seconds
 from lib.ui.joblist import prompt_label
-from lib.ui.media import thumbnail
+from lib.ui.media import image_src
 
 THUMB_H = 72  # px: every thumbnail's height; its width follows its image
 THUMBS_AT_MOST = 12  # per card; a bigger batch says how many more it has
@@ -49,7 +49,7 @@ def thumbs(eng: Engine, key: str, images: Sequence[dict[str, Any]]) -> None:
     with st.container(horizontal=True, key=f"hthumbs-{key}", gap="small",
                       vertical_alignment="center"):
         for img in images[:THUMBS_AT_MOST]:
-            st.image(thumbnail(eng, img["thumb_key"]), width=thumb_width(img))
+            st.image(image_src(eng, img["id"], img["thumb_key"]), width=thumb_width(img))
         if len(images) > THUMBS_AT_MOST:
             st.caption(f"+{len(images) - THUMBS_AT_MOST} more in the Gallery")
 

@@ -91,7 +91,8 @@ def more_line(hidden: int, active: bool) -> None:
 
 def _thumbs(eng: Engine, images: list[dict[str, Any]]) -> None:
     if images:
-        st.image([media.thumbnail(eng, img["thumb_key"]) for img in images], width=THUMB_PX)
+        st.image([media.image_src(eng, img["id"], img["thumb_key"]) for img in images],
+                 width=THUMB_PX)
 
 
 def _batch_card(eng: Engine, user: str, group: JobGroup, images: dict[str, list[dict[str, Any]]]

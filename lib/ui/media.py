@@ -1,13 +1,30 @@
 """Images on screen: the image dialog's picture and download buttons (logic in
-``lib/gallery/media.py``), and the small thumbnails grids and job cards show."""
+``lib/gallery/media.py``), and the small thumbnails grids and job cards show.
+
+A gallery image's thumbnail is a URL, not its bytes: :func:`image_src` gives the API's
+thumbnail route with a link signed for this session (``lib.auth.links``), or S3's presigned
+URL. The browser fetches it once and keeps it (``Cache-Control: private``, the URL is the same
+for an hour), so flipping back to a gallery page sends a few hundred bytes of URLs instead of
+every thumbnail again. A style's preview, which is no gallery image, stays a data URL.
+"""
 
 from __future__ import annotations
 
 import base64
+import functools
 import logging
+import os
+import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
+import streamlit as st
+
+from lib.auth import links
+from lib.auth.cookies import cookie_key
+from lib.core.config import Settings
 from lib.core.lru import LRU
 from lib.engine import Engine
 from lib.gallery import media
@@ -32,6 +49,35 @@ def download(eng: Engine, username: str, image_id: str,
     """A download button's ``data``: the file, read only when clicked and checked again then."""
     issued = signin.session_issued_at()
     return lambda: media.download_bytes(eng, username, issued, image_id, which)
+
+
+@functools.lru_cache(maxsize=8)
+def _link_key(settings: Settings, _env_key: str) -> str:
+    """The cookie key, read once per settings and PROMPTBOARD_COOKIE_KEY (it may be a file)."""
+    return cookie_key(settings)
+
+
+def _origin() -> str:
+    """scheme://host:port of the page (st.image wants an absolute URL)."""
+    parts = urlsplit(st.context.url or "")
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+
+
+def image_src(eng: Engine, image_id: str, thumb_key: str) -> str:
+    """The thumbnail's URL for this session: S3's presigned URL, else the API's route with a
+    signed link (see the module's note). Where there is no browser (AppTest: no page URL) or
+    no sign-in record, the same bytes as a data URL: ``st.image`` takes only absolute URLs."""
+    url = eng.storage.url(thumb_key, 3600)
+    if url:
+        return url
+    sess = st.session_state.get(signin.SESSION_KEY) or {}
+    origin = _origin()
+    if not origin or not sess.get("issued_at") or not sess.get("username"):
+        return _data_url(eng, thumb_key)
+    key = _link_key(eng.settings, os.environ.get("PROMPTBOARD_COOKIE_KEY", ""))
+    path = f"/api/v1/images/{image_id}/thumbnail"
+    return origin + links.sign(key, path, str(sess["username"]),
+                                  datetime.fromisoformat(sess["issued_at"]), time.time())
 
 
 def thumbnail(eng: Engine, key: str) -> str:

@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 import requests
+from requests.structures import CaseInsensitiveDict
 
-from lib.auth import accounts, tokens
+from lib.auth import accounts, cookies, tokens
 from lib.core import config
 from lib.core.clock import Clock
 from lib.engine import Engine
@@ -32,7 +33,7 @@ class Reply:
     """What the server answered."""
 
     status: int
-    headers: requests.structures.CaseInsensitiveDict[str]
+    headers: CaseInsensitiveDict[str]
     content: bytes
 
     @property
@@ -51,6 +52,7 @@ class ApiServer:
 
     server: h.AppServer
     tokens: dict[str, str] = field(default_factory=dict)
+    cookie_key: str = ""
 
     def call(self, method: str, path: str, who: str | None = None, *,
              token: str | None = None, **kwargs: Any) -> Reply:
@@ -63,17 +65,19 @@ class ApiServer:
         return Reply(resp.status_code, resp.headers, resp.content)
 
 
-def make_accounts(data_dir: Path) -> dict[str, str]:
-    """The users of USERS with one full token each, and a read-only one for mia."""
+def make_accounts(data_dir: Path) -> tuple[dict[str, str], str]:
+    """The users of USERS with one full token each, a read-only one for mia, and the cookie
+    key the server will read (made now, in the data dir)."""
     eng = Engine(replace(config.load(), data_dir=data_dir))
     try:
         now = Clock().now()
+        key = cookies.cookie_key(eng.settings)
         made: dict[str, str] = {}
         for name, role in USERS.items():
             accounts.create_user(eng.db, name, name.title(), None, role, PASSWORD, now=now)
             made[name] = tokens.create(eng.db, name, "tests", now=now)[1]
         made["mia-read"] = tokens.create(eng.db, "mia", "read", scope="read", now=now)[1]
-        return made
+        return made, key
     finally:
         eng.close()
 
@@ -81,11 +85,11 @@ def make_accounts(data_dir: Path) -> dict[str, str]:
 def start(tmp: Path, name: str, **env: str) -> ApiServer:
     data = tmp / name
     data.mkdir()
-    made = make_accounts(data)
+    made, key = make_accounts(data)
     env = {"PROMPTBOARD_SANDBOX_LATENCY": "0.2", "PROMPTBOARD_API_RATE": "100000",
            "PROMPTBOARD_ADMIN_TOKEN": ADMIN_TOKEN, **env}
     server = h.AppServer(name, data, tmp / f"{name}.log", env=h.clean_env(data, **env)).start()
-    return ApiServer(server, {**made, "automation": ADMIN_TOKEN})
+    return ApiServer(server, {**made, "automation": ADMIN_TOKEN}, key)
 
 
 @pytest.fixture(scope="session")

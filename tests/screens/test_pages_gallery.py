@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import time
+import urllib.parse
+
 import pytest
 
 from lib import jobs, ui
+from lib.auth import links
+from lib.auth.cookies import cookie_key
 from lib.gallery import queries as gallery
 from tests.helpers import app_as, click_tile, ensure_user, grid_tiles, run_next
 
@@ -112,7 +117,26 @@ def test_the_grid_is_one_element_and_a_click_on_a_tile_opens_its_image() -> None
     assert (tile["id"], tile["event"], tile["target"]) == (fox, "open", fox)
     assert tile["prompt"] == "ann private <b>fox</b>"  # as typed: the browser sets it as text
     assert tile["label"] == "Open image: ann private <b>fox</b>"
-    assert tile["src"].startswith("data:image/webp;base64,")
+    assert tile["src"].startswith("data:image/webp;base64,")  # AppTest has no page URL
+
+
+def test_in_a_browser_a_thumbnail_is_a_url_signed_for_this_session(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(ui.media, "_origin", lambda: "http://127.0.0.1:8501")
+    at = app_as("ann", "member")
+    fox = _image("ann", "ann private fox")
+    at.switch_page("screens/gallery.py").run()
+    [tile] = grid_tiles(at)
+    path, _, query = tile["src"].removeprefix("http://127.0.0.1:8501").partition("?")
+    assert path == f"/api/v1/images/{fox}/thumbnail"
+    eng = ui.engine()
+    params = dict(urllib.parse.parse_qsl(query))
+    user = links.verify(eng.db, cookie_key(eng.settings), path, params, time.time())
+    assert user is not None and user.username == "ann"
+    assert links.verify(eng.db, cookie_key(eng.settings), path.replace(fox, "other"), params,
+                        time.time()) is None  # never another image's
+    at.run()
+    assert grid_tiles(at)[0]["src"] == tile["src"]  # the same URL next run: the cache answers
     assert not at.get("image") and not [b for b in at.button if b.label == "Open"]
     click_tile(at, "open", fox)
     assert not at.exception
