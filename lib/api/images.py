@@ -116,21 +116,29 @@ def _serve(call: Call, key: str, *, download: str | None = None) -> Response:
                     "application/octet-stream"), headers=headers)
 
 
+def _keys(call: Call) -> tuple[str, str | None, str]:
+    found = gallery.file_keys(call.svc.db, call.who.viewer, call.path["image_id"])
+    if found is None:
+        raise not_found("No such image, or it is not visible to you.")
+    return found
+
+
 def file(call: Call) -> Response:
     """The image file (original or watermarked), cached privately, 304 on a revisit."""
     q: FileQuery = call.query
-    img = _detail(call)
-    key = img.original_key if q.variant == "original" else img.watermarked_key
+    original, watermarked, _ = _keys(call)
+    key = original if q.variant == "original" else watermarked
     if not key:
         raise not_found("This image has no watermarked copy.")
     if q.redirect and (url := call.svc.storage.url(key, PRESIGN_S)):
         return RedirectResponse(url, status_code=307, headers={"Cache-Control": "no-store"})
-    return _serve(call, key, download=f"promptboard-{img.id}" if q.download else None)
+    image_id = call.path["image_id"]
+    return _serve(call, key, download=f"promptboard-{image_id}" if q.download else None)
 
 
 def thumbnail(call: Call) -> Response:
     """The image's thumbnail (WebP), cached privately, 304 on a revisit."""
-    return _serve(call, _detail(call).thumb_key)
+    return _serve(call, _keys(call)[2])
 
 
 def favourite(call: Call) -> Done:

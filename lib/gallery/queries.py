@@ -271,6 +271,15 @@ def get_image(db: Database, viewer: Viewer, image_id: str) -> ImageDetail | None
     return ImageDetail(**{f.name: d[f.name] for f in fields(ImageDetail)})
 
 
+def file_keys(db: Database, viewer: Viewer, image_id: str) -> tuple[str, str | None, str] | None:
+    """(original, watermarked, thumbnail) keys of a visible image, or None: one indexed row,
+    for the file routes (``get_image`` reads ratings and the job too)."""
+    where, params = visible_where(viewer)
+    row = db.fetchone(f"SELECT original_key, watermarked_key, thumb_key FROM images i "
+                      f"WHERE i.id = ? AND {where}", [image_id, *params])
+    return None if row is None else (str(row[0]), row[1], str(row[2]))
+
+
 def reuse_settings(detail: ImageDetail) -> dict[str, Any]:
     """The Generate form's fields to make this image again (also valid ``JobSpec`` kwargs);
     the size is what the job asked for: pixels, a ratio, or neither (the default)."""

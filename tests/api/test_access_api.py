@@ -11,7 +11,7 @@ import jwt
 from lib.auth import links
 from lib.auth.cookies import COOKIE_EXPIRY_DAYS, COOKIE_NAME
 from lib.core.clock import utcnow
-from tests.api.conftest import ApiServer, start
+from tests.api.server import ApiServer, start
 
 
 def _image(api: ApiServer, who: str, prompt: str = "a cookie fox") -> str:

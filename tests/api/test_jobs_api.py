@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from PIL import Image
 
-from tests.api.conftest import ApiServer, Reply
+from tests.api.server import ApiServer, Reply
 from tests.helpers import wait_until
 
 
