@@ -9,6 +9,7 @@ import streamlit as st
 
 from lib import ui
 from lib.auth import accounts as auth
+from lib.ui import account as account_ui
 from lib.ui import signin as auth_ui
 
 st.set_page_config(page_title="Promptboard", page_icon=":material/palette:", layout="wide")
@@ -24,6 +25,7 @@ if auth_ui.needs_setup(eng):
 
 user = auth_ui.current_user(eng, frame=True)
 if user is None:
+    account_ui.forget_secret()  # a new token's secret is never shown to a later sign-in
     # Every page's URL shows the sign-in form too (a bookmark, a shared /gallery?image=… link,
     # an expired cookie): no "Page not found", and once signed in the visitor is on that page.
     def sign_in_page() -> None:  # a page function returns nothing; sign_in returns the user
@@ -47,6 +49,7 @@ PAGES = {
     "styles": st.Page("screens/styles.py", title="Styles", icon=":material/style:"),
     "analytics": st.Page("screens/analytics.py", title="Analytics", icon=":material/monitoring:"),
     "admin": st.Page("screens/admin.py", title="Admin", icon=":material/admin_panel_settings:"),
+    "account": st.Page("screens/account.py", title="Account", icon=":material/person:"),
 }
 allowed = [PAGES[p] for p in auth.allowed_pages(user.role) if p in PAGES]
 with st.sidebar:
@@ -54,4 +57,7 @@ with st.sidebar:
 if not allowed:
     st.info("Your role has no pages yet.")
     st.stop()
-st.navigation(allowed).run()
+page = st.navigation(allowed)
+if page.url_path != "account":
+    account_ui.forget_secret()  # shown once: leaving the Account page drops a new secret
+page.run()

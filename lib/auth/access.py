@@ -4,7 +4,7 @@
 
     role      may open (lib.auth.accounts.PAGES)        sees (Viewer.sees_all)
     admin     every page                                every image
-    analyst   home, queue, gallery, analytics           every image
+    analyst   home, queue, gallery, analytics, account  every image
     member    every page but admin                      their own images and shared ones
 
 No database and no Streamlit here: each query applies the rule with its own SQL

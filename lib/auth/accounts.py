@@ -67,6 +67,7 @@ PAGES: dict[str, frozenset[str]] = {
     "analytics": _ALL,  # members see only themselves there
     "compare": _MAKERS,
     "admin": frozenset({"admin"}),
+    "account": _ALL,  # who you are, your API tokens
 }
 
 

@@ -134,3 +134,36 @@ def test_last_use_is_recorded_at_most_once_a_minute(
     clock.advance(31)
     tokens.authenticate(db, secret, now=clock.now())
     assert tokens.list_for(db, "ann")[0].last_used_at == clock.now()
+
+
+def test_list_all_holds_every_users_tokens_newest_first(
+    db: Database, clock: FakeClock, ann: User
+) -> None:
+    auth.create_user(db, "bob", "Bob", None, "member", TEST_PASSWORD, now=clock.now())
+    first, _ = tokens.create(db, "ann", "laptop", now=clock.now())
+    clock.advance(5)
+    tokens.create(db, "bob", "cron", scope="read", now=clock.now())
+    tokens.revoke(db, ann, first.id, now=clock.now())
+    listed = tokens.list_all(db)
+    assert [(t.username, t.name, t.scope) for t in listed] == [
+        ("bob", "cron", "read"), ("ann", "laptop", "full")]
+    assert listed[1].revoked_at == clock.now()
+
+
+@pytest.mark.parametrize(("change", "expected"), [
+    (None, "active"), ("token", "revoked"), ("everywhere", "ended"), ("disable", "ended"),
+])
+def test_status_says_what_authenticate_would_make_of_the_token(
+    db: Database, clock: FakeClock, ann: User, change: str | None, expected: str
+) -> None:
+    token, secret = tokens.create(db, "ann", "laptop", now=clock.now())
+    clock.advance(5)
+    if change == "token":
+        tokens.revoke(db, ann, token.id, now=clock.now())
+    elif change == "everywhere":
+        auth.revoke_sessions(db, "ann", clock.now())
+    elif change == "disable":
+        auth.set_disabled(db, "ann", True, now=clock.now())
+    [listed] = tokens.list_for(db, "ann")
+    assert tokens.status(db, listed) == expected
+    assert (tokens.authenticate(db, secret, now=clock.now()) is not None) == (expected == "active")

@@ -228,6 +228,7 @@ SCREENS = [
     Screen("analytics", "analytics", "Analytics", "Analytics"),
     Screen("compare", "compare", "Compare", "Compare"),
     Screen("admin", "admin", "Admin", "Admin"),
+    Screen("account", "account", "Account", "Account"),
     Screen("signin", "", "Sign in", None, signed_in=False),
     Screen("setup", "", "Create the first admin account", None, server="blank_server",
            signed_in=False),

@@ -14,7 +14,8 @@ from lib.auth import accounts as auth
 from tests.helpers import ROOT, app_as, ensure_user, run_next, sign_in
 
 PAGE_FILES = {name: f"screens/{name}.py" for name in (
-    "home", "generate", "history", "queue", "gallery", "analytics", "admin", "compare")}
+    "home", "generate", "history", "queue", "gallery", "analytics", "admin", "compare",
+    "account")}
 ROLES = ("admin", "member", "analyst")
 CASES = [(role, page) for role in ROLES for page in PAGE_FILES]
 
