@@ -182,11 +182,13 @@ def _select(db: Database, where: str, params: list[Any]) -> list[User]:
     return [User(*r) for r in db.fetchall(f"SELECT {_COLUMNS} FROM users {where}", params)]
 
 
-def _accounts(db: Database) -> dict[str, tuple[User, datetime | None]]:
-    """Every account and its sessions_valid_after, re-read only after the users table changes."""
+def _accounts(db: Database) -> dict[str, tuple[User, datetime | None, datetime | None]]:
+    """Every account, its sessions_valid_after and credentials_changed_at, re-read only after
+    the users table changes."""
     return db.cached("auth.accounts", lambda: {
-        r[0]: (User(*r[:-1]), r[-1])
-        for r in db.fetchall(f"SELECT {_COLUMNS}, sessions_valid_after FROM users")
+        r[0]: (User(*r[:-2]), r[-2], r[-1])
+        for r in db.fetchall(f"SELECT {_COLUMNS}, sessions_valid_after, credentials_changed_at "
+                             "FROM users")
     }, ("users",))
 
 
@@ -292,8 +294,9 @@ def set_role(db: Database, username: str, role: str, *, now: datetime) -> None:
     username, role = normalize_username(username), validate_role(role)
     with db.write() as cur:
         _check_target(cur, username, keep_admin=role != "admin")
-        cur.execute("UPDATE users SET role = ?, sessions_valid_after = ? WHERE username = ? "
-                    "AND role <> ?", [role, now, username, role])
+        cur.execute("UPDATE users SET role = ?, sessions_valid_after = ?, "
+                    "credentials_changed_at = ? WHERE username = ? AND role <> ?",
+                    [role, now, now, username, role])
 
 
 def set_password(db: Database, username: str, password: str, *, now: datetime) -> None:
@@ -304,7 +307,8 @@ def set_password(db: Database, username: str, password: str, *, now: datetime) -
     with db.write() as cur:
         _check_target(cur, username, keep_admin=False)
         cur.execute("UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL, "
-                    "sessions_valid_after = ? WHERE username = ?", [hashed, now, username])
+                    "sessions_valid_after = ?, credentials_changed_at = ? WHERE username = ?",
+                    [hashed, now, now, username])
 
 
 def set_disabled(db: Database, username: str, disabled: bool, *, now: datetime) -> None:
@@ -313,8 +317,8 @@ def set_disabled(db: Database, username: str, disabled: bool, *, now: datetime) 
     with db.write() as cur:
         _check_target(cur, username, keep_admin=disabled)
         if disabled:
-            cur.execute("UPDATE users SET disabled = true, sessions_valid_after = ? "
-                        "WHERE username = ?", [now, username])
+            cur.execute("UPDATE users SET disabled = true, sessions_valid_after = ?, "
+                        "credentials_changed_at = ? WHERE username = ?", [now, now, username])
         else:
             cur.execute("UPDATE users SET disabled = false, failed_logins = 0, "
                         "locked_until = NULL WHERE username = ?", [username])
@@ -352,8 +356,19 @@ def session_valid(db: Database, username: str, issued_at: datetime) -> bool:
     found = _accounts(db).get(normalize_username(username))
     if found is None:
         return False
-    user, valid_after = found
+    user, valid_after, _ = found
     return not user.disabled and (valid_after is None or issued_at >= valid_after)
+
+
+def credentials_valid(db: Database, username: str, made_at: datetime) -> bool:
+    """Does an API token made at ``made_at`` still count? Its owner exists and is enabled, and
+    neither their password nor their role changed and they were not disabled since. A
+    sign-out does not end it (a token is not a session: a script keeps working)."""
+    found = _accounts(db).get(normalize_username(username))
+    if found is None:
+        return False
+    user, _, changed_at = found
+    return not user.disabled and (changed_at is None or made_at >= changed_at)
 
 
 def require_active(db: Database | Cursor, username: str, role: str | None = None, *,

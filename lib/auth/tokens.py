@@ -6,9 +6,11 @@ A token acts as its owner, with the owner's role *now* (a role change applies at
 optionally narrowed to ``read`` (no queueing, no edits). It stops working when:
 
 - its owner revokes it (or an admin does);
-- the owner is disabled or deleted;
-- the owner's sessions end: a new password, a role change, "sign out everywhere" (the same
-  ``sessions_valid_after`` stamp that ends browser sessions, so one revoke stops every door).
+- the owner is disabled or deleted, or their password or role changes
+  (``users.credentials_changed_at``; ``accounts.credentials_valid``).
+
+Signing out does not stop it: a sign-out ends every browser session of the user (the cookie
+cannot be revoked alone), and a token is a script's credential, not a session.
 
 :func:`authenticate` answers only "this user, this scope" or None, never why: a caller
 refuses every None alike (401), so a probe learns nothing about which tokens exist.
@@ -109,12 +111,13 @@ def list_all(db: Database) -> list[Token]:
 
 def status(db: Database, token: Token) -> str:
     """What :func:`authenticate` would make of this token now: ``"revoked"``; ``"ended"``
-    when its owner is disabled or gone, or their sessions ended after it was made (a sign-out,
-    a new password, a role change); else ``"active"``. An ended token still counts towards
-    MAX_TOKENS_PER_USER until it is revoked."""
+    when its owner is disabled or gone, or their password or role changed after it was made;
+    else ``"active"``. An ended token still counts towards MAX_TOKENS_PER_USER until it is
+    revoked."""
     if token.revoked_at is not None:
         return "revoked"
-    return "active" if accounts.session_valid(db, token.username, token.created_at) else "ended"
+    return ("active" if accounts.credentials_valid(db, token.username, token.created_at)
+            else "ended")
 
 
 def revoke(db: Database, actor: User, token_id: str, *, now: datetime) -> None:
@@ -140,7 +143,7 @@ def authenticate(db: Database, secret: str, *, now: datetime) -> tuple[User, str
     if not hmac.compare_digest(stored, digest) or revoked_at is not None:
         return None
     user = accounts.get_user(db, username)
-    if user is None or not accounts.session_valid(db, username, created_at):
+    if user is None or not accounts.credentials_valid(db, username, created_at):
         return None
     if last_used is None or now - last_used >= LAST_USED_EVERY:
         with db.write() as cur:

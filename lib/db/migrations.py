@@ -284,6 +284,13 @@ def _m012_api_idempotency(cur: Cursor) -> None:
     )
 
 
+def _m013_credentials_changed(cur: Cursor) -> None:
+    """When a user's password or role last changed or they were disabled: API tokens made
+    before it stop (a sign-out, which stamps sessions_valid_after, does not stop them)."""
+    cur.execute("ALTER TABLE users ADD COLUMN credentials_changed_at TIMESTAMP")
+    cur.execute("UPDATE users SET credentials_changed_at = sessions_valid_after")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("001_core", _m001_core),
     ("002_auth_sessions", _m002_auth_sessions),
@@ -296,4 +303,5 @@ MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("009_deleted_images", _m009_deleted_images),
     ("010_api_tokens", _m010_api_tokens),
     ("012_api_idempotency", _m012_api_idempotency),
+    ("013_credentials_changed", _m013_credentials_changed),
 ]

@@ -70,8 +70,8 @@ def tokens_section(eng: Engine, me: User) -> None:
         "*Read-only* one may only read.")
     st.caption(
         "A token stops working when you revoke it, when your password or your role changes, "
-        "when your account is disabled, or when you sign out: signing out ends all your "
-        "sessions everywhere, tokens included. Then make a new one. "
+        "or when your account is disabled; then make a new one. Signing out does not stop "
+        "it: a script keeps working. "
         f"You may keep up to {tokens.MAX_TOKENS_PER_USER} tokens that are not revoked.")
     _create_form(eng, me)
     _secret_box(me)
@@ -158,9 +158,9 @@ def _token_table(eng: Engine, listed: list[tokens.Token], *, with_user: bool) ->
             "Created (UTC)": _when(t.created_at), "Last used (UTC)": _when(t.last_used_at)})
     st.dataframe(csvsafe.rows(rows), hide_index=True, width="stretch")
     if any(r["Status"] == "ended" for r in rows):
-        st.caption("*Ended*: it stopped working when its owner's sessions ended after it was "
-                   "made (a sign-out, a new password, a role change) or the account was "
-                   "disabled. Revoke it to free its place.")
+        st.caption("*Ended*: it stopped working because its owner's password or role changed "
+                   "after it was made, or the account was disabled. Revoke it to free its "
+                   "place.")
 
 
 def _label(t: tokens.Token, *, with_user: bool) -> str:

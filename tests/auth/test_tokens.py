@@ -59,7 +59,7 @@ def test_the_owner_role_is_read_at_use_not_when_the_token_was_made(
     assert found is not None and found[0].role == "analyst"
 
 
-@pytest.mark.parametrize("revoke", ["token", "disable", "password", "role", "everywhere"])
+@pytest.mark.parametrize("revoke", ["token", "disable", "password", "role"])
 def test_every_revoke_stops_the_token_at_once(
     db: Database, clock: FakeClock, ann: User, revoke: str
 ) -> None:
@@ -71,11 +71,19 @@ def test_every_revoke_stops_the_token_at_once(
         auth.set_disabled(db, "ann", True, now=clock.now())
     elif revoke == "password":
         auth.set_password(db, "ann", "a brand new passphrase", now=clock.now())
-    elif revoke == "role":
-        auth.set_role(db, "ann", "analyst", now=clock.now())
     else:
-        auth.revoke_sessions(db, "ann", clock.now())
+        auth.set_role(db, "ann", "analyst", now=clock.now())
     assert tokens.authenticate(db, secret, now=clock.now()) is None
+
+
+def test_signing_out_leaves_tokens_working(db: Database, clock: FakeClock, ann: User) -> None:
+    """A sign-out ends every browser session of the user; a script's token goes on."""
+    _, secret = tokens.create(db, "ann", "ci", now=clock.now())
+    clock.advance(5)
+    auth.revoke_sessions(db, "ann", clock.now())
+    assert not auth.session_valid(db, "ann", clock.now() - timedelta(seconds=1))
+    found = tokens.authenticate(db, secret, now=clock.now())
+    assert found is not None and found[0].username == "ann"
 
 
 def test_only_the_owner_or_an_admin_revokes_and_revoked_tokens_stay_listed(
@@ -151,7 +159,8 @@ def test_list_all_holds_every_users_tokens_newest_first(
 
 
 @pytest.mark.parametrize(("change", "expected"), [
-    (None, "active"), ("token", "revoked"), ("everywhere", "ended"), ("disable", "ended"),
+    (None, "active"), ("token", "revoked"), ("everywhere", "active"), ("disable", "ended"),
+    ("password", "ended"),
 ])
 def test_status_says_what_authenticate_would_make_of_the_token(
     db: Database, clock: FakeClock, ann: User, change: str | None, expected: str
@@ -164,6 +173,8 @@ def test_status_says_what_authenticate_would_make_of_the_token(
         auth.revoke_sessions(db, "ann", clock.now())
     elif change == "disable":
         auth.set_disabled(db, "ann", True, now=clock.now())
+    elif change == "password":
+        auth.set_password(db, "ann", "a brand new passphrase", now=clock.now())
     [listed] = tokens.list_for(db, "ann")
     assert tokens.status(db, listed) == expected
     assert (tokens.authenticate(db, secret, now=clock.now()) is not None) == (expected == "active")

@@ -114,16 +114,26 @@ def test_the_list_shows_each_token_newest_first_with_its_hint_use_and_status() -
     assert _revoke_keys(at) == [f"acct_revoke_{new.id}", f"acct_revoke_{old.id}"]
 
 
-def test_a_token_made_before_a_sign_out_everywhere_is_listed_as_ended_and_can_be_revoked() -> None:
+def test_a_token_made_before_a_password_change_is_listed_as_ended_and_can_be_revoked() -> None:
     ensure_user("ann", "member")
     eng = ui.engine()
     token, secret = tokens.create(eng.db, "ann", "laptop", now=eng.clock.now() - timedelta(hours=1))
-    auth.revoke_sessions(eng.db, "ann", eng.clock.now() - timedelta(minutes=1))
+    auth.set_password(eng.db, "ann", "a brand new passphrase",
+                      now=eng.clock.now() - timedelta(minutes=1))
     at = _account("ann")  # signed in again since
     assert [r["Status"] for r in _table(at)] == ["ended"]
     assert any("*Ended*" in c.value for c in at.caption)
     assert tokens.authenticate(eng.db, secret, now=eng.clock.now()) is None
     assert _revoke_keys(at) == [f"acct_revoke_{token.id}"]  # to free its place
+
+
+def test_a_sign_out_leaves_a_token_active() -> None:
+    ensure_user("ann", "member")
+    eng = ui.engine()
+    tokens.create(eng.db, "ann", "ci", now=eng.clock.now() - timedelta(hours=1))
+    auth.revoke_sessions(eng.db, "ann", eng.clock.now() - timedelta(minutes=1))
+    at = _account("ann")  # signed in again since
+    assert [r["Status"] for r in _table(at)] == ["active"]
 
 
 def test_revoking_asks_first_then_stops_the_token() -> None:
