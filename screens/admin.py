@@ -1,4 +1,5 @@
-"""Admin: accounts and roles, providers, where images are stored, and the styles library."""
+"""Admin: accounts and roles, budgets, prices, providers, where images are stored, the styles
+library, and integrations (outgoing webhooks)."""
 
 from collections.abc import Callable
 
@@ -6,7 +7,7 @@ import streamlit as st
 
 from lib import ui
 from lib.core.text import plain
-from lib.ui import admin
+from lib.ui import admin, integrations
 
 eng = ui.engine()
 me = ui.require_page("admin")  # the menu leaves it out for other roles; checked again here
@@ -15,7 +16,8 @@ SECTIONS: dict[str, Callable[[], None]] = {"Users": lambda: admin.users_section(
             "Prices": lambda: admin.prices_section(eng, me),
             "Providers": lambda: admin.providers_section(eng),
             "Storage": lambda: admin.storage_section(eng),
-            "Styles": lambda: admin.styles_section(eng, me)}
+            "Styles": lambda: admin.styles_section(eng, me),
+            "Integrations": lambda: integrations.integrations_section(eng, me)}
 
 st.title("Admin")
 if flash := st.session_state.pop("admin_flash", None):

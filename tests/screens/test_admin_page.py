@@ -31,7 +31,7 @@ def _fresh_engine(fast_bcrypt: None) -> Iterator[None]:
     st.cache_resource.clear()
 
 
-TABS = ["Users", "Budgets", "Prices", "Providers", "Storage", "Styles"]
+TABS = ["Users", "Budgets", "Prices", "Providers", "Storage", "Styles", "Integrations"]
 
 
 def _page(username: str | None = "root", role: str = "admin", tab: str | None = None) -> AppTest:
@@ -88,6 +88,7 @@ def _markers(at: AppTest) -> dict[str, bool]:
         "Providers": "admin_test_sandbox" in {b.key for b in at.button},
         "Storage": any(m.label == "Objects stored" for m in at.metric),
         "Styles": "admin_previews" in {b.key for b in at.button},
+        "Integrations": "Add endpoint" in labels,
     }
 
 
