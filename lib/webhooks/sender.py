@@ -150,9 +150,10 @@ def record(db: Database, policy: Policy, rng: random.Random, item: _Due,
     with db.write() as cur:
         cur.execute(
             "UPDATE webhook_deliveries SET attempts = ?, status = ?, next_attempt_at = ?, "
-            "last_status_code = ?, last_error = ?, delivered_at = ? WHERE id = ?",
+            "last_status_code = ?, last_error = ?, delivered_at = ? WHERE id = ? "
+            "AND status = ?",  # not if its endpoint was disabled or deleted meanwhile
             [tries, status, next_at, answer.status, error, now if answer.ok else None,
-             item.id])
+             item.id, PENDING])
         cur.execute(
             "UPDATE webhook_endpoints SET last_status = ?, last_error = ?, "
             "last_delivery_at = ? WHERE id = ?",
