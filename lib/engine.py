@@ -1,4 +1,5 @@
-"""The engine: settings, database, storage, providers and workers, wired once per process.
+"""The engine: settings, database, storage, providers, workers and the webhook dispatcher,
+wired once per process.
 
 The dashboard builds one in ``st.cache_resource``; the CLI and the tests build
 their own. Everything is injectable (storage, clock, provider factory) so
@@ -22,6 +23,8 @@ from lib.money import costs
 from lib.providers import registry
 from lib.providers.base import Provider
 from lib.styles import library as styles
+from lib.webhooks import Dispatcher
+from lib.webhooks import Policy as WebhookPolicy
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +40,7 @@ class Engine:
         clock: Clock | None = None,
         provider_factory: Callable[[str], Provider] | None = None,
         retry_policy: RetryPolicy | None = None,
+        webhook_policy: WebhookPolicy | None = None,
     ) -> None:
         self.settings = settings or config.load()
         private_dir(self.settings.data_dir)  # hashes, prompts, keys: 0700 (finding 14)
@@ -47,6 +51,8 @@ class Engine:
         self.retry_policy = retry_policy or RetryPolicy()
         self.internal_errors: list[BaseException] = []
         self.pool: WorkerPool | None = None
+        self.webhook_policy = webhook_policy or WebhookPolicy()
+        self.webhooks: Dispatcher | None = None  # started with the workers
         costs.seed_prices(self.db)
         styles.seed(self.db, self.clock.now())
 
@@ -61,11 +67,15 @@ class Engine:
     def start_workers(
         self, threads: int | None = None, only: frozenset[str] | None = None
     ) -> WorkerPool:
-        """Recover jobs a dead process left running, then start the worker threads."""
+        """Recover jobs a dead process left running, then start the worker threads and the
+        webhook dispatcher (it sends what a previous process left pending, too)."""
         if self.pool is None:
             recover(self)
             self.pool = WorkerPool(self, threads or self.settings.workers, only,
                                    errors=self.internal_errors).start()
+        if self.webhooks is None:
+            self.webhooks = Dispatcher(self, self.webhook_policy,
+                                       errors=self.internal_errors).start()
         return self.pool
 
     def wake_workers(self) -> None:
@@ -74,7 +84,11 @@ class Engine:
             self.pool.wake()
 
     def close(self, wait_s: float = 5.0) -> None:
-        """Stop workers and release the database file; running jobs resume at the next start."""
+        """Stop workers and the dispatcher and release the database file; running jobs resume
+        and pending webhooks are sent at the next start."""
+        if self.webhooks is not None:
+            self.webhooks.stop(wait_s)
+            self.webhooks = None
         if self.pool is not None:
             self.pool.stop(wait_s)
             self.pool = None

@@ -1,5 +1,5 @@
-"""Admin: accounts and roles, providers, where images are stored, the styles library and
-every user's API tokens."""
+"""Admin: accounts and roles, budgets, prices, providers, where images are stored, the styles
+library, every user's API tokens, and integrations (outgoing webhooks)."""
 
 from collections.abc import Callable
 
@@ -7,7 +7,7 @@ import streamlit as st
 
 from lib import ui
 from lib.core.text import plain
-from lib.ui import account, admin
+from lib.ui import account, admin, integrations
 
 eng = ui.engine()
 me = ui.require_page("admin")  # the menu leaves it out for other roles; checked again here
@@ -17,7 +17,8 @@ SECTIONS: dict[str, Callable[[], None]] = {"Users": lambda: admin.users_section(
             "Providers": lambda: admin.providers_section(eng),
             "Storage": lambda: admin.storage_section(eng),
             "Styles": lambda: admin.styles_section(eng, me),
-            "Tokens": lambda: account.admin_tokens_section(eng, me)}
+            "Tokens": lambda: account.admin_tokens_section(eng, me),
+            "Integrations": lambda: integrations.integrations_section(eng, me)}
 
 st.title("Admin")
 if flash := st.session_state.pop("admin_flash", None):

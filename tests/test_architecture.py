@@ -1,5 +1,5 @@
-"""The shape of lib/: what may import Streamlit, who writes the job tables, no import cycles,
-and files a person can read (the house issue, #13).
+"""The shape of lib/: what may import Streamlit, who writes the job and webhook tables, no import
+cycles, and files a person can read (the house issue, #13).
 
 Read from the source with ``ast`` (nothing is imported), through the same graph that
 ``scripts/import_graph.py`` prints.
@@ -20,6 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 JOB_TABLE_WRITERS = {"lib.jobs.store", "lib.db.migrations"}
 _WRITE = re.compile(
     r"\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+(jobs|job_events)\b", re.I)
+# The webhook tables (endpoints, deliveries, the outbox's cursors, what was announced) are
+# written by lib/webhooks only (and created, with the cursors' first positions, by migration).
+_WEBHOOK_WRITE = re.compile(
+    r"\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+(webhook_\w+)\b", re.I)
 
 
 def test_nothing_under_lib_but_lib_ui_imports_streamlit() -> None:
@@ -43,6 +47,14 @@ def test_nothing_under_lib_but_the_engine_and_lib_ui_imports_the_engine() -> Non
 def test_only_the_job_store_writes_the_job_tables() -> None:
     writers = {name for name, path in modules(ROOT) if _WRITE.search(path.read_text("utf-8"))}
     assert writers == JOB_TABLE_WRITERS
+
+
+def test_only_the_webhooks_package_writes_the_webhook_tables() -> None:
+    writers = {name for name, path in modules(ROOT)
+               if _WEBHOOK_WRITE.search(path.read_text("utf-8"))}
+    assert "lib.webhooks.deliveries" in writers  # the rule sees the writes
+    assert {w for w in writers
+            if not w.startswith("lib.webhooks.") and w != "lib.db.migrations"} == set()
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:

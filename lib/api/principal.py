@@ -67,9 +67,8 @@ def _automation(svc: Services) -> User | None:
     user = accounts.get_user(svc.db, AUTOMATION)
     if user is None:
         try:
-            user = accounts.create_user_without_password(
-                svc.db, AUTOMATION, "Automation (API admin token)", "admin",
-                now=svc.clock.now())
+            user = accounts.create_user(svc.db, AUTOMATION, "Automation (API admin token)",
+                                        None, "admin", None, now=svc.clock.now())
         except AuthError:  # made by a concurrent first call
             user = accounts.get_user(svc.db, AUTOMATION)
     if user is None or user.disabled or user.role != "admin":

@@ -245,13 +245,16 @@ def _insert(db: Database, username: str, name: str, email: str | None, role: str
 
 
 def create_user(db: Database, username: str, name: str, email: str | None, role: str,
-                password: str, *, now: datetime, only_if_empty: bool = False) -> User:
-    """Validate and add a password account; AuthError says what to fix."""
+                password: str | None, *, now: datetime, only_if_empty: bool = False) -> User:
+    """Validate and add an account; AuthError says what to fix. ``password=None``: an account
+    nobody signs in to with a password (the API's ``automation`` admin)."""
     username = validate_username(username)
     validate_role(role)
-    validate_password(password, username)
+    if password is not None:
+        validate_password(password, username)
     return _insert(db, username, name, _clean_email(email), role,
-                   hash_password(password), now, only_if_empty=only_if_empty)
+                   None if password is None else hash_password(password), now,
+                   only_if_empty=only_if_empty)
 
 
 def create_external_user(db: Database, email: str, name: str, role: str, *,
@@ -267,14 +270,6 @@ def create_external_user(db: Database, email: str, name: str, role: str, *,
         username, i = f"{base}-{i + 1}", i + 1
     return _insert(db, username, name, clean, role, None, now,
                    only_if_empty=False)
-
-
-def create_user_without_password(db: Database, username: str, name: str, role: str, *,
-                                 now: datetime) -> User:
-    """An account nobody signs in to with a password (the API's ``automation`` admin)."""
-    username = validate_username(username)
-    validate_role(role)
-    return _insert(db, username, name, None, role, None, now, only_if_empty=False)
 
 
 def _check_target(cur: Cursor, username: str, *, keep_admin: bool) -> None:

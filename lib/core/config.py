@@ -38,6 +38,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "", "tests only: loopback `ip:port` pairs a fake delivery server may be fetched from "
         "over http"
     ),
+    "PROMPTBOARD_WEBHOOK_ALLOW_PRIVATE": (
+        "", "`1`: webhooks may go to private, loopback and link-local addresses, and over plain "
+        "http (a receiver on this machine or network; the tests)"
+    ),
     "PROMPTBOARD_PNG_COMPRESS_LEVEL": ("3", "zlib level (0-9) for PNGs we write"),
     "PROMPTBOARD_LOG_LEVEL": ("INFO", "Python logging level"),
     "PROMPTBOARD_ADMIN_USER": ("", "with the password below: create the first admin headlessly"),

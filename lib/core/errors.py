@@ -17,6 +17,7 @@ no SQL and no response body. Each keeps the built-in base it had (``ValueError``
     │   └── NeedsConfirmation                ... until its cost is confirmed
     ├── StyleError (ValueError)              lib.styles.library: a style that cannot be saved
     ├── ReportError (ValueError)             lib.reporting.report: a report that cannot be written
+    ├── WebhookError (ValueError)            lib.webhooks.targets: an endpoint that cannot be kept
     ├── ImageError (ValueError)              lib.imaging.pngmeta: not an image we can read
     ├── StreamError (ValueError)             lib.imaging.stream: an upload over its caps
     ├── StorageError                         lib.storage.base: the image store failed

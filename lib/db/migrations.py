@@ -274,6 +274,53 @@ def _m010_api_tokens(cur: Cursor) -> None:
     )
 
 
+def _m011_webhooks(cur: Cursor) -> None:
+    """Outgoing webhooks (lib.webhooks): the endpoints admins register, one delivery row per
+    event and endpoint (the body exactly as sent, kept until delivered or given up, so it
+    survives a restart), the outbox's read positions in ``job_events`` and ``price_audit``
+    (set to their ends now: history is not announced), and what was announced once only
+    (a finished batch, a budget's threshold in a month)."""
+    cur.execute(
+        """
+        CREATE TABLE webhook_endpoints (
+            id TEXT PRIMARY KEY,
+            url TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('standard', 'slack')),
+            events TEXT NOT NULL,
+            secret TEXT,
+            threshold DOUBLE,
+            created_by TEXT NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            disabled BOOLEAN NOT NULL DEFAULT false,
+            last_status TEXT,
+            last_error TEXT,
+            last_delivery_at TIMESTAMP
+        );
+        CREATE SEQUENCE webhook_deliveries_seq;
+        CREATE TABLE webhook_deliveries (
+            id BIGINT PRIMARY KEY DEFAULT nextval('webhook_deliveries_seq'),
+            endpoint_id TEXT NOT NULL,
+            webhook_id TEXT NOT NULL,
+            event_type TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TIMESTAMP NOT NULL,
+            status TEXT NOT NULL
+                CHECK (status IN ('pending', 'delivered', 'failed', 'gave_up')),
+            last_status_code INTEGER,
+            last_error TEXT,
+            created_at TIMESTAMP NOT NULL,
+            delivered_at TIMESTAMP
+        );
+        CREATE TABLE webhook_cursors (name TEXT PRIMARY KEY, position BIGINT NOT NULL);
+        INSERT INTO webhook_cursors
+            SELECT 'job_events', coalesce(max(id), 0) FROM job_events
+            UNION ALL SELECT 'price_audit', coalesce(max(id), 0) FROM price_audit;
+        CREATE TABLE webhook_announced (key TEXT PRIMARY KEY, "at" TIMESTAMP NOT NULL);
+        """
+    )
+
+
 def _m012_api_idempotency(cur: Cursor) -> None:
     """The answers to API writes sent with an Idempotency-Key, per user and key, for a day: a
     repeat gets the same answer instead of a second job."""
@@ -302,6 +349,7 @@ MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("008_job_image_counts", _m008_job_image_counts),
     ("009_deleted_images", _m009_deleted_images),
     ("010_api_tokens", _m010_api_tokens),
+    ("011_webhooks", _m011_webhooks),
     ("012_api_idempotency", _m012_api_idempotency),
     ("013_credentials_changed", _m013_credentials_changed),
 ]

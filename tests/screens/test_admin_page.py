@@ -31,7 +31,7 @@ def _fresh_engine(fast_bcrypt: None) -> Iterator[None]:
     st.cache_resource.clear()
 
 
-TABS = ["Users", "Budgets", "Prices", "Providers", "Storage", "Styles", "Tokens"]
+TABS = ["Users", "Budgets", "Prices", "Providers", "Storage", "Styles", "Tokens", "Integrations"]
 
 
 def _page(username: str | None = "root", role: str = "admin", tab: str | None = None) -> AppTest:
@@ -89,6 +89,7 @@ def _markers(at: AppTest) -> dict[str, bool]:
         "Storage": any(m.label == "Objects stored" for m in at.metric),
         "Styles": "admin_previews" in {b.key for b in at.button},
         "Tokens": any("Nobody has made an API token yet." in i.value for i in at.info),
+        "Integrations": "Add endpoint" in labels,
     }
 
 
