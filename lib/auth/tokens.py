@@ -101,6 +101,22 @@ def list_for(db: Database, username: str) -> list[Token]:
     return [Token(*r) for r in rows]
 
 
+def list_all(db: Database) -> list[Token]:
+    """Every user's tokens (for admins), newest first, revoked ones included."""
+    rows = db.fetchall(f"SELECT {_COLUMNS} FROM api_tokens ORDER BY created_at DESC, id")
+    return [Token(*r) for r in rows]
+
+
+def status(db: Database, token: Token) -> str:
+    """What :func:`authenticate` would make of this token now: ``"revoked"``; ``"ended"``
+    when its owner is disabled or gone, or their sessions ended after it was made (a sign-out,
+    a new password, a role change); else ``"active"``. An ended token still counts towards
+    MAX_TOKENS_PER_USER until it is revoked."""
+    if token.revoked_at is not None:
+        return "revoked"
+    return "active" if accounts.session_valid(db, token.username, token.created_at) else "ended"
+
+
 def revoke(db: Database, actor: User, token_id: str, *, now: datetime) -> None:
     """Revoke a token: its owner's own, or anyone's for an admin. Revoking twice is fine."""
     with db.write() as cur:
