@@ -8,8 +8,9 @@ server's API rate is high enough for the suite; the rate-limit test starts its o
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,11 @@ class ApiServer:
         return Reply(resp.status_code, resp.headers, resp.content)
 
 
-def make_accounts(data_dir: Path) -> dict[str, str]:
+# More setup before the server starts (budgets, spend, spare users): it may return more tokens.
+Prepare = Callable[[Engine, datetime], dict[str, str] | None]
+
+
+def make_accounts(data_dir: Path, prepare: Prepare | None = None) -> dict[str, str]:
     """The users of USERS with one full token each, and a read-only one for mia."""
     eng = Engine(replace(config.load(), data_dir=data_dir))
     try:
@@ -73,15 +78,17 @@ def make_accounts(data_dir: Path) -> dict[str, str]:
             accounts.create_user(eng.db, name, name.title(), None, role, PASSWORD, now=now)
             made[name] = tokens.create(eng.db, name, "tests", now=now)[1]
         made["mia-read"] = tokens.create(eng.db, "mia", "read", scope="read", now=now)[1]
+        if prepare is not None:
+            made.update(prepare(eng, now) or {})
         return made
     finally:
         eng.close()
 
 
-def start(tmp: Path, name: str, **env: str) -> ApiServer:
+def start(tmp: Path, name: str, prepare: Prepare | None = None, **env: str) -> ApiServer:
     data = tmp / name
     data.mkdir()
-    made = make_accounts(data)
+    made = make_accounts(data, prepare)
     env = {"PROMPTBOARD_SANDBOX_LATENCY": "0.2", "PROMPTBOARD_API_RATE": "100000",
            "PROMPTBOARD_ADMIN_TOKEN": ADMIN_TOKEN, **env}
     server = h.AppServer(name, data, tmp / f"{name}.log", env=h.clean_env(data, **env)).start()
