@@ -2,9 +2,9 @@
 
 ``serve.py`` adds :func:`routes` to its ``st.App``, so the API lives in the process that owns
 the database, started by the README's first command. Each package of routes (jobs, images,
-reports, admin) contributes its :class:`~lib.api.ops.Op` rows; ``/api/v1/openapi.json`` is
-written from the same rows. Unknown paths under ``/api/v1`` are a JSON 404 (or 405 with
-``Allow`` for a known path), never the dashboard's HTML.
+reports, catalog, account, admin) contributes its :class:`~lib.api.ops.Op` rows;
+``/api/v1/openapi.json`` is written from the same rows. Unknown paths under ``/api/v1`` are a
+JSON 404 (or 405 with ``Allow`` for a known path), never the dashboard's HTML.
 """
 
 from __future__ import annotations

@@ -218,5 +218,5 @@ def ops() -> list[Op]:
            revoke_any_token, out=TokenOut, roles=ADMINS, errors=(404,)),
         Op("POST", "/admin/prices", "adminAddPrice", "Add a dated price row", add_price,
            out=PriceOut, body=PriceIn, status=201, roles=ADMINS, idempotent=True,
-           errors=(422,)),
+           errors=(400, 409, 422)),
     ]
