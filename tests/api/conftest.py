@@ -85,7 +85,7 @@ def make_accounts(data_dir: Path, prepare: Prepare | None = None) -> dict[str, s
         eng.close()
 
 
-def start(tmp: Path, name: str, prepare: Prepare | None = None, **env: str) -> ApiServer:
+def start(tmp: Path, name: str, *, prepare: Prepare | None = None, **env: str) -> ApiServer:
     data = tmp / name
     data.mkdir()
     made = make_accounts(data, prepare)

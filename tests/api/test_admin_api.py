@@ -200,7 +200,7 @@ def _spare_users(eng: Engine, now: datetime) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def spare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    running = start(tmp_path_factory.mktemp("api-admin"), "admin", _spare_users)
+    running = start(tmp_path_factory.mktemp("api-admin"), "admin", prepare=_spare_users)
     yield running
     running.server.stop()
 

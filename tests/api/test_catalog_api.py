@@ -103,8 +103,7 @@ def _spend(eng: Engine, now: datetime) -> None:
 
 @pytest.fixture(scope="module")
 def spent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ApiServer]:
-    running = start(tmp_path_factory.mktemp("api-budgets"), "budgets",
-                    lambda eng, now: _spend(eng, now))
+    running = start(tmp_path_factory.mktemp("api-budgets"), "budgets", prepare=_spend)
     yield running
     running.server.stop()
 
