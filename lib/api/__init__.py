@@ -2,9 +2,9 @@
 
 ``serve.py`` adds :func:`routes` to its ``st.App``, so the API lives in the process that owns
 the database, started by the README's first command. Each package of routes (jobs, images,
-reports, admin) contributes its :class:`~lib.api.ops.Op` rows; ``/api/v1/openapi.json`` is
-written from the same rows. Unknown paths under ``/api/v1`` are a JSON 404 (or 405 with
-``Allow`` for a known path), never the dashboard's HTML.
+reports, catalog, account, admin) contributes its :class:`~lib.api.ops.Op` rows;
+``/api/v1/openapi.json`` is written from the same rows. Unknown paths under ``/api/v1`` are a
+JSON 404 (or 405 with ``Allow`` for a known path), never the dashboard's HTML.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from lib.api import images, jobs, openapi, reports
+from lib.api import account, admin, catalog, images, jobs, openapi, reports
 from lib.api.errors import ApiError
 from lib.api.ops import PREFIX, Api, Op, endpoint
 from lib.core.context import Services
@@ -26,7 +26,8 @@ VERSION = "1.0.0"
 
 def all_ops() -> list[Op]:
     """Every operation, in the document's order."""
-    return [*jobs.ops(), *images.ops(), *reports.ops()]
+    return [*jobs.ops(), *images.ops(), *reports.ops(), *catalog.ops(), *account.ops(),
+            *admin.ops()]
 
 
 def _pattern(path: str) -> re.Pattern[str]:

@@ -32,7 +32,7 @@ class ReportQuery(Strict):
     start: date = Field(alias="from", description="first UTC day, YYYY-MM-DD")
     end: date = Field(alias="to", description="last UTC day (included)")
     by: str | None = Field(None, description="one row per group", json_schema_extra={
-        "enum": list[JsonValue](sorted(analytics.GROUPS))})
+        "enum": [*sorted(analytics.GROUPS), None]})  # null: the default, the totals
     format: Literal["json", "csv", "parquet"] = "json"
     user: list[str] = Field(default_factory=list)
     provider: list[str] = Field(default_factory=list)

@@ -8,7 +8,9 @@ server's API rate is high enough for the suite; the rate-limit test starts its o
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +65,12 @@ class ApiServer:
         return Reply(resp.status_code, resp.headers, resp.content)
 
 
-def make_accounts(data_dir: Path) -> tuple[dict[str, str], str]:
+# More setup before the server starts (budgets, spend, spare users): it may return more tokens.
+Prepare = Callable[[Engine, datetime], dict[str, str] | None]
+
+
+def make_accounts(data_dir: Path, prepare: Prepare | None = None
+                  ) -> tuple[dict[str, str], str]:
     """The users of USERS with one full token each, a read-only one for mia, and the cookie
     key the server will read (made now, in the data dir)."""
     eng = Engine(replace(config.load(), data_dir=data_dir))
@@ -75,16 +82,19 @@ def make_accounts(data_dir: Path) -> tuple[dict[str, str], str]:
             accounts.create_user(eng.db, name, name.title(), None, role, PASSWORD, now=now)
             made[name] = tokens.create(eng.db, name, "tests", now=now)[1]
         made["mia-read"] = tokens.create(eng.db, "mia", "read", scope="read", now=now)[1]
+        if prepare is not None:
+            made.update(prepare(eng, now) or {})
         return made, key
     finally:
         eng.close()
 
 
-def start(tmp: Path, name: str, *, demo_images: int = 0, **env: str) -> ApiServer:
+def start(tmp: Path, name: str, *, demo_images: int = 0, prepare: Prepare | None = None,
+          **env: str) -> ApiServer:
     """A server on ``tmp/name`` with USERS, their tokens and ``demo_images`` of demo history."""
     data = tmp / name
     data.mkdir()
-    made, key = make_accounts(data)
+    made, key = make_accounts(data, prepare)
     if demo_images:
         h.run_cli(h.clean_env(data), "demo-data", "--images", str(demo_images), "--days", "14",
                   "--users", "4")
