@@ -8,7 +8,7 @@ server's API rate is high enough for the suite; the rate-limit test starts its o
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -64,7 +64,7 @@ class ApiServer:
 
 
 def make_accounts(data_dir: Path) -> dict[str, str]:
-    """The users of USERS with one full token each, and a read-only one for mia."""
+    """The users of USERS with one full token each, and a read-only one for mia and ann."""
     eng = Engine(replace(config.load(), data_dir=data_dir))
     try:
         now = Clock().now()
@@ -73,15 +73,21 @@ def make_accounts(data_dir: Path) -> dict[str, str]:
             accounts.create_user(eng.db, name, name.title(), None, role, PASSWORD, now=now)
             made[name] = tokens.create(eng.db, name, "tests", now=now)[1]
         made["mia-read"] = tokens.create(eng.db, "mia", "read", scope="read", now=now)[1]
+        made["ann-read"] = tokens.create(eng.db, "ann", "read", scope="read", now=now)[1]
         return made
     finally:
         eng.close()
 
 
-def start(tmp: Path, name: str, **env: str) -> ApiServer:
+def start(tmp: Path, name: str, prepare: Callable[[Path], None] | None = None,
+          **env: str) -> ApiServer:
+    """A server on a new data dir ``tmp/name`` with the accounts; ``prepare`` gets the data
+    dir before the server starts (after it, only the server may open the database)."""
     data = tmp / name
     data.mkdir()
     made = make_accounts(data)
+    if prepare is not None:
+        prepare(data)
     env = {"PROMPTBOARD_SANDBOX_LATENCY": "0.2", "PROMPTBOARD_API_RATE": "100000",
            "PROMPTBOARD_ADMIN_TOKEN": ADMIN_TOKEN, **env}
     server = h.AppServer(name, data, tmp / f"{name}.log", env=h.clean_env(data, **env)).start()
