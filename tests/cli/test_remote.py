@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from unittest import mock
 
@@ -132,6 +133,36 @@ def test_the_readmes_cron_line_writes_the_same_file(served: Served, tmp_path: Pa
     assert proc.returncode == 0 and json.loads(proc.stdout)["rows"] == 3
     pd.testing.assert_frame_equal(pd.read_parquet(parquet),
                                   pd.read_parquet(served.files / "by-user.parquet"))
+
+
+def test_the_readmes_cron_line_runs_in_sh_beside_the_server(served: Served,
+                                                             tmp_path: Path) -> None:
+    """The README's crontab line, as cron runs it (``\\%`` unescaped, ``sh -c``), with its
+    paths and address pointed here: last month's report by user, written while the server
+    holds the database."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    line = readme.split("```cron\n", 1)[1].split("```", 1)[0].strip()
+    *schedule, command = line.split(None, 5)
+    assert schedule == ["0", "6", "1", "*", "*"]
+    token = tmp_path / "report.token"
+    token.write_text(served.api.tokens["ann-read"] + "\n")
+    token.chmod(0o600)
+    command = command.replace("\\%", "%")  # what cron does with an escaped percent sign
+    for old, new in (("cd /srv/promptboard", f"cd {ROOT}"),
+                     ("http://localhost:8501", served.api.server.base_url),
+                     ("/etc/promptboard/report.token", str(token)),
+                     ("python3 -m", f"{sys.executable} -m"),
+                     ("/srv/reports/", f"{tmp_path}/")):
+        assert old in command
+        command = command.replace(old, new)
+    proc = subprocess.run(["sh", "-c", command], env=h.clean_env(served.data),
+                          capture_output=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr
+    last = date.today().replace(day=1) - timedelta(days=1)  # cron's day is the 1st
+    written = tmp_path / f"{last:%Y-%m}.csv"
+    assert json.loads(proc.stdout) == {"status": "ok", "out": str(written), "format": "csv",
+                                       "rows": len(written.read_text().splitlines()) - 1}
+    assert written.read_text().startswith("user,jobs,images,")
 
 
 def test_report_usage_errors_over_the_api_are_the_local_ones(served: Served) -> None:
