@@ -137,6 +137,7 @@ def flips(api: ApiServer) -> dict[str, Any]:
         h.wait_settled(page)
         h.navigate(page, "Gallery", "Gallery")
         page.wait_for_load_state("networkidle")
+        page.screenshot(path=str(h.SCREENSHOTS / "bench-api-gallery.png"))
         first = _flip(page, meter, "Next")
         back = _flip(page, meter, "Previous")
         again = _flip(page, meter, "Next")

@@ -7,7 +7,16 @@
 
 ``generate`` waits for its job and prints one JSON object per image (or one for
 the failed job) and exits non-zero on failure. DuckDB lets one process open the
-database at a time, so while the dashboard runs the CLI says so and exits 3.
+database at a time. While the dashboard holds it, ``generate``, ``report`` and
+``work --until-idle`` go through the dashboard's HTTP API instead (``lib.cli_remote``)
+when ``PROMPTBOARD_URL`` (and ``PROMPTBOARD_TOKEN``) are set; without them, and for
+``demo-data`` and a plain ``work``, the CLI says so and exits 3. ``--remote`` uses the API
+even when the database is free, and so does a machine without the database file but with
+``PROMPTBOARD_URL`` set (it would otherwise make an empty database of its own).
+
+Exit codes: 0 done; 1 the job failed or was refused; 2 a usage error; 3 the database is
+held by another process and this cannot go through the API; 4 the API could not be used
+(unreachable, ``PROMPTBOARD_TOKEN`` unset or refused, not allowed, rate-limited, failed).
 """
 
 from __future__ import annotations
@@ -18,17 +27,22 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-from lib import jobs
+from lib import apiclient, cli_remote, jobs
+from lib.apiclient import RemoteError
 from lib.core import config
 from lib.db.database import DatabaseLocked
 from lib.engine import Engine
 from lib.providers import registry
 from lib.reporting import report
 
-EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED = 1, 2, 3
+EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_REMOTE = 1, 2, 3, 4
+REMOTE_COMMANDS = frozenset({"generate", "report", "work"})  # the API can run these
+URL_HINT = ("Or run it through the dashboard's server: set PROMPTBOARD_URL (e.g. "
+            "http://localhost:8501) and PROMPTBOARD_TOKEN (a token from your Account page).")
 
 
 def _size(value: str) -> tuple[int, int]:
@@ -42,7 +56,12 @@ def _size(value: str) -> tuple[int, int]:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m lib.cli", description="Promptboard from a shell.")
     sub = p.add_subparsers(dest="command", required=True)
-    g = sub.add_parser("generate", help="generate images and print one JSON object per image")
+    remote = argparse.ArgumentParser(add_help=False)
+    remote.add_argument("--remote", action="store_true",
+                        help="go through the server at PROMPTBOARD_URL (with PROMPTBOARD_TOKEN) "
+                        "even if the database is free")
+    g = sub.add_parser("generate", parents=[remote],
+                       help="generate images and print one JSON object per image")
     g.add_argument("--provider", default="sandbox", choices=sorted(registry.PROVIDERS))
     g.add_argument("--prompt", required=True)
     g.add_argument("--model")
@@ -53,7 +72,9 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--negative")
     g.add_argument("--seed", type=int)
     g.add_argument("--n", type=int, default=1)
-    g.add_argument("--user", default="cli")
+    g.add_argument("--user", help="whose job (default: cli; over the API: the token's owner)")
+    g.add_argument("--out-dir", type=Path, help="also write each image file here (over the "
+                   f"API: default ./{cli_remote.DEFAULT_OUT_DIR})")
     g.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for the job")
     d = sub.add_parser("demo-data", help="fill (or --remove) synthetic demo history")
     d.add_argument("--images", type=int, default=100_000)
@@ -61,9 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--users", type=int, default=12)
     d.add_argument("--seed", type=int, default=7)
     d.add_argument("--remove", action="store_true", help="delete every demo row and object")
-    r = sub.add_parser("report", help="cost report for a period: the Analytics page's numbers")
+    r = sub.add_parser("report", parents=[remote],
+                       help="cost report for a period: the Analytics page's numbers")
     report.add_arguments(r)
-    w = sub.add_parser("work", help="run the job worker without the dashboard")
+    w = sub.add_parser("work", parents=[remote], help="run the job worker without the dashboard")
     w.add_argument("--until-idle", action="store_true", help="exit when no job is queued")
     w.add_argument("--threads", type=int)
     return p
@@ -73,86 +95,83 @@ def _open() -> Engine:
     return Engine(config.load())
 
 
-def _image_line(job: jobs.Job, img: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "job_id": job.id, "image_id": img["id"], "status": job.status,
-        "provider": job.provider, "model": job.model, "storage_key": img["original_key"],
-        "width": img["width"], "height": img["height"], "seed": img["seed"],
-        "cost_usd": None if img["cost_usd"] is None else float(img["cost_usd"]),
-        "duration_ms": img["duration_ms"], "error": None,
-    }
+def _image_line(engine: Engine, job: jobs.Job, img: dict[str, Any],
+                out_dir: Path | None) -> dict[str, Any]:
+    key = img["original_key"]
+    path: Path | None = None  # with S3 and no --out-dir, the line has no local file
+    if out_dir is not None:
+        path = out_dir / f"{img['id']}{Path(key).suffix}"
+        path.write_bytes(engine.storage.get(key))
+    elif engine.settings.storage == "local":
+        path = engine.settings.images_dir / key
+    return cli_remote.image_line(
+        job_id=job.id, image_id=img["id"], status=job.status, provider=job.provider,
+        model=job.model, storage_key=key, width=img["width"], height=img["height"],
+        seed=img["seed"], cost_usd=None if img["cost_usd"] is None else float(img["cost_usd"]),
+        duration_ms=img["duration_ms"], path=None if path is None else str(path))
 
 
-def cmd_generate(args: argparse.Namespace, out: Any) -> int:
+def cmd_generate(engine: Engine, args: argparse.Namespace, out: Any) -> int:
     """Submit one job, run it here, print the result."""
-    engine = _open()
+    user = args.user or "cli"
+    w, h = args.size if args.size else (None, None)
+    spec = jobs.JobSpec(
+        prompt=args.prompt, provider=args.provider, model=args.model, width=w, height=h,
+        aspect_ratio=args.aspect, quality=args.quality, style=args.style,
+        negative_prompt=args.negative, seed=args.seed, n=args.n,
+    )
     try:
-        w, h = args.size if args.size else (None, None)
-        spec = jobs.JobSpec(
-            prompt=args.prompt, provider=args.provider, model=args.model, width=w, height=h,
-            aspect_ratio=args.aspect, quality=args.quality, style=args.style,
-            negative_prompt=args.negative, seed=args.seed, n=args.n,
-        )
-        try:
-            job_id = jobs.submit(engine, args.user, spec)
-        except jobs.SubmitError as exc:
-            print(json.dumps({"status": "refused", "error": str(exc)}), file=out)
-            return EXIT_FAILED
-        engine.start_workers(threads=1, only=frozenset({job_id}))
-        deadline = time.monotonic() + args.timeout
-        try:
-            while True:
-                job = jobs.get(engine, job_id)
-                assert job is not None
-                if job.done or time.monotonic() > deadline:
-                    break
-                time.sleep(0.1)
-        except KeyboardInterrupt:
-            jobs.cancel(engine, job_id, args.user)
-            print(json.dumps({"job_id": job_id, "status": "cancelling"}), file=out)
-            return 130
-        if job.status != jobs.SUCCEEDED:
-            error = job.error_message or f"still {job.status} after {args.timeout:.0f} s"
-            print(json.dumps({"job_id": job.id, "status": job.status,
-                              "error_type": job.error_type, "error": error}), file=out)
-            return EXIT_FAILED
-        images = engine.db.dicts("SELECT * FROM images WHERE job_id = ? ORDER BY idx", [job_id])
-        for img in images:
-            print(json.dumps(_image_line(job, img)), file=out)
-        return 0
-    finally:
-        engine.close()
+        job_id = jobs.submit(engine, user, spec)
+    except jobs.SubmitError as exc:
+        print(json.dumps({"status": "refused", "error": str(exc)}), file=out)
+        return EXIT_FAILED
+    engine.start_workers(threads=1, only=frozenset({job_id}))
+    deadline = time.monotonic() + args.timeout
+    try:
+        while True:
+            job = jobs.get(engine, job_id)
+            assert job is not None
+            if job.done or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+    except KeyboardInterrupt:
+        jobs.cancel(engine, job_id, user)
+        print(json.dumps({"job_id": job_id, "status": "cancelling"}), file=out)
+        return 130
+    if job.status != jobs.SUCCEEDED:
+        error = job.error_message or f"still {job.status} after {args.timeout:.0f} s"
+        print(json.dumps(cli_remote.failure_line(job.id, job.status, job.error_type, error)),
+              file=out)
+        return EXIT_FAILED
+    if args.out_dir is not None:
+        args.out_dir = args.out_dir.resolve()
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+    images = engine.db.dicts("SELECT * FROM images WHERE job_id = ? ORDER BY idx", [job_id])
+    for img in images:
+        print(json.dumps(_image_line(engine, job, img, args.out_dir)), file=out)
+    return 0
 
 
-def cmd_demo(args: argparse.Namespace, out: Any) -> int:
+def cmd_demo(engine: Engine, args: argparse.Namespace, out: Any) -> int:
     """Fill or remove demo data (clearly marked, never mixed up with real rows)."""
     from lib import demo
 
-    engine = _open()
-    try:
-        if args.remove:
-            print(json.dumps({"removed_images": demo.remove(engine)}), file=out)
-        else:
-            summary = demo.generate(engine, images=args.images, days=args.days,
-                                    users=args.users, seed=args.seed)
-            print(json.dumps(dataclasses.asdict(summary), default=str), file=out)
-        return 0
-    finally:
-        engine.close()
+    if args.remove:
+        print(json.dumps({"removed_images": demo.remove(engine)}), file=out)
+    else:
+        summary = demo.generate(engine, images=args.images, days=args.days,
+                                users=args.users, seed=args.seed)
+        print(json.dumps(dataclasses.asdict(summary), default=str), file=out)
+    return 0
 
 
-def cmd_report(args: argparse.Namespace, out: Any) -> int:
+def cmd_report(engine: Engine, args: argparse.Namespace, out: Any) -> int:
     """Print (or write) a cost report: the Analytics page's numbers for a period."""
-    engine = _open()
-    try:
-        return report.run(engine, args, out)
-    finally:
-        engine.close()
+    return report.run(engine, args, out)
 
 
-def cmd_work(args: argparse.Namespace, out: Any) -> int:
+def cmd_work(engine: Engine, args: argparse.Namespace, out: Any) -> int:
     """Run the worker pool on the whole queue."""
-    engine = _open()
     try:
         engine.start_workers(threads=args.threads)
         while True:
@@ -165,10 +184,41 @@ def cmd_work(args: argparse.Namespace, out: Any) -> int:
                     break
     except KeyboardInterrupt:
         pass
-    finally:
-        engine.close()
     print(json.dumps({"status": "idle"}), file=out)
     return 0
+
+
+COMMANDS: dict[str, Callable[[Engine, argparse.Namespace, Any], int]] = {
+    "generate": cmd_generate, "demo-data": cmd_demo, "report": cmd_report, "work": cmd_work}
+
+
+def _error(out: Any, message: str, code: int) -> int:
+    print(json.dumps({"status": "error", "error": message}), file=out)
+    print(f"promptboard: {message}", file=sys.stderr)
+    return code
+
+
+def _remote(args: argparse.Namespace, out: Any) -> int:
+    """The command through the server's API (lib.cli_remote)."""
+    client = apiclient.from_env()
+    try:
+        if args.command == "generate":
+            return cli_remote.generate(client, args, out)
+        if args.command == "report":
+            return cli_remote.run_report(client, args, out)
+        if args.until_idle:
+            return cli_remote.wait_idle(client, out)
+        return _error(out, f"The server at {client.where} runs the queue with its own workers "
+                      "while it holds the database. `work --until-idle` waits over the API "
+                      "until its queue is empty.", EXIT_LOCKED)
+    finally:
+        client.close()
+
+
+def _no_database_here(command: str) -> bool:
+    """PROMPTBOARD_URL is set and this machine has no database: not the server's machine."""
+    return (command in REMOTE_COMMANDS and bool(config.env("PROMPTBOARD_URL"))
+            and not config.load().db_path.exists())
 
 
 def main(argv: Sequence[str] | None = None, out: Any = None) -> int:
@@ -178,17 +228,24 @@ def main(argv: Sequence[str] | None = None, out: Any = None) -> int:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
     try:
-        if args.command == "generate":
-            return cmd_generate(args, out)
-        if args.command == "demo-data":
-            return cmd_demo(args, out)
-        if args.command == "report":
-            return cmd_report(args, out)
-        return cmd_work(args, out)
-    except DatabaseLocked as exc:
-        print(json.dumps({"status": "error", "error": str(exc)}), file=out)
-        print(f"promptboard: {exc}", file=sys.stderr)
-        return EXIT_LOCKED
+        if getattr(args, "remote", False) or _no_database_here(args.command):
+            return _remote(args, out)
+        try:
+            engine = _open()
+        except DatabaseLocked as exc:
+            if args.command in REMOTE_COMMANDS and config.env("PROMPTBOARD_URL"):
+                print("promptboard: another process holds the database; going through the "
+                      f"server at {apiclient.shown(config.env('PROMPTBOARD_URL'))}.",
+                      file=sys.stderr)
+                return _remote(args, out)
+            hint = f" {URL_HINT}" if args.command in REMOTE_COMMANDS else ""
+            return _error(out, f"{exc}{hint}", EXIT_LOCKED)
+        try:
+            return COMMANDS[args.command](engine, args, out)
+        finally:
+            engine.close()
+    except RemoteError as exc:
+        return _error(out, str(exc), EXIT_REMOTE)
 
 
 if __name__ == "__main__":

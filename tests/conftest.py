@@ -51,12 +51,14 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 
 @pytest.fixture(autouse=True)
 def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Point PROMPTBOARD_DATA_DIR at tmp_path and strip real provider keys."""
+    """Point PROMPTBOARD_DATA_DIR at tmp_path; strip real provider keys and the CLI's server."""
     data = tmp_path / "data"
     data.mkdir()
     monkeypatch.setenv("PROMPTBOARD_DATA_DIR", str(data))
     monkeypatch.setenv("PROMPTBOARD_STORAGE", "local")
     monkeypatch.setenv("PROMPTBOARD_SANDBOX_LATENCY", "0")
+    for name in ("PROMPTBOARD_URL", "PROMPTBOARD_TOKEN"):  # the CLI would go to a server
+        monkeypatch.delenv(name, raising=False)
     for name in list(os.environ):
         if name.endswith(("_API_KEY", "_API_TOKEN", "_BASE_URL")) or name.startswith("A1111_"):
             monkeypatch.delenv(name, raising=False)

@@ -25,6 +25,7 @@ no SQL and no response body. Each keeps the built-in base it had (``ValueError``
     ├── DatabaseLocked (RuntimeError)        lib.db: another process holds the database file
     ├── UnknownProvider (KeyError)           lib.providers.registry: no provider has that id
     ├── ApiError                             lib.api.errors: an HTTP refusal with its status
+    ├── RemoteError                          lib.apiclient: the CLI's server refused or is away
     └── ProviderError                        lib.providers.base: a provider call failed; its
         ├── NeedsKey                         ``error_type`` is stored with the failed job
         ├── Rejected

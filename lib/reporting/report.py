@@ -83,6 +83,14 @@ def filters(args: argparse.Namespace) -> analytics.Filters:
         raise ReportError(str(exc)) from None
 
 
+def check(args: argparse.Namespace) -> analytics.Filters:
+    """The checks made before any work (here or over the API): Parquet needs ``--out``, and
+    the dates and filters must make sense; ReportError says what is wrong."""
+    if args.fmt == "parquet" and args.out is None:
+        raise ReportError("--format parquet writes a binary file: add --out FILE.")
+    return filters(args)
+
+
 def table(db: Database, args: argparse.Namespace, viewer: Viewer = CLI_VIEWER) -> pd.DataFrame:
     """The report's rows: the period's figures, or one row per ``--by`` group, as ``viewer``
     may see them (the CLI on the server's own disk sees everything; the API, its caller's)."""
@@ -157,8 +165,7 @@ def run(engine_or_db: Any, args: argparse.Namespace, out: IO[str] | None = None,
     out, err = out or sys.stdout, err or sys.stderr
     db: Database = getattr(engine_or_db, "db", engine_or_db)
     try:
-        if args.fmt == "parquet" and args.out is None:  # before any work
-            raise ReportError("--format parquet writes a binary file: add --out FILE.")
+        check(args)  # before any work
         df = table(db, args)
         write(df, args, out)
     except ReportError as exc:

@@ -82,6 +82,7 @@ def make_accounts(data_dir: Path, prepare: Prepare | None = None
             accounts.create_user(eng.db, name, name.title(), None, role, PASSWORD, now=now)
             made[name] = tokens.create(eng.db, name, "tests", now=now)[1]
         made["mia-read"] = tokens.create(eng.db, "mia", "read", scope="read", now=now)[1]
+        made["ann-read"] = tokens.create(eng.db, "ann", "read", scope="read", now=now)[1]
         if prepare is not None:
             made.update(prepare(eng, now) or {})
         return made, key
@@ -90,11 +91,15 @@ def make_accounts(data_dir: Path, prepare: Prepare | None = None
 
 
 def start(tmp: Path, name: str, *, demo_images: int = 0, prepare: Prepare | None = None,
-          **env: str) -> ApiServer:
-    """A server on ``tmp/name`` with USERS, their tokens and ``demo_images`` of demo history."""
+          prepare_dir: Callable[[Path], None] | None = None, **env: str) -> ApiServer:
+    """A server on ``tmp/name`` with USERS, their tokens and ``demo_images`` of demo history;
+    ``prepare`` gets an engine on the data dir, ``prepare_dir`` the data dir itself, before the
+    server starts (after it, only the server may open the database)."""
     data = tmp / name
     data.mkdir()
     made, key = make_accounts(data, prepare)
+    if prepare_dir is not None:
+        prepare_dir(data)
     if demo_images:
         h.run_cli(h.clean_env(data), "demo-data", "--images", str(demo_images), "--days", "14",
                   "--users", "4")
