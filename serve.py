@@ -8,7 +8,13 @@ on every response (``lib.web.headers``). Every ``streamlit run`` flag and
 an ``st.App`` defined in it would be rebuilt on every rerun.
 """
 
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
 import streamlit as st
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
 from lib import api
@@ -16,5 +22,18 @@ from lib.ui.shared import engine
 from lib.web import health
 from lib.web.headers import SecurityHeaders
 
+
+@contextlib.asynccontextmanager
+async def warm(_app: Any) -> AsyncIterator[None]:
+    """Open the database and start the workers as the server starts, not on the first request:
+    the queue runs from the start, and a CLI run meanwhile finds the database held (and goes
+    through the API) instead of taking it. A failure is logged; /readyz reports it."""
+    try:
+        await run_in_threadpool(engine)
+    except Exception:  # noqa: BLE001 - the server still serves /healthz and says why on /readyz
+        logging.getLogger("promptboard.serve").exception("the engine could not be built")
+    yield
+
+
 app = st.App("app.py", routes=[*health.routes(engine), *api.routes(engine)],
-             middleware=[Middleware(SecurityHeaders)])
+             middleware=[Middleware(SecurityHeaders)], lifespan=warm)
