@@ -16,12 +16,13 @@ and gets 404 for one as if it did not exist. The file routes also serve the dash
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from typing import Literal
 
 from starlette.responses import RedirectResponse, Response
 
 from lib.api import cursors
-from lib.api.errors import not_found
+from lib.api.errors import ApiError, not_found
 from lib.api.jobs import MAKERS
 from lib.api.ops import Call, Op
 from lib.api.schemas import (
@@ -35,8 +36,10 @@ from lib.api.schemas import (
     ShareIn,
     Strict,
 )
+from lib.gallery import media
 from lib.gallery import queries as gallery
 from lib.gallery.queries import GalleryFilter, ImageCard
+from lib.imaging import images as imaging
 
 MAX_AGE = 86_400  # a day: the key never changes, but a revoked viewer's cache should age out
 PRESIGN_S = 300
@@ -53,7 +56,7 @@ class FileQuery(Strict):
 
 
 class ThumbQuery(Strict):
-    """The thumbnail takes no options."""
+    """The thumbnail and the preview take no options."""
 
 
 def _fields(card: ImageCard) -> dict[str, object]:
@@ -102,18 +105,22 @@ def read(call: Call) -> ImageDetailOut:
         "job": img.job})
 
 
-def _serve(call: Call, key: str, *, download: str | None = None) -> Response:
-    etag = '"' + hashlib.sha256(key.encode()).hexdigest()[:32] + '"'
+def _serve(call: Call, key: str, *, download: str | None = None,
+           load: Callable[[str], bytes] | None = None, tag: str = "") -> Response:
+    """``key``'s bytes (or ``load(key)``'s, a WebP) with the caching headers, or 304."""
+    etag = '"' + hashlib.sha256((key + tag).encode()).hexdigest()[:32] + '"'
     headers = {"ETag": etag, "Cache-Control": f"private, max-age={MAX_AGE}",
                "Vary": "Cookie, Authorization"}
     sent = call.request.headers.get("if-none-match", "")
-    if etag in {tag.strip().removeprefix("W/") for tag in sent.split(",")} or sent == "*":
+    if etag in {t.strip().removeprefix("W/") for t in sent.split(",")} or sent == "*":
         return Response(status_code=304, headers=headers)
-    suffix = key[key.rfind("."):].lower() if "." in key else ""
+    suffix = ".webp" if load is not None else (key[key.rfind("."):].lower() if "." in key
+                                               else "")
     if download:
         headers["Content-Disposition"] = f'attachment; filename="{download}{suffix}"'
-    return Response(call.svc.storage.get(key), media_type=TYPES.get(suffix,
-                    "application/octet-stream"), headers=headers)
+    body = load(key) if load is not None else call.svc.storage.get(key)
+    return Response(body, media_type=TYPES.get(suffix, "application/octet-stream"),
+                    headers=headers)
 
 
 def _keys(call: Call) -> tuple[str, str | None, str]:
@@ -139,6 +146,17 @@ def file(call: Call) -> Response:
 def thumbnail(call: Call) -> Response:
     """The image's thumbnail (WebP), cached privately, 304 on a revisit."""
     return _serve(call, _keys(call)[2])
+
+
+def preview(call: Call) -> Response:
+    """A WebP of the image (its watermarked copy if any) at most 2048 px on its long side:
+    what the image dialog shows. Cached privately, 304 on a revisit."""
+    original, watermarked, _ = _keys(call)
+    try:
+        return _serve(call, watermarked or original, tag="#preview",
+                      load=lambda key: media.preview_bytes(call.svc, key))
+    except imaging.ImageError as exc:
+        raise ApiError(422, "unreadable", f"This image can't be previewed: {exc}") from None
 
 
 def favourite(call: Call) -> Done:
@@ -187,6 +205,8 @@ def ops() -> list[Op]:
            media=binary, errors=(304, 307, 404)),
         Op("GET", one + "/thumbnail", "getImageThumbnail", "The thumbnail", thumbnail,
            query=ThumbQuery, media=("image/webp",), errors=(304, 404)),
+        Op("GET", one + "/preview", "getImagePreview", "A preview at most 2048 px", preview,
+           query=ThumbQuery, media=("image/webp",), errors=(304, 404, 422)),
         Op("PUT", one + "/favourite", "setFavourite", "Mark or unmark a favourite", favourite,
            out=Done, body=FavouriteIn, errors=(404,)),
         Op("PUT", one + "/rating", "rateImage", "Rate 1-5 stars, or null to clear", rating,

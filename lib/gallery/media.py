@@ -30,11 +30,25 @@ PREVIEW_MAX_BYTES = 2 * 1024 * 1024
 PREVIEW_CACHE = 24  # entries of ~0.2-1.5 MB each
 STORED_MAX_PIXELS = 100_000_000  # the most the pipeline accepts from a provider
 
-_PREVIEWS: LRU[tuple[str, str], str] = LRU(PREVIEW_CACHE)
+_PREVIEWS: LRU[tuple[str, str], bytes] = LRU(PREVIEW_CACHE)
 
 
 class DownloadRefused(PromptboardError, PermissionError):
     """The account may not download this image (any more)."""
+
+
+def preview_bytes(eng: Services, key: str) -> bytes:
+    """A WebP of the image at most PREVIEW_SIDE on its long side, made once per key and kept
+    in a small LRU (keys are never reused). Raises ImageError."""
+    slot = (str(eng.settings.data_dir), key)
+    found, cached = _PREVIEWS.get(slot)
+    if found and cached is not None:
+        return cached
+    pixels = max(eng.settings.max_pixels, STORED_MAX_PIXELS)
+    webp = imaging.display_preview(eng.storage.get(key), max_pixels=pixels,
+                                   max_side=PREVIEW_SIDE, max_bytes=PREVIEW_MAX_BYTES)
+    _PREVIEWS.put(slot, webp)
+    return webp
 
 
 def preview_url(eng: Services, key: str) -> str:
@@ -42,16 +56,7 @@ def preview_url(eng: Services, key: str) -> str:
     url = eng.storage.url(key, 3600)
     if url:
         return url
-    slot = (str(eng.settings.data_dir), key)  # an image's keys are never reused
-    found, cached = _PREVIEWS.get(slot)
-    if found and cached is not None:
-        return cached
-    pixels = max(eng.settings.max_pixels, STORED_MAX_PIXELS)
-    webp = imaging.display_preview(eng.storage.get(key), max_pixels=pixels,
-                                   max_side=PREVIEW_SIDE, max_bytes=PREVIEW_MAX_BYTES)
-    made = "data:image/webp;base64," + base64.b64encode(webp).decode("ascii")
-    _PREVIEWS.put(slot, made)
-    return made
+    return "data:image/webp;base64," + base64.b64encode(preview_bytes(eng, key)).decode("ascii")
 
 
 def download_bytes(eng: Services, username: str, issued_at: datetime | None, image_id: str,

@@ -172,7 +172,8 @@ def _enlarge(eng: Engine, viewer: Viewer, image_id: str, prompt: str,
         st.error("No such image, or it is not yours to see.", icon=":material/block:")
         return
     st.caption(f"{plain(column)} · {plain(shorten(prompt, 300))}")
-    media_ui.picture(st.container(key=BIG), eng, img.watermarked_key or img.original_key)
+    media_ui.picture(st.container(key=BIG), eng, img.id,
+                     img.watermarked_key or img.original_key)
     st.page_link("screens/gallery.py", label="Open in the Gallery",
                  icon=":material/open_in_full:", query_params={"image": image_id})
 

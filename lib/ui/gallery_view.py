@@ -174,7 +174,7 @@ def detail(eng: Engine, viewer: Viewer, image_id: str) -> None:
         st.error("No such image, or it is not yours to see.", icon=":material/block:")
         return
     picture, info = st.columns([3, 2], gap="medium")
-    media.picture(picture, eng, img.watermarked_key or img.original_key)
+    media.picture(picture, eng, img.id, img.watermarked_key or img.original_key)
     with info:
         _facts_and_actions(eng, viewer, img)
         f, g = st.columns(2)

@@ -34,10 +34,13 @@ from lib.ui import signin
 log = logging.getLogger(__name__)
 
 
-def picture(container: Any, eng: Engine, key: str) -> None:
-    """The image's preview (never the original's bytes) in ``container``."""
+def picture(container: Any, eng: Engine, image_id: str, key: str) -> None:
+    """The image's preview (never the original's bytes) in ``container``: a signed link to
+    the API's preview route, like :func:`image_src` (a data URL where there is no page URL)."""
     try:
-        container.image(media.preview_url(eng, key), width="stretch")
+        src = (eng.storage.url(key, 3600) or _signed(eng, f"/api/v1/images/{image_id}/preview")
+               or media.preview_url(eng, key))
+        container.image(src, width="stretch")
     except imaging.ImageError as exc:
         log.warning("no preview for %s: %s", key, exc)
         container.warning("This image can't be previewed: download it to see it.",
@@ -68,16 +71,20 @@ def image_src(eng: Engine, image_id: str, thumb_key: str) -> str:
     signed link (see the module's note). Where there is no browser (AppTest: no page URL) or
     no sign-in record, the same bytes as a data URL: ``st.image`` takes only absolute URLs."""
     url = eng.storage.url(thumb_key, 3600)
-    if url:
-        return url
+    return url or _signed(eng, f"/api/v1/images/{image_id}/thumbnail") or _data_url(
+        eng, thumb_key)
+
+
+def _signed(eng: Engine, path: str) -> str | None:
+    """``path`` as an absolute URL signed for this session, or None (no page URL, as in
+    AppTest, or no sign-in record)."""
     sess = st.session_state.get(signin.SESSION_KEY) or {}
     origin = _origin()
     if not origin or not sess.get("issued_at") or not sess.get("username"):
-        return _data_url(eng, thumb_key)
+        return None
     key = _link_key(eng.settings, os.environ.get("PROMPTBOARD_COOKIE_KEY", ""))
-    path = f"/api/v1/images/{image_id}/thumbnail"
     return origin + links.sign(key, path, str(sess["username"]),
-                                  datetime.fromisoformat(sess["issued_at"]), time.time())
+                               datetime.fromisoformat(sess["issued_at"]), time.time())
 
 
 def thumbnail(eng: Engine, key: str) -> str:

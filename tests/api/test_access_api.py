@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import jwt
+from PIL import Image
 
 from lib.auth import links
 from lib.auth.cookies import COOKIE_EXPIRY_DAYS, COOKIE_NAME
@@ -80,3 +82,17 @@ def test_the_rate_limit_answers_429_with_retry_after(tmp_path: Path) -> None:
         assert bad[:5] == [401] * 5 and 429 in bad[5:]
     finally:
         api.server.stop()
+
+
+def test_the_preview_route_serves_a_webp_no_larger_than_2048(api: ApiServer) -> None:
+    image = _image(api, "mia", "a previewed fox")
+    r = api.call("GET", f"/api/v1/images/{image}/preview", "mia")
+    assert r.status == 200 and r.headers["content-type"] == "image/webp"
+    with Image.open(io.BytesIO(r.content)) as shown:
+        assert shown.format == "WEBP" and max(shown.size) <= 2048
+    again = api.call("GET", f"/api/v1/images/{image}/preview", "mia",
+                     headers={"If-None-Match": r.headers["etag"]})
+    assert again.status == 304
+    thumb = api.call("GET", f"/api/v1/images/{image}/thumbnail", "mia")
+    assert thumb.headers["etag"] != r.headers["etag"]  # one key, two representations
+    assert api.call("GET", f"/api/v1/images/{image}/preview", "max").status == 404
