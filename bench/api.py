@@ -38,6 +38,7 @@ from playwright.sync_api import Page, sync_playwright
 from tests.api.server import ApiServer, start
 from tests.browser import harness as h
 
+SETTLE_MS = 2000
 TARGETS = {"submit_p50_ms": 10, "thumbnail_p50_ms": 5, "flip_revisit_ratio": 0.05}
 
 
@@ -117,11 +118,19 @@ class Meter:
         return got
 
 
-def _flip(page: Page, meter: Meter, label: str) -> dict[str, int]:
-    meter.take()
-    page.get_by_role("button", name=label, exact=True).first.click()
+def _quiet(page: Page) -> None:
+    """Let the flip finish: the script, then the grid's images (loaded after it renders), and
+    Chromium's events reach this process (they are delivered while Playwright waits)."""
     h.wait_settled(page)
     page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(SETTLE_MS)
+
+
+def _flip(page: Page, meter: Meter, label: str) -> dict[str, int]:
+    _quiet(page)
+    meter.take()
+    page.get_by_role("button", name=label, exact=True).first.click()
+    _quiet(page)
     ws, http, images = meter.take()
     return {"ws": ws, "http": http, "image_requests": images, "total": ws + http}
 
