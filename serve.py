@@ -19,7 +19,7 @@ from starlette.middleware import Middleware
 
 from lib import api
 from lib.ui.shared import engine
-from lib.web import health
+from lib.web import health, nodelay
 from lib.web.headers import SecurityHeaders
 
 
@@ -28,6 +28,7 @@ async def warm(_app: Any) -> AsyncIterator[None]:
     """Open the database and start the workers as the server starts, not on the first request:
     the queue runs from the start, and a CLI run meanwhile finds the database held (and goes
     through the API) instead of taking it. A failure is logged; /readyz reports it."""
+    nodelay.on_listening_sockets()  # Streamlit leaves Nagle on: 40 ms per keep-alive answer
     try:
         await run_in_threadpool(engine)
     except Exception:  # noqa: BLE001 - the server still serves /healthz and says why on /readyz
