@@ -50,7 +50,8 @@ def job_out(call: Call, job: jobs.Job) -> JobOut:
         error_message=job.error_message, estimated_cost_usd=job.estimated_cost_usd,
         cost_usd=job.cost_usd, duration_ms=job.duration_ms, created_at=job.created_at,
         started_at=job.started_at, finished_at=job.finished_at,
-        cancel_requested=job.cancel_requested, images=image_refs(call, job.id))
+        cancel_requested=job.cancel_requested,
+        images=image_refs(call, job.id) if job.status == jobs.SUCCEEDED else [])
 
 
 def spec_of(body: JobIn, files: dict[str, bytes]) -> jobs.JobSpec:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import types
 import typing
 from collections.abc import Callable
@@ -207,29 +208,40 @@ def _answer(op: Op, result: BaseModel | Response) -> Response:
 
 
 def endpoint(api: Api, op: Op) -> Callable[[Request], Any]:
-    """The Starlette endpoint for one op."""
+    """The Starlette endpoint for one op: the checks and the handler on one worker thread
+    (one hop for a call without a body; a body is read on the event loop in between)."""
 
     async def run(request: Request) -> Response:
         try:
-            svc = await run_in_threadpool(api.services)
-        except Exception:  # noqa: BLE001 - the readiness probe and the log say what failed
-            log.exception("API: the engine could not be built")
-            return ApiError(503, "unavailable", "The server could not open its database; "
-                            "see /readyz and the server log.").response()
-        try:
-            return await _run(api, op, svc, request)
+            if op.body is None:
+                return await run_in_threadpool(_whole, api, op, request)
+            started = time.perf_counter()
+            svc, who, query = await run_in_threadpool(_admit, api, op, request)
+            body, files = await _parse_body(op, svc, request)
+            answer = await run_in_threadpool(_finish, op, svc, who, request, query, body, files)
+            return _timed(answer, started)
         except Exception as exc:  # noqa: BLE001 - every refusal becomes a JSON body
             return from_exception(exc).response()
 
     return run
 
 
-async def _run(api: Api, op: Op, svc: Services, request: Request) -> Response:
+def _services(api: Api) -> Services:
+    try:
+        return api.services()
+    except Exception:  # noqa: BLE001 - the readiness probe and the log say what failed
+        log.exception("API: the engine could not be built")
+        raise ApiError(503, "unavailable", "The server could not open its database; see "
+                       "/readyz and the server log.") from None
+
+
+def _admit(api: Api, op: Op, request: Request) -> tuple[Services, Principal, Any]:
+    """The engine, the caller (401), the rate limit (429), scope and role (403), the query."""
+    svc = _services(api)
     signed = bool(op.media) and "sig" in request.query_params
     link = (request.url.path, dict(request.query_params)) if signed else None
-    who = await run_in_threadpool(identify, svc, request.method,
-                                  request.headers.get("authorization"),
-                                  request.cookies.get(COOKIE_NAME), link)
+    who = identify(svc, request.method, request.headers.get("authorization"),
+                   request.cookies.get(COOKIE_NAME), link)
     host = request.client.host if request.client else "unknown"
     if wait := api.limiter(svc).take(who.key if who else "client:" + host):
         raise ApiError(429, "rate_limited", f"Too many requests: wait {wait} s (the limit is "
@@ -245,15 +257,33 @@ async def _run(api: Api, op: Op, svc: Services, request: Request) -> Response:
                 links.PARAMS if link is not None else ())))
         except ValidationError as exc:
             raise invalid(exc, "query") from None
-    body, files = await _parse_body(op, svc, request)
+    return svc, who, query
+
+
+def _whole(api: Api, op: Op, request: Request) -> Response:
+    started = time.perf_counter()
+    svc, who, query = _admit(api, op, request)
+    return _timed(_finish(op, svc, who, request, query, None, {}), started)
+
+
+def _timed(response: Response, started: float) -> Response:
+    """``Server-Timing: app;dur=…`` (ms in the handler and its checks, on the worker thread):
+    what a slow answer spent here rather than in the network or the server around it."""
+    response.headers["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.2f}"
+    return response
+
+
+def _finish(op: Op, svc: Services, who: Principal, request: Request, query: Any, body: Any,
+            files: dict[str, bytes]) -> Response:
+    """The handler (through Idempotency-Key when sent and honoured), as a response."""
     call = Call(svc, who, request, {k: str(v) for k, v in request.path_params.items()},
                 query, body, files)
     key = request.headers.get("idempotency-key")
     if op.idempotent and key is not None:
         fingerprint = idempotency.fingerprint(op.method + " " + op.path, call.path, body, files)
-        return await run_in_threadpool(idempotency.once, svc, who.user.username, key,
-                                       fingerprint, lambda: _settled(op, call))
-    return _answer(op, await run_in_threadpool(op.handler, call))
+        return idempotency.once(svc, who.user.username, key, fingerprint,
+                                lambda: _settled(op, call))
+    return _answer(op, op.handler(call))
 
 
 def _settled(op: Op, call: Call) -> Response:

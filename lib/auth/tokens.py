@@ -24,6 +24,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from lib.auth import accounts
 from lib.auth.accounts import AuthError, PermissionDenied, User
@@ -130,16 +131,25 @@ def revoke(db: Database, actor: User, token_id: str, *, now: datetime) -> None:
                     [now, token_id])
 
 
+def _by_digest(db: Database) -> dict[str, tuple[Any, ...]]:
+    """Every token row by its digest, re-read only after a write to ``api_tokens`` (a create,
+    a revoke, a last-use stamp): a revoke is seen by the very next call, with no query per
+    call in between."""
+    return db.cached("auth.tokens", lambda: {
+        r[3]: tuple(r) for r in db.fetchall(
+            "SELECT id, username, scope, token_hash, created_at, last_used_at, revoked_at "
+            "FROM api_tokens")}, ("api_tokens",))
+
+
 def authenticate(db: Database, secret: str, *, now: datetime) -> tuple[User, str] | None:
     """The token's owner and scope if the token is good now; None otherwise (for any reason)."""
     if not secret.startswith(PREFIX) or len(secret) > 100:
         return None
     digest = _digest(secret)
-    row = db.fetchall("SELECT id, username, scope, token_hash, created_at, last_used_at, "
-                      "revoked_at FROM api_tokens WHERE token_hash = ?", [digest])
-    if not row:
+    row = _by_digest(db).get(digest)
+    if row is None:
         return None
-    token_id, username, scope, stored, created_at, last_used, revoked_at = row[0]
+    token_id, username, scope, stored, created_at, last_used, revoked_at = row
     if not hmac.compare_digest(stored, digest) or revoked_at is not None:
         return None
     user = accounts.get_user(db, username)
