@@ -72,20 +72,30 @@ def _fields(card: ImageCard) -> dict[str, object]:
 
 
 def search(call: Call) -> ImageList:
-    """A page of visible images matching the gallery's filters."""
+    """A page of visible images matching the gallery's filters. Newest and oldest page by a
+    keyset cursor (stable while images arrive; a full last page may be followed by an empty
+    one); the other orders by position."""
     q: ImageQuery = call.query
-    offset = cursors.decode_offset(q.cursor) if q.cursor else 0
+    keyset = q.sort in ("newest", "oldest")
+    after = cursors.decode(q.cursor) if q.cursor and keyset else None
+    offset = cursors.decode_offset(q.cursor) if q.cursor and not keyset else 0
     f = GalleryFilter(
         text=q.q, providers=tuple(q.provider), models=tuple(q.model), styles=tuple(q.style),
         users=tuple(q.user), date_from=q.date_from, date_to=q.date_to,
         favourites_only=q.favourites, shared_only=q.shared, mine_only=q.mine,
-        include_demo=q.include_demo, batch=q.batch, sort=q.sort, page=offset // q.limit,
-        per_page=q.limit)
+        include_demo=q.include_demo, batch=q.batch, sort=q.sort, after=after,
+        page=offset // q.limit, per_page=q.limit)
     page = gallery.search(call.svc.db, call.who.viewer, f)
-    end = (page.page + 1) * q.limit
-    more = offset // q.limit == page.page and end < page.total
-    return ImageList(images=[ImageOut.model_validate(_fields(c)) for c in page.rows],
-                     total=page.total, next_cursor=cursors.encode_offset(end) if more else None)
+    rows = page.rows
+    if keyset:
+        last = rows[-1] if len(rows) == q.limit else None
+        cursor = cursors.encode(last.created_at, last.id) if last else None
+    else:
+        end = (page.page + 1) * q.limit
+        more = offset // q.limit == page.page and end < page.total
+        cursor = cursors.encode_offset(end) if more else None
+    return ImageList(images=[ImageOut.model_validate(_fields(c)) for c in rows],
+                     total=page.total, next_cursor=cursor)
 
 
 def _detail(call: Call) -> gallery.ImageDetail:

@@ -81,6 +81,7 @@ class GalleryFilter:
     batch: str = ""  # only the images of this batch
     group_batches: bool = False  # one tile per batch, with its count
     sort: str = "newest"  # newest, oldest, cost (dearest first), duration (slowest), rating
+    after: tuple[datetime, str] | None = None  # newest/oldest: start after this (time, id)
     page: int = 0
     per_page: int = 24
 
@@ -195,6 +196,10 @@ def search(db: Database, viewer: Viewer, f: GalleryFilter) -> GalleryPage:
     total, images = (int(found[0] or 0), int(found[1] or 0)) if found else (0, 0)
     pages = math.ceil(total / f.per_page)
     page = min(f.page, max(pages - 1, 0))
+    pwhere, pparams = where, params  # the page's rows: after a keyset cursor, if any
+    if f.after is not None and f.sort in ("newest", "oldest") and not group:
+        pwhere = f"({where}) AND (i.created_at, i.id) {'<' if f.sort == 'newest' else '>'} (?, ?)"
+        pparams, page = [*params, *f.after], 0
     rating_join = (f"LEFT JOIN ({RATINGS_SQL.format(where='')}) r ON r.image_id = i.id"
                    if f.sort == "rating" else "")  # that order needs every image's average
     order = _ORDER[f.sort].format(a="i", r="r")
@@ -204,7 +209,7 @@ def search(db: Database, viewer: Viewer, f: GalleryFilter) -> GalleryPage:
     # Grouping is a window over every match, not a top-N: there narrow ids measured 5x faster.
     page_cte = f"""page AS (
             SELECT {cols}, 1 AS group_count FROM images i {rating_join}
-            WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?)""" if not group else f"""g AS (
+            WHERE {pwhere} ORDER BY {order} LIMIT ? OFFSET ?)""" if not group else f"""g AS (
             SELECT i.id, count(*) OVER (PARTITION BY {key}) AS group_count
             FROM images i {rating_join} {bjoin} WHERE {where}
             QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {order}) = 1
@@ -222,7 +227,8 @@ def search(db: Database, viewer: Viewer, f: GalleryFilter) -> GalleryPage:
         LEFT JOIN favourites fv ON fv.image_id = p.id AND fv.user_id = ?
         LEFT JOIN jobs j ON j.id = p.job_id
         ORDER BY {_ORDER[f.sort].format(a="p", r="r")}"""
-    args = [*params, f.per_page, page * f.per_page, viewer.username, viewer.username]
+    args = [*(pparams if not group else params), f.per_page, page * f.per_page,
+            viewer.username, viewer.username]
     return GalleryPage([ImageCard(*r) for r in db.fetchall(sql, args)], total, page, pages,
                        images)
 

@@ -175,3 +175,25 @@ def test_the_report_matches_the_cli_s_bytes(api: ApiServer) -> None:
     assert api.call("GET", "/api/v1/report?from=2026-01-01&to=2030-12-31&by=colour",
                     "ada").status == 422
     assert api.call("GET", "/api/v1/report?from=yesterday&to=2030-12-31", "ada").status == 422
+
+
+def test_the_gallery_pages_by_a_keyset_cursor_that_new_images_do_not_shift(
+        api: ApiServer) -> None:
+    made = []
+    for k in range(5):
+        job_id = _queue(api, "max", prompt=f"keyset fox {k}").json["jobs"][0]["id"]
+        made.append(_done(api, "max", job_id)["images"][0]["id"])  # type: ignore[index]
+    query = "/api/v1/images?q=keyset%20fox&mine=true&limit=2"
+    first = api.call("GET", query, "max").json
+    assert [i["id"] for i in first["images"]] == made[::-1][:2] and first["total"] == 5
+    newer = _queue(api, "max", prompt="keyset fox arriving late").json["jobs"][0]["id"]
+    _done(api, "max", newer)  # a new image lands while the client pages
+    seen = [i["id"] for i in first["images"]]
+    cursor = first["next_cursor"]
+    while cursor:
+        page = api.call("GET", f"{query}&cursor={cursor}", "max").json
+        seen += [i["id"] for i in page["images"]]
+        cursor = page["next_cursor"]
+    assert seen == made[::-1]  # no repeats, nothing skipped, the newcomer not mixed in
+    by_cost = api.call("GET", query + "&sort=cost", "max").json  # offset cursor for the rest
+    assert by_cost["next_cursor"] and len(by_cost["images"]) == 2
