@@ -214,9 +214,11 @@ class TickingClock(FakeClock):
 
 def grid_tiles(at: Any, key: str = "gal_grid") -> list[dict[str, Any]]:
     """The tiles a ``lib.ui.grid`` component was given in the last run (empty: none drawn)."""
+    from lib.ui.grid import describe
+
     for el in at.get("bidi_component"):
         if el.key == key:
-            return list(json.loads(el.proto.bytes))
+            return [describe(t) for t in json.loads(el.proto.bytes)]
     return []
 
 

@@ -132,8 +132,8 @@ def _facts(card: gallery.ImageCard) -> str:
 
 def grid_tile(eng: Engine, card: gallery.ImageCard) -> grid.Tile:
     """A card as a tile of the one-element grid (text stays text: the browser sets it so)."""
-    return grid.Tile(id=card.id, src=image_src(eng, card.id, card.thumb_key), prompt=card.prompt,
-                     caption=f"{_facts(card)} — {shorten(card.prompt, 68)}",
+    return grid.Tile(id=card.id, src=image_src(eng, card.id, card.thumb_key, absolute=False),
+                     prompt=card.prompt, facts=_facts(card),
                      batch_id=card.batch_id if card.group_count > 1 else None,
                      batch_size=card.group_count)
 

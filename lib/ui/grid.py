@@ -18,6 +18,8 @@ from typing import Any
 
 import streamlit as st
 
+from lib.core.text import shorten
+
 _HTML = '<div class="pb-grid"></div>'
 
 _CSS = """
@@ -49,13 +51,26 @@ _CSS = """
 """
 
 _JS = """
+// What a compact tile stands for: the same rules as describe() in lib/ui/grid.py.
+function describe(d) {
+  const batch = Boolean(d.batch);
+  const short = d.prompt.length <= 68 ? d.prompt : d.prompt.slice(0, 67) + "\u2026";
+  return {
+    id: d.id, src: d.src, prompt: d.prompt, caption: d.facts + " \u2014 " + short,
+    badge: batch ? `Batch of ${d.n} images` : "",
+    label: (batch ? `Open batch of ${d.n}: ` : "Open image: ") + d.prompt,
+    event: batch ? "batch" : "open", target: batch ? d.batch : d.id,
+  };
+}
+
 export default function ({ parentElement, data, setTriggerValue }) {
   const root = parentElement.querySelector(".pb-grid");
   const text = typeof data === "string" ? data : new TextDecoder().decode(data);
   if (root.dataset.payload === text) return;  // same page of tiles: keep the DOM as it is
   root.dataset.payload = text;
   const tiles = JSON.parse(text);
-  root.replaceChildren(...tiles.map((t) => {
+  root.replaceChildren(...tiles.map((d) => {
+    const t = describe(d);
     const tile = document.createElement("button");
     tile.type = "button";
     tile.className = "pb-tile";
@@ -91,22 +106,33 @@ class Tile:
     """One tile: what it shows and what a click on it opens."""
 
     id: str  # the image's id
-    src: str  # thumbnail URL (presigned or data:)
+    src: str  # thumbnail URL (signed link, presigned or data:)
     prompt: str  # plain text; the browser sets it as text, never as markup
-    caption: str
+    facts: str  # the caption before the prompt: model, cost, duration, rating
     batch_id: str | None = None  # set: the tile stands for a batch (of batch_size), opens it
     batch_size: int = 1
 
     def payload(self) -> dict[str, Any]:
-        batch = self.batch_id is not None
-        return {
-            "id": self.id, "src": self.src, "prompt": self.prompt, "caption": self.caption,
-            "badge": f"Batch of {self.batch_size} images" if batch else "",
-            "label": (f"Open batch of {self.batch_size}: " if batch else "Open image: ")
-                     + self.prompt,
+        """What travels to the browser each run: each text once (the caption, the accessible
+        name and the click's target are derived there, by :func:`describe`'s rules)."""
+        compact: dict[str, Any] = {"id": self.id, "src": self.src, "prompt": self.prompt,
+                                   "facts": self.facts}
+        if self.batch_id is not None:
+            compact.update(batch=self.batch_id, n=self.batch_size)
+        return compact
+
+
+def describe(compact: dict[str, Any]) -> dict[str, Any]:
+    """What a tile's payload shows and does in the browser (the component's ``describe``
+    in JavaScript follows the same rules): caption, badge, accessible name, click."""
+    batch = bool(compact.get("batch"))
+    prompt, n = str(compact["prompt"]), compact.get("n", 1)
+    return {**compact,
+            "caption": f"{compact['facts']} — {shorten(prompt, 68)}",
+            "badge": f"Batch of {n} images" if batch else "",
+            "label": (f"Open batch of {n}: " if batch else "Open image: ") + prompt,
             "event": "batch" if batch else "open",
-            "target": self.batch_id if batch else self.id,
-        }
+            "target": compact["batch"] if batch else compact["id"]}
 
 
 @dataclass(frozen=True)

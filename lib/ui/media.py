@@ -66,13 +66,15 @@ def _origin() -> str:
     return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
 
 
-def image_src(eng: Engine, image_id: str, thumb_key: str) -> str:
+def image_src(eng: Engine, image_id: str, thumb_key: str, *, absolute: bool = True) -> str:
     """The thumbnail's URL for this session: S3's presigned URL, else the API's route with a
     signed link (see the module's note). Where there is no browser (AppTest: no page URL) or
     no sign-in record, the same bytes as a data URL: ``st.image`` takes only absolute URLs."""
     url = eng.storage.url(thumb_key, 3600)
-    return url or _signed(eng, f"/api/v1/images/{image_id}/thumbnail") or _data_url(
-        eng, thumb_key)
+    signed = _signed(eng, f"/api/v1/images/{image_id}/thumbnail")
+    if signed and not absolute:  # the grid's own <img> takes a path (st.image does not)
+        signed = signed.removeprefix(_origin())
+    return url or signed or _data_url(eng, thumb_key)
 
 
 def _signed(eng: Engine, path: str) -> str | None:

@@ -28,6 +28,8 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.proto.WidgetStates_pb2 import WidgetState
 from websockets.sync.client import ClientConnection, connect
 
+from lib.ui.grid import describe
+
 RUN_TIMEOUT = 60.0  # s: one run, from the rerun request to script_finished
 _EARLY = ForwardMsg.ScriptFinishedStatus.FINISHED_EARLY_FOR_RERUN
 _COMPILE_ERROR = ForwardMsg.ScriptFinishedStatus.FINISHED_WITH_COMPILE_ERROR
@@ -226,7 +228,7 @@ class Session:
             elif kind == "imgs":
                 render.texts.extend(img.caption for img in body.imgs)
             elif kind == "bidi_component" and body.bytes:
-                tiles = json.loads(body.bytes)
+                tiles = [describe(t) for t in json.loads(body.bytes)]  # as the browser reads them
                 self.tiles[body.id.split("-", 2)[2]] = tiles
                 render.texts.extend(str(t.get("caption", "")) for t in tiles)
             widget_id = getattr(body, "id", "")
