@@ -32,14 +32,16 @@ def demo_banner(what: str) -> None:
 
 
 def pager(key: str, page: int, pages: int, total: int) -> None:
-    """Previous / next buttons with "page x of y", storing the page in session state."""
+    """Previous / next buttons with "page x of y", storing the page in session state.
+
+    The page moves in the button's callback, before the run the click starts, so a flip is
+    one run of the page (a ``st.rerun()`` after the click drew everything twice: the old page,
+    then the new, each sent to the browser)."""
     prev, label, nxt = st.columns([1, 3, 1])
-    if prev.button("Previous", key=f"{key}-prev", disabled=page <= 0,
-                   icon=":material/chevron_left:"):
-        st.session_state[key] = page - 1
-        st.rerun()
+    prev.button("Previous", key=f"{key}-prev", disabled=page <= 0,
+                icon=":material/chevron_left:", on_click=st.session_state.update,
+                kwargs={key: page - 1})
     label.caption(f"Page {page + 1} of {pages} · {total:,} in all")
-    if nxt.button("Next", key=f"{key}-next", disabled=page >= pages - 1,
-                  icon=":material/chevron_right:"):
-        st.session_state[key] = page + 1
-        st.rerun()
+    nxt.button("Next", key=f"{key}-next", disabled=page >= pages - 1,
+               icon=":material/chevron_right:", on_click=st.session_state.update,
+               kwargs={key: page + 1})
