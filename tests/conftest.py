@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,6 +14,7 @@ from hypothesis import settings
 
 if TYPE_CHECKING:
     from lib.engine import Engine
+    from tests.pgserver import PostgresServer
 
 # No wall-clock deadline on property tests: on a busy 2-core machine one slow example (a first
 # import, a GC pause) failed a correct test as "flaky". Speed lives in bench/, not in tests.
@@ -104,3 +106,36 @@ def page_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
     st.cache_resource.clear()
     st.cache_data.clear()
+
+
+@pytest.fixture(scope="session")
+def postgres_bindir() -> Path:
+    """Where PostgreSQL's initdb, pg_ctl and postgres are. None installed fails the asking
+    test, unless PROMPTBOARD_TEST_NO_POSTGRES=1 skips it (tests/pgserver.py)."""
+    from tests import pgserver
+
+    return pgserver.require_bindir(os.environ, pgserver.find_bindir())
+
+
+@pytest.fixture(scope="session")
+def postgres(postgres_bindir: Path) -> Iterator[PostgresServer]:
+    """One private PostgreSQL cluster for the session, started by the first test that asks
+    for it and stopped, its directory removed, at the end of the session."""
+    from tests import pgserver
+
+    with pgserver.running_postgres(postgres_bindir) as server:
+        yield server
+
+
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def postgres_url(postgres: PostgresServer, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A new, empty database for this test on the session's cluster (dropped afterwards, its
+    connections ended), named after the test: ``postgresql://postgres@127.0.0.1:PORT/t7_…``."""
+    from tests.pgserver import database_name
+
+    name = database_name(request.node.name, next(_database_numbers))
+    yield postgres.new_database(name)
+    postgres.drop_database(name)
