@@ -218,7 +218,8 @@ def grid_tiles(at: Any, key: str = "gal_grid") -> list[dict[str, Any]]:
 
     for el in at.get("bidi_component"):
         if el.key == key:
-            return [describe(t) for t in json.loads(el.proto.bytes)]
+            page = json.loads(el.proto.bytes)
+            return [describe(t, page["q"]) for t in page["tiles"]]
     return []
 
 

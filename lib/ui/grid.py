@@ -13,6 +13,7 @@ screen readers ("Open image: <prompt>" or "Open batch of N: <prompt>").
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,11 +53,12 @@ _CSS = """
 
 _JS = """
 // What a compact tile stands for: the same rules as describe() in lib/ui/grid.py.
-function describe(d) {
+function describe(d, q) {
   const batch = Boolean(d.batch);
+  const src = d.src || `/api/v1/images/${d.id}/thumbnail?${q}&sig=${d.sig}`;
   const short = d.prompt.length <= 68 ? d.prompt : d.prompt.slice(0, 67) + "\u2026";
   return {
-    id: d.id, src: d.src, prompt: d.prompt, caption: d.facts + " \u2014 " + short,
+    id: d.id, src: src, prompt: d.prompt, caption: d.facts + " \u2014 " + short,
     badge: batch ? `Batch of ${d.n} images` : "",
     label: (batch ? `Open batch of ${d.n}: ` : "Open image: ") + d.prompt,
     event: batch ? "batch" : "open", target: batch ? d.batch : d.id,
@@ -68,9 +70,9 @@ export default function ({ parentElement, data, setTriggerValue }) {
   const text = typeof data === "string" ? data : new TextDecoder().decode(data);
   if (root.dataset.payload === text) return;  // same page of tiles: keep the DOM as it is
   root.dataset.payload = text;
-  const tiles = JSON.parse(text);
-  root.replaceChildren(...tiles.map((d) => {
-    const t = describe(d);
+  const page = JSON.parse(text);
+  root.replaceChildren(...page.tiles.map((d) => {
+    const t = describe(d, page.q);
     const tile = document.createElement("button");
     tile.type = "button";
     tile.className = "pb-tile";
@@ -122,12 +124,31 @@ class Tile:
         return compact
 
 
-def describe(compact: dict[str, Any]) -> dict[str, Any]:
+_SIGNED = re.compile(r"/api/v1/images/([^/?]+)/thumbnail\?(.+)&sig=([0-9a-f]+)")
+
+
+def pack(entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """The page's payload: the tiles, with what their signed links share (user, session,
+    expiry) said once as ``q``, each tile keeping only its signature."""
+    shared = ""
+    tiles = []
+    for entry in entries:
+        m = _SIGNED.fullmatch(entry["src"])
+        if m and m.group(1) == entry["id"] and m.group(2) == (shared or m.group(2)):
+            shared = m.group(2)
+            entry = {k: v for k, v in entry.items() if k != "src"} | {"sig": m.group(3)}
+        tiles.append(entry)
+    return {"q": shared, "tiles": tiles}
+
+
+def describe(compact: dict[str, Any], q: str = "") -> dict[str, Any]:
     """What a tile's payload shows and does in the browser (the component's ``describe``
-    in JavaScript follows the same rules): caption, badge, accessible name, click."""
+    in JavaScript follows the same rules): its image, caption, badge, accessible name,
+    click; ``q`` is the page's shared link parameters (see :func:`pack`)."""
     batch = bool(compact.get("batch"))
     prompt, n = str(compact["prompt"]), compact.get("n", 1)
-    return {**compact,
+    src = compact.get("src") or f"/api/v1/images/{compact['id']}/thumbnail?{q}&sig={compact['sig']}"
+    return {**compact, "src": src,
             "caption": f"{compact['facts']} — {shorten(prompt, 68)}",
             "badge": f"Batch of {n} images" if batch else "",
             "label": (f"Open batch of {n}: " if batch else "Open image: ") + prompt,
@@ -147,7 +168,7 @@ def grid(tiles: list[Tile], *, key: str) -> Click:
     """Draw the tiles; return what was clicked in the run this click caused (else empty)."""
     # JSON as bytes, not a dict or a str: Streamlit passes bytes through and hashes them once,
     # where it would serialise a dict (or escape a str) and then do it again for the hash.
-    payload = json.dumps([t.payload() for t in tiles], separators=(",", ":")).encode()
+    payload = json.dumps(pack([t.payload() for t in tiles]), separators=(",", ":")).encode()
     result = _GRID(key=key, data=payload, on_open_change=_noop, on_batch_change=_noop)
     return Click(image_id=_text(result.get("open")), batch_id=_text(result.get("batch")))
 

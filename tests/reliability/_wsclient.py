@@ -228,7 +228,8 @@ class Session:
             elif kind == "imgs":
                 render.texts.extend(img.caption for img in body.imgs)
             elif kind == "bidi_component" and body.bytes:
-                tiles = [describe(t) for t in json.loads(body.bytes)]  # as the browser reads them
+                page = json.loads(body.bytes)  # the tiles as the browser reads them
+                tiles = [describe(t, page["q"]) for t in page["tiles"]]
                 self.tiles[body.id.split("-", 2)[2]] = tiles
                 render.texts.extend(str(t.get("caption", "")) for t in tiles)
             widget_id = getattr(body, "id", "")
