@@ -251,7 +251,14 @@ class PostgresServer:
         if self.watchdog is not None and self.watchdog.poll() is None:
             assert self.watchdog.stdin is not None
             self.watchdog.stdin.close()  # it wakes, finds nothing left, and exits
-            self.watchdog.wait(timeout=30)
+            try:
+                self.watchdog.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                # Its end-of-file never came (another process still holds the pipe's write
+                # end): the server is stopped and its directory gone, so nothing is left for
+                # it to do.
+                self.watchdog.kill()
+                self.watchdog.wait(timeout=10)
 
 
 def run_as(user: pwd.struct_passwd | None, argv: list[str], *, cwd: Path,

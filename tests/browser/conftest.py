@@ -30,7 +30,10 @@ from tests.browser import harness as h  # noqa: E402
 expect.set_options(timeout=h.PAGE_TIMEOUT)
 
 
-@pytest.fixture(scope="session")
+# Package scope: Chromium and the shared servers stop when the browser tests are done, not at
+# the end of the whole session (a driver kept open for the rest of the run hung once in its
+# teardown there).
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     if not os.access(h.CHROMIUM, os.X_OK):
         pytest.skip(h.CHROMIUM_MISSING)
@@ -41,7 +44,7 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def shared_server(browser: Browser, tmp_path_factory: pytest.TempPathFactory
                   ) -> Iterator[h.AppServer]:
     server = h.start_server("shared", tmp_path_factory.mktemp("shared-server"), seed=True,
@@ -51,7 +54,7 @@ def shared_server(browser: Browser, tmp_path_factory: pytest.TempPathFactory
     server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def blank_server(browser: Browser, tmp_path_factory: pytest.TempPathFactory
                  ) -> Iterator[h.AppServer]:
     server = h.start_server("blank", tmp_path_factory.mktemp("blank-server"))
@@ -89,7 +92,7 @@ def fresh_server(server_factory: ServerFactory) -> h.AppServer:
     return server_factory.start("fresh")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def admin_state(browser: Browser, shared_server: h.AppServer) -> Any:
     """Cookies of a signed-in admin on the shared server: new contexts start signed in."""
     browsing = h.Browsing(browser)
