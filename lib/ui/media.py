@@ -71,22 +71,24 @@ def image_src(eng: Engine, image_id: str, thumb_key: str, *, absolute: bool = Tr
     signed link (see the module's note). Where there is no browser (AppTest: no page URL) or
     no sign-in record, the same bytes as a data URL: ``st.image`` takes only absolute URLs."""
     url = eng.storage.url(thumb_key, 3600)
-    signed = _signed(eng, f"/api/v1/images/{image_id}/thumbnail")
-    if signed and not absolute:  # the grid's own <img> takes a path (st.image does not)
-        signed = signed.removeprefix(_origin())
-    return url or signed or _data_url(eng, thumb_key)
+    if url:  # S3: no link to sign
+        return url
+    # the grid's own <img> takes a path; st.image takes absolute URLs only
+    signed = _signed(eng, f"/api/v1/images/{image_id}/thumbnail", absolute=absolute)
+    return signed or _data_url(eng, thumb_key)
 
 
-def _signed(eng: Engine, path: str) -> str | None:
-    """``path`` as an absolute URL signed for this session, or None (no page URL, as in
-    AppTest, or no sign-in record)."""
+def _signed(eng: Engine, path: str, *, absolute: bool = True) -> str | None:
+    """``path`` signed for this session (an absolute URL, or the path and query alone), or
+    None (no page URL, as in AppTest, or no sign-in record)."""
     sess = st.session_state.get(signin.SESSION_KEY) or {}
     origin = _origin()
     if not origin or not sess.get("issued_at") or not sess.get("username"):
         return None
     key = _link_key(eng.settings, os.environ.get("PROMPTBOARD_COOKIE_KEY", ""))
-    return origin + links.sign(key, path, str(sess["username"]),
-                               datetime.fromisoformat(sess["issued_at"]), time.time())
+    link = links.sign(key, path, str(sess["username"]),
+                      datetime.fromisoformat(sess["issued_at"]), time.time())
+    return origin + link if absolute else link
 
 
 def thumbnail(eng: Engine, key: str) -> str:
