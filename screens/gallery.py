@@ -6,7 +6,7 @@ from lib import ui
 from lib.auth.access import Viewer
 from lib.core.text import plain
 from lib.gallery import queries as gallery
-from lib.ui import gallery_view, grid, toasts
+from lib.ui import gallery_results, gallery_view, toasts
 
 eng = ui.engine()
 me = ui.require_page("gallery")
@@ -57,35 +57,4 @@ if st.session_state.get("gal_query") != query.__dict__ | {"page": 0}:
     if page_no:  # filters changed: back to the first page
         st.session_state["gal_page"] = 0
         st.rerun()
-result = gallery_view.cached_search(eng, viewer, query)
-count, mode = st.columns([4, 1])
-if demo:
-    ui.demo_banner("images")
-count.caption(gallery_view.match_line(result, grouped=query.group_batches and not query.batch))
-selecting = mode.toggle("Select", key="gal_selecting", help="Tick images for bulk actions",
-                        on_change=gallery_view.on_select_mode)
-
-if selecting:
-    gallery_view.bulk_bar(eng, viewer, [card.id for card in result.rows])
-if not result.rows:
-    st.info("Nothing here yet: generate some images, or loosen the filters"
-            + ("." if demo else " (demo data is off by default: see Filters)."),
-            icon=":material/photo_library:")
-clicked = grid.Click()
-if selecting:  # tick boxes need a widget per tile: fixed-width tiles that wrap (2 on a phone)
-    with st.container(horizontal=True, gap="small", key="gal_select_tiles"):
-        for card in result.rows:
-            gallery_view.tile(eng, card)
-elif result.rows:
-    clicked = grid.grid([gallery_view.grid_tile(eng, card) for card in result.rows], key="gal_grid")
-if clicked.batch_id:
-    gallery_view.show_batch(clicked.batch_id)
-if result.pages > 1:
-    ui.pager("gal_page", result.page, result.pages, result.total)
-
-if clicked.image_id:  # a fresh open: no delete question left over from an earlier one
-    st.session_state.pop(gallery_view.DLG_CONFIRM, None)
-opened = (clicked.image_id or st.session_state.pop("gal_open", None)
-          or st.query_params.pop("image", None))
-if opened:
-    gallery_view.detail(eng, viewer, opened)
+gallery_results.results(eng, viewer, query)  # a flip reruns only the results

@@ -68,6 +68,7 @@ def clear_selection() -> None:
     st.session_state.pop(CONFIRM, None)
 
 
+@authed_callback
 def on_select_mode() -> None:
     """Leaving select mode unticks everything: no hidden selection waits for a later delete."""
     if not st.session_state.get("gal_selecting"):
