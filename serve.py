@@ -2,8 +2,9 @@
 
 ``st.App`` is Streamlit's ASGI app: the unchanged dashboard (app.py) plus Starlette routes and
 middleware, in the one process that owns the database. Here: ``/healthz`` and ``/readyz``
-(``lib.web.health``), the HTTP API under ``/api/v1`` (``lib.api``), and the security headers
-on every response (``lib.web.headers``). Every ``streamlit run`` flag and
+(``lib.web.health``), the HTTP API under ``/api/v1`` (``lib.api``), the dashboard's own
+fingerprinted script and style files under ``/assets/`` (``lib.web.assets``), and the security
+headers on every response (``lib.web.headers``). Every ``streamlit run`` flag and
 ``.streamlit/config.toml`` option applies as with app.py. app.py stays a plain page script:
 an ``st.App`` defined in it would be rebuilt on every rerun.
 """
@@ -19,7 +20,7 @@ from starlette.middleware import Middleware
 
 from lib import api
 from lib.ui.shared import engine
-from lib.web import health, nodelay
+from lib.web import assets, health, nodelay
 from lib.web.headers import SecurityHeaders
 
 
@@ -36,5 +37,5 @@ async def warm(_app: Any) -> AsyncIterator[None]:
     yield
 
 
-app = st.App("app.py", routes=[*health.routes(engine), *api.routes(engine)],
+app = st.App("app.py", routes=[*health.routes(engine), *api.routes(engine), *assets.routes()],
              middleware=[Middleware(SecurityHeaders)], lifespan=warm)

@@ -39,6 +39,7 @@ from tests.api.server import ApiServer, start
 from tests.browser import harness as h
 
 SETTLE_MS = 2000
+PAGE_TILES = 24  # a Gallery page
 TARGETS = {"submit_p50_ms": 10, "thumbnail_p50_ms": 5, "flip_revisit_ratio": 0.05}
 
 
@@ -163,6 +164,9 @@ def flips(api: ApiServer) -> dict[str, Any]:
         back = _flip(page, meter, "Previous")
         again = _flip(page, meter, "Next")
         browser.close()
+    if first["image_requests"] < PAGE_TILES:  # a grid that drew nothing would look cheap
+        raise RuntimeError(f"the first flip loaded {first['image_requests']} thumbnails, not "
+                           f"{PAGE_TILES}: the grid did not render (see bench-api-gallery.png)")
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {api.tokens['ada']}"
     cards = session.get(api.server.base_url + "/api/v1/images", params={"limit": 24}).json()
