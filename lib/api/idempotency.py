@@ -11,7 +11,11 @@ is kept with it:
 - the same key with a different request: ``422`` (a key names one request).
 
 A 5xx answer is not kept (the write did not happen, so a retry should run it). A first call
-killed mid-way leaves a "running" row that a repeat may take over after :data:`STALE`.
+killed mid-way leaves a "running" row that a repeat may take over after :data:`STALE`, and
+runs the write again. So what a write queues carries :func:`request_key` as its client token
+(``jobs.submit`` answers a token it has seen within ``jobs.REQUEST_KEY_WINDOW_S``, as long
+as :data:`KEEP`, with the job it queued): a process killed after the INSERT and before the
+answer was kept does not make the repeat queue the jobs twice.
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ from starlette.responses import Response
 
 from lib.api.errors import ApiError
 from lib.core.context import Services
+from lib.jobs.model import REQUEST_KEY_WINDOW_S
 
-KEEP = timedelta(hours=24)
+KEEP = timedelta(seconds=REQUEST_KEY_WINDOW_S)
 STALE = timedelta(minutes=10)  # a "running" row older than this was left by a killed process
 MAX_KEY = 255
 
@@ -51,6 +56,13 @@ def fingerprint(op: str, path: dict[str, str], body: BaseModel | None,
                              "body": body.model_dump(mode="json") if body is not None else None,
                              "files": {k: hashlib.sha256(v).hexdigest() for k, v in files.items()}}
     return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def request_key(username: str, raw_key: str, digest: str) -> str:
+    """The client token of the jobs this (user, key, request) queues: the same for a repeat,
+    another for anyone else's key or another request under the same key."""
+    raw = f"{username}\0{clean_key(raw_key)}\0{digest}"
+    return "idem-" + hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
 def once(svc: Services, username: str, raw_key: str, digest: str,

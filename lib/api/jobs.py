@@ -85,8 +85,8 @@ def create(call: Call) -> JobsAccepted:
     body: JobIn = call.body
     if body.override_budget and not call.who.is_admin:
         raise forbidden("Only admins may queue past a budget (override_budget).")
-    ids = batches.submit_batch(call.svc, call.who.user.username,
-                               spec_of(body, call.files), body.variations, body.seed_mode)
+    ids = batches.submit_batch(call.svc, call.who.user.username, spec_of(body, call.files),
+                               body.variations, body.seed_mode, request_key=call.request_key)
     found = jobs.load(call.svc, ids)
     return JobsAccepted(batch_id=found[0].batch_id if found else None,
                         jobs=[job_out(call, j) for j in found])
@@ -154,7 +154,8 @@ def retry(call: Call) -> JobsAccepted:
     if job.status not in (jobs.FAILED, jobs.CANCELLED):
         raise ApiError(409, "conflict", f"The job is {job.status}: only failed or cancelled "
                        "jobs are retried.")
-    new_id = jobs.resubmit(call.svc, call.who.user.username, job.id, admin=call.who.is_admin)
+    new_id = jobs.resubmit(call.svc, call.who.user.username, job.id, admin=call.who.is_admin,
+                           request_key=call.request_key)
     found = jobs.load(call.svc, [new_id])
     return JobsAccepted(batch_id=found[0].batch_id if found else None,
                         jobs=[job_out(call, j) for j in found])

@@ -55,6 +55,7 @@ class Call:
     query: Any = None  # the op's query model, validated
     body: Any = None  # the op's body model, validated
     files: dict[str, bytes] = field(default_factory=dict)  # multipart file parts
+    request_key: str | None = None  # with an Idempotency-Key: the token what it queues carries
 
 
 Handler = Callable[[Call], BaseModel | Response]
@@ -281,6 +282,7 @@ def _finish(op: Op, svc: Services, who: Principal, request: Request, query: Any,
     key = request.headers.get("idempotency-key")
     if op.idempotent and key is not None:
         fingerprint = idempotency.fingerprint(op.method + " " + op.path, call.path, body, files)
+        call.request_key = idempotency.request_key(who.user.username, key, fingerprint)
         return idempotency.once(svc, who.user.username, key, fingerprint,
                                 lambda: _settled(op, call))
     return _answer(op, op.handler(call))

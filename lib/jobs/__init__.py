@@ -16,6 +16,7 @@ from lib.jobs.model import (
     HARD_PROMPT_LIMIT,
     JOB_COLUMNS,
     QUEUED,
+    REQUEST_KEY_WINDOW_S,
     RUNNING,
     STATUSES,
     SUBMITTED,
@@ -41,7 +42,8 @@ from lib.jobs.submission import (
 
 __all__ = [
     "ACTIVE", "CANCELLED", "DEDUPE_WINDOW_S", "FAILED", "HARD_PROMPT_LIMIT", "JOB_COLUMNS",
-    "QUEUED", "RUNNING", "STATUSES", "SUBMITTED", "SUCCEEDED", "TERMINAL", "TRANSITIONS",
+    "QUEUED", "REQUEST_KEY_WINDOW_S", "RUNNING", "STATUSES", "SUBMITTED", "SUCCEEDED",
+    "TERMINAL", "TRANSITIONS",
     "CancelResult", "IllegalTransition", "Job", "JobSpec", "OverBudget", "SubmitError",
     "active_for_user", "any_active", "cancel", "cancel_many", "check_batch", "event", "events",
     "get", "load", "request_for", "request_for_spec", "resubmit", "submit", "submit_all",

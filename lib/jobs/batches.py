@@ -16,6 +16,8 @@ budgets before any job is queued (``jobs.submit_all``), so a refused batch leave
 cancelled jobs behind. A count outside 1 .. MAX_VARIATIONS is refused, never changed.
 A double click is one batch: job i's client token is the request's content token plus i,
 and ``jobs.submit`` returns the existing job for a token seen within ``jobs.DEDUPE_WINDOW_S``.
+A caller's own request key (the API's Idempotency-Key) takes the content token's place for
+``jobs.REQUEST_KEY_WINDOW_S``: the same key again, a day later, is still the same jobs.
 
 Errors: ``jobs.SubmitError`` (and ``jobs.OverBudget``), their message shown to a person.
 """
@@ -68,22 +70,27 @@ def batch_token(user: str, spec: jobs.JobSpec, count: int, mode: str) -> str:
 
 
 def submit_batch(engine: Services, user: str, spec: jobs.JobSpec, count: int,
-                 mode: str = RANDOM, *, rng: random.Random | None = None) -> list[str]:
+                 mode: str = RANDOM, *, rng: random.Random | None = None,
+                 request_key: str | None = None) -> list[str]:
     """Queue ``count`` jobs like ``spec`` with their own seeds; returns their ids as queued.
 
     One variation is an ordinary job (no batch id) with the seed as given. A model that takes
-    no seed gets none (its variations are independent runs, recorded as such).
+    no seed gets none (its variations are independent runs, recorded as such). With a
+    ``request_key``, the jobs already queued under it are the answer (see the module's note).
     """
     if type(count) is not int or not 1 <= count <= MAX_VARIATIONS:  # seeded or not
         raise jobs.SubmitError(f"A batch has 1 to {MAX_VARIATIONS} variations.")
     auth.require_active(engine.db, user, error=jobs.SubmitError)
+    if request_key is not None:
+        spec = replace(spec, token_window_s=jobs.REQUEST_KEY_WINDOW_S)
     if count == 1:
-        return [jobs.submit(engine, user, forms.with_token(user, spec))]
+        return [jobs.submit(engine, user, replace(spec, client_token=f"{request_key}-0")
+                            if request_key is not None else forms.with_token(user, spec))]
     cls = registry.get(spec.provider)
     seeded = cls.model_caps(spec.model or cls.caps.default_model).seed
     chosen: list[int | None] = (list(seeds(count, mode, spec.seed, max(1, spec.n), rng))
                                 if seeded else [None] * count)
-    token = batch_token(user, spec, count, mode)
+    token = request_key if request_key is not None else batch_token(user, spec, count, mode)
     batch_id = uuid.uuid4().hex[:16]
     return jobs.submit_all(engine, user, [
         replace(spec, seed=seed, batch_id=batch_id, client_token=f"{token}-{k}")

@@ -46,6 +46,8 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 }
 HARD_PROMPT_LIMIT = 32_000
 DEDUPE_WINDOW_S = 5.0  # the same client token within this many seconds is one job
+REQUEST_KEY_WINDOW_S = 24 * 3600.0  # a client-chosen request key (Idempotency-Key) names one
+# job (or batch) for as long as the API keeps its answer
 SUBMITTED = "submitted"  # the detail of a plain submit's event (its row is the record)
 
 
@@ -79,7 +81,8 @@ class JobSpec:
     reference: bytes | None = None  # the raw upload; validated and stored at submit
     watermark: imaging.WatermarkSpec | None = None
     params: dict[str, Any] = field(default_factory=dict)
-    client_token: str | None = None  # same token within DEDUPE_WINDOW_S = one job (double clicks)
+    client_token: str | None = None  # same token within token_window_s = one job (double clicks)
+    token_window_s: float = DEDUPE_WINDOW_S  # REQUEST_KEY_WINDOW_S for a request key's token
     batch_id: str | None = None
     override_budget: bool = False  # honoured for admins only
 

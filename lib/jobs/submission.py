@@ -28,6 +28,7 @@ from lib.jobs.model import (
     DEDUPE_WINDOW_S,
     HARD_PROMPT_LIMIT,
     QUEUED,
+    REQUEST_KEY_WINDOW_S,
     SUBMITTED,
     Job,
     JobSpec,
@@ -100,7 +101,7 @@ def submit(engine: Services, user: str, spec: JobSpec) -> str:
         cls.refuse_if_shut_down(model, now.date())  # by the engine clock, before anything is kept
     except ProviderError as exc:
         raise SubmitError(str(exc)) from None
-    dedupe_since = now - timedelta(seconds=DEDUPE_WINDOW_S)
+    dedupe_since = now - timedelta(seconds=spec.token_window_s)
     job_id = new_id()
     reference_key = None
     if spec.reference is not None:
@@ -216,7 +217,7 @@ def check_batch(engine: Services, user: str, specs: Sequence[JobSpec], *,
             raise
         estimates.append((spec, costs.estimate(engine.db, cls.id, provider, request, now)))
     _check_may_generate(engine, user)
-    since = now - timedelta(seconds=DEDUPE_WINDOW_S)
+    since = now - timedelta(seconds=max(spec.token_window_s for spec in specs))
     with engine.db.cursor() as cur:
         queued = {r[0] for r in cur.execute(
             "SELECT client_token FROM jobs WHERE user_id = ? AND created_at >= ? "
@@ -267,8 +268,10 @@ def request_for_spec(spec: JobSpec, model: str) -> GenerationRequest:
     )
 
 
-def resubmit(engine: Services, user: str, job_id: str, *, admin: bool = False) -> str:
-    """Queue a new job with the same settings (a retry of a failed or cancelled one)."""
+def resubmit(engine: Services, user: str, job_id: str, *, admin: bool = False,
+             request_key: str | None = None) -> str:
+    """Queue a new job with the same settings (a retry of a failed or cancelled one); with a
+    ``request_key``, the job already queued under it, if any (an API retry sent twice)."""
     auth.require_active(engine.db, user, "admin" if admin else None, error=SubmitError)
     old = get(engine, job_id)
     if old is None or (old.user_id != user and not admin):
@@ -281,4 +284,6 @@ def resubmit(engine: Services, user: str, job_id: str, *, admin: bool = False) -
         negative_prompt=old.negative_prompt, style=old.style, width=old.width, height=old.height,
         aspect_ratio=old.aspect_ratio, quality=old.quality, seed=old.seed, n=old.n,
         reference=reference, watermark=wm, params=params, batch_id=old.batch_id,
+        client_token=request_key, token_window_s=(REQUEST_KEY_WINDOW_S if request_key
+                                                  else DEDUPE_WINDOW_S),
     ))
