@@ -14,7 +14,6 @@ work; the page shows ``LOGIN_FAILED_MESSAGE``. Sessions carry their issue time: 
 a new password, a disable or a role change stamps ``users.sessions_valid_after`` and
 ``session_valid`` refuses anything issued before it, so a cookie that outlives its sign-out is
 dead on the server. ``require_active`` lets library writes refuse a disabled account too.
-
 Errors, their messages shown as is: ``AuthError(ValueError)`` (fixable input), ``PermissionDenied``.
 """
 
@@ -369,13 +368,14 @@ def credentials_valid(db: Database, username: str, made_at: datetime) -> bool:
 def require_active(db: Database | Cursor, username: str, role: str | None = None, *,
                    error: type[Exception] = PermissionDenied) -> None:
     """Raise ``error`` if the account is disabled, or no longer has ``role`` (when given).
-
     Defence in depth for library writes, below the pages' session check (lib/ui/guard.py);
-    pass the write's cursor to read the row under its lock. A name with no account passes,
-    as in ``jobs.submit`` (the CLI's default user)."""
-    sql, name = "SELECT disabled, role FROM users WHERE username = ?", normalize_username(username)
-    row = (db.fetchone(sql, [name]) if isinstance(db, Database)
-           else db.execute(sql, [name]).fetchone())
+    pass the write's cursor to read the row under its lock (else: the accounts cache). A
+    name with no account passes, as in ``jobs.submit`` (the CLI's default user)."""
+    name = normalize_username(username)
+    if isinstance(db, Database):
+        row = None if (user := get_user(db, name)) is None else (user.disabled, user.role)
+    else:
+        row = db.execute("SELECT disabled, role FROM users WHERE username = ?", [name]).fetchone()
     if row is not None and row[0]:
         raise error(f"The account {name} is disabled, so nothing was changed: ask an admin.")
     if row is not None and role is not None and row[1] != role:
