@@ -91,7 +91,11 @@ def test_first_run_generate_gallery_download_sign_out(fresh_server: h.AppServer,
     preview = dialog.get_by_test_id("stImage").locator("img").first
     # the preview comes from the API's route, by a link signed for this session
     expect(preview).to_have_attribute("src", re.compile(r"/api/v1/images/\w+/preview\?u="))
-    assert preview.evaluate("img => img.complete && img.naturalWidth > 0"), "no preview"
+    # (the preview is made on its first request: wait for it to load, or fail to)
+    preview.element_handle().wait_for_element_state("visible")
+    page.wait_for_function("img => img.complete", arg=preview.element_handle(),
+                           timeout=h.JOB_TIMEOUT)
+    assert preview.evaluate("img => img.naturalWidth > 0"), "the preview did not load"
     page.screenshot(path=str(h.SCREENSHOTS / "journey-image-dialog.png"))
     with page.expect_download(timeout=h.JOB_TIMEOUT) as download_info:
         dialog.get_by_role("button", name="Download original", exact=True).click()
