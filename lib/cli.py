@@ -215,10 +215,15 @@ def _remote(args: argparse.Namespace, out: Any) -> int:
         client.close()
 
 
+def _has_database(settings: config.Settings) -> bool:
+    """A PostgreSQL URL is set (any machine may use it), or the DuckDB file is here."""
+    return bool(settings.database_url) or settings.db_path.exists()
+
+
 def _no_database_here(command: str) -> bool:
     """PROMPTBOARD_URL is set and this machine has no database: not the server's machine."""
     return (command in REMOTE_COMMANDS and bool(config.env("PROMPTBOARD_URL"))
-            and not config.load().db_path.exists())
+            and not _has_database(config.load()))
 
 
 def main(argv: Sequence[str] | None = None, out: Any = None) -> int:

@@ -6,8 +6,8 @@ all demo rows share 24 pictures under ``demo/``. :func:`remove` takes it all out
 real data alone; :func:`generate` replaces an earlier demo history.
 
 numpy draws the random columns from one seeded generator (same seed and end, same history);
-DuckDB inserts them set-based in one transaction. Costs use the prices in effect at ``end``
-(a model priced after the history began still has one), else :data:`DEMO_FALLBACK_USD`.
+DuckDB (the embedded database only, for now) inserts them set-based in one transaction. Costs
+use the prices in effect at ``end`` (else :data:`DEMO_FALLBACK_USD`).
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import time as _time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
+import duckdb
 import numpy as np
 import pandas as pd
 
@@ -241,8 +242,7 @@ def _fill_jobs(j: dict[str, np.ndarray], v: pd.DataFrame, start: datetime,
     est = np.where((v["unit"].to_numpy() == "images")[vid], price * j["n"],
                    np.rint(price * dur / 1000).astype(np.int64))
     attempts = np.array([e[2] for e in ERRORS])[j["err"].clip(0)]
-    j.update(
-        vid=vid, created=created, dur_ms=np.where(cancelled, -1, dur),
+    j.update(vid=vid, created=created, dur_ms=np.where(cancelled, -1, dur),
         started=np.where(cancelled, np.datetime64("NaT"), created + wait).astype("M8[us]"),
         finished=(created + wait + np.where(cancelled, np.timedelta64(0), dur_td)),
         attempts=np.where(cancelled, 0, np.where(failed, attempts, 1)),
@@ -347,11 +347,12 @@ def generate(engine: Services, images: int = 100_000, days: int = 90, users: int
     """
     if images < 0 or days < 1 or users < 1:
         raise ValueError("images must be at least 0, days and users at least 1.")
+    if engine.db.kind != "duckdb":  # loaded the DuckDB way: registered frames, $list params
+        raise ValueError("Demo data goes into the embedded DuckDB database only, for now.")
     t0 = _time.monotonic()
     remove(engine)
     end = end or engine.clock.now()
-    start = end - timedelta(days=days)
-    rng = np.random.default_rng(seed)
+    start, rng = end - timedelta(days=days), np.random.default_rng(seed)
     variants = _variants(engine, end)
     count = int(images / float(np.dot(N_VALUES, N_WEIGHTS)) / 0.9) + 16
     j = _draw_jobs(rng, count, users, start, days)
@@ -374,7 +375,8 @@ def generate(engine: Services, images: int = 100_000, days: int = 90, users: int
               "err_types": [e[0] for e in ERRORS], "err_msgs": [e[3] for e in ERRORS]}
     frames = {"demo_jobs": pd.DataFrame(j), "demo_v": variants, "demo_images": img,
               "demo_ratings": ratings, "demo_favs": favs}
-    with engine.db.write() as cur:
+    with engine.db.write() as written:  # its cursor ends, and the frames registered on it
+        cur = cast(duckdb.DuckDBPyConnection, written)  # DuckDB only (checked above)
         for name, df in frames.items():
             cur.register(name, df)
         cur.executemany(
@@ -390,8 +392,6 @@ def generate(engine: Services, images: int = 100_000, days: int = 90, users: int
         cur.execute(f"INSERT INTO favourites SELECT {_IMAGE_ID}, $users[d.rater + 1], d.at "
                     "FROM demo_favs d", {"users": names})
         n_events = store.bulk_insert(cur, "job_events", _EVENT_COLS, _EVENTS_SQL) if events else 0
-        for name in frames:
-            cur.unregister(name)
     status = j["status"]
     return DemoSummary(
         users=users + 1, jobs=len(status), images=len(img), failed=int((status == 1).sum()),

@@ -44,7 +44,7 @@ class Engine:
     ) -> None:
         self.settings = settings or config.load()
         private_dir(self.settings.data_dir)  # hashes, prompts, keys: 0700 (finding 14)
-        self.db = Database(self.settings.db_path)
+        self.db = Database(self.settings.database)
         self.storage = storage or storage_mod.from_settings(self.settings)
         self.clock = clock or Clock()
         self._provider_factory = provider_factory or self._registry_provider

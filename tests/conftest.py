@@ -40,6 +40,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Suites that run on both backends (an autouse fixture asking for ``backend``) keep their
+    # DuckDB-only tests (the file lock, WAL permissions, file copies) on DuckDB alone.
+    keep = [item for item in items if not ("duckdb_only" in item.keywords
+                                           and "[postgres" in item.nodeid)]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
     if _TRAVEL_DAYS:
         skip = pytest.mark.skip(reason="its subprocesses do not travel: they would run on today")
         for item in items:
@@ -59,7 +66,8 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     monkeypatch.setenv("PROMPTBOARD_DATA_DIR", str(data))
     monkeypatch.setenv("PROMPTBOARD_STORAGE", "local")
     monkeypatch.setenv("PROMPTBOARD_SANDBOX_LATENCY", "0")
-    for name in ("PROMPTBOARD_URL", "PROMPTBOARD_TOKEN"):  # the CLI would go to a server
+    for name in ("PROMPTBOARD_URL", "PROMPTBOARD_TOKEN",  # the CLI would go to a server
+                 "PROMPTBOARD_DATABASE_URL"):  # tests on PostgreSQL ask for ``backend``
         monkeypatch.delenv(name, raising=False)
     for name in list(os.environ):
         if name.endswith(("_API_KEY", "_API_TOKEN", "_BASE_URL")) or name.startswith("A1111_"):
@@ -139,3 +147,15 @@ def postgres_url(postgres: PostgresServer, request: pytest.FixtureRequest) -> It
     name = database_name(request.node.name, next(_database_numbers))
     yield postgres.new_database(name)
     postgres.drop_database(name)
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run the asking test once per backend: the embedded DuckDB file, and a fresh PostgreSQL
+    database on the session's cluster through PROMPTBOARD_DATABASE_URL (so every
+    ``config.load()`` of the test, engines and server subprocesses alike, uses it). A suite
+    opts in with an autouse fixture that asks for this one (tests/jobs/conftest.py); its
+    ``@pytest.mark.duckdb_only`` tests run on DuckDB alone."""
+    if request.param == "postgres":
+        monkeypatch.setenv("PROMPTBOARD_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    return str(request.param)

@@ -14,6 +14,10 @@ from pathlib import Path
 # name -> (default, one-line meaning); the README table is checked against this.
 VARIABLES: dict[str, tuple[str, str]] = {
     "PROMPTBOARD_DATA_DIR": ("./data", "where the DuckDB file, local images and keys live"),
+    "PROMPTBOARD_DATABASE_URL": (
+        "", "the embedded DuckDB file in the data dir; `postgresql://user:pass@host/db` "
+        "(libpq URL, `?options=-csearch_path%3Dschema` for a schema): every table in PostgreSQL"
+    ),
     "PROMPTBOARD_STORAGE": ("local", "`local`, or `s3://bucket/prefix` for S3-compatible storage"),
     "PROMPTBOARD_WORKERS": ("4", "worker threads that run jobs in the dashboard process"),
     "PROMPTBOARD_PROVIDER_CONCURRENCY": ("4", "jobs one provider may run at once"),
@@ -114,11 +118,17 @@ class Settings:
     max_download_bytes: int = 64 * 1024 * 1024
     max_output_pixels: int = 40_000_000
     api_rate: int = 120  # API requests per minute per principal
+    database_url: str = ""  # postgresql://… ; empty: the DuckDB file (db_path)
 
     @property
     def db_path(self) -> Path:
         """The one DuckDB file."""
         return self.data_dir / "promptboard.duckdb"
+
+    @property
+    def database(self) -> Path | str:
+        """What ``Database()`` opens: the PostgreSQL URL when one is set, else the file."""
+        return self.database_url or self.db_path
 
     @property
     def images_dir(self) -> Path:
@@ -141,4 +151,13 @@ def load() -> Settings:
         max_download_bytes=max(1, int(env_float("PROMPTBOARD_MAX_DOWNLOAD_MB") * 1024 * 1024)),
         max_output_pixels=max(1, env_int("PROMPTBOARD_MAX_OUTPUT_PIXELS")),
         api_rate=max(1, env_int("PROMPTBOARD_API_RATE")),
+        database_url=_database_url(env("PROMPTBOARD_DATABASE_URL")),
     )
+
+
+def _database_url(raw: str) -> str:
+    """A PostgreSQL URL, or "" for the embedded file; anything else is refused by name."""
+    if raw and not raw.startswith(("postgresql://", "postgres://")):
+        raise ValueError("PROMPTBOARD_DATABASE_URL must start with postgresql:// (or be unset "
+                         "for the embedded DuckDB file).")
+    return raw

@@ -1,45 +1,68 @@
-"""The one DuckDB file: connection, append-only migrations, one write path.
+"""The database: the embedded DuckDB file by default, or PostgreSQL; one write path.
 
-DuckDB allows a single read-write *process* per file, so the dashboard, its
-worker threads and the CLI take turns; opening a file another process holds
-raises :class:`DatabaseLocked` with a message that says so. Inside the process
-every operation gets its own cursor (a cheap connection to the same database,
-safe across threads) and every write goes through :meth:`Database.write`,
-which holds one lock, so writers never conflict with each other.
+:class:`Database` is what every other module uses, with the same verbs on both backends:
+``fetchall/fetchone/scalar/dicts/df`` to read, ``write()`` (one transaction, one writer at a
+time) and ``exclusive()`` (several writes with no other writer between them) to write,
+``cached()`` for small hot reads. ``Database(path)`` opens a DuckDB file
+(:mod:`lib.db.duck`: one process at a time, :class:`DatabaseLocked` otherwise);
+``Database("postgresql://…")`` a PostgreSQL database through a connection pool
+(:mod:`lib.db.pg`: any number of processes). Queries are written once, with ``?``
+placeholders; the few places the dialects differ are named in ``docs/postgres-plan.md``.
 
 Migrations (:mod:`lib.db.migrations`) are named functions appended to ``MIGRATIONS``; each
-runs once and is recorded in ``schema_migrations``. Never edit one that has shipped.
+runs once and is recorded in ``schema_migrations``, on either backend. Never edit one that
+has shipped.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 import duckdb
 import pandas as pd
+import psycopg
 
-from lib.core.errors import PromptboardError
-from lib.core.fsperm import private_dir, private_file
+from lib.db.cursor import Cursor
+from lib.db.duck import DatabaseLocked, DuckBackend
 from lib.db.migrations import MIGRATIONS
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
 
-Cursor = duckdb.DuckDBPyConnection
+__all__ = ["DRIVER_ERRORS", "Cursor", "Database", "DatabaseLocked", "is_url", "one_row"]
 
-
+# What either driver raises for a failed statement (a full disk, a refused write, a lost server)
+DRIVER_ERRORS: tuple[type[Exception], ...] = (duckdb.Error, psycopg.Error)
 _SERIALS = itertools.count(1)
 
 
-class DatabaseLocked(PromptboardError, RuntimeError):
-    """Another process (usually the dashboard) holds the database file."""
+class Backend(Protocol):
+    """What :class:`Database` needs of a backend (``lib/db/duck.py``, ``lib/db/pg.py``)."""
+
+    kind: str
+    label: str
+
+    def cursor(self) -> AbstractContextManager[Any]: ...
+
+    def df(self, sql: str, params: Sequence[Any]) -> pd.DataFrame: ...
+
+    def transaction(self, committed: Callable[[], None]) -> AbstractContextManager[Any]: ...
+
+    def exclusive(self) -> AbstractContextManager[None]: ...
+
+    def checkpoint(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def is_url(target: Path | str) -> bool:
+    """Does ``target`` name a PostgreSQL server (``postgresql://…``) rather than a file?"""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
 
 
 def one_row(cur: Cursor) -> tuple[Any, ...]:
@@ -88,24 +111,20 @@ class _Recording:
 
 
 class Database:
-    """One DuckDB file shared by every thread of this process."""
+    """The one database of this process, on whichever backend ``target`` names."""
 
-    def __init__(self, path: Path | str, *, migrate: bool = True) -> None:
-        self.path = Path(path)
-        private_dir(self.path.parent)
-        try:
-            self._con = duckdb.connect(str(self.path))
-        except duckdb.IOException as exc:
-            if "lock" in str(exc).lower():
-                raise DatabaseLocked(
-                    f"Another Promptboard process (usually the dashboard) is using {self.path}. "
-                    "DuckDB lets one process at a time open it: stop the dashboard, or do this "
-                    "from the dashboard instead."
-                ) from exc
-            raise
-        self._wal = self.path.with_name(self.path.name + ".wal")
-        private_file(self.path)
-        self._write_lock = threading.RLock()
+    def __init__(self, target: Path | str, *, migrate: bool = True) -> None:
+        self._backend: Backend
+        if is_url(target):
+            from lib.db.pg import PgBackend
+
+            self._backend = PgBackend(str(target))
+            self.path: Path | None = None
+        else:
+            self.path = Path(target)
+            self._backend = DuckBackend(self.path)
+        self.kind: str = self._backend.kind  # "duckdb" or "postgres"
+        self.label: str = self._backend.label  # file path, or the URL without its password
         self._closed = False
         self.version = 0  # bumped by every committed write: a cheap key for read caches
         self.serial = next(_SERIALS)  # tells this open apart from another of the same file
@@ -120,11 +139,8 @@ class Database:
     @contextmanager
     def cursor(self) -> Iterator[Cursor]:
         """A fresh cursor for this thread, closed afterwards."""
-        cur = self._con.cursor()
-        try:
-            yield cur
-        finally:
-            cur.close()
+        with self._backend.cursor() as cur:
+            yield cast(Cursor, cur)
 
     def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run a read query and return every row."""
@@ -143,8 +159,7 @@ class Database:
 
     def df(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         """Run a read query into a DataFrame."""
-        with self.cursor() as cur:
-            return cur.execute(sql, list(params)).df()
+        return self._backend.df(sql, list(params))
 
     def dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Run a read query and return rows as dicts keyed by column name."""
@@ -182,34 +197,26 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Cursor]:
-        """The one write path: a transaction under the process-wide write lock."""
-        with self._write_lock:
-            raw = self._con.cursor()
-            rec = _Recording(raw)
-            try:
-                raw.begin()
-                yield rec  # type: ignore[misc]  # a Cursor in all but name
-                raw.commit()
-                private_file(self._wal)  # DuckDB makes a new WAL after each checkpoint
-                self.version += 1
-                # Checked after the commit: a cached() load that could have missed this write
-                # registered its tables before it started (see cached()).
-                for table in rec.touched(self._watched):
-                    self._touched[table] = self._touched.get(table, 0) + 1
-            except BaseException:
-                try:
-                    raw.rollback()
-                except duckdb.Error:
-                    log.debug("rollback after a failed write also failed", exc_info=True)
-                raise
-            finally:
-                raw.close()
+        """The one write path: a transaction holding the write lock (this process's; on
+        PostgreSQL, the database's too, so one writer at a time across every process)."""
+        rec: _Recording | None = None
+
+        def committed() -> None:  # after COMMIT, before the lock is let go
+            self.version += 1
+            # Checked after the commit: a cached() load that could have missed this write
+            # registered its tables before it started (see cached()).
+            for table in rec.touched(self._watched) if rec is not None else ():
+                self._touched[table] = self._touched.get(table, 0) + 1
+
+        with self._backend.transaction(committed) as raw:
+            rec = _Recording(cast(Cursor, raw))
+            yield cast(Cursor, rec)  # a Cursor in all but name
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:
         """Hold the write lock across several writes (they take it again, it is reentrant):
-        no other thread commits meanwhile, so a check made first still holds for them all."""
-        with self._write_lock:
+        no other writer commits meanwhile, so a check made first still holds for them all."""
+        with self._backend.exclusive():
             yield
 
     def migrate(self) -> list[str]:
@@ -232,23 +239,12 @@ class Database:
         return applied
 
     def checkpoint(self) -> None:
-        """Fold the write-ahead log into the file."""
-        with self._write_lock:
-            self._con.execute("CHECKPOINT")
+        """Fold DuckDB's write-ahead log into the file (nothing to do on PostgreSQL)."""
+        self._backend.checkpoint()
 
     def close(self) -> None:
-        """Close the connection; the file lock is released. A call another thread is making
-        right now (a worker's progress write at shutdown) is let finish: DuckDB refuses to
-        close a busy connection, so closing retries for up to 5 s."""
+        """Close the connection (DuckDB: the file lock is released) or the pool."""
         if self._closed:
             return
         self._closed = True
-        deadline = time.monotonic() + 5
-        while True:
-            try:
-                self._con.close()
-                return
-            except duckdb.ResourceInUseException:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
+        self._backend.close()

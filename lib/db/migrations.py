@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from duckdb import DuckDBPyConnection as Cursor  # typed against DuckDB, not lib.db: no cycle
+from lib.db.cursor import Cursor
 
 
 def _m001_core(cur: Cursor) -> None:

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from lib.db import dialect
 from lib.db.database import Database, one_row
 from lib.jobs import store
 from lib.money import costs
@@ -42,14 +43,14 @@ class PriceRow:
 def list_prices(db: Database) -> list[PriceRow]:
     """Every price row, newest first per provider/model, with the jobs and images it priced."""
     rows = db.fetchall(
-        """
+        f"""
         WITH used AS (
             SELECT CAST(u.id AS BIGINT) AS price_id, count(DISTINCT j.id) AS jobs,
                    sum(j.n_images) AS images
             FROM (SELECT id, price_ids,
                          (SELECT count(*) FROM images i WHERE i.job_id = jobs.id) AS n_images
                   FROM jobs WHERE price_ids IS NOT NULL) j,
-                 unnest(CAST(j.price_ids AS JSON)::BIGINT[]) AS u(id)
+                 {dialect.json_array_rows(db.kind, "j.price_ids", "u(id)")}
             GROUP BY 1
         )
         SELECT p.id, p.provider, p.model, p.variant, p.unit, p.usd_per_unit, p.effective_from,

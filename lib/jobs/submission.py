@@ -16,11 +16,9 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-import duckdb
-
 from lib.auth import accounts as auth
 from lib.core.context import Services
-from lib.db.database import Cursor, Database
+from lib.db.database import DRIVER_ERRORS, Cursor, Database
 from lib.imaging import images as imaging
 from lib.jobs import store
 from lib.jobs.cancels import cancel
@@ -157,7 +155,7 @@ def submit(engine: Services, user: str, spec: JobSpec) -> str:
         if reference_key:
             engine.storage.delete([reference_key])
         raise OverBudget(str(exc)) from None
-    except duckdb.Error as exc:
+    except DRIVER_ERRORS as exc:
         if reference_key:
             engine.storage.delete([reference_key])
         raise SubmitError(

@@ -330,7 +330,7 @@ WHOSE = ("Mine and shared", "Only mine")
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _board(_eng: Engine, db_path: str, version: int, viewer: Viewer,
+def _board(_eng: Engine, db_label: str, version: int, viewer: Viewer,
            bf: leaderboard.BoardFilter) -> pd.DataFrame:
     return leaderboard.board(_eng.db, viewer, bf)
 
@@ -352,7 +352,7 @@ def quality_section(eng: Engine, viewer: Viewer, f: Filters) -> None:
         users = (viewer.username,) if whose == WHOSE[1] else ()
     bf = leaderboard.BoardFilter(f.start, f.end, by, tuple(roles), users, f.providers,
                                  f.models, f.include_demo)
-    df = _board(eng, str(eng.db.path), eng.db.version, viewer, bf)
+    df = _board(eng, eng.db.label, eng.db.version, viewer, bf)
     scope = ("every image in the period" if viewer.sees_all
              else "your images and those the team shared with you")
     st.caption(f"Ratings (1–5 stars, one per person and image) of {scope}. Rating per dollar is "

@@ -88,14 +88,14 @@ def match_line(result: gallery.GalleryPage, grouped: bool) -> str:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def search(_eng: Engine, db_path: str, version: tuple[int, ...], viewer: Viewer,
+def search(_eng: Engine, db_label: str, version: tuple[int, ...], viewer: Viewer,
            f: gallery.GalleryFilter) -> gallery.GalleryPage:
     """``gallery.search``, cached until a write changes images, ratings or favourites."""
     return gallery.search(_eng.db, viewer, f)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def facets(_eng: Engine, db_path: str, version: tuple[int, ...],
+def facets(_eng: Engine, db_label: str, version: tuple[int, ...],
            viewer: Viewer) -> dict[str, list[str]]:
     """``gallery.facets``, cached the same way."""
     return gallery.facets(_eng.db, viewer)
@@ -109,12 +109,12 @@ GALLERY_TABLES = ("images", "image_ratings", "favourites")
 def cached_search(eng: Engine, viewer: Viewer,
                   f: gallery.GalleryFilter) -> gallery.GalleryPage:
     """A page of results; reruns without a write in between cost nothing."""
-    return search(eng, str(eng.db.path), eng.db.tables_version(*GALLERY_TABLES), viewer, f)
+    return search(eng, eng.db.label, eng.db.tables_version(*GALLERY_TABLES), viewer, f)
 
 
 def cached_facets(eng: Engine, viewer: Viewer) -> dict[str, list[str]]:
     """Filter choices; reruns without a write in between cost nothing."""
-    return facets(eng, str(eng.db.path), eng.db.tables_version(*GALLERY_TABLES), viewer)
+    return facets(eng, eng.db.label, eng.db.tables_version(*GALLERY_TABLES), viewer)
 
 
 def style_labels(eng: Engine) -> dict[str, str]:

@@ -1,4 +1,5 @@
-"""The DuckDB file: migrations run once, one process at a time, writes roll back on error."""
+"""The database on both backends (DuckDB and PostgreSQL): migrations run once, writes roll back
+on error, caches follow committed writes; the DuckDB file is opened by one process at a time."""
 
 from __future__ import annotations
 
@@ -9,8 +10,13 @@ from lib.db.database import MIGRATIONS, Database, one_row
 from tests.helpers import ROOT
 
 
+@pytest.fixture(autouse=True)
+def _on_each_backend(backend: str) -> str:
+    return backend
+
+
 def test_migrations_are_recorded_and_run_once() -> None:
-    path = config.load().db_path
+    path = config.load().database
     db = Database(path)
     names = [r[0] for r in db.fetchall("SELECT name FROM schema_migrations ORDER BY name")]
     assert names == [m[0] for m in MIGRATIONS]
@@ -22,7 +28,7 @@ def test_migrations_are_recorded_and_run_once() -> None:
 
 
 def test_a_failed_write_rolls_back() -> None:
-    db = Database(config.load().db_path)
+    db = Database(config.load().database)
     try:
         with pytest.raises(RuntimeError), db.write() as cur:
             cur.execute("INSERT INTO budgets VALUES ('team', 'all', 10, 0.8, 'x', now())")
@@ -33,7 +39,7 @@ def test_a_failed_write_rolls_back() -> None:
 
 
 def test_one_row_returns_the_row_or_says_there_was_none() -> None:
-    db = Database(config.load().db_path)
+    db = Database(config.load().database)
     try:
         with db.cursor() as cur:
             assert one_row(cur.execute("SELECT count(*) FROM budgets")) == (0,)
@@ -43,6 +49,7 @@ def test_one_row_returns_the_row_or_says_there_was_none() -> None:
         db.close()
 
 
+@pytest.mark.duckdb_only
 def test_a_second_process_is_told_the_dashboard_holds_the_file() -> None:
     import subprocess
     import sys
@@ -62,7 +69,7 @@ def test_a_second_process_is_told_the_dashboard_holds_the_file() -> None:
 
 
 def test_every_committed_write_bumps_the_data_version_and_a_rollback_does_not() -> None:
-    db = Database(config.load().db_path)
+    db = Database(config.load().database)
     try:
         v0 = db.version
         with db.write() as cur:
@@ -77,7 +84,7 @@ def test_every_committed_write_bumps_the_data_version_and_a_rollback_does_not() 
 
 
 def test_a_cached_read_reloads_only_after_a_committed_write_names_its_table() -> None:
-    db = Database(config.load().db_path)
+    db = Database(config.load().database)
     loads: list[int] = []
 
     def count() -> int:
@@ -106,7 +113,7 @@ def test_a_cached_read_reloads_only_after_a_committed_write_names_its_table() ->
 
 
 def test_a_tables_version_moves_only_with_writes_that_name_its_tables() -> None:
-    db = Database(config.load().db_path)
+    db = Database(config.load().database)
     try:
         before = db.tables_version("favourites")
         with db.write() as cur:
@@ -121,7 +128,7 @@ def test_a_tables_version_moves_only_with_writes_that_name_its_tables() -> None:
 
 def test_migration_008_counts_each_jobs_existing_images() -> None:
     """A database from before jobs.images gets every job's count from its image rows."""
-    db = Database(config.load().db_path, migrate=False)
+    db = Database(config.load().database, migrate=False)
     try:
         with db.write() as cur:
             cur.execute("CREATE TABLE schema_migrations (name TEXT PRIMARY KEY, "

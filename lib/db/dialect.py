@@ -1,0 +1,17 @@
+"""The few SQL fragments that must differ between DuckDB and PostgreSQL, by name.
+
+Everything else is written once, in the forms both engines run alike (``docs/postgres-plan.md``
+lists them); a query that needs one of these asks for it with ``db.kind``.
+"""
+
+from __future__ import annotations
+
+DUCKDB, POSTGRES = "duckdb", "postgres"
+
+
+def json_array_rows(kind: str, expr: str, alias: str) -> str:
+    """A FROM item with one row per element of the JSON array text ``expr`` (column ``alias``
+    of the result, text on PostgreSQL: cast it), e.g. ``jobs.price_ids = '[3, 7]'``."""
+    if kind == POSTGRES:
+        return f"jsonb_array_elements_text(CAST({expr} AS jsonb)) AS {alias}"
+    return f"unnest(CAST({expr} AS JSON)::BIGINT[]) AS {alias}"

@@ -1,0 +1,110 @@
+"""The embedded backend: one DuckDB file, opened by one process at a time (the default).
+
+DuckDB allows a single read-write *process* per file, so the dashboard, its worker threads
+and the CLI take turns; opening a file another process holds raises
+:class:`~lib.db.database.DatabaseLocked` with a message that says so. Inside the process every
+operation gets its own cursor (a cheap connection to the same database, safe across threads)
+and every write holds one lock, so writers never conflict with each other.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from lib.core.errors import PromptboardError
+from lib.core.fsperm import private_dir, private_file
+
+log = logging.getLogger(__name__)
+
+
+class DatabaseLocked(PromptboardError, RuntimeError):
+    """Another process (usually the dashboard) holds the database file."""
+
+
+class DuckBackend:
+    """One DuckDB file shared by every thread of this process."""
+
+    kind = "duckdb"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.label = str(path)
+        private_dir(path.parent)
+        try:
+            self._con = duckdb.connect(str(path))
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise DatabaseLocked(
+                    f"Another Promptboard process (usually the dashboard) is using {path}. "
+                    "DuckDB lets one process at a time open it: stop the dashboard, or do this "
+                    "from the dashboard instead."
+                ) from exc
+            raise
+        self._wal = path.with_name(path.name + ".wal")
+        private_file(path)
+        self._write_lock = threading.RLock()
+
+    @contextmanager
+    def cursor(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        cur = self._con.cursor()
+        try:
+            yield cur
+        finally:
+            cur.close()
+
+    def df(self, sql: str, params: Sequence[Any]) -> pd.DataFrame:
+        with self.cursor() as cur:
+            return cur.execute(sql, list(params)).df()
+
+    @contextmanager
+    def transaction(self, committed: Callable[[], None]) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A transaction under the process-wide write lock; ``committed()`` runs after the
+        COMMIT, still under the lock."""
+        with self._write_lock:
+            raw = self._con.cursor()
+            try:
+                raw.begin()
+                yield raw
+                raw.commit()
+                committed()
+                private_file(self._wal)  # DuckDB makes a new WAL after each checkpoint
+            except BaseException:
+                try:
+                    raw.rollback()
+                except duckdb.Error:
+                    log.debug("rollback after a failed write also failed", exc_info=True)
+                raise
+            finally:
+                raw.close()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._write_lock:
+            yield
+
+    def checkpoint(self) -> None:
+        with self._write_lock:
+            self._con.execute("CHECKPOINT")
+
+    def close(self) -> None:
+        """Close the connection; the file lock is released. A call another thread is making
+        right now (a worker's progress write at shutdown) is let finish: DuckDB refuses to
+        close a busy connection, so closing retries for up to 5 s."""
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                self._con.close()
+                return
+            except duckdb.ResourceInUseException:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)

@@ -1,0 +1,213 @@
+"""The PostgreSQL backend: a psycopg 3 connection pool behind :class:`lib.db.database.Database`.
+
+Chosen by ``PROMPTBOARD_DATABASE_URL=postgresql://…``. The queries are the DuckDB backend's,
+character for character: :mod:`lib.db.sqltext` turns their ``?`` into ``$n`` (run on a
+``psycopg.RawCursor``, server-side binding) and DuckDB's DDL type names into PostgreSQL's.
+
+- **Reads** run on a pooled connection in autocommit, one snapshot per statement, as DuckDB
+  cursors do.
+- **Writes** keep the embedded backend's meaning, "one writer at a time", across every
+  process on the database: :meth:`PgBackend.transaction` takes the in-process lock (so this
+  process's threads queue without holding pool connections), then, inside the transaction,
+  ``pg_advisory_xact_lock(ns, 1)``, released by COMMIT or ROLLBACK. ``ns`` is a hash of the
+  database and schema, so two Promptboards (or two test schemas) on one server never share
+  a lock.
+- :meth:`PgBackend.exclusive` holds that lock across several writes: a session-level
+  advisory lock on a connection pinned to the thread, which the writes inside reuse (a
+  second connection would wait for the first forever).
+- The connection's ``TimeZone`` is UTC, so ``current_timestamp`` into a ``TIMESTAMP`` column
+  means what it does on DuckDB.
+- :meth:`PgBackend.df` builds the frame DuckDB's ``.df()`` would: the same dtypes per column
+  type (numeric → float64, nullable integers → ``Int32``/``Int64``, dates and timestamps →
+  ``datetime64[us]``, nullable booleans → ``boolean``, text → ``str``).
+
+The URL's password never reaches a log or a message: :attr:`PgBackend.label` drops it.
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, cast
+from urllib.parse import urlsplit, urlunsplit
+
+import pandas as pd
+import psycopg
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from lib.db.sqltext import ddl, numbered
+
+WRITE_KEY = 1  # pg_advisory_*lock(ns, WRITE_KEY): the one-writer-at-a-time lock
+POOL_TIMEOUT_S = 30.0
+# PostgreSQL type OIDs -> the dtype DuckDB's .df() gives the same SQL type (with, without NULLs)
+_INTS = {21: ("int16", "Int16"), 23: ("int32", "Int32"), 20: ("int64", "Int64")}
+_FLOATS = {700, 701, 1700}  # float4, float8, numeric (DuckDB's DECIMAL → float64)
+_TIMES = {1082, 1114}  # date, timestamp
+_TEXTS = {25, 1043, 1042, 19}  # text, varchar, bpchar, name
+_BOOL = 16
+
+
+def redacted(url: str) -> str:
+    """The URL without its password (for logs, messages and cache keys)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}@{host}" if parts.username else host
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class PgCursor:
+    """A psycopg ``RawCursor`` that takes the DuckDB backend's SQL text (``?`` placeholders,
+    DuckDB's DDL type names) and answers like a DuckDB cursor (``execute`` returns it)."""
+
+    def __init__(self, raw: psycopg.RawCursor[Any]) -> None:
+        self._raw = raw
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
+        if params:
+            self._raw.execute(numbered(ddl(sql)), list(params))
+        else:  # no parameters: several statements in one text are allowed (migrations)
+            self._raw.execute(ddl(sql).encode())
+        return self
+
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> PgCursor:
+        self._raw.executemany(numbered(sql), [list(p) for p in params])
+        return self
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        return self._raw.fetchone()
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return self._raw.fetchall() if self._raw.description is not None else []
+
+    @property
+    def description(self) -> Any:
+        return self._raw.description
+
+    @property
+    def rowcount(self) -> int:
+        return self._raw.rowcount
+
+    def close(self) -> None:
+        self._raw.close()
+
+
+def frame(cur: PgCursor) -> pd.DataFrame:
+    """The rows of an executed query as DuckDB's ``.df()`` would give them."""
+    desc = cur.description or []
+    rows = cur.fetchall()
+    columns: dict[str, pd.Series] = {}
+    for i, d in enumerate(desc):
+        values = [r[i] for r in rows]
+        has_null = any(v is None for v in values)
+        oid = d.type_code
+        if oid in _INTS:
+            series = pd.Series(values, dtype=_INTS[oid][1 if has_null else 0])
+        elif oid in _FLOATS:
+            series = pd.Series([None if v is None else float(v) for v in values],
+                               dtype="float64")
+        elif oid in _TIMES:
+            series = pd.Series(pd.to_datetime(pd.Series(values, dtype=object)),
+                               dtype="datetime64[us]")
+        elif oid == _BOOL:
+            series = pd.Series(values, dtype="boolean" if has_null else "bool")
+        elif oid in _TEXTS:
+            series = pd.Series(values, dtype="str")
+        else:
+            series = pd.Series(values, dtype=object)
+        columns[d.name] = series
+    return pd.DataFrame(columns, columns=[d.name for d in desc])
+
+
+class PgBackend:
+    """One PostgreSQL database (and schema, from the URL's ``options``) for this process."""
+
+    kind = "postgres"
+
+    def __init__(self, url: str, *, max_size: int = 20) -> None:
+        self.url = url
+        self.label = redacted(url)
+        self._local = threading.local()  # .conn: the connection a write/exclusive() pinned
+        self._write_lock = threading.RLock()
+        self.pool = ConnectionPool(
+            url, min_size=1, max_size=max_size, open=False, name="promptboard",
+            kwargs={"autocommit": True, "cursor_factory": psycopg.RawCursor,
+                    "options": "-c TimeZone=UTC", "application_name": "promptboard"},
+            check=ConnectionPool.check_connection)
+        self.pool.open(wait=True, timeout=POOL_TIMEOUT_S)
+        with self.pool.connection() as conn:
+            row = conn.execute("SELECT current_database() || '.' || current_schema()").fetchone()
+        # int4 for pg_advisory_lock(int, int)
+        self.ns = zlib.crc32(str(row[0] if row else "").encode()) - (1 << 31)
+
+    @contextmanager
+    def _connection(self) -> Iterator[psycopg.Connection[Any]]:
+        pinned = getattr(self._local, "conn", None)
+        if pinned is not None:  # inside this thread's write or exclusive(): the same one
+            yield pinned
+            return
+        try:
+            with self.pool.connection(timeout=POOL_TIMEOUT_S) as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise psycopg.OperationalError(
+                f"No database connection came free within {POOL_TIMEOUT_S:g} s "
+                f"({self.label}).") from exc
+
+    @contextmanager
+    def cursor(self) -> Iterator[PgCursor]:
+        with self._connection() as conn:
+            cur = PgCursor(cast("psycopg.RawCursor[Any]", conn.cursor()))
+            try:
+                yield cur
+            finally:
+                cur.close()
+
+    def df(self, sql: str, params: Sequence[Any]) -> pd.DataFrame:
+        with self.cursor() as cur:
+            return frame(cur.execute(sql, params))
+
+    @contextmanager
+    def transaction(self, committed: Callable[[], None]) -> Iterator[PgCursor]:
+        """A transaction holding the write lock (this process's, then the database's);
+        ``committed()`` runs after the COMMIT, still under this process's lock."""
+        with self._write_lock, self._connection() as conn:
+            outer = getattr(self._local, "conn", None)
+            self._local.conn = conn
+            try:
+                with conn.transaction():
+                    cur = PgCursor(cast("psycopg.RawCursor[Any]", conn.cursor()))
+                    try:
+                        cur.execute("SELECT pg_advisory_xact_lock(?, ?)", [self.ns, WRITE_KEY])
+                        yield cur
+                    finally:
+                        cur.close()
+                committed()
+            finally:
+                self._local.conn = outer
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the write lock across several writes (they reuse this connection)."""
+        with self._write_lock, self._connection() as conn:
+            outer = getattr(self._local, "conn", None)
+            self._local.conn = conn
+            conn.execute("SELECT pg_advisory_lock($1, $2)", [self.ns, WRITE_KEY])
+            try:
+                yield
+            finally:
+                try:
+                    conn.execute("SELECT pg_advisory_unlock($1, $2)", [self.ns, WRITE_KEY])
+                finally:
+                    self._local.conn = outer
+
+    def checkpoint(self) -> None:
+        """Nothing to fold: PostgreSQL checkpoints by itself."""
+
+    def close(self) -> None:
+        self.pool.close(timeout=5)
