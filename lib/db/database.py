@@ -59,6 +59,15 @@ class Backend(Protocol):
 
     def close(self) -> None: ...
 
+    announces: bool  # its writes must tell other processes what they named
+
+    @property
+    def in_sync(self) -> bool: ...  # False while other processes' writes cannot be heard
+
+    def start_listening(self, heard: Callable[[set[str] | None], None]) -> None: ...
+
+    def announce(self, cur: Any, tables: set[str]) -> None: ...
+
 
 def is_url(target: Path | str) -> bool:
     """Does ``target`` name a PostgreSQL server (``postgresql://…``) rather than a file?"""
@@ -133,6 +142,7 @@ class Database:
         self._touched: dict[str, int] = {}  # table -> writes committed that named it
         if migrate:
             self.migrate()
+        self._backend.start_listening(self._heard)
 
     # -- reads ---------------------------------------------------------------------
 
@@ -175,6 +185,8 @@ class Database:
         that must not be thrown away by every unrelated write (job progress, say).
         """
         self._watched.update(tables)  # before reading versions: see write()
+        if not self._backend.in_sync:  # other processes' writes unheard: a key never seen
+            self._touched["*"] = self._touched.get("*", 0) + 1
         return (self._touched.get("*", 0), *(self._touched.get(t, 0) for t in tables))
 
     def cached(self, key: str, load: Callable[[], T], tables: tuple[str, ...]) -> T:
@@ -185,6 +197,8 @@ class Database:
         Versions are read before loading, so a write racing the load only makes the next
         call reload. Inside ``write()`` they are current: no other write can commit meanwhile.
         """
+        if not self._backend.in_sync:  # other processes' writes unheard: nothing is current
+            return load()
         version = self.tables_version(*tables)
         hit = self._memo.get(key)
         if hit is not None and hit[0] == version:
@@ -192,6 +206,19 @@ class Database:
         value = load()
         self._memo[key] = (version, value)
         return value
+
+    def _heard(self, tables: set[str] | None) -> None:
+        """Another process committed a write naming ``tables`` (None: anything may have
+        changed): the same bumps as a write of this process's own."""
+        self.version += 1
+        for table in tables if tables is not None else {"*"}:
+            self._touched[table] = self._touched.get(table, 0) + 1
+
+    def _tables(self) -> set[str]:
+        """Every table of the schema (what a write's notice may name), re-read after DDL."""
+        return self.cached("db.tables", lambda: {str(r[0]) for r in self.fetchall(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema()")}, ())
 
     # -- writes --------------------------------------------------------------------
 
@@ -211,6 +238,8 @@ class Database:
         with self._backend.transaction(committed) as raw:
             rec = _Recording(cast(Cursor, raw))
             yield cast(Cursor, rec)  # a Cursor in all but name
+            if self._backend.announces:  # before COMMIT: the notice is sent with it
+                self._backend.announce(raw, rec.touched(self._tables()))
 
     @contextmanager
     def exclusive(self) -> Iterator[None]:

@@ -91,6 +91,15 @@ class DuckBackend:
         with self._write_lock:
             yield
 
+    announces = False  # one process: its own writes are all there are
+    in_sync = True
+
+    def start_listening(self, heard: Callable[[set[str] | None], None]) -> None:
+        """Nothing to hear: no other process opens the file."""
+
+    def announce(self, cur: Any, tables: set[str]) -> None:
+        """Nobody to tell."""
+
     def checkpoint(self) -> None:
         with self._write_lock:
             self._con.execute("CHECKPOINT")

@@ -37,6 +37,7 @@ import pandas as pd
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from lib.db.listen import Listener
 from lib.db.sqltext import ddl, numbered
 
 WRITE_KEY = 1  # pg_advisory_*lock(ns, WRITE_KEY): the one-writer-at-a-time lock
@@ -206,8 +207,30 @@ class PgBackend:
                 finally:
                     self._local.conn = outer
 
+    # -- other processes' writes (lib/db/listen.py) ----------------------------------
+
+    announces = True
+
+    def start_listening(self, heard: Callable[[set[str] | None], None]) -> None:
+        self.listener = Listener(self.url, self.ns, heard, {
+            "options": "-c TimeZone=UTC", "application_name": "promptboard-listen"})
+
+    @property
+    def in_sync(self) -> bool:
+        listener = getattr(self, "listener", None)
+        return listener is None or listener.in_sync
+
+    def announce(self, cur: PgCursor, tables: set[str]) -> None:
+        """Tell the other processes what this transaction wrote (sent at its COMMIT)."""
+        listener = getattr(self, "listener", None)
+        if tables and listener is not None:
+            cur.execute("SELECT pg_notify(?, ?)", [listener.channel, listener.payload(tables)])
+
     def checkpoint(self) -> None:
         """Nothing to fold: PostgreSQL checkpoints by itself."""
 
     def close(self) -> None:
+        listener = getattr(self, "listener", None)
+        if listener is not None:
+            listener.close()
         self.pool.close(timeout=5)
