@@ -59,6 +59,8 @@ class Backend(Protocol):
 
     def close(self) -> None: ...
 
+    def copy_out(self, sql: str, params: Sequence[Any], path: Path, fmt: str) -> int: ...
+
     announces: bool  # its writes must tell other processes what they named
 
     @property
@@ -170,6 +172,13 @@ class Database:
     def df(self, sql: str, params: Sequence[Any] = ()) -> pd.DataFrame:
         """Run a read query into a DataFrame."""
         return self._backend.df(sql, list(params))
+
+    def copy_out(self, sql: str, params: Sequence[Any], path: Path, fmt: str) -> int:
+        """Write a read query's rows to the file ``path`` on this machine, as ``fmt`` ("csv",
+        with a header line, or "parquet"), streamed; returns how many rows."""
+        if fmt not in ("csv", "parquet"):
+            raise ValueError(f"copy_out writes csv or parquet, not {fmt!r}.")
+        return self._backend.copy_out(sql, list(params), path, fmt)
 
     def dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Run a read query and return rows as dicts keyed by column name."""

@@ -30,6 +30,7 @@ import threading
 import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
@@ -37,6 +38,7 @@ import pandas as pd
 import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from lib.db import pgcopy
 from lib.db.listen import Listener
 from lib.db.sqltext import ddl, numbered
 
@@ -206,6 +208,12 @@ class PgBackend:
                     conn.execute("SELECT pg_advisory_unlock($1, $2)", [self.ns, WRITE_KEY])
                 finally:
                     self._local.conn = outer
+
+    def copy_out(self, sql: str, params: Sequence[Any], path: Path, fmt: str) -> int:
+        """The query's rows into a CSV or Parquet file on this machine (lib/db/pgcopy.py)."""
+        with self._connection() as conn:
+            write = pgcopy.csv if fmt == "csv" else pgcopy.parquet
+            return write(conn, sql, list(params), path)
 
     # -- other processes' writes (lib/db/listen.py) ----------------------------------
 

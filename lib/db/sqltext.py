@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Callable
 
 _DDL_TYPES = ((re.compile(r"\bDOUBLE\b(?!\s+PRECISION)", re.I), "DOUBLE PRECISION"),
               (re.compile(r"\bBLOB\b", re.I), "BYTEA"))
@@ -25,6 +26,17 @@ _DDL_HEADS = ("CREATE", "ALTER")
 @functools.lru_cache(maxsize=4096)
 def numbered(sql: str) -> str:
     """``sql`` with each ``?`` placeholder as ``$1, $2, …`` in order (see the module's note)."""
+    return _placeholders(sql, lambda n: f"${n}")
+
+
+@functools.lru_cache(maxsize=256)
+def pyformat(sql: str) -> str:
+    """``sql`` for psycopg's client-side binding (COPY, server-side cursors): each ``?``
+    placeholder as ``%s``, and every literal ``%`` doubled."""
+    return _placeholders(sql.replace("%", "%%"), lambda n: "%s")
+
+
+def _placeholders(sql: str, mark: Callable[[int], str]) -> str:
     out: list[str] = []
     n = 0
     i, end = 0, len(sql)
@@ -53,7 +65,7 @@ def numbered(sql: str) -> str:
             i = j
         elif c == "?":
             n += 1
-            out.append(f"${n}")
+            out.append(mark(n))
             i += 1
         else:
             j = i + 1

@@ -104,30 +104,21 @@ def table(db: Database, args: argparse.Namespace, viewer: Viewer = CLI_VIEWER) -
 
 def export(db: Database, viewer: Viewer, f: analytics.Filters, fmt: str,
            path_or_buffer: str | Path | IO[bytes]) -> int:
-    """Write the viewer's whole ledger for ``f``, oldest first, as CSV or Parquet with DuckDB's
-    COPY (streamed, never all in pandas); returns the row count. A buffer gets the file's
+    """Write the viewer's whole ledger for ``f``, oldest first, as CSV or Parquet by the
+    database's COPY (streamed, never all in pandas); returns the row count. A buffer gets the file's
     bytes copied in (through a temporary file)."""
     if fmt not in LEDGER_FORMATS:
         raise ValueError(f"Export format is csv or parquet, not {fmt!r}.")
     sql, params = ledger.ledger_sql(analytics.scope(viewer, f), csv=fmt == "csv")
-    options = "FORMAT csv, HEADER" if fmt == "csv" else "FORMAT parquet, COMPRESSION zstd"
+    ordered = f"{sql} ORDER BY time, job_id, i.idx"
     if isinstance(path_or_buffer, str | Path):
-        return _copy(db, sql, params, Path(path_or_buffer), options)
+        return db.copy_out(ordered, params, Path(path_or_buffer), fmt)
     with tempfile.TemporaryDirectory(prefix="promptboard-export-") as tmp:
         path = Path(tmp) / f"ledger.{fmt}"
-        rows = _copy(db, sql, params, path, options)
+        rows = db.copy_out(ordered, params, path, fmt)
         with path.open("rb") as fh:
             shutil.copyfileobj(fh, path_or_buffer)
     return rows
-
-
-def _copy(db: Database, sql: str, params: list[Any], path: Path, options: str) -> int:
-    ordered = f"{sql} ORDER BY time, job_id, i.idx"
-    with db.cursor() as cur:
-        # the path is ours (a temp dir or the CLI's --out); quotes are doubled all the same
-        target = str(path).replace("'", "''")
-        row = cur.execute(f"COPY ({ordered}) TO '{target}' ({options})", params).fetchone()
-    return int(row[0]) if row else 0
 
 
 def _json_value(v: Any) -> Any:
