@@ -69,11 +69,11 @@ class ApiServer:
 Prepare = Callable[[Engine, datetime], dict[str, str] | None]
 
 
-def make_accounts(data_dir: Path, prepare: Prepare | None = None
+def make_accounts(data_dir: Path, prepare: Prepare | None = None, database_url: str = ""
                   ) -> tuple[dict[str, str], str]:
     """The users of USERS with one full token each, a read-only one for mia, and the cookie
     key the server will read (made now, in the data dir)."""
-    eng = Engine(replace(config.load(), data_dir=data_dir))
+    eng = Engine(replace(config.load(), data_dir=data_dir, database_url=database_url))
     try:
         now = Clock().now()
         key = cookies.cookie_key(eng.settings)
@@ -91,20 +91,22 @@ def make_accounts(data_dir: Path, prepare: Prepare | None = None
 
 
 def start(tmp: Path, name: str, *, demo_images: int = 0, prepare: Prepare | None = None,
-          prepare_dir: Callable[[Path], None] | None = None, **env: str) -> ApiServer:
+          prepare_dir: Callable[[Path], None] | None = None, database_url: str = "",
+          **env: str) -> ApiServer:
     """A server on ``tmp/name`` with USERS, their tokens and ``demo_images`` of demo history;
     ``prepare`` gets an engine on the data dir, ``prepare_dir`` the data dir itself, before the
     server starts (after it, only the server may open the database)."""
     data = tmp / name
     data.mkdir()
-    made, key = make_accounts(data, prepare)
+    made, key = make_accounts(data, prepare, database_url)
     if prepare_dir is not None:
         prepare_dir(data)
     if demo_images:
         h.run_cli(h.clean_env(data), "demo-data", "--images", str(demo_images), "--days", "14",
                   "--users", "4")
     env = {"PROMPTBOARD_SANDBOX_LATENCY": "0.2", "PROMPTBOARD_API_RATE": "100000",
-           "PROMPTBOARD_ADMIN_TOKEN": ADMIN_TOKEN, **env}
+           "PROMPTBOARD_ADMIN_TOKEN": ADMIN_TOKEN, "PROMPTBOARD_DATABASE_URL": database_url,
+           **env}
     server = h.AppServer(name, data, tmp / f"{name}.log", env=h.clean_env(data, **env)).start()
     return ApiServer(server, {**made, "automation": ADMIN_TOKEN}, key)
 
