@@ -284,12 +284,12 @@ def _images(rng: np.random.Generator, j: dict[str, np.ndarray], v: pd.DataFrame,
 _JOB_ID = "'dm' || lpad(lower(to_hex(d.j)), 14, '0')"
 _IMAGE_ID = "'di' || lpad(lower(to_hex(d.j)), 12, '0') || lpad(d.idx::VARCHAR, 2, '0')"
 _REQUEST_ID = "'demo-' || lpad(lower(to_hex(d.j)), 12, '0')"
+_POOL = "lpad(CAST(d.pool AS TEXT), 2, '0')"  # as _pool() names the pictures: 00..23
 _COMMON = (  # columns jobs and images share, from a registered frame d and the variants v
     "$users[d.u + 1], v.provider, v.model, $subjects[d.p1 + 1] || ' ' || $settings[d.p2 + 1] "
     "|| ', ' || $extras[d.p3 + 1], CASE WHEN d.neg >= 0 THEN $negatives[d.neg + 1] END, "
     "$styles[d.st + 1]")
 _USD = "CAST(CAST({} AS DECIMAL(18, 0)) * 0.00000001::DECIMAL(18, 8) AS DECIMAL(18, 8))"  # 1e-8s
-
 
 _JOBS_COLUMNS = """id, user_id, provider, model, prompt, negative_prompt, style, width, height,
     aspect_ratio, quality, seed, n, params, status, attempts, max_attempts, next_run_at,
@@ -306,7 +306,7 @@ SELECT {_JOB_ID}, {_COMMON}, v.job_w, v.job_h, v.aspect, v.quality,
          WHEN d.status = 2 THEN 'Cancelled before it ran.' END,
     CASE WHEN d.status < 2 THEN {_REQUEST_ID} END,
     CASE WHEN d.status = 0 THEN '{{"' || v.unit || '": ' || CASE v.unit WHEN 'images'
-        THEN d.n::VARCHAR ELSE round(d.dur_ms / 1000, 1)::VARCHAR END || '}}' END,
+        THEN d.n::VARCHAR ELSE round(d.dur_ms / 1000.0, 1)::VARCHAR END || '}}' END,
     {_USD.format("d.est_e8")}, {_USD.format("d.cost_e8")},
     CASE WHEN d.dur_ms >= 0 THEN d.dur_ms END,
     d.created, d.started, d.finished, true, d.finished,
@@ -317,8 +317,8 @@ INSERT INTO images (id, job_id, idx, user_id, provider, model, prompt, negative_
     quality, width, height, seed, original_key, thumb_key, bytes, cost_usd, duration_ms,
     request_id, shared, demo, created_at)
 SELECT {_IMAGE_ID}, {_JOB_ID}, d.idx, {_COMMON}, v.quality, v.img_w, v.img_h,
-    CASE WHEN d.seed >= 0 THEN d.seed + d.idx END, printf('demo/orig-%02d.png', d.pool),
-    printf('demo/thumb-%02d.webp', d.pool), d.bytes, {_USD.format("d.cost_e8")}, d.dur_ms,
+    CASE WHEN d.seed >= 0 THEN d.seed + d.idx END, 'demo/orig-' || {_POOL} || '.png',
+    'demo/thumb-' || {_POOL} || '.webp', d.bytes, {_USD.format("d.cost_e8")}, d.dur_ms,
     {_REQUEST_ID}, d.shared, true, d.created
 FROM demo_images d JOIN demo_v v ON v.vid = d.vid"""
 _EVENT_COLS = 'job_id, "at", from_status, to_status, detail'

@@ -72,7 +72,8 @@ def test_every_jobs_cost_is_exactly_the_sum_of_its_images(
 def test_costs_follow_the_price_table(engine: Engine, small: demo.DemoSummary) -> None:
     per_image = dict(engine.db.fetchall(
         "SELECT provider || '/' || model || '/' || coalesce(quality, '-'), "
-        "any_value(cost_usd) FROM images GROUP BY ALL HAVING count(DISTINCT cost_usd) = 1"))
+        "min(cost_usd) FROM images GROUP BY provider, model, quality "
+        "HAVING count(DISTINCT cost_usd) = 1"))
     assert per_image["stability/core/-"] == Decimal("0.03")
     assert per_image["stability/ultra/-"] == Decimal("0.08")
     assert per_image["gemini/gemini-2.5-flash-image/1K"] == Decimal("0.039")
@@ -92,8 +93,8 @@ def test_history_spans_the_days_asked_with_quieter_weekends(
     assert END - timedelta(days=30) <= first < END - timedelta(days=28)
     assert END - timedelta(days=2) < last <= END and late <= END
     weekday, weekend = engine.db.fetchone(
-        "SELECT avg(CASE WHEN isodow(created_at) <= 5 THEN 1.0 ELSE 0 END), "
-        "avg(CASE WHEN isodow(created_at) > 5 THEN 1.0 ELSE 0 END) FROM jobs")
+        "SELECT avg(CASE WHEN extract(isodow FROM created_at) <= 5 THEN 1.0 ELSE 0 END), "
+        "avg(CASE WHEN extract(isodow FROM created_at) > 5 THEN 1.0 ELSE 0 END) FROM jobs")
     assert weekend < 0.2 < 0.8 < weekday + 0.05
     assert engine.db.scalar("SELECT count(DISTINCT provider) FROM images") == 6
     assert engine.db.scalar("SELECT max(n) FROM jobs") == 4

@@ -10,8 +10,8 @@ in the sheet, and the value reads as typed). Numbers, dates and empty cells are 
 
 :func:`cell` guards one value, :func:`frame` the text columns of a DataFrame (the report
 CSV, and tables Streamlit offers as "Download as CSV"), and :func:`sql` is the same rule as
-a DuckDB expression for exports written by ``COPY`` (the ledger), checked against
-:func:`cell` by tests/core/test_csvsafe.py.
+an SQL expression (DuckDB and PostgreSQL alike) for exports written by ``COPY`` (the ledger),
+checked against :func:`cell` by tests/core/test_csvsafe.py.
 """
 
 from __future__ import annotations
@@ -25,8 +25,10 @@ import pandas as pd
 SIGNS = "=+-@\uff1d\uff0b\uff0d\uff20"  # and their full-width forms
 _CONTROLS = "\t\r\n"  # a leading control is stripped by some importers, then the sign counts
 _RISKY = re.compile(rf"[{re.escape(_CONTROLS)}]|[ \t\r\n\f\v]*[{re.escape(SIGNS)}]")
-# The same rule in DuckDB's regular expressions (RE2): anchored at the start of the text.
-_SQL_PATTERN = r"^([\t\r\n]|[ \t\r\n\f\v]*[=+\-@\x{FF1D}\x{FF0B}\x{FF0D}\x{FF20}])"
+# The same rule as a regular expression both DuckDB (RE2) and PostgreSQL read alike, anchored
+# at the start of the text: the full-width signs written as themselves ("\x{FF1D}" is RE2
+# only), the "-" last in its brackets (no escape needed).
+_SQL_PATTERN = r"^([\t\r\n]|[ \t\r\n\f\v]*[" + SIGNS.replace("-", "") + "-])"
 
 
 def risky(text: str) -> bool:
@@ -61,6 +63,7 @@ def rows(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def sql(expr: str) -> str:
-    """:func:`cell`'s rule as a DuckDB expression over the text expression ``expr``."""
-    return (f"CASE WHEN regexp_matches({expr}, '{_SQL_PATTERN}') "
+    """:func:`cell`'s rule as an SQL expression over the text expression ``expr``: ``~`` is a
+    partial (search) match on both DuckDB and PostgreSQL, so the pattern carries its ``^``."""
+    return (f"CASE WHEN ({expr}) ~ '{_SQL_PATTERN}' "
             f"THEN '''' || {expr} ELSE {expr} END")

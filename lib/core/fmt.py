@@ -17,7 +17,8 @@ So a price or a per-image figure keeps its sub-cent digits and a total reads lik
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+import math
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
 _CENT = Decimal("0.01")
 _TINY = Decimal("0.0001")
@@ -71,6 +72,18 @@ def amount(value: object) -> str:
         return ""
     text = f"{number.normalize():f}"
     return "0" if text in ("0", "-0") else text
+
+
+def rounded(value: float | None, digits: int) -> float | None:
+    """``value`` to ``digits`` decimals, ties away from zero, from its exact binary value:
+    what DuckDB's ``round(DOUBLE, n)`` gives. PostgreSQL has no ``round(float8, n)``, and
+    its ``round(numeric)`` of a float8 rounds a 15-digit approximation (139645.9499999998
+    to 139646.0), so figures both databases compute are rounded here. None and NaN (a
+    DataFrame's NULL) and infinities pass through."""
+    if value is None or not math.isfinite(value):
+        return value
+    step = Decimal(1).scaleb(-digits)
+    return float(Decimal(value).quantize(step, ROUND_HALF_UP, Context(prec=400)))
 
 
 def plural(count: int, word: str, many: str | None = None) -> str:

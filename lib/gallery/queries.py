@@ -48,7 +48,7 @@ _ORDER = {  # over the image alias {a} and the ratings aggregate {r}
     "duration": "{a}.duration_ms DESC NULLS LAST, " + _NEWEST,
     "rating": "{r}.avg_rating DESC NULLS LAST, {r}.ratings DESC NULLS LAST, " + _NEWEST,
 }
-RATINGS_SQL = ("SELECT image_id, avg(rating)::DOUBLE AS avg_rating, count(*) AS ratings "
+RATINGS_SQL = ("SELECT image_id, avg(rating)::float8 AS avg_rating, count(*) AS ratings "
                "FROM image_ratings {where} GROUP BY image_id")
 
 
@@ -207,13 +207,16 @@ def search(db: Database, viewer: Viewer, f: GalleryFilter) -> GalleryPage:
     # A top-N carrying the card's columns measured faster on early pages than one over ids
     # joined back (faster only deep into 1M rows); the rest is joined for the page's rows.
     # Grouping is a window over every match, not a top-N: there narrow ids measured 5x faster.
+    sort_cols = "i.created_at, i.cost_usd, i.duration_ms" + (  # what {order} reads, for w
+        ", r.avg_rating, r.ratings" if f.sort == "rating" else "")
     page_cte = f"""page AS (
             SELECT {cols}, 1 AS group_count FROM images i {rating_join}
             WHERE {pwhere} ORDER BY {order} LIMIT ? OFFSET ?)""" if not group else f"""g AS (
-            SELECT i.id, count(*) OVER (PARTITION BY {key}) AS group_count
-            FROM images i {rating_join} {bjoin} WHERE {where}
-            QUALIFY row_number() OVER (PARTITION BY {key} ORDER BY {order}) = 1
-            ORDER BY {order} LIMIT ? OFFSET ?),
+            SELECT id, group_count FROM (
+                SELECT i.id, {sort_cols}, count(*) OVER (PARTITION BY {key}) AS group_count,
+                       row_number() OVER (PARTITION BY {key} ORDER BY {order}) AS rn
+                FROM images i {rating_join} {bjoin} WHERE {where}) w
+            WHERE rn = 1 ORDER BY {_ORDER[f.sort].format(a="w", r="w")} LIMIT ? OFFSET ?),
         page AS (SELECT {cols}, g.group_count FROM g JOIN images i ON i.id = g.id)"""
     sql = f"""
         WITH {page_cte}
@@ -239,7 +242,7 @@ def facets(db: Database, viewer: Viewer) -> dict[str, list[str]]:
     cols = {"providers": "i.provider", "models": "i.model", "styles": "coalesce(i.style, 'none')"}
     if viewer.sees_all:
         cols["users"] = "i.user_id"
-    aggs = ", ".join(f"list(DISTINCT {c})" for c in cols.values())
+    aggs = ", ".join(f"array_agg(DISTINCT {c})" for c in cols.values())
     row = db.fetchone(f"SELECT {aggs} FROM images i WHERE {vis}", params) or ()
     return {name: sorted(values or []) for name, values in zip(cols, row, strict=False)}
 
@@ -252,11 +255,10 @@ _JOB_DETAIL = ("status", "attempts", "n", "aspect_ratio", "width", "height", "pa
 def get_image(db: Database, viewer: Viewer, image_id: str) -> ImageDetail | None:
     """One image with every parameter, or None when it does not exist or is not visible."""
     vis, params = visible_where(viewer)
-    job = ", ".join(f"{c} := j.{c}" for c in _JOB_DETAIL)
+    job = ", ".join(f"j.{c} AS job_{c}" for c in _JOB_DETAIL)  # flat: a dict in Python
     rows = db.dicts(
         f"""
-        SELECT i.*, j.batch_id, CASE WHEN j.id IS NOT NULL THEN struct_pack({job}) END AS job,
-               (SELECT histogram(rating) FROM image_ratings WHERE image_id = i.id) AS hist,
+        SELECT i.*, j.batch_id, j.id IS NOT NULL AS job_found, {job},
                (SELECT rating FROM image_ratings WHERE image_id = i.id AND user_id = ?)
                    AS my_rating,
                EXISTS (SELECT 1 FROM favourites WHERE image_id = i.id AND user_id = ?)
@@ -266,7 +268,11 @@ def get_image(db: Database, viewer: Viewer, image_id: str) -> ImageDetail | None
         [viewer.username, viewer.username, image_id, *params])
     if not rows:
         return None
-    d, counts = rows[0], {int(k): int(v) for k, v in (rows[0]["hist"] or {}).items()}
+    d, counts = rows[0], {int(k): int(v) for k, v in db.fetchall(
+        "SELECT rating, count(*) FROM image_ratings WHERE image_id = ? GROUP BY rating "
+        "ORDER BY rating", [image_id])}
+    detail = {c: d.pop(f"job_{c}") for c in _JOB_DETAIL}
+    d["job"] = detail if d.pop("job_found") else None
     if d["job"] is not None:  # JSON columns are written by Promptboard with json.dumps
         d["job"].update({k: json.loads(d["job"][k] or "{}") for k in ("params", "usage")})
         wm = json.loads(d["job"]["watermark"] or "null")  # the logo itself is base64 bulk

@@ -32,7 +32,8 @@ def typical_seconds(engine: Services) -> dict[tuple[str, str], float]:
     """Median seconds of succeeded jobs per (provider, model), over the last 30 days."""
     since = engine.clock.now() - timedelta(days=30)
     rows = engine.db.fetchall(
-        "SELECT provider, model, median(duration_ms) / 1000.0, count(*) FROM jobs "
+        "SELECT provider, model, (percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) "
+        "/ 1000.0)::float8, count(*) FROM jobs "
         "WHERE status = 'succeeded' AND duration_ms IS NOT NULL AND finished_at >= ? "
         "GROUP BY provider, model",
         [since],
@@ -206,9 +207,9 @@ def charge(engine: Services, job: Job) -> str:
 def _free(engine: Services, provider: str, model: str, at: datetime) -> bool:
     """True when the provider has prices for this model at ``at`` and all of them are zero."""
     prices = engine.db.fetchall(
-        "SELECT usd_per_unit FROM prices WHERE provider = ? AND model IN (?, '*') "
-        "AND effective_from <= ? QUALIFY row_number() OVER (PARTITION BY model, variant, unit "
-        "ORDER BY effective_from DESC, id DESC) = 1", [provider, model, at])
+        "SELECT DISTINCT ON (model, variant, unit) usd_per_unit FROM prices "
+        "WHERE provider = ? AND model IN (?, '*') AND effective_from <= ? "
+        "ORDER BY model, variant, unit, effective_from DESC, id DESC", [provider, model, at])
     return bool(prices) and all(p[0] == 0 for p in prices)
 
 

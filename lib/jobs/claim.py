@@ -87,8 +87,8 @@ def claim(svc: Services, worker_id: str, only: frozenset[str] | None = None,
         if job is None:  # another thread took it between our read and the lock
             return None
         cur.execute(
-            "INSERT OR REPLACE INTO claim_turns (user_id, turn) "
-            "VALUES (?, nextval('claim_turn_seq'))",
+            "INSERT INTO claim_turns (user_id, turn) VALUES (?, nextval('claim_turn_seq')) "
+            "ON CONFLICT (user_id) DO UPDATE SET turn = excluded.turn",
             [job.user_id],
         )
     return job

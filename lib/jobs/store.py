@@ -295,8 +295,8 @@ def bulk_insert(cur: Cursor, table: Literal["jobs", "job_events"], columns: str,
     """
     sql = f"INSERT INTO {table} ({columns}) {select}"
     used = {k: v for k, v in (params or {}).items() if f"${k}" in sql}  # DuckDB refuses others
-    row = (cur.execute(sql, used) if used else cur.execute(sql)).fetchone()
-    return int(row[0]) if row else 0
+    done = cur.execute(sql, used) if used else cur.execute(sql)
+    return int(done.rowcount)  # not a count row: PostgreSQL's INSERT returns none
 
 
 def delete_demo(cur: Cursor) -> None:

@@ -106,7 +106,7 @@ def collect(engine: Services) -> int:
     """Keep the thumbnails of finished preview jobs as their styles' previews; returns how
     many styles got a new preview. Cheap when nothing finished (one small query)."""
     rows = engine.db.fetchall(
-        "SELECT s.id, j.id, json_extract_string(j.params, '$.preview_hash'), i.thumb_key "
+        "SELECT s.id, j.id, CAST(j.params AS JSON) ->> 'preview_hash', i.thumb_key "
         "FROM styles s JOIN jobs j ON j.id = s.preview_job_id "
         "LEFT JOIN images i ON i.job_id = j.id AND i.idx = 0 WHERE j.status = 'succeeded'")
     kept = 0
@@ -126,7 +126,7 @@ def collect(engine: Services) -> int:
         with engine.db.write() as cur:
             cur.execute(
                 "UPDATE styles SET preview_job_id = NULL, "
-                "preview_key = CASE WHEN ? IS NULL THEN preview_key ELSE ? END "
+                "preview_key = CASE WHEN ?::TEXT IS NULL THEN preview_key ELSE ? END "
                 "WHERE id = ? AND preview_job_id = ?", [key, key, style_id, job_id])
         if key:
             kept += 1

@@ -223,8 +223,10 @@ def set_budget(db: Database, scope: str, subject: str, monthly_usd: Decimal,
         raise ValueError("The warning threshold is a fraction between 0 and 1, e.g. 0.8.")
     with db.write() as cur:
         cur.execute(
-            "INSERT OR REPLACE INTO budgets (scope, subject, monthly_usd, warn_fraction, "
-            "updated_by, updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO budgets (scope, subject, monthly_usd, warn_fraction, updated_by, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, subject) DO UPDATE SET "
+            "monthly_usd = excluded.monthly_usd, warn_fraction = excluded.warn_fraction, "
+            "updated_by = excluded.updated_by, updated_at = excluded.updated_at",
             [scope, subject if scope == "user" else "team", monthly_usd, warn_fraction, by, now])
 
 

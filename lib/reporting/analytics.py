@@ -1,7 +1,7 @@
 """The queries behind the Analytics page and ``lib.cli report``: spend, images, durations.
 
-Every number is computed in DuckDB. The rules, in one place so the page, the CLI and the
-tests agree:
+Every number is computed by SQL that DuckDB and PostgreSQL run alike. The rules, in one
+place so the page, the CLI and the tests agree:
 
 - A job, its spend and its images belong to the UTC day the job was *created* (the time its
   price was taken), so an image finished after midnight still counts on the job's day.
@@ -15,7 +15,7 @@ tests agree:
 - Success rate = succeeded / (succeeded + failed). Cancelled jobs (a person's choice) are
   left out and counted apart; queued and running jobs are not finished.
   Durations are succeeded jobs' ``duration_ms``; quantiles interpolate
-  linearly (``quantile_cont``).
+  linearly (``percentile_cont``), rounded by :func:`lib.core.fmt.rounded`.
 - The previous period is as long as the chosen one and ends the day before it starts.
 
 Who sees what: admins and analysts see everyone; a member sees only themselves, whatever
@@ -35,6 +35,7 @@ from typing import Any
 import pandas as pd
 
 from lib.auth.access import Viewer
+from lib.core.fmt import rounded
 from lib.db.database import Database
 from lib.money import budgets
 
@@ -51,6 +52,7 @@ def _alias(expr: str) -> str:
 
 
 _KEY_NAMES = {_alias(k) for keys in GROUPS.values() for k in keys}
+_KEY_TYPES = {"provider": "TEXT", "model": "TEXT", "user": "TEXT", "day": "DATE"}  # see breakdowns
 _IMAGE_SLACK = timedelta(days=1)  # images are stored after their job is created; see images_where
 
 
@@ -143,7 +145,7 @@ _METRICS = """
          THEN (sum(cost_usd) / sum(images + coalesce(images_deleted, 0))
                    FILTER (WHERE cost_usd IS NOT NULL))::DECIMAL(18, 8)
          END AS cost_per_image_usd,
-    (count(*) FILTER (WHERE status = 'succeeded'))
+    (count(*) FILTER (WHERE status = 'succeeded'))::float8
         / nullif(count(*) FILTER (WHERE status IN ('succeeded', 'failed')), 0)
         AS success_rate,
     coalesce(sum(greatest(images, 1)
@@ -151,8 +153,19 @@ _METRICS = """
         AS ledger_rows,
     coalesce(sum(images_deleted), 0)::BIGINT AS images_deleted"""
 _TIMES = """
-    round(median(duration_ms) FILTER (WHERE status = 'succeeded'), 1) AS median_ms,
-    round(quantile_cont(duration_ms, 0.95) FILTER (WHERE status = 'succeeded'), 1) AS p95_ms"""
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms)
+        FILTER (WHERE status = 'succeeded') AS median_ms,
+    percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms)
+        FILTER (WHERE status = 'succeeded') AS p95_ms"""  # to 0.1 ms by _rounded(..., 1, *_TIMED)
+_TIMED = ("median_ms", "p95_ms")
+
+
+def _rounded(values: Any, digits: int, *cols: str) -> Any:
+    """These columns of a frame or a row rounded in Python: :func:`lib.core.fmt.rounded`."""
+    for col in set(cols) & set(values.keys()):
+        values[col] = (values[col].map(lambda v: rounded(v, digits))
+                       if isinstance(values, pd.DataFrame) else rounded(values[col], digits))
+    return values
 
 
 @dataclass(frozen=True)
@@ -214,17 +227,19 @@ def breakdowns(db: Database, viewer: Viewer, f: Filters, bys: tuple[str | None, 
     cte, params = _base(scope(viewer, f))
     selects = []
     for i, by in enumerate(bys):
-        keys = GROUPS.get(by or "", ())
-        columns = ", ".join([f"{i} AS part_", *keys, _METRICS, *([_TIMES] if times else [])])
-        selects.append(f"SELECT {columns} FROM b j {'GROUP BY ALL' if keys else ''}")
-    df = db.df(f"{cte} {' UNION ALL BY NAME '.join(selects)}", params)
+        keys = {_alias(k): k for k in GROUPS.get(by or "", ())}  # the others NULL: one UNION
+        cols = [keys.get(name, f'NULL::{t} AS "{name}"') for name, t in _KEY_TYPES.items()]
+        columns = ", ".join([f"{i} AS part_", *cols, _METRICS, *([_TIMES] if times else [])])
+        group = ", ".join(k.rsplit(" AS ", 1)[0] for k in keys.values())
+        selects.append(f"SELECT {columns} FROM b j {f'GROUP BY {group}' if keys else ''}")
+    df = _rounded(db.df(f"{cte} {' UNION ALL '.join(selects)}", params), 1, *_TIMED)
     out: dict[str | None, pd.DataFrame] = {}
     for i, by in enumerate(bys):
         names = [_alias(k) for k in GROUPS.get(by or "", ())]
         part = df[df["part_"] == i].drop(columns=["part_"])
         part = part[[*names, *(c for c in part.columns if c not in _KEY_NAMES)]]
-        order = (["day"], [True]) if by == "day" else (
-            ["spend_usd", *names[-1:]], [False, *[True] * len(names[-1:])])
+        order = (["day"], [True]) if by == "day" else (  # model, then provider: no engine's
+            ["spend_usd", *names[::-1]], [False, *[True] * len(names)])  # row order decides
         out[by] = part.sort_values(order[0], ascending=order[1], kind="stable").reset_index(
             drop=True)
     return out
@@ -239,7 +254,7 @@ def summary(db: Database, viewer: Viewer, f: Filters) -> Summary:
     rows = db.dicts(
         f"{cte} SELECT j.created_at >= ? AS now, {_METRICS}, {_TIMES} FROM b j GROUP BY 1",
         [*params, _ts(f.start)])
-    by_period = {r.pop("now"): r for r in rows}
+    by_period = {r.pop("now"): _rounded(r, 1, *_TIMED) for r in rows}
 
     def figures(period: Filters, key: bool) -> Figures:
         r = by_period.get(key) or {}  # no row: nothing happened in that period
@@ -262,7 +277,7 @@ def spend_by_day(db: Database, viewer: Viewer, f: Filters, by: str = "provider")
     where, params = jobs_where(scope(viewer, f))  # jobs only: no images, no join
     return db.df(f"""
         SELECT CAST(created_at AS DATE) AS day, {col} AS "group",
-               coalesce(sum(cost_usd), 0)::DOUBLE AS spend_usd, count(*) AS jobs,
+               coalesce(sum(cost_usd), 0)::float8 AS spend_usd, count(*) AS jobs,
                count(*) FILTER (WHERE status = 'succeeded' AND cost_usd IS NULL)
                    AS unpriced_jobs
         FROM jobs j WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2""", params)
@@ -285,9 +300,10 @@ def cumulative_month(db: Database, viewer: Viewer, f: Filters, month_of: date, t
     return db.df(f"""
         WITH d AS (SELECT CAST(j.created_at AS DATE) AS day, sum(j.cost_usd) AS spend
                    FROM jobs j WHERE {where} GROUP BY 1),
-        cal AS (SELECT unnest(range(?::DATE, ?::DATE + 1, INTERVAL 1 DAY))::DATE AS day),
-        c AS (SELECT cal.day, coalesce(d.spend, 0)::DOUBLE AS spend,
-                     sum(coalesce(d.spend, 0)) OVER (ORDER BY cal.day)::DOUBLE AS cum
+        cal AS (SELECT CAST(g.d AS DATE) AS day
+                FROM generate_series(?::TIMESTAMP, ?::TIMESTAMP, INTERVAL '1 day') AS g(d)),
+        c AS (SELECT cal.day, coalesce(d.spend, 0)::float8 AS spend,
+                     (sum(coalesce(d.spend, 0)) OVER (ORDER BY cal.day))::float8 AS cum
               FROM cal LEFT JOIN d USING (day)),
         t AS (SELECT max(cum) FILTER (WHERE day <= ?) AS so_far FROM c)
         SELECT c.day,
@@ -295,7 +311,7 @@ def cumulative_month(db: Database, viewer: Viewer, f: Filters, month_of: date, t
                CASE WHEN c.day <= ? THEN c.cum END AS cumulative_usd,
                CASE WHEN ? >= ? AND ? < ? AND c.day >= ?
                     THEN t.so_far + t.so_far / ? * (c.day - ?::DATE) END AS forecast_usd,
-               ?::DOUBLE AS budget_usd
+               ?::float8 AS budget_usd
         FROM c, t ORDER BY c.day""",
         [*params, first, last, as_of, as_of, as_of, today, first, today, last, as_of,
          elapsed, as_of, None if budget_usd is None else float(budget_usd)])
@@ -320,21 +336,19 @@ def durations(db: Database, viewer: Viewer, f: Filters, by: str = "provider") ->
     if by not in ("provider", "model"):
         raise ValueError(f"Durations are split by provider or model, not {by!r}.")
     where, params = jobs_where(scope(viewer, f))
-    return db.df(f"""
-        WITH s AS (SELECT j.{by} AS "group", j.duration_ms / 1000.0 AS sec FROM jobs j
+    df: pd.DataFrame = _rounded(db.df(f"""
+        WITH s AS (SELECT j.{by} AS "group", (j.duration_ms / 1000.0)::float8 AS sec FROM jobs j
                    WHERE {where} AND j.status = 'succeeded' AND j.duration_ms IS NOT NULL),
-        q AS (SELECT "group", count(*) AS n, min(sec) AS min,
-                     quantile_cont(sec, [0.25, 0.5, 0.75, 0.95]) AS qs, max(sec) AS max
-              FROM s GROUP BY 1)
-        SELECT q."group", any_value(q.n) AS n, any_value(q.min) AS min,
-               round(any_value(q.qs[1]), 3) AS q1, round(any_value(q.qs[2]), 3) AS median,
-               round(any_value(q.qs[3]), 3) AS q3, round(any_value(q.qs[4]), 3) AS p95,
-               any_value(q.max) AS max,
+        q AS (SELECT "group", count(*) AS n, min(sec) AS min, max(sec) AS max, percentile_cont(
+                  ARRAY[0.25, 0.5, 0.75, 0.95]) WITHIN GROUP (ORDER BY sec) AS qs FROM s GROUP BY 1)
+        SELECT q."group", min(q.n) AS n, min(q.min) AS min, min(q.qs[1]) AS q1,
+               min(q.qs[2]) AS median, min(q.qs[3]) AS q3, min(q.qs[4]) AS p95, min(q.max) AS max,
                min(s.sec) FILTER (WHERE s.sec >= q.qs[1] - 1.5 * (q.qs[3] - q.qs[1]))
                    AS lowerfence,
                max(s.sec) FILTER (WHERE s.sec <= q.qs[3] + 1.5 * (q.qs[3] - q.qs[1]))
                    AS upperfence
-        FROM q JOIN s USING ("group") GROUP BY 1 ORDER BY median, 1""", params)
+        FROM q JOIN s USING ("group") GROUP BY 1""", params), 3, "q1", "median", "q3", "p95")
+    return df.sort_values(["median", "group"], kind="stable").reset_index(drop=True)
 
 
 def failures(db: Database, viewer: Viewer, f: Filters) -> pd.DataFrame:
@@ -344,12 +358,11 @@ def failures(db: Database, viewer: Viewer, f: Filters) -> pd.DataFrame:
     where, params = jobs_where(scope(viewer, f))
     return db.df(f"""
         WITH fin AS (SELECT j.provider, j.status, coalesce(j.error_type, 'unknown') AS error_type
-                     FROM jobs j
-                     WHERE {where} AND j.status IN ('succeeded', 'failed')),
+                     FROM jobs j WHERE {where} AND j.status IN ('succeeded', 'failed')),
         tot AS (SELECT provider, count(*) AS finished FROM fin GROUP BY 1)
         SELECT fin.provider, fin.error_type, count(*) AS jobs,
-               any_value(tot.finished) AS finished,
-               count(*) / any_value(tot.finished) AS rate
+               min(tot.finished) AS finished,
+               count(*)::float8 / min(tot.finished) AS rate
         FROM fin JOIN tot USING (provider) WHERE fin.status <> 'succeeded'
         GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2""", params)
 
@@ -381,7 +394,7 @@ def budget_for(db: Database, viewer: Viewer) -> Budget | None:
 def facets(db: Database, viewer: Viewer) -> dict[str, list[str]]:
     """Filter choices: users (admins and analysts only), providers and models seen in jobs."""
     who, params = ("", []) if viewer.sees_all else ("WHERE user_id = ?", [viewer.username])
-    row = db.fetchone("SELECT list(DISTINCT user_id), list(DISTINCT provider), "
-                      f"list(DISTINCT model) FROM jobs {who}", params) or ([], [], [])
+    row = db.fetchone("SELECT array_agg(DISTINCT user_id), array_agg(DISTINCT provider), "
+                      f"array_agg(DISTINCT model) FROM jobs {who}", params) or ([], [], [])
     users = sorted(row[0] or []) if viewer.sees_all else [viewer.username]
     return {"users": users, "providers": sorted(row[1] or []), "models": sorted(row[2] or [])}

@@ -98,7 +98,7 @@ def board(db: Database, viewer: Viewer, f: BoardFilter) -> pd.DataFrame:
     names = ", ".join(k.rsplit(" AS ", 1)[1] for k in keys)
     sql = f"""
         WITH img AS (
-            SELECT i.id, {", ".join(keys)}, i.cost_usd::DOUBLE AS cost, i.duration_ms
+            SELECT i.id, {", ".join(keys)}, i.cost_usd::float8 AS cost, i.duration_ms
             FROM images i WHERE {where}),
         rt AS (
             SELECT image_id, count(*) AS n, sum(rating) AS stars FROM image_ratings
@@ -106,9 +106,9 @@ def board(db: Database, viewer: Viewer, f: BoardFilter) -> pd.DataFrame:
         g AS (
             SELECT {names}, count(*) AS images, count(rt.image_id) AS images_rated,
                    coalesce(sum(rt.n), 0)::BIGINT AS ratings,
-                   sum(rt.stars)::DOUBLE / nullif(sum(rt.n), 0) AS avg_rating,
+                   sum(rt.stars)::float8 / nullif(sum(rt.n), 0) AS avg_rating,
                    count(img.cost) AS priced_images, avg(img.cost) AS cost_per_image_usd,
-                   quantile_cont(img.duration_ms, 0.5) AS median_ms
+                   percentile_cont(0.5) WITHIN GROUP (ORDER BY img.duration_ms) AS median_ms
             FROM img LEFT JOIN rt ON rt.image_id = img.id GROUP BY {names})
         SELECT *,
                CASE WHEN cost_per_image_usd > 0 THEN avg_rating / cost_per_image_usd END

@@ -48,7 +48,8 @@ def period(engine: Services, user: str | None, start: datetime, end: datetime) -
                count(*) FILTER (WHERE status = 'succeeded'),
                coalesce(sum(cost_usd), 0),
                count(*) FILTER (WHERE status = 'succeeded' AND cost_usd IS NULL),
-               median(duration_ms) FILTER (WHERE status = 'succeeded'),
+               percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms)
+                   FILTER (WHERE status = 'succeeded'),
                coalesce(sum(images), 0),
                count(*) FILTER (WHERE status = 'cancelled')
         FROM jobs WHERE created_at >= ? AND created_at < ? {who}

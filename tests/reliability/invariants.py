@@ -44,8 +44,8 @@ def check(engine: Engine, job_ids: Sequence[str]) -> dict[str, Any]:
     ends = Counter(r[0] for r in db.fetchall(
         f"SELECT job_id FROM job_events WHERE to_status IN ({_marks(TERMINAL)})",
         list(TERMINAL)))
-    last = dict(db.fetchall(
-        "SELECT job_id, arg_max(to_status, id) FROM job_events GROUP BY job_id"))
+    last = dict(db.fetchall(  # each job's newest event: SQL that PostgreSQL runs too
+        "SELECT DISTINCT ON (job_id) job_id, to_status FROM job_events ORDER BY job_id, id DESC"))
     for job_id, status, *_ in rows:
         assert status in TERMINAL, f"job {job_id} ended {status!r}, not in a terminal state"
         assert ends[job_id] == 1, f"job {job_id} has {ends[job_id]} terminal events"
