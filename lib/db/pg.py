@@ -64,6 +64,19 @@ def redacted(url: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
+NUL_REFUSED = ("Text with an invisible NUL character (U+0000) can't be stored or searched in "
+               "PostgreSQL: delete it (retyping the text removes it) and try again.")
+
+
+def _storable(params: Sequence[Any]) -> list[Any]:
+    """The parameters, refusing text PostgreSQL cannot hold with a message that says so (the
+    pages' own checks refuse it before a write; this covers every other door)."""
+    values = list(params)
+    if any(isinstance(v, str) and "\x00" in v for v in values):
+        raise ValueError(NUL_REFUSED)
+    return values
+
+
 class PgCursor:
     """A psycopg ``RawCursor`` that takes the DuckDB backend's SQL text (``?`` placeholders,
     DuckDB's DDL type names) and answers like a DuckDB cursor (``execute`` returns it)."""
@@ -73,7 +86,7 @@ class PgCursor:
 
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
         if params:
-            self._raw.execute(numbered(ddl(sql)), list(params))
+            self._raw.execute(numbered(ddl(sql)), _storable(params))
         else:  # no parameters: several statements in one text are allowed (migrations)
             self._raw.execute(ddl(sql).encode())
         return self

@@ -86,8 +86,12 @@ def month_start(now: datetime) -> datetime:
     return now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
+NOBODY = ""  # a user name no account has (names are 3+ characters): the team's budget alone
+
+
 def limits(cur: Cursor, user: str, now: datetime) -> list[Limit]:
-    """The budgets that apply to ``user`` (theirs and the team's), with this month's use."""
+    """The budgets that apply to ``user`` (theirs and the team's), with this month's use;
+    :data:`NOBODY` gets the team's alone."""
     out = []
     start = month_start(now)
     found = {r[0]: r[1:] for r in cur.execute(
@@ -250,6 +254,6 @@ def all_budgets(db: Database, now: datetime) -> list[Limit]:
     out = []
     with db.cursor() as cur:
         for scope, subject in rows:
-            out += [lim for lim in limits(cur, subject if scope == "user" else "\x00", now)
+            out += [lim for lim in limits(cur, subject if scope == "user" else NOBODY, now)
                     if lim.scope == scope and lim.subject == subject]
     return out

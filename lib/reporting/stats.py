@@ -73,7 +73,7 @@ def today_and_month(engine: Services, user: str | None) -> tuple[Period, Period]
 def budget(engine: Services, user: str | None) -> budgets.Limit | None:
     """The user's monthly budget if one is set, else the team's; the same numbers as enforcement."""
     with engine.db.cursor() as cur:
-        found = budgets.limits(cur, user or "\x00", engine.clock.now())
+        found = budgets.limits(cur, user or budgets.NOBODY, engine.clock.now())
     mine = [b for b in found if b.scope == "user"]
     if mine:
         return mine[0]
@@ -85,5 +85,5 @@ def budget_limits(engine: Services, user: str | None) -> list[budgets.Limit]:
     only). A member is shown the team's as a band (lib/money/budgets.py), but is shown it: a team
     budget gone over stops their next request too."""
     with engine.db.cursor() as cur:
-        found = budgets.limits(cur, user or "\x00", engine.clock.now())
+        found = budgets.limits(cur, user or budgets.NOBODY, engine.clock.now())
     return sorted(found, key=lambda lim: lim.scope != "user")

@@ -174,3 +174,16 @@ def test_migrations_run_once_when_two_processes_start_together(postgres_url: str
     finally:
         for db in opened:
             db.close()
+
+
+def test_text_postgresql_cannot_hold_is_refused_with_a_clear_message(backend: str) -> None:
+    db = Database(config.load().database)
+    try:
+        if backend == "postgres":
+            with pytest.raises(ValueError, match="NUL character"):
+                db.fetchall("SELECT count(*) FROM users WHERE username = ?", ["a\x00b"])
+        else:  # DuckDB holds it, and finds nothing
+            assert db.fetchall("SELECT count(*) FROM users WHERE username = ?", ["a\x00b"]) == [
+                (0,)]
+    finally:
+        db.close()

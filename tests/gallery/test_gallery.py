@@ -85,7 +85,7 @@ ACTIONS = {
 
 
 def _snapshot(engine: Engine) -> list[Any]:
-    return [engine.db.fetchall(f"SELECT * FROM {t} ORDER BY ALL")
+    return [sorted(engine.db.fetchall(f"SELECT * FROM {t}"), key=repr)
             for t in ("images", "image_ratings", "favourites")] + [engine.storage.list_keys()]
 
 

@@ -87,7 +87,7 @@ WRITES: dict[str, Callable[[World], Any]] = {
 
 def _state(w: World) -> list[Any]:
     """Everything these writes could change."""
-    return [w.eng.db.fetchall(f"SELECT * FROM {t} ORDER BY ALL") for t in (
+    return [sorted(w.eng.db.fetchall(f"SELECT * FROM {t}"), key=repr) for t in (
         "images", "favourites", "image_ratings", "jobs", "comparisons", "comparison_cells",
         "comparison_winners", "styles")]
 
