@@ -1,6 +1,6 @@
 """Benchmark of the job pipeline; prints one JSON object.
 
-    python -m bench.pipeline [--runs 3] [--jobs 200] [--size 1024]
+    python -m bench.pipeline [--runs 3] [--jobs 200] [--size 1024] [--db duckdb|postgres|both]
 
 - ``submit_ms_p50``: submit one job until it is queued (median of many).
 - ``overhead_ms_p50_1024``: a provider returns a 1024x1024 PNG instantly -> job succeeded
@@ -13,19 +13,29 @@
   target: reported so a slow disk shows beside the overhead it is part of.
 
 Each run uses a fresh temporary data dir. Targets (issue "Core"): <= 5 ms, <= 60 ms, <= 1.15.
+
+``--db postgres`` runs the same measures on PostgreSQL: a private cluster started for the run
+(tests/pgserver.py: Debian's PostgreSQL 15 in /dev/shm, fsync off), a fresh database per
+measure. ``--db both`` runs DuckDB and PostgreSQL in one run and prints both, keyed by backend.
+The worker threads all live in this one process: worker *processes* on PostgreSQL are not
+built yet (issue #15), so this is the backend's cost, not the scale-out figure.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
+import itertools
 import json
 import os
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from PIL import Image, ImageDraw
 
@@ -59,8 +69,12 @@ class _Instant(SandboxProvider):
         return GenerationResult([GeneratedImage(self.png)], {"images": 1.0}, "bench", 1)
 
 
+DATABASES: Iterator[str] | None = None  # fresh PostgreSQL URLs when the run is on PostgreSQL
+
+
 def _settings(tmp: str, **env: str) -> config.Settings:
     os.environ.update({"PROMPTBOARD_DATA_DIR": tmp, "PROMPTBOARD_STORAGE": "local", **env})
+    os.environ["PROMPTBOARD_DATABASE_URL"] = next(DATABASES) if DATABASES is not None else ""
     return config.load()
 
 
@@ -132,12 +146,8 @@ def bench_throughput(tmp: str, n_jobs: int, size: int, latency: float = 0.5,
         eng.close()
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--jobs", type=int, default=200)
-    ap.add_argument("--size", type=int, default=1024, help="side of the sandbox images")
-    args = ap.parse_args()
+def measure(args: argparse.Namespace) -> dict[str, Any]:
+    """Every measure ``args.runs`` times on the backend ``_settings`` gives; medians."""
     runs: dict[str, list[float]] = {"submit": [], "overhead": [], "throughput": [],
                                     "local_put": []}
     with tempfile.TemporaryDirectory() as tmp:  # warm-up, not counted: the first run of a
@@ -149,14 +159,49 @@ def main() -> None:
                 runs[name].append(fn(tmp))
         with tempfile.TemporaryDirectory() as tmp:
             runs["throughput"].append(bench_throughput(tmp, args.jobs, args.size))
-    out = {
+    return {
         "submit_ms_p50": round(statistics.median(runs["submit"]), 3),
         "overhead_ms_p50_1024": round(statistics.median(runs["overhead"]), 2),
         "throughput_ratio": round(statistics.median(runs["throughput"]), 3),
         "local_put_ms_p50_1_5mb": round(statistics.median(runs["local_put"]), 2),
         "runs": {k: [round(v, 3) for v in vals] for k, vals in runs.items()},
+    }
+
+
+@contextlib.contextmanager
+def _on(backend: str) -> Iterator[None]:
+    """Measures inside run on ``backend``: PostgreSQL gets a private cluster for the run."""
+    global DATABASES
+    if backend == "duckdb":
+        yield
+        return
+    from tests import pgserver
+
+    with pgserver.running_postgres(pgserver.find_bindir()) as server:
+        DATABASES = (server.new_database(f"bench_{i}") for i in itertools.count())
+        try:
+            yield
+        finally:
+            DATABASES = None
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--jobs", type=int, default=200)
+    ap.add_argument("--size", type=int, default=1024, help="side of the sandbox images")
+    ap.add_argument("--db", choices=("duckdb", "postgres", "both"), default="duckdb")
+    args = ap.parse_args()
+    backends = ("duckdb", "postgres") if args.db == "both" else (args.db,)
+    results: dict[str, Any] = {}
+    for backend in backends:
+        with _on(backend):
+            results[backend] = measure(args)
+    out: dict[str, Any] = results[backends[0]] if len(backends) == 1 else dict(results)
+    out |= {
         "config": {"jobs": args.jobs, "sandbox_size": args.size, "latency_s": 0.5,
-                   "workers": 8, "cpus": os.cpu_count(), "python": sys.version.split()[0]},
+                   "workers": 8, "cpus": os.cpu_count(), "python": sys.version.split()[0],
+                   "db": args.db},
         "targets": {"submit_ms_p50": 5, "overhead_ms_p50_1024": 60, "throughput_ratio": 1.15},
     }
     print(json.dumps(out, indent=2))
