@@ -22,6 +22,7 @@ held by another process and this cannot go through the API; 4 the API could not 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import logging
@@ -34,7 +35,8 @@ from typing import Any
 from lib import apiclient, cli_remote, jobs
 from lib.apiclient import RemoteError
 from lib.core import config
-from lib.db.database import DatabaseLocked
+from lib.db import transfer
+from lib.db.database import DRIVER_ERRORS, DatabaseLocked
 from lib.engine import Engine
 from lib.providers import registry
 from lib.reporting import report
@@ -85,6 +87,14 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", parents=[remote],
                        help="cost report for a period: the Analytics page's numbers")
     report.add_arguments(r)
+    db = sub.add_parser("db", help="the database itself").add_subparsers(dest="db_command",
+                                                                          required=True)
+    c = db.add_parser("copy", help="copy a whole database between DuckDB and PostgreSQL, "
+                      "checked (row counts, cost sums)")
+    c.add_argument("--from", dest="source", required=True,
+                   help="a DuckDB file (stop the dashboard that uses it) or postgresql://…")
+    c.add_argument("--to", dest="target", required=True, help="a DuckDB file or postgresql://…")
+    c.add_argument("--force", action="store_true", help="empty a target that holds rows first")
     w = sub.add_parser("work", parents=[remote], help="run the job worker without the dashboard")
     w.add_argument("--until-idle", action="store_true", help="exit when no job is queued")
     w.add_argument("--threads", type=int)
@@ -226,12 +236,37 @@ def _no_database_here(command: str) -> bool:
             and not _has_database(config.load()))
 
 
+def cmd_db(args: argparse.Namespace, out: Any) -> int:
+    """``db copy``: both ends opened here (not the configured database), then the copy."""
+    def step(table: str, rows: int) -> None:
+        print(f"promptboard: copied {table}: {rows:,} rows", file=sys.stderr)
+
+    try:
+        with contextlib.ExitStack() as ends:
+            source = transfer.open_end(args.source)
+            ends.callback(source.close)
+            target = transfer.open_end(args.target)
+            ends.callback(target.close)
+            done = transfer.copy(source, target, force=args.force, progress=step)
+    except DatabaseLocked as exc:
+        return _error(out, str(exc), EXIT_LOCKED)
+    except transfer.CopyError as exc:
+        return _error(out, str(exc), EXIT_FAILED)
+    except DRIVER_ERRORS as exc:  # a dead server, a refused write: the driver says which
+        return _error(out, f"The database refused the copy: {exc}", EXIT_FAILED)
+    print(json.dumps({"copied_rows": done.total, "tables": done.rows,
+                      "sums": {k: str(v) for k, v in done.sums.items()}}), file=out)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None, out: Any = None) -> int:
     """Entry point; returns the exit code."""
     out = out or sys.stdout
     logging.basicConfig(level=config.env("PROMPTBOARD_LOG_LEVEL"), stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = _parser().parse_args(argv)
+    if args.command == "db":
+        return cmd_db(args, out)
     try:
         if getattr(args, "remote", False) or _no_database_here(args.command):
             return _remote(args, out)

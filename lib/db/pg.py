@@ -98,6 +98,9 @@ class PgCursor:
     def fetchone(self) -> tuple[Any, ...] | None:
         return self._raw.fetchone()
 
+    def fetchmany(self, size: int) -> list[tuple[Any, ...]]:
+        return self._raw.fetchmany(size)
+
     def fetchall(self) -> list[tuple[Any, ...]]:
         return self._raw.fetchall() if self._raw.description is not None else []
 
