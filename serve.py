@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 
 from lib import api
+from lib.replica import ReplicaRefused
 from lib.ui.shared import engine
 from lib.web import assets, health, nodelay
 from lib.web.headers import SecurityHeaders
@@ -32,6 +33,9 @@ async def warm(_app: Any) -> AsyncIterator[None]:
     nodelay.on_listening_sockets()  # Streamlit leaves Nagle on: 40 ms per keep-alive answer
     try:
         await run_in_threadpool(engine)
+    except ReplicaRefused as exc:  # PROMPTBOARD_REPLICA=1 on parts it cannot share: stop
+        logging.getLogger("promptboard.serve").error("%s", exc)
+        raise
     except Exception:  # noqa: BLE001 - the server still serves /healthz and says why on /readyz
         logging.getLogger("promptboard.serve").exception("the engine could not be built")
     yield

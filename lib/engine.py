@@ -9,8 +9,10 @@ tests can swap parts without patching.
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 
+from lib import replica
 from lib import storage as storage_mod
 from lib.core import config
 from lib.core.clock import Clock
@@ -53,6 +55,12 @@ class Engine:
         self.pool: WorkerPool | None = None
         self.webhook_policy = webhook_policy or WebhookPolicy()
         self.webhooks: Dispatcher | None = None  # started with the workers
+        if self.settings.replica:
+            try:
+                replica.check(self, os.environ.get("PROMPTBOARD_COOKIE_KEY", "").strip())
+            except BaseException:
+                self.db.close()
+                raise
         costs.seed_prices(self.db)
         styles.seed(self.db, self.clock.now())
 
@@ -70,7 +78,11 @@ class Engine:
         """Recover jobs a dead process left running, then start the worker threads and the
         webhook dispatcher (it sends what a previous process left pending, too)."""
         if self.pool is None:
-            recover(self)
+            if self.settings.replica:  # another replica's running jobs are not a dead process's
+                log.warning("PROMPTBOARD_REPLICA=1: jobs a stopped replica left running are not "
+                            "re-queued at start (worker leases are not built yet, #15)")
+            else:
+                recover(self)
             self.pool = WorkerPool(self, threads or self.settings.workers, only,
                                    errors=self.internal_errors).start()
         if self.webhooks is None:

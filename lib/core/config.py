@@ -18,6 +18,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "", "the embedded DuckDB file in the data dir; `postgresql://user:pass@host/db` "
         "(libpq URL, `?options=-csearch_path%3Dschema` for a schema): every table in PostgreSQL"
     ),
+    "PROMPTBOARD_REPLICA": (
+        "", "`1`: one of several dashboards on one PostgreSQL database; refuses to start unless "
+        "the database, PROMPTBOARD_COOKIE_KEY and the image store are shared"
+    ),
     "PROMPTBOARD_STORAGE": ("local", "`local`, or `s3://bucket/prefix` for S3-compatible storage"),
     "PROMPTBOARD_WORKERS": ("4", "worker threads that run jobs in the dashboard process"),
     "PROMPTBOARD_PROVIDER_CONCURRENCY": ("4", "jobs one provider may run at once"),
@@ -119,6 +123,7 @@ class Settings:
     max_output_pixels: int = 40_000_000
     api_rate: int = 120  # API requests per minute per principal
     database_url: str = ""  # postgresql://… ; empty: the DuckDB file (db_path)
+    replica: bool = False  # PROMPTBOARD_REPLICA=1 (lib/replica.py)
 
     @property
     def db_path(self) -> Path:
@@ -152,6 +157,7 @@ def load() -> Settings:
         max_output_pixels=max(1, env_int("PROMPTBOARD_MAX_OUTPUT_PIXELS")),
         api_rate=max(1, env_int("PROMPTBOARD_API_RATE")),
         database_url=_database_url(env("PROMPTBOARD_DATABASE_URL")),
+        replica=env("PROMPTBOARD_REPLICA") == "1",
     )
 
 

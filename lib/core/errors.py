@@ -23,6 +23,8 @@ no SQL and no response body. Each keeps the built-in base it had (``ValueError``
     ├── StorageError                         lib.storage.base: the image store failed
     │   └── ObjectMissing                    ... an object is not there
     ├── DatabaseLocked (RuntimeError)        lib.db: another process holds the database file
+    ├── CopyError (RuntimeError)             lib.db.transfer: a db copy refused or not matching
+    ├── ReplicaRefused (RuntimeError)        lib.replica: cannot run as one of several replicas
     ├── UnknownProvider (KeyError)           lib.providers.registry: no provider has that id
     ├── ApiError                             lib.api.errors: an HTTP refusal with its status
     ├── RemoteError                          lib.apiclient: the CLI's server refused or is away

@@ -338,6 +338,12 @@ def _m013_credentials_changed(cur: Cursor) -> None:
     cur.execute("UPDATE users SET credentials_changed_at = sessions_valid_after")
 
 
+def _m014_meta(cur: Cursor) -> None:
+    """Facts about the installation itself (key → value): e.g. the id of the image storage
+    this database's rows point into, so a replica mounted on other storage is refused."""
+    cur.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("001_core", _m001_core),
     ("002_auth_sessions", _m002_auth_sessions),
@@ -352,4 +358,5 @@ MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("011_webhooks", _m011_webhooks),
     ("012_api_idempotency", _m012_api_idempotency),
     ("013_credentials_changed", _m013_credentials_changed),
+    ("014_meta", _m014_meta),
 ]

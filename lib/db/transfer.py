@@ -2,12 +2,12 @@
 
 Either end is a DuckDB file path or a ``postgresql://`` URL. Both are opened (and migrated to
 the current schema, so the tables match); the target must be empty (no rows in any table but
-``schema_migrations`` and the ones migrations fill) unless ``force``, which empties it first. Every table is copied in one
-write transaction on the target, in batches of :data:`BATCH` rows, so a failure leaves the
-target as it was. The id sequences are set past the copied ids, so the next job event or
-price row does not collide. Then the copy is checked: every table's row count, and the sums
-of cost over jobs and images (the ledger's two sources), must be equal on both ends, or
-:class:`CopyError` says which differ.
+``schema_migrations`` and the ones migrations fill) unless ``force``, which empties it first.
+Every table is copied in one write transaction on the target, in batches of :data:`BATCH`
+rows, so a failure leaves the target as it was. The id sequences are set past the copied
+ids, so the next job event or price row does not collide. Then the copy is checked: every
+table's row count, and the sums of cost over jobs and images (the ledger's two sources),
+must be equal on both ends, or :class:`CopyError` says which differ.
 
 A DuckDB file is opened by one process at a time: stop the dashboard that uses it first.
 Images are not in the database: with local storage, copy ``data/images/`` as well.
