@@ -118,9 +118,10 @@ def test_submit_returns_a_queued_job_with_an_event(engine: Engine) -> None:
 def test_submit_refuses_bad_requests_with_a_clear_message(
     engine: Engine, kwargs: dict[str, Any], message: str
 ) -> None:
-    prompt = kwargs.pop("prompt", "a cat")
+    rest = dict(kwargs)  # a copy: the same parameters serve the DuckDB and PostgreSQL runs
+    prompt = rest.pop("prompt", "a cat")
     with pytest.raises(jobs.SubmitError, match=message):
-        jobs.submit(engine, "ann", spec(prompt, **kwargs))
+        jobs.submit(engine, "ann", spec(prompt, **rest))
     assert engine.db.scalar("SELECT count(*) FROM jobs") == 0
     assert engine.storage.list_keys("refs/") == []
 
