@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Callable, Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Protocol, TypeVar, cast
@@ -142,6 +143,7 @@ class Database:
         self._memo: dict[str, tuple[tuple[int, ...], Any]] = {}
         self._watched: set[str] = set()  # tables some cached() read depends on
         self._touched: dict[str, int] = {}  # table -> writes committed that named it
+        self._bumps = threading.Lock()  # writers and the listener thread bump the same counters
         if migrate:
             self.migrate()
         self._backend.start_listening(self._heard)
@@ -195,7 +197,7 @@ class Database:
         """
         self._watched.update(tables)  # before reading versions: see write()
         if not self._backend.in_sync:  # other processes' writes unheard: a key never seen
-            self._touched["*"] = self._touched.get("*", 0) + 1
+            self._bump({"*"})
         return (self._touched.get("*", 0), *(self._touched.get(t, 0) for t in tables))
 
     def cached(self, key: str, load: Callable[[], T], tables: tuple[str, ...]) -> T:
@@ -219,9 +221,14 @@ class Database:
     def _heard(self, tables: set[str] | None) -> None:
         """Another process committed a write naming ``tables`` (None: anything may have
         changed): the same bumps as a write of this process's own."""
-        self.version += 1
-        for table in tables if tables is not None else {"*"}:
-            self._touched[table] = self._touched.get(table, 0) + 1
+        self._bump(tables if tables is not None else {"*"})
+
+    def _bump(self, tables: Iterable[str]) -> None:
+        """A committed write (or an unheard gap) named ``tables``: bump them and the version."""
+        with self._bumps:
+            self.version += 1
+            for table in tables:
+                self._touched[table] = self._touched.get(table, 0) + 1
 
     def _tables(self) -> set[str]:
         """Every table of the schema (what a write's notice may name), re-read after DDL."""
@@ -238,11 +245,9 @@ class Database:
         rec: _Recording | None = None
 
         def committed() -> None:  # after COMMIT, before the lock is let go
-            self.version += 1
             # Checked after the commit: a cached() load that could have missed this write
             # registered its tables before it started (see cached()).
-            for table in rec.touched(self._watched) if rec is not None else ():
-                self._touched[table] = self._touched.get(table, 0) + 1
+            self._bump(rec.touched(self._watched) if rec is not None else ())
 
         with self._backend.transaction(committed) as raw:
             rec = _Recording(cast(Cursor, raw))
