@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -181,9 +182,15 @@ def cmd_report(engine: Engine, args: argparse.Namespace, out: Any) -> int:
 
 
 def cmd_work(engine: Engine, args: argparse.Namespace, out: Any) -> int:
-    """Run the worker pool on the whole queue."""
+    """Run the worker pool on the whole queue (``PROMPTBOARD_WORKERS=0``, which keeps the
+    dashboards' pools off, does not apply here: a worker process always has threads). A
+    SIGTERM (systemd, a container stop) stops it like Ctrl-C: its running jobs' leases are
+    let go, so another worker takes them back at once."""
+    with contextlib.suppress(ValueError):  # not the main thread (a test): no handler
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
-        engine.start_workers(threads=args.threads)
+        engine.start_workers(threads=args.threads or engine.settings.workers or int(
+            config.VARIABLES["PROMPTBOARD_WORKERS"][0]))
         while True:
             time.sleep(0.2)
             if args.until_idle:
@@ -196,6 +203,10 @@ def cmd_work(engine: Engine, args: argparse.Namespace, out: Any) -> int:
         pass
     print(json.dumps({"status": "idle"}), file=out)
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 COMMANDS: dict[str, Callable[[Engine, argparse.Namespace, Any], int]] = {

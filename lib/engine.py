@@ -74,17 +74,15 @@ class Engine:
 
     def start_workers(
         self, threads: int | None = None, only: frozenset[str] | None = None
-    ) -> WorkerPool:
-        """Recover jobs a dead process left running, then start the worker threads and the
-        webhook dispatcher (it sends what a previous process left pending, too)."""
-        if self.pool is None:
-            if self.settings.replica:  # another replica's running jobs are not a dead process's
-                log.warning("PROMPTBOARD_REPLICA=1: jobs a stopped replica left running are not "
-                            "re-queued at start (worker leases are not built yet, #15)")
-            else:
-                recover(self)
-            self.pool = WorkerPool(self, threads or self.settings.workers, only,
-                                   errors=self.internal_errors).start()
+    ) -> WorkerPool | None:
+        """Recover jobs a dead process left running (on PostgreSQL: those whose lease ran
+        out), then start the worker threads and the webhook dispatcher (it sends what a
+        previous process left pending, too). With no threads (``PROMPTBOARD_WORKERS=0`` on
+        PostgreSQL) this process runs no jobs: ``lib.cli work`` processes do."""
+        threads = self.settings.workers if threads is None else threads
+        if self.pool is None and threads > 0:
+            recover(self)
+            self.pool = WorkerPool(self, threads, only, errors=self.internal_errors).start()
         if self.webhooks is None:
             self.webhooks = Dispatcher(self, self.webhook_policy,
                                        errors=self.internal_errors).start()

@@ -23,7 +23,14 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "the database, PROMPTBOARD_COOKIE_KEY and the image store are shared"
     ),
     "PROMPTBOARD_STORAGE": ("local", "`local`, or `s3://bucket/prefix` for S3-compatible storage"),
-    "PROMPTBOARD_WORKERS": ("4", "worker threads that run jobs in the dashboard process"),
+    "PROMPTBOARD_WORKERS": (
+        "4", "worker threads that run jobs in the dashboard process; `0` (PostgreSQL only): "
+        "none, the jobs are run by `python -m lib.cli work` processes"
+    ),
+    "PROMPTBOARD_LEASE_S": (
+        "30", "seconds a running job's lease lasts; its worker renews it every third of that, "
+        "and a job whose lease ran out is queued again by any live worker"
+    ),
     "PROMPTBOARD_PROVIDER_CONCURRENCY": ("4", "jobs one provider may run at once"),
     "PROMPTBOARD_MAX_ATTEMPTS": ("4", "tries per job for retryable errors"),
     "PROMPTBOARD_SANDBOX_LATENCY": (
@@ -124,6 +131,7 @@ class Settings:
     api_rate: int = 120  # API requests per minute per principal
     database_url: str = ""  # postgresql://… ; empty: the DuckDB file (db_path)
     replica: bool = False  # PROMPTBOARD_REPLICA=1 (lib/replica.py)
+    lease_s: float = 30.0  # a running job's lease (lib/jobs/leases.py)
 
     @property
     def db_path(self) -> Path:
@@ -143,10 +151,18 @@ class Settings:
 
 def load() -> Settings:
     """Read the environment now."""
+    workers = max(0, env_int("PROMPTBOARD_WORKERS"))
+    database_url = _database_url(env("PROMPTBOARD_DATABASE_URL"))
+    if workers == 0 and not database_url:
+        raise ValueError(
+            "PROMPTBOARD_WORKERS=0 leaves the jobs to `python -m lib.cli work` processes, which "
+            "only a PostgreSQL database allows (PROMPTBOARD_DATABASE_URL): the embedded DuckDB "
+            "file opens in one process. Set PROMPTBOARD_WORKERS to 1 or more.")
     return Settings(
         data_dir=Path(env("PROMPTBOARD_DATA_DIR")).expanduser().resolve(),
         storage=env("PROMPTBOARD_STORAGE"),
-        workers=max(1, env_int("PROMPTBOARD_WORKERS")),
+        workers=workers,
+        lease_s=max(1.0, env_float("PROMPTBOARD_LEASE_S")),
         provider_concurrency=max(1, env_int("PROMPTBOARD_PROVIDER_CONCURRENCY")),
         max_attempts=max(1, env_int("PROMPTBOARD_MAX_ATTEMPTS")),
         sandbox_latency=max(0.0, env_float("PROMPTBOARD_SANDBOX_LATENCY")),
@@ -156,7 +172,7 @@ def load() -> Settings:
         max_download_bytes=max(1, int(env_float("PROMPTBOARD_MAX_DOWNLOAD_MB") * 1024 * 1024)),
         max_output_pixels=max(1, env_int("PROMPTBOARD_MAX_OUTPUT_PIXELS")),
         api_rate=max(1, env_int("PROMPTBOARD_API_RATE")),
-        database_url=_database_url(env("PROMPTBOARD_DATABASE_URL")),
+        database_url=database_url,
         replica=env("PROMPTBOARD_REPLICA") == "1",
     )
 

@@ -144,6 +144,7 @@ class Database:
         self._watched: set[str] = set()  # tables some cached() read depends on
         self._touched: dict[str, int] = {}  # table -> writes committed that named it
         self._bumps = threading.Lock()  # writers and the listener thread bump the same counters
+        self._hearers: list[Callable[[set[str] | None], None]] = []
         if migrate:
             self.migrate()
         self._backend.start_listening(self._heard)
@@ -222,6 +223,14 @@ class Database:
         """Another process committed a write naming ``tables`` (None: anything may have
         changed): the same bumps as a write of this process's own."""
         self._bump(tables if tables is not None else {"*"})
+        for hearer in list(self._hearers):
+            hearer(tables)
+
+    def on_heard(self, hearer: Callable[[set[str] | None], None]) -> Callable[[], None]:
+        """Call ``hearer(tables)`` on the listener thread whenever another process commits a
+        write (PostgreSQL; ``None``: anything may have changed); returns the undo."""
+        self._hearers.append(hearer)
+        return lambda: self._hearers.remove(hearer) if hearer in self._hearers else None
 
     def _bump(self, tables: Iterable[str]) -> None:
         """A committed write (or an unheard gap) named ``tables``: bump them and the version."""

@@ -15,3 +15,9 @@ def json_array_rows(kind: str, expr: str, alias: str) -> str:
     if kind == POSTGRES:
         return f"jsonb_array_elements_text(CAST({expr} AS jsonb)) AS {alias}"
     return f"unnest(CAST({expr} AS JSON)::BIGINT[]) AS {alias}"
+
+
+def skip_locked(kind: str) -> str:
+    """What ends a queue's row read: on PostgreSQL ``FOR UPDATE SKIP LOCKED`` (a row another
+    transaction holds is passed over, not waited for); DuckDB has one writer and no row locks."""
+    return " FOR UPDATE SKIP LOCKED" if kind == POSTGRES else ""

@@ -344,6 +344,17 @@ def _m014_meta(cur: Cursor) -> None:
     cur.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
+def _m015_worker_leases(cur: Cursor) -> None:
+    """A running job's lease: its worker renews ``lease_until`` while it lives; a job whose
+    lease ran out (the worker was killed, froze or lost the network) is queued again by any
+    live worker. ``workers`` lists the worker processes, each renewing its ``seen_at``."""
+    cur.execute("ALTER TABLE jobs ADD COLUMN lease_until TIMESTAMP")
+    cur.execute(
+        "CREATE TABLE workers (id TEXT PRIMARY KEY, host TEXT NOT NULL, pid INTEGER NOT NULL, "
+        "threads INTEGER NOT NULL, started_at TIMESTAMP NOT NULL, seen_at TIMESTAMP NOT NULL)"
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("001_core", _m001_core),
     ("002_auth_sessions", _m002_auth_sessions),
@@ -359,4 +370,5 @@ MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("012_api_idempotency", _m012_api_idempotency),
     ("013_credentials_changed", _m013_credentials_changed),
     ("014_meta", _m014_meta),
+    ("015_worker_leases", _m015_worker_leases),
 ]

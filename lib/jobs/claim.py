@@ -6,18 +6,29 @@ than its concurrency cap. Running jobs whose provider has already answered (thei
 are being stored) do not hold a provider slot. :func:`pick_next` is that choice as a pure
 function; the Activity screen uses it to show the order the queue will run in.
 
-:func:`recover` runs when workers start: a job still ``running`` then was interrupted by a
-dead process, so what it stored is deleted and it is queued again (or failed when out of
-tries). The moves themselves are the job store's.
+:func:`recover` runs when workers start. On the embedded DuckDB file (one process holds it)
+a job still ``running`` then was interrupted by a dead process, so what it stored is deleted
+and it is queued again (or failed when out of tries). On PostgreSQL other processes' workers
+may be running jobs right now, so only jobs whose lease ran out are taken back
+(``jobs.leases``, which every live worker process also does on each heartbeat). The moves
+themselves are the job store's.
+
+Across processes (PostgreSQL) the claim is the same: candidates and the choice are read
+under the database's write lock, so the per-provider cap and the turns count every
+process's running jobs (a job another process is storing counts as holding its slot: only
+this process knows its own are done calling), and the claimed row is read ``FOR UPDATE
+SKIP LOCKED``.
 """
 
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
 from lib.core.context import Services
-from lib.jobs import cleanup, store
+from lib.db import dialect
+from lib.jobs import cleanup, leases, store
 from lib.jobs.model import QUEUED, RUNNING, Job
 from lib.storage import keys
 from lib.storage.base import StorageError
@@ -83,7 +94,9 @@ def claim(svc: Services, worker_id: str, only: frozenset[str] | None = None,
         job_id = pick_next(candidates, running, turns, svc.settings.provider_concurrency)
         if job_id is None:
             return None
-        job = store.claim(cur, job_id, worker_id, now)
+        job = store.claim(cur, job_id, worker_id, now,
+                          now + timedelta(seconds=svc.settings.lease_s),
+                          dialect.skip_locked(svc.db.kind))
         if job is None:  # another thread took it between our read and the lock
             return None
         cur.execute(
@@ -95,7 +108,12 @@ def claim(svc: Services, worker_id: str, only: frozenset[str] | None = None,
 
 
 def recover(svc: Services) -> int:
-    """Requeue jobs a dead process left running and delete what they half-stored."""
+    """Requeue jobs a dead process left running and delete what they half-stored (on
+    PostgreSQL: the jobs whose lease ran out)."""
+    if svc.db.kind != dialect.DUCKDB:
+        taken = leases.reap(svc)
+        cleanup.settle(svc)
+        return taken
     now = svc.clock.now()
     rows = svc.db.fetchall(
         "SELECT id, attempts, max_attempts FROM jobs WHERE status = ?", [RUNNING]

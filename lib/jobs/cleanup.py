@@ -11,8 +11,10 @@ delete succeeded, so an outage of any length ends with nothing orphaned.
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 
 from lib.core.context import Services
+from lib.db.cursor import Cursor
 from lib.storage import keys
 from lib.storage.base import StorageError
 
@@ -22,24 +24,31 @@ log = logging.getLogger(__name__)
 def owe(svc: Services, prefix: str, reason: str) -> None:
     """Remember that everything under ``prefix`` must be deleted once storage allows."""
     with svc.db.write() as cur:
-        cur.execute(
-            "INSERT INTO storage_debt (prefix, reason, since) VALUES (?, ?, ?) "
-            "ON CONFLICT (prefix) DO NOTHING",
-            [prefix, reason, svc.clock.now()],
-        )
+        owe_in(cur, prefix, reason, svc.clock.now())
     log.warning("storage clean-up of %s postponed: %s", prefix, reason)
 
 
-def settle(svc: Services) -> int:
-    """Try the postponed clean-ups of jobs not running now; returns how many are still owed.
+def owe_in(cur: Cursor, prefix: str, reason: str, now: datetime) -> None:
+    """:func:`owe` inside the caller's write transaction (with the move that makes it owed)."""
+    cur.execute(
+        "INSERT INTO storage_debt (prefix, reason, since) VALUES (?, ?, ?) "
+        "ON CONFLICT (prefix) DO NOTHING",
+        [prefix, reason, now],
+    )
 
-    A running job settles its own prefix before it stores anything (:func:`settle_one` from
-    the pipeline), so nothing here can delete images a rerun is writing. The first failure
-    means storage is still down: the rest waits for the next try.
+
+def settle(svc: Services) -> int:
+    """Try the postponed clean-ups of jobs that will not run again; returns how many are
+    still owed.
+
+    A queued or running job settles its own prefix before it stores anything
+    (:func:`settle_one` from the pipeline), so nothing here can delete images a rerun is
+    writing, in this process or another. The first failure means storage is still down:
+    the rest waits for the next try.
     """
     owed_now = [r[0] for r in svc.db.fetchall("SELECT prefix FROM storage_debt ORDER BY since")]
     running = {keys.job_prefix(r[0]) for r in svc.db.fetchall(
-        "SELECT id FROM jobs WHERE status = 'running'")} if owed_now else set()
+        "SELECT id FROM jobs WHERE status IN ('queued', 'running')")} if owed_now else set()
     prefixes = [p for p in owed_now if p not in running]
     done = 0
     for prefix in prefixes:

@@ -33,7 +33,8 @@ class DbJobContext:
     def save_state(self, state: dict[str, Any]) -> None:
         """Persist provider state on the job row now, so a retry or restart can resume."""
         self.state = dict(state)
-        store.save_state(self.svc.db, self.job_id, self.state, self.svc.clock.now())
+        store.save_state(self.svc.db, self.job_id, self.state, self.svc.clock.now(),
+                         self.attempt)
 
     def report_progress(self, fraction: float, note: str | None = None) -> None:
         """Write progress to the row, at most every half second (and always at 1.0)."""
@@ -41,7 +42,8 @@ class DbJobContext:
         if fraction < 1.0 and t - self._last_write < self.min_interval_s:
             return
         self._last_write = t
-        store.report_progress(self.svc.db, self.job_id, fraction, note, self.svc.clock.now())
+        store.report_progress(self.svc.db, self.job_id, fraction, note, self.svc.clock.now(),
+                              self.attempt)
 
     def cancel_requested(self) -> bool:
         """Read the row's cancel flag, at most every half second."""

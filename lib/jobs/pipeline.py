@@ -83,7 +83,8 @@ def call_provider(svc: Services, job: Job) -> Generated | Finished:
             return _finish(svc, job, CANCELLED, "cancelled during a retryable error",
                            "cancelled", "Cancelled.")
         decision = svc.retry_policy.decide(err, job.attempts, job.max_attempts)
-        return Finished(store.apply_retry(svc.db, job.id, err, decision, svc.clock.now()))
+        return Finished(store.apply_retry(svc.db, job.id, err, decision, svc.clock.now(),
+                                          job.attempts))
     except StorageError as err:
         return _finish(svc, job, FAILED, "storage unavailable before generating", "storage",
                        str(err))
@@ -129,6 +130,7 @@ def _finish(
         svc.db, job.id, to, svc.clock.now(), detail, error_type, message,
         priced.total if priced else None, result.usage if result else None,
         result.request_id if result else None, priced.price_ids if priced else (),
+        attempt=job.attempts,
     )
     return Finished(to)
 
@@ -213,7 +215,7 @@ def store_images(svc: Services, gen: Generated) -> Finished:
         for r in rows:
             r[18] = duration_ms
         store.succeed(
-            svc.db, job.id, rows, svc.clock.now(), cost_usd=cost,
+            svc.db, job.id, rows, svc.clock.now(), attempt=job.attempts, cost_usd=cost,
             usage=json.dumps(result.usage), request_id=result.request_id,
             duration_ms=duration_ms, progress=1.0,
             price_ids=json.dumps(list(priced.price_ids)) if priced.price_ids else None,

@@ -10,7 +10,8 @@ in the same transaction. No row updated means the move was illegal and
 The verbs, by who calls them:
 
 * the queue (``submit``, ``cancel``): :func:`insert`, :func:`cancel_one`;
-* claiming and recovery (``jobs.claim``): :func:`claim`, :func:`recover_running`;
+* claiming and recovery (``jobs.claim``, ``jobs.leases``): :func:`claim`,
+  :func:`recover_running`, and the leases: :func:`renew_leases`, :func:`expire_leases`;
 * a running job (``jobs.context``): :func:`save_state`, :func:`report_progress`;
 * the pipeline: :func:`succeed` (the image rows and ``succeeded`` in one transaction),
   :func:`finish` (failed or cancelled) and :func:`apply_retry`, which carries out a
@@ -21,6 +22,11 @@ The verbs, by who calls them:
 
 Verbs that take a cursor run inside the caller's ``db.write()`` transaction; verbs that
 take the database open their own.
+
+A running job's verbs take its ``attempt`` (the ``attempts`` its claim set) as a fencing
+token: a worker whose lease ran out and whose job was claimed again meanwhile (it froze,
+or lost the network) finds its moves refused (IllegalTransition) and its progress ignored,
+so only the current attempt can finish the job.
 """
 
 from __future__ import annotations
@@ -68,9 +74,12 @@ def transition(
     to: str,
     at: datetime,
     detail: str = "",
+    *,
+    attempt: int | None = None,
     **sets: Any,
 ) -> str:
-    """One guarded move; returns the status it came from or raises IllegalTransition."""
+    """One guarded move; returns the status it came from or raises IllegalTransition.
+    With ``attempt``, only while the job is still on that attempt (see the module's notes)."""
     frm = list(frm)
     allowed = [s for s in frm if to in TRANSITIONS[s]]
     if not allowed:
@@ -80,13 +89,16 @@ def transition(
     # DuckDB's RETURNING gives the new row; read the old status first under the write lock.
     old = cur.execute("SELECT status FROM jobs WHERE id = ?", [job_id]).fetchone()
     placeholders = ",".join("?" * len(allowed))
+    fence = "" if attempt is None else " AND attempts = ?"
     hit = cur.execute(
         f"UPDATE jobs SET {', '.join(assignments)} "
-        f"WHERE id = ? AND status IN ({placeholders}) RETURNING id",
-        [*values, job_id, *allowed],
+        f"WHERE id = ? AND status IN ({placeholders}){fence} RETURNING id",
+        [*values, job_id, *allowed, *([] if attempt is None else [attempt])],
     ).fetchall()
     if not hit:
         state = old[0] if old else "missing"
+        if attempt is not None and state in frm:
+            state += f" on another attempt than {attempt} (its lease ran out)"
         raise IllegalTransition(f"job {job_id} is {state}; cannot move it to {to}")
     event(cur, job_id, at, old[0] if old else None, to, detail)
     return str(old[0]) if old else ""
@@ -137,9 +149,12 @@ def request_cancel(cur: Cursor, job_id: str, user: str, now: datetime) -> None:
 # --------------------------------------------------------------------------- claim, recover
 
 
-def claim(cur: Cursor, job_id: str, worker_id: str, now: datetime) -> Job | None:
-    """Move one queued job to running for ``worker_id``; None if it is no longer queued."""
-    row = cur.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ? AND status = ?",
+def claim(cur: Cursor, job_id: str, worker_id: str, now: datetime, lease_until: datetime,
+          lock: str = "") -> Job | None:
+    """Move one queued job to running for ``worker_id``, leased until ``lease_until``; None
+    if it is no longer queued. ``lock`` ends the row's read (PostgreSQL: FOR UPDATE SKIP
+    LOCKED, so a row another transaction holds is passed over, not waited for)."""
+    row = cur.execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ? AND status = ?{lock}",
                       [job_id, QUEUED]).fetchone()
     if row is None:  # another thread took (or someone cancelled) it since it was picked
         return None
@@ -148,62 +163,86 @@ def claim(cur: Cursor, job_id: str, worker_id: str, now: datetime) -> Job | None
         "attempts": job.attempts + 1, "worker_id": worker_id, "started_at": now,
         "progress": 0.0, "progress_note": "starting", "cancel_requested": False,
     }
-    transition(cur, job_id, [QUEUED], RUNNING, now, f"claimed by {worker_id}", **sets)
+    transition(cur, job_id, [QUEUED], RUNNING, now, f"claimed by {worker_id}",
+               lease_until=lease_until, **sets)
     return replace(job, status=RUNNING, updated_at=now, **sets)
 
 
 def recover_running(cur: Cursor, job_id: str, attempts: int, max_attempts: int,
-                    now: datetime) -> None:
+                    now: datetime, lease_ran_out: bool = False) -> str:
     """Requeue a job a dead process left running (or fail it when out of tries), forgetting
-    the image rows it may have half-written; its stored objects are the caller's to delete."""
+    the image rows it may have half-written; its stored objects are the caller's to delete.
+    ``lease_ran_out``: its worker stopped renewing the lease (found by a live worker, not at
+    a restart), and only attempt ``attempts`` is moved. Returns the new state."""
     cur.execute("DELETE FROM images WHERE job_id = ?", [job_id])
+    why = "its worker stopped answering" if lease_ran_out else "a restart"
+    fence = attempts if lease_ran_out else None
     if attempts >= max_attempts:
         transition(
-            cur, job_id, [RUNNING], FAILED, now, "interrupted by a restart, out of tries",
-            finished_at=now, error_type="interrupted", images=0,
+            cur, job_id, [RUNNING], FAILED, now, f"interrupted by {why}, out of tries",
+            attempt=fence, finished_at=now, error_type="interrupted", images=0,
             error_message=(
-                f"The server stopped while this job ran, {attempts} times; "
-                "Promptboard gave up. Retry it."
+                f"{'Its worker stopped' if lease_ran_out else 'The server stopped'} while "
+                f"this job ran, {attempts} times; Promptboard gave up. Retry it."
             ),
         )
-    else:
-        transition(
-            cur, job_id, [RUNNING], QUEUED, now, "requeued after a restart",
-            next_run_at=now, progress=None, progress_note="requeued after a restart",
-            worker_id=None, images=0,
-        )
+        return FAILED
+    transition(
+        cur, job_id, [RUNNING], QUEUED, now, f"requeued after {why}", attempt=fence,
+        next_run_at=now, progress=None, progress_note=f"requeued after {why}",
+        worker_id=None, images=0, lease_until=None,
+    )
+    return QUEUED
+
+
+def renew_leases(cur: Cursor, owner: str, until: datetime) -> int:
+    """Extend the leases of the running jobs claimed by worker threads named ``owner-*`` (one
+    worker process) to ``until``; returns how many. ``until`` in the past lets them go."""
+    return len(cur.execute(
+        "UPDATE jobs SET lease_until = ? WHERE status = ? AND worker_id LIKE ? RETURNING id",
+        [until, RUNNING, f"{owner}-%"]).fetchall())
+
+
+def expire_leases(cur: Cursor, now: datetime) -> list[tuple[str, int, int]]:
+    """(id, attempts, max_attempts) of running jobs whose lease ran out by ``now`` (or that
+    a worker from before leases claimed)."""
+    return [(str(r[0]), int(r[1]), int(r[2])) for r in cur.execute(
+        "SELECT id, attempts, max_attempts FROM jobs WHERE status = ? "
+        "AND (lease_until IS NULL OR lease_until < ?) ORDER BY id", [RUNNING, now]).fetchall()]
 
 
 # --------------------------------------------------------------------------- a running job
 
 
-def save_state(db: Database, job_id: str, state: dict[str, Any], now: datetime) -> None:
+def save_state(db: Database, job_id: str, state: dict[str, Any], now: datetime,
+               attempt: int) -> None:
     """Persist provider state on the job row, so a retry or restart can resume."""
     with db.write() as cur:
-        cur.execute("UPDATE jobs SET provider_state = ?, updated_at = ? WHERE id = ?",
-                    [json.dumps(state), now, job_id])
+        cur.execute("UPDATE jobs SET provider_state = ?, updated_at = ? "
+                    "WHERE id = ? AND attempts = ?", [json.dumps(state), now, job_id, attempt])
 
 
 def report_progress(db: Database, job_id: str, fraction: float, note: str | None,
-                    now: datetime) -> None:
+                    now: datetime, attempt: int) -> None:
     """Write a running job's progress (0 to 1) and note; nothing once it is not running."""
     with db.write() as cur:
         cur.execute(
             "UPDATE jobs SET progress = ?, progress_note = ?, updated_at = ? "
-            "WHERE id = ? AND status = ?",
-            [max(0.0, min(1.0, fraction)), note, now, job_id, RUNNING],
+            "WHERE id = ? AND status = ? AND attempts = ?",
+            [max(0.0, min(1.0, fraction)), note, now, job_id, RUNNING, attempt],
         )
 
 
 def finish(
     db: Database, job_id: str, to: str, at: datetime, detail: str, error_type: str | None,
     message: str | None, cost: Decimal | None = None, usage: dict[str, float] | None = None,
-    request_id: str | None = None, price_ids: tuple[int, ...] = (),
+    request_id: str | None = None, price_ids: tuple[int, ...] = (), *, attempt: int,
 ) -> None:
-    """End a running job as failed or cancelled, with what the provider call cost."""
+    """End a running job's ``attempt`` as failed or cancelled, with what the call cost."""
     with db.write() as cur:
         transition(
-            cur, job_id, [RUNNING], to, at, detail, finished_at=at, error_type=error_type,
+            cur, job_id, [RUNNING], to, at, detail, attempt=attempt, finished_at=at,
+            error_type=error_type,
             error_message=message, cost_usd=cost,
             usage=json.dumps(usage) if usage is not None else None, request_id=request_id,
             price_ids=json.dumps(list(price_ids)) if price_ids else None,
@@ -211,7 +250,7 @@ def finish(
 
 
 def succeed(db: Database, job_id: str, images: Sequence[Sequence[object]], at: datetime,
-            **sets: Any) -> None:
+            *, attempt: int, **sets: Any) -> None:
     """Insert a job's image rows and move it to succeeded, in one transaction.
 
     Call it only once every object the rows name is stored (the durability order).
@@ -226,15 +265,17 @@ def succeed(db: Database, job_id: str, images: Sequence[Sequence[object]], at: d
                 "created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", list(r),
             )
         transition(cur, job_id, [RUNNING], SUCCEEDED, at, f"{len(images)} image(s) stored",
-                   finished_at=at, images=len(images), **sets)
+                   attempt=attempt, finished_at=at, images=len(images), lease_until=None,
+                   **sets)
 
 
 def requeue(db: Database, job_id: str, err: ProviderError, delay_s: float,
-            at: datetime) -> None:
+            at: datetime, attempt: int) -> None:
     """Send a running job back to the queue, runnable again ``delay_s`` seconds from now."""
     with db.write() as cur:
         transition(
             cur, job_id, [RUNNING], QUEUED, at, f"{err.error_type}: retry in {delay_s:.1f}s",
+            attempt=attempt, lease_until=None,
             next_run_at=at + timedelta(seconds=delay_s), error_type=err.error_type,
             error_message=f"{err.message} Retrying automatically.", progress=None,
             progress_note=f"waiting {delay_s:.0f} s to retry", worker_id=None,
@@ -242,13 +283,13 @@ def requeue(db: Database, job_id: str, err: ProviderError, delay_s: float,
 
 
 def apply_retry(db: Database, job_id: str, err: ProviderError, decision: Decision,
-                at: datetime) -> str:
-    """Carry out a retry decision for a failed attempt; returns the job's new state."""
+                at: datetime, attempt: int) -> str:
+    """Carry out a retry decision for a failed ``attempt``; returns the job's new state."""
     if isinstance(decision, Retry):
-        requeue(db, job_id, err, decision.delay_s, at)
+        requeue(db, job_id, err, decision.delay_s, at, attempt)
         return QUEUED
     finish(db, job_id, FAILED, at, f"{err.error_type}: not retried", err.error_type,
-           decision.message)
+           decision.message, attempt=attempt)
     return FAILED
 
 

@@ -8,6 +8,11 @@ while the worker claims its next job. A job's images are written to storage *bef
 database rows that point at them; rows and the ``succeeded`` transition commit in one
 transaction, so a crash at any point leaves either a finished job or a ``running`` one
 that ``claim.recover`` requeues on the next start (deleting any objects it left).
+
+A heartbeat thread renews the leases of the pool's running jobs and takes back other
+processes' jobs whose lease ran out (``jobs.leases``). On PostgreSQL the pool also wakes
+when another process commits a write to ``jobs`` (a submit, a retry, a cancel), so a job
+queued on one replica starts on another's workers without waiting for the idle poll.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from collections.abc import Callable
 from typing import TypeVar
 
 from lib.core.context import Services
-from lib.jobs import cleanup, pipeline
+from lib.jobs import cleanup, leases, pipeline
 from lib.jobs.claim import claim
 from lib.jobs.model import Job
 
@@ -66,12 +71,17 @@ class WorkerPool:
         self.settle_every_s = 300.0  # retry postponed storage clean-ups (jobs.cleanup) this often
         self._settle_lock = threading.Lock()
         self._next_settle = time.monotonic() + self.settle_every_s
-        self.id = uuid.uuid4().hex[:6]
+        self.id = uuid.uuid4().hex[:12]  # the process's worker id: threads are "<id>-<n>"
+        self._beat_thread: threading.Thread | None = None
+        self._unhear: Callable[[], None] | None = None
 
     def start(self) -> WorkerPool:
         """Start the threads (idempotent)."""
         if self._threads:
             return self
+        self._beat()  # registered (and other processes' expired jobs taken back) first
+        self._beat_thread = self._spawn(self._beat_loop, "heartbeat")
+        self._unhear = self.svc.db.on_heard(self._heard)
         for i in range(self.storers):
             self._storer_threads.append(self._spawn(self._store_loop, f"storer-{i}"))
         for i in range(self.threads):
@@ -88,6 +98,24 @@ class WorkerPool:
     def wake(self) -> None:
         """Tell idle threads there may be work."""
         self._wake.set()
+
+    def _heard(self, tables: set[str] | None) -> None:
+        """Another process wrote: a new, retried or cancelled job may be waiting."""
+        if tables is None or "jobs" in tables:
+            self._wake.set()
+
+    def _beat(self) -> None:
+        try:
+            leases.beat(self.svc, self.id, self.threads)
+            if leases.reap(self.svc):
+                self._wake.set()
+        except Exception:  # noqa: BLE001 - e.g. the database unreachable: try next beat
+            if not self._stop.is_set():
+                log.exception("worker heartbeat failed; retrying at the next beat")
+
+    def _beat_loop(self) -> None:
+        while not self._stop.wait(self.svc.settings.lease_s / 3):
+            self._beat()
 
     def storing(self) -> frozenset[str]:
         """Ids of running jobs whose provider has answered (they hold no provider slot)."""
@@ -115,6 +143,15 @@ class WorkerPool:
             self._to_store.put(None)
         for t in self._storer_threads:
             t.join(timeout)
+        if self._beat_thread is not None:
+            self._beat_thread.join(timeout)
+        if self._unhear is not None:
+            self._unhear()
+        if self._threads:
+            try:  # what is still running is taken back by any live worker at its next beat
+                leases.release(self.svc, self.id)
+            except Exception:  # noqa: BLE001 - the database going away: leases run out anyway
+                log.debug("releasing worker leases failed", exc_info=True)
         self._threads.clear()
         self._storer_threads.clear()
 

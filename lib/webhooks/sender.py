@@ -72,13 +72,14 @@ class _Due:
     url: str
     kind: str
     secret: str | None
+    next_attempt_at: datetime
 
 
 def due(db: Database, now: datetime, limit: int) -> list[_Due]:
     """Pending deliveries whose time has come, to enabled endpoints, oldest first."""
     rows = db.fetchall(
         "SELECT d.id, d.endpoint_id, d.webhook_id, d.event_type, d.payload, d.attempts, e.url, "
-        "e.kind, e.secret FROM webhook_deliveries d JOIN webhook_endpoints e "
+        "e.kind, e.secret, d.next_attempt_at FROM webhook_deliveries d JOIN webhook_endpoints e "
         "ON e.id = d.endpoint_id WHERE d.status = ? AND NOT e.disabled "
         "AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at, d.id LIMIT ?",
         [PENDING, now, limit])
@@ -95,13 +96,25 @@ def send_due(svc: Services, policy: Policy, rng: random.Random,
     for item in due(db, svc.clock.now(), policy.per_round):
         if stopping is not None and stopping.is_set():
             break
-        if item.endpoint_id in failed:
-            continue
+        if item.endpoint_id in failed or not take(db, policy, item, svc.clock.now()):
+            continue  # (not taken: another process's dispatcher is sending it)
         ok = attempt(svc, policy, rng, item)
         made += 1
         if not ok:
             failed.add(item.endpoint_id)
     return made
+
+
+def take(db: Database, policy: Policy, item: _Due, now: datetime) -> bool:
+    """Hold a due delivery for this process while it is sent (its next attempt moved past
+    the send's timeout); False when another process's dispatcher took it first. A process
+    killed mid-send leaves it to be sent again when the hold runs out."""
+    with db.write() as cur:
+        return bool(cur.execute(
+            "UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id = ? AND status = ? "
+            "AND next_attempt_at = ? RETURNING id",
+            [now + timedelta(seconds=3 * policy.timeout_s), item.id, PENDING,
+             item.next_attempt_at]).fetchall())
 
 
 def attempt(svc: Services, policy: Policy, rng: random.Random, item: _Due) -> bool:

@@ -26,6 +26,16 @@ def test_a_bad_number_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> Non
         config.load()
 
 
+def test_no_dashboard_workers_is_refused_on_the_embedded_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PROMPTBOARD_WORKERS", "0")
+    with pytest.raises(ValueError, match="only a PostgreSQL database allows"):
+        config.load()
+    monkeypatch.setenv("PROMPTBOARD_DATABASE_URL", "postgresql://u@127.0.0.1/db")
+    assert config.load().workers == 0
+
+
 @pytest.mark.parametrize("name", sorted(config.VARIABLES))
 def test_every_setting_is_documented_in_the_readme(name: str) -> None:
     default = config.VARIABLES[name][0]

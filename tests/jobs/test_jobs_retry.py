@@ -62,7 +62,7 @@ def test_the_store_applies_a_retry_and_a_cancel_request_leaves_its_event(
     again = jobs.get(engine, job_id)
     assert again is not None and again.status == jobs.RUNNING and again.cancel_requested
     state = store.apply_retry(engine.db, job_id, RateLimited("busy"), Retry(5.0),
-                              engine.clock.now())
+                              engine.clock.now(), again.attempts)
     assert state == jobs.QUEUED
     assert [e[1:3] for e in jobs.events(engine, job_id)] == [
         (None, jobs.QUEUED), (jobs.QUEUED, jobs.RUNNING), (jobs.RUNNING, jobs.RUNNING),

@@ -8,11 +8,15 @@ that always runs. Whatever the tests put in :mod:`tests.reliability.report` is w
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.fakes.openai import FakeOpenAI
+from tests.fakes.replicate import FakeReplicate
 from tests.reliability import report
+from tests.reliability._crash_helpers import Fakes, slow
 
 
 def soak_enabled() -> bool:
@@ -39,3 +43,14 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         for line in report.render(name):
             terminalreporter.write_line(line)
     terminalreporter.write_line(f"(JSON: {', '.join(str(p) for p in paths)})")
+
+
+@pytest.fixture
+def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fakes]:
+    found = Fakes(FakeOpenAI(), FakeReplicate())
+    slow(found.openai.server, 0.5)
+    for name, value in found.env().items():
+        monkeypatch.setenv(name, value)  # submit checks the keys; subprocesses inherit them
+    yield found
+    found.openai.close()
+    found.replicate.close()

@@ -16,7 +16,6 @@ Short variant (always): 24 jobs, 8 kills. Soak (``PROMPTBOARD_SOAK=1``): the iss
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import random
 import signal
@@ -24,72 +23,16 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from lib import jobs
 from lib.core import config
 from lib.engine import Engine
-from tests.fakes.openai import KEY as OPENAI_KEY
-from tests.fakes.openai import FakeOpenAI
-from tests.fakes.replicate import FakeReplicate
-from tests.fakes.server import FakeServer, Request
 from tests.helpers import ROOT, run_cli
 from tests.reliability import invariants, report
-
-PROVIDERS = ("sandbox", "openai", "replicate")
-
-
-@dataclasses.dataclass
-class Fakes:
-    """The hosted providers the subprocess talks to, and the environment that points at them."""
-
-    openai: FakeOpenAI
-    replicate: FakeReplicate
-
-    def env(self) -> dict[str, str]:
-        return {
-            "OPENAI_API_KEY": OPENAI_KEY, "OPENAI_BASE_URL": self.openai.url,
-            "REPLICATE_API_TOKEN": self.replicate.token,
-            "REPLICATE_BASE_URL": self.replicate.base_url,
-            "PROMPTBOARD_DOWNLOAD_ALLOW_INSECURE_HOSTS": self.replicate.delivery_host,
-            "PROMPTBOARD_SANDBOX_LATENCY": "0.6", "PROMPTBOARD_HTTP_TIMEOUT": "20",
-            "PROMPTBOARD_MAX_ATTEMPTS": "60",  # a kill mid-run counts as an attempt
-            "PROMPTBOARD_LOG_LEVEL": "WARNING",
-        }
-
-    def requests(self) -> int:
-        return len(self.openai.server.history) + len(self.replicate.server.history)
-
-
-def _slow(server: FakeServer, seconds: float) -> None:
-    """Make every routed answer take ``seconds``, like a real image API (kills land mid-call)."""
-    def wrap(handler: Any) -> Any:
-        return lambda req: dataclasses.replace(handler(req), delay=seconds)
-
-    server.routes = [(method, rx, wrap(handler)) for method, rx, handler in server.routes]
-
-
-@pytest.fixture
-def fakes(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fakes]:
-    found = Fakes(FakeOpenAI(), FakeReplicate())
-    _slow(found.openai.server, 0.5)
-    for name, value in found.env().items():
-        monkeypatch.setenv(name, value)  # submit checks the keys; subprocesses inherit them
-    yield found
-    found.openai.close()
-    found.replicate.close()
-
-
-def _spec(i: int) -> jobs.JobSpec:
-    provider = PROVIDERS[i % len(PROVIDERS)]
-    size = {"sandbox": 96, "openai": 1024}.get(provider)
-    n = 1 + (i // len(PROVIDERS)) % 2  # one or two images, so a cost is split across images
-    return jobs.JobSpec(prompt=f"crash-restart job {i}", provider=provider, width=size,
-                        height=size, n=n)
+from tests.reliability._crash_helpers import Fakes, calls_per_job, spec
 
 
 def _worker(log: Path) -> subprocess.Popen[bytes]:
@@ -120,21 +63,10 @@ def _kill_rounds(fakes: Fakes, kills: int, rng: random.Random, log: Path) -> dic
     return {"kills": done, "worker_starts": rounds + 1}
 
 
-def _calls_per_job(fakes: Fakes, prompt_to_id: dict[str, str]) -> tuple[Counter[str], Counter[str]]:
-    def prompt(req: Request) -> str:
-        body = req.json()
-        return str(body.get("prompt") or body["input"]["prompt"])
-
-    openai = Counter(prompt_to_id[prompt(r)] for r in fakes.openai.calls)
-    creates = Counter(prompt_to_id[prompt(r)] for r in fakes.replicate.server.requests_to(
-        "POST", r"/v1/models/.+/predictions"))
-    return openai, creates
-
-
 def _soak(fakes: Fakes, tmp_path: Path, n_jobs: int, kills: int, seed: int) -> None:
     started = time.monotonic()
     eng = Engine(config.load())
-    specs = [_spec(i) for i in range(n_jobs)]
+    specs = [spec(i) for i in range(n_jobs)]
     ids = [jobs.submit(eng, f"user{i % 4}", spec) for i, spec in enumerate(specs)]
     prompt_to_id = {spec.prompt: job_id for spec, job_id in zip(specs, ids, strict=True)}
     eng.close()
@@ -148,7 +80,7 @@ def _soak(fakes: Fakes, tmp_path: Path, n_jobs: int, kills: int, seed: int) -> N
     try:
         seen = invariants.check(eng, ids)
         assert seen["jobs_succeeded"] == n_jobs, seen  # 60 tries: every job gets through
-        openai, creates = _calls_per_job(fakes, prompt_to_id)
+        openai, creates = calls_per_job(fakes, prompt_to_id)
         by_id = {j.id: j for j in jobs.load(eng, ids)}
         for job_id, job in by_id.items():
             calls = openai[job_id] + creates[job_id]

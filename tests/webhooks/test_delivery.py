@@ -247,3 +247,26 @@ def test_an_error_page_echoing_the_url_does_not_leak_it(
     assert row.last_error is not None and "secret" not in row.last_error
     ep = webhooks.list_endpoints(engine.db)[0]
     assert "secret" not in (ep.last_error or "") and "secret" not in ep.shown_url
+
+
+def test_two_dispatchers_seeing_one_delivery_due_send_it_once(
+        engine: Engine, clock: FakeClock, dispatcher: Dispatcher, receiver: Receiver,
+        register: Register) -> None:
+    """Each process on a shared database runs a dispatcher: the one that takes a due delivery
+    holds it while sending; the other passes it over. A holder killed mid-send leaves it to
+    be sent again once the hold runs out."""
+    from lib.webhooks import sender
+    from lib.webhooks.outbox import Outbox
+
+    register("job.succeeded")
+    _succeed_a_job(engine)
+    Outbox(engine).scan()
+    mine, theirs = (sender.due(engine.db, clock.now(), 10) for _ in range(2))
+    assert len(mine) == len(theirs) == 1
+    assert sender.take(engine.db, POLICY, mine[0], clock.now())
+    assert not sender.take(engine.db, POLICY, theirs[0], clock.now())
+    assert dispatcher.run_once() == (0, 0)  # held: the taker "died" before sending
+    assert receiver.deliveries == []
+    clock.advance(3 * POLICY.timeout_s + 0.01)
+    dispatcher.run_once()
+    assert len(receiver.deliveries) == 1 and _delivery(engine).status == "delivered"
