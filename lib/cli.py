@@ -4,10 +4,11 @@
     python -m lib.cli work [--until-idle]
     python -m lib.cli demo-data --images 100000 [--days 90] [--remove]
     python -m lib.cli report --from 2026-11-01 --to 2026-11-30 [--by user] [--format csv]
+    python -m lib.cli backup [--to DIR]
 
 ``generate`` waits for its job and prints one JSON object per image (or one for
 the failed job) and exits non-zero on failure. DuckDB lets one process open the
-database at a time. While the dashboard holds it, ``generate``, ``report`` and
+database at a time. While the dashboard holds it, ``generate``, ``report``, ``backup`` and
 ``work --until-idle`` go through the dashboard's HTTP API instead (``lib.cli_remote``)
 when ``PROMPTBOARD_URL`` (and ``PROMPTBOARD_TOKEN``) are set; without them, and for
 ``demo-data`` and a plain ``work``, the CLI says so and exits 3. ``--remote`` uses the API
@@ -36,14 +37,14 @@ from typing import Any
 from lib import apiclient, cli_remote, jobs
 from lib.apiclient import RemoteError
 from lib.core import config
-from lib.db import transfer
+from lib.db import backup, transfer
 from lib.db.database import DRIVER_ERRORS, DatabaseLocked
 from lib.engine import Engine
 from lib.providers import registry
 from lib.reporting import report
 
 EXIT_FAILED, EXIT_USAGE, EXIT_LOCKED, EXIT_REMOTE = 1, 2, 3, 4
-REMOTE_COMMANDS = frozenset({"generate", "report", "work"})  # the API can run these
+REMOTE_COMMANDS = frozenset({"generate", "report", "work", "backup"})  # the API can run these
 URL_HINT = ("Or run it through the dashboard's server: set PROMPTBOARD_URL (e.g. "
             "http://localhost:8501) and PROMPTBOARD_TOKEN (a token from your Account page).")
 
@@ -96,6 +97,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="a DuckDB file (stop the dashboard that uses it) or postgresql://…")
     c.add_argument("--to", dest="target", required=True, help="a DuckDB file or postgresql://…")
     c.add_argument("--force", action="store_true", help="empty a target that holds rows first")
+    b = sub.add_parser("backup", parents=[remote], help="back up the embedded database (while "
+                       "the dashboard runs: through its API), checked; PostgreSQL: use pg_dump")
+    b.add_argument("--to", dest="into", type=Path, help="folder for the backup file (default: "
+                   "data/backups; over the API the server always writes there)")
     w = sub.add_parser("work", parents=[remote], help="run the job worker without the dashboard")
     w.add_argument("--until-idle", action="store_true", help="exit when no job is queued")
     w.add_argument("--threads", type=int)
@@ -205,12 +210,26 @@ def cmd_work(engine: Engine, args: argparse.Namespace, out: Any) -> int:
     return 0
 
 
+def cmd_backup(engine: Engine, args: argparse.Namespace, out: Any) -> int:
+    """Back up the embedded database into a checked file; print where and what it holds."""
+    try:
+        made = backup.backup(engine.db, args.into or backup.folder(engine.settings.data_dir),
+                             engine.clock.now())
+    except backup.BackupError as exc:
+        return _error(out, str(exc), EXIT_FAILED)
+    print(json.dumps({"status": "ok", "path": str(made.path), "bytes": made.bytes,
+                      "tables": len(made.rows), "rows": sum(made.rows.values()),
+                      "took_ms": round(made.took_s * 1000)}), file=out)
+    return 0
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
 COMMANDS: dict[str, Callable[[Engine, argparse.Namespace, Any], int]] = {
-    "generate": cmd_generate, "demo-data": cmd_demo, "report": cmd_report, "work": cmd_work}
+    "generate": cmd_generate, "demo-data": cmd_demo, "report": cmd_report, "work": cmd_work,
+    "backup": cmd_backup}
 
 
 def _error(out: Any, message: str, code: int) -> int:
@@ -227,6 +246,8 @@ def _remote(args: argparse.Namespace, out: Any) -> int:
             return cli_remote.generate(client, args, out)
         if args.command == "report":
             return cli_remote.run_report(client, args, out)
+        if args.command == "backup":
+            return cli_remote.backup(client, args, out)
         if args.until_idle:
             return cli_remote.wait_idle(client, out)
         return _error(out, f"The server at {client.where} runs the queue with its own workers "

@@ -166,6 +166,24 @@ def run_report(client: Client, args: argparse.Namespace, out: IO[str],
     return 0
 
 
+def backup(client: Client, args: argparse.Namespace, out: IO[str]) -> int:
+    """``backup`` over the API: the server backs up the database it holds, into its own
+    data/backups/ (``--to`` cannot move it: the file is on the server's disk)."""
+    if args.into is not None:
+        print("promptboard: --to is ignored over the API: the server writes the backup to "
+              "its own data/backups/.", file=sys.stderr)
+    try:
+        made = client.post_json("/api/v1/admin/backup", {})
+    except RemoteError as exc:
+        if exc.status != 409:
+            raise
+        print(json.dumps({"status": "error", "error": exc.message}), file=out)
+        print(f"promptboard: {exc.message}", file=sys.stderr)
+        return EXIT_FAILED
+    print(json.dumps({"status": "ok", **made}), file=out)
+    return 0
+
+
 def wait_idle(client: Client, out: IO[str]) -> int:
     """``work --until-idle``: wait until the server's workers have emptied the queue."""
     delay = POLL_FIRST

@@ -24,6 +24,7 @@ from lib.api.ops import Call, Op
 from lib.api.schemas import Strict, Utc, UtcOrNone
 from lib.auth import accounts, tokens
 from lib.auth.access import ROLES
+from lib.db import backup
 from lib.jobs import repricing as pricing
 from lib.providers import registry
 
@@ -198,6 +199,28 @@ def add_price(call: Call) -> PriceOut:
                     effective_from=row.effective_from.date(), source=row.source)
 
 
+class BackupOut(BaseModel):
+    """A checked backup file of the embedded database, on the server's disk."""
+
+    path: str = Field(description="where the server wrote it")
+    bytes: int
+    tables: int
+    rows: int = Field(description="rows in all tables, as checked in the file")
+    took_ms: int
+
+
+def make_backup(call: Call) -> BackupOut:
+    """Back up the embedded DuckDB database now, while the server runs (Admin → Storage →
+    "Back up now"): a checked file under data/backups/. On PostgreSQL: 409, use pg_dump."""
+    svc = call.svc
+    try:
+        made = backup.backup(svc.db, backup.folder(svc.settings.data_dir), svc.clock.now())
+    except backup.BackupError as exc:
+        raise ApiError(409, "backup_failed", str(exc)) from None
+    return BackupOut(path=str(made.path), bytes=made.bytes, tables=len(made.rows),
+                     rows=sum(made.rows.values()), took_ms=round(made.took_s * 1000))
+
+
 def ops() -> list[Op]:
     """The admin routes: the admin role only (PROMPTBOARD_ADMIN_TOKEN's account is one)."""
     one = "/admin/users/{username}"
@@ -219,4 +242,6 @@ def ops() -> list[Op]:
         Op("POST", "/admin/prices", "adminAddPrice", "Add a dated price row", add_price,
            out=PriceOut, body=PriceIn, status=201, roles=ADMINS, idempotent=True,
            errors=(400, 409, 422)),
+        Op("POST", "/admin/backup", "adminBackup", "Back up the embedded database now",
+           make_backup, out=BackupOut, status=201, roles=ADMINS, errors=(409,)),
     ]

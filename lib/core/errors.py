@@ -24,6 +24,7 @@ no SQL and no response body. Each keeps the built-in base it had (``ValueError``
     │   └── ObjectMissing                    ... an object is not there
     ├── DatabaseLocked (RuntimeError)        lib.db: another process holds the database file
     ├── CopyError (RuntimeError)             lib.db.transfer: a db copy refused or not matching
+    ├── BackupError (RuntimeError)           lib.db.backup: a backup refused or not matching
     ├── ReplicaRefused (RuntimeError)        lib.replica: cannot run as one of several replicas
     ├── UnknownProvider (KeyError)           lib.providers.registry: no provider has that id
     ├── ApiError                             lib.api.errors: an HTTP refusal with its status

@@ -183,6 +183,13 @@ class Database:
             raise ValueError(f"copy_out writes csv or parquet, not {fmt!r}.")
         return self._backend.copy_out(sql, list(params), path, fmt)
 
+    def backup_to(self, path: Path) -> None:
+        """The embedded database, copied whole into the new DuckDB file ``path`` while it is in
+        use (``lib.db.backup``); PostgreSQL is backed up with ``pg_dump`` (TypeError here)."""
+        if not isinstance(self._backend, DuckBackend):
+            raise TypeError("backup_to copies the embedded DuckDB file; use pg_dump")
+        self._backend.backup_to(path)
+
     def dicts(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Run a read query and return rows as dicts keyed by column name."""
         with self.cursor() as cur:

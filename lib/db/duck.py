@@ -100,6 +100,19 @@ class DuckBackend:
             row = cur.execute(f"COPY ({sql}) TO '{target}' ({options})", list(params)).fetchone()
         return int(row[0]) if row else 0
 
+    def backup_to(self, path: Path) -> None:
+        """Copy the whole database (tables, rows, indexes, sequences) into the new DuckDB
+        file ``path`` (DuckDB's ``COPY FROM DATABASE``), under the write lock: a consistent
+        snapshot while readers go on."""
+        target = str(path).replace("'", "''")  # the path is ours; quotes doubled all the same
+        with self._write_lock, self.cursor() as cur:
+            name = cur.execute("SELECT current_database()").fetchone()[0]  # type: ignore[index]
+            cur.execute(f"ATTACH '{target}' AS pb_backup")
+            try:
+                cur.execute(f'COPY FROM DATABASE "{name}" TO pb_backup')
+            finally:
+                cur.execute("DETACH pb_backup")
+
     announces = False  # one process: its own writes are all there are
     in_sync = True
 

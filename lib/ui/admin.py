@@ -16,6 +16,7 @@ from lib.auth.accounts import User
 from lib.core import csvsafe
 from lib.core.fmt import money, plural
 from lib.core.text import plain
+from lib.db import backup
 from lib.engine import Engine
 from lib.jobs import repricing as pricing
 from lib.jobs import style_previews
@@ -255,6 +256,34 @@ def storage_section(eng: Engine) -> None:
     if st.button("Count again", icon=":material/refresh:", key="admin_recount"):
         storage_numbers.clear()
         st.rerun()
+    backup_section(eng)
+
+
+def backup_section(eng: Engine) -> None:
+    """Back up the embedded database while it runs, and the backups made so far."""
+    st.markdown("**Database backups**")
+    if eng.db.kind != "duckdb":
+        st.info("The database is PostgreSQL: back it up with `pg_dump` while Promptboard "
+                "runs (README, Scaling out → Backups).", icon=":material/info:")
+        return
+    into = backup.folder(eng.settings.data_dir)
+    st.caption(f"A checked copy of the database file in {plain(str(into))}; writes wait "
+               "while it is made (seconds). Images are not in it: back up the image store "
+               "after it. To restore, stop Promptboard and put the copy in place of "
+               "promptboard.duckdb.")
+    if st.button("Back up now", icon=":material/backup:", key="admin_backup"):
+        try:
+            made = backup.backup(eng.db, into, eng.clock.now())
+        except backup.BackupError as exc:
+            st.error(plain(str(exc)), icon=":material/error:")
+        else:
+            st.success(f"Backed up to {plain(made.path.name)}: {admin.human_size(made.bytes)}, "
+                       f"{sum(made.rows.values()):,} rows in {len(made.rows)} tables, "
+                       f"checked, in {made.took_s:.1f} s.", icon=":material/check_circle:")
+    made_so_far = backup.list_backups(into)
+    if made_so_far:
+        st.dataframe([{"Backup": p.name, "Size": admin.human_size(n)} for p, n in made_so_far],
+                     hide_index=True, width="content")
 
 
 def styles_section(eng: Engine, me: User) -> None:

@@ -27,6 +27,8 @@ from PIL import Image
 
 from lib.cli import main as cli_main
 from lib.core import config
+from lib.db import transfer
+from lib.db.database import Database
 from lib.engine import Engine
 from tests.api.server import ApiServer, start
 from tests.browser import harness as h
@@ -275,6 +277,25 @@ def test_a_role_that_may_not_is_told_why(served: Served, tmp_path: Path) -> None
     assert proc.returncode == 4
     (line,) = json_lines(proc.stdout.decode())
     assert line["error"] == "Not allowed (403): Your role (analyst) may not do this."
+
+
+def test_backup_while_the_server_runs_goes_through_it_and_is_checked(served: Served) -> None:
+    proc = remote(served, "backup", token="ada")
+    assert proc.returncode == 0, proc.stderr
+    made = json.loads(proc.stdout)
+    path = Path(made["path"])
+    assert made["status"] == "ok" and path.parent == served.data / "backups"
+    assert path.stat().st_size == made["bytes"] and made["rows"] > 0
+    copy = Database(path, migrate=False)
+    try:
+        assert copy.scalar("SELECT count(*) FROM jobs") > 0
+        assert sum(transfer.counts(copy).values()) == made["rows"]
+    finally:
+        copy.close()
+    refused = remote(served, "backup", token="mia")
+    assert refused.returncode == 4
+    (line,) = json_lines(refused.stdout.decode())
+    assert line["error"] == "Not allowed (403): Your role (member) may not do this."
 
 
 def test_a_server_that_is_down_is_named(tmp_path: Path) -> None:

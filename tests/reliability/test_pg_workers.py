@@ -82,7 +82,8 @@ def test_two_workers_killed_and_frozen_lose_and_double_nothing(
         frozen_at = time.monotonic()
         kills = 0
         while kills < 3:
-            wait_until(lambda: _held(pg, a.pid), timeout=60, what="worker A to hold a job")
+            wait_until(lambda pid=a.pid: _held(pg, pid), timeout=60,
+                       what="worker A to hold a job")
             time.sleep(rng.uniform(0.0, 1.2))
             a.send_signal(signal.SIGKILL)
             assert a.wait(timeout=30) == -signal.SIGKILL

@@ -186,6 +186,17 @@ def test_the_sandbox_connection_test_shows_its_result() -> None:
     assert at.button(key="admin_test_gemini").disabled
 
 
+def test_back_up_now_writes_a_checked_copy_and_lists_it() -> None:
+    at = _page(tab="Storage")
+    at.button(key="admin_backup").click().run()
+    assert not at.exception
+    [done] = [s.value for s in at.success]
+    assert done.startswith("Backed up to promptboard-") and "checked" in done
+    listed = at.dataframe[-1].value
+    assert list(listed.columns) == ["Backup", "Size"] and len(listed) == 1
+    assert listed["Backup"][0] in done
+
+
 def test_previews_are_drawn_on_demand_and_shown() -> None:
     at = _page(tab="Styles")
     assert not at.get("image")
