@@ -181,12 +181,14 @@ class Visitor:
         self._go("")
 
 
-def run_sessions(base_url: str, sessions: int, seconds: float, shared: Shared,
+def run_sessions(base_url: str | list[str], sessions: int, seconds: float, shared: Shared,
                  think: tuple[float, float] = (1.0, 3.0), seed_: int = 7) -> float:
     """Everyone signs in at once, then acts for ``seconds``; the load's wall time.
 
-    ``think`` is the pause between two actions of one person, in seconds (uniform).
+    ``think`` is the pause between two actions of one person, in seconds (uniform). With
+    several servers (replicas) each person keeps to one, as a sticky proxy would place them.
     """
+    urls = [base_url] if isinstance(base_url, str) else base_url
     window: dict[str, float] = {}
     ready = threading.Barrier(sessions + 1, action=lambda: window.update(
         end=time.monotonic() + seconds))  # runs once, before anyone is let through
@@ -196,7 +198,7 @@ def run_sessions(base_url: str, sessions: int, seconds: float, shared: Shared,
         sess: Session | None = None
         try:
             try:
-                sess = sign_in(base_url, name, shared)
+                sess = sign_in(urls[index % len(urls)], name, shared)
             finally:
                 ready.wait(timeout=RUN_TIMEOUT * 2)
             visitor = Visitor(sess, role, shared, rng)
@@ -246,11 +248,11 @@ def sign_in_as_admin(base_url: str, shared: Shared) -> Session:
     return sess
 
 
-def verify(data_dir: Path, shared: Shared) -> dict[str, Any]:
+def verify(data_dir: Path, shared: Shared, database_url: str = "") -> dict[str, Any]:
     """Read the database (the server has stopped): what became of every acknowledged action."""
     from lib.db.database import Database
 
-    db = Database(data_dir / "promptboard.duckdb", migrate=False)
+    db = Database(database_url or data_dir / "promptboard.duckdb", migrate=False)
     try:
         jobs = db.dicts(
             "SELECT j.id, j.prompt, j.status, j.n, j.attempts, j.created_at, j.started_at, "

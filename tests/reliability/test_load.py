@@ -26,6 +26,7 @@ import pytest
 
 from tests.browser import harness
 from tests.reliability import _load_helpers as load
+from tests.reliability._replica_load import run_replicated_load
 
 SESSIONS = 20
 DEMO_IMAGES = 1000
@@ -74,6 +75,17 @@ def test_twenty_sessions_at_once_lose_nothing_and_show_no_database_error(
     rep, found, shared, log = load.run_load(_data_dir(), tmp_path / "server.log", SESSIONS,
                                             SHORT_SECONDS, demo_images=DEMO_IMAGES)
     check_and_report("short", rep, found, shared, log, capsys)
+
+
+def test_two_replicas_and_two_workers_on_postgresql_forty_sessions(
+        tmp_path: Path, postgres_url: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue #15's load test: 40 websocket sessions over two dashboard replicas, every job
+    run by two worker processes; the same checks as one server's."""
+    rep, found, shared, log = run_replicated_load(
+        _data_dir(), tmp_path / "servers.log", postgres_url, 40, SHORT_SECONDS,
+        demo_images=DEMO_IMAGES)
+    check_and_report("replicas", rep, found, shared, log, capsys)
+    assert rep["worker_exit_codes"] == [0, 0]  # SIGTERM: leases let go, a clean exit
 
 
 @pytest.mark.soak
