@@ -96,28 +96,32 @@ class StorageSummary:
     objects: int | None  # None when the store could not be read
     bytes: int | None
     image_rows: int
-    image_bytes: int  # originals, as recorded on the image rows
+    image_bytes: int  # originals of generated (not demo) images, as recorded on their rows
     error: str | None = None
+    demo_rows: int = 0  # demo images: their rows share a few sample files (lib/demo.py)
 
     @property
     def bytes_per_image(self) -> float | None:
-        """Stored bytes (originals, thumbnails, references, previews) per image row."""
-        if self.bytes is None or not self.image_rows:
+        """Stored bytes (originals, thumbnails, references, previews) per generated image
+        (demo images share sample files, so they are left out of this)."""
+        real = self.image_rows - self.demo_rows
+        if self.bytes is None or real <= 0:
             return None
-        return self.bytes / self.image_rows
+        return self.bytes / real
 
 
 def storage_summary(engine: Services) -> StorageSummary:
     """Counts from the store itself and from the images table; a store error is reported."""
-    rows, image_bytes = engine.db.fetchone(
-        "SELECT count(*), coalesce(sum(bytes), 0) FROM images") or (0, 0)
+    rows, image_bytes, demo_rows = engine.db.fetchone(
+        "SELECT count(*), coalesce(sum(CASE WHEN demo THEN 0 ELSE bytes END), 0), "
+        "count(*) FILTER (WHERE demo) FROM images") or (0, 0, 0)
     objects = size = error = None
     try:
         objects, size = engine.storage.usage()
     except StorageError as exc:
         error = str(exc)
     return StorageSummary(engine.storage.describe(), objects, size, int(rows), int(image_bytes),
-                          error)
+                          error, int(demo_rows))
 
 
 def human_size(n: float | None) -> str:

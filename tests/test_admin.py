@@ -151,6 +151,20 @@ def test_storage_summary_counts_objects_bytes_and_image_rows_after_two_jobs(
     assert summary.where.startswith("local disk at ")
 
 
+def test_demo_images_are_counted_apart_from_generated_ones(engine: Engine) -> None:
+    """Demo rows share a few sample files: counting their recorded bytes as stored originals
+    once showed "the originals alone take 414 MB" beside 2.8 MB actually stored."""
+    from lib import demo
+
+    _make_images(engine, 2)
+    real = engine.db.scalar("SELECT sum(bytes) FROM images")
+    demo.generate(engine, images=30, days=3, users=2)
+    summary = admin.storage_summary(engine)
+    assert summary.demo_rows == 30 and summary.image_rows == 32
+    assert summary.image_bytes == real
+    assert summary.bytes_per_image == pytest.approx(summary.bytes / 2)
+
+
 class _BrokenStorage(LocalStorage):
     def usage(self) -> tuple[int, int]:
         raise StorageError("S3 is unreachable: check AWS_ENDPOINT_URL.")

@@ -251,8 +251,11 @@ def storage_section(eng: Engine) -> None:
     b.metric("Stored size", admin.human_size(s.bytes), border=True)
     c.metric("Image rows", f"{s.image_rows:,}", border=True)
     d.metric("Stored per image", admin.human_size(s.bytes_per_image), border=True)
+    demo = (f" The {s.demo_rows:,} demo images share a few sample files and are left out of "
+            "the per-image figure." if s.demo_rows else "")
     st.caption("Objects are originals, watermarked copies, thumbnails, reference images and "
-               f"style previews; the originals alone take {admin.human_size(s.image_bytes)}.")
+               "style previews; the originals of generated images alone take "
+               f"{admin.human_size(s.image_bytes)}.{demo}")
     if st.button("Count again", icon=":material/refresh:", key="admin_recount"):
         storage_numbers.clear()
         st.rerun()
