@@ -90,15 +90,19 @@ def _clear() -> None:
     dashboard.clear_cache()
 
 
-def default_view_ms(runs: int) -> tuple[list[float], dict[str, float]]:
-    """Every query behind the default view, uncached: total per pass, and median per query."""
+def default_view_ms(runs: int, db: Any = None) -> tuple[list[float], dict[str, float]]:
+    """Every query behind the default view, uncached: total per pass, and median per query.
+    ``db``: another database holding the same rows (PostgreSQL); default the page's own."""
+    from types import SimpleNamespace
+
     from lib import ui
     from lib.reporting import analytics, ledger
     from lib.ui.dashboard import preset_range
 
-    eng = ui.engine()
+    page = ui.engine()
+    eng = SimpleNamespace(db=db or page.db)
     viewer = analytics.Viewer("bench", "admin")
-    today = eng.clock.now().date()
+    today = page.clock.now().date()
     f = analytics.Filters(*preset_range("30 days", today))
     budget = analytics.budget_for(eng.db, viewer)
     rows = {"ledger_rows": 0}
@@ -127,13 +131,16 @@ def default_view_ms(runs: int) -> tuple[list[float], dict[str, float]]:
     return totals[1:], {k: round(statistics.median(v[1:]), 1) for k, v in each.items()}
 
 
-def export_s(fmt: str, runs: int, days: int) -> tuple[list[float], int, int]:
+def export_s(fmt: str, runs: int, days: int, db: Any = None) -> tuple[list[float], int, int]:
     """Full-period ledger exports: wall times, rows and the file's size in bytes."""
+    from types import SimpleNamespace
+
     from lib import ui
     from lib.reporting import analytics, report
 
-    eng = ui.engine()
-    today = eng.clock.now().date()
+    page = ui.engine()
+    eng = SimpleNamespace(db=db or page.db)
+    today = page.clock.now().date()
     f = analytics.Filters(today - timedelta(days=days), today)
     times, rows, size = [], 0, 0
     with tempfile.TemporaryDirectory() as tmp:
@@ -178,6 +185,35 @@ def cold_render_queries(data_dir: str, at: Any) -> dict[str, Any]:
             "after_split_change": sorted(after)}
 
 
+def on_postgres(runs: int, days: int) -> dict[str, Any]:
+    """The default view's queries and the year's exports on PostgreSQL, on the same rows: the
+    page's DuckDB database copied (``db copy``'s code) into a private cluster for the run."""
+    from lib import ui
+    from lib.db import transfer
+    from lib.db.database import Database
+    from tests import pgserver
+
+    with pgserver.running_postgres(pgserver.find_bindir()) as server:
+        pg = Database(server.new_database("bench_analytics"))
+        try:
+            t = time.perf_counter()
+            copied = transfer.copy(ui.engine().db, pg)
+            copy_s = time.perf_counter() - t
+            with pg.write() as cur:
+                cur.execute("ANALYZE")
+            query_ms, per_query = default_view_ms(runs, pg)
+            csv_s, rows, _ = export_s("csv", 3, days, pg)
+            parquet_s, _, _ = export_s("parquet", 3, days, pg)
+        finally:
+            pg.close()
+    return {"query_ms": round(statistics.median(query_ms), 1),
+            "query_ms_min_max": [round(min(query_ms), 1), round(max(query_ms), 1)],
+            "median_per_query": per_query, "export_csv_s": round(statistics.median(csv_s), 2),
+            "export_parquet_s": round(statistics.median(parquet_s), 2), "export_rows": rows,
+            "copy_s": round(copy_s, 1), "copied_rows": copied.total,
+            "server": "Debian's PostgreSQL 15, private cluster in /dev/shm, fsync off"}
+
+
 def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -187,6 +223,8 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=1_000_000)
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--runs", type=int, default=15)
+    ap.add_argument("--db", choices=("duckdb", "both"), default="duckdb",
+                    help="both: the queries and exports on PostgreSQL too, same rows, same run")
     args = ap.parse_args()
     os.environ.update(PROMPTBOARD_SANDBOX_LATENCY="0",
                       PROMPTBOARD_LOG_LEVEL="WARNING")
@@ -206,12 +244,18 @@ def main() -> None:
         parquet_s, _, parquet_bytes = export_s("parquet", 3, args.days)
         spend = next(m.value for m in full.metric if m.label == "Spend")
         queries = cold_render_queries(full_dir, full)
+        postgres = on_postgres(args.runs, args.days) if args.db == "both" else None
     out = {
         "analytics_1m_query_ms": round(statistics.median(query_ms), 1),
         "analytics_1m_render_ratio": round(statistics.median(full_ms)
                                            / statistics.median(empty_ms), 3),
         "export_1m_csv_s": round(statistics.median(csv_s), 2),
         "targets": TARGETS,
+        **({"postgres": postgres | {
+            "query_ratio_to_duckdb": round(postgres["query_ms"]
+                                           / statistics.median(query_ms), 2),
+            "targets": {"query_ratio_to_duckdb": 2.0, "export_csv_s": 10}}}
+           if postgres else {}),
         "query_ms": {"min": round(min(query_ms), 1), "max": round(max(query_ms), 1),
                      "median_per_query": per_query},
         "render_ms_p50": {"empty": round(statistics.median(empty_ms), 1),

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import threading
 import zlib
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -94,6 +94,18 @@ class PgCursor:
     def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> PgCursor:
         self._raw.executemany(numbered(sql), [list(p) for p in params])
         return self
+
+    def copy_rows(self, table: str, columns: Sequence[str],
+                  rows: Iterable[Sequence[Any]]) -> int:
+        """Load ``rows`` into ``table`` by ``COPY … FROM STDIN`` (the bulk path: some ten times
+        the rows per second of batched INSERTs); returns how many."""
+        listed = ", ".join(f'"{c}"' for c in columns)
+        done = 0
+        with self._raw.copy(f'COPY "{table}" ({listed}) FROM STDIN'.encode()) as copy:
+            for row in rows:
+                copy.write_row(row)
+                done += 1
+        return done
 
     def fetchone(self) -> tuple[Any, ...] | None:
         return self._raw.fetchone()

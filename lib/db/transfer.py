@@ -4,8 +4,9 @@ Either end is a DuckDB file path or a ``postgresql://`` URL. Both are opened (an
 the current schema, so the tables match); the target must be empty (no rows in any table but
 ``schema_migrations`` and the ones migrations fill) unless ``force``, which empties it first.
 Every table is copied in one write transaction on the target, in batches of :data:`BATCH`
-rows, so a failure leaves the target as it was. The id sequences are set past the copied
-ids, so the next job event or price row does not collide. Then the copy is checked: every
+rows (into PostgreSQL by ``COPY … FROM STDIN``), so a failure leaves the target as it was.
+The id sequences are set past the copied ids, so the next job event or price row does not
+collide. Then the copy is checked: every
 table's row count, and the sums of cost over jobs and images (the ledger's two sources),
 must be equal on both ends, or :class:`CopyError` says which differ.
 
@@ -108,10 +109,14 @@ def copy(source: Database, target: Database, *, force: bool = False,
             insert = (f'INSERT INTO "{table}" ({listed}) '
                       f"VALUES ({', '.join('?' * len(cols))})")
             done = 0
+            bulk = getattr(out, "copy_rows", None)  # PostgreSQL: COPY FROM STDIN
             with source.cursor() as cur:
                 cur.execute(f'SELECT {listed} FROM "{table}"')
                 while rows := cur.fetchmany(BATCH):
-                    out.executemany(insert, [list(r) for r in rows])
+                    if bulk is not None:
+                        bulk(table, cols, rows)
+                    else:
+                        out.executemany(insert, [list(r) for r in rows])
                     done += len(rows)
             if progress is not None:
                 progress(table, done)
