@@ -44,6 +44,12 @@ from lib.db.sqltext import ddl, numbered
 
 WRITE_KEY = 1  # pg_advisory_*lock(ns, WRITE_KEY): the one-writer-at-a-time lock
 POOL_TIMEOUT_S = 30.0
+# A process that stops between two statements of a write (SIGSTOP, a debugger, a swap storm)
+# would hold the database's write lock, and so every process's writes, for as long as it is
+# stopped: the server ends such a session after this long idle inside its transaction (its
+# lock goes with it, its writes are rolled back, and its next statement fails). Our writes
+# never wait on anything but their own statements; keep it well under PROMPTBOARD_LEASE_S.
+IDLE_IN_TRANSACTION_S = 5.0
 # PostgreSQL type OIDs -> the dtype DuckDB's .df() gives the same SQL type (with, without NULLs)
 _INTS = {21: ("int16", "Int16"), 23: ("int32", "Int32"), 20: ("int64", "Int64")}
 _FLOATS = {700, 701, 1700}  # float4, float8, numeric (DuckDB's DECIMAL → float64)
@@ -168,7 +174,9 @@ class PgBackend:
         self.pool = ConnectionPool(
             url, min_size=1, max_size=max_size, open=False, name="promptboard",
             kwargs={"autocommit": True, "cursor_factory": psycopg.RawCursor,
-                    "options": "-c TimeZone=UTC", "application_name": "promptboard"},
+                    "options": "-c TimeZone=UTC -c idle_in_transaction_session_timeout="
+                               f"{int(IDLE_IN_TRANSACTION_S * 1000)}",
+                    "application_name": "promptboard"},
             check=ConnectionPool.check_connection)
         self.pool.open(wait=True, timeout=POOL_TIMEOUT_S)
         with self.pool.connection() as conn:

@@ -187,3 +187,45 @@ def test_text_postgresql_cannot_hold_is_refused_with_a_clear_message(backend: st
                 (0,)]
     finally:
         db.close()
+
+
+def test_a_process_stopped_inside_a_write_does_not_hold_every_writer(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by the SIGSTOP soak (tests/reliability/test_pg_workers.py): a worker frozen between
+    two statements of a write held the database's write lock, so no other process could claim,
+    renew a lease or take the frozen worker's jobs back. The server now ends a session idle
+    inside its transaction: the lock goes, the stalled write is rolled back and fails."""
+    from lib.db import pg
+
+    monkeypatch.setattr(pg, "IDLE_IN_TRANSACTION_S", 0.5)
+    frozen, other = Database(postgres_url), Database(postgres_url)
+    inside = threading.Event()
+    errors: list[BaseException] = []
+
+    def stalled_write() -> None:
+        try:
+            with frozen.write() as cur:
+                cur.execute("INSERT INTO meta (key, value) VALUES ('frozen', 'x')")
+                inside.set()
+                time.sleep(2.0)  # "stopped" between two statements, holding the lock
+                cur.execute("SELECT 1")
+        except BaseException as exc:  # noqa: BLE001 - what the stalled writer sees
+            errors.append(exc)
+
+    stalled = threading.Thread(target=stalled_write)
+    try:
+        stalled.start()
+        assert inside.wait(10)
+        with other.write() as cur:  # waits for the lock only until the server ends the stall
+            cur.execute("INSERT INTO meta (key, value) VALUES ('other', 'y')")
+        stalled.join(10)
+        assert errors and "terminat" in str(errors[0]).lower(), errors
+        assert other.fetchall("SELECT key FROM meta WHERE key IN ('frozen', 'other')") == [
+            ("other",)]
+        with frozen.write() as cur:  # the pool replaced the ended connection
+            cur.execute("INSERT INTO meta (key, value) VALUES ('after', 'z')")
+    finally:
+        stalled.join(10)
+        frozen.close()
+        other.close()
