@@ -7,12 +7,13 @@ import threading
 import time
 from datetime import date, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from lib.core import config
-from lib.db import sqltext
+from lib.db import dialect, sqltext
 from lib.db.database import Database, is_url
 from lib.db.pg import redacted
 
@@ -229,3 +230,26 @@ def test_a_process_stopped_inside_a_write_does_not_hold_every_writer(
         stalled.join(10)
         frozen.close()
         other.close()
+
+
+def test_the_analytics_indexes_are_made_on_postgresql_only(postgres_url: str,
+                                                             tmp_path: Path) -> None:
+    """DuckDB prunes by row-group min/max and would only pay for these on every insert."""
+    wanted = {"jobs_created_idx", "jobs_provider_idx", "jobs_model_idx",
+              "jobs_deleted_images_idx"}
+    pg = Database(postgres_url)
+    try:
+        made = {r[0] for r in pg.fetchall(
+            "SELECT indexname FROM pg_indexes WHERE tablename = 'jobs'")}
+        assert wanted <= made
+        plan = "\n".join(r[0] for r in pg.fetchall(
+            "EXPLAIN SELECT " + dialect.distinct_values(pg.kind, "jobs", "model")))
+        assert "jobs_model_idx" in plan  # a skip-scan, not a scan of every job
+    finally:
+        pg.close()
+    duck = Database(tmp_path / "d.duckdb")
+    try:
+        assert not wanted & {r[0] for r in duck.fetchall(
+            "SELECT index_name FROM duckdb_indexes() WHERE table_name = 'jobs'")}
+    finally:
+        duck.close()
