@@ -5,7 +5,7 @@ process (the dashboard's pool, each ``python -m lib.cli work``) runs a heartbeat
 third of the lease:
 
 - renews the leases of the jobs its threads run (:func:`beat`), and records itself in the
-  ``workers`` table (host, pid, threads, last seen) for Activity and the operators;
+  ``workers`` table (host, pid, threads, last seen) for operators (:func:`workers`);
 - takes back the jobs whose lease ran out (:func:`reap`): their worker was killed, froze or
   lost the database. Each is queued again with its attempt counted (or failed when out of
   tries), in a transaction that first checks, under the write lock, that the lease is still
