@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from lib.db import postgres_only
 from lib.db.cursor import Cursor
 
 
@@ -355,24 +356,6 @@ def _m015_worker_leases(cur: Cursor) -> None:
     )
 
 
-def _m016_postgres_analytics_indexes(cur: Cursor) -> None:
-    """PostgreSQL only: btree indexes the Analytics queries need there (DuckDB prunes by its
-    row groups' min/max and would only pay for them on every insert). ``created_at``: a
-    period's jobs without a scan of all of them (at 1M images the month's cumulative spend
-    went from 225 to 22 ms); ``provider`` and ``model``: the filter choices by an index
-    skip-scan (``dialect.distinct_values``: 3 ms a column instead of 280); a partial index for
-    the ledger (its first page at 1M images: 1.4 s to 0.6 s)."""
-    version = cur.execute("SELECT version()").fetchone()
-    if version is None or not str(version[0]).startswith("PostgreSQL"):
-        return
-    cur.execute("CREATE INDEX IF NOT EXISTS jobs_created_idx ON jobs (created_at)")
-    cur.execute("CREATE INDEX IF NOT EXISTS jobs_provider_idx ON jobs (provider)")
-    cur.execute("CREATE INDEX IF NOT EXISTS jobs_model_idx ON jobs (model)")
-    # the ledger's rows for jobs with deleted images: a few jobs, not a scan of all of them
-    cur.execute("CREATE INDEX IF NOT EXISTS jobs_deleted_images_idx ON jobs (id) "
-                "WHERE images > 0 AND images_deleted > 0")
-
-
 MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("001_core", _m001_core),
     ("002_auth_sessions", _m002_auth_sessions),
@@ -389,5 +372,6 @@ MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("013_credentials_changed", _m013_credentials_changed),
     ("014_meta", _m014_meta),
     ("015_worker_leases", _m015_worker_leases),
-    ("016_postgres_analytics_indexes", _m016_postgres_analytics_indexes),
+    ("016_postgres_analytics_indexes", postgres_only.analytics_indexes),
+    ("017_postgres_job_days", postgres_only.job_days),
 ]

@@ -23,11 +23,14 @@ from decimal import Decimal
 from pathlib import Path
 
 from lib.core.errors import PromptboardError
+from lib.db import rollup
 from lib.db.database import Database, is_url
+from lib.db.dialect import POSTGRES
 
 log = logging.getLogger(__name__)
 BATCH = 5_000
-SKIP = {"schema_migrations"}  # each end has its own, written by its migrations
+SKIP = {"schema_migrations",  # each end has its own, written by its migrations
+        rollup.TABLE}  # derived from jobs, on PostgreSQL only: rebuilt after the load
 MADE_BY_MIGRATIONS = {"webhook_cursors"}  # rows a fresh database has: replaced, not "held"
 SUMS = (("jobs", "cost_usd"), ("images", "cost_usd"))
 # sequences the code draws from (lib/jobs/claim.py), not a column default: set past these too
@@ -101,6 +104,8 @@ def copy(source: Database, target: Database, *, force: bool = False,
         raise CopyError(f"The target already holds rows ({', '.join(sorted(filled))}): copy "
                         "into an empty database, or add --force to replace what it holds.")
     with target.write() as out:
+        if target.kind == POSTGRES:  # one rebuild of the rollup, not a trigger call per job
+            rollup.pause(out, True)
         for table in names if filled else MADE_BY_MIGRATIONS:
             out.execute(f'DELETE FROM "{table}"')
         for table in names:
@@ -124,6 +129,12 @@ def copy(source: Database, target: Database, *, force: bool = False,
             top = out.execute(f'SELECT max("{column}") FROM "{table}"').fetchone()
             if top is not None and top[0] is not None:
                 out.execute("SELECT setval(?, ?)", [sequence, int(top[0])])
+        if target.kind == POSTGRES:
+            rollup.rebuild(out)
+            rollup.pause(out, False)
+    if target.kind == POSTGRES:  # what a bulk load wants next: the planner's statistics, and
+        with target.cursor() as cur:  # the visibility map index-only scans read
+            cur.execute("VACUUM (ANALYZE)")
     return verify(source, target)
 
 

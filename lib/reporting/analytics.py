@@ -26,7 +26,7 @@ The ledger (one row per image) is :mod:`lib.reporting.ledger`; its exports :mod:
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from datetime import date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -37,11 +37,15 @@ from lib.core.fmt import rounded
 from lib.db import dialect
 from lib.db.database import Database
 from lib.money import budgets
+from lib.reporting.filters import STATUSES as STATUSES  # analytics.Filters and co. for callers
+from lib.reporting.filters import Filters as Filters
+from lib.reporting.filters import daily, day_start, jobs_where
+from lib.reporting.filters import images_where as images_where
+from lib.reporting.filters import scope as scope
 
-STATUSES = ("succeeded", "failed", "cancelled", "queued", "running")
 GROUPS = {"provider": ("j.provider AS provider",),  # --by: its key columns
           "model": ("j.provider AS provider", "j.model AS model"),
-          "user": ('j.user_id AS "user"',), "day": ("CAST(j.created_at AS DATE) AS day",)}
+          "user": ('j.user_id AS "user"',), "day": ("j.day AS day",)}  # j: the rollup
 TOP_USERS = 10  # how many the page and top_users() list
 
 
@@ -52,108 +56,37 @@ def _alias(expr: str) -> str:
 
 _KEY_NAMES = {_alias(k) for keys in GROUPS.values() for k in keys}
 _KEY_TYPES = {"provider": "TEXT", "model": "TEXT", "user": "TEXT", "day": "DATE"}  # see breakdowns
-_IMAGE_SLACK = timedelta(days=1)  # images are stored after their job is created; see images_where
 
 
-@dataclass(frozen=True)
-class Filters:
-    """What the page (or a report) covers: UTC days ``start``..``end`` inclusive, and narrowing
-    lists where an empty tuple means "all"."""
-
-    start: date
-    end: date
-    users: tuple[str, ...] = ()
-    providers: tuple[str, ...] = ()
-    models: tuple[str, ...] = ()
-    statuses: tuple[str, ...] = ()
-    include_demo: bool = True
-
-    def __post_init__(self) -> None:
-        """Lists become tuples; an end before the start or an unknown status is refused."""
-        for name in ("users", "providers", "models", "statuses"):
-            object.__setattr__(self, name, tuple(getattr(self, name) or ()))
-        if self.end < self.start:
-            raise ValueError(f"The end date {self.end} is before the start date {self.start}.")
-        if unknown := sorted(set(self.statuses) - set(STATUSES)):
-            raise ValueError(f"Unknown status {unknown[0]!r}; expected {', '.join(STATUSES)}.")
-
-    @property
-    def days(self) -> int:  # how many days the period covers
-        return (self.end - self.start).days + 1
-
-    def previous(self) -> Filters:  # the same filters over as many days just before
-        return replace(self, start=self.start - timedelta(days=self.days),
-                       end=self.start - timedelta(days=1))
-
-
-def scope(viewer: Viewer, f: Filters) -> Filters:
-    """The filters this viewer may use: a member's are narrowed to themselves."""
-    return f if viewer.sees_all else replace(f, users=(viewer.username,))
-
-
-def _ts(day: date) -> datetime:  # a day's first instant
-    return datetime.combine(day, time.min)
-
-
-def jobs_where(f: Filters, alias: str = "j") -> tuple[str, list[Any]]:
-    """WHERE over jobs (or, with ``alias="i"``, images: no status there) for the filters,
-    with parameters (user input never enters the SQL text)."""
-    a = alias
-    parts = [f"{a}.created_at >= ?", f"{a}.created_at < ?"] if a == "j" else []
-    params: list[Any] = [_ts(f.start), _ts(f.end + timedelta(days=1))] if a == "j" else []
-    for col, values in (("user_id", f.users), ("provider", f.providers), ("model", f.models),
-                        ("status", f.statuses if a == "j" else ())):
-        if values:
-            parts.append(f"{a}.{col} IN ({', '.join('?' * len(values))})")
-            params.extend(values)
-    if not f.include_demo:
-        parts.append(f"NOT {a}.demo")
-    return " AND ".join(parts) or "TRUE", params
-
-
-def images_where(f: Filters) -> tuple[str, list[Any]]:
-    """WHERE over images ``i`` keeping every image of the jobs in scope: an image is stored
-    after its job is created, so ``created_at >= start - 1 day`` is safe and skips old row
-    groups; user, provider and model are copied from the job."""
-    where, params = jobs_where(f, "i")
-    return f"i.created_at >= ? AND {where}", [_ts(f.start) - _IMAGE_SLACK, *params]
-
-
-def _base(f: Filters) -> tuple[str, list[Any]]:
-    """A CTE ``b``: the jobs in scope; ``images`` is each one's count of ``images`` rows
-    (kept on the job as they are stored or deleted: counting them here took most of these
-    queries' time at 1M images)."""
-    where, params = jobs_where(f)
-    return f"WITH b AS (SELECT j.* FROM jobs j WHERE {where})", params
-
-
-# Every aggregate over ``b``; the page's figures and the report's columns are these. The
-# duration quantiles (_TIMES) are the dear part, left out where a chart does not show them.
+# Every sum over the daily rollup ``j`` (filters.daily); the page's figures and the report's
+# columns are these. The duration quantiles (_TIMES) read the jobs themselves (no rollup holds
+# a median), and only where a chart shows them.
 _METRICS = """
-    count(*) AS jobs,
-    coalesce(sum(images), 0)::BIGINT AS images,
-    count(*) FILTER (WHERE status = 'succeeded') AS succeeded,
-    count(*) FILTER (WHERE status = 'failed') AS failed,
-    count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
-    coalesce(sum(cost_usd), 0)::DECIMAL(18, 8) AS spend_usd,
-    count(*) FILTER (WHERE status = 'succeeded' AND cost_usd IS NULL) AS unpriced_jobs,
-    CASE WHEN sum(images + coalesce(images_deleted, 0)) FILTER (WHERE cost_usd IS NOT NULL) > 0
-         THEN (sum(cost_usd) / sum(images + coalesce(images_deleted, 0))
-                   FILTER (WHERE cost_usd IS NOT NULL))::DECIMAL(18, 8)
-         END AS cost_per_image_usd,
-    (count(*) FILTER (WHERE status = 'succeeded'))::float8
-        / nullif(count(*) FILTER (WHERE status IN ('succeeded', 'failed')), 0)
+    coalesce(sum(n_jobs), 0)::BIGINT AS jobs,
+    coalesce(sum(n_images), 0)::BIGINT AS images,
+    coalesce(sum(n_jobs) FILTER (WHERE status = 'succeeded'), 0)::BIGINT AS succeeded,
+    coalesce(sum(n_jobs) FILTER (WHERE status = 'failed'), 0)::BIGINT AS failed,
+    coalesce(sum(n_jobs) FILTER (WHERE status = 'cancelled'), 0)::BIGINT AS cancelled,
+    coalesce(sum(spend), 0)::DECIMAL(18, 8) AS spend_usd,
+    coalesce(sum(n_unpriced), 0)::BIGINT AS unpriced_jobs,
+    CASE WHEN sum(priced_images) > 0
+         THEN (sum(spend) / sum(priced_images))::DECIMAL(18, 8) END AS cost_per_image_usd,
+    (coalesce(sum(n_jobs) FILTER (WHERE status = 'succeeded'), 0))::float8
+        / nullif(sum(n_jobs) FILTER (WHERE status IN ('succeeded', 'failed')), 0)
         AS success_rate,
-    coalesce(sum(greatest(images, 1)
-                 + CASE WHEN images > 0 AND images_deleted > 0 THEN 1 ELSE 0 END), 0)::BIGINT
-        AS ledger_rows,
-    coalesce(sum(images_deleted), 0)::BIGINT AS images_deleted"""
-_TIMES = """
-    percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms)
-        FILTER (WHERE status = 'succeeded') AS median_ms,
-    percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms)
-        FILTER (WHERE status = 'succeeded') AS p95_ms"""  # to 0.1 ms by _rounded(..., 1, *_TIMED)
+    coalesce(sum(n_ledger), 0)::BIGINT AS ledger_rows,
+    coalesce(sum(n_deleted), 0)::BIGINT AS images_deleted"""
+def _quantiles(of: str = "status = 'succeeded'", suffix: str = "") -> str:
+    """The median and p95 duration of the rows matching ``of`` (to 0.1 ms by _rounded)."""
+    return ", ".join(f"percentile_cont({q}) WITHIN GROUP (ORDER BY duration_ms) "
+                     f"FILTER (WHERE {of}) AS {name}{suffix}"
+                     for name, q in (("median_ms", 0.5), ("p95_ms", 0.95)))
+
+
+_TIMES = _quantiles()
 _TIMED = ("median_ms", "p95_ms")
+_SUCCEEDED = "j.created_at, j.user_id, j.provider, j.model, j.status, j.duration_ms"
+_JOB_DAY = "CAST(j.created_at AS DATE)"  # GROUPS' j.day, over jobs
 
 
 def _rounded(values: Any, digits: int, *cols: str) -> Any:
@@ -220,15 +153,29 @@ def breakdowns(db: Database, viewer: Viewer, f: Filters, bys: tuple[str | None, 
     for by in bys:
         if by is not None and by not in GROUPS:
             raise ValueError(f"Unknown grouping {by!r}; expected one of {', '.join(GROUPS)}.")
-    cte, params = _base(scope(viewer, f))
-    selects = []
+    f = scope(viewer, f)
+    rollup, params = daily(db.kind, f)
+    sums, quantiles = [], []
     for i, by in enumerate(bys):
         keys = {_alias(k): k for k in GROUPS.get(by or "", ())}  # the others NULL: one UNION
         cols = [keys.get(name, f'NULL::{t} AS "{name}"') for name, t in _KEY_TYPES.items()]
-        columns = ", ".join([f"{i} AS part_", *cols, _METRICS, *([_TIMES] if times else [])])
         group = ", ".join(k.rsplit(" AS ", 1)[0] for k in keys.values())
-        selects.append(f"SELECT {columns} FROM b j {f'GROUP BY {group}' if keys else ''}")
-    df = _rounded(db.df(f"{cte} {' UNION ALL '.join(selects)}", params), 1, *_TIMED)
+        by_group = f"GROUP BY {group}" if keys else ""
+        sums.append(f"SELECT {', '.join([f'{i} AS part_', *cols, _METRICS])} FROM d j {by_group}")
+        quantiles.append(f"SELECT {', '.join([f'{i} AS part_', *cols, _TIMES])} "
+                         f"FROM s j {by_group}".replace("j.day", _JOB_DAY))
+    sql = f"WITH d AS (SELECT * FROM {rollup} r), m AS ({' UNION ALL '.join(sums)})"
+    if times:  # the succeeded jobs' durations (on PostgreSQL from jobs_succeeded_idx alone)
+        where, more = jobs_where(f)
+        params += more
+        on = " AND ".join(["m.part_ = t.part_", *(f'm."{k}" IS NOT DISTINCT FROM t."{k}"'
+                                                  for k in _KEY_TYPES)])
+        sql += (f", s AS (SELECT {_SUCCEEDED} FROM jobs j WHERE {where} AND "
+                f"j.status = 'succeeded'), t AS ({' UNION ALL '.join(quantiles)}) "
+                f"SELECT m.*, {', '.join(f't.{c}' for c in _TIMED)} FROM m LEFT JOIN t ON {on}")
+    else:
+        sql += " SELECT * FROM m"
+    df = _rounded(db.df(sql, params), 1, *_TIMED)
     out: dict[str | None, pd.DataFrame] = {}
     for i, by in enumerate(bys):
         names = [_alias(k) for k in GROUPS.get(by or "", ())]
@@ -242,15 +189,23 @@ def breakdowns(db: Database, viewer: Viewer, f: Filters, bys: tuple[str | None, 
 
 
 def summary(db: Database, viewer: Viewer, f: Filters) -> Summary:
-    """The figures of the period and of the one before, in one scan."""
+    """The figures of the period and of the one before, in one scan of each source."""
     f = scope(viewer, f)
     prev = f.previous()
     both = replace(f, start=prev.start)
-    cte, params = _base(both)
-    rows = db.dicts(
-        f"{cte} SELECT j.created_at >= ? AS now, {_METRICS}, {_TIMES} FROM b j GROUP BY 1",
-        [*params, _ts(f.start)])
-    by_period = {r.pop("now"): _rounded(r, 1, *_TIMED) for r in rows}
+    rollup, params = daily(db.kind, both)
+    rows = db.dicts(f"SELECT j.day >= ? AS now, {_METRICS} FROM {rollup} j GROUP BY 1",
+                    [f.start, *params])
+    by_period: dict[bool, dict[str, Any]] = {r.pop("now"): r for r in rows}
+    where, params = jobs_where(both)  # the durations (see breakdowns), each period by FILTER:
+    split = day_start(f.start)  # no sort of both periods' jobs to group them (twice as fast)
+    times = [_quantiles(f"j.created_at {op} ?", f"_{now}") for now, op in ((1, ">="), (0, "<"))]
+    row = db.dicts(f"SELECT {', '.join(times)} FROM jobs j WHERE {where} "
+                   "AND j.status = 'succeeded'", [split] * 4 + params)[0]
+    for now in (True, False):
+        by_period.setdefault(now, {}).update(_rounded(
+            {c: row[f"{c}_{int(now)}"] for c in _TIMED}, 1, *_TIMED))
+
 
     def figures(period: Filters, key: bool) -> Figures:
         r = by_period.get(key) or {}  # no row: nothing happened in that period
@@ -270,13 +225,11 @@ def spend_by_day(db: Database, viewer: Viewer, f: Filters, by: str = "provider")
     if by not in ("provider", "model", "user"):
         raise ValueError(f"Spend per day is split by provider, model or user, not {by!r}.")
     col = {"provider": "provider", "model": "model", "user": "user_id"}[by]
-    where, params = jobs_where(scope(viewer, f))  # jobs only: no images, no join
+    rollup, params = daily(db.kind, scope(viewer, f))  # sums per day already
     return db.df(f"""
-        SELECT CAST(created_at AS DATE) AS day, {col} AS "group",
-               coalesce(sum(cost_usd), 0)::float8 AS spend_usd, count(*) AS jobs,
-               count(*) FILTER (WHERE status = 'succeeded' AND cost_usd IS NULL)
-                   AS unpriced_jobs
-        FROM jobs j WHERE {where} GROUP BY 1, 2 ORDER BY 1, 2""", params)
+        SELECT j.day AS day, j.{col} AS "group", coalesce(sum(j.spend), 0)::float8 AS spend_usd,
+               sum(j.n_jobs)::BIGINT AS jobs, sum(j.n_unpriced)::BIGINT AS unpriced_jobs
+        FROM {rollup} j GROUP BY 1, 2 ORDER BY 1, 2""", params)
 
 
 def cumulative_month(db: Database, viewer: Viewer, f: Filters, month_of: date, today: date,
@@ -290,12 +243,11 @@ def cumulative_month(db: Database, viewer: Viewer, f: Filters, month_of: date, t
     first = month_of.replace(day=1)
     last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     month = replace(scope(viewer, f), start=first, end=last)
-    where, params = jobs_where(month)
+    rollup, params = daily(db.kind, month)
     as_of = min(today, last)
     elapsed = (as_of - first).days + 1
     return db.df(f"""
-        WITH d AS (SELECT CAST(j.created_at AS DATE) AS day, sum(j.cost_usd) AS spend
-                   FROM jobs j WHERE {where} GROUP BY 1),
+        WITH d AS (SELECT j.day, sum(j.spend) AS spend FROM {rollup} j GROUP BY 1),
         cal AS (SELECT CAST(g.d AS DATE) AS day
                 FROM generate_series(?::TIMESTAMP, ?::TIMESTAMP, INTERVAL '1 day') AS g(d)),
         c AS (SELECT cal.day, coalesce(d.spend, 0)::float8 AS spend,
@@ -332,33 +284,42 @@ def durations(db: Database, viewer: Viewer, f: Filters, by: str = "provider") ->
     if by not in ("provider", "model"):
         raise ValueError(f"Durations are split by provider or model, not {by!r}.")
     where, params = jobs_where(scope(viewer, f))
-    df: pd.DataFrame = _rounded(db.df(f"""
-        WITH s AS (SELECT j.{by} AS "group", (j.duration_ms / 1000.0)::float8 AS sec FROM jobs j
-                   WHERE {where} AND j.status = 'succeeded' AND j.duration_ms IS NOT NULL),
-        q AS (SELECT "group", count(*) AS n, min(sec) AS min, max(sec) AS max, percentile_cont(
-                  ARRAY[0.25, 0.5, 0.75, 0.95]) WITHIN GROUP (ORDER BY sec) AS qs FROM s GROUP BY 1)
-        SELECT q."group", min(q.n) AS n, min(q.min) AS min, min(q.qs[1]) AS q1,
-               min(q.qs[2]) AS median, min(q.qs[3]) AS q3, min(q.qs[4]) AS p95, min(q.max) AS max,
-               min(s.sec) FILTER (WHERE s.sec >= q.qs[1] - 1.5 * (q.qs[3] - q.qs[1]))
-                   AS lowerfence,
-               max(s.sec) FILTER (WHERE s.sec <= q.qs[3] + 1.5 * (q.qs[3] - q.qs[1]))
-                   AS upperfence
-        FROM q JOIN s USING ("group") GROUP BY 1""", params), 3, "q1", "median", "q3", "p95")
-    return df.sort_values(["median", "group"], kind="stable").reset_index(drop=True)
+    sec = (f'SELECT j.{by} AS "group", j.duration_ms / CAST(1000 AS float8) AS sec FROM jobs j '
+           f"WHERE {where} AND j.status = 'succeeded' AND j.duration_ms IS NOT NULL")
+    df = db.df(f"""
+        SELECT "group", n, min, qs[1] AS q1, qs[2] AS median, qs[3] AS q3, qs[4] AS p95, max
+        FROM (SELECT "group", count(*) AS n, min(sec) AS min, max(sec) AS max, percentile_cont(
+                  ARRAY[0.25, 0.5, 0.75, 0.95]) WITHIN GROUP (ORDER BY sec) AS qs
+              FROM ({sec}) s GROUP BY 1) q""", params)
+    # The fences, by a second read with each group's bounds (a join of the jobs back onto
+    # their groups' quantiles doubled PostgreSQL's time).
+    bounds = [(g, q1 - 1.5 * (q3 - q1), q3 + 1.5 * (q3 - q1))
+              for g, q1, q3 in zip(df["group"], df["q1"], df["q3"], strict=True)]
+    values = ", ".join(["(?, CAST(? AS float8), CAST(? AS float8))"] * len(bounds))
+    fences = db.df(f"""
+        SELECT b.g AS "group", min(s.sec) FILTER (WHERE s.sec >= b.lo) AS lowerfence,
+               max(s.sec) FILTER (WHERE s.sec <= b.hi) AS upperfence
+        FROM ({sec}) s JOIN (VALUES {values}) AS b(g, lo, hi) ON s."group" = b.g
+        GROUP BY 1""", [*params, *(v for b in bounds for v in b)]) if bounds else df[
+        ["group"]].assign(lowerfence=df["min"], upperfence=df["max"])  # none: no rows at all
+    df = _rounded(df.merge(fences, on="group", how="left"), 3, "q1", "median", "q3", "p95")
+    out: pd.DataFrame = df.sort_values(["median", "group"], kind="stable").reset_index(drop=True)
+    return out
 
 
 def failures(db: Database, viewer: Viewer, f: Filters) -> pd.DataFrame:
     """Failed jobs per provider and error type, as a share of the provider's finished jobs
     (so a provider's rates add up to 1 - its success rate). Cancelled jobs are not failures:
     they are left out here (``Figures.cancelled`` counts them)."""
-    where, params = jobs_where(scope(viewer, f))
+    rollup, params = daily(db.kind, scope(viewer, f))
     return db.df(f"""
-        WITH fin AS (SELECT j.provider, j.status, coalesce(j.error_type, 'unknown') AS error_type
-                     FROM jobs j WHERE {where} AND j.status IN ('succeeded', 'failed')),
-        tot AS (SELECT provider, count(*) AS finished FROM fin GROUP BY 1)
-        SELECT fin.provider, fin.error_type, count(*) AS jobs,
-               min(tot.finished) AS finished,
-               count(*)::float8 / min(tot.finished) AS rate
+        WITH fin AS (SELECT j.provider, j.status, j.n_jobs,
+                            coalesce(nullif(j.error_type, ''), 'unknown') AS error_type
+                     FROM {rollup} j WHERE j.status IN ('succeeded', 'failed')),
+        tot AS (SELECT provider, sum(n_jobs) AS finished FROM fin GROUP BY 1)
+        SELECT fin.provider, fin.error_type, sum(fin.n_jobs)::BIGINT AS jobs,
+               min(tot.finished)::BIGINT AS finished,
+               sum(fin.n_jobs)::float8 / min(tot.finished) AS rate
         FROM fin JOIN tot USING (provider) WHERE fin.status <> 'succeeded'
         GROUP BY 1, 2 ORDER BY 1, 3 DESC, 2""", params)
 
