@@ -51,7 +51,8 @@ POOL_TIMEOUT_S = 30.0
 # never wait on anything but their own statements; keep it well under PROMPTBOARD_LEASE_S.
 IDLE_IN_TRANSACTION_S = 5.0
 # Memory a sort or hash may use before it spills to disk (the server's default is 4 MB): the
-# duration quantiles of a month at 1M images sort ~70k rows twice (bench.analytics).
+# duration quantiles of a month at 1M images sort ~70k rows twice (bench.analytics). JIT is
+# off: it compiled for 8 s of a 12 s export at 1M images and helps no query of ours.
 WORK_MEM = "32MB"
 # PostgreSQL type OIDs -> the dtype DuckDB's .df() gives the same SQL type (with, without NULLs)
 _INTS = {21: ("int16", "Int16"), 23: ("int32", "Int32"), 20: ("int64", "Int64")}
@@ -177,8 +178,9 @@ class PgBackend:
         self.pool = ConnectionPool(
             url, min_size=1, max_size=max_size, open=False, name="promptboard",
             kwargs={"autocommit": True, "cursor_factory": psycopg.RawCursor,
-                    "options": "-c TimeZone=UTC -c idle_in_transaction_session_timeout="
-                               f"{int(IDLE_IN_TRANSACTION_S * 1000)} -c work_mem={WORK_MEM}",
+                    "options": "-c TimeZone=UTC -c jit=off -c work_mem=" + WORK_MEM
+                               + " -c idle_in_transaction_session_timeout="
+                               f"{int(IDLE_IN_TRANSACTION_S * 1000)}",
                     "application_name": "promptboard"},
             check=ConnectionPool.check_connection)
         self.pool.open(wait=True, timeout=POOL_TIMEOUT_S)

@@ -23,6 +23,9 @@ import pyarrow.parquet as pq
 from lib.db.sqltext import pyformat
 
 BATCH = 50_000
+# An export sorts all its rows (oldest first): in memory, not in files (at 1M images the year's
+# CSV took 10-13 s with the pool's 32 MB, 7-9 s with this). For this transaction only.
+SORT_MEMORY = "SET LOCAL work_mem = '256MB'"
 _ARROW = {16: pa.bool_(), 20: pa.int64(), 21: pa.int16(), 23: pa.int32(), 700: pa.float32(),
           701: pa.float64(), 1082: pa.date32(), 1114: pa.timestamp("us"), 25: pa.string(),
           1043: pa.string(), 1042: pa.string(), 19: pa.string(), 17: pa.binary()}
@@ -30,7 +33,8 @@ _ARROW = {16: pa.bool_(), 20: pa.int64(), 21: pa.int16(), 23: pa.int32(), 700: p
 
 def csv(conn: psycopg.Connection[Any], sql: str, params: list[Any], path: Path) -> int:
     """Write the rows as CSV with a header line; returns how many rows."""
-    with conn.cursor() as cur, path.open("wb") as out:
+    with conn.transaction(), conn.cursor() as cur, path.open("wb") as out:
+        cur.execute(SORT_MEMORY)
         with cur.copy(pyformat(f"COPY ({sql}) TO STDOUT (FORMAT csv, HEADER)"),
                       params or None) as copy:
             for chunk in copy:
@@ -49,6 +53,7 @@ def parquet(conn: psycopg.Connection[Any], sql: str, params: list[Any], path: Pa
     """Write the rows as zstd Parquet; returns how many rows."""
     rows = 0
     with conn.transaction(), conn.cursor(name="promptboard_export") as cur:
+        conn.execute(SORT_MEMORY)
         cur.itersize = BATCH
         cur.execute(pyformat(sql), params or None)
         schema = pa.schema([(c.name, _arrow_type(c)) for c in cur.description or []])

@@ -194,18 +194,21 @@ def summary(db: Database, viewer: Viewer, f: Filters) -> Summary:
     prev = f.previous()
     both = replace(f, start=prev.start)
     rollup, params = daily(db.kind, both)
-    rows = db.dicts(f"SELECT j.day >= ? AS now, {_METRICS} FROM {rollup} j GROUP BY 1",
-                    [f.start, *params])
-    by_period: dict[bool, dict[str, Any]] = {r.pop("now"): r for r in rows}
-    where, params = jobs_where(both)  # the durations (see breakdowns), each period by FILTER:
+    where, more = jobs_where(both)  # the durations (see breakdowns), each period by FILTER:
     split = day_start(f.start)  # no sort of both periods' jobs to group them (twice as fast)
     times = [_quantiles(f"j.created_at {op} ?", f"_{now}") for now, op in ((1, ">="), (0, "<"))]
-    row = db.dicts(f"SELECT {', '.join(times)} FROM jobs j WHERE {where} "
-                   "AND j.status = 'succeeded'", [split] * 4 + params)[0]
+    rows = db.dicts(
+        f"WITH m AS (SELECT j.day >= ? AS now, {_METRICS} FROM {rollup} j GROUP BY 1), "
+        f"t AS (SELECT {', '.join(times)} FROM jobs j WHERE {where} AND j.status = 'succeeded') "
+        "SELECT * FROM t LEFT JOIN m ON TRUE", [f.start, *params, *[split] * 4, *more])
+    by_period: dict[bool, dict[str, Any]] = {}
+    for r in rows:  # t has one row; m one per period with jobs (none: NULL)
+        quantiles = {c: r.pop(c) for c in list(r) if c.endswith(("_ms_0", "_ms_1"))}
+        if (now := r.pop("now")) is not None:
+            by_period[bool(now)] = r
     for now in (True, False):
         by_period.setdefault(now, {}).update(_rounded(
-            {c: row[f"{c}_{int(now)}"] for c in _TIMED}, 1, *_TIMED))
-
+            {c: quantiles[f"{c}_{int(now)}"] for c in _TIMED}, 1, *_TIMED))
 
     def figures(period: Filters, key: bool) -> Figures:
         r = by_period.get(key) or {}  # no row: nothing happened in that period

@@ -87,7 +87,7 @@ def daily(kind: str, f: Filters) -> tuple[str, list[Any]]:
     user, provider, model, status, error type ('' for none) and demo flag, with the sums
     ``n_jobs``, ``n_images``, ``n_deleted``, ``spend``, ``priced_images``, ``n_unpriced`` and
     ``n_ledger`` (``lib/db/rollup.py``). PostgreSQL reads its ``job_days`` table (kept by a
-    trigger); DuckDB groups the period's jobs on the fly."""
+    trigger); on DuckDB each job of the period is a row of its own (the sums are the same)."""
     if kind != POSTGRES:
         where, params = jobs_where(f)
         return rollup.source(kind, where), params
