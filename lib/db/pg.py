@@ -36,6 +36,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pandas as pd
 import psycopg
+from psycopg.conninfo import conninfo_to_dict
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from lib.db import pgcopy
@@ -60,6 +61,13 @@ _FLOATS = {700, 701, 1700}  # float4, float8, numeric (DuckDB's DECIMAL → floa
 _TIMES = {1082, 1114}  # date, timestamp
 _TEXTS = {25, 1043, 1042, 19}  # text, varchar, bpchar, name
 _BOOL = 16
+
+
+def session_options(url: str, ours: str) -> str:
+    """``options`` for a connection: the URL's own (a schema's ``-csearch_path=…``, say) and
+    then ours. Given as a keyword, ``options`` replaces the URL's, so both go in one."""
+    theirs = str(conninfo_to_dict(url).get("options") or "")
+    return f"{theirs} {ours}".strip()
 
 
 def redacted(url: str) -> str:
@@ -178,9 +186,10 @@ class PgBackend:
         self.pool = ConnectionPool(
             url, min_size=1, max_size=max_size, open=False, name="promptboard",
             kwargs={"autocommit": True, "cursor_factory": psycopg.RawCursor,
-                    "options": "-c TimeZone=UTC -c jit=off -c work_mem=" + WORK_MEM
-                               + " -c idle_in_transaction_session_timeout="
-                               f"{int(IDLE_IN_TRANSACTION_S * 1000)}",
+                    "options": session_options(url, (
+                        "-c TimeZone=UTC -c jit=off -c work_mem=" + WORK_MEM
+                        + f" -c idle_in_transaction_session_timeout="
+                          f"{int(IDLE_IN_TRANSACTION_S * 1000)}")),
                     "application_name": "promptboard"},
             check=ConnectionPool.check_connection)
         self.pool.open(wait=True, timeout=POOL_TIMEOUT_S)
@@ -262,7 +271,8 @@ class PgBackend:
 
     def start_listening(self, heard: Callable[[set[str] | None], None]) -> None:
         self.listener = Listener(self.url, self.ns, heard, {
-            "options": "-c TimeZone=UTC", "application_name": "promptboard-listen"})
+            "options": session_options(self.url, "-c TimeZone=UTC"),
+            "application_name": "promptboard-listen"})
 
     @property
     def in_sync(self) -> bool:

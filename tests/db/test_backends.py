@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
+import psycopg
 import pytest
 
 from lib.core import config
@@ -236,7 +237,7 @@ def test_the_analytics_indexes_are_made_on_postgresql_only(postgres_url: str,
                                                              tmp_path: Path) -> None:
     """DuckDB prunes by row-group min/max and would only pay for these on every insert."""
     wanted = {"jobs_created_idx", "jobs_provider_idx", "jobs_model_idx",
-              "jobs_deleted_images_idx"}
+              "jobs_deleted_images_idx", "jobs_succeeded_idx"}
     pg = Database(postgres_url)
     try:
         made = {r[0] for r in pg.fetchall(
@@ -253,3 +254,20 @@ def test_the_analytics_indexes_are_made_on_postgresql_only(postgres_url: str,
             "SELECT index_name FROM duckdb_indexes() WHERE table_name = 'jobs'")}
     finally:
         duck.close()
+
+
+def test_the_url_s_schema_option_is_kept_beside_our_session_settings(postgres_url: str) -> None:
+    """README: ``?options=-csearch_path%3Dpromptboard`` puts the tables in that schema (our own
+    ``-c`` settings once replaced the URL's options, and the tables landed in public)."""
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA promptboard")
+    db = Database(postgres_url + "?options=-csearch_path%3Dpromptboard")
+    try:
+        assert db.scalar("SELECT current_schema()") == "promptboard"
+        assert db.scalar("SHOW jit") == "off"  # ours, beside the URL's
+        assert db.scalar("SELECT count(*) FROM information_schema.tables WHERE "
+                         "table_schema = 'promptboard' AND table_name = 'jobs'") == 1
+        assert db.scalar("SELECT count(*) FROM information_schema.tables WHERE "
+                         "table_schema = 'public'") == 0
+    finally:
+        db.close()
