@@ -95,13 +95,19 @@ def create(cur: Cursor) -> None:
     rebuild(cur)
 
 
+def _grouped() -> str:
+    """The rollup's rows computed from ``jobs``, in the table's column order."""
+    keys = ", ".join(f"{e} AS {k}" for k, e in zip(KEYS, _exprs(KEYS, "j"), strict=True))
+    sums = ", ".join(f"sum({e}) AS {m}" for m, e in zip(MEASURES, _exprs(MEASURES, "j"),
+                                                        strict=True))
+    group = ", ".join(str(i + 1) for i in range(len(KEYS)))
+    return f"SELECT {keys}, {sums} FROM jobs j GROUP BY {group}"
+
+
 def rebuild(cur: Cursor) -> None:
     """PostgreSQL: the rollup recomputed from ``jobs`` (after a bulk load)."""
     cur.execute(f"DELETE FROM {TABLE}")
-    keys = ", ".join(_exprs(KEYS, "j"))
-    sums = ", ".join(f"sum({e})" for e in _exprs(MEASURES, "j"))
-    cur.execute(f"INSERT INTO {TABLE} ({', '.join([*KEYS, *MEASURES])}) SELECT {keys}, {sums} "
-                f"FROM jobs j GROUP BY {', '.join(str(i + 1) for i in range(len(KEYS)))}")
+    cur.execute(f"INSERT INTO {TABLE} ({', '.join([*KEYS, *MEASURES])}) {_grouped()}")
 
 
 def pause(cur: Cursor, paused: bool) -> None:
@@ -115,11 +121,7 @@ def pause(cur: Cursor, paused: bool) -> None:
 def differences(cur: Cursor) -> list[Any]:
     """PostgreSQL: rows where the rollup and a fresh grouping of ``jobs`` disagree (none, if
     the trigger did its work); for the tests and for an operator's check."""
-    keys = ", ".join(f"{e} AS {k}" for k, e in zip(KEYS, _exprs(KEYS, "j"), strict=True))
-    sums = ", ".join(f"sum({e}) AS {m}" for m, e in zip(MEASURES, _exprs(MEASURES, "j"),
-                                                        strict=True))
-    group = ", ".join(str(i + 1) for i in range(len(KEYS)))
-    fresh = f"SELECT {keys}, {sums} FROM jobs j GROUP BY {group}"
+    fresh = _grouped()
     kept = f"SELECT * FROM {TABLE} WHERE n_jobs <> 0"
     return cur.execute(f"({fresh} EXCEPT ALL {kept}) UNION ALL ({kept} EXCEPT ALL {fresh})"
                        ).fetchall()

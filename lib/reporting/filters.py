@@ -60,12 +60,16 @@ def day_start(day: date) -> datetime:  # a day's first instant
 def jobs_where(f: Filters, alias: str = "j") -> tuple[str, list[Any]]:
     """WHERE over jobs (or, with ``alias="i"``, images: no status there) for the filters,
     with parameters (user input never enters the SQL text)."""
-    a = alias
-    parts = [f"{a}.created_at >= ?", f"{a}.created_at < ?"] if a == "j" else []
-    params: list[Any] = ([day_start(f.start), day_start(f.end + timedelta(days=1))]
-                         if a == "j" else [])
+    if alias != "j":
+        return _narrowed(f, alias, [], [])
+    return _narrowed(f, alias, ["j.created_at >= ?", "j.created_at < ?"],
+                     [day_start(f.start), day_start(f.end + timedelta(days=1))])
+
+
+def _narrowed(f: Filters, a: str, parts: list[str], params: list[Any]) -> tuple[str, list[Any]]:
+    """``parts`` and the filters' lists and demo flag over alias ``a`` (status: not images)."""
     for col, values in (("user_id", f.users), ("provider", f.providers), ("model", f.models),
-                        ("status", f.statuses if a == "j" else ())):
+                        ("status", f.statuses if a != "i" else ())):
         if values:
             parts.append(f"{a}.{col} IN ({', '.join('?' * len(values))})")
             params.extend(values)
@@ -91,12 +95,6 @@ def daily(kind: str, f: Filters) -> tuple[str, list[Any]]:
     if kind != POSTGRES:
         where, params = jobs_where(f)
         return rollup.source(kind, where), params
-    parts, params = ["d.day >= ?", "d.day <= ?", "d.n_jobs <> 0"], [f.start, f.end]
-    for col, values in (("user_id", f.users), ("provider", f.providers), ("model", f.models),
-                        ("status", f.statuses)):
-        if values:
-            parts.append(f"d.{col} IN ({', '.join('?' * len(values))})")
-            params.extend(values)
-    if not f.include_demo:
-        parts.append("NOT d.demo")
-    return f"(SELECT * FROM {rollup.TABLE} d WHERE {' AND '.join(parts)})", params
+    where, params = _narrowed(f, "d", ["d.day >= ?", "d.day <= ?", "d.n_jobs <> 0"],
+                              [f.start, f.end])
+    return f"(SELECT * FROM {rollup.TABLE} d WHERE {where})", params
