@@ -40,7 +40,9 @@ LEASE_S = 3
 
 
 @pytest.fixture
-def pg(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+def pg(postgres_url: str, fakes: Fakes, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
+    """The test's engine, made after ``fakes`` set the environment (its jobs get the fakes'
+    attempt limit: a kill mid-run counts as an attempt)."""
     monkeypatch.setenv("PROMPTBOARD_DATABASE_URL", postgres_url)
     monkeypatch.setenv("PROMPTBOARD_LEASE_S", str(LEASE_S))
     eng = Engine(config.load())  # migrates; this process runs no workers
