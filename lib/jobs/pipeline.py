@@ -32,6 +32,7 @@ from lib.jobs import cleanup, store
 from lib.jobs.context import DbJobContext
 from lib.jobs.model import CANCELLED, FAILED, SUCCEEDED, IllegalTransition, Job
 from lib.jobs.requests import request_for
+from lib.jobs.retry import Fail
 from lib.money import costs
 from lib.providers import download
 from lib.providers.errors import BadResponse, Cancelled, ProviderError
@@ -77,12 +78,16 @@ def call_provider(svc: Services, job: Job) -> Generated | Finished:
         provider = svc.provider(job.provider)
         result = provider.generate(request_for(job, refs), ctx)
     except Cancelled as err:
-        return _finish(svc, job, CANCELLED, "cancelled while running", "cancelled", err.message)
+        return _finish(svc, job, CANCELLED, "cancelled while running", "cancelled", err.message,
+                       *_billed(svc, job, err))
     except ProviderError as err:
         if ctx.force_check():
             return _finish(svc, job, CANCELLED, "cancelled during a retryable error",
-                           "cancelled", "Cancelled.")
+                           "cancelled", "Cancelled.", *_billed(svc, job, err))
         decision = svc.retry_policy.decide(err, job.attempts, job.max_attempts)
+        if err.usage and isinstance(decision, Fail):  # refused, but the calls were billed
+            return _finish(svc, job, FAILED, f"{err.error_type}: not retried", err.error_type,
+                           decision.message, *_billed(svc, job, err))
         return Finished(store.apply_retry(svc.db, job.id, err, decision, svc.clock.now(),
                                           job.attempts))
     except StorageError as err:
@@ -90,6 +95,16 @@ def call_provider(svc: Services, job: Job) -> Generated | Finished:
                        str(err))
     crash_point("after_generate")
     return Generated(job, result, ctx, t0)
+
+
+def _billed(svc: Services, job: Job, err: ProviderError
+            ) -> tuple[costs.Cost | None, GenerationResult | None]:
+    """What the calls before a provider error cost, when the provider billed them."""
+    if not err.usage:
+        return None, None
+    priced = costs.cost_of(svc.db, job.provider, job.model, err.usage,
+                           job.started_at or svc.clock.now(), job.size, job.quality)
+    return priced, GenerationResult(images=[], usage=err.usage)
 
 
 def process(svc: Services, job: Job) -> str:

@@ -108,11 +108,21 @@ class StabilityProvider(Provider):
         for i in range(req.n):
             if i and ctx.cancel_requested():
                 raise errors.Cancelled(f"Cancelled after {i} of {req.n} images; Stability charged "
-                                       "for those, but they were not kept.")
+                                       "for those, but they were not kept.",
+                                       usage={"images": float(i)})
             ctx.report_progress(i / req.n, f"image {i + 1} of {req.n}")
             seed = 0 if req.seed is None else (req.seed + i) % (MAX_SEED + 1)
-            image, request_id = self._one(key, endpoint, {**fields, "seed": str(seed)}, files,
-                                          fmt)
+            try:
+                image, request_id = self._one(key, endpoint, {**fields, "seed": str(seed)},
+                                              files, fmt)
+            except errors.SafetyBlocked as exc:
+                if exc.usage is None:  # refused (403): not charged
+                    raise
+                made = "the image" if i == 0 else f"{i + 1} images"
+                raise errors.SafetyBlocked(
+                    f"{exc.message} Stability charged for {made}, and that cost is recorded. "
+                    "Rephrase the prompt and try again.", usage={"images": float(i + 1)},
+                ) from None
             images.append(image)
             if request_id:
                 request_ids.append(request_id)
@@ -161,11 +171,9 @@ class StabilityProvider(Provider):
             data = resp.content
             mime = resp.headers.get("content-type", "").split(";")[0].strip()
         if finish == "CONTENT_FILTERED":
-            raise errors.SafetyBlocked(
+            raise errors.SafetyBlocked(  # a 200: generated, so billed (providers.md §3)
                 "Stability's safety filter flagged this image (finish reason CONTENT_FILTERED) "
-                "and sent it blurred, so Promptboard did not keep it; the credits may still be "
-                "charged. Rephrase the prompt and try again."
-            )
+                "and sent it blurred, so Promptboard did not keep it.", usage={"images": 1.0})
         if not data or (fmt == "image" and not mime.startswith("image/")):
             raise errors.BadResponse("Stability answered without an image. Try again.")
         return GeneratedImage(data, mime, _int_or_none(seed)), request_id

@@ -14,6 +14,7 @@ from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
 from lib.jobs import repricing as pricing
+from lib.providers.errors import Cancelled, ProviderError, SafetyBlocked
 from tests.helpers import run_next
 
 
@@ -89,3 +90,31 @@ def test_a_price_needs_a_date_a_source_and_a_sane_amount(engine: Engine, clock: 
     with pytest.raises(ValueError, match="source"):
         pricing.add_price(engine.db, "root", "sandbox", "*", "*", "images", Decimal("1"),
                           date(2026, 11, 1), " ", clock.now())
+
+
+# --------------------------------------------------------------------------- billed failures
+
+
+@pytest.mark.parametrize(("error", "status", "cost"), [
+    (Cancelled("Cancelled after 2 of 3 images.", usage={"images": 2.0}), jobs.CANCELLED,
+     Decimal("0.10")),
+    (SafetyBlocked("Filtered after it was made.", usage={"images": 1.0}), jobs.FAILED,
+     Decimal("0.05")),
+    (SafetyBlocked("Refused before it was made."), jobs.FAILED, None),
+    (Cancelled("Cancelled before the first call."), jobs.CANCELLED, None),
+])
+def test_a_provider_error_after_billed_calls_records_their_cost(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch, error: ProviderError, status: str,
+    cost: Decimal | None,
+) -> None:
+    """A provider that charged before its error (a filtered image, the images of a job
+    cancelled halfway) says so in the error; the job ends with that usage and its cost."""
+    def refuse(*_: object) -> None:
+        raise error
+
+    monkeypatch.setattr(type(engine.provider("sandbox")), "generate", refuse)
+    job_id = jobs.submit(engine, "ann", jobs.JobSpec(prompt="p", width=64, height=64, n=3))
+    assert run_next(engine) == status
+    job = jobs.get(engine, job_id)
+    assert job is not None and job.cost_usd == cost and job.error_message
+    assert json.loads(job.usage or "null") == error.usage

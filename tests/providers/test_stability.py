@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import logging
 import socket
 from collections.abc import Iterator
@@ -235,6 +236,40 @@ def test_refusals_and_unusable_answers_fail_at_once_with_a_clear_message(
     assert failed.error_type == error_type and fragment in (failed.error_message or "")
     assert len(fake.server.history) == 1 and failed.attempts == 1
     assert engine.db.scalar("SELECT count(*) FROM images") == 0
+
+
+def test_a_filtered_image_is_a_safety_failure_that_records_what_was_billed(
+    engine: Engine, fake: FakeStability
+) -> None:
+    """CONTENT_FILTERED is a 200: Stability generated (and charged for) the image, then sent it
+    blurred (providers.md §3). The job fails as a safety refusal and keeps the cost of every
+    call made, here the first (kept-back) image and the filtered one: 2 x 6.5 credits."""
+    fake.server.script(GENERATE, image_reply(request_id="req-a"),
+                       image_reply(finish="CONTENT_FILTERED", request_id="req-b"))
+    job_id = submit(engine, model="sd3.5-large", n=3)
+    assert run_next(engine) == jobs.FAILED
+    failed = job(engine, job_id)
+    assert failed.error_type == "safety" and len(fake.server.history) == 2
+    assert json.loads(failed.usage or "{}") == {"images": 2.0}
+    assert failed.cost_usd == Decimal("0.13")  # 2 x 6.5 credits x $0.01, sd3.5-large
+    assert "2 images" in (failed.error_message or "") and "charged" in failed.error_message
+    assert engine.db.scalar("SELECT count(*) FROM images") == 0
+
+
+def test_a_cancel_between_images_records_the_images_already_billed(
+    engine: Engine, fake: FakeStability
+) -> None:
+    class CancelAfterFirst(MemoryContext):
+        def report_progress(self, fraction: float, note: str | None = None) -> None:
+            self.seen = fraction
+
+        def cancel_requested(self) -> bool:
+            return hasattr(self, "seen")
+
+    with pytest.raises(Cancelled) as caught:
+        provider(fake).generate(GenerationRequest(prompt="a fox", model="ultra", n=3),
+                                CancelAfterFirst())
+    assert caught.value.usage == {"images": 1.0}
 
 
 def test_malformed_json_is_a_bad_response(engine: Engine, fake: FakeStability) -> None:
