@@ -130,6 +130,21 @@ def retry_after_seconds(
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+_HINT = re.compile(r"try again in ((?:\d+(?:\.\d+)?(?:h|ms|m|s))+)", re.IGNORECASE)
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(h|ms|m|s)")
+_UNIT_SECONDS = {"h": 3600.0, "m": 60.0, "s": 1.0, "ms": 0.001}
+
+
+def hinted_wait(message: str) -> float | None:
+    """Seconds from a "try again in 1m30.5s" hint in an error's words (OpenAI puts the wait
+    of a rate limit in the message, in Go's duration format: 12s, 1.5s, 250ms, 6m0s)."""
+    found = _HINT.search(message)
+    if found is None:
+        return None
+    return sum(float(n) * _UNIT_SECONDS[u.lower()]
+               for n, u in _DURATION_PART.findall(found.group(1).lower()))
+
+
 def json_body(response: requests.Response, label: str) -> Any:
     """The parsed JSON body, or BadResponse saying the reply was unreadable."""
     try:

@@ -43,7 +43,14 @@ from lib.providers.base import (
     Provider,
     Shutdown,
 )
-from lib.providers.http import b64_image, clip, json_body, redact, retry_after_seconds
+from lib.providers.http import (
+    b64_image,
+    clip,
+    hinted_wait,
+    json_body,
+    redact,
+    retry_after_seconds,
+)
 
 LABEL = "OpenAI"
 MODELS = ("gpt-image-2", "gpt-image-1.5", "gpt-image-1-mini")
@@ -115,13 +122,18 @@ class OpenAIImagesProvider(Provider):
         return dataclasses.replace(cls.caps, sizes=PRESET_SIZES, open_sizes=False)
 
     def typical_usage(self, req: GenerationRequest) -> dict[str, float]:
-        """Tokens where a token table exists (gpt-image-1), else one ``images`` unit each."""
+        """Tokens where a token table exists (gpt-image-1), else ``images`` units: one per
+        image, or for gpt-image-2 (published per-image figures for 1024x1024 only) one per
+        1024x1024 of pixels, as its output tokens grow with the area (gpt-image-1's table:
+        1056 tokens at 1024x1024, 1584 at 1024x1536)."""
         table = OUTPUT_TOKENS.get(req.model)
         size = req.size or "1024x1024"
         quality = req.quality if req.quality in ("low", "medium", "high") else "medium"
         if table and (quality, size) in table:
             return {"input_text_tokens": float(math.ceil(len(req.prompt or "") / 4)),
                     "output_image_tokens": float(table[(quality, size)] * req.n)}
+        if req.model in OPEN_SIZE_MODELS and req.width and req.height:
+            return {"images": req.n * req.width * req.height / (1024 * 1024)}
         return {"images": float(req.n)}
 
     def test_connection(self) -> str:
@@ -153,7 +165,9 @@ class OpenAIImagesProvider(Provider):
             raise errors.BadResponse("OpenAI sent a reply we cannot read. Try again.")
         images = read_images(body)
         ctx.report_progress(1.0, f"{len(images)} image(s) received")
-        return GenerationResult(images=images, usage=read_usage(body.get("usage"), len(images)),
+        per_image = self.typical_usage(dataclasses.replace(req, n=1)).get("images", 1.0)
+        return GenerationResult(images=images,
+                                usage=read_usage(body.get("usage"), len(images), per_image),
                                 request_id=resp.headers.get("x-request-id"), model=req.model)
 
     def auth_headers(self, url: str) -> dict[str, str]:
@@ -241,19 +255,28 @@ def read_images(body: dict[str, Any]) -> list[GeneratedImage]:
     return images
 
 
-def read_usage(usage: Any, images: int) -> dict[str, float]:
-    """Raw usage by token class; ``{"images": n}`` when OpenAI reported none."""
+def read_usage(usage: Any, images: int, per_image: float = 1.0) -> dict[str, float]:
+    """Raw usage by token class; ``{"images": n x per_image}`` when OpenAI reported none
+    (``per_image``: 1024x1024 squares per image for gpt-image-2, see ``typical_usage``)."""
     if not isinstance(usage, dict) or not usage.get("output_tokens"):
-        return {"images": float(images)}
+        return {"images": images * per_image}
     details = usage.get("input_tokens_details")
     if isinstance(details, dict):
         text = float(details.get("text_tokens") or 0)
         image_in = float(details.get("image_tokens") or 0)
     else:
         text, image_in = float(usage.get("input_tokens") or 0), 0.0
-    # providers.md §2: exact cost = text × text-in + image × image-in + output_tokens × image-out
-    return {"input_text_tokens": text, "input_image_tokens": image_in,
-            "output_image_tokens": float(usage["output_tokens"])}
+    out = {"input_text_tokens": text, "input_image_tokens": image_in,
+           "output_image_tokens": float(usage["output_tokens"])}
+    # output_tokens_details (optional) splits the output: its text tokens are billed at the
+    # text-output rate, only the image tokens at image-out (openai-python images_response.py)
+    split = usage.get("output_tokens_details")
+    if isinstance(split, dict) and split.get("text_tokens"):
+        text_out = float(split["text_tokens"])
+        out["output_text_tokens"] = text_out
+        out["output_image_tokens"] = float(split.get("image_tokens") or
+                                           max(0.0, out["output_image_tokens"] - text_out))
+    return out
 
 
 def _raise_for(resp: requests.Response, model: str, key: str) -> None:
@@ -278,6 +301,8 @@ def _error_for(resp: requests.Response, model: str, key: str) -> errors.Provider
     message = clip(redact(str(err.get("message") or ""), key)) or f"HTTP {resp.status_code}"
     status = resp.status_code
     wait = retry_after_seconds(resp.headers)
+    if wait is None and status == 429:  # "... Please try again in 12s." (no header sent)
+        wait = hinted_wait(str(err.get("message") or ""))
     if code == "moderation_blocked":
         stage = (err.get("moderation_details") or {}).get("moderation_stage")
         where = {"input": " (input stage: the prompt or reference image)",

@@ -33,13 +33,15 @@ EDIT_FIELDS = {"model", "prompt", "n", "size", "quality", "output_format", "outp
                "background", "input_fidelity", "user", "image", "image[]", "mask"}
 
 
-def usage(text: int = 50, image_in: int = 0, output: int = 1056) -> dict[str, Any]:
-    """A GPT image ``usage`` object."""
+def usage(text: int = 50, image_in: int = 0, output: int = 1056,
+          text_out: int = 0) -> dict[str, Any]:
+    """A GPT image ``usage`` object (providers.md §2; openai-python ``images_response.py``):
+    ``output_tokens`` counts ``text_out`` text tokens on top of ``output`` image tokens."""
     return {"input_tokens": text + image_in,
             "input_tokens_details": {"text_tokens": text, "image_tokens": image_in},
-            "output_tokens": output,
-            "output_tokens_details": {"text_tokens": 0, "image_tokens": output},
-            "total_tokens": text + image_in + output}
+            "output_tokens": output + text_out,
+            "output_tokens_details": {"text_tokens": text_out, "image_tokens": output},
+            "total_tokens": text + image_in + output + text_out}
 
 
 def ok(n: int = 1, use: dict[str, Any] | None = None, request_id: str = "req_fake_1",

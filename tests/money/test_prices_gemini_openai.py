@@ -141,6 +141,29 @@ def test_estimates_use_the_documented_token_tables(db: Database) -> None:
     assert costs.estimate(db, "openai", OpenAIImagesProvider(), old, AT) == Decimal("0.24961")
 
 
+@pytest.mark.parametrize(("size", "quality", "expected"), [
+    ((1024, 1024), "high", "0.21"),  # the published 1024x1024 figure (providers.md §2)
+    ((1536, 1024), "high", "0.315"),  # 1.5x the pixels: 1.5 x $0.21
+    ((1024, 1536), "medium", "0.0795"),  # 1.5 x $0.053
+    ((2048, 2048), "low", "0.024"),  # 4 x $0.006
+])
+def test_a_gpt_image_2_estimate_grows_with_the_pixels(
+    db: Database, size: tuple[int, int], quality: str, expected: str
+) -> None:
+    """gpt-image-2 has published per-image figures for 1024x1024 only; output tokens grow with
+    the area (gpt-image-1's table: 1056 tokens at 1024x1024, 1584 at 1024x1536, 1.5x), so an
+    estimate scales the square figure by pixels instead of charging every size like a square."""
+    req = GenerationRequest("a fox", "gpt-image-2", width=size[0], height=size[1],
+                            quality=quality)
+    assert costs.estimate(db, "openai", OpenAIImagesProvider(), req, AT) == Decimal(expected)
+
+
+def test_text_output_has_its_own_price_where_openai_bills_it(db: Database) -> None:
+    for model in ("gpt-image-2", "gpt-image-1.5"):
+        cost = costs.cost_of(db, "openai", model, {"output_text_tokens": 1e6}, AT)
+        assert cost.total == Decimal("10"), model  # $10/1M (UNVERIFIED rows)
+
+
 def _rows(name: str) -> list[dict[str, str]]:
     with (PRICES / name).open(newline="", encoding="utf-8") as fh:
         return list(csv.DictReader(fh))
@@ -171,7 +194,8 @@ def test_unverified_rates_are_flagged_for_admins() -> None:
             ("gemini-3.1-flash-image-preview", "input_tokens"),
             ("gemini-3.1-flash-image-preview", "output_text_tokens"),
             ("gemini-2.5-flash-image", "output_text_tokens")} <= flagged
-    assert {m for m, _ in flagged if m.startswith("gpt")} == {"gpt-image-1.5"}
+    assert {m for m, _ in flagged if m.startswith("gpt")} == {"gpt-image-1.5", "gpt-image-2"}
+    assert {u for m, u in flagged if m == "gpt-image-2"} == {"output_text_tokens"}
 
 
 def test_an_engine_seeds_these_prices() -> None:

@@ -17,7 +17,7 @@ from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
 from lib.money import costs
-from lib.providers.base import BadResponse, GenerationRequest, Rejected
+from lib.providers.base import BadResponse, GenerationRequest, RateLimited, Rejected
 from lib.providers.openai_images import OpenAIImagesProvider, read_usage
 from tests.fakes import openai as o
 from tests.fakes.gemini import png_bytes
@@ -187,6 +187,48 @@ def test_usage_is_read_by_token_class() -> None:
     assert read_usage(None, 3) == {"images": 3.0}
 
 
+def test_text_output_tokens_are_their_own_class() -> None:
+    """``output_tokens_details`` splits the output: text tokens are billed at the text-output
+    rate, not the image rate (only the image tokens are image output)."""
+    assert read_usage(o.usage(text=40, output=1056, text_out=180), 1) == {
+        "input_text_tokens": 40.0, "input_image_tokens": 0.0, "output_image_tokens": 1056.0,
+        "output_text_tokens": 180.0}
+    # details given but without text tokens: all output is image output
+    assert read_usage({"input_tokens": 9, "output_tokens": 272,
+                       "output_tokens_details": {"image_tokens": 272}}, 1)[
+        "output_image_tokens"] == 272.0
+
+
+@pytest.mark.parametrize(("message", "wait"), [
+    # as seen (community.openai.com/t/.../1382726); other durations from OpenAI's text-model
+    # 429s (BuilderIO/micro-agent#86, Pythagora-io/gpt-pilot#608): Go's duration format
+    ("Rate limit reached for gpt-image-2-codex (for limit gpt-image) in organization org-abc "
+     "on input-images per min: Limit 4000, Used 4000, Requested 1. Please try again in 15ms. "
+     "Visit https://platform.openai.com/account/rate-limits to learn more.", 0.015),
+    ("Rate limit reached ... Please try again in 12.441s.", 12.441),
+    ("Rate limit reached ... Please try again in 1.5s.", 1.5),
+    ("Rate limit reached ... Please try again in 250ms.", 0.25),
+    ("Rate limit reached ... Please try again in 1m30.5s.", 90.5),
+    ("Rate limit reached ... Please try again in 6m0s.", 360.0),
+    ("Rate limit reached ... Please try again later.", None),
+])
+def test_a_429_without_headers_waits_as_its_message_says(
+    fake: FakeOpenAI, message: str, wait: float | None
+) -> None:
+    fake.enqueue(o.error(429, message, "rate_limit_exceeded", type_="requests"))
+    with pytest.raises(RateLimited) as caught:
+        provider(fake).generate(request())
+    assert caught.value.retry_after == wait
+
+
+def test_the_retry_after_header_wins_over_the_message(fake: FakeOpenAI) -> None:
+    fake.enqueue(o.error(429, "Please try again in 12s.", "rate_limit_exceeded",
+                         headers={"retry-after": "3"}))
+    with pytest.raises(RateLimited) as caught:
+        provider(fake).generate(request())
+    assert caught.value.retry_after == 3.0
+
+
 def test_a_url_instead_of_base64_is_a_bad_response(fake: FakeOpenAI) -> None:
     fake.enqueue(o.ok(items=[{"url": "https://example.com/img.png"}]))
     with pytest.raises(BadResponse, match="OPENAI_BASE_URL"):
@@ -249,7 +291,10 @@ def _in_20_s() -> dict[str, str]:
 RETRIES = [  # (id, reply, error_type, seconds until the retry, what the message must say)
     ("rate_limited", o.rate_limited("3"), "rate_limited", 3.0, "rate limiting"),
     ("rate_limited_ms", o.rate_limited("9", "1500"), "rate_limited", 1.5, "rate limiting"),
-    ("rate_limited_no_hint", o.rate_limited(None), "rate_limited", 2.0, "rate limiting"),
+    ("rate_limited_hint_in_words", o.rate_limited(None), "rate_limited", 3.0, "rate limiting"),
+    ("rate_limited_no_hint", o.error(429, "Rate limit reached for images per minute.",
+                                     "rate_limit_exceeded", "requests"), "rate_limited", 2.0,
+     "rate limiting"),
     ("server_500", o.server_error(500), "unavailable", 2.0, "HTTP 500"),
     ("bad_gateway_502", o.server_error(502), "unavailable", 2.0, "HTTP 502"),
     ("unavailable_503", o.server_error(503), "unavailable", 2.0, "HTTP 503"),
@@ -324,6 +369,15 @@ def test_a_job_of_three_images_is_one_call_with_cost_split_exactly(
     assert {r["request_id"] for r in rows} == {"req_fake_1"}
 
 
+def test_text_output_tokens_are_priced_at_the_text_rate(engine: Engine, fake: FakeOpenAI) -> None:
+    fake.enqueue(o.ok(use=o.usage(text=50, output=1056, text_out=180)))
+    job_id = submit(engine, quality="medium")
+    assert run_next(engine) == jobs.SUCCEEDED
+    # gpt-image-2: 50 text-in x $5/1M + 1056 image-out x $30/1M + 180 text-out x $10/1M
+    assert job_of(engine, job_id).cost_usd == Decimal("0.00025") + Decimal("0.03168") + \
+        Decimal("0.0018")
+
+
 def test_without_usage_the_image_is_priced_by_size_and_quality(
     engine: Engine, fake: FakeOpenAI
 ) -> None:
@@ -333,6 +387,17 @@ def test_without_usage_the_image_is_priced_by_size_and_quality(
     job = job_of(engine, job_id)
     assert json.loads(job.usage or "{}") == {"images": 1.0}
     assert job.cost_usd == Decimal("0.052")  # providers.md §2: mini, high, 1536x1024
+
+
+def test_without_usage_a_gpt_image_2_image_is_priced_by_its_pixels(
+    engine: Engine, fake: FakeOpenAI
+) -> None:
+    fake.enqueue(o.ok(n=2, use={}))
+    job_id = submit(engine, width=1536, height=1024, quality="medium", n=2)
+    assert run_next(engine) == jobs.SUCCEEDED
+    job = job_of(engine, job_id)
+    assert json.loads(job.usage or "{}") == {"images": 3.0}  # 2 x 1.5 squares of 1024x1024
+    assert job.cost_usd == Decimal("0.159")  # 3 x $0.053, the medium 1024x1024 figure
 
 
 def test_a_reference_image_goes_to_edits_and_image_tokens_are_priced(
