@@ -153,7 +153,11 @@ class GeminiProvider(Provider):
                 if not i:
                     raise
                 note = f" ({i} of {req.n} images were made before this; they were charged.)"
-                raise type(err)(err.message + note, retry_after=err.retry_after) from err
+                billed = dict(usage)
+                for unit, amount in (err.usage or {}).items():
+                    billed[unit] = billed.get(unit, 0.0) + amount
+                raise type(err)(err.message + note, retry_after=err.retry_after,
+                                usage=billed) from err
             images.extend(got)
             for unit, amount in used.items():
                 usage[unit] = usage.get(unit, 0.0) + amount
@@ -170,7 +174,11 @@ class GeminiProvider(Provider):
         data = json_body(resp, LABEL)
         if not isinstance(data, dict):
             raise errors.BadResponse("Gemini sent a reply we cannot read. Try again.")
-        images = read_images(data)
+        try:
+            images = read_images(data, key)
+        except errors.ProviderError as err:  # a 200 without an image: its tokens are billed
+            raise type(err)(err.message, retry_after=err.retry_after,
+                            usage=unimaged_usage(data)) from None
         rid = data.get("responseId")
         return images, read_usage(data, len(images)), rid if isinstance(rid, str) else None
 
@@ -230,8 +238,9 @@ def _aspect_ratio(req: GenerationRequest, allowed: tuple[str, ...]) -> str | Non
 # --------------------------------------------------------------------------- response
 
 
-def read_images(data: dict[str, Any]) -> list[GeneratedImage]:
-    """Images in every candidate (thought parts skipped), or the error that explains why not."""
+def read_images(data: dict[str, Any], key: str | None = None) -> list[GeneratedImage]:
+    """Images in every candidate (thought parts skipped), or the error that explains why not,
+    with Google's own explanation (``finishMessage``) when it gave one."""
     feedback = data.get("promptFeedback") or {}
     block = feedback.get("blockReason") if isinstance(feedback, dict) else None
     if block:
@@ -242,10 +251,13 @@ def read_images(data: dict[str, Any]) -> list[GeneratedImage]:
     images: list[GeneratedImage] = []
     texts: list[str] = []
     finishes: list[str] = []
+    said = ""
     for cand in data.get("candidates") or []:
         if not isinstance(cand, dict):
             continue
         finishes.append(str(cand.get("finishReason") or ""))
+        if isinstance(cand.get("finishMessage"), str) and not said:
+            said = clip(redact(cand["finishMessage"].strip(), key), 300)
         for part in (cand.get("content") or {}).get("parts") or []:
             if not isinstance(part, dict) or part.get("thought"):
                 continue
@@ -265,15 +277,16 @@ def read_images(data: dict[str, Any]) -> list[GeneratedImage]:
                     texts.append(part["text"].strip())
     if images:
         return images
+    google = f' Google says: "{said}"' if said else ""
     for reason in finishes:
         if reason in _SAFETY_REASONS:
             raise errors.SafetyBlocked(
-                f"Gemini blocked the image ({reason}: {_SAFETY_REASONS[reason]})."
+                f"Gemini blocked the image ({reason}: {_SAFETY_REASONS[reason]}).{google}"
                 " Rephrase the prompt and try again.")
         if reason and reason != "STOP":
             why = _OTHER_FINISH.get(reason, "stopped without an image. Try again; if it "
                                             "repeats, rephrase the prompt.")
-            raise errors.BadResponse(f"Gemini {why} (finish reason {reason})")
+            raise errors.BadResponse(f"Gemini {why} (finish reason {reason}).{google}")
     if texts:
         raise errors.BadResponse(f"Gemini replied with text but no image: '{clip(texts[0], 200)}'. "
                                  "Rephrase to ask for an image.")
@@ -297,6 +310,24 @@ def read_usage(data: dict[str, Any], images: int) -> dict[str, float]:
         "output_image_tokens": image,
         "output_text_tokens": max(0.0, out - image) + float(meta.get("thoughtsTokenCount") or 0),
     }
+
+
+def unimaged_usage(data: dict[str, Any]) -> dict[str, float]:
+    """What a 200 reply without an image used: its prompt, text and thinking tokens. Google
+    bills a 200 (only 400 and 500 replies are free, ai.google.dev/gemini-api/docs/billing)
+    but not a blocked image ("You will not be charged for blocked images", its finishMessage),
+    so image tokens of such a reply are left out."""
+    meta = data.get("usageMetadata")
+    if not isinstance(meta, dict):
+        return {}
+    out = float(meta.get("candidatesTokenCount") or 0)
+    details = meta.get("candidatesTokensDetails")
+    if isinstance(details, list):
+        out -= float(sum(d.get("tokenCount") or 0 for d in details
+                         if isinstance(d, dict) and d.get("modality") == "IMAGE"))
+    usage = {"input_tokens": float(meta.get("promptTokenCount") or 0),
+             "output_text_tokens": max(0.0, out) + float(meta.get("thoughtsTokenCount") or 0)}
+    return {unit: amount for unit, amount in usage.items() if amount}
 
 
 # --------------------------------------------------------------------------- errors

@@ -92,10 +92,23 @@ def prompt_blocked(reason: str = "PROHIBITED_CONTENT") -> Reply:
                        "responseId": "resp-blocked"})
 
 
-def finished(reason: str = "IMAGE_SAFETY") -> Reply:
-    """200 with a candidate that stopped for ``reason`` and has no content."""
-    return Reply(200, {"candidates": [{"finishReason": reason, "index": 0}],
-                       "usageMetadata": {"promptTokenCount": 9, "totalTokenCount": 9},
+# Google's words on a blocked image (gemini-3-pro-image, as seen live in a field report)
+BLOCKED_IMAGE = ("Unable to show the generated image. The image was filtered out because it "
+                 "violated Google's Generative AI Prohibited Use policy. You will not be charged "
+                 "for blocked images. Try rephrasing the prompt.")
+
+
+def finished(reason: str = "IMAGE_SAFETY", message: str | None = None,
+             thoughts: int = 0) -> Reply:
+    """200 with a candidate that stopped for ``reason`` and has no content; ``message`` is the
+    candidate's ``finishMessage`` ("populated only when finish_reason is set")."""
+    cand: dict[str, Any] = {"content": {}, "finishReason": reason, "index": 0}
+    if message is not None:
+        cand["finishMessage"] = message
+    meta: dict[str, Any] = {"promptTokenCount": 9, "totalTokenCount": 9 + thoughts}
+    if thoughts:
+        meta["thoughtsTokenCount"] = thoughts
+    return Reply(200, {"candidates": [cand], "usageMetadata": meta,
                        "responseId": "resp-finish"})
 
 

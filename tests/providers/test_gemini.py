@@ -248,6 +248,46 @@ def test_a_failure_after_some_images_says_they_were_charged(fake: FakeGemini) ->
     assert len(fake.calls) == 2
 
 
+BLOCKED_USAGE = [  # (id, reply, the usage the job records, its cost on gemini-3-pro-image)
+    # thinking tokens billed at the text-output rate ($12/1M), the prompt at $2/1M; Google
+    # does not charge for the blocked image itself (its finishMessage says so)
+    ("image_blocked_after_thinking", g.finished("IMAGE_SAFETY", g.BLOCKED_IMAGE, thoughts=220),
+     {"input_tokens": 9.0, "output_text_tokens": 220.0}, Decimal("0.002658")),
+    ("prompt_blocked", g.prompt_blocked(), {"input_tokens": 9.0}, Decimal("0.000018")),
+    ("text_instead", g.text_only(), {"input_tokens": 9.0, "output_text_tokens": 20.0},
+     Decimal("0.000258")),
+]
+
+
+@pytest.mark.parametrize(("reply", "usage", "cost"), [b[1:] for b in BLOCKED_USAGE],
+                         ids=[b[0] for b in BLOCKED_USAGE])
+def test_a_reply_without_an_image_records_the_tokens_google_reported(
+    engine: Engine, fake: FakeGemini, reply: Reply, usage: dict[str, float], cost: Decimal,
+) -> None:
+    """A 200 without an image is not a failed request in Google's billing sense (only 400 and
+    500 replies are free): its reported prompt and thinking tokens are recorded and priced."""
+    fake.enqueue(reply)
+    job_id = submit(engine, model=PRO)
+    assert run_next(engine) == jobs.FAILED
+    job = job_of(engine, job_id)
+    assert json.loads(job.usage or "null") == usage and job.cost_usd == cost
+
+
+def test_images_made_before_a_refusal_are_recorded_as_billed(
+    engine: Engine, fake: FakeGemini
+) -> None:
+    meta = g.usage(prompt=100, image=1120, text=0, thoughts=0)
+    fake.enqueue(g.ok(meta=meta), g.finished("IMAGE_SAFETY", g.BLOCKED_IMAGE))
+    job_id = submit(engine, model=PRO, quality="2K", n=3)
+    assert run_next(engine) == jobs.FAILED
+    job = job_of(engine, job_id)
+    assert json.loads(job.usage or "null") == {
+        "input_tokens": 109.0, "output_image_tokens": 1120.0, "output_text_tokens": 0.0}
+    # 109 x $2/1M + 1120 x $120/1M
+    assert job.cost_usd == Decimal("0.000218") + Decimal("0.1344")
+    assert "1 of 3 images were made before this; they were charged" in (job.error_message or "")
+
+
 def test_cancel_between_images_stops_calling(fake: FakeGemini) -> None:
     with pytest.raises(Cancelled, match="after 1 of 3"):
         provider(fake).generate(request(n=3), Recorder(cancel_after=1))
@@ -267,6 +307,10 @@ def test_connection_check_uses_the_header_and_maps_errors(fake: FakeGemini) -> N
 FAILS = [  # (id, reply, error_type, what the message must say)
     ("prompt_blocked", g.prompt_blocked(), "safety", "Rephrase"),
     ("image_safety", g.finished("IMAGE_SAFETY"), "safety", "Rephrase"),
+    ("image_safety_explained", g.finished("IMAGE_SAFETY", g.BLOCKED_IMAGE), "safety",
+     "Google says: \"Unable to show the generated image."),
+    ("no_image_explained", g.finished("NO_IMAGE", "The model could not draw this."),
+     "bad_response", "Google says: \"The model could not draw this.\""),
     ("recitation", g.finished("RECITATION"), "safety", "copyrighted"),
     ("no_image", g.finished("NO_IMAGE"), "bad_response", "Rephrase"),
     ("max_tokens", g.finished("MAX_TOKENS"), "bad_response", "Shorten"),
