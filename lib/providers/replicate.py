@@ -208,7 +208,7 @@ class ReplicateProvider(Provider):
             if status == "failed":
                 text = http.clip(http.redact(str(pred.get("error") or "no reason given"),
                                              self.api_key))
-                if "nsfw" in text.lower():
+                if _flagged(text):
                     raise errors.SafetyBlocked(
                         f"Replicate's safety checker flagged the output: {text} "
                         "Rephrase the prompt.")
@@ -295,3 +295,8 @@ def _never_sent(exc: Exception) -> bool:
     return isinstance(getattr(inner, "reason", None), urllib3.exceptions.NewConnectionError)
 
 
+def _flagged(error: str) -> bool:
+    """A prediction failed by a safety filter: the model's own ("NSFW content detected") or
+    Replicate's ("The input or output was flagged as sensitive ... (E005)")."""
+    lower = error.lower()
+    return "nsfw" in lower or "(e005)" in lower or "flagged as sensitive" in lower

@@ -34,6 +34,10 @@ CANCEL = "POST /v1/predictions/([^/]+)/cancel"
 ACCOUNT = "GET /v1/account"
 DELIVERY = r"GET /delivery/([^/]+)/out-(\d+)\.png"
 NSFW = "NSFW content detected. Try running it again, or try a different prompt."
+# A prediction's ``error`` when Replicate's own filter flags it, as returned by the API (quoted
+# in replicate/replicate-python and cog issues; the id in brackets differs per prediction)
+E005 = ("The input or output was flagged as sensitive. Please try again with different "
+        "inputs. (E005) (uIJ6l3ruRD)")
 
 
 def png_bytes(width: int = 64, height: int = 64, shade: int = 120) -> bytes:

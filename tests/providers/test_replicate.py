@@ -28,6 +28,7 @@ from lib.providers.replicate import ReplicateProvider, build_input
 from tests.fakes.replicate import (
     CREATE,
     DELIVERY,
+    E005,
     GET,
     NSFW,
     FakeReplicate,
@@ -296,8 +297,9 @@ def test_cancelling_while_processing_cancels_the_prediction(
     (["processing", "failed"], "CUDA out of memory", jobs.FAILED, "bad_response",
      "The model failed on Replicate: CUDA out of memory"),
     (["failed"], NSFW, jobs.FAILED, "safety", "safety checker"),
+    (["starting", "failed"], E005, jobs.FAILED, "safety", "flagged as sensitive"),
     (["canceled"], None, jobs.CANCELLED, "cancelled", "cancelled on Replicate"),
-], ids=["failed", "nsfw", "canceled-elsewhere"])
+], ids=["failed", "nsfw", "flagged-e005", "canceled-elsewhere"])
 def test_a_prediction_that_ends_badly_is_not_retried(
     engine: Engine, fake: FakeReplicate, plan: list[str], error: str | None, status: str,
     error_type: str, fragment: str,
