@@ -63,6 +63,7 @@ SHUTDOWN: dict[str, date] = {  # providers.md §2 "Model lifecycle"
     "dall-e-3": date(2026, 5, 12),
     "dall-e-2": date(2026, 5, 12),
 }
+NEVER_OFFERED = frozenset({"chatgpt-image-latest", "dall-e-2"})  # refused by name only
 PRESET_SIZES = ("1024x1024", "1536x1024", "1024x1536")
 OPEN_SIZE_PRESETS = PRESET_SIZES + ("2048x2048", "2048x1152", "1152x2048", "3840x2160",
                                     "2160x3840")
@@ -96,7 +97,8 @@ class OpenAIImagesProvider(Provider):
     description = "OpenAI's GPT image models: up to 10 images per call, up to 16 references."
     guess_seconds = 30.0  # a rough guess (UNVERIFIED); team history replaces it
     vendor = "OpenAI"
-    shutdowns = {model: Shutdown(when, REPLACEMENT) for model, when in SHUTDOWN.items()}
+    shutdowns = {model: Shutdown(when, REPLACEMENT, offered=model not in NEVER_OFFERED)
+                 for model, when in SHUTDOWN.items()}
     caps = Capabilities(
         models=MODELS, default_model=MODELS[0], sizes=OPEN_SIZE_PRESETS,
         default_size="1024x1024", qualities=QUALITIES, default_quality="medium", max_n=10,

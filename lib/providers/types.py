@@ -138,8 +138,11 @@ NULL_CONTEXT = NullContext()
 
 @dataclass(frozen=True)
 class Shutdown:
-    """The maker shuts a model down ``on`` this date; ``replacement`` is the one to use."""
+    """The maker shuts a model down ``on`` this date; ``replacement`` is the one to use.
+    ``offered`` is False for an id Promptboard never ran (known only to refuse it by name),
+    which therefore needs no price rows."""
 
     on: date
     replacement: str
+    offered: bool = True
 
