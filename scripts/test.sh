@@ -25,4 +25,8 @@ if [ "${PROMPTBOARD_TEST_NO_POSTGRES:-}" != 1 ] \
   echo "Installing Debian's postgresql for the PostgreSQL tests..."
   apt_install postgresql
 fi
-exec "$PY" -m pytest -q -p no:cacheprovider "$@"
+# Two test processes (pytest-xdist; PROMPTBOARD_TEST_WORKERS=0 runs in this one), each file in
+# one process so its module fixtures (servers, clusters) start once.
+WORKERS=${PROMPTBOARD_TEST_WORKERS:-2}
+if [ "$WORKERS" = 0 ]; then PARALLEL=(); else PARALLEL=(-n "$WORKERS" --dist loadfile); fi
+exec "$PY" -m pytest -q -p no:cacheprovider "${PARALLEL[@]}" "$@"
