@@ -26,7 +26,7 @@ from typing import Any
 from lib.core import config
 from lib.core.errors import PromptboardError
 from lib.jobs.model import JobSpec
-from lib.providers import registry, sizing
+from lib.providers import lifecycle, registry, sizing
 from lib.providers.types import Capabilities
 
 MAX_ROWS = 50
@@ -308,6 +308,8 @@ def model_choices(today: date) -> list[tuple[str, str, bool]]:
         cls = registry.get(status.id)
         for model in cls.live_models(today) or (cls.caps.default_model,):
             label = f"{cls.label}: {model}" + ("" if status.configured else " (not set up)")
+            if ends := lifecycle.warning(cls.id, model, today):
+                label += f" (shuts down {ends.on.isoformat()})"
             out.append((f"{cls.id}/{model}", label, status.configured))
     return out
 

@@ -21,9 +21,10 @@ from lib.engine import Engine
 from lib.jobs import repricing as pricing
 from lib.jobs import style_previews
 from lib.money import budgets
-from lib.providers import registry
+from lib.providers import lifecycle, registry
 from lib.styles import library as styles
-from lib.ui.style_cards import preview_box, preview_jobs, style_fields
+from lib.styles import lifecycle as style_lifecycle
+from lib.ui.style_cards import preview_box, preview_jobs, shutdown_flag, style_fields
 
 BADGES = {"active": ":green-badge[active]", "proposed": ":orange-badge[proposed]",
           "archived": ":gray-badge[archived]", True: ":green-badge[:material/check: configured]",
@@ -61,6 +62,8 @@ def style_card(eng: Engine, me: User, s: styles.Style,
             return
         body.code(s.template, language=None, wrap_lines=True)
         body.caption(plain(s.summary()))
+        with body:
+            shutdown_flag(eng, me, s, "admin", flash="admin_flash")
         row = body.container(horizontal=True)
         for verb, status in s.moves():
             if row.button(verb, key=f"admin_{verb}_{s.id}", icon=ICONS[verb]):
@@ -219,7 +222,16 @@ def users_section(eng: Engine, me: User) -> None:
 
 
 def providers_section(eng: Engine) -> None:
-    """Each provider: configured, or how to configure it; and a connection test."""
+    """Models shutting down within 30 days (and the styles that suggest them); then each
+    provider: configured, or how to configure it; and a connection test."""
+    today = eng.clock.now().date()
+    suggested = style_lifecycle.flagged(eng.db, today)
+    for found in lifecycle.coming(today):
+        users = [s.label for s, w in suggested if (w.provider, w.model) == (found.provider,
+                                                                           found.model)]
+        more = (f" Styles that suggest it: {', '.join(users)} (move them on the Styles tab)."
+                if users else "")
+        st.warning(plain(found.text(today) + more), icon=":material/schedule:")
     for row in admin.provider_rows(eng):
         with st.container(border=True):
             head, action = st.columns([4, 1], vertical_alignment="center")

@@ -16,6 +16,7 @@ from lib.core.fmt import plural
 from lib.core.text import plain
 from lib.engine import Engine
 from lib.money import budgets
+from lib.providers import lifecycle
 from lib.styles import library as styles
 from lib.ui import compare_grid
 from lib.ui.display import money
@@ -59,6 +60,11 @@ def _axes(eng: Engine) -> tuple[list[compare.Axis], str | None]:
     a, b = st.columns(2)
     models = a.multiselect("Provider / model", list(labels), format_func=labels.__getitem__,
                            key="cmp_models", placeholder="Sandbox (default)")
+    today = eng.clock.now().date()
+    for value in models:  # a model within 30 days of its maker's shutdown
+        provider, _, model = value.partition("/")
+        if found := lifecycle.warning(provider, model, today):
+            a.warning(plain(found.text(today)), icon=":material/schedule:")
     style_ids = b.multiselect("Style", list(library), key="cmp_styles",
                               format_func=lambda s: library.get(s, s), placeholder="None")
     providers = sorted({m.split("/", 1)[0] for m in models}) or ["sandbox"]

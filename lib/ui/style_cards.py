@@ -15,6 +15,7 @@ from lib.jobs import style_previews
 from lib.jobs.style_previews import PreviewJob
 from lib.providers import registry
 from lib.styles import library as styles
+from lib.styles import lifecycle as style_lifecycle
 from lib.ui.guard import authed_fragment
 from lib.ui.media import thumbnail
 
@@ -90,6 +91,24 @@ def use_style(s: styles.Style) -> None:
     st.switch_page("screens/generate.py")
 
 
+def shutdown_flag(eng: Engine, me: User, s: styles.Style, key: str, flash: str = FLASH) -> None:
+    """A style suggesting a model that shuts down within 30 days (or has): the warning, and
+    for an admin the one-click move to the replacement its maker names."""
+    found = style_lifecycle.warning_for(s, eng.clock.now().date())
+    if found is None:
+        return
+    st.warning(plain(found.text(eng.clock.now().date())), icon=":material/schedule:")
+    if me.role == "admin" and st.button(f"Suggest {found.replacement} instead",
+                                        key=f"{key}_move_{s.id}", icon=":material/swap_horiz:"):
+        try:
+            moved = style_lifecycle.move_to_replacement(eng.db, me, s.id, eng.clock.now())
+        except styles.StyleError as exc:
+            st.error(plain(exc), icon=":material/error:")
+        else:
+            st.session_state[flash] = f"“{moved.label}” now suggests {found.replacement}."
+            st.rerun()
+
+
 def card(eng: Engine, me: User, s: styles.Style, job: PreviewJob | None) -> None:
     """One style as its users see it: preview, template, notes, Use."""
     with st.container(border=True):
@@ -99,6 +118,8 @@ def card(eng: Engine, me: User, s: styles.Style, job: PreviewJob | None) -> None
         body.markdown(f"**{plain(s.label)}** {BADGES[s.status]}")
         body.code(s.template, language=None, wrap_lines=True)
         body.caption(plain(s.summary(), one_line=False))
+        with body:
+            shutdown_flag(eng, me, s, "lib")
         if s.status == styles.ACTIVE and body.button("Use", key=f"lib_use_{s.id}",
                                                      icon=":material/brush:", type="primary"):
             use_style(s)

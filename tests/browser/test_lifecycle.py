@@ -1,0 +1,66 @@
+"""A style that suggests a model its maker has shut down, as a browser shows it: the warning
+on Styles and on Admin → Styles, and the admin's one-click move to the replacement."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from unittest import mock
+
+import pytest
+from playwright.sync_api import expect
+
+from lib.core import config
+from lib.engine import Engine
+from lib.styles import library as styles
+from tests.browser import harness as h
+from tests.browser.conftest import ServerFactory
+from tests.builders import ADMIN_USER
+
+SAID = "OpenAI shut down gpt-image-1.5 on 2026-12-01; use gpt-image-2 instead."
+
+
+def _server_with_a_poster_style(factory: ServerFactory) -> h.AppServer:
+    """A server whose library holds "Poster", suggesting OpenAI's gpt-image-1.5 (shut down
+    on 2026-12-01, so flagged on any day from now on), stored before the server starts."""
+    workdir = factory.workdir / "lifecycle-server"
+    data = workdir / "data"
+    data.mkdir(parents=True)
+    server = h.AppServer("lifecycle", data, workdir / "server.log", env=h.clean_env(
+        data, PROMPTBOARD_ADMIN_USER=h.ADMIN_USER, PROMPTBOARD_ADMIN_PASSWORD=h.ADMIN_PASSWORD))
+    with mock.patch.dict(os.environ, server.env, clear=True):
+        eng = Engine(config.load())
+        try:
+            styles.save(eng.db, ADMIN_USER, styles.Style(
+                "poster", "Poster", "a travel poster of {prompt}, bold flat colours",
+                settings={"provider": "openai", "model": "gpt-image-1.5", "quality": "high"}),
+                eng.clock.now())
+        finally:
+            eng.close()
+    factory.servers.append(server)
+    return server.start()
+
+
+@pytest.mark.browser
+def test_a_style_on_a_shut_down_model_is_flagged_and_an_admin_moves_it(
+        browsing: h.Browsing, server_factory: ServerFactory) -> None:
+    server = _server_with_a_poster_style(server_factory)
+    page = browsing.new_page(server)
+    h.open_app(page, server)
+    h.sign_in(page, h.ADMIN_USER, h.ADMIN_PASSWORD)
+    expect(h.signed_in_as(page)).to_be_visible()
+    h.navigate(page, "Styles")
+    card = page.get_by_test_id("stVerticalBlock").filter(
+        has=page.get_by_text("Poster", exact=True)).filter(has=page.get_by_test_id("stAlert")).last
+    expect(card.get_by_test_id("stAlert")).to_contain_text(SAID)
+    expect(page.get_by_test_id("stAlert")).to_have_count(1)  # no other style is flagged
+    move = card.get_by_role("button", name="Suggest gpt-image-2 instead")
+    expect(move).to_be_visible()
+    move.scroll_into_view_if_needed()
+    h.screenshot(page, "styles-shutdown-warning-desktop")
+    move.click()
+    expect(page.get_by_text("“Poster” now suggests gpt-image-2.")).to_be_visible()
+    h.wait_settled(page)
+    expect(page.get_by_text(SAID)).to_have_count(0)
+    h.screenshot(page, "styles-moved-to-replacement-desktop")
+    assert Path(h.SCREENSHOTS / "styles-shutdown-warning-desktop.png").exists()
