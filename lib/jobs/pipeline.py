@@ -85,9 +85,13 @@ def call_provider(svc: Services, job: Job) -> Generated | Finished:
             return _finish(svc, job, CANCELLED, "cancelled during a retryable error",
                            "cancelled", "Cancelled.", *_billed(svc, job, err))
         decision = svc.retry_policy.decide(err, job.attempts, job.max_attempts)
-        if err.usage and isinstance(decision, Fail):  # refused, but the calls were billed
+        if err.usage:  # the provider charged for work before the error: never retried by
+            # itself (a rerun pays for it again while the job keeps one attempt's cost)
+            message = decision.message if isinstance(decision, Fail) else (
+                f"{err.message} Not retried automatically: the provider charged for the work "
+                "done before the error. Retry the job if you want it made again.")
             return _finish(svc, job, FAILED, f"{err.error_type}: not retried", err.error_type,
-                           decision.message, *_billed(svc, job, err))
+                           message, *_billed(svc, job, err))
         return Finished(store.apply_retry(svc.db, job.id, err, decision, svc.clock.now(),
                                           job.attempts))
     except StorageError as err:

@@ -288,6 +288,22 @@ def test_images_made_before_a_refusal_are_recorded_as_billed(
     assert "1 of 3 images were made before this; they were charged" in (job.error_message or "")
 
 
+def test_a_transient_error_after_billed_images_fails_with_their_cost_instead_of_retrying(
+    engine: Engine, fake: FakeGemini
+) -> None:
+    """A retry would make (and pay for) every image again while the job kept only the last
+    attempt's cost: spend would be understated. The job fails with what was billed, and says
+    so; retrying is the user's choice."""
+    meta = g.usage(prompt=100, image=1120, text=0, thoughts=0)
+    fake.enqueue(g.ok(meta=meta), g.server_error(503))
+    job_id = submit(engine, model=PRO, quality="2K", n=3)
+    assert run_next(engine) == jobs.FAILED
+    job = job_of(engine, job_id)
+    assert job.cost_usd == Decimal("0.0002") + Decimal("0.1344") and job.attempts == 1
+    assert "Not retried automatically" in (job.error_message or "")
+    assert run_next(engine) is None and len(fake.calls) == 2
+
+
 def test_cancel_between_images_stops_calling(fake: FakeGemini) -> None:
     with pytest.raises(Cancelled, match="after 1 of 3"):
         provider(fake).generate(request(n=3), Recorder(cancel_after=1))
