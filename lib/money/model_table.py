@@ -22,7 +22,8 @@ _CHECKED = re.compile(r"checked (\d{4}-\d{2}-\d{2})")
 _TOKEN_UNITS = {"input_tokens": "input", "input_text_tokens": "text in",
                 "input_image_tokens": "image in", "output_image_tokens": "image out",
                 "output_text_tokens": "text out"}
-PER_UNIT = {"images": "image", "gpu_seconds": "GPU-second", "predict_seconds": "second"}
+PER_UNIT = {"images": "image", "gpu_seconds": "GPU-second", "predict_seconds": "second",
+            "megapixels": "further megapixel"}
 
 
 @dataclass(frozen=True)

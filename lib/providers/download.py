@@ -1,11 +1,13 @@
-"""The one way a provider fetches an image from a URL it was given (Replicate's outputs).
+"""The one way a provider fetches an image from a URL it was given (Replicate's outputs,
+BFL's results).
 
 A model's output URL is chosen by whoever published the model, so it is untrusted. A URL is
 fetched only when every step passes, and each redirect hop goes through all of them again::
 
     scheme https, default port, no user:password     else BadResponse  (not retried)
     host on the allow-list                           else BadResponse  names the variable
-      replicate.delivery and its subdomains, plus PROMPTBOARD_DOWNLOAD_HOSTS
+      the provider's own: replicate.delivery (Replicate), bfl.ai (BFL), and their
+      subdomains, plus PROMPTBOARD_DOWNLOAD_HOSTS
     every address the host resolves to is public     else BadResponse
       (no private, loopback, link-local, metadata, multicast, reserved, shared or
       unspecified address, also inside IPv4-mapped, 6to4, Teredo or NAT64 addresses)
@@ -66,12 +68,13 @@ class Policy:
     max_pixels: int = 40_000_000
 
     @classmethod
-    def from_env(cls) -> Policy:
-        """The policy from PROMPTBOARD_DOWNLOAD_HOSTS, _ALLOW_INSECURE_HOSTS and the caps."""
+    def from_env(cls, defaults: tuple[str, ...] = DEFAULT_HOSTS) -> Policy:
+        """The policy from PROMPTBOARD_DOWNLOAD_HOSTS, _ALLOW_INSECURE_HOSTS and the caps;
+        ``defaults`` are the calling provider's own delivery hosts (Replicate's by default)."""
         s = config.load()
         extra = _split(config.env("PROMPTBOARD_DOWNLOAD_HOSTS"))
-        hosts = tuple(dict.fromkeys(DEFAULT_HOSTS + tuple(h.lstrip("*.").rstrip(".").lower()
-                                                          for h in extra)))
+        hosts = tuple(dict.fromkeys(defaults + tuple(h.lstrip("*.").rstrip(".").lower()
+                                                     for h in extra)))
         return cls(hosts=hosts, insecure=_insecure_pairs(
             config.env("PROMPTBOARD_DOWNLOAD_ALLOW_INSECURE_HOSTS")),
             max_bytes=s.max_download_bytes, max_pixels=s.max_output_pixels)

@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 
 from lib.providers import errors
 
@@ -143,6 +144,15 @@ def hinted_wait(message: str) -> float | None:
         return None
     return sum(float(n) * _UNIT_SECONDS[u.lower()]
                for n, u in _DURATION_PART.findall(found.group(1).lower()))
+
+
+def never_sent(exc: Exception) -> bool:
+    """True when the connection was never made, so a request that starts a billed run (a
+    Replicate prediction, a BFL task) cannot have started one and is safe to retry."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    inner = exc.args[0] if exc.args else None
+    return isinstance(getattr(inner, "reason", None), urllib3.exceptions.NewConnectionError)
 
 
 def json_body(response: requests.Response, label: str) -> Any:

@@ -16,6 +16,7 @@ from lib.core.clock import Clock
 from lib.core.errors import PromptboardError
 from lib.providers.a1111 import A1111Provider
 from lib.providers.base import DEFAULT_TIMEOUT, Provider
+from lib.providers.bfl import BFLProvider
 from lib.providers.gemini import GeminiProvider
 from lib.providers.openai_images import OpenAIImagesProvider
 from lib.providers.replicate import ReplicateProvider
@@ -29,6 +30,7 @@ _CLASSES: tuple[type[Provider], ...] = (
     StabilityProvider,
     A1111Provider,
     ReplicateProvider,
+    BFLProvider,
 )
 PROVIDERS: dict[str, type[Provider]] = {cls.id: cls for cls in _CLASSES}
 

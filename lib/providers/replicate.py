@@ -38,7 +38,6 @@ from collections.abc import Callable
 from typing import Any
 
 import requests
-import urllib3
 
 from lib.providers import download, errors, http
 from lib.providers.base import (
@@ -182,7 +181,7 @@ class ReplicateProvider(Provider):
         except (requests.ConnectionError, requests.Timeout,
                 requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ContentDecodingError) as exc:
-            if _never_sent(exc):
+            if http.never_sent(exc):
                 raise errors.Unavailable(
                     f"Replicate could not be reached at {http.origin(url)}; "
                     "nothing was started. Promptboard retries on its own.") from exc
@@ -285,14 +284,6 @@ class ReplicateProvider(Provider):
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _never_sent(exc: Exception) -> bool:
-    """True when the connection was never made, so the create cannot have started a run."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    inner = exc.args[0] if exc.args else None
-    return isinstance(getattr(inner, "reason", None), urllib3.exceptions.NewConnectionError)
 
 
 def _flagged(error: str) -> bool:
