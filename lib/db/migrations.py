@@ -356,6 +356,13 @@ def _m015_worker_leases(cur: Cursor) -> None:
     )
 
 
+def _m018_provider_cost(cur: Cursor) -> None:
+    """What the provider itself said a job cost (BFL's credits, a gateway's cost header),
+    beside ``cost_usd``, the cost Promptboard computed from usage and prices: admins see
+    where the two differ instead of one being chosen silently."""
+    cur.execute("ALTER TABLE jobs ADD COLUMN provider_cost_usd DECIMAL(18, 8)")
+
+
 MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("001_core", _m001_core),
     ("002_auth_sessions", _m002_auth_sessions),
@@ -374,4 +381,5 @@ MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("015_worker_leases", _m015_worker_leases),
     ("016_postgres_analytics_indexes", postgres_only.analytics_indexes),
     ("017_postgres_job_days", postgres_only.job_days),
+    ("018_provider_cost", _m018_provider_cost),
 ]

@@ -131,6 +131,7 @@ class Job:
     demo: bool
     updated_at: datetime
     price_ids: str | None = None  # JSON list of the price rows that priced it
+    provider_cost_usd: Decimal | None = None  # what the provider said it cost, if it says
 
     @property
     def params_dict(self) -> dict[str, Any]:

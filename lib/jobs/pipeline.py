@@ -181,6 +181,9 @@ def store_images(svc: Services, gen: Generated) -> Finished:
         job.quality,
     )
     cost = priced.total
+    reported = costs.cost_of(  # the provider's own figure, if it gave one
+        svc.db, job.provider, job.model, result.reported_usage, job.started_at or started,
+        job.size, job.quality).total if result.reported_usage else None
     if ctx.force_check():
         return _finish(svc, job, CANCELLED, "cancelled; results discarded", "cancelled",
                        "Cancelled. The provider had already finished, so it may have charged "
@@ -239,6 +242,7 @@ def store_images(svc: Services, gen: Generated) -> Finished:
             duration_ms=duration_ms, progress=1.0,
             price_ids=json.dumps(list(priced.price_ids)) if priced.price_ids else None,
             progress_note="done", error_type=None, error_message=None,
+            provider_cost_usd=reported,
             seed=rows[0][12] if job.seed is None else job.seed,
         )
         crash_point("after_commit")

@@ -15,7 +15,9 @@ saved on the job before polling (``ctx.save_state``), and a retry or a restart r
 One task per image. Only a Ready task is charged ("You are not charged for requests that
 return a moderated status", help.bfl.ai). Cost: BFL charges credits ($0.01 each) per
 megapixel (2^20 pixels): the first megapixel of an image at one rate, each further output or
-input megapixel at another; raw usage is ``{"images": n, "megapixels": further MP}``::
+input megapixel at another; raw usage is ``{"images": n, "megapixels": further MP}``. BFL's
+own figure (the submit reply's ``cost``, in credits) is recorded beside it as reported usage
+``{"credits": c}`` (a price row says $0.01 per credit), so admins see any difference::
 
     step / reply                                   error           retried
     submit: refused before sending                 Unavailable     yes  nothing started
@@ -131,7 +133,7 @@ class BFLProvider(Provider):
         stamp = hashlib.sha256(json.dumps([req.model, body], sort_keys=True).encode()
                                ).hexdigest()[:16]
         saved = ctx.state.get("tasks") if ctx.state.get("fingerprint") == stamp else None
-        tasks: list[dict[str, str]] = list(saved) if isinstance(saved, list) else []
+        tasks: list[dict[str, Any]] = list(saved) if isinstance(saved, list) else []
         images: list[GeneratedImage] = []
         started = time.monotonic()
         for i in range(req.n):
@@ -155,13 +157,17 @@ class BFLProvider(Provider):
             got = download.fetch_image(sample, label=LABEL, timeout=self.timeout,
                                        policy=download.Policy.from_env(DELIVERY_HOSTS))
             images.append(GeneratedImage(got.data, got.mime_type))
+        credits = [float(c) for t in tasks[:len(images)]
+                   if isinstance(c := t.get("cost"), (int, float))]
+        reported = ({"credits": sum(credits)}  # BFL's own figure, when every task had one
+                    if credits and len(credits) == len(images) else {})
         return GenerationResult(images=images, usage=usage_for(req, len(images)),
                                 request_id=",".join(t["id"] for t in tasks) or None,
-                                seed=req.seed, model=req.model)
+                                seed=req.seed, model=req.model, reported_usage=reported)
 
     # -- the phases --------------------------------------------------------------------
 
-    def _submit(self, model: str, body: dict[str, Any]) -> dict[str, str]:
+    def _submit(self, model: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST the task; any doubt whether it started is Uncertain, never retried."""
         url = f"{self.base_url}/v1/{model}"
         try:
@@ -186,9 +192,11 @@ class BFLProvider(Provider):
             raise errors.Uncertain(f"{LABEL}'s answer to the submit could not be read. "
                                    f"{UNCERTAIN}")
         polling = task.get("polling_url")
-        return {"id": task["id"], "polling_url": str(polling) if polling else ""}
+        cost = task.get("cost")  # credits, in the submit reply [2nd]; kept for the resume
+        return {"id": task["id"], "polling_url": str(polling) if polling else "",
+                "cost": float(cost) if isinstance(cost, (int, float)) else None}
 
-    def _wait(self, task: dict[str, str], ctx: JobContext, started: float, i: int,
+    def _wait(self, task: dict[str, Any], ctx: JobContext, started: float, i: int,
               n: int) -> str:
         """Poll a task until Ready; return its result URL."""
         url = task["polling_url"] or f"{self.base_url}/v1/get_result?id={task['id']}"

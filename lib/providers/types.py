@@ -80,6 +80,9 @@ class GenerationResult:
     request_id: str | None = None
     seed: int | None = None
     model: str | None = None
+    # what the provider itself says it billed, in its own units (BFL: {"credits": 4.5}),
+    # priced like usage and recorded beside the computed cost (jobs.provider_cost_usd)
+    reported_usage: dict[str, float] = field(default_factory=dict)
 
 
 class JobContext(Protocol):

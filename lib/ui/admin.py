@@ -20,7 +20,7 @@ from lib.db import backup
 from lib.engine import Engine
 from lib.jobs import repricing as pricing
 from lib.jobs import style_previews
-from lib.money import budgets
+from lib.money import budgets, reported
 from lib.providers import lifecycle, registry
 from lib.styles import library as styles
 from lib.styles import lifecycle as style_lifecycle
@@ -177,6 +177,25 @@ def prices_section(eng: Engine, me: User) -> None:
                        + (f"; {result.unpriced} now have no price" if result.unpriced else ""))
     with st.expander("Audit trail", icon=":material/history:"):
         st.dataframe(csvsafe.rows(pricing.audit(eng.db)), hide_index=True, width="stretch")
+    cost_checks(eng)
+
+
+def cost_checks(eng: Engine) -> None:
+    """Jobs whose provider's own cost differs from the computed one (not chosen silently)."""
+    found = reported.mismatches(eng.db)
+    if not found:
+        if n := reported.compared(eng.db):
+            st.caption(f":material/check: The providers' own costs of {plural(n, 'job')} agree "
+                       "with the computed ones.")
+        return
+    st.warning(f"{plural(len(found), 'job')} cost something else by the provider's own "
+               "figure than by the price table: check the price rows (or ask the provider).",
+               icon=":material/price_check:")
+    st.dataframe(csvsafe.rows(
+        [{"Job": m.job_id, "Provider": m.provider, "Model": m.model, "Created": m.created_at,
+          "Computed": float(m.computed), "Provider says": float(m.reported),
+          "Difference": float(m.difference)} for m in found]),
+        hide_index=True, width="stretch")
 
 
 def users_section(eng: Engine, me: User) -> None:

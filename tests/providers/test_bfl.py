@@ -17,10 +17,11 @@ from PIL import Image
 from lib import jobs
 from lib.core.clock import FakeClock
 from lib.engine import Engine
+from lib.money import reported
 from lib.providers import registry
 from lib.providers.base import GenerationRequest, Rejected
 from lib.providers.bfl import BFLProvider, usage_for
-from tests.fakes.bfl import KEY, POLL, SUBMIT, FakeBFL
+from tests.fakes.bfl import KEY, POLL, SUBMIT, FakeBFL, Task
 from tests.fakes.server import Reply
 from tests.helpers import run_next
 from tests.providers.engines import provider_engine
@@ -188,3 +189,40 @@ def test_the_estimate_uses_the_same_megapixels() -> None:
 def test_the_connection_check_reads_the_credits(fake: FakeBFL) -> None:
     assert "1234.5 credits left" in BFLProvider(base_url=fake.base_url,
                                                 api_key=KEY).test_connection()
+
+
+def test_bfl_s_own_cost_is_recorded_beside_the_computed_one(
+    engine: Engine, fake: FakeBFL
+) -> None:
+    job_id = submit(engine, width=1536, height=1024)
+    assert run_next(engine) == jobs.SUCCEEDED
+    done = job(engine, job_id)
+    # the submit reply said 3.75 credits; a credit is $0.01; the computed cost agrees
+    assert done.provider_cost_usd == Decimal("0.0375") == done.cost_usd
+    assert reported.mismatches(engine.db) == [] and reported.compared(engine.db) == 1
+
+
+def test_a_provider_figure_that_differs_is_shown_not_chosen(
+    engine: Engine, fake: FakeBFL
+) -> None:
+    fake.server.script(SUBMIT, Reply(200, {
+        "id": "task-x", "polling_url": f"{fake.base_url}/v1/get_result?id=task-0001",
+        "cost": 5.0}))
+    fake.tasks["task-0001"] = Task("task-0001", "flux-2-pro", {"prompt": "p"}, ["Ready"])
+    job_id = submit(engine)
+    assert run_next(engine) == jobs.SUCCEEDED
+    done = job(engine, job_id)
+    assert (done.cost_usd, done.provider_cost_usd) == (Decimal("0.03"), Decimal("0.05"))
+    [found] = reported.mismatches(engine.db)
+    assert (found.job_id, found.difference) == (job_id, Decimal("0.02"))
+
+
+def test_a_resumed_task_keeps_the_cost_its_submit_reported(
+    engine: Engine, fake: FakeBFL
+) -> None:
+    fake.server.script(POLL, Reply(503, {"detail": "busy"}))
+    job_id = submit(engine)
+    assert run_next(engine) == jobs.QUEUED
+    engine.clock.advance(60)  # type: ignore[attr-defined]
+    assert run_next(engine) == jobs.SUCCEEDED
+    assert job(engine, job_id).provider_cost_usd == Decimal("0.03")

@@ -268,3 +268,29 @@ def test_the_prices_tab_lists_prices_with_what_they_priced() -> None:
     frames = [df.value for df in at.dataframe]
     prices = next(f for f in frames if "Images priced" in f.columns)
     assert {"sandbox", "openai", "gemini"} <= set(prices["Provider"])
+
+
+def test_prices_shows_jobs_whose_provider_cost_differs_from_the_computed_one() -> None:
+    from decimal import Decimal
+
+    from lib import jobs
+    from tests.helpers import wait_until
+
+    at = _page(tab="Prices")
+    eng = ui.engine()
+    ids = [jobs.submit(eng, "root", jobs.JobSpec(prompt=f"a fox {i}", width=64, height=64))
+           for i in range(2)]
+    wait_until(lambda: all((j := jobs.get(eng, i)) is not None and j.status == jobs.SUCCEEDED
+                           for i in ids), what="both jobs done")  # the page's own workers
+    with eng.db.write() as cur:  # as a provider would have reported them: one agrees
+        cur.execute("UPDATE jobs SET cost_usd = 0.03, provider_cost_usd = 0.03 WHERE id = ?",
+                    [ids[0]])
+        cur.execute("UPDATE jobs SET cost_usd = 0.03, provider_cost_usd = 0.05 WHERE id = ?",
+                    [ids[1]])
+    at.run()
+    assert not at.exception
+    assert any("1 job cost something else by the provider's own figure" in w.value
+               for w in at.warning)
+    table = next(d.value for d in at.dataframe if "Provider says" in d.value.columns)
+    assert list(table["Job"]) == [ids[1]]
+    assert list(table["Difference"]) == [float(Decimal("0.02"))]
