@@ -23,7 +23,8 @@ _TOKEN_UNITS = {"input_tokens": "input", "input_text_tokens": "text in",
                 "input_image_tokens": "image in", "output_image_tokens": "image out",
                 "output_text_tokens": "text out"}
 PER_UNIT = {"images": "image", "gpu_seconds": "GPU-second", "predict_seconds": "second",
-            "megapixels": "further megapixel"}
+            "megapixels": "megapixel", "extra_megapixels": "further megapixel",
+            "credits": "credit", "billable_units": "unit the provider reports billing"}
 
 
 @dataclass(frozen=True)

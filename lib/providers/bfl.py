@@ -15,7 +15,7 @@ saved on the job before polling (``ctx.save_state``), and a retry or a restart r
 One task per image. Only a Ready task is charged ("You are not charged for requests that
 return a moderated status", help.bfl.ai). Cost: BFL charges credits ($0.01 each) per
 megapixel (2^20 pixels): the first megapixel of an image at one rate, each further output or
-input megapixel at another; raw usage is ``{"images": n, "megapixels": further MP}``. BFL's
+input megapixel at another; raw usage is ``{"images": n, "extra_megapixels": further MP}``. BFL's
 own figure (the submit reply's ``cost``, in credits) is recorded beside it as reported usage
 ``{"credits": c}`` (a price row says $0.01 per credit), so admins see any difference::
 
@@ -260,7 +260,7 @@ def request_body(req: GenerationRequest) -> dict[str, Any]:
 
 
 def usage_for(req: GenerationRequest, images: int) -> dict[str, float]:
-    """``images`` (each image's first megapixel) and ``megapixels`` (each further output
+    """``images`` (each image's first megapixel) and ``extra_megapixels`` (each further output
     megapixel, and the reference image's, counted once per image), in units of 2^20 pixels:
     BFL's formula, first MP + (output MP - 1) x rate + input MP x rate [2nd]."""
     out_mp = (req.width or 1024) * (req.height or 1024) / MEGAPIXEL
@@ -270,7 +270,7 @@ def usage_for(req: GenerationRequest, images: int) -> dict[str, float]:
     further = max(0.0, out_mp - 1.0) + in_mp
     usage = {"images": float(images)}
     if further and images:
-        usage["megapixels"] = round(further * images, 6)
+        usage["extra_megapixels"] = round(further * images, 6)
     return usage
 
 

@@ -17,6 +17,7 @@ from lib.core.errors import PromptboardError
 from lib.providers.a1111 import A1111Provider
 from lib.providers.base import DEFAULT_TIMEOUT, Provider
 from lib.providers.bfl import BFLProvider
+from lib.providers.fal import FalProvider
 from lib.providers.gemini import GeminiProvider
 from lib.providers.openai_images import OpenAIImagesProvider
 from lib.providers.replicate import ReplicateProvider
@@ -31,6 +32,7 @@ _CLASSES: tuple[type[Provider], ...] = (
     A1111Provider,
     ReplicateProvider,
     BFLProvider,
+    FalProvider,
 )
 PROVIDERS: dict[str, type[Provider]] = {cls.id: cls for cls in _CLASSES}
 

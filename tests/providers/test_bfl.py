@@ -86,7 +86,7 @@ def test_a_job_submits_polls_downloads_and_is_priced_per_megapixel(
     assert fake.delivery_keys == [None]  # the key never goes to the delivery host
     done = job(engine, job_id)
     # 1536x1024 = 1.5 MP: the first at 3 credits, the half further at 1.5 credits per MP
-    assert json.loads(done.usage or "{}") == {"images": 1.0, "megapixels": 0.5}
+    assert json.loads(done.usage or "{}") == {"images": 1.0, "extra_megapixels": 0.5}
     assert done.cost_usd == Decimal("0.03") + Decimal("0.0075")
     assert done.request_id == "task-0001"
 
@@ -183,7 +183,7 @@ def test_sizes_outside_bfl_s_rules_are_refused_before_any_call(fake: FakeBFL) ->
 
 def test_the_estimate_uses_the_same_megapixels() -> None:
     req = GenerationRequest("a fox", "flux-2-max", width=2048, height=2048, n=2)
-    assert usage_for(req, 2) == {"images": 2.0, "megapixels": 6.0}  # (4 - 1) MP each
+    assert usage_for(req, 2) == {"images": 2.0, "extra_megapixels": 6.0}  # (4 - 1) MP each
 
 
 def test_the_connection_check_reads_the_credits(fake: FakeBFL) -> None:

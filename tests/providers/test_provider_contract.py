@@ -45,7 +45,7 @@ def server() -> Iterator[AnyRoute]:
 def make(cls: type[Provider], url: str = "http://127.0.0.1:9") -> Provider:
     """The provider, configured, pointed at ``url``; fast polls where it has them."""
     kw: dict[str, Any] = {}
-    if cls.id in ("replicate", "bfl"):
+    if cls.id in ("replicate", "bfl", "fal"):
         kw = {"poll_interval": 0.01, "sleep": lambda s: None}
     if cls.id == "sandbox":
         kw = {"latency": 0.0}

@@ -1,0 +1,299 @@
+"""fal.ai's queue API: FLUX and any other image model fal hosts, by its endpoint id.
+
+Wire format (docs.fal.ai/model-endpoints/queue and .../model-apis/errors, checked 2026-12-07
+through the reference library): ``POST {base}/{model_id}`` with ``Authorization: Key ...``
+and the model's input as JSON answers ``{"request_id", "status_url", "response_url",
+"cancel_url"}``. ``GET status_url`` answers ``{"status": "IN_QUEUE" | "IN_PROGRESS" |
+"COMPLETED", "queue_position"?}``; ``GET response_url`` answers the model's output (FLUX:
+``{"images": [{"url", "width", "height", "content_type"}], "seed", "has_nsfw_concepts"}``),
+with ``x-fal-billable-units`` when fal says what it billed; ``PUT cancel_url`` asks it to
+stop. Errors are ``{"detail": ...}``; a content-checker refusal is a 422 of type
+``content_policy_violation``. Outputs live on fal's CDN (``*.fal.media``) and are downloaded
+at once through the allow-listed, size-capped downloader, without the key.
+
+A submit starts a billed request, so it is never sent twice: the request id and its URLs are
+saved on the job before polling (``ctx.save_state``), and a retry or a restart resumes it.
+fal bills successful outputs only ("never charged for server errors or time spent waiting in
+the queue", docs.fal.ai pricing). Cost: per megapixel (2^20 pixels), each image rounded up to
+a whole megapixel ("All per-megapixel prices round up to nearest MP" [2nd]); raw usage
+``{"megapixels": n}``, and fal's own ``x-fal-billable-units`` as reported usage
+``{"billable_units": n}`` (priced where a row says what a unit costs)::
+
+    step / reply                                   error           retried
+    submit: refused before sending                 Unavailable     yes  nothing started
+    submit: timeout or reset after sending         Uncertain       no   a request may run
+    401, 403                                       NeedsKey        no   (403 "Exhausted
+                                                                          balance": Quota)
+    422 content_policy_violation                   SafetyBlocked   no
+    400, 404, 422, other 4xx                       Rejected        no   fal's words
+    429                                            RateLimited     yes
+    5xx, poll timeout or reset                     Unavailable     yes  the retry resumes
+    a status or result URL off the API's origin    BadResponse     no
+    every image flagged (has_nsfw_concepts)        SafetyBlocked   no   blacked out, not kept
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import requests
+
+from lib.providers import download, errors, http
+from lib.providers.base import (
+    DEFAULT_TIMEOUT,
+    NULL_CONTEXT,
+    Capabilities,
+    GeneratedImage,
+    GenerationRequest,
+    GenerationResult,
+    JobContext,
+    Provider,
+)
+
+LABEL = "fal.ai"
+SCHNELL, DEV = "fal-ai/flux/schnell", "fal-ai/flux/dev"
+MODELS = (SCHNELL, DEV)
+SIZES = ("1024x1024", "1024x768", "768x1024", "1280x720", "720x1280", "1536x1024",
+         "1024x1536")
+MEGAPIXEL = 1 << 20
+DELIVERY_HOSTS = ("fal.media",)  # v3.fal.media and the like; plus PROMPTBOARD_DOWNLOAD_HOSTS
+_MODEL_ID = re.compile(r"[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*){1,3}")
+UNCERTAIN = ("fal.ai may have started this request; check fal.ai/dashboard/requests before "
+             "retrying, so you do not pay twice.")
+
+
+class FalProvider(Provider):
+    """fal.ai's hosted models through its queue; resumable, so a retry never pays twice."""
+
+    id = "fal"
+    label = LABEL
+    key_env = "FAL_KEY"
+    base_url_env = "FAL_BASE_URL"
+    default_base_url = "https://queue.fal.run"
+    vendor = "fal.ai"
+    description = ("Hundreds of hosted image models by endpoint id (FLUX [schnell] and [dev] "
+                   "listed); paid per megapixel for successful outputs only.")
+    guess_seconds = 6.0  # a rough guess (UNVERIFIED); team history replaces it
+    caps = Capabilities(
+        models=MODELS, default_model=SCHNELL, open_models=True, sizes=SIZES,
+        default_size="1024x1024", open_sizes=True, max_n=4, seed=True,
+        max_prompt_chars=10_000, reports_progress=True, cancellable=True,
+    )
+
+    def __init__(
+        self, session: requests.Session | None = None, base_url: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT, api_key: str | None = None, *,
+        poll_interval: float = 1.0, max_poll_s: float = 900.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """``poll_interval`` and ``sleep`` are injectable for tests."""
+        super().__init__(session, base_url, timeout, api_key)
+        self.poll_interval = poll_interval
+        self.max_poll_s = max_poll_s
+        self._sleep = sleep
+
+    def check_special(self, req: GenerationRequest) -> None:
+        """An endpoint id as fal writes them (``owner/model[/variant]``), sides 64-4096."""
+        if not _MODEL_ID.fullmatch(req.model):
+            raise errors.Rejected(f"{req.model!r} is not a fal.ai endpoint id; they look like "
+                                  f"{SCHNELL}.")
+        for side in (req.width, req.height):
+            if side is not None and not 64 <= side <= 4096:
+                raise errors.Rejected(f"{LABEL} takes sides from 64 to 4096 pixels, not {side}.")
+
+    def typical_usage(self, req: GenerationRequest) -> dict[str, float]:
+        """Whole megapixels per image, rounded up."""
+        return {"megapixels": float(req.n * megapixels(req.width or 1024, req.height or 1024))}
+
+    def auth_headers(self, url: str) -> dict[str, str]:
+        """The key goes to the queue's own origin only, never to the CDN."""
+        if http.origin(url) != http.origin(self.base_url):
+            return {}
+        return {"Authorization": f"Key {self.require_key()}"}
+
+    def generate(self, req: GenerationRequest, ctx: JobContext = NULL_CONTEXT) -> GenerationResult:
+        """Submit (or resume) one request for all the images, poll it, download them."""
+        self.require_key()
+        self.check(req)
+        body = request_body(req)
+        stamp = hashlib.sha256(json.dumps([req.model, body], sort_keys=True).encode()
+                               ).hexdigest()[:16]
+        if ctx.state.get("request_id") and ctx.state.get("fingerprint") == stamp:
+            queued = dict(ctx.state)  # an earlier attempt submitted it: never pay twice
+        else:
+            queued = {**self._submit(req.model, body), "fingerprint": stamp}
+            ctx.save_state(queued)
+        self._wait(queued, ctx)
+        resp = self._send("GET", self._own(queued.get("response_url"), "result"))
+        if resp.status_code != 200:
+            _raise_for(resp, self.api_key, req.model)
+        output = http.json_body(resp, LABEL)
+        images, sizes = self._download(output if isinstance(output, dict) else {})
+        units = _number(resp.headers.get("x-fal-billable-units"))
+        seed = output.get("seed") if isinstance(output, dict) else None
+        return GenerationResult(
+            images=images, usage={"megapixels": float(sum(megapixels(*s) for s in sizes))},
+            request_id=str(queued["request_id"]), model=req.model,
+            seed=seed if isinstance(seed, int) else req.seed,
+            reported_usage={"billable_units": units} if units is not None else {})
+
+    # -- the phases --------------------------------------------------------------------
+
+    def _submit(self, model: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST to the queue; any doubt whether it started is Uncertain, never retried."""
+        url = f"{self.base_url}/{model}"
+        try:
+            resp = self.session.post(url, json=body, headers=self.auth_headers(url),
+                                     timeout=self.timeout, stream=True)
+            http.read_capped(resp, http.MAX_REPLY_BYTES, LABEL)
+        except (requests.ConnectionError, requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError) as exc:
+            if http.never_sent(exc):
+                raise errors.Unavailable(f"{LABEL} could not be reached at {http.origin(url)}; "
+                                         "nothing was started. Promptboard retries on its "
+                                         "own.") from exc
+            raise errors.Uncertain(UNCERTAIN) from exc
+        if resp.status_code not in (200, 201, 202):
+            _raise_for(resp, self.api_key, model)
+        try:
+            queued = resp.json()
+        except ValueError:
+            queued = None
+        if not isinstance(queued, dict) or not isinstance(queued.get("request_id"), str):
+            raise errors.Uncertain(f"{LABEL}'s answer to the submit could not be read. "
+                                   f"{UNCERTAIN}")
+        return {k: queued.get(k) for k in ("request_id", "status_url", "response_url",
+                                           "cancel_url")}
+
+    def _own(self, url: Any, what: str) -> str:
+        """A URL fal gave us, if it is on the queue's own origin (the key goes there)."""
+        if not isinstance(url, str) or http.origin(url) != http.origin(self.base_url):
+            raise errors.BadResponse(f"{LABEL} gave a {what} URL off its own API "
+                                     f"({http.clip(str(url), 80)}); Promptboard did not "
+                                     "follow it.")
+        return url
+
+    def _wait(self, queued: dict[str, Any], ctx: JobContext) -> None:
+        """Poll the status until COMPLETED; honour cancel requests."""
+        url = self._own(queued.get("status_url"), "status")
+        deadline = time.monotonic() + self.max_poll_s
+        while True:
+            resp = self._send("GET", url)
+            if resp.status_code not in (200, 202):
+                _raise_for(resp, self.api_key)
+            state = http.json_body(resp, LABEL)
+            status = str(state.get("status") or "") if isinstance(state, dict) else ""
+            if status == "COMPLETED":
+                return
+            if status not in ("IN_QUEUE", "IN_PROGRESS"):
+                raise errors.BadResponse(f"{LABEL} reported an unknown status {status!r}.")
+            where = state.get("queue_position") if isinstance(state, dict) else None
+            note = f"queued (position {where})" if isinstance(where, int) else status.lower()
+            ctx.report_progress(0.1 if status == "IN_QUEUE" else 0.5, note.replace("_", " "))
+            if ctx.cancel_requested():
+                self._cancel(queued)
+            if time.monotonic() > deadline:
+                raise errors.Unavailable(f"{LABEL} request {queued['request_id']} is still "
+                                         f"{status} after {self.max_poll_s / 60:g} min; "
+                                         "Promptboard will check on it again.")
+            self._sleep(self.poll_interval)
+
+    def _cancel(self, queued: dict[str, Any]) -> None:
+        """Ask fal to drop the request, then raise Cancelled either way."""
+        try:
+            resp = self._send("PUT", self._own(queued.get("cancel_url"), "cancel"))
+            confirmed = resp.status_code in (200, 202)
+        except errors.ProviderError:
+            confirmed = False
+        if confirmed:
+            raise errors.Cancelled(f"Cancelled; {LABEL} dropped the request.")
+        raise errors.Cancelled(f"Cancelled here, but {LABEL} did not confirm dropping request "
+                               f"{queued['request_id']}; it may still run and bill.")
+
+    def _download(self, output: dict[str, Any]
+                  ) -> tuple[list[GeneratedImage], list[tuple[int, int]]]:
+        """Every output image not flagged by fal's checker, and the sizes fal billed."""
+        items = output.get("images")
+        if not isinstance(items, list) or not items:
+            raise errors.BadResponse(f"{LABEL} finished without any image. Try again.")
+        flags = output.get("has_nsfw_concepts")
+        flags = flags if isinstance(flags, list) else []
+        policy = download.Policy.from_env(DELIVERY_HOSTS)
+        images: list[GeneratedImage] = []
+        sizes: list[tuple[int, int]] = []
+        for i, item in enumerate(items):
+            if not isinstance(item, dict) or not isinstance(item.get("url"), str):
+                raise errors.BadResponse(f"{LABEL} sent an output that is not an image URL.")
+            w, h = item.get("width"), item.get("height")
+            if isinstance(w, int) and isinstance(h, int):
+                sizes.append((w, h))
+            if i < len(flags) and flags[i] is True:
+                continue  # blacked out by the safety checker: not kept
+            got = download.fetch_image(item["url"], label=LABEL, timeout=self.timeout,
+                                       policy=policy)
+            images.append(GeneratedImage(got.data, got.mime_type))
+        if not images:
+            raise errors.SafetyBlocked(f"{LABEL}'s safety checker flagged every image, so none "
+                                       "was kept. Rephrase the prompt and try again.")
+        return images, sizes
+
+
+# --------------------------------------------------------------------------- wire helpers
+
+
+def request_body(req: GenerationRequest) -> dict[str, Any]:
+    """The input FLUX endpoints take (other endpoints ignore what they do not know)."""
+    body: dict[str, Any] = {
+        "prompt": req.prompt, "num_images": req.n, "output_format": "png",
+        "enable_safety_checker": True,
+        "image_size": {"width": req.width or 1024, "height": req.height or 1024}}
+    if req.seed is not None:
+        body["seed"] = req.seed
+    return body
+
+
+def megapixels(width: int, height: int) -> int:
+    """Whole megapixels (2^20 pixels) of one image, rounded up as fal bills them."""
+    return max(1, math.ceil(width * height / MEGAPIXEL))
+
+
+def _number(raw: str | None) -> float | None:
+    try:
+        return float(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def _raise_for(resp: requests.Response, key: str | None, model: str = "") -> None:
+    """Map a non-2xx reply (``{"detail": str | [{"msg", "type"}]}``) to the error tree."""
+    try:
+        body = resp.json()
+    except ValueError:
+        body = {}
+    detail = body.get("detail") if isinstance(body, dict) else None
+    kinds: list[str] = []
+    if isinstance(detail, list):
+        kinds = [str(d.get("type")) for d in detail if isinstance(d, dict)]
+        detail = "; ".join(str(d.get("msg", d)) if isinstance(d, dict) else str(d)
+                           for d in detail)
+    words = http.clip(http.redact(str(detail or ""), key), 300) or f"HTTP {resp.status_code}"
+    status, wait = resp.status_code, http.retry_after_seconds(resp.headers)
+    if "content_policy_violation" in kinds:
+        raise errors.SafetyBlocked(f"{LABEL}'s content checker refused this: {words} "
+                                   "Rephrase the prompt.")
+    if status in (401, 403):
+        if "balance" in words.lower():
+            raise errors.QuotaExhausted(f"{LABEL} says the account is out of balance "
+                                        f"({words}). Top up at fal.ai/dashboard/billing.")
+        raise errors.NeedsKey(f"{LABEL} refused the key ({words}). Check FAL_KEY (keys are at "
+                              "fal.ai/dashboard/keys), then restart Promptboard.")
+    if status == 404 and model:
+        raise errors.Rejected(f"{LABEL} has no endpoint {model!r} ({words}).")
+    raise errors.status_error(status, LABEL, words, wait)
