@@ -47,7 +47,8 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     "PROMPTBOARD_DOWNLOAD_HOSTS": (
         "", "more hosts (and their subdomains) outputs may be downloaded from over https, "
-        "besides `replicate.delivery`; comma-separated"
+        "besides each provider's own (`replicate.delivery`, `bfl.ai`, `fal.media`); "
+        "comma-separated"
     ),
     "PROMPTBOARD_DOWNLOAD_ALLOW_INSECURE_HOSTS": (
         "", "tests only: loopback `ip:port` pairs a fake delivery server may be fetched from "
