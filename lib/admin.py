@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import pandas as pd
@@ -17,7 +17,8 @@ import pandas as pd
 from lib.auth import accounts as auth
 from lib.core.fmt import plural
 from lib.db.database import Database
-from lib.providers import registry
+from lib.providers import discovery, registry
+from lib.providers.discovery import Discovery
 from lib.providers.errors import ProviderError
 from lib.providers.http import redact
 from lib.storage.base import StorageError
@@ -86,6 +87,25 @@ def test_provider(provider_id: str, timeout: float = TEST_TIMEOUT_S) -> tuple[bo
                     redact(repr(exc), key))
         return False, (f"The connection test of {cls.label} failed unexpectedly "
                        f"({type(exc).__name__}); the server log has details.")
+
+
+def check_models(provider_id: str, today: date, timeout: float = TEST_TIMEOUT_S
+                 ) -> Discovery | str:
+    """What the provider's API lists against what Promptboard offers (``discovery.check``),
+    or a message saying why it could not be checked; never raises, never shows a key."""
+    cls = registry.get(provider_id)
+    if not registry.is_configured(cls):
+        return f"{cls.label} is not configured. {cls.configure_hint()}"
+    key = os.environ.get(cls.key_env or "", "").strip() or None
+    try:
+        return discovery.check(registry.create(provider_id, timeout=timeout), today)
+    except ProviderError as exc:
+        return redact(str(exc), key)
+    except Exception as exc:  # noqa: BLE001 - a button must answer, whatever went wrong
+        log.warning("model check of %s failed unexpectedly: %s", provider_id,
+                    redact(repr(exc), key))
+        return (f"Checking {cls.label}'s models failed unexpectedly ({type(exc).__name__}); "
+                "the server log has details.")
 
 
 @dataclass(frozen=True)

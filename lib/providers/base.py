@@ -219,6 +219,11 @@ class Provider(ABC):
         """A cheap check that key and URL work; returns a short message or raises."""
         return "No connection check for this provider."
 
+    def list_models(self) -> list[str] | None:
+        """The image models the provider's own API lists for this key (``lib/providers/
+        discovery.py`` compares them with ours), or None when it has no such list."""
+        return None
+
     # -- HTTP ---------------------------------------------------------------------------
 
     def auth_headers(self, url: str) -> dict[str, str]:

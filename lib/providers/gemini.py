@@ -50,6 +50,7 @@ from lib.providers.gemini_models import (
     PRO,
     SHUTDOWNS,
 )
+from lib.providers.gemini_usage import read_usage, unimaged_usage
 from lib.providers.http import b64_image, clip, json_body, redact, retry_after_seconds
 
 LABEL = "Gemini"
@@ -134,6 +135,26 @@ class GeminiProvider(Provider):
         if resp.status_code != 200:
             _raise_for(resp, model, key)
         return f"Gemini answered: {model} is available to this key."
+
+    def list_models(self) -> list[str]:
+        """``GET /models`` (models.list, paged): the ids with "image" in them, the only mark
+        an image model carries there."""
+        key, found, token = self.require_key(), [], ""
+        for _ in range(20):  # pages of 1000: far more than Google lists
+            resp = self._send("GET", "/models", params={"pageSize": 1000,
+                                                        **({"pageToken": token} if token else {})})
+            if resp.status_code != 200:
+                _raise_for(resp, "", key)
+            body = json_body(resp, LABEL)
+            body = body if isinstance(body, dict) else {}
+            for m in body.get("models") or []:
+                name = str(m.get("name") or "") if isinstance(m, dict) else ""
+                if "image" in name:
+                    found.append(name.removeprefix("models/"))
+            token = str(body.get("nextPageToken") or "")
+            if not token:
+                break
+        return found
 
     def generate(self, req: GenerationRequest, ctx: JobContext = NULL_CONTEXT) -> GenerationResult:
         """Make ``req.n`` images, one call each, reporting progress after every image."""
@@ -291,43 +312,6 @@ def read_images(data: dict[str, Any], key: str | None = None) -> list[GeneratedI
         raise errors.BadResponse(f"Gemini replied with text but no image: '{clip(texts[0], 200)}'. "
                                  "Rephrase to ask for an image.")
     raise errors.BadResponse("Gemini answered without an image. Try again or rephrase the prompt.")
-
-
-def read_usage(data: dict[str, Any], images: int) -> dict[str, float]:
-    """Raw usage: input, image-output and text+thinking output tokens (images if not reported)."""
-    meta = data.get("usageMetadata")
-    if not isinstance(meta, dict) or not meta.get("candidatesTokenCount"):
-        return {"images": float(images)}  # priced per image by size in lib/money/prices/gemini.csv
-    out = float(meta.get("candidatesTokenCount") or 0)
-    details = meta.get("candidatesTokensDetails")
-    if isinstance(details, list):
-        image = float(sum(d.get("tokenCount") or 0 for d in details
-                          if isinstance(d, dict) and d.get("modality") == "IMAGE"))
-    else:
-        image = out  # no breakdown: all output was the image (never under-charge)
-    return {
-        "input_tokens": float(meta.get("promptTokenCount") or 0),
-        "output_image_tokens": image,
-        "output_text_tokens": max(0.0, out - image) + float(meta.get("thoughtsTokenCount") or 0),
-    }
-
-
-def unimaged_usage(data: dict[str, Any]) -> dict[str, float]:
-    """What a 200 reply without an image used: its prompt, text and thinking tokens. Google
-    bills a 200 (only 400 and 500 replies are free, ai.google.dev/gemini-api/docs/billing)
-    but not a blocked image ("You will not be charged for blocked images", its finishMessage),
-    so image tokens of such a reply are left out."""
-    meta = data.get("usageMetadata")
-    if not isinstance(meta, dict):
-        return {}
-    out = float(meta.get("candidatesTokenCount") or 0)
-    details = meta.get("candidatesTokensDetails")
-    if isinstance(details, list):
-        out -= float(sum(d.get("tokenCount") or 0 for d in details
-                         if isinstance(d, dict) and d.get("modality") == "IMAGE"))
-    usage = {"input_tokens": float(meta.get("promptTokenCount") or 0),
-             "output_text_tokens": max(0.0, out) + float(meta.get("thoughtsTokenCount") or 0)}
-    return {unit: amount for unit, amount in usage.items() if amount}
 
 
 # --------------------------------------------------------------------------- errors

@@ -138,6 +138,17 @@ class OpenAIImagesProvider(Provider):
             return {"images": req.n * req.width * req.height / (1024 * 1024)}
         return {"images": float(req.n)}
 
+    def list_models(self) -> list[str]:
+        """``GET /models``: the ids of image models (gpt-image-*, chatgpt-image-*, dall-e-*)."""
+        key = self.require_key()
+        resp = self._send("GET", "/models")
+        if resp.status_code != 200:
+            _raise_for(resp, "", key)
+        body = json_body(resp, LABEL)
+        data = body.get("data") if isinstance(body, dict) else None
+        return [str(m["id"]) for m in data or [] if isinstance(m, dict)
+                and str(m.get("id") or "").startswith(("gpt-image", "chatgpt-image", "dall-e"))]
+
     def test_connection(self) -> str:
         """Look up the default model with the key; a short message or the mapped error."""
         key = self.require_key()

@@ -179,7 +179,9 @@ class FakeGemini:
         self.queue: list[Reply] = []
         self.violations: list[str] = []
         self.server = FakeServer({GENERATE: self._generate,
+                                  r"GET /v1beta/models": self._list_models,
                                   r"GET /v1beta/models/(?P<model>[^/:]+)": self._get_model})
+        self.also_listed: tuple[str, ...] = ()  # ids listed but not served (a new model)
         self.url = f"{self.server.url}/v1beta"
 
     def enqueue(self, *replies: Reply) -> None:
@@ -196,6 +198,7 @@ class FakeGemini:
         self.queue.clear()
         self.violations.clear()
         self.live = MODELS
+        self.also_listed = ()
         with self.server._lock:
             self.server.history.clear()
             self.server.scripts.clear()
@@ -214,6 +217,18 @@ class FakeGemini:
                          "(callers without established identity). Please use API Key or other "
                          "form of API consumer identity to call this API.")
         return None if key == self.key else api_key_invalid()
+
+    def _list_models(self, req: Request) -> Reply:
+        """``models.list`` (ai.google.dev/api/models#method:-models.list): ``{"models": [...],
+        "nextPageToken"}``, here two pages, text models among the image ones."""
+        if (bad := self._auth(req)) is not None:
+            return bad
+        names = ["gemini-3-pro", "text-embedding-005", *self.live, *self.also_listed]
+        models = [{"name": f"models/{m}", "displayName": m, "supportedGenerationMethods":
+                   ["generateContent", "countTokens"]} for m in names]
+        if (req.query.get("pageToken") or [""])[0] == "p2":
+            return Reply(200, {"models": models[2:]})
+        return Reply(200, {"models": models[:2], "nextPageToken": "p2"})
 
     def _get_model(self, req: Request) -> Reply:
         model = req.match.group("model") if req.match else ""

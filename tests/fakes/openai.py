@@ -126,7 +126,9 @@ class FakeOpenAI:
         self.forms: list[dict[str, list[Any]]] = []
         self.server = FakeServer({f"POST {GENERATIONS}": self._generations,
                                   f"POST {EDITS}": self._edits,
+                                  r"GET /v1/models": self._list_models,
                                   r"GET /v1/models/(?P<model>[^/]+)": self._get_model})
+        self.also_listed: tuple[str, ...] = ()  # ids listed but not served (a new model)
         self.url = f"{self.server.url}/v1"
 
     def enqueue(self, *replies: Reply) -> None:
@@ -143,6 +145,7 @@ class FakeOpenAI:
         self.queue.clear()
         self.violations.clear()
         self.forms.clear()
+        self.also_listed = ()
         with self.server._lock:
             self.server.history.clear()
             self.server.scripts.clear()
@@ -161,6 +164,16 @@ class FakeOpenAI:
             return error(401, f"Incorrect API key provided: {given}. You can find your API key "
                          "at https://platform.openai.com/account/api-keys.", "invalid_api_key")
         return None
+
+    def _list_models(self, req: Request) -> Reply:
+        """``GET /v1/models`` (openai-python ``resources/models.py``): every model the key may
+        use, text ones included, as ``{"object": "list", "data": [{"id", ...}]}``."""
+        if (bad := self._auth(req)) is not None:
+            return bad
+        ids = ["gpt-5.2", "whisper-1", *MODELS, *self.also_listed]
+        return Reply(200, {"object": "list", "data": [
+            {"id": m, "object": "model", "created": 1760000000, "owned_by": "system"}
+            for m in ids]})
 
     def _get_model(self, req: Request) -> Reply:
         if (bad := self._auth(req)) is not None:

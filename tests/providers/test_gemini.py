@@ -25,8 +25,9 @@ from lib.providers.base import (
     Rejected,
     Unavailable,
 )
-from lib.providers.gemini import GeminiProvider, read_usage
+from lib.providers.gemini import GeminiProvider
 from lib.providers.gemini_models import SHUTDOWNS
+from lib.providers.gemini_usage import read_usage
 from lib.reporting import analytics
 from tests.fakes import gemini as g
 from tests.fakes.gemini import KEY, FakeGemini, b64, png_bytes

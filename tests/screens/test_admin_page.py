@@ -294,3 +294,11 @@ def test_prices_shows_jobs_whose_provider_cost_differs_from_the_computed_one() -
     table = next(d.value for d in at.dataframe if "Provider says" in d.value.columns)
     assert list(table["Job"]) == [ids[1]]
     assert list(table["Difference"]) == [float(Decimal("0.02"))]
+
+
+def test_check_models_on_providers_says_what_it_found() -> None:
+    at = _page(tab="Providers")
+    assert at.button(key="admin_models_gemini").disabled  # not configured here
+    at.button(key="admin_models_sandbox").click().run()
+    assert not at.exception
+    assert any("has no model list" in i.value for i in at.info)

@@ -1,0 +1,47 @@
+"""What a Gemini reply used: the raw usage a job is priced by (``lib/money/costs.py``).
+
+``usageMetadata`` counts tokens by modality (Google's pricing: input, image output, and text
+plus thinking output at the text rate); a reply without it is priced per image by size
+(``lib/money/prices/gemini.csv``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def read_usage(data: dict[str, Any], images: int) -> dict[str, float]:
+    """Raw usage: input, image-output and text+thinking output tokens (images if not reported)."""
+    meta = data.get("usageMetadata")
+    if not isinstance(meta, dict) or not meta.get("candidatesTokenCount"):
+        return {"images": float(images)}  # priced per image by size in lib/money/prices/gemini.csv
+    out = float(meta.get("candidatesTokenCount") or 0)
+    details = meta.get("candidatesTokensDetails")
+    if isinstance(details, list):
+        image = float(sum(d.get("tokenCount") or 0 for d in details
+                          if isinstance(d, dict) and d.get("modality") == "IMAGE"))
+    else:
+        image = out  # no breakdown: all output was the image (never under-charge)
+    return {
+        "input_tokens": float(meta.get("promptTokenCount") or 0),
+        "output_image_tokens": image,
+        "output_text_tokens": max(0.0, out - image) + float(meta.get("thoughtsTokenCount") or 0),
+    }
+
+
+def unimaged_usage(data: dict[str, Any]) -> dict[str, float]:
+    """What a 200 reply without an image used: its prompt, text and thinking tokens. Google
+    bills a 200 (only 400 and 500 replies are free, ai.google.dev/gemini-api/docs/billing)
+    but not a blocked image ("You will not be charged for blocked images", its finishMessage),
+    so image tokens of such a reply are left out."""
+    meta = data.get("usageMetadata")
+    if not isinstance(meta, dict):
+        return {}
+    out = float(meta.get("candidatesTokenCount") or 0)
+    details = meta.get("candidatesTokensDetails")
+    if isinstance(details, list):
+        out -= float(sum(d.get("tokenCount") or 0 for d in details
+                         if isinstance(d, dict) and d.get("modality") == "IMAGE"))
+    usage = {"input_tokens": float(meta.get("promptTokenCount") or 0),
+             "output_text_tokens": max(0.0, out) + float(meta.get("thoughtsTokenCount") or 0)}
+    return {unit: amount for unit, amount in usage.items() if amount}
