@@ -309,7 +309,8 @@ def model_choices(today: date) -> list[tuple[str, str, bool]]:
         for model in cls.live_models(today) or (cls.caps.default_model,):
             label = f"{cls.label}: {model}" + ("" if status.configured else " (not set up)")
             if ends := lifecycle.warning(cls.id, model, today):
-                label += f" (shuts down {ends.on.isoformat()})"
+                verb = "shut down" if ends.past(today) else "shuts down"
+                label += f" ({verb} {ends.on.isoformat()})"
             out.append((f"{cls.id}/{model}", label, status.configured))
     return out
 

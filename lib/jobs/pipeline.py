@@ -32,7 +32,7 @@ from lib.jobs import cleanup, store
 from lib.jobs.context import DbJobContext
 from lib.jobs.model import CANCELLED, FAILED, SUCCEEDED, IllegalTransition, Job
 from lib.jobs.requests import request_for
-from lib.jobs.retry import Fail
+from lib.jobs.retry import Fail, Retry
 from lib.money import costs
 from lib.providers import download
 from lib.providers.errors import BadResponse, Cancelled, ProviderError
@@ -85,8 +85,10 @@ def call_provider(svc: Services, job: Job) -> Generated | Finished:
             return _finish(svc, job, CANCELLED, "cancelled during a retryable error",
                            "cancelled", "Cancelled.", *_billed(svc, job, err))
         decision = svc.retry_policy.decide(err, job.attempts, job.max_attempts)
-        if err.usage:  # the provider charged for work before the error: never retried by
-            # itself (a rerun pays for it again while the job keeps one attempt's cost)
+        if err.usage and not (err.resumable and isinstance(decision, Retry)):
+            # the provider charged for work before the error: never retried by itself (a
+            # rerun pays for it again while the job keeps one attempt's cost), unless the
+            # retry resumes that work (saved task ids) and so pays nothing twice
             message = decision.message if isinstance(decision, Fail) else (
                 f"{err.message} Not retried automatically: the provider charged for the work "
                 "done before the error. Retry the job if you want it made again.")

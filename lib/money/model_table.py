@@ -160,9 +160,14 @@ def markdown() -> str:
         f"{r.sources} | {r.checked} |\n" for r in rows())
 
 
+REPORTED_UNITS = frozenset({"credits", "billable_units"})  # price a provider's own figure only
+
+
 def problems() -> list[str]:
-    """What the seed gets wrong: offered models without a price, prices of no model."""
-    seed = costs.seed_rows()
+    """What the seed gets wrong: offered models without a price (a row pricing only the
+    provider's own figure, such as BFL's credits, does not count), prices of no model."""
+    every = costs.seed_rows()
+    seed = [r for r in every if r["unit"] not in REPORTED_UNITS]
     found: list[str] = []
     for pid, cls in registry.PROVIDERS.items():
         known = {m for m, _ in models_of(cls)}
@@ -176,7 +181,7 @@ def problems() -> list[str]:
                 found.append(f"a {pid} price row names {r['model']!r}, which {pid} does not have")
     providers = set(registry.PROVIDERS)
     found += [f"a price row names the provider {p!r}, which does not exist"
-              for p in sorted({r["provider"] for r in seed} - providers)]
+              for p in sorted({r["provider"] for r in every} - providers)]
     return found
 
 

@@ -108,6 +108,9 @@ class Provider(ABC):
     guess_seconds: ClassVar[float] = 20.0  # a rough duration until the team has history
     vendor: ClassVar[str] = ""  # who shuts models down, for notices ("Google", "OpenAI")
     shutdowns: ClassVar[Mapping[str, Shutdown]] = {}  # model -> its announced shutdown
+    # False where a key travels in a header of the provider's own (BFL's x-key): requests
+    # keeps such headers on a redirect to another host, so a 3xx is refused instead
+    follow_redirects: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -238,6 +241,7 @@ class Provider(ABC):
         if not url.startswith(("http://", "https://")):
             url = f"{self.base_url}{url}"
         headers = {**self.auth_headers(url), **kw.pop("headers", {})}
+        kw.setdefault("allow_redirects", self.follow_redirects)
         return http.send(self.session, method, url, label=self.short_label or self.label,
                          timeout=self.timeout if timeout is None else timeout, hint=self.hint,
                          headers=headers, **kw)

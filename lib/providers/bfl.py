@@ -38,7 +38,6 @@ import base64
 import hashlib
 import json
 import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -46,15 +45,14 @@ import requests
 
 from lib.providers import download, errors, http
 from lib.providers.base import (
-    DEFAULT_TIMEOUT,
     NULL_CONTEXT,
     Capabilities,
     GeneratedImage,
     GenerationRequest,
     GenerationResult,
     JobContext,
-    Provider,
 )
+from lib.providers.polling import PollingProvider
 
 LABEL = "Black Forest Labs"
 MODELS = ("flux-2-pro", "flux-2-max", "flux-2-flex", "flux-2-klein-9b", "flux-2-klein-4b")
@@ -68,7 +66,7 @@ UNCERTAIN = ("Black Forest Labs may have started this task; check your usage at 
              "dashboard.bfl.ai before retrying, so you do not pay twice.")
 
 
-class BFLProvider(Provider):
+class BFLProvider(PollingProvider):
     """FLUX.2 from its makers; resumable, so a retry never pays for a second task."""
 
     id = "bfl"
@@ -81,23 +79,13 @@ class BFLProvider(Provider):
     description = ("FLUX.2 [pro], [max], [flex] and [klein] from Black Forest Labs, priced per "
                    "megapixel in credits ($0.01 each).")
     guess_seconds = 12.0  # a rough guess (UNVERIFIED); team history replaces it
+    max_poll_default = 600.0
+    follow_redirects = False  # the key is in x-key, which requests would carry along
     caps = Capabilities(
         models=MODELS, default_model=MODELS[0], sizes=SIZES, default_size="1024x1024",
         open_sizes=True, max_n=4, max_reference_images=1, seed=True, max_seed=2**32 - 1,
         max_prompt_chars=10_000, reports_progress=True,
     )
-
-    def __init__(
-        self, session: requests.Session | None = None, base_url: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT, api_key: str | None = None, *,
-        poll_interval: float = 1.0, max_poll_s: float = 600.0,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        """``poll_interval`` and ``sleep`` are injectable for tests."""
-        super().__init__(session, base_url, timeout, api_key)
-        self.poll_interval = poll_interval
-        self.max_poll_s = max_poll_s
-        self._sleep = sleep
 
     def check_special(self, req: GenerationRequest) -> None:
         """Sides from 256 to 2048 pixels, in steps of 32."""
@@ -135,27 +123,31 @@ class BFLProvider(Provider):
         saved = ctx.state.get("tasks") if ctx.state.get("fingerprint") == stamp else None
         tasks: list[dict[str, Any]] = list(saved) if isinstance(saved, list) else []
         images: list[GeneratedImage] = []
-        started = time.monotonic()
         for i in range(req.n):
-            if i and ctx.cancel_requested():
-                raise errors.Cancelled(f"Cancelled after {i} of {req.n} images; Black Forest "
-                                       "Labs charged for those, but they were not kept.",
-                                       usage=usage_for(req, i))
-            if i >= len(tasks):  # never submitted: an earlier attempt's tasks are resumed
-                seed = None if req.seed is None else (req.seed + i) % 2**32
-                tasks.append(self._submit(req.model, {**body, **({"seed": seed} if seed
-                                                                 is not None else {})}))
-                ctx.save_state({"tasks": tasks, "fingerprint": stamp})
+            ready = False  # task i is Ready: charged, whether or not its download works
             try:
-                sample = self._wait(tasks[i], ctx, started, i, req.n)
-            except errors.ProviderError as err:  # the images made before it were charged
-                if not i:
+                if i and ctx.cancel_requested():
+                    raise errors.Cancelled(f"Cancelled after {i} of {req.n} images; Black "
+                                           "Forest Labs charged for those, but they were not "
+                                           "kept.")
+                if i >= len(tasks):  # never submitted: an earlier attempt's are resumed
+                    seed = None if req.seed is None else (req.seed + i) % 2**32
+                    tasks.append(self._submit(req.model, {**body, **(
+                        {"seed": seed} if seed is not None else {})}))
+                    ctx.save_state({"tasks": tasks, "fingerprint": stamp})
+                sample = self._wait(tasks[i], ctx, i, req.n)
+                ready = True
+                got = download.fetch_image(sample, label=LABEL, timeout=self.timeout,
+                                           policy=download.Policy.from_env(DELIVERY_HOSTS))
+            except errors.ProviderError as err:
+                charged = i + ready
+                if not charged:
                     raise
-                raise type(err)(f"{err.message} ({i} of {req.n} images were made before "
-                                "this; they were charged.)", retry_after=err.retry_after,
-                                usage=usage_for(req, i)) from err
-            got = download.fetch_image(sample, label=LABEL, timeout=self.timeout,
-                                       policy=download.Policy.from_env(DELIVERY_HOSTS))
+                # a retry resumes the saved tasks (no second payment); if the job ends here
+                # instead, it records what was charged
+                raise type(err)(f"{err.message} ({charged} of {req.n} images were made "
+                                "before this; they were charged.)", retry_after=err.retry_after,
+                                usage=usage_for(req, charged), resumable=True) from err
             images.append(GeneratedImage(got.data, got.mime_type))
         credits = [float(c) for t in tasks[:len(images)]
                    if isinstance(c := t.get("cost"), (int, float))]
@@ -170,18 +162,7 @@ class BFLProvider(Provider):
     def _submit(self, model: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST the task; any doubt whether it started is Uncertain, never retried."""
         url = f"{self.base_url}/v1/{model}"
-        try:
-            resp = self.session.post(url, json=body, headers=self.auth_headers(url),
-                                     timeout=self.timeout, stream=True)
-            http.read_capped(resp, http.MAX_REPLY_BYTES, LABEL)
-        except (requests.ConnectionError, requests.Timeout,
-                requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError) as exc:
-            if http.never_sent(exc):
-                raise errors.Unavailable(f"{LABEL} could not be reached at "
-                                         f"{http.origin(url)}; nothing was started. "
-                                         "Promptboard retries on its own.") from exc
-            raise errors.Uncertain(UNCERTAIN) from exc
+        resp = self.post_billed(url, body, self.auth_headers(url), UNCERTAIN)
         if resp.status_code != 200:
             _raise_for(resp, self.api_key, model)
         try:
@@ -196,14 +177,14 @@ class BFLProvider(Provider):
         return {"id": task["id"], "polling_url": str(polling) if polling else "",
                 "cost": float(cost) if isinstance(cost, (int, float)) else None}
 
-    def _wait(self, task: dict[str, Any], ctx: JobContext, started: float, i: int,
-              n: int) -> str:
+    def _wait(self, task: dict[str, Any], ctx: JobContext, i: int, n: int) -> str:
         """Poll a task until Ready; return its result URL."""
         url = task["polling_url"] or f"{self.base_url}/v1/get_result?id={task['id']}"
         if not _api_host(url, self.base_url):
-            raise errors.BadResponse(f"{LABEL} gave a polling URL on another host "
-                                     f"({http.origin(url)}); Promptboard did not follow it.")
-        deadline = started + self.max_poll_s
+            shown = http.clip(http.redact(url, self.api_key), 80)
+            raise errors.BadResponse(f"{LABEL} gave a polling URL on another host ({shown}); "
+                                     "Promptboard did not follow it.")
+        deadline = time.monotonic() + self.max_poll_s  # each task its own time
         while True:
             resp = self._send("GET", url)
             if resp.status_code != 200:
@@ -282,13 +263,17 @@ def _pixels(png: bytes) -> int:
 
 
 def _api_host(url: str, base_url: str) -> bool:
-    """The API's own origin, or https on a host under bfl.ai (api.eu2.bfl.ai ...)."""
-    if http.origin(url) == http.origin(base_url):
-        return True
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    return parts.scheme == "https" and parts.port in (None, 443) and (
-        host == "bfl.ai" or host.endswith(".bfl.ai"))
+    """The API's own origin, or https on one of BFL's API hosts (api.bfl.ai, api.eu2.bfl.ai):
+    where the key may go. Delivery hosts and anything malformed are not."""
+    try:
+        if http.origin(url) == http.origin(base_url):
+            return True
+        parts = urlsplit(url)
+        host, port = (parts.hostname or "").lower(), parts.port
+    except ValueError:  # a port that is not a number, an unclosed [
+        return False
+    return parts.scheme == "https" and port in (None, 443) and (
+        host == "api.bfl.ai" or (host.startswith("api.") and host.endswith(".bfl.ai")))
 
 
 def _details(state: dict[str, Any], key: str | None) -> str:

@@ -32,13 +32,15 @@ class ProviderError(PromptboardError):
     error_type: ClassVar[str] = "provider_error"
 
     def __init__(self, message: str, *, retry_after: float | None = None,
-                 usage: dict[str, float] | None = None) -> None:
+                 usage: dict[str, float] | None = None, resumable: bool = False) -> None:
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
         # raw usage the provider billed before this error (a filtered image, the images of a
         # job cancelled halfway): the failed job records its cost instead of nothing
         self.usage = dict(usage) if usage else None
+        # a retry resumes the billed work instead of paying for it again (saved task ids)
+        self.resumable = resumable
 
     def __str__(self) -> str:
         return self.message

@@ -39,22 +39,20 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable
 from typing import Any
 
 import requests
 
 from lib.providers import download, errors, http
 from lib.providers.base import (
-    DEFAULT_TIMEOUT,
     NULL_CONTEXT,
     Capabilities,
     GeneratedImage,
     GenerationRequest,
     GenerationResult,
     JobContext,
-    Provider,
 )
+from lib.providers.polling import PollingProvider
 
 LABEL = "fal.ai"
 SCHNELL, DEV = "fal-ai/flux/schnell", "fal-ai/flux/dev"
@@ -68,7 +66,7 @@ UNCERTAIN = ("fal.ai may have started this request; check fal.ai/dashboard/reque
              "retrying, so you do not pay twice.")
 
 
-class FalProvider(Provider):
+class FalProvider(PollingProvider):
     """fal.ai's hosted models through its queue; resumable, so a retry never pays twice."""
 
     id = "fal"
@@ -80,23 +78,12 @@ class FalProvider(Provider):
     description = ("Hundreds of hosted image models by endpoint id (FLUX [schnell] and [dev] "
                    "listed); paid per megapixel for successful outputs only.")
     guess_seconds = 6.0  # a rough guess (UNVERIFIED); team history replaces it
+    follow_redirects = False  # status and result URLs are checked before the key goes
     caps = Capabilities(
         models=MODELS, default_model=SCHNELL, open_models=True, sizes=SIZES,
         default_size="1024x1024", open_sizes=True, max_n=4, seed=True,
         max_prompt_chars=10_000, reports_progress=True, cancellable=True,
     )
-
-    def __init__(
-        self, session: requests.Session | None = None, base_url: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT, api_key: str | None = None, *,
-        poll_interval: float = 1.0, max_poll_s: float = 900.0,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        """``poll_interval`` and ``sleep`` are injectable for tests."""
-        super().__init__(session, base_url, timeout, api_key)
-        self.poll_interval = poll_interval
-        self.max_poll_s = max_poll_s
-        self._sleep = sleep
 
     def check_special(self, req: GenerationRequest) -> None:
         """An endpoint id as fal writes them (``owner/model[/variant]``), sides 64-4096."""
@@ -132,13 +119,13 @@ class FalProvider(Provider):
         self._wait(queued, ctx)
         resp = self._send("GET", self._own(queued.get("response_url"), "result"))
         if resp.status_code != 200:
-            _raise_for(resp, self.api_key, req.model)
+            _raise_for(resp, self.api_key)  # a 404 here is the request's, not the endpoint's
         output = http.json_body(resp, LABEL)
-        images, sizes = self._download(output if isinstance(output, dict) else {})
+        images, mp = self._download(output if isinstance(output, dict) else {}, req)
         units = _number(resp.headers.get("x-fal-billable-units"))
         seed = output.get("seed") if isinstance(output, dict) else None
         return GenerationResult(
-            images=images, usage={"megapixels": float(sum(megapixels(*s) for s in sizes))},
+            images=images, usage={"megapixels": float(mp)},
             request_id=str(queued["request_id"]), model=req.model,
             seed=seed if isinstance(seed, int) else req.seed,
             reported_usage={"billable_units": units} if units is not None else {})
@@ -148,18 +135,7 @@ class FalProvider(Provider):
     def _submit(self, model: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST to the queue; any doubt whether it started is Uncertain, never retried."""
         url = f"{self.base_url}/{model}"
-        try:
-            resp = self.session.post(url, json=body, headers=self.auth_headers(url),
-                                     timeout=self.timeout, stream=True)
-            http.read_capped(resp, http.MAX_REPLY_BYTES, LABEL)
-        except (requests.ConnectionError, requests.Timeout,
-                requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError) as exc:
-            if http.never_sent(exc):
-                raise errors.Unavailable(f"{LABEL} could not be reached at {http.origin(url)}; "
-                                         "nothing was started. Promptboard retries on its "
-                                         "own.") from exc
-            raise errors.Uncertain(UNCERTAIN) from exc
+        resp = self.post_billed(url, body, self.auth_headers(url), UNCERTAIN)
         if resp.status_code not in (200, 201, 202):
             _raise_for(resp, self.api_key, model)
         try:
@@ -174,11 +150,15 @@ class FalProvider(Provider):
 
     def _own(self, url: Any, what: str) -> str:
         """A URL fal gave us, if it is on the queue's own origin (the key goes there)."""
-        if not isinstance(url, str) or http.origin(url) != http.origin(self.base_url):
+        try:
+            own = isinstance(url, str) and http.origin(url) == http.origin(self.base_url)
+        except ValueError:  # malformed: a port that is not a number, an unclosed [
+            own = False
+        if not own:
             raise errors.BadResponse(f"{LABEL} gave a {what} URL off its own API "
                                      f"({http.clip(str(url), 80)}); Promptboard did not "
                                      "follow it.")
-        return url
+        return str(url)
 
     def _wait(self, queued: dict[str, Any], ctx: JobContext) -> None:
         """Poll the status until COMPLETED; honour cancel requests."""
@@ -213,13 +193,15 @@ class FalProvider(Provider):
         except errors.ProviderError:
             confirmed = False
         if confirmed:
-            raise errors.Cancelled(f"Cancelled; {LABEL} dropped the request.")
+            raise errors.Cancelled(f"Cancelled; {LABEL} was asked to stop the request (it may "
+                                   "still finish and bill if it was already running).")
         raise errors.Cancelled(f"Cancelled here, but {LABEL} did not confirm dropping request "
                                f"{queued['request_id']}; it may still run and bill.")
 
-    def _download(self, output: dict[str, Any]
-                  ) -> tuple[list[GeneratedImage], list[tuple[int, int]]]:
-        """Every output image not flagged by fal's checker, and the sizes fal billed."""
+    def _download(self, output: dict[str, Any], req: GenerationRequest
+                  ) -> tuple[list[GeneratedImage], int]:
+        """Every output image not flagged by fal's checker, and the whole megapixels of all
+        of them (flagged ones were made too; an image without its size counts as asked)."""
         items = output.get("images")
         if not isinstance(items, list) or not items:
             raise errors.BadResponse(f"{LABEL} finished without any image. Try again.")
@@ -227,13 +209,14 @@ class FalProvider(Provider):
         flags = flags if isinstance(flags, list) else []
         policy = download.Policy.from_env(DELIVERY_HOSTS)
         images: list[GeneratedImage] = []
-        sizes: list[tuple[int, int]] = []
+        mp = 0
         for i, item in enumerate(items):
             if not isinstance(item, dict) or not isinstance(item.get("url"), str):
                 raise errors.BadResponse(f"{LABEL} sent an output that is not an image URL.")
             w, h = item.get("width"), item.get("height")
-            if isinstance(w, int) and isinstance(h, int):
-                sizes.append((w, h))
+            if not (isinstance(w, int) and isinstance(h, int) and w > 0 and h > 0):
+                w, h = req.width or 1024, req.height or 1024
+            mp += megapixels(w, h)
             if i < len(flags) and flags[i] is True:
                 continue  # blacked out by the safety checker: not kept
             got = download.fetch_image(item["url"], label=LABEL, timeout=self.timeout,
@@ -241,8 +224,9 @@ class FalProvider(Provider):
             images.append(GeneratedImage(got.data, got.mime_type))
         if not images:
             raise errors.SafetyBlocked(f"{LABEL}'s safety checker flagged every image, so none "
-                                       "was kept. Rephrase the prompt and try again.")
-        return images, sizes
+                                       "was kept. Rephrase the prompt and try again.",
+                                       usage={"megapixels": float(mp)})
+        return images, mp
 
 
 # --------------------------------------------------------------------------- wire helpers

@@ -167,7 +167,8 @@ class GeminiProvider(Provider):
         for i in range(req.n):
             if i and ctx.cancel_requested():
                 raise errors.Cancelled(
-                    f"Cancelled after {i} of {req.n} images (those were charged).")
+                    f"Cancelled after {i} of {req.n} images (those were charged).",
+                    usage=dict(usage))
             try:
                 got, used, request_id = self._call(req.model, body, key)
             except errors.ProviderError as err:

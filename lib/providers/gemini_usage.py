@@ -7,25 +7,34 @@ plus thinking output at the text rate); a reply without it is priced per image b
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+
+def count(value: Any) -> float:
+    """A token count from the reply, or 0 for anything that is not a finite number >= 0
+    (a hostile or broken reply must not fail the job as an internal error)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return 0.0
+    return float(value) if math.isfinite(value) and value >= 0 else 0.0
 
 
 def read_usage(data: dict[str, Any], images: int) -> dict[str, float]:
     """Raw usage: input, image-output and text+thinking output tokens (images if not reported)."""
     meta = data.get("usageMetadata")
-    if not isinstance(meta, dict) or not meta.get("candidatesTokenCount"):
+    if not isinstance(meta, dict) or not count(meta.get("candidatesTokenCount")):
         return {"images": float(images)}  # priced per image by size in lib/money/prices/gemini.csv
-    out = float(meta.get("candidatesTokenCount") or 0)
+    out = count(meta.get("candidatesTokenCount"))
     details = meta.get("candidatesTokensDetails")
     if isinstance(details, list):
-        image = float(sum(d.get("tokenCount") or 0 for d in details
+        image = float(sum(count(d.get("tokenCount")) for d in details
                           if isinstance(d, dict) and d.get("modality") == "IMAGE"))
     else:
         image = out  # no breakdown: all output was the image (never under-charge)
     return {
-        "input_tokens": float(meta.get("promptTokenCount") or 0),
+        "input_tokens": count(meta.get("promptTokenCount")),
         "output_image_tokens": image,
-        "output_text_tokens": max(0.0, out - image) + float(meta.get("thoughtsTokenCount") or 0),
+        "output_text_tokens": max(0.0, out - image) + count(meta.get("thoughtsTokenCount")),
     }
 
 
@@ -37,11 +46,11 @@ def unimaged_usage(data: dict[str, Any]) -> dict[str, float]:
     meta = data.get("usageMetadata")
     if not isinstance(meta, dict):
         return {}
-    out = float(meta.get("candidatesTokenCount") or 0)
+    out = count(meta.get("candidatesTokenCount"))
     details = meta.get("candidatesTokensDetails")
     if isinstance(details, list):
-        out -= float(sum(d.get("tokenCount") or 0 for d in details
+        out -= float(sum(count(d.get("tokenCount")) for d in details
                          if isinstance(d, dict) and d.get("modality") == "IMAGE"))
-    usage = {"input_tokens": float(meta.get("promptTokenCount") or 0),
-             "output_text_tokens": max(0.0, out) + float(meta.get("thoughtsTokenCount") or 0)}
+    usage = {"input_tokens": count(meta.get("promptTokenCount")),
+             "output_text_tokens": max(0.0, out) + count(meta.get("thoughtsTokenCount"))}
     return {unit: amount for unit, amount in usage.items() if amount}

@@ -34,22 +34,18 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from collections.abc import Callable
 from typing import Any
-
-import requests
 
 from lib.providers import download, errors, http
 from lib.providers.base import (
-    DEFAULT_TIMEOUT,
     NULL_CONTEXT,
     Capabilities,
     GeneratedImage,
     GenerationRequest,
     GenerationResult,
     JobContext,
-    Provider,
 )
+from lib.providers.polling import PollingProvider
 from lib.providers.replicate_wire import (
     DEV,
     FLUX_ASPECTS,
@@ -71,7 +67,7 @@ UNCERTAIN = ("Replicate may have started this prediction; check replicate.com/pr
              "before retrying, so you do not pay twice.")
 
 
-class ReplicateProvider(Provider):
+class ReplicateProvider(PollingProvider):
     """Replicate's hosted models; resumable, so a retry never pays for a second run."""
 
     id = "replicate"
@@ -89,18 +85,6 @@ class ReplicateProvider(Provider):
         aspect_ratios=FLUX_ASPECTS, max_n=4, seed=True, max_prompt_chars=10_000,
         reports_progress=True, cancellable=True,
     )
-
-    def __init__(
-        self, session: requests.Session | None = None, base_url: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT, api_key: str | None = None, *,
-        poll_interval: float = 1.0, max_poll_s: float = 900.0,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> None:
-        """``poll_interval`` and ``sleep`` are injectable for tests."""
-        super().__init__(session, base_url, timeout, api_key)
-        self.poll_interval = poll_interval
-        self.max_poll_s = max_poll_s
-        self._sleep = sleep
 
     def typical_usage(self, req: GenerationRequest) -> dict[str, float]:
         """Images for official models; a rough GPU time for version models."""
@@ -174,18 +158,7 @@ class ReplicateProvider(Provider):
         wait = int(min(60.0, self.timeout - 1))  # the reply must come before our timeout
         if wait >= 1:
             headers["Prefer"] = f"wait={wait}"
-        try:
-            resp = self.session.post(url, json=body, headers=headers, timeout=self.timeout,
-                                     stream=True)
-            http.read_capped(resp, http.MAX_REPLY_BYTES, LABEL)
-        except (requests.ConnectionError, requests.Timeout,
-                requests.exceptions.ChunkedEncodingError,
-                requests.exceptions.ContentDecodingError) as exc:
-            if http.never_sent(exc):
-                raise errors.Unavailable(
-                    f"Replicate could not be reached at {http.origin(url)}; "
-                    "nothing was started. Promptboard retries on its own.") from exc
-            raise errors.Uncertain(UNCERTAIN) from exc
+        resp = self.post_billed(url, body, headers, UNCERTAIN)
         if resp.status_code not in (200, 201, 202):
             raise_for(resp, self.api_key, model=model.group(0))
         try:

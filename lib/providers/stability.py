@@ -115,14 +115,15 @@ class StabilityProvider(Provider):
             try:
                 image, request_id = self._one(key, endpoint, {**fields, "seed": str(seed)},
                                               files, fmt)
-            except errors.SafetyBlocked as exc:
-                if exc.usage is None:  # refused (403): not charged
+            except errors.ProviderError as exc:  # the calls before it (and a filtered image)
+                billed = i + (1 if exc.usage else 0)  # were charged: say so, and record them
+                if not billed:
                     raise
-                made = "the image" if i == 0 else f"{i + 1} images"
-                raise errors.SafetyBlocked(
-                    f"{exc.message} Stability charged for {made}, and that cost is recorded. "
-                    "Rephrase the prompt and try again.", usage={"images": float(i + 1)},
-                ) from None
+                made = "the image" if billed == 1 else f"{billed} images"
+                raise type(exc)(
+                    f"{exc.message} Stability charged for {made} made before this, and that "
+                    "cost is recorded.", retry_after=exc.retry_after,
+                    usage={"images": float(billed)}) from None
             images.append(image)
             if request_id:
                 request_ids.append(request_id)

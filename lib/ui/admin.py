@@ -245,7 +245,8 @@ def providers_section(eng: Engine) -> None:
     """Models shutting down within 30 days (and the styles that suggest them); then each
     provider: configured, or how to configure it; and a connection test."""
     today = eng.clock.now().date()
-    suggested = style_lifecycle.flagged(eng.db, today)
+    suggested = [(s, w) for s, w in style_lifecycle.flagged(eng.db, today)
+                 if s.status != styles.ARCHIVED]
     for found in lifecycle.coming(today):
         users = [s.label for s, w in suggested if (w.provider, w.model) == (found.provider,
                                                                            found.model)]

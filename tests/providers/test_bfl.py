@@ -226,3 +226,55 @@ def test_a_resumed_task_keeps_the_cost_its_submit_reported(
     engine.clock.advance(60)  # type: ignore[attr-defined]
     assert run_next(engine) == jobs.SUCCEEDED
     assert job(engine, job_id).provider_cost_usd == Decimal("0.03")
+
+
+# --------------------------------------------------------------------------- found in review
+
+
+def test_a_refusal_of_a_later_submit_records_the_images_already_charged(
+    engine: Engine, fake: FakeBFL
+) -> None:
+    fake.server.script(SUBMIT, Reply(200, {"id": "task-0001", "polling_url":
+                                           f"{fake.base_url}/v1/get_result?id=task-0001"}),
+                       Reply(402, {"detail": "Insufficient credits"}))
+    fake.tasks["task-0001"] = Task("task-0001", "flux-2-pro", {"prompt": "p"}, ["Ready"])
+    job_id = submit(engine, n=2)
+    assert run_next(engine) == jobs.FAILED
+    failed = job(engine, job_id)
+    assert failed.error_type == "quota" and failed.cost_usd == Decimal("0.03")
+    assert "1 of 2 images were made before this" in (failed.error_message or "")
+
+
+def test_a_poll_failing_on_a_later_image_resumes_without_paying_twice(
+    engine: Engine, fake: FakeBFL
+) -> None:
+    fake.plan = ["Ready"]
+    fake.server.script(POLL, Reply(200, {"id": "task-0001", "status": "Ready", "result": {
+        "sample": f"{fake.delivery.url}/results/task-0001/sample.png"}}),
+        Reply(503, {"detail": "busy"}))
+    job_id = submit(engine, n=2)
+    assert run_next(engine) == jobs.QUEUED  # resumable: retried, not failed
+    engine.clock.advance(60)  # type: ignore[attr-defined]
+    assert run_next(engine) == jobs.SUCCEEDED
+    done = job(engine, job_id)
+    assert len(fake.submits()) == 2 and done.cost_usd == Decimal("0.06")
+
+
+def test_a_redirect_never_carries_the_key_to_another_host(engine: Engine, fake: FakeBFL) -> None:
+    fake.server.script(SUBMIT, Reply(302, b"", {
+        "Location": f"{fake.delivery.url}/results/stolen/sample.png"}))
+    job_id = submit(engine)
+    assert run_next(engine) == jobs.FAILED
+    assert job(engine, job_id).error_type == "bad_response"
+    assert fake.delivery.history == []
+
+
+@pytest.mark.parametrize("polling", ["https://delivery-eu1.bfl.ai/results/x.png",
+                                     "https://x.bfl.ai:abc/v1/get_result", "https://[::1/x"])
+def test_polling_urls_off_bfl_s_api_hosts_fail_cleanly(
+    engine: Engine, fake: FakeBFL, polling: str
+) -> None:
+    fake.server.script(SUBMIT, Reply(200, {"id": "task-x", "polling_url": polling}))
+    job_id = submit(engine)
+    assert run_next(engine) == jobs.FAILED
+    assert "polling URL on another host" in (job(engine, job_id).error_message or "")

@@ -170,7 +170,7 @@ def test_a_cancel_while_queued_asks_fal_to_drop_the_request(fake: FakeFal) -> No
             return self.stop.is_set()
 
     provider = FalProvider(base_url=fake.base_url, api_key=KEY, poll_interval=0.0)
-    with pytest.raises(Cancelled, match="dropped the request"):
+    with pytest.raises(Cancelled, match="asked to stop the request"):
         provider.generate(GenerationRequest("a fox", "fal-ai/flux/schnell", width=512,
                                             height=512), Ctx())
     wait_until(lambda: fake.requests["req-0001"].cancelled, what="the cancel call")
@@ -183,3 +183,36 @@ def test_bad_endpoint_ids_and_sizes_are_refused_before_any_call(fake: FakeFal) -
         with pytest.raises(Rejected):
             provider.generate(req)
     assert fake.server.history == []
+
+
+# --------------------------------------------------------------------------- found in review
+
+
+def test_every_image_flagged_is_a_safety_refusal_that_records_the_megapixels(
+    engine: Engine, fake: FakeFal
+) -> None:
+    fake.nsfw = [True, True]
+    job_id = submit(engine, n=2, model="fal-ai/flux/dev")
+    assert run_next(engine) == jobs.FAILED
+    failed = job(engine, job_id)
+    assert failed.error_type == "safety" and failed.cost_usd == Decimal("0.05")
+
+
+def test_an_output_without_its_size_counts_the_size_asked_for(
+    engine: Engine, fake: FakeFal
+) -> None:
+    fake.server.script(RESULT, Reply(200, {"images": [{"url": f"{fake.cdn.url}/files/r/out-0.png"}],
+                                           "has_nsfw_concepts": [False]}))
+    job_id = submit(engine, width=2048, height=1024, model="fal-ai/flux/dev")
+    assert run_next(engine) == jobs.SUCCEEDED
+    assert job(engine, job_id).cost_usd == Decimal("0.05")  # 2 MP x $0.025, not $0
+
+
+def test_a_404_on_the_result_is_not_called_an_unknown_endpoint(
+    engine: Engine, fake: FakeFal
+) -> None:
+    fake.server.script(RESULT, Reply(404, {"detail": "Request not found"}))
+    job_id = submit(engine)
+    assert run_next(engine) == jobs.FAILED
+    said = job(engine, job_id).error_message or ""
+    assert "Request not found" in said and "no endpoint" not in said

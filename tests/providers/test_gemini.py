@@ -274,6 +274,24 @@ def test_a_reply_without_an_image_records_the_tokens_google_reported(
     assert json.loads(job.usage or "null") == usage and job.cost_usd == cost
 
 
+def test_hostile_token_counts_fall_back_to_the_image_price_and_never_crash(
+    engine: Engine, fake: FakeGemini
+) -> None:
+    fake.enqueue(g.ok(meta={"promptTokenCount": "lots", "candidatesTokenCount": "many",
+                            "thoughtsTokenCount": float("nan")}),
+                 Reply(200, {"candidates": [{"finishReason": "IMAGE_SAFETY"}],
+                             "usageMetadata": {"promptTokenCount": [9], "thoughtsTokenCount":
+                                               -5, "candidatesTokensDetails": [
+                                                   {"modality": "IMAGE", "tokenCount": "x"}]}}))
+    ok_id = submit(engine, model=PRO, quality="1K")
+    assert run_next(engine) == jobs.SUCCEEDED
+    done = job_of(engine, ok_id)
+    assert json.loads(done.usage or "{}") == {"images": 1.0} and done.cost_usd == Decimal("0.134")
+    blocked = submit(engine, model=PRO, prompt="another")
+    assert run_next(engine) == jobs.FAILED
+    assert job_of(engine, blocked).error_type == "safety"  # not an internal error
+
+
 def test_images_made_before_a_refusal_are_recorded_as_billed(
     engine: Engine, fake: FakeGemini
 ) -> None:
@@ -306,9 +324,11 @@ def test_a_transient_error_after_billed_images_fails_with_their_cost_instead_of_
 
 
 def test_cancel_between_images_stops_calling(fake: FakeGemini) -> None:
-    with pytest.raises(Cancelled, match="after 1 of 3"):
+    with pytest.raises(Cancelled, match="after 1 of 3") as caught:
         provider(fake).generate(request(n=3), Recorder(cancel_after=1))
     assert len(fake.calls) == 1
+    assert caught.value.usage == {"input_tokens": 270.0, "output_image_tokens": 1120.0,
+                                  "output_text_tokens": 0.0}  # the image made was charged
 
 
 def test_connection_check_uses_the_header_and_maps_errors(fake: FakeGemini) -> None:

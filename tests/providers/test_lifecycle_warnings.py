@@ -81,6 +81,6 @@ def test_a_style_on_a_retiring_model_is_flagged_and_moved_in_one_click(engine: E
 
 def test_only_an_admin_moves_a_style(engine: Engine) -> None:
     poster = _style(engine, "gpt-image-1-mini")
-    with pytest.raises(StyleError):
+    with pytest.raises(StyleError, match="admin"):
         style_lifecycle.move_to_replacement(engine.db, MEMBER, poster.id, engine.clock.now())
     assert styles.find(engine.db, poster.id) == poster

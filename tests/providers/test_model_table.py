@@ -28,6 +28,14 @@ def test_a_model_without_a_price_row_is_found(monkeypatch: pytest.MonkeyPatch) -
     assert model_table.problems() == ["stability/sd3.5-medium is offered but has no price row"]
 
 
+def test_a_row_pricing_only_the_provider_s_own_figure_does_not_count(
+    monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed = [r for r in costs.seed_rows() if r["model"] != "flux-2-max"]  # BFL's "*" credits
+    monkeypatch.setattr(costs, "seed_rows", lambda: seed)  # row stays
+    assert model_table.problems() == ["bfl/flux-2-max is offered but has no price row"]
+
+
 def test_a_price_row_for_no_model_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
     stray = {"provider": "stability", "model": "sd4-ultra", "variant": "*", "unit": "images",
              "usd_per_unit": "0.1", "effective_from": "2026-11-01", "source": "a typo"}

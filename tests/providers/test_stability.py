@@ -256,6 +256,20 @@ def test_a_filtered_image_is_a_safety_failure_that_records_what_was_billed(
     assert engine.db.scalar("SELECT count(*) FROM images") == 0
 
 
+def test_an_error_after_some_images_records_them_and_is_not_rerun(
+    engine: Engine, fake: FakeStability
+) -> None:
+    """A 500 on image 2 of 2: image 1 was charged. Rerunning would pay for it again while the
+    job kept one attempt's cost, so the job fails with image 1's cost (found in review)."""
+    fake.server.script(GENERATE, image_reply(request_id="req-a"), error(500, "internal", "x"))
+    job_id = submit(engine, model="sd3.5-large", n=2)
+    assert run_next(engine) == jobs.FAILED
+    failed = job(engine, job_id)
+    assert failed.cost_usd == Decimal("0.065") and failed.error_type == "unavailable"
+    assert "charged for the image made before this" in (failed.error_message or "")
+    assert run_next(engine) is None and len(fake.server.history) == 2
+
+
 def test_a_cancel_between_images_records_the_images_already_billed(
     engine: Engine, fake: FakeStability
 ) -> None:
