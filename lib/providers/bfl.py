@@ -165,13 +165,7 @@ class BFLProvider(PollingProvider):
         resp = self.post_billed(url, body, self.auth_headers(url), UNCERTAIN)
         if resp.status_code != 200:
             _raise_for(resp, self.api_key, model)
-        try:
-            task = resp.json()
-        except ValueError:
-            task = None
-        if not isinstance(task, dict) or not isinstance(task.get("id"), str):
-            raise errors.Uncertain(f"{LABEL}'s answer to the submit could not be read. "
-                                   f"{UNCERTAIN}")
+        task = self.read_submitted(resp, "id", UNCERTAIN)
         polling = task.get("polling_url")
         cost = task.get("cost")  # credits, in the submit reply [2nd]; kept for the resume
         return {"id": task["id"], "polling_url": str(polling) if polling else "",

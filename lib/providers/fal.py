@@ -138,13 +138,7 @@ class FalProvider(PollingProvider):
         resp = self.post_billed(url, body, self.auth_headers(url), UNCERTAIN)
         if resp.status_code not in (200, 201, 202):
             _raise_for(resp, self.api_key, model)
-        try:
-            queued = resp.json()
-        except ValueError:
-            queued = None
-        if not isinstance(queued, dict) or not isinstance(queued.get("request_id"), str):
-            raise errors.Uncertain(f"{LABEL}'s answer to the submit could not be read. "
-                                   f"{UNCERTAIN}")
+        queued = self.read_submitted(resp, "request_id", UNCERTAIN)
         return {k: queued.get(k) for k in ("request_id", "status_url", "response_url",
                                            "cancel_url")}
 

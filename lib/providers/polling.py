@@ -50,3 +50,17 @@ class PollingProvider(Provider):
                     "started. Promptboard retries on its own.") from exc
             raise errors.Uncertain(uncertain) from exc
         return resp
+
+    def read_submitted(self, resp: requests.Response, id_field: str,
+                       uncertain: str) -> dict[str, Any]:
+        """The submit's JSON reply carrying the run's id, or Uncertain: a run may have started
+        that Promptboard cannot name, so it is not retried by itself."""
+        try:
+            body = resp.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or not isinstance(body.get(id_field), str) \
+                or not body[id_field]:
+            raise errors.Uncertain(f"{self.short_label or self.label}'s answer to the submit "
+                                   f"could not be read. {uncertain}")
+        return body

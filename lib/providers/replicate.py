@@ -161,14 +161,7 @@ class ReplicateProvider(PollingProvider):
         resp = self.post_billed(url, body, headers, UNCERTAIN)
         if resp.status_code not in (200, 201, 202):
             raise_for(resp, self.api_key, model=model.group(0))
-        try:
-            pred = resp.json()
-        except ValueError:
-            pred = None
-        if not isinstance(pred, dict) or not pred.get("id"):
-            raise errors.Uncertain(
-                f"Replicate's answer to the create could not be read. {UNCERTAIN}")
-        return pred
+        return self.read_submitted(resp, "id", UNCERTAIN)
 
     def _wait(self, pred: dict[str, Any], ctx: JobContext, started: float) -> dict[str, Any]:
         """Poll until a terminal status; honour cancel requests."""
