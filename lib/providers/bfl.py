@@ -183,7 +183,11 @@ class BFLProvider(PollingProvider):
             resp = self._send("GET", url)
             if resp.status_code != 200:
                 _raise_for(resp, self.api_key)
-            state = http.json_body(resp, LABEL)
+            try:
+                state = http.json_body(resp, LABEL)
+            except errors.BadResponse:  # a blip: the task runs on, and a retry resumes it
+                raise errors.Unavailable(f"{LABEL} sent an unreadable state for task "
+                                         f"{task['id']}; Promptboard will check again.") from None
             state = state if isinstance(state, dict) else {}
             status = str(state.get("status") or "")
             details = _details(state, self.api_key)

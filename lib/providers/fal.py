@@ -162,7 +162,12 @@ class FalProvider(PollingProvider):
             resp = self._send("GET", url)
             if resp.status_code not in (200, 202):
                 _raise_for(resp, self.api_key)
-            state = http.json_body(resp, LABEL)
+            try:
+                state = http.json_body(resp, LABEL)
+            except errors.BadResponse:  # a blip: the request runs on, and a retry resumes it
+                raise errors.Unavailable(f"{LABEL} sent an unreadable state for request "
+                                         f"{queued['request_id']}; Promptboard will check "
+                                         "again.") from None
             status = str(state.get("status") or "") if isinstance(state, dict) else ""
             if status == "COMPLETED":
                 return

@@ -46,9 +46,11 @@ from lib.jobs.model import FAILED, QUEUED, SUCCEEDED, TERMINAL
 from lib.jobs.retry import RetryPolicy
 from lib.providers import registry
 from lib.providers.base import ERROR_TYPES
-from lib.providers.replicate import ReplicateProvider
+from lib.providers.polling import PollingProvider
 from lib.storage.local import LocalStorage
 from tests import s3server
+from tests.fakes import bfl as b
+from tests.fakes import fal as f
 from tests.fakes import gemini as g
 from tests.fakes import openai as o
 from tests.fakes import replicate as r
@@ -75,6 +77,8 @@ class Fleet:
     stability: s.FakeStability
     a1111: FakeA1111
     replicate: r.FakeReplicate
+    bfl: b.FakeBFL
+    fal: f.FakeFal
 
     def env(self) -> dict[str, str]:
         return {
@@ -84,14 +88,36 @@ class Fleet:
             "A1111_URL": self.a1111.url,
             "REPLICATE_API_TOKEN": self.replicate.token,
             "REPLICATE_BASE_URL": self.replicate.base_url,
-            "PROMPTBOARD_DOWNLOAD_ALLOW_INSECURE_HOSTS": self.replicate.delivery_host,
+            "BFL_API_KEY": self.bfl.key, "BFL_BASE_URL": self.bfl.base_url,
+            "FAL_KEY": self.fal.key, "FAL_BASE_URL": self.fal.base_url,
+            "PROMPTBOARD_DOWNLOAD_ALLOW_INSECURE_HOSTS": ",".join((
+                self.replicate.delivery_host, f"127.0.0.1:{self.bfl.delivery.port}",
+                f"127.0.0.1:{self.fal.cdn.port}")),
         }
 
+    @property
+    def bfl_server(self) -> Any:
+        return self.bfl.server
+
+    @property
+    def bfl_delivery(self) -> Any:
+        return self.bfl.delivery
+
+    @property
+    def fal_server(self) -> Any:
+        return self.fal.server
+
+    @property
+    def fal_cdn(self) -> Any:
+        return self.fal.cdn
+
     def secrets(self) -> list[str]:
-        return [g.KEY, o.KEY, self.stability.key, self.replicate.token]
+        return [g.KEY, o.KEY, self.stability.key, self.replicate.token, self.bfl.key,
+                self.fal.key]
 
     def reset(self) -> None:
-        for fake in (self.gemini, self.openai, self.stability, self.a1111, self.replicate):
+        for fake in (self.gemini, self.openai, self.stability, self.a1111, self.replicate,
+                     self.bfl, self.fal):
             fake.reset()
 
     def calls(self, provider: str) -> int:
@@ -102,6 +128,8 @@ class Fleet:
             "stability": (self.stability.server, r"/v2beta/stable-image/generate/.+"),
             "a1111": (self.a1111.server, r"/sdapi/v1/(txt2img|img2img)"),
             "replicate": (self.replicate.server, r"/v1/models/.+/predictions"),
+            "bfl": (self.bfl.server, r"/v1/flux-2-.+"),
+            "fal": (self.fal.server, r"/fal-ai/.+"),
         }[provider]
         return len(route[0].requests_to("POST", route[1]))
 
@@ -109,9 +137,10 @@ class Fleet:
 @pytest.fixture(scope="module")
 def fleet() -> Iterator[Fleet]:
     found = Fleet(g.FakeGemini(), o.FakeOpenAI(), s.FakeStability(), FakeA1111(),
-                  r.FakeReplicate())
+                  r.FakeReplicate(), b.FakeBFL(), f.FakeFal())
     yield found
-    for fake in (found.gemini, found.openai, found.stability, found.a1111, found.replicate):
+    for fake in (found.gemini, found.openai, found.stability, found.a1111, found.replicate,
+                 found.bfl, found.fal):
         fake.close()
 
 
@@ -129,6 +158,10 @@ def _queue(provider: str, reply: Reply) -> Arm:
             fleet.stability.server.script(s.GENERATE, *[reply] * times)
         elif provider == "a1111":
             fleet.a1111.server.script(A1111_GENERATE, *[reply] * times)
+        elif provider == "bfl":
+            fleet.bfl.server.script(b.SUBMIT, *[reply] * times)
+        elif provider == "fal":
+            fleet.fal.server.script(f.SUBMIT, *[reply] * times)
         else:
             fleet.replicate.server.script(r.CREATE, *[reply] * times)
     return arm
@@ -140,6 +173,15 @@ def _replicate_poll(reply: Reply) -> Arm:
 
 def _replicate_download(reply: Reply) -> Arm:
     return lambda fleet, times: fleet.replicate.delivery.script(r.DELIVERY, *[reply] * times)
+
+
+def _script(server: str, route: str, reply: Reply) -> Arm:
+    """The fault at another route of a fake (a poll, a result, a download)."""
+    return lambda fleet, times: getattr(fleet, server).script(route, *[reply] * times)
+
+
+def _bfl_moderated(fleet: Fleet, times: int) -> None:
+    fleet.bfl.plan = ["Pending", "Content Moderated"]
 
 
 def _replicate_nsfw(fleet: Fleet, times: int) -> None:
@@ -253,6 +295,44 @@ CELLS: list[Cell] = [
     Cell("replicate", "safety", _replicate_nsfw, False, "safety", "safety checker"),
     Cell("replicate", "quota", _queue("replicate", r.problem(
         402, "Payment required: out of credit")), False, "quota", "add billing"),
+    # Black Forest Labs: a submit starts a billed task; a poll failure resumes it
+    Cell("bfl", "rate_limit", _queue("bfl", Reply(429, {"detail": "Too many active tasks"},
+                                                  {"Retry-After": "7"})), True,
+         "rate_limited", "too many active tasks", hint=7.0),
+    Cell("bfl", "server_error", _queue("bfl", Reply(503, {"detail": "busy"})), True,
+         "unavailable", "HTTP 503"),
+    Cell("bfl", "timeout", _queue("bfl", Reply(200, {"id": "late"}, delay=SLOW)), False,
+         "uncertain", "dashboard.bfl.ai before retrying"),
+    Cell("bfl", "reset", _script("bfl_server", b.POLL, Reply(reset=True)), True,
+         "unavailable", "could not be reached", resumes=True),
+    Cell("bfl", "malformed", _script("bfl_server", b.POLL, Reply(200, "{not json")), True,
+         "unavailable", "unreadable state", resumes=True),
+    Cell("bfl", "truncated_image", _script("bfl_delivery", b.DELIVERY, Reply(
+        200, _truncated_png(), {"Content-Type": "image/png"})), False, "bad_response",
+        "could not be read"),
+    Cell("bfl", "safety", _bfl_moderated, False, "safety", "moderation stopped this"),
+    Cell("bfl", "quota", _queue("bfl", Reply(402, {"detail": "Insufficient credits"})), False,
+         "quota", "Add credits at dashboard.bfl.ai"),
+    # fal.ai: the same rule through its queue
+    Cell("fal", "rate_limit", _queue("fal", Reply(429, {"detail": "Rate limited"},
+                                                  {"Retry-After": "7"})), True,
+         "rate_limited", "rate limiting", hint=7.0),
+    Cell("fal", "server_error", _queue("fal", Reply(503, {"detail": "busy"})), True,
+         "unavailable", "HTTP 503"),
+    Cell("fal", "timeout", _queue("fal", Reply(200, {"request_id": "late"}, delay=SLOW)),
+         False, "uncertain", "fal.ai/dashboard/requests before retrying"),
+    Cell("fal", "reset", _script("fal_server", f.STATUS, Reply(reset=True)), True,
+         "unavailable", "could not be reached", resumes=True),
+    Cell("fal", "malformed", _script("fal_server", f.STATUS, Reply(200, "{not json")), True,
+         "unavailable", "unreadable state", resumes=True),
+    Cell("fal", "truncated_image", _script("fal_cdn", f.CDN, Reply(
+        200, _truncated_png(), {"Content-Type": "image/png"})), False, "bad_response",
+        "could not be read"),
+    Cell("fal", "safety", _script("fal_server", f.RESULT, Reply(422, {"detail": [
+        {"type": "content_policy_violation", "msg": "The content was flagged."}]})), False,
+        "safety", "content checker"),
+    Cell("fal", "quota", _queue("fal", Reply(403, {
+        "detail": "User is locked. Reason: Exhausted balance."})), False, "quota", "Top up"),
 ]
 NOT_SERVED = {  # (provider, fault): why there is no cell
     ("a1111", "rate_limit"): "a local server has no rate limit",
@@ -317,7 +397,7 @@ def engine(fleet: Fleet, migrated: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
 
     def factory(provider_id: str) -> Any:
         p = registry.create(provider_id)
-        if isinstance(p, ReplicateProvider):
+        if isinstance(p, PollingProvider):
             p.poll_interval = 0.01
         return p
 
