@@ -35,7 +35,6 @@ own figure (the submit reply's ``cost``, in credits) is recorded beside it as re
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import time
 from typing import Any
@@ -52,7 +51,7 @@ from lib.providers.base import (
     GenerationResult,
     JobContext,
 )
-from lib.providers.polling import PollingProvider
+from lib.providers.polling import PollingProvider, fingerprint
 
 LABEL = "Black Forest Labs"
 MODELS = ("flux-2-pro", "flux-2-max", "flux-2-flex", "flux-2-klein-9b", "flux-2-klein-4b")
@@ -118,8 +117,7 @@ class BFLProvider(PollingProvider):
         self.require_key()
         self.check(req)
         body = request_body(req)
-        stamp = hashlib.sha256(json.dumps([req.model, body], sort_keys=True).encode()
-                               ).hexdigest()[:16]
+        stamp = fingerprint(req.model, body)
         saved = ctx.state.get("tasks") if ctx.state.get("fingerprint") == stamp else None
         tasks: list[dict[str, Any]] = list(saved) if isinstance(saved, list) else []
         images: list[GeneratedImage] = []

@@ -34,8 +34,6 @@ a whole megapixel ("All per-megapixel prices round up to nearest MP" [2nd]); raw
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import re
 import time
@@ -52,7 +50,7 @@ from lib.providers.base import (
     GenerationResult,
     JobContext,
 )
-from lib.providers.polling import PollingProvider
+from lib.providers.polling import PollingProvider, fingerprint
 
 LABEL = "fal.ai"
 SCHNELL, DEV = "fal-ai/flux/schnell", "fal-ai/flux/dev"
@@ -109,8 +107,7 @@ class FalProvider(PollingProvider):
         self.require_key()
         self.check(req)
         body = request_body(req)
-        stamp = hashlib.sha256(json.dumps([req.model, body], sort_keys=True).encode()
-                               ).hexdigest()[:16]
+        stamp = fingerprint(req.model, body)
         if ctx.state.get("request_id") and ctx.state.get("fingerprint") == stamp:
             queued = dict(ctx.state)  # an earlier attempt submitted it: never pay twice
         else:

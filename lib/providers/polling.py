@@ -4,6 +4,8 @@ be sent twice blindly."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -12,6 +14,12 @@ import requests
 
 from lib.providers import errors, http
 from lib.providers.base import DEFAULT_TIMEOUT, Provider
+
+
+def fingerprint(model: str, inp: dict[str, Any]) -> str:
+    """Ties saved state to one request, so a shared context never resumes another's run."""
+    text = json.dumps([model, inp], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class PollingProvider(Provider):

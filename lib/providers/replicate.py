@@ -45,14 +45,13 @@ from lib.providers.base import (
     GenerationResult,
     JobContext,
 )
-from lib.providers.polling import PollingProvider
+from lib.providers.polling import PollingProvider, fingerprint
 from lib.providers.replicate_wire import (
     DEV,
     FLUX_ASPECTS,
     LABEL,
     SCHNELL,
     build_input,
-    fingerprint,
     parse_model,
     pred_url,
     raise_for,

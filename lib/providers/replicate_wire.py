@@ -9,8 +9,6 @@ the rest by ``errors.status_error``).
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import re
 from typing import Any
@@ -91,12 +89,6 @@ def same_origin(url: Any, base: str) -> str | None:
     if isinstance(url, str) and http.origin(url) == http.origin(base):
         return url
     return None
-
-
-def fingerprint(model: str, inp: dict[str, Any]) -> str:
-    """Ties saved state to one request, so a shared context never resumes another's run."""
-    text = json.dumps([model, inp], sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def report_progress(ctx: JobContext, pred: dict[str, Any], elapsed: float) -> None:

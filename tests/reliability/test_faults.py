@@ -95,22 +95,6 @@ class Fleet:
                 f"127.0.0.1:{self.fal.cdn.port}")),
         }
 
-    @property
-    def bfl_server(self) -> Any:
-        return self.bfl.server
-
-    @property
-    def bfl_delivery(self) -> Any:
-        return self.bfl.delivery
-
-    @property
-    def fal_server(self) -> Any:
-        return self.fal.server
-
-    @property
-    def fal_cdn(self) -> Any:
-        return self.fal.cdn
-
     def secrets(self) -> list[str]:
         return [g.KEY, o.KEY, self.stability.key, self.replicate.token, self.bfl.key,
                 self.fal.key]
@@ -175,9 +159,9 @@ def _replicate_download(reply: Reply) -> Arm:
     return lambda fleet, times: fleet.replicate.delivery.script(r.DELIVERY, *[reply] * times)
 
 
-def _script(server: str, route: str, reply: Reply) -> Arm:
+def _script(server: Callable[[Fleet], Any], route: str, reply: Reply) -> Arm:
     """The fault at another route of a fake (a poll, a result, a download)."""
-    return lambda fleet, times: getattr(fleet, server).script(route, *[reply] * times)
+    return lambda fleet, times: server(fleet).script(route, *[reply] * times)
 
 
 def _bfl_moderated(fleet: Fleet, times: int) -> None:
@@ -303,11 +287,12 @@ CELLS: list[Cell] = [
          "unavailable", "HTTP 503"),
     Cell("bfl", "timeout", _queue("bfl", Reply(200, {"id": "late"}, delay=SLOW)), False,
          "uncertain", "dashboard.bfl.ai before retrying"),
-    Cell("bfl", "reset", _script("bfl_server", b.POLL, Reply(reset=True)), True,
+    Cell("bfl", "reset", _script(lambda fl: fl.bfl.server, b.POLL, Reply(reset=True)), True,
          "unavailable", "could not be reached", resumes=True),
-    Cell("bfl", "malformed", _script("bfl_server", b.POLL, Reply(200, "{not json")), True,
+    Cell("bfl", "malformed", _script(lambda fl: fl.bfl.server, b.POLL,
+                                     Reply(200, "{not json")), True,
          "unavailable", "unreadable state", resumes=True),
-    Cell("bfl", "truncated_image", _script("bfl_delivery", b.DELIVERY, Reply(
+    Cell("bfl", "truncated_image", _script(lambda fl: fl.bfl.delivery, b.DELIVERY, Reply(
         200, _truncated_png(), {"Content-Type": "image/png"})), False, "bad_response",
         "could not be read"),
     Cell("bfl", "safety", _bfl_moderated, False, "safety", "moderation stopped this"),
@@ -321,14 +306,15 @@ CELLS: list[Cell] = [
          "unavailable", "HTTP 503"),
     Cell("fal", "timeout", _queue("fal", Reply(200, {"request_id": "late"}, delay=SLOW)),
          False, "uncertain", "fal.ai/dashboard/requests before retrying"),
-    Cell("fal", "reset", _script("fal_server", f.STATUS, Reply(reset=True)), True,
+    Cell("fal", "reset", _script(lambda fl: fl.fal.server, f.STATUS, Reply(reset=True)), True,
          "unavailable", "could not be reached", resumes=True),
-    Cell("fal", "malformed", _script("fal_server", f.STATUS, Reply(200, "{not json")), True,
+    Cell("fal", "malformed", _script(lambda fl: fl.fal.server, f.STATUS,
+                                     Reply(200, "{not json")), True,
          "unavailable", "unreadable state", resumes=True),
-    Cell("fal", "truncated_image", _script("fal_cdn", f.CDN, Reply(
+    Cell("fal", "truncated_image", _script(lambda fl: fl.fal.cdn, f.CDN, Reply(
         200, _truncated_png(), {"Content-Type": "image/png"})), False, "bad_response",
         "could not be read"),
-    Cell("fal", "safety", _script("fal_server", f.RESULT, Reply(422, {"detail": [
+    Cell("fal", "safety", _script(lambda fl: fl.fal.server, f.RESULT, Reply(422, {"detail": [
         {"type": "content_policy_violation", "msg": "The content was flagged."}]})), False,
         "safety", "content checker"),
     Cell("fal", "quota", _queue("fal", Reply(403, {
