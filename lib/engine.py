@@ -14,6 +14,8 @@ from collections.abc import Callable
 
 from lib import replica
 from lib import storage as storage_mod
+from lib.catalog import book as catalog
+from lib.catalog import store as catalog_store
 from lib.core import config
 from lib.core.clock import Clock
 from lib.core.fsperm import private_dir
@@ -62,11 +64,19 @@ class Engine:
                 self.db.close()
                 raise
         costs.seed_prices(self.db)
+        catalog_store.sync_seed(self.db, self.clock.now())
         styles.seed(self.db, self.clock.now())
 
+    def models(self) -> catalog.Book:
+        """The model catalog of this database (offered models, defaults, shutdowns)."""
+        return catalog.book(self.db)
+
     def provider(self, provider_id: str) -> Provider:
-        """A provider instance for one call."""
-        return self._provider_factory(provider_id)
+        """A provider instance for one call, with this database's models and shutdowns."""
+        made = self._provider_factory(provider_id)
+        if provider_id in registry.PROVIDERS:
+            made.line = self.models().line(provider_id)
+        return made
 
     def _registry_provider(self, provider_id: str) -> Provider:
         """The registry's provider, judging model shutdowns by this engine's clock."""

@@ -30,12 +30,12 @@ with form:
     left, right = st.columns(2)
     provider_id = left.selectbox("Provider", ready, key="gen_provider",
                                  format_func=lambda p: registry.get(p).label)
-    opts = forms.options(provider_id, None, eng.clock.now().date())
+    opts = forms.options(provider_id, None, eng.clock.now().date(), eng.models())
     model = right.selectbox("Model", opts.models, key=f"gen_model_{provider_id}")
     if opts.open_models:
         model = right.text_input("…or any model id", key=f"gen_model_free_{provider_id}",
                                  placeholder="owner/name") or model
-    opts = forms.options(provider_id, model, eng.clock.now().date())
+    opts = forms.options(provider_id, model, eng.clock.now().date(), eng.models())
     for notice in opts.notices:
         st.warning(plain(notice), icon=":material/schedule:")  # names the model typed
     form_ui.provider_notes(provider_id, statuses, role)

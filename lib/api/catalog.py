@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 
 from lib.api.ops import Call, Op
 from lib.api.schemas import Money, Strict, Utc
+from lib.catalog import book as catalog
 from lib.jobs import forms
 from lib.jobs import repricing as pricing
 from lib.money import budgets
@@ -129,8 +130,8 @@ class BudgetList(BaseModel):
     budgets: list[BudgetOut]
 
 
-def _model(provider_id: str, model: str, today: date) -> ModelOut:
-    o = forms.options(provider_id, model, today)
+def _model(provider_id: str, model: str, today: date, book: catalog.Book) -> ModelOut:
+    o = forms.options(provider_id, model, today, book)
     return ModelOut(
         id=model, sizes=list(o.sizes), default_size=o.default_size,
         aspect_ratios=list(o.aspect_ratios), qualities=list(o.qualities),
@@ -146,19 +147,20 @@ def providers(call: Call) -> ProviderList:
     count, seed, negative prompt, reference images, style presets and prompt length; shutdown
     notices name the replacement."""
     today = call.svc.clock.now().date()
+    book = catalog.book(call.svc.db)
     out = []
     for status in registry.statuses():
-        cls = registry.get(status.id)
+        cls, line = registry.get(status.id), book.line(status.id)
         shutdowns = [ShutdownOut(model=m, on=s.on, replacement=s.replacement,
                                  shut_down=today >= s.on,
-                                 notice=cls.shutdown_notice(m, today) or "")
-                     for m, s in sorted(cls.shutdowns.items(), key=lambda kv: kv[1].on)]
+                                 notice=book.notice(status.id, m, today) or "")
+                     for m, s in sorted(line.shutdowns.items(), key=lambda kv: kv[1].on)]
         out.append(ProviderOut(
             id=status.id, label=status.label, description=cls.description,
             configured=status.configured,
             configure_hint=None if status.configured else status.hint,
-            default_model=cls.caps.default_model, open_models=cls.caps.open_models,
-            models=[_model(status.id, m, today) for m in cls.live_models(today)],
+            default_model=line.default_on(today), open_models=cls.caps.open_models,
+            models=[_model(status.id, m, today, book) for m in line.live(today)],
             shutdowns=shutdowns))
     return ProviderList(today=today, providers=out)
 

@@ -15,6 +15,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from lib import jobs
+from lib.catalog import book as catalog
 from lib.compare.grid import Cell
 from lib.jobs import activity
 from lib.money import budgets, costs
@@ -58,8 +59,9 @@ def estimate(engine: Services, user: str, cells: list[Cell]) -> GridEstimate:
         images += spec.n
         provider = instances.get(spec.provider)
         if provider is None:
-            provider = instances[spec.provider] = registry.bare(spec.provider, engine.clock)
-        model = spec.model or provider.caps.default_model
+            provider = instances[spec.provider] = registry.bare(
+                spec.provider, engine.clock, catalog.book(engine.db).line(spec.provider))
+        model = spec.model or provider.line.default
         req = jobs.request_for_spec(spec, model)
         key = (spec.provider, model, req.size, req.aspect_ratio, req.quality)
         if key not in priced:

@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from lib.catalog import book as catalog
 from lib.core import config
 from lib.core.errors import PromptboardError
 from lib.jobs.model import JobSpec
@@ -257,8 +258,10 @@ def merged(grid: Grid, column: Column) -> Column:
                   seed=column.seed if column.seed is not None else base.seed)
 
 
-def expand(grid: Grid, comparison_id: str | None = None) -> list[Cell]:
-    """One cell per row x column (row-major), each with its JobSpec (batch = comparison id)."""
+def expand(grid: Grid, comparison_id: str | None = None,
+           book: catalog.Book = catalog.SHIPPED) -> list[Cell]:
+    """One cell per row x column (row-major), each with its JobSpec (batch = comparison id);
+    default models and what each takes come from ``book`` (the database's catalog)."""
     cells: list[Cell] = []
     for c, column in enumerate(grid.columns):
         settings = merged(grid, column)
@@ -271,8 +274,8 @@ def expand(grid: Grid, comparison_id: str | None = None) -> list[Cell]:
             hint = f"{cls.label} is not set up. {cls.configure_hint()}"
             cells += [Cell(r, c, None, blocked=hint) for r in range(len(grid.rows))]
             continue
-        model = settings.model or cls.caps.default_model
-        caps = cls.model_caps(model)
+        model = settings.model or book.line(cls.id).default
+        caps = book.caps(cls.id, model)
         notes: list[str] = []
         w, h, aspect, size_note = fit_size(caps, settings.size)
         quality, quality_note = _quality(caps, settings.quality)
@@ -300,15 +303,16 @@ def column_notes(cells: list[Cell]) -> dict[int, str]:
     return out
 
 
-def model_choices(today: date) -> list[tuple[str, str, bool]]:
-    """(``provider/model`` value, label, configured) for every model offered on ``today``
-    (none its maker has shut down), sandbox first."""
+def model_choices(today: date, book: catalog.Book = catalog.SHIPPED
+                  ) -> list[tuple[str, str, bool]]:
+    """(``provider/model`` value, label, configured) for every model ``book`` offers on
+    ``today`` (none its maker has shut down), sandbox first."""
     out = []
     for status in registry.statuses():
         cls = registry.get(status.id)
-        for model in cls.live_models(today) or (cls.caps.default_model,):
+        for model in book.live(cls.id, today) or (book.line(cls.id).default,):
             label = f"{cls.label}: {model}" + ("" if status.configured else " (not set up)")
-            if ends := lifecycle.warning(cls.id, model, today):
+            if ends := lifecycle.warning(cls.id, model, today, book=book):
                 verb = "shut down" if ends.past(today) else "shuts down"
                 label += f" ({verb} {ends.on.isoformat()})"
             out.append((f"{cls.id}/{model}", label, status.configured))

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from lib import jobs
 from lib.auth import accounts as auth
 from lib.auth.access import Viewer
+from lib.catalog import book as catalog
 from lib.compare.grid import (
     Cell,
     CompareError,
@@ -127,7 +128,7 @@ def start(engine: Services, viewer: Viewer, grid: Grid, title: str, *, shared: b
     now = engine.clock.now()
     since = now - timedelta(seconds=jobs.DEDUPE_WINDOW_S)
     cid = new_id()
-    cells = list(expand(grid, cid))
+    cells = list(expand(grid, cid, catalog.book(engine.db)))
     # The whole grid is checked against the budgets before anything is saved or queued, and
     # the write lock is held until every cell is queued, so no other submit slips in between.
     with engine.db.exclusive():
@@ -330,7 +331,8 @@ def retry(engine: Services, viewer: Viewer, comparison_id: str, row: int, col: i
     if state.job_id is not None:
         new_id = jobs.resubmit(engine, viewer.username, state.job_id)
     else:
-        cell = next(c for c in expand(comp.grid, comp.id) if (c.row, c.col) == (row, col))
+        cell = next(c for c in expand(comp.grid, comp.id, catalog.book(engine.db))
+                    if (c.row, c.col) == (row, col))
         if cell.spec is None:
             raise CompareError(cell.blocked or "This cell cannot run.")
         new_id = jobs.submit(engine, viewer.username, replace(cell.spec, client_token=None))

@@ -31,6 +31,7 @@ from dataclasses import replace
 
 from lib import jobs
 from lib.auth import accounts as auth
+from lib.catalog import book as catalog
 from lib.core.context import Services
 from lib.jobs import forms
 from lib.jobs.model import MAX_SEED
@@ -87,7 +88,8 @@ def submit_batch(engine: Services, user: str, spec: jobs.JobSpec, count: int,
         return [jobs.submit(engine, user, replace(spec, client_token=f"{request_key}-0")
                             if request_key is not None else forms.with_token(user, spec))]
     cls = registry.get(spec.provider)
-    seeded = cls.model_caps(spec.model or cls.caps.default_model).seed
+    book = catalog.book(engine.db)
+    seeded = book.caps(cls.id, spec.model or book.line(cls.id).default).seed
     chosen: list[int | None] = (list(seeds(count, mode, spec.seed, max(1, spec.n), rng))
                                 if seeded else [None] * count)
     token = request_key if request_key is not None else batch_token(user, spec, count, mode)

@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 
 from lib import jobs
+from lib.catalog import book as catalog
 from lib.core.context import Services
 from lib.core.fmt import money, plural
 from lib.jobs import activity
@@ -44,21 +45,26 @@ class FormOptions:
     notices: tuple[str, ...] = field(default_factory=tuple)
 
 
-def options(provider_id: str, model: str | None, today: date) -> FormOptions:
+def options(provider_id: str, model: str | None, today: date,
+            book: catalog.Book | None = None) -> FormOptions:
     """What the form shows for a provider (and one of its models) on ``today``.
 
     ``today`` comes from the engine's clock: models shut down by then are not offered (their
-    history stays readable), and it decides what a model's shutdown notice says.
+    history stays readable), and it decides what a model's shutdown notice says. ``book`` is
+    the database's catalog (``engine.models()``); without one, the shipped catalog.
     """
-    cls = registry.get(provider_id)
-    model = model or cls.caps.default_model
-    caps = cls.model_caps(model)
+    book = book or catalog.SHIPPED
+    model = model or book.default(provider_id, today)
+    caps = book.caps(provider_id, model)
     notices: list[str] = []
-    notice = getattr(cls, "shutdown_notice", None)
-    if callable(notice) and (text := notice(model, today)):
-        notices.append(str(text))
+    if text := book.notice(provider_id, model, today):
+        notices.append(text)
+    if book.is_generic(provider_id, model):
+        notices.append(f"{model} was enabled from the provider's model list: it runs with "
+                       "basic settings only, and its cost is unknown until an admin adds a "
+                       "price.")
     return FormOptions(
-        models=cls.live_models(today), open_models=cls.caps.open_models, sizes=caps.sizes,
+        models=book.live(provider_id, today), open_models=caps.open_models, sizes=caps.sizes,
         default_size=caps.default_size, aspect_ratios=caps.aspect_ratios,
         qualities=caps.qualities, default_quality=caps.default_quality, max_n=caps.max_n,
         seed=caps.seed, negative_prompt=caps.negative_prompt,
@@ -105,7 +111,7 @@ def estimate(engine: Services, spec: jobs.JobSpec) -> Estimate:
     """Cost from today's prices and the provider's typical usage; time from team history."""
     cls = registry.get(spec.provider)
     provider = cls()
-    model = spec.model or cls.caps.default_model
+    model = spec.model or catalog.book(engine.db).default(cls.id, engine.clock.now().date())
     req = jobs.request_for_spec(spec, model)
     cost = costs.estimate(engine.db, cls.id, provider, req, engine.clock.now())
     typical = activity.typical_seconds(engine)

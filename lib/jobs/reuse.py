@@ -34,6 +34,7 @@ from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from lib import jobs
+from lib.catalog import book as catalog
 from lib.core.context import Services
 from lib.imaging import images as imaging
 from lib.jobs import forms
@@ -99,6 +100,7 @@ class Library:
     ready: Sequence[str]  # configured provider ids, in the form's order
     styles: Mapping[str, str]  # active style id → its negative prompt ("" when none)
     today: date  # the engine's today: models shut down by then are not offered
+    models: catalog.Book = catalog.SHIPPED  # the database's catalog (engine.models())
 
 
 def _label(provider_id: str) -> str:
@@ -121,8 +123,8 @@ def restore(src: Source, viewer: str, lib: Library,
         notes.append(f"{_label(src.provider) if known else src.provider} is not set up here; "
                      f"using {_label(provider)}.")
     state["gen_provider"] = provider
-    model = _model(src, provider, state, notes, lib.today)
-    opts = forms.options(provider, model, lib.today)
+    model = _model(src, provider, state, notes, lib)
+    opts = forms.options(provider, model, lib.today, lib.models)
     _size(src, provider, model, opts, state, notes)
     if opts.qualities:
         quality = src.quality if src.quality in opts.qualities else opts.qualities[
@@ -151,18 +153,18 @@ def restore(src: Source, viewer: str, lib: Library,
 
 
 def _model(src: Source, provider: str, state: dict[str, Any], notes: list[str],
-           today: date) -> str:
-    cls = registry.get(provider)
-    default = cls.caps.default_model
+           lib: Library) -> str:
+    cls, line, today = registry.get(provider), lib.models.line(provider), lib.today
+    default = line.default_on(today)
     if provider != src.provider:
         state[f"gen_model_{provider}"] = default
         return default
-    if src.model in cls.shutdowns and src.model not in cls.live_models(today):
+    if src.model in line.shutdowns and src.model not in line.live(today):
         state[f"gen_model_{provider}"] = default
-        notes.append(f"{cls.shutdown_notice(src.model, today) or src.model + ' is retired.'} "
-                     f"Using {default}.")
+        notice = lib.models.notice(provider, src.model, today)
+        notes.append(f"{notice or src.model + ' is retired.'} Using {default}.")
         return default
-    if src.model in cls.caps.models:
+    if src.model in line.offered:
         state[f"gen_model_{provider}"] = src.model
         if cls.caps.open_models:
             state[f"gen_model_free_{provider}"] = ""
@@ -271,7 +273,7 @@ def library(engine: Services) -> Library:
     """Configured providers and active styles, as the Generate form lists them now."""
     return Library(ready=registry.available(),
                    styles={s.id: s.negative for s in styles.list_styles(engine.db)},
-                   today=engine.clock.now().date())
+                   today=engine.clock.now().date(), models=catalog.book(engine.db))
 
 
 def _loader(engine: Services) -> Callable[[str], bytes | None]:

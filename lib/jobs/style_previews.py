@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from lib import jobs
 from lib.auth import accounts as auth
+from lib.catalog import book as catalog
 from lib.core.context import Services
 from lib.providers import registry
 from lib.storage.base import StorageError
@@ -50,7 +51,7 @@ class PreviewJob:
         return self.status in jobs.ACTIVE
 
 
-def spec_for(style: styles.Style) -> jobs.JobSpec:
+def spec_for(style: styles.Style, book: catalog.Book = catalog.SHIPPED) -> jobs.JobSpec:
     """The job that previews ``style``: its suggested settings where they fit, else sandbox."""
     want = style.settings.get("provider", "sandbox")
     cls = registry.PROVIDERS.get(want)
@@ -58,7 +59,7 @@ def spec_for(style: styles.Style) -> jobs.JobSpec:
         cls = registry.get("sandbox")
     suggested = cls.id == style.settings.get("provider")
     model = style.settings.get("model") if suggested else None
-    caps = cls.model_caps(model or cls.caps.default_model)
+    caps = book.caps(cls.id, model or book.line(cls.id).default)
     size = style.settings.get("size") if suggested else None
     width = height = None
     if size in caps.sizes and size:
@@ -85,7 +86,7 @@ def request(engine: Services, user: User, style_id: str) -> str:
     if current is not None and current.pending:
         return current.job_id
     try:
-        job_id = jobs.submit(engine, user.username, spec_for(style))
+        job_id = jobs.submit(engine, user.username, spec_for(style, catalog.book(engine.db)))
     except jobs.SubmitError as exc:
         raise styles.StyleError(f"The preview could not be queued: {exc}") from None
     styles.seed(engine.db, engine.clock.now())  # a builtin not yet stored gets its row

@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from lib.auth import accounts as auth
+from lib.catalog import book as catalog
 from lib.core.context import Services
 from lib.db.database import DRIVER_ERRORS, Cursor, Database
 from lib.imaging import images as imaging
@@ -46,7 +47,7 @@ from lib.storage.base import StorageError
 from lib.styles import library as styles
 
 
-def _validate(spec: JobSpec) -> tuple[type[Provider], str]:
+def _validate(db: Database, spec: JobSpec) -> tuple[type[Provider], str]:
     try:
         cls = registry.get(spec.provider)
     except registry.UnknownProvider as exc:
@@ -54,8 +55,9 @@ def _validate(spec: JobSpec) -> tuple[type[Provider], str]:
     if not registry.is_configured(cls):
         raise SubmitError(f"{cls.label} is not configured. {cls.configure_hint()}")
     check_fields(spec)
-    model = spec.model or cls.caps.default_model
-    caps = cls.model_caps(model)
+    line = catalog.book(db).line(cls.id)
+    model = spec.model or line.default
+    caps = catalog.book(db).caps(cls.id, model)
     prompt = spec.prompt.strip() if spec.prompt else ""
     if not prompt:
         raise SubmitError("The prompt is empty. Describe the image you want.")
@@ -72,8 +74,8 @@ def _validate(spec: JobSpec) -> tuple[type[Provider], str]:
         )
     if not 1 <= spec.n <= caps.max_n:
         raise SubmitError(f"{cls.label} makes 1 to {caps.max_n} images per request.")
-    if caps.models and model not in caps.models and not caps.open_models \
-            and model not in cls.shutdowns:  # a shut-down model is refused by date in submit
+    if caps.models and not line.known(model) and not caps.open_models:
+        # a shut-down model is refused by date in submit, naming its replacement
         raise SubmitError(
             f"{cls.label} has no model {model!r}; choose one of {', '.join(caps.models)}."
         )
@@ -87,7 +89,7 @@ def _validate(spec: JobSpec) -> tuple[type[Provider], str]:
 
 def submit(engine: Services, user: str, spec: JobSpec) -> str:
     """Validate, store the reference image, queue the job; returns its id at once."""
-    cls, model = _validate(spec)
+    cls, model = _validate(engine.db, spec)
     cap = engine.settings.max_output_pixels
     if spec.width and spec.height and spec.width * spec.height > cap:
         raise SubmitError(  # the image would be refused after it was generated (and paid for)
@@ -96,7 +98,8 @@ def submit(engine: Services, user: str, spec: JobSpec) -> str:
     _check_may_generate(engine, user)
     now = engine.clock.now()
     try:
-        cls.refuse_if_shut_down(model, now.date())  # by the engine clock, before anything is kept
+        registry.bare(cls.id, engine.clock, catalog.book(engine.db).line(cls.id)
+                      ).refuse_if_shut_down(model, now.date())  # before anything is kept
     except ProviderError as exc:
         raise SubmitError(str(exc)) from None
     dedupe_since = now - timedelta(seconds=spec.token_window_s)
@@ -123,7 +126,8 @@ def submit(engine: Services, user: str, spec: JobSpec) -> str:
         spec.prompt, params, model, spec.width, spec.height, spec.aspect_ratio,
         spec.quality, spec.n, spec.seed, negative, spec.style, (),
     )
-    provider = registry.bare(spec.provider, engine.clock)  # shutdowns by the engine clock
+    provider = registry.bare(spec.provider, engine.clock,  # shutdowns by the engine clock
+                             catalog.book(engine.db).line(spec.provider))
     try:
         provider.preflight(request)
     except ProviderError as exc:
@@ -202,8 +206,8 @@ def check_batch(engine: Services, user: str, specs: Sequence[JobSpec], *,
     estimates: list[tuple[JobSpec, Decimal | None]] = []
     for spec in specs:
         try:
-            cls, model = _validate(spec)
-            provider = cls()
+            cls, model = _validate(engine.db, spec)
+            provider = registry.bare(cls.id, engine.clock, catalog.book(engine.db).line(cls.id))
             request = request_for_spec(spec, model)
             try:
                 provider.preflight(request)

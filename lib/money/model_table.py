@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+from lib.catalog import seed as catalog_seed
 from lib.money import costs
 from lib.providers import registry
 from lib.providers.base import Capabilities, Provider
@@ -41,11 +42,12 @@ class ModelRow:
 
 
 def models_of(cls: type[Provider]) -> list[tuple[str, bool]]:
-    """(model, offered) for every model the provider lists or knows the shutdown of."""
-    out = [(m, True) for m in cls.caps.models]
-    out += [(m, s.offered) for m, s in sorted(cls.shutdowns.items(), key=lambda kv: kv[1].on,
-                                              reverse=True) if m not in cls.caps.models]
-    return out
+    """(model, offered) for every model of the shipped catalog (``lib/catalog/models.csv``),
+    in its order; a provider with no rows there (a configured endpoint) lists its own."""
+    shipped = catalog_seed.of(cls.id)
+    if shipped:
+        return [(r.model, r.offered) for r in shipped]
+    return [(m, True) for m in cls.caps.models]
 
 
 def capabilities(caps: Capabilities) -> str:
@@ -71,11 +73,21 @@ def capabilities(caps: Capabilities) -> str:
 
 
 def lifecycle(cls: type[Provider], model: str, offered: bool) -> str:
-    """Its shutdown, if announced: absolute dates, so the table does not age."""
+    """Released, deprecated and shutdown, as announced: absolute dates, so the table does
+    not age."""
+    row = next((r for r in catalog_seed.of(cls.id) if r.model == model), None)
+    parts = []
+    if row is not None and row.released:
+        parts.append(f"released {row.released.isoformat()}")
+    if row is not None and row.deprecated:
+        parts.append(f"deprecated {row.deprecated.isoformat()}"
+                     + (f" → {row.replacement}" if row.replacement and not row.shutdown else ""))
     ends = cls.shutdowns.get(model)
     if ends is None:
-        return "no shutdown announced"
-    said = f"shutdown {ends.on.isoformat()} → {ends.replacement}"
+        parts.append("no shutdown announced")
+        return "; ".join(parts)
+    parts.append(f"shutdown {ends.on.isoformat()} → {ends.replacement}")
+    said = "; ".join(parts)
     return said if offered else f"{said} (never offered here: refused by name)"
 
 
@@ -136,9 +148,9 @@ def rows() -> list[ModelRow]:
             own = [r for r in seed if r["provider"] == pid and r["model"] in (model, "*")]
             exact = [r for r in own if r["model"] == model] or own
             src, checked = sources(exact)
-            listed = model in cls.caps.models  # a shut-down id only: refused, no form
+            runs = offered and model not in cls.shutdowns  # a retiring id: refused by date
             out.append(ModelRow(pid, model,
-                                capabilities(cls.model_caps(model)) if listed else "—",
+                                capabilities(cls.model_caps(model)) if runs else "—",
                                 lifecycle(cls, model, offered),
                                 prices(exact) or "no price (cost unknown)", src or "—",
                                 checked if exact else "—"))

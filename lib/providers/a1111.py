@@ -36,6 +36,7 @@ from typing import Any
 
 import requests
 
+from lib.catalog import seed
 from lib.providers import checks, errors, http, sizing
 from lib.providers.base import (
     DEFAULT_TIMEOUT,
@@ -96,7 +97,8 @@ class A1111Provider(Provider):
     )
     guess_seconds = 10.0  # a rough guess (UNVERIFIED); team history replaces it
     caps = Capabilities(
-        models=("default",), default_model="default", open_models=True, sizes=SIZES,
+        models=seed.offered("a1111"), default_model=seed.default("a1111"), open_models=True,
+        sizes=SIZES,
         default_size="512x512", max_n=8, max_reference_images=1, negative_prompt=True,
         seed=True, max_prompt_chars=10_000, reports_progress=True, cancellable=True,
         open_sizes=True,

@@ -25,6 +25,7 @@ so tests move a FakeClock across it. Old jobs and images of a shut-down model st
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
@@ -53,6 +54,7 @@ from lib.providers.types import (  # re-exported (__all__): providers import the
     GenerationRequest,
     GenerationResult,
     JobContext,
+    ModelLine,
     NullContext,
     Shutdown,
 )
@@ -67,6 +69,7 @@ __all__ = [
     "GenerationRequest",
     "GenerationResult",
     "JobContext",
+    "ModelLine",
     "NULL_CONTEXT",
     "NeedsKey",
     "NullContext",
@@ -124,6 +127,7 @@ class Provider(ABC):
         self.timeout = timeout
         self.api_key = api_key
         self.today: Callable[[], date] = utc_today  # on_date() points it at an engine clock
+        self.line: ModelLine = self.seed_line()  # an engine gives it its database's line
 
     @property
     def session(self) -> requests.Session:
@@ -157,27 +161,38 @@ class Provider(ABC):
         return self
 
     @classmethod
-    def shutdown_notice(cls, model: str, today: date | None = None) -> str | None:
+    def seed_line(cls) -> ModelLine:
+        """The models of the shipped catalog (``lib/catalog/models.csv``) as the class has them."""
+        return ModelLine(cls.caps.models, cls.caps.default_model, dict(cls.shutdowns))
+
+    @classmethod
+    def generic_caps(cls) -> Capabilities:
+        """Conservative capabilities for a model an admin enabled from a model check, before
+        anyone says what it takes: one image at the default size, ratio and quality, no
+        reference image, negative prompt, seed or style preset."""
+        c = cls.caps
+        return dataclasses.replace(
+            c, max_n=1, sizes=(c.default_size,) if c.default_size else c.sizes[:1],
+            aspect_ratios=("1:1",) if "1:1" in c.aspect_ratios else c.aspect_ratios[:1],
+            qualities=(c.default_quality,) if c.default_quality else c.qualities[:1],
+            open_sizes=False, max_reference_images=0, negative_prompt=False, seed=False,
+            style_presets=())
+
+    def caps_for(self, model: str) -> Capabilities:
+        """What ``model`` takes, with the models and default of this instance's line."""
+        caps = self.generic_caps() if model in self.line.generic else self.model_caps(model)
+        return dataclasses.replace(caps, models=self.line.offered,
+                                   default_model=self.line.default)
+
+    def shutdown_notice(self, model: str, today: date | None = None) -> str | None:
         """A sentence about the model's shutdown (past or coming), or None if it has none."""
-        ends = cls.shutdowns.get(model)
-        if ends is None:
-            return None
-        verb = "shut down" if (today or utc_today()) >= ends.on else "shuts down"
-        return (f"{cls.vendor or cls.label} {verb} {model} on {ends.on.isoformat()}; "
-                f"use {ends.replacement} instead.")
+        return self.line.notice(model, today or self.today(), self.vendor or self.label)
 
-    @classmethod
-    def live_models(cls, today: date) -> tuple[str, ...]:
-        """The models to offer on ``today``: every listed one its maker has not shut down."""
-        return tuple(m for m in cls.caps.models
-                     if (ends := cls.shutdowns.get(m)) is None or today < ends.on)
-
-    @classmethod
-    def refuse_if_shut_down(cls, model: str, today: date) -> None:
+    def refuse_if_shut_down(self, model: str, today: date) -> None:
         """Raise Rejected, naming the replacement, from the model's shutdown date on."""
-        ends = cls.shutdowns.get(model)
+        ends = self.line.shutdowns.get(model)
         if ends is not None and today >= ends.on:
-            raise Rejected(cls.shutdown_notice(model, today) or "")
+            raise Rejected(self.shutdown_notice(model, today) or "")
 
     def require_key(self) -> str:
         """The API key, or a NeedsKey error that says how to set it."""
@@ -201,8 +216,8 @@ class Provider(ABC):
         """
         self.refuse_if_shut_down(req.model, self.today())
         self.check_special(req)
-        checks.check_request(self.model_caps(req.model), req, self.short_label or self.label,
-                             retiring=self.shutdowns)
+        checks.check_request(self.caps_for(req.model), req, self.short_label or self.label,
+                             retiring=self.line.shutdowns)
 
     def check_special(self, req: GenerationRequest) -> None:
         """The provider's own rules beyond its capabilities (override; they run first)."""

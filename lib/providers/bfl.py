@@ -42,6 +42,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+from lib.catalog import seed
 from lib.providers import download, errors, http
 from lib.providers.base import (
     NULL_CONTEXT,
@@ -54,7 +55,7 @@ from lib.providers.base import (
 from lib.providers.polling import PollingProvider, fingerprint
 
 LABEL = "Black Forest Labs"
-MODELS = ("flux-2-pro", "flux-2-max", "flux-2-flex", "flux-2-klein-9b", "flux-2-klein-4b")
+MODELS = seed.offered("bfl")  # lib/catalog/models.csv
 SIZES = ("1024x1024", "1024x768", "768x1024", "1536x1024", "1024x1536", "1440x1440",
          "2048x1152", "1152x2048", "2048x2048")
 MIN_SIDE, MAX_SIDE, STEP = 256, 2048, 32
@@ -81,7 +82,7 @@ class BFLProvider(PollingProvider):
     max_poll_default = 600.0
     follow_redirects = False  # the key is in x-key, which requests would carry along
     caps = Capabilities(
-        models=MODELS, default_model=MODELS[0], sizes=SIZES, default_size="1024x1024",
+        models=MODELS, default_model=seed.default("bfl"), sizes=SIZES, default_size="1024x1024",
         open_sizes=True, max_n=4, max_reference_images=1, seed=True, max_seed=2**32 - 1,
         max_prompt_chars=10_000, reports_progress=True,
     )

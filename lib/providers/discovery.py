@@ -62,12 +62,13 @@ def check(provider: Provider, today: date) -> Discovery:
     if found is None:
         return Discovery(provider.id, None)
     listed = tuple(dict.fromkeys(found))
-    offered = set(provider.live_models(today))
-    known = offered | set(provider.caps.models) | set(provider.shutdowns)
+    line = provider.line  # the database's catalog when an engine made the provider
+    offered = set(line.live(today))
+    known = set(line.offered) | set(line.shutdowns)
     new = tuple(m for m in listed if m not in known)
     gone = tuple(sorted(m for m in offered if m not in listed))
     if provider.caps.open_models:  # any id is taken as typed: only what it lists matters
         new, gone = (), ()
     retired = tuple(Retired(m, s.on, s.replacement, m in listed)
-                    for m, s in sorted(provider.shutdowns.items(), key=lambda kv: kv[1].on))
+                    for m, s in sorted(line.shutdowns.items(), key=lambda kv: kv[1].on))
     return Discovery(provider.id, listed, new, gone, retired)

@@ -41,6 +41,7 @@ from typing import Any
 
 import requests
 
+from lib.catalog import seed
 from lib.providers import download, errors, http
 from lib.providers.base import (
     NULL_CONTEXT,
@@ -54,7 +55,7 @@ from lib.providers.polling import PollingProvider, fingerprint
 
 LABEL = "fal.ai"
 SCHNELL, DEV = "fal-ai/flux/schnell", "fal-ai/flux/dev"
-MODELS = (SCHNELL, DEV)
+MODELS = seed.offered("fal")  # presets: any endpoint id is taken
 SIZES = ("1024x1024", "1024x768", "768x1024", "1280x720", "720x1280", "1536x1024",
          "1024x1536")
 MEGAPIXEL = 1 << 20
@@ -78,7 +79,7 @@ class FalProvider(PollingProvider):
     guess_seconds = 6.0  # a rough guess (UNVERIFIED); team history replaces it
     follow_redirects = False  # status and result URLs are checked before the key goes
     caps = Capabilities(
-        models=MODELS, default_model=SCHNELL, open_models=True, sizes=SIZES,
+        models=MODELS, default_model=seed.default("fal"), open_models=True, sizes=SIZES,
         default_size="1024x1024", open_sizes=True, max_n=4, seed=True,
         max_prompt_chars=10_000, reports_progress=True, cancellable=True,
     )

@@ -32,6 +32,7 @@ from typing import Any
 
 import requests
 
+from lib.catalog import seed
 from lib.providers import errors, sizing
 from lib.providers.base import (
     NULL_CONTEXT,
@@ -47,7 +48,6 @@ from lib.providers.gemini_models import (
     IMAGE_SIZES,
     MODEL_SPECS,
     MODELS,
-    PRO,
     SHUTDOWNS,
 )
 from lib.providers.gemini_usage import read_usage, unimaged_usage
@@ -93,7 +93,7 @@ class GeminiProvider(Provider):
     # rest of the smallest input window for up to 14 reference images at 560 tokens each.
     guess_seconds = 10.0  # a rough guess (UNVERIFIED); team history replaces it
     caps = Capabilities(
-        models=MODELS, default_model=PRO, aspect_ratios=ASPECT_RATIOS,
+        models=MODELS, default_model=seed.default("gemini"), aspect_ratios=ASPECT_RATIOS,
         qualities=IMAGE_SIZES, default_quality="1K", max_n=4, max_reference_images=14,
         negative_prompt=False, seed=False, max_prompt_chars=8000,
     )

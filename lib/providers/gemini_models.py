@@ -33,17 +33,15 @@ also makes 512 px images, but the wire string for it is unverified, so it is not
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 
+from lib.catalog import seed
 from lib.providers.types import Shutdown
 
 PRO, FLASH = "gemini-3-pro-image", "gemini-3.1-flash-image"
-MODELS = (PRO, FLASH)  # live and offered; the default is the one Google has not deprecated
-SHUTDOWNS: dict[str, Shutdown] = {  # see the module docstring for the pages and dates
-    "gemini-3-pro-image-preview": Shutdown(date(2026, 6, 25), PRO),
-    "gemini-3.1-flash-image-preview": Shutdown(date(2026, 6, 25), FLASH),
-    "gemini-2.5-flash-image": Shutdown(date(2026, 10, 2), FLASH),
-}
+# Offered models, the default and the shutdowns are data: lib/catalog/models.csv (the pages
+# and dates above), changed by admins in the database (lib/catalog/store.py).
+MODELS = seed.offered("gemini")
+SHUTDOWNS: dict[str, Shutdown] = seed.shutdowns("gemini")
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
 IMAGE_SIZES = ("1K", "2K", "4K")  # uppercase K on the wire; 3.1 Flash's 512 px string is unverified
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
+from lib.catalog import book as catalog
 from lib.providers import registry
 
 WARN_DAYS = 30  # warn this many days before a shutdown
@@ -38,22 +39,25 @@ class ShutdownWarning:
                 f"use {self.replacement} instead.")
 
 
-def warning(provider_id: str, model: str | None, today: date,
-            days: int = WARN_DAYS) -> ShutdownWarning | None:
-    """The warning for ``provider_id``/``model`` on ``today``: its shutdown is at most
-    ``days`` away, or has passed. None for unknown providers and models with no shutdown."""
+def warning(provider_id: str, model: str | None, today: date, days: int = WARN_DAYS,
+            book: catalog.Book = catalog.SHIPPED) -> ShutdownWarning | None:
+    """The warning for ``provider_id``/``model`` on ``today`` by ``book`` (a database's
+    catalog, ``engine.models()``): its shutdown is at most ``days`` away, or has passed.
+    None for unknown providers and models with no shutdown."""
     cls = registry.PROVIDERS.get(provider_id)
     if cls is None or not model:
         return None
-    ends = cls.shutdowns.get(model)
+    ends = book.shutdown(provider_id, model)
     if ends is None or today < ends.on - timedelta(days=days):
         return None
     return ShutdownWarning(cls.id, model, ends.on, ends.replacement, cls.vendor or cls.label)
 
 
-def coming(today: date, days: int = WARN_DAYS) -> list[ShutdownWarning]:
+def coming(today: date, days: int = WARN_DAYS,
+           book: catalog.Book = catalog.SHIPPED) -> list[ShutdownWarning]:
     """Every offered model of every provider that shuts down within ``days`` (not yet past),
     soonest first: what an admin should move the team off now."""
-    found = [w for pid, cls in registry.PROVIDERS.items() for model in cls.caps.models
-             if (w := warning(pid, model, today, days)) is not None and not w.past(today)]
+    found = [w for pid in registry.PROVIDERS for model in book.line(pid).offered
+             if (w := warning(pid, model, today, days, book)) is not None
+             and not w.past(today)]
     return sorted(found, key=lambda w: (w.on, w.provider, w.model))

@@ -31,6 +31,7 @@ from typing import Any
 
 import requests
 
+from lib.catalog import seed
 from lib.providers import errors, sizing
 from lib.providers.base import (
     DEFAULT_TIMEOUT,
@@ -41,7 +42,6 @@ from lib.providers.base import (
     GenerationResult,
     JobContext,
     Provider,
-    Shutdown,
 )
 from lib.providers.http import (
     b64_image,
@@ -53,17 +53,8 @@ from lib.providers.http import (
 )
 
 LABEL = "OpenAI"
-MODELS = ("gpt-image-2", "gpt-image-1.5", "gpt-image-1-mini")
-REPLACEMENT = "gpt-image-2"
-SHUTDOWN: dict[str, date] = {  # providers.md §2 "Model lifecycle"
-    "gpt-image-1.5": date(2026, 12, 1),
-    "gpt-image-1-mini": date(2026, 12, 1),
-    "chatgpt-image-latest": date(2026, 12, 1),
-    "gpt-image-1": date(2026, 10, 23),
-    "dall-e-3": date(2026, 5, 12),
-    "dall-e-2": date(2026, 5, 12),
-}
-NEVER_OFFERED = frozenset({"chatgpt-image-latest", "dall-e-2"})  # refused by name only
+MODELS = seed.offered("openai")  # and the shutdowns: lib/catalog/models.csv (providers.md §2)
+REPLACEMENT = seed.default("openai")
 PRESET_SIZES = ("1024x1024", "1536x1024", "1024x1536")
 OPEN_SIZE_PRESETS = PRESET_SIZES + ("2048x2048", "2048x1152", "1152x2048", "3840x2160",
                                     "2160x3840")
@@ -97,10 +88,9 @@ class OpenAIImagesProvider(Provider):
     description = "OpenAI's GPT image models: up to 10 images per call, up to 16 references."
     guess_seconds = 30.0  # a rough guess (UNVERIFIED); team history replaces it
     vendor = "OpenAI"
-    shutdowns = {model: Shutdown(when, REPLACEMENT, offered=model not in NEVER_OFFERED)
-                 for model, when in SHUTDOWN.items()}
+    shutdowns = seed.shutdowns("openai")
     caps = Capabilities(
-        models=MODELS, default_model=MODELS[0], sizes=OPEN_SIZE_PRESETS,
+        models=MODELS, default_model=REPLACEMENT, sizes=OPEN_SIZE_PRESETS,
         default_size="1024x1024", qualities=QUALITIES, default_quality="medium", max_n=10,
         max_reference_images=16, negative_prompt=False, seed=False, max_prompt_chars=32000,
         open_sizes=True,

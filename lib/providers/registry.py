@@ -15,7 +15,7 @@ import requests
 from lib.core.clock import Clock
 from lib.core.errors import PromptboardError
 from lib.providers.a1111 import A1111Provider
-from lib.providers.base import DEFAULT_TIMEOUT, Provider
+from lib.providers.base import DEFAULT_TIMEOUT, ModelLine, Provider
 from lib.providers.bfl import BFLProvider
 from lib.providers.fal import FalProvider
 from lib.providers.gemini import GeminiProvider
@@ -90,9 +90,13 @@ def create(
     return made if clock is None else made.on_date(lambda: clock.now().date())
 
 
-def bare(provider_id: str, clock: Clock) -> Provider:
-    """An instance without key or URL, for preflight checks and estimates, on ``clock``."""
-    return get(provider_id)().on_date(lambda: clock.now().date())
+def bare(provider_id: str, clock: Clock, line: ModelLine | None = None) -> Provider:
+    """An instance without key or URL, for preflight checks and estimates, on ``clock``,
+    with the models of ``line`` (a database's catalog; the shipped one without)."""
+    made = get(provider_id)().on_date(lambda: clock.now().date())
+    if line is not None:
+        made.line = line
+    return made
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ import re
 import time
 from typing import Any
 
+from lib.catalog import seed
 from lib.providers import download, errors, http
 from lib.providers.base import (
     NULL_CONTEXT,
@@ -80,7 +81,7 @@ class ReplicateProvider(PollingProvider):
     )
     guess_seconds = 4.0  # a rough guess (UNVERIFIED); team history replaces it
     caps = Capabilities(
-        models=(SCHNELL, DEV), default_model=SCHNELL, open_models=True,
+        models=seed.offered("replicate"), default_model=seed.default("replicate"), open_models=True,
         aspect_ratios=FLUX_ASPECTS, max_n=4, seed=True, max_prompt_chars=10_000,
         reports_progress=True, cancellable=True,
     )

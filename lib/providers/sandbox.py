@@ -42,6 +42,7 @@ from functools import cached_property
 import requests
 from PIL import Image, ImageOps
 
+from lib.catalog import seed
 from lib.core import config
 from lib.providers import errors, sizing
 from lib.providers.base import (
@@ -85,7 +86,7 @@ class SandboxProvider(Provider):
         "nothing. Good for trying Promptboard; the images are not real generations."
     )
     caps = Capabilities(
-        models=("sandbox-v1",), default_model="sandbox-v1",
+        models=seed.offered("sandbox"), default_model=seed.default("sandbox"),
         sizes=("512x512", "768x768", "1024x1024", "1024x1536", "1536x1024", "1344x768",
                "768x1344"),
         default_size="1024x1024", aspect_ratios=("1:1", "3:2", "2:3", "16:9", "9:16"),

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 import requests
 
+from lib.catalog import seed
 from lib.providers import checks, errors, http, sizing
 from lib.providers.base import (
     NULL_CONTEXT,
@@ -42,7 +43,7 @@ SD3_MODELS = (
     "sd3.5-large", "sd3.5-large-turbo", "sd3.5-medium", "sd3-large", "sd3-large-turbo",
     "sd3-medium",
 )
-MODELS = ("core", "ultra", *SD3_MODELS)
+MODELS = seed.offered("stability")  # each maps to its endpoint in _form
 ASPECT_RATIOS = ("1:1", "16:9", "21:9", "2:3", "3:2", "4:5", "5:4", "9:16", "9:21")
 # providers.md §3 names five of the 17 presets; the other twelve are Stability's published list.
 STYLE_PRESETS = (
@@ -70,7 +71,8 @@ class StabilityProvider(Provider):
     )
     guess_seconds = 6.0  # a rough guess (UNVERIFIED); team history replaces it
     caps = Capabilities(
-        models=MODELS, default_model="core", aspect_ratios=ASPECT_RATIOS, max_n=4,
+        models=MODELS, default_model=seed.default("stability"), aspect_ratios=ASPECT_RATIOS,
+        max_n=4,
         max_reference_images=1, negative_prompt=True, seed=True, max_seed=MAX_SEED,
         max_prompt_chars=10_000, style_presets=STYLE_PRESETS,
     )

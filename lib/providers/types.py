@@ -149,3 +149,45 @@ class Shutdown:
     replacement: str
     offered: bool = True
 
+
+
+GENERIC = "generic"  # ModelLine.origins value: enabled by an admin from a model check
+
+
+@dataclass(frozen=True)
+class ModelLine:
+    """What the catalog says about one provider's models: the ones offered (in order), the
+    default, the announced shutdowns, and the ids an admin enabled from a model check, which
+    get conservative generic capabilities (``Provider.generic_caps``).
+
+    Providers start from the shipped catalog (``lib/catalog/models.csv``); an engine hands
+    each instance the line of its database (``lib/catalog/book.py``), admins' changes included.
+    """
+
+    offered: tuple[str, ...]
+    default: str
+    shutdowns: Mapping[str, Shutdown] = field(default_factory=dict)
+    generic: frozenset[str] = frozenset()
+
+    def live(self, today: date) -> tuple[str, ...]:
+        """The offered models not shut down on ``today``."""
+        return tuple(m for m in self.offered
+                     if (ends := self.shutdowns.get(m)) is None or today < ends.on)
+
+    def known(self, model: str) -> bool:
+        """Offered, or known by its shutdown (refused by date, not as unknown)."""
+        return model in self.offered or model in self.shutdowns
+
+    def default_on(self, today: date) -> str:
+        """The default, or the first live model when the default is shut down."""
+        live = self.live(today)
+        return self.default if self.default in live or not live else live[0]
+
+    def notice(self, model: str, today: date, vendor: str) -> str | None:
+        """A sentence about the model's shutdown (past or coming), or None if it has none."""
+        ends = self.shutdowns.get(model)
+        if ends is None:
+            return None
+        verb = "shut down" if today >= ends.on else "shuts down"
+        return (f"{vendor} {verb} {model} on {ends.on.isoformat()}; "
+                f"use {ends.replacement} instead.")

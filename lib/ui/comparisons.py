@@ -54,7 +54,7 @@ def _rows() -> tuple[tuple[str, ...], str | None]:
 def _axes(eng: Engine) -> tuple[list[compare.Axis], str | None]:
     """The column axes; every combination of the chosen values becomes a column."""
     st.markdown("**Columns**: choose values on any axes; each combination is one column.")
-    choices = compare.model_choices(eng.clock.now().date())
+    choices = compare.model_choices(eng.clock.now().date(), eng.models())
     labels = {value: label for value, label, _ in choices}
     library = {s.id: s.label for s in styles.list_styles(eng.db)}
     a, b = st.columns(2)
@@ -63,7 +63,7 @@ def _axes(eng: Engine) -> tuple[list[compare.Axis], str | None]:
     today = eng.clock.now().date()
     for value in models:  # a model within 30 days of its maker's shutdown
         provider, _, model = value.partition("/")
-        if found := lifecycle.warning(provider, model, today):
+        if found := lifecycle.warning(provider, model, today, book=eng.models()):
             a.warning(plain(found.text(today)), icon=":material/schedule:")
     style_ids = b.multiselect("Style", list(library), key="cmp_styles",
                               format_func=lambda s: library.get(s, s), placeholder="None")
@@ -117,7 +117,7 @@ def builder(eng: Engine, viewer: Viewer) -> None:
         st.info("Add prompts (rows) and pick column values to see the grid's size and cost.",
                 icon=":material/grid_view:")
         return
-    cells = compare.expand(grid)
+    cells = compare.expand(grid, book=eng.models())
     refused = _preview(eng, viewer, grid, cells)
     confirmed = True
     if compare.needs_confirmation(grid):

@@ -75,15 +75,16 @@ def preview_box(eng: Engine, me: User, s: styles.Style, job: PreviewJob | None,
             st.rerun()
 
 
-def use_style(s: styles.Style) -> None:
+def use_style(eng: Engine, s: styles.Style) -> None:
     """Open Generate with this style and, where they fit, its suggested settings."""
     reuse: dict[str, Any] = {"style": s.id}
     provider = s.settings.get("provider")
     cls = registry.PROVIDERS.get(provider or "")
     if cls is not None and registry.is_configured(cls):
-        model = s.settings.get("model") or cls.caps.default_model
+        book = eng.models()
+        model = s.settings.get("model") or book.line(cls.id).default
         reuse.update(provider=cls.id, model=model)
-        caps = cls.model_caps(model)
+        caps = book.caps(cls.id, model)
         for kind, values in (("quality", caps.qualities), ("size", caps.sizes)):
             if s.settings.get(kind) in values:
                 st.session_state[f"gen_{kind}_{cls.id}_{model}"] = s.settings[kind]
@@ -94,7 +95,7 @@ def use_style(s: styles.Style) -> None:
 def shutdown_flag(eng: Engine, me: User, s: styles.Style, key: str, flash: str = FLASH) -> None:
     """A style suggesting a model that shuts down within 30 days (or has): the warning, and
     for an admin the one-click move to the replacement its maker names."""
-    found = style_lifecycle.warning_for(s, eng.clock.now().date())
+    found = style_lifecycle.warning_for(s, eng.clock.now().date(), eng.models())
     if found is None:
         return
     st.warning(plain(found.text(eng.clock.now().date())), icon=":material/schedule:")
@@ -122,7 +123,7 @@ def card(eng: Engine, me: User, s: styles.Style, job: PreviewJob | None) -> None
             shutdown_flag(eng, me, s, "lib")
         if s.status == styles.ACTIVE and body.button("Use", key=f"lib_use_{s.id}",
                                                      icon=":material/brush:", type="primary"):
-            use_style(s)
+            use_style(eng, s)
 
 
 def library(eng: Engine, me: User) -> None:

@@ -200,7 +200,8 @@ def test_model_caps_narrow_the_class_caps_per_model() -> None:
     assert (flash.qualities, flash.max_reference_images) == (("1K", "2K", "4K"), 14)
     assert "8:1" in flash.aspect_ratios and "8:1" not in pro.aspect_ratios
     assert len(flash.aspect_ratios) == 14 and len(pro.aspect_ratios) == 10
-    assert GeminiProvider.caps.models == (PRO, FLASH) and not GeminiProvider.caps.open_models
+    assert GeminiProvider.seed_line().live(date(2026, 12, 7)) == (PRO, FLASH)
+    assert not GeminiProvider.caps.open_models
 
 
 # --------------------------------------------------------------------------- response side
@@ -509,8 +510,9 @@ def test_the_default_model_is_live_on_the_pinned_clock(
 ) -> None:
     default = GeminiProvider.caps.default_model
     assert clock.now() == TODAY and default not in SHUTDOWNS
-    assert GeminiProvider.shutdown_notice(default, clock.now().date()) is None
-    assert set(GeminiProvider.caps.models).isdisjoint(SHUTDOWNS)  # the form offers live ones
+    assert GeminiProvider().shutdown_notice(default, clock.now().date()) is None
+    live = engine.models().live("gemini", clock.now().date())  # what the form offers
+    assert live and set(live).isdisjoint(SHUTDOWNS)
     assert run_next(engine) is None
     submit(engine)
     assert run_next(engine) == jobs.SUCCEEDED

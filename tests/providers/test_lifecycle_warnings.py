@@ -32,7 +32,7 @@ def test_a_warning_starts_thirty_days_before_and_stays_after(today: date,
     found = lifecycle.warning("openai", "gpt-image-1.5", today)
     assert (found.text(today) if found else None) == said
     if found:  # the same words as Generate's notice and the refusal at submit
-        assert found.text(today) == registry.get("openai").shutdown_notice("gpt-image-1.5", today)
+        assert found.text(today) == registry.get("openai")().shutdown_notice("gpt-image-1.5", today)
     assert (found is not None and found.past(today)) == (today >= MINI_ENDS)
 
 

@@ -165,9 +165,9 @@ def test_a_model_is_refused_from_its_shutdown_date_naming_the_replacement(
     with pytest.raises(Rejected, match=f"OpenAI shut down {model} on 2026-12-01; use gpt-image-2"):
         provider(fake, today=date(2026, 12, 1)).generate(request(model))
     assert len(fake.calls) == 1
-    notice = OpenAIImagesProvider.shutdown_notice(model, TODAY)
+    notice = OpenAIImagesProvider().shutdown_notice(model, TODAY)
     assert notice == f"OpenAI shuts down {model} on 2026-12-01; use gpt-image-2 instead."
-    assert OpenAIImagesProvider.shutdown_notice("gpt-image-2", TODAY) is None
+    assert OpenAIImagesProvider().shutdown_notice("gpt-image-2", TODAY) is None
 
 
 def test_model_caps_narrow_sizes_for_older_models() -> None:

@@ -1,0 +1,170 @@
+"""The ``models`` table: the catalog in the database, started from the shipped file and
+changed by admins (Admin → Providers → Models) or by enabling an id a model check found.
+
+A row follows the shipped file (``lib/catalog/models.csv``) until an admin edits it
+(``edited_by`` set): a release that moves a shutdown date reaches untouched rows at the
+next start, and never overwrites an admin's choice. Rows are never deleted: a disabled
+model's history stays readable, and its prices keep pricing its old jobs.
+
+``origin`` is ``seed`` for shipped rows and ``generic`` for ids an admin enabled from a
+model check: they run with the provider's conservative generic capabilities
+(``Provider.generic_caps``) and cost unknown until a price row is added.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from lib.catalog import seed
+from lib.core.errors import PromptboardError
+from lib.db.cursor import Cursor
+from lib.providers.types import GENERIC
+
+if TYPE_CHECKING:  # lib.db.database runs the migrations, which name create_tables
+    from lib.db.database import Database
+
+SEED = "seed"
+MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}")  # what a model id may look like
+
+
+class CatalogError(PromptboardError, ValueError):
+    """A change an admin asked for that the catalog cannot take; the message says why."""
+
+
+def create_tables(cur: Cursor) -> None:
+    """Migration 019: the model catalog and the outcome of each provider's model checks."""
+    cur.execute(
+        "CREATE TABLE models (provider TEXT NOT NULL, model TEXT NOT NULL, "
+        "enabled BOOLEAN NOT NULL, is_default BOOLEAN NOT NULL, released DATE, "
+        "deprecated DATE, shutdown DATE, replacement TEXT NOT NULL DEFAULT '', "
+        "origin TEXT NOT NULL, source TEXT NOT NULL DEFAULT '', position INTEGER NOT NULL, "
+        "edited_by TEXT, edited_at TIMESTAMP, PRIMARY KEY (provider, model))"
+    )
+    cur.execute(
+        "CREATE TABLE model_checks (provider TEXT PRIMARY KEY, checked_at TIMESTAMP NOT NULL, "
+        "listed TEXT, new_ids TEXT NOT NULL DEFAULT '', gone_ids TEXT NOT NULL DEFAULT '', "
+        "error TEXT NOT NULL DEFAULT '')"
+    )
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """One row of the ``models`` table."""
+
+    provider: str
+    model: str
+    enabled: bool
+    is_default: bool
+    released: date | None
+    deprecated: date | None
+    shutdown: date | None
+    replacement: str
+    origin: str
+    source: str
+    position: int
+    edited_by: str | None
+    edited_at: datetime | None
+
+
+_COLUMNS = ("provider, model, enabled, is_default, released, deprecated, shutdown, "
+            "replacement, origin, source, position, edited_by, edited_at")
+
+
+def _day(value: object) -> date | None:
+    if value is None or isinstance(value, date) and not isinstance(value, datetime):
+        return value
+    return value.date() if isinstance(value, datetime) else date.fromisoformat(str(value))
+
+
+def rows(db: Database) -> list[ModelRow]:
+    """Every row, by provider then position."""
+    found = db.fetchall(f"SELECT {_COLUMNS} FROM models ORDER BY provider, position, model")
+    return [ModelRow(r[0], r[1], bool(r[2]), bool(r[3]), _day(r[4]), _day(r[5]), _day(r[6]),
+                     r[7], r[8], r[9], int(r[10]), r[11], r[12]) for r in found]
+
+
+def sync_seed(db: Database, now: datetime) -> int:
+    """Insert shipped rows not in the table yet and bring untouched ones up to the file;
+    return how many rows changed. Rows an admin edited keep the admin's values."""
+    changed = 0
+    with db.write() as cur:
+        have = {(r[0], r[1]): r[2:] for r in cur.execute(
+            "SELECT provider, model, edited_by, enabled, is_default, released, deprecated, "
+            "shutdown, replacement, source, position FROM models").fetchall()}
+        for pos, s in enumerate(seed.rows()):
+            want = (s.offered, s.default, s.released, s.deprecated, s.shutdown, s.replacement,
+                    s.source, pos)
+            old = have.get((s.provider, s.model))
+            if old is None:
+                cur.execute(f"INSERT INTO models ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                            [s.provider, s.model, *want[:6], SEED, *want[6:], None, None])
+            elif old[0] is None and (bool(old[1]), bool(old[2]), *map(_day, old[3:6]),
+                                     *old[6:]) != want:
+                cur.execute("UPDATE models SET enabled=?, is_default=?, released=?, "
+                            "deprecated=?, shutdown=?, replacement=?, source=?, position=? "
+                            "WHERE provider=? AND model=?", [*want, s.provider, s.model])
+            else:
+                continue
+            changed += 1
+    return changed
+
+
+def _get(cur: Cursor, provider: str, model: str) -> tuple[bool, bool, str] | None:
+    found = cur.execute("SELECT enabled, is_default, origin FROM models "
+                        "WHERE provider=? AND model=?", [provider, model]).fetchone()
+    return None if found is None else (bool(found[0]), bool(found[1]), str(found[2]))
+
+
+def update(db: Database, who: str, provider: str, model: str, *, enabled: bool,
+           is_default: bool, shutdown: date | None, replacement: str, now: datetime) -> None:
+    """An admin's change to one model: offered or not, the default, its shutdown date and
+    replacement. The default must stay offered and live; a shutdown needs a replacement
+    that is another model of the same provider."""
+    replacement = replacement.strip()
+    if shutdown is not None and not replacement:
+        raise CatalogError(f"Name the model that replaces {model} from {shutdown.isoformat()}.")
+    if replacement == model:
+        raise CatalogError(f"{model} cannot replace itself.")
+    if is_default and not enabled:
+        raise CatalogError(f"The default model must be offered: turn {model} on first.")
+    if is_default and shutdown is not None and shutdown <= now.date():
+        raise CatalogError(f"{model} is shut down; choose a live default.")
+    with db.write() as cur:
+        row = _get(cur, provider, model)
+        if row is None:
+            raise CatalogError(f"{provider} has no model {model!r} in the catalog.")
+        if replacement and _get(cur, provider, replacement) is None:
+            raise CatalogError(f"{replacement!r} is not a model of {provider}; add it first.")
+        if row[1] and not is_default:
+            raise CatalogError(f"{model} is {provider}'s default: make another model the "
+                               "default instead.")
+        if is_default:
+            cur.execute("UPDATE models SET is_default=FALSE, edited_by=?, edited_at=? "
+                        "WHERE provider=? AND model<>? AND is_default",
+                        [who, now, provider, model])
+        cur.execute("UPDATE models SET enabled=?, is_default=?, shutdown=?, replacement=?, "
+                    "edited_by=?, edited_at=? WHERE provider=? AND model=?",
+                    [enabled, is_default, shutdown, replacement, who, now, provider, model])
+
+
+def enable(db: Database, who: str, provider: str, model: str, now: datetime) -> bool:
+    """Offer an id a model check found, with generic capabilities and no price; True when it
+    was added, False when it was known and is now turned on."""
+    if not MODEL_ID.fullmatch(model):
+        raise CatalogError("That does not look like a model id (letters, digits and . _ : / "
+                           "@ + -, at most 200).")
+    with db.write() as cur:
+        row = _get(cur, provider, model)
+        if row is not None:
+            cur.execute("UPDATE models SET enabled=TRUE, edited_by=?, edited_at=? "
+                        "WHERE provider=? AND model=?", [who, now, provider, model])
+            return False
+        last = cur.execute("SELECT coalesce(max(position), 0) FROM models").fetchone()
+        cur.execute(f"INSERT INTO models ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    [provider, model, True, False, None, None, None, "", GENERIC,
+                     f"enabled from {provider}'s model list by {who}",
+                     int(last[0] if last else 0) + 1, who, now])
+        return True
