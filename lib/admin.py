@@ -9,16 +9,16 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from lib.auth import accounts as auth
+from lib.catalog import book as catalog
 from lib.core.fmt import plural
 from lib.db.database import Database
-from lib.providers import discovery, registry
-from lib.providers.discovery import Discovery
+from lib.providers import registry
 from lib.providers.errors import ProviderError
 from lib.providers.http import redact
 from lib.storage.base import StorageError
@@ -62,9 +62,10 @@ def provider_rows(engine: Services) -> list[ProviderRow]:
     rows = []
     for status in registry.statuses():
         cls = registry.get(status.id)
+        line, today = catalog.book(engine.db).line(status.id), engine.clock.now().date()
         rows.append(ProviderRow(
             status.id, status.label, status.configured, status.hint, cls.description,
-            len(cls.caps.models), cls.caps.default_model, cls.caps.open_models,
+            len(line.live(today)), line.default_on(today), cls.caps.open_models,
             int(used.get(status.id, 0))))
     return rows
 
@@ -87,25 +88,6 @@ def test_provider(provider_id: str, timeout: float = TEST_TIMEOUT_S) -> tuple[bo
                     redact(repr(exc), key))
         return False, (f"The connection test of {cls.label} failed unexpectedly "
                        f"({type(exc).__name__}); the server log has details.")
-
-
-def check_models(provider_id: str, today: date, timeout: float = TEST_TIMEOUT_S
-                 ) -> Discovery | str:
-    """What the provider's API lists against what Promptboard offers (``discovery.check``),
-    or a message saying why it could not be checked; never raises, never shows a key."""
-    cls = registry.get(provider_id)
-    if not registry.is_configured(cls):
-        return f"{cls.label} is not configured. {cls.configure_hint()}"
-    key = os.environ.get(cls.key_env or "", "").strip() or None
-    try:
-        return discovery.check(registry.create(provider_id, timeout=timeout), today)
-    except ProviderError as exc:
-        return redact(str(exc), key)
-    except Exception as exc:  # noqa: BLE001 - a button must answer, whatever went wrong
-        log.warning("model check of %s failed unexpectedly: %s", provider_id,
-                    redact(repr(exc), key))
-        return (f"Checking {cls.label}'s models failed unexpectedly ({type(exc).__name__}); "
-                "the server log has details.")
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,12 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable
+from datetime import timedelta
 
 from lib import replica
 from lib import storage as storage_mod
 from lib.catalog import book as catalog
+from lib.catalog import checks
 from lib.catalog import store as catalog_store
 from lib.core import config
 from lib.core.clock import Clock
@@ -57,6 +59,7 @@ class Engine:
         self.pool: WorkerPool | None = None
         self.webhook_policy = webhook_policy or WebhookPolicy()
         self.webhooks: Dispatcher | None = None  # started with the workers
+        self.model_checks: checks.Checker | None = None  # likewise, unless turned off
         if self.settings.replica:
             try:
                 replica.check(self, os.environ.get("PROMPTBOARD_COOKIE_KEY", "").strip())
@@ -96,6 +99,9 @@ class Engine:
         if self.webhooks is None:
             self.webhooks = Dispatcher(self, self.webhook_policy,
                                        errors=self.internal_errors).start()
+        if self.model_checks is None and self.settings.model_check_hours > 0:
+            every = timedelta(hours=self.settings.model_check_hours)
+            self.model_checks = checks.Checker(self, every, errors=self.internal_errors).start()
         return self.pool
 
     def wake_workers(self) -> None:
@@ -109,6 +115,9 @@ class Engine:
         if self.webhooks is not None:
             self.webhooks.stop(wait_s)
             self.webhooks = None
+        if self.model_checks is not None:
+            self.model_checks.stop(wait_s)
+            self.model_checks = None
         if self.pool is not None:
             self.pool.stop(wait_s)
             self.pool = None

@@ -1,5 +1,5 @@
-"""Admin: accounts and roles, budgets, prices, providers, where images are stored, the styles
-library, every user's API tokens, and integrations (outgoing webhooks)."""
+"""Admin: accounts and roles, budgets, prices, providers and their models, where images are
+stored, the styles library, every user's API tokens, and integrations (outgoing webhooks)."""
 
 from collections.abc import Callable
 
@@ -7,7 +7,7 @@ import streamlit as st
 
 from lib import ui
 from lib.core.text import plain
-from lib.ui import account, admin, integrations
+from lib.ui import account, admin, integrations, models_admin
 
 eng = ui.engine()
 me = ui.require_page("admin")  # the menu leaves it out for other roles; checked again here
@@ -15,6 +15,7 @@ SECTIONS: dict[str, Callable[[], None]] = {"Users": lambda: admin.users_section(
             "Budgets": lambda: admin.budgets_section(eng, me),
             "Prices": lambda: admin.prices_section(eng, me),
             "Providers": lambda: admin.providers_section(eng),
+            "Models": lambda: models_admin.models_section(eng, me),
             "Storage": lambda: admin.storage_section(eng),
             "Styles": lambda: admin.styles_section(eng, me),
             "Tokens": lambda: account.admin_tokens_section(eng, me),

@@ -66,6 +66,7 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[N
     monkeypatch.setenv("PROMPTBOARD_DATA_DIR", str(data))
     monkeypatch.setenv("PROMPTBOARD_STORAGE", "local")
     monkeypatch.setenv("PROMPTBOARD_SANDBOX_LATENCY", "0")
+    monkeypatch.setenv("PROMPTBOARD_MODEL_CHECK_HOURS", "0")  # tests/catalog turn it on
     for name in ("PROMPTBOARD_URL", "PROMPTBOARD_TOKEN",  # the CLI would go to a server
                  "PROMPTBOARD_DATABASE_URL"):  # tests on PostgreSQL ask for ``backend``
         monkeypatch.delenv(name, raising=False)

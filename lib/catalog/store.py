@@ -136,7 +136,7 @@ def update(db: Database, who: str, provider: str, model: str, *, enabled: bool,
         row = _get(cur, provider, model)
         if row is None:
             raise CatalogError(f"{provider} has no model {model!r} in the catalog.")
-        if replacement and _get(cur, provider, replacement) is None:
+        if shutdown is not None and _get(cur, provider, replacement) is None:
             raise CatalogError(f"{replacement!r} is not a model of {provider}; add it first.")
         if row[1] and not is_default:
             raise CatalogError(f"{model} is {provider}'s default: make another model the "

@@ -32,6 +32,11 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "and a job whose lease ran out is queued again by any live worker"
     ),
     "PROMPTBOARD_PROVIDER_CONCURRENCY": ("4", "jobs one provider may run at once"),
+    "PROMPTBOARD_MODEL_CHECK_HOURS": (
+        "24", "how often each provider with a key and a model list (Gemini, OpenAI, "
+        "AUTOMATIC1111) is asked for its models, by a thread beside the workers; what is new "
+        "or gone shows on Admin → Models, nothing is enabled by itself; `0`: only by the button"
+    ),
     "PROMPTBOARD_MAX_ATTEMPTS": ("4", "tries per job for retryable errors"),
     "PROMPTBOARD_SANDBOX_LATENCY": (
         "1.5", "seconds one offline sandbox call takes (drawing included)"
@@ -133,6 +138,7 @@ class Settings:
     database_url: str = ""  # postgresql://… ; empty: the DuckDB file (db_path)
     replica: bool = False  # PROMPTBOARD_REPLICA=1 (lib/replica.py)
     lease_s: float = 30.0  # a running job's lease (lib/jobs/leases.py)
+    model_check_hours: float = 24.0  # lib/catalog/checks.py; 0: only by the button
 
     @property
     def db_path(self) -> Path:
@@ -173,6 +179,7 @@ def load() -> Settings:
         max_download_bytes=max(1, int(env_float("PROMPTBOARD_MAX_DOWNLOAD_MB") * 1024 * 1024)),
         max_output_pixels=max(1, env_int("PROMPTBOARD_MAX_OUTPUT_PIXELS")),
         api_rate=max(1, env_int("PROMPTBOARD_API_RATE")),
+        model_check_hours=max(0.0, env_float("PROMPTBOARD_MODEL_CHECK_HOURS")),
         database_url=database_url,
         replica=env("PROMPTBOARD_REPLICA") == "1",
     )

@@ -45,6 +45,7 @@ from lib.providers.base import (
 )
 from lib.providers.gemini_models import (
     ASPECT_RATIOS,
+    GENERIC_SPEC,
     IMAGE_SIZES,
     MODEL_SPECS,
     MODELS,
@@ -54,6 +55,7 @@ from lib.providers.gemini_usage import read_usage, unimaged_usage
 from lib.providers.http import b64_image, clip, json_body, redact, retry_after_seconds
 
 LABEL = "Gemini"
+IMAGE_MARKS = ("image", "banana")  # in an id: an image model (list_models)
 
 _SAFETY_REASONS: dict[str, str] = {
     "SAFETY": "Google's safety filters",
@@ -119,7 +121,7 @@ class GeminiProvider(Provider):
 
     def typical_usage(self, req: GenerationRequest) -> dict[str, float]:
         """Tokens a call like this usually reports (providers.md §1 token table)."""
-        spec = MODEL_SPECS.get(req.model, MODEL_SPECS[self.caps.default_model])
+        spec = MODEL_SPECS.get(req.model, GENERIC_SPEC)
         tokens = dict(spec.image_tokens)
         image = tokens.get((req.quality or "1K").upper(), tokens.get("1K", 1290))
         prompt = math.ceil(len(req.prompt or "") / 4) + spec.ref_tokens * len(req.reference_images)
@@ -137,8 +139,9 @@ class GeminiProvider(Provider):
         return f"Gemini answered: {model} is available to this key."
 
     def list_models(self) -> list[str]:
-        """``GET /models`` (models.list, paged): the ids with "image" in them, the only mark
-        an image model carries there."""
+        """``GET /models`` (models.list, paged): ids that call themselves image models
+        ("image", or Google's "Nano Banana" name for them: gemini-nano-banana-2.1 has no
+        "image" in it) and take generateContent; the list has no output modality."""
         key, found, token = self.require_key(), [], ""
         for _ in range(20):  # pages of 1000: far more than Google lists
             resp = self._send("GET", "/models", params={"pageSize": 1000,
@@ -149,7 +152,9 @@ class GeminiProvider(Provider):
             body = body if isinstance(body, dict) else {}
             for m in body.get("models") or []:
                 name = str(m.get("name") or "") if isinstance(m, dict) else ""
-                if "image" in name:
+                methods = m.get("supportedGenerationMethods") if isinstance(m, dict) else None
+                if (any(mark in name for mark in IMAGE_MARKS)
+                        and (not isinstance(methods, list) or "generateContent" in methods)):
                     found.append(name.removeprefix("models/"))
             token = str(body.get("nextPageToken") or "")
             if not token:
@@ -220,10 +225,7 @@ def build_body(req: GenerationRequest) -> dict[str, Any]:
 
 def generation_config(req: GenerationRequest) -> dict[str, Any]:
     """``generationConfig`` for the request's model, size and ratio (Rejected if it has none)."""
-    spec = MODEL_SPECS.get(req.model)
-    if spec is None:
-        raise errors.Rejected(f"Gemini has no image model {req.model!r}; choose one of "
-                              f"{', '.join(MODELS)}.")
+    spec = MODEL_SPECS.get(req.model, GENERIC_SPEC)  # an id enabled from a model check
     image_config: dict[str, str] = {}
     ratio = _aspect_ratio(req, ASPECT_RATIOS + spec.extra_ratios)
     if ratio:
@@ -347,7 +349,8 @@ def _raise_for(resp: requests.Response, model: str, key: str) -> None:
             "the Generative Language API is enabled for its project.")
     if code == 404:
         ends = SHUTDOWNS.get(model)
-        instead = f"use {ends.replacement}" if ends else f"choose one of {', '.join(MODELS)}"
+        live = [m for m in MODELS if m not in SHUTDOWNS]
+        instead = f"use {ends.replacement}" if ends else f"choose one of {', '.join(live)}"
         raise errors.Rejected(f"Gemini model {model!r} was not found (retired or not available to "
                               f"this key); {instead}.")
     if code == 413:

@@ -73,3 +73,6 @@ MODEL_SPECS: dict[str, ModelSpec] = {
     "gemini-3.1-flash-image-preview": _FLASH_SPEC,
     "gemini-2.5-flash-image": ModelSpec(("1K",), 3, image_tokens=(("1K", 1290),)),
 }
+# An id an admin enabled from a model check, before anyone says what it takes: 1K only, no
+# reference image, the plain ratios (Provider.generic_caps narrows the form the same way).
+GENERIC_SPEC = ModelSpec(("1K",), 0, image_tokens=(("1K", 1290),))

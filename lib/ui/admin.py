@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from datetime import date
 from decimal import Decimal
 
 import streamlit as st
@@ -22,7 +21,7 @@ from lib.engine import Engine
 from lib.jobs import repricing as pricing
 from lib.jobs import style_previews
 from lib.money import budgets, reported
-from lib.providers import discovery, lifecycle, registry
+from lib.providers import lifecycle, registry
 from lib.styles import library as styles
 from lib.styles import lifecycle as style_lifecycle
 from lib.ui.style_cards import preview_box, preview_jobs, shutdown_flag, style_fields
@@ -247,7 +246,7 @@ def providers_section(eng: Engine) -> None:
     today = eng.clock.now().date()
     suggested = [(s, w) for s, w in style_lifecycle.flagged(eng.db, today)
                  if s.status != styles.ARCHIVED]
-    for found in lifecycle.coming(today):
+    for found in lifecycle.coming(today, book=eng.models()):
         users = [s.label for s, w in suggested if (w.provider, w.model) == (found.provider,
                                                                            found.model)]
         more = (f" Styles that suggest it: {', '.join(users)} (move them on the Styles tab)."
@@ -262,30 +261,9 @@ def providers_section(eng: Engine) -> None:
                              disabled=not row.configured):
                 with st.spinner(f"Testing {row.label}…"):
                     st.session_state[f"admin_tested_{row.id}"] = admin.test_provider(row.id)
-            if action.button("Check models", key=f"admin_models_{row.id}", width="stretch",
-                             disabled=not row.configured,
-                             help="Lists the provider's models and compares them with the "
-                                  "ones offered here; changes nothing."):
-                with st.spinner(f"Asking {row.label} for its models…"):
-                    st.session_state[f"admin_checked_{row.id}"] = admin.check_models(row.id,
-                                                                                     today)
             if result := st.session_state.get(f"admin_tested_{row.id}"):
                 # the provider's own words (an account name, a checkpoint title): as text
                 (st.success if result[0] else st.error)(plain(result[1]))
-            if (checked := st.session_state.get(f"admin_checked_{row.id}")) is not None:
-                models_found(checked, today)
-
-
-def models_found(found: discovery.Discovery | str, today: date) -> None:
-    """A model check's outcome: new and vanished models, and the known shutdowns."""
-    if isinstance(found, str):
-        st.error(plain(found), icon=":material/error:")
-        return
-    (st.warning if found.gone else st.info)(plain(found.summary()), icon=":material/list:")
-    for r in found.retired:
-        when = "shut down" if today >= r.on else "shuts down"
-        seen = "still listed" if r.listed else "no longer listed"
-        st.caption(plain(f"{r.model}: {when} {r.on.isoformat()} (→ {r.replacement}); {seen}."))
 
 
 @st.cache_data(ttl=300, show_spinner="Counting stored objects…")
