@@ -1,0 +1,86 @@
+"""The model catalog on the pages under AppTest: a shutdown date an admin sets warns on
+Generate and Compare and, once past, the model is gone from the form and a reused job moves
+to the replacement; Admin → Models lists each provider's models and enables a model a check
+found. Page tests run on a clock pinned to 2026-11-02 (tests.helpers.PinnedClock)."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from lib import ui
+from lib.catalog import checks, store
+from lib.providers import discovery
+from tests.helpers import app_as
+
+pytestmark = pytest.mark.usefixtures("page_engine")  # tests/conftest.py
+
+PRO, FLASH, NEW = "gemini-3-pro-image", "gemini-3.1-flash-image", "gemini-nano-banana-2.1"
+TODAY = date(2026, 11, 2)
+
+
+@pytest.fixture(autouse=True)
+def _gemini_set_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GEMINI_API_KEY", "AIza-test-key-never-called")
+    monkeypatch.setenv("GEMINI_BASE_URL", "http://127.0.0.1:9")  # no page here calls it
+
+
+def _shut_flash(on: date) -> None:
+    eng = ui.engine()
+    store.update(eng.db, "root", "gemini", FLASH, enabled=True, is_default=False,
+                 shutdown=on, replacement=PRO, now=eng.clock.now())
+
+
+def _warnings(at: object) -> list[str]:
+    return [w.value for w in at.warning]  # type: ignore[attr-defined]
+
+
+def test_generate_warns_about_a_model_an_admin_dated_and_drops_it_after() -> None:
+    at = app_as("ann", "member", page="screens/generate.py")
+    _shut_flash(TODAY + timedelta(days=12))
+    at.selectbox(key="gen_provider").set_value("gemini").run()
+    at.selectbox(key="gen_model_gemini").set_value(FLASH).run()
+    assert not at.exception
+    said = "Google shuts down gemini-3.1-flash-image on 2026-11-14; use gemini-3-pro-image"
+    assert any(said in w for w in _warnings(at))
+    _shut_flash(TODAY)  # moved to today: refused from now on
+    at.run()
+    assert FLASH not in at.selectbox(key="gen_model_gemini").options
+    assert PRO in at.selectbox(key="gen_model_gemini").options
+
+
+def test_compare_labels_and_warns_by_the_database_catalog() -> None:
+    _shut_flash(TODAY + timedelta(days=12))
+    at = app_as("ann", "member", page="screens/compare.py")
+    labels = at.multiselect(key="cmp_models").options
+    assert f"Google Gemini: {FLASH} (shuts down 2026-11-14)" in labels
+    at.multiselect(key="cmp_models").set_value([f"gemini/{FLASH}"]).run()
+    assert not at.exception
+    assert any("Google shuts down gemini-3.1-flash-image on 2026-11-14" in w
+               for w in _warnings(at))
+
+
+def test_admin_models_lists_each_provider_and_enables_a_found_id() -> None:
+    eng = ui.engine()
+    checks.record(eng, "gemini", discovery.Discovery("gemini", (PRO, FLASH, NEW), new=(NEW,)))
+    at = app_as("root", "admin", page="screens/admin.py")
+    at.session_state["admin_tab"] = "Models"
+    at.run()
+    assert not at.exception
+    labels = [e.label for e in at.expander]
+    assert "Google Gemini: 2 models offered today" in labels
+    assert "OpenAI Images: 3 models offered today" in labels  # 1.5, 1-mini: to 2026-12-01
+    at.button(key=f"models_enable_gemini_{NEW}").click().run()
+    assert not at.exception
+    assert NEW in eng.models().live("gemini", TODAY)
+    assert any("is offered now, with basic settings" in s.value for s in at.success)
+    assert not [b for b in at.button if b.key == f"models_enable_gemini_{NEW}"]
+
+
+def test_admin_models_says_which_providers_have_no_list() -> None:
+    at = app_as("root", "admin", page="screens/admin.py")
+    at.session_state["admin_tab"] = "Models"
+    at.run()
+    assert not at.exception
+    assert any("Stability AI's API has no model list" in c.value for c in at.caption)
