@@ -11,6 +11,7 @@ import streamlit as st
 from lib.auth.access import Viewer
 from lib.compare import estimate as estimates
 from lib.compare import grid as compare
+from lib.compare import lifecycle as compare_lifecycle
 from lib.compare import store
 from lib.core.fmt import plural
 from lib.core.text import plain
@@ -229,7 +230,32 @@ def view(eng: Engine, viewer: Viewer, comp: store.Comparison) -> None:
         if shared != comp.shared:
             store.set_shared(eng, viewer, comp.id, shared)
             st.rerun()
+    retiring(eng, viewer, comp)
     if comp.shared or comp.editable_by(viewer):
         st.text_input("Link", share_link(comp.id), key=f"cmp_link_{comp.id}", disabled=True,
                       help="Teammates open this link; they see it once it is shared.")
     compare_grid.live_grid(eng, viewer, comp)
+
+
+def retiring(eng: Engine, viewer: Viewer, comp: store.Comparison) -> None:
+    """Columns on a model that shuts down within 30 days (or has), and the one-click run of
+    the same grid on the replacements (a new comparison; this one stays as it ran)."""
+    today = eng.clock.now().date()
+    found = compare_lifecycle.flagged(comp.grid, today, eng.models())
+    for i, w in found:
+        st.warning(plain(f"Column {i + 1} ({comp.grid.columns[i].label}): {w.text(today)}"),
+                   icon=":material/schedule:")
+    if not found or viewer.role not in ("admin", "member"):
+        return
+    names = ", ".join(sorted({w.replacement for _, w in found}))
+    if st.button(f"Run again with {plain(names)}", key=f"cmp_move_{comp.id}",
+                 icon=":material/swap_horiz:",
+                 help=f"A new comparison of the same {comp.grid.size} cells on the "
+                      "replacement; this one keeps its images, costs and winners."):
+        try:
+            new_id = compare_lifecycle.run_on_replacements(eng, viewer, comp, confirmed=True)
+        except compare.CompareError as exc:
+            st.error(plain(exc), icon=":material/error:")
+        else:
+            st.query_params["id"] = new_id
+            st.rerun()

@@ -4,12 +4,15 @@ on Styles and on Admin → Styles, and the admin's one-click move to the replace
 from __future__ import annotations
 
 import os
+import re
+from datetime import timedelta
 from pathlib import Path
 from unittest import mock
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Page, ViewportSize, expect
 
+from lib.catalog import store
 from lib.core import config
 from lib.engine import Engine
 from lib.styles import library as styles
@@ -64,3 +67,71 @@ def test_a_style_on_a_shut_down_model_is_flagged_and_an_admin_moves_it(
     expect(page.get_by_text(SAID)).to_have_count(0)
     h.screenshot(page, "styles-moved-to-replacement-desktop")
     assert Path(h.SCREENSHOTS / "styles-shutdown-warning-desktop.png").exists()
+
+
+FLASH, PRO = "gemini-3.1-flash-image", "gemini-3-pro-image"
+
+
+def _server_with_a_dated_gemini_model(factory: ServerFactory) -> tuple[h.AppServer, str]:
+    """A server where an admin has set gemini-3.1-flash-image to shut down in 12 days (on
+    Admin → Models; stored before the server starts), and a style suggests it."""
+    workdir = factory.workdir / "catalog-server"
+    data = workdir / "data"
+    data.mkdir(parents=True)
+    server = h.AppServer("catalog", data, workdir / "server.log", env=h.clean_env(
+        data, PROMPTBOARD_ADMIN_USER=h.ADMIN_USER, PROMPTBOARD_ADMIN_PASSWORD=h.ADMIN_PASSWORD,
+        GEMINI_API_KEY="AIza-browser-test-never-called", GEMINI_BASE_URL="http://127.0.0.1:9"))
+    with mock.patch.dict(os.environ, server.env, clear=True):
+        eng = Engine(config.load())
+        try:
+            on = eng.clock.now().date() + timedelta(days=12)
+            store.update(eng.db, "admin", "gemini", FLASH, enabled=True, is_default=False,
+                         shutdown=on, replacement=PRO, now=eng.clock.now())
+            styles.save(eng.db, ADMIN_USER, styles.Style(
+                "banana", "Banana", "{prompt}, glossy product shot",
+                settings={"provider": "gemini", "model": FLASH}), eng.clock.now())
+        finally:
+            eng.close()
+    factory.servers.append(server)
+    return server.start(), f"Google shuts down {FLASH} on {on.isoformat()}; use {PRO} instead."
+
+
+def _choose(page: Page, label: str, option: str) -> None:
+    """Pick ``option`` in the selectbox labelled ``label``, as a user clicks it."""
+    page.get_by_test_id("stSelectbox").filter(has_text=label).first.click()
+    page.get_by_role("option", name=option, exact=True).click()
+    h.wait_settled(page)
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("viewport", [h.DESKTOP, h.PHONE], ids=["desktop", "phone"])
+def test_an_admins_shutdown_date_warns_on_generate_compare_and_styles(
+        browsing: h.Browsing, server_factory: ServerFactory, viewport: ViewportSize) -> None:
+    server, said = _server_with_a_dated_gemini_model(server_factory)
+    size = "desktop" if viewport == h.DESKTOP else "phone"
+    page = browsing.new_page(server, viewport)
+    h.open_app(page, server)
+    h.sign_in(page, h.ADMIN_USER, h.ADMIN_PASSWORD)
+    h.wait_for_cookie(page)
+    h.open_app(page, server, "generate")  # by address: a phone's sidebar is folded away
+    _choose(page, "Provider", "Google Gemini")
+    _choose(page, "Model", FLASH)
+    expect(page.get_by_test_id("stAlert").filter(has_text=said)).to_be_visible()
+    h.screenshot(page, f"generate-shutdown-warning-{size}")
+    h.open_app(page, server, "compare")
+    box = page.get_by_test_id("stMultiSelect").filter(has_text="Provider / model").first
+    box.scroll_into_view_if_needed()
+    box.click()
+    page.keyboard.type(FLASH)  # typing filters the options
+    page.get_by_role("option", name=re.compile(f"Google Gemini: {re.escape(FLASH)}")).click()
+    page.keyboard.press("Escape")
+    h.wait_settled(page)
+    warned = page.get_by_test_id("stAlert").filter(has_text=said)
+    expect(warned).to_be_visible()
+    warned.scroll_into_view_if_needed()
+    h.screenshot(page, f"compare-shutdown-warning-{size}")
+    h.open_app(page, server, "styles")
+    warned = page.get_by_test_id("stAlert").filter(has_text=said)
+    expect(warned).to_be_visible()
+    warned.scroll_into_view_if_needed()
+    h.screenshot(page, f"styles-admin-dated-warning-{size}")

@@ -11,6 +11,10 @@ import pytest
 
 from lib import ui
 from lib.catalog import checks, store
+from lib.compare import grid as cmp
+from lib.compare import store as compare_store
+from lib.core.text import plain
+from lib.gallery import queries as gallery
 from lib.providers import discovery
 from tests.helpers import app_as
 
@@ -84,3 +88,26 @@ def test_admin_models_says_which_providers_have_no_list() -> None:
     at.run()
     assert not at.exception
     assert any("Stability AI's API has no model list" in c.value for c in at.caption)
+
+
+def test_a_saved_comparison_on_a_dated_model_is_flagged_and_run_again_on_the_replacement(
+) -> None:
+    eng = ui.engine()
+    grid = cmp.Grid(rows=("a lighthouse",), columns=(
+        cmp.Column(provider="gemini", model=FLASH), cmp.Column(provider="sandbox")))
+    at = app_as("ann", "member", page="screens/compare.py")
+    cid = compare_store.start(eng, gallery.Viewer("ann", "member"), grid, "Lighthouses")
+    _shut_flash(TODAY + timedelta(days=12))
+    at.query_params["id"] = cid
+    at.run()
+    assert not at.exception
+    said = plain("Column 1 (gemini/gemini-3.1-flash-image): Google shuts down "
+                 f"{FLASH} on 2026-11-14; use {PRO} instead.")
+    assert said in _warnings(at)
+    at.button(key=f"cmp_move_{cid}").click().run()
+    assert not at.exception
+    new_id = at.query_params["id"]
+    new_id = new_id[0] if isinstance(new_id, list) else new_id
+    assert new_id != cid
+    moved = compare_store.get(eng, gallery.Viewer("ann", "member"), new_id)
+    assert moved is not None and moved.grid.columns[0].model == PRO
