@@ -1,7 +1,7 @@
 """The ``models`` table: the catalog in the database, started from the shipped file and
 changed by admins (Admin → Providers → Models) or by enabling an id a model check found.
 
-A row follows the shipped file (``lib/catalog/models.csv``) until an admin edits it
+A row follows the shipped file (``lib/providers/models.csv``) until an admin edits it
 (``edited_by`` set): a release that moves a shutdown date reaches untouched rows at the
 next start, and never overwrites an admin's choice. Rows are never deleted: a disabled
 model's history stays readable, and its prices keep pricing its old jobs.
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from lib.catalog import seed
 from lib.core.errors import PromptboardError
 from lib.db.cursor import Cursor
+from lib.providers import catalog_seed as seed
 from lib.providers.types import GENERIC
 
 if TYPE_CHECKING:  # lib.db.database runs the migrations, which name create_tables
@@ -32,22 +32,6 @@ MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}")  # what a model i
 
 class CatalogError(PromptboardError, ValueError):
     """A change an admin asked for that the catalog cannot take; the message says why."""
-
-
-def create_tables(cur: Cursor) -> None:
-    """Migration 019: the model catalog and the outcome of each provider's model checks."""
-    cur.execute(
-        "CREATE TABLE models (provider TEXT NOT NULL, model TEXT NOT NULL, "
-        "enabled BOOLEAN NOT NULL, is_default BOOLEAN NOT NULL, released DATE, "
-        "deprecated DATE, shutdown DATE, replacement TEXT NOT NULL DEFAULT '', "
-        "origin TEXT NOT NULL, source TEXT NOT NULL DEFAULT '', position INTEGER NOT NULL, "
-        "edited_by TEXT, edited_at TIMESTAMP, PRIMARY KEY (provider, model))"
-    )
-    cur.execute(
-        "CREATE TABLE model_checks (provider TEXT PRIMARY KEY, checked_at TIMESTAMP NOT NULL, "
-        "listed TEXT, new_ids TEXT NOT NULL DEFAULT '', gone_ids TEXT NOT NULL DEFAULT '', "
-        "error TEXT NOT NULL DEFAULT '')"
-    )
 
 
 @dataclass(frozen=True)

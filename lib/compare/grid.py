@@ -24,10 +24,11 @@ from datetime import date
 from typing import Any
 
 from lib.catalog import book as catalog
+from lib.catalog import lifecycle
 from lib.core import config
 from lib.core.errors import PromptboardError
 from lib.jobs.model import JobSpec
-from lib.providers import lifecycle, registry, sizing
+from lib.providers import registry, sizing
 from lib.providers.types import Capabilities
 
 MAX_ROWS = 50

@@ -14,11 +14,11 @@ from datetime import date
 
 from lib.auth.access import Viewer
 from lib.catalog import book as catalog
+from lib.catalog import lifecycle
+from lib.catalog.lifecycle import ShutdownWarning
 from lib.compare import store
 from lib.compare.grid import Column, CompareError, Grid, merged
 from lib.core.context import Services
-from lib.providers import lifecycle
-from lib.providers.lifecycle import ShutdownWarning
 
 
 def flagged(grid: Grid, today: date, book: catalog.Book) -> list[tuple[int, ShutdownWarning]]:

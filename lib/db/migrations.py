@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lib.catalog import store as catalog_store
-from lib.db import postgres_only
+from lib.db import catalog_tables, postgres_only
 from lib.db.cursor import Cursor
 
 
@@ -383,5 +382,5 @@ MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("016_postgres_analytics_indexes", postgres_only.analytics_indexes),
     ("017_postgres_job_days", postgres_only.job_days),
     ("018_provider_cost", _m018_provider_cost),
-    ("019_model_catalog", catalog_store.create_tables),
+    ("019_model_catalog", catalog_tables.create_tables),
 ]

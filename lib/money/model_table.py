@@ -13,9 +13,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from lib.catalog import seed as catalog_seed
 from lib.money import costs
-from lib.providers import registry
+from lib.providers import catalog_seed, registry
 from lib.providers.base import Capabilities, Provider
 
 PROVIDERS_MD_CHECKED = "2026-08"  # providers.md: "Facts were gathered ... in August 2026"
@@ -42,7 +41,7 @@ class ModelRow:
 
 
 def models_of(cls: type[Provider]) -> list[tuple[str, bool]]:
-    """(model, offered) for every model of the shipped catalog (``lib/catalog/models.csv``),
+    """(model, offered) for every model of the shipped catalog (``lib/providers/models.csv``),
     in its order; a provider with no rows there (a configured endpoint) lists its own."""
     shipped = catalog_seed.of(cls.id)
     if shipped:

@@ -36,7 +36,7 @@ from typing import Any
 
 import requests
 
-from lib.catalog import seed
+from lib.providers import catalog_seed as seed
 from lib.providers import checks, errors, http, sizing
 from lib.providers.base import (
     DEFAULT_TIMEOUT,

@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from lib.catalog import seed
+from lib.providers import catalog_seed as seed
 from lib.providers import download, errors, http
 from lib.providers.base import (
     NULL_CONTEXT,
@@ -55,7 +55,7 @@ from lib.providers.base import (
 from lib.providers.polling import PollingProvider, fingerprint
 
 LABEL = "Black Forest Labs"
-MODELS = seed.offered("bfl")  # lib/catalog/models.csv
+MODELS = seed.offered("bfl")  # lib/providers/models.csv
 SIZES = ("1024x1024", "1024x768", "768x1024", "1536x1024", "1024x1536", "1440x1440",
          "2048x1152", "1152x2048", "2048x2048")
 MIN_SIDE, MAX_SIDE, STEP = 256, 2048, 32

@@ -41,7 +41,7 @@ from typing import Any
 
 import requests
 
-from lib.catalog import seed
+from lib.providers import catalog_seed as seed
 from lib.providers import download, errors, http
 from lib.providers.base import (
     NULL_CONTEXT,

@@ -34,11 +34,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from lib.catalog import seed
+from lib.providers import catalog_seed as seed
 from lib.providers.types import Shutdown
 
 PRO, FLASH = "gemini-3-pro-image", "gemini-3.1-flash-image"
-# Offered models, the default and the shutdowns are data: lib/catalog/models.csv (the pages
+# Offered models, the default and the shutdowns are data: lib/providers/models.csv (the pages
 # and dates above), changed by admins in the database (lib/catalog/store.py).
 MODELS = seed.offered("gemini")
 SHUTDOWNS: dict[str, Shutdown] = seed.shutdowns("gemini")

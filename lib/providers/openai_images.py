@@ -31,7 +31,7 @@ from typing import Any
 
 import requests
 
-from lib.catalog import seed
+from lib.providers import catalog_seed as seed
 from lib.providers import errors, sizing
 from lib.providers.base import (
     DEFAULT_TIMEOUT,
@@ -53,7 +53,7 @@ from lib.providers.http import (
 )
 
 LABEL = "OpenAI"
-MODELS = seed.offered("openai")  # and the shutdowns: lib/catalog/models.csv (providers.md §2)
+MODELS = seed.offered("openai")  # and the shutdowns: lib/providers/models.csv (providers.md §2)
 REPLACEMENT = seed.default("openai")
 PRESET_SIZES = ("1024x1024", "1536x1024", "1024x1536")
 OPEN_SIZE_PRESETS = PRESET_SIZES + ("2048x2048", "2048x1152", "1152x2048", "3840x2160",

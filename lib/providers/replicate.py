@@ -36,7 +36,7 @@ import re
 import time
 from typing import Any
 
-from lib.catalog import seed
+from lib.providers import catalog_seed as seed
 from lib.providers import download, errors, http
 from lib.providers.base import (
     NULL_CONTEXT,

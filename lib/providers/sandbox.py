@@ -42,8 +42,8 @@ from functools import cached_property
 import requests
 from PIL import Image, ImageOps
 
-from lib.catalog import seed
 from lib.core import config
+from lib.providers import catalog_seed as seed
 from lib.providers import errors, sizing
 from lib.providers.base import (
     DEFAULT_TIMEOUT,

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 
 import requests
 
-from lib.catalog import seed
+from lib.providers import catalog_seed as seed
 from lib.providers import checks, errors, http, sizing
 from lib.providers.base import (
     NULL_CONTEXT,

@@ -160,7 +160,7 @@ class ModelLine:
     default, the announced shutdowns, and the ids an admin enabled from a model check, which
     get conservative generic capabilities (``Provider.generic_caps``).
 
-    Providers start from the shipped catalog (``lib/catalog/models.csv``); an engine hands
+    Providers start from the shipped catalog (``lib/providers/models.csv``); an engine hands
     each instance the line of its database (``lib/catalog/book.py``), admins' changes included.
     """
 

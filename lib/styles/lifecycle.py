@@ -8,9 +8,9 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 from lib.catalog import book as catalog
+from lib.catalog import lifecycle
+from lib.catalog.lifecycle import ShutdownWarning
 from lib.db.database import Database
-from lib.providers import lifecycle
-from lib.providers.lifecycle import ShutdownWarning
 from lib.styles import library
 from lib.styles.library import Style, StyleError
 

@@ -13,6 +13,7 @@ from lib import admin
 from lib.auth import accounts as auth
 from lib.auth.access import ROLES
 from lib.auth.accounts import User
+from lib.catalog import lifecycle
 from lib.core import csvsafe
 from lib.core.fmt import money, plural
 from lib.core.text import plain
@@ -21,7 +22,7 @@ from lib.engine import Engine
 from lib.jobs import repricing as pricing
 from lib.jobs import style_previews
 from lib.money import budgets, reported
-from lib.providers import lifecycle, registry
+from lib.providers import registry
 from lib.styles import library as styles
 from lib.styles import lifecycle as style_lifecycle
 from lib.ui.style_cards import preview_box, preview_jobs, shutdown_flag, style_fields

@@ -9,6 +9,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import streamlit as st
 
 from lib.auth.access import Viewer
+from lib.catalog import lifecycle
 from lib.compare import estimate as estimates
 from lib.compare import grid as compare
 from lib.compare import lifecycle as compare_lifecycle
@@ -17,7 +18,6 @@ from lib.core.fmt import plural
 from lib.core.text import plain
 from lib.engine import Engine
 from lib.money import budgets
-from lib.providers import lifecycle
 from lib.styles import library as styles
 from lib.ui import compare_grid
 from lib.ui.display import money

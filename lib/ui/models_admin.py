@@ -9,11 +9,11 @@ from datetime import date
 import streamlit as st
 
 from lib.auth.accounts import User
-from lib.catalog import checks, edits, store
+from lib.catalog import checks, edits, lifecycle, store
 from lib.core.fmt import plural
 from lib.core.text import plain
 from lib.engine import Engine
-from lib.providers import discovery, lifecycle, registry
+from lib.providers import discovery, registry
 
 SHOWN_NEW = 12  # new ids offered as buttons; more go in a picker
 

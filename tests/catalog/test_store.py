@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from lib.catalog import book as catalog
-from lib.catalog import edits, seed, store
+from lib.catalog import edits, store
 from lib.engine import Engine
+from lib.providers import catalog_seed as seed
 from lib.providers.types import GENERIC
 from tests.builders import T0
 

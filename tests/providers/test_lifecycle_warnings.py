@@ -8,10 +8,11 @@ from datetime import date, datetime
 
 import pytest
 
+from lib.catalog import lifecycle
 from lib.core import config
 from lib.core.clock import FakeClock
 from lib.engine import Engine
-from lib.providers import lifecycle, registry
+from lib.providers import registry
 from lib.styles import library as styles
 from lib.styles import lifecycle as style_lifecycle
 from lib.styles.library import Style, StyleError

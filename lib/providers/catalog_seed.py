@@ -1,4 +1,4 @@
-"""The shipped model catalog: ``lib/catalog/models.csv``, one row per provider × model.
+"""The shipped model catalog: ``lib/providers/models.csv``, one row per provider × model.
 
 Which models Promptboard offers, which is each provider's default, and each model's
 lifecycle (released, deprecated, shutdown date, replacement) with the page it came from

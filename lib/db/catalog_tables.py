@@ -1,0 +1,22 @@
+"""Migration 019: the model catalog (``lib/catalog/store.py`` reads and writes it) and the
+outcome of each provider's model checks (``lib/catalog/checks.py``)."""
+
+from __future__ import annotations
+
+from lib.db.cursor import Cursor
+
+
+def create_tables(cur: Cursor) -> None:
+    """Migration 019: the model catalog and the outcome of each provider's model checks."""
+    cur.execute(
+        "CREATE TABLE models (provider TEXT NOT NULL, model TEXT NOT NULL, "
+        "enabled BOOLEAN NOT NULL, is_default BOOLEAN NOT NULL, released DATE, "
+        "deprecated DATE, shutdown DATE, replacement TEXT NOT NULL DEFAULT '', "
+        "origin TEXT NOT NULL, source TEXT NOT NULL DEFAULT '', position INTEGER NOT NULL, "
+        "edited_by TEXT, edited_at TIMESTAMP, PRIMARY KEY (provider, model))"
+    )
+    cur.execute(
+        "CREATE TABLE model_checks (provider TEXT PRIMARY KEY, checked_at TIMESTAMP NOT NULL, "
+        "listed TEXT, new_ids TEXT NOT NULL DEFAULT '', gone_ids TEXT NOT NULL DEFAULT '', "
+        "error TEXT NOT NULL DEFAULT '')"
+    )
