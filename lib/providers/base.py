@@ -162,7 +162,8 @@ class Provider(ABC):
 
     @classmethod
     def seed_line(cls) -> ModelLine:
-        """The models of the shipped catalog (``lib/providers/models.csv``) as the class has them."""
+        """The models of the shipped catalog (``lib/providers/models.csv``), as the class has
+        them."""
         return ModelLine(cls.caps.models, cls.caps.default_model, dict(cls.shutdowns))
 
     @classmethod
