@@ -17,10 +17,13 @@ builder, a response reader and its special errors:
   status map (Retry-After on 429 and on every retryable status).
 * ``lib/providers/sizing.py``: the one nearest-ratio metric and size-for-ratio rule.
 
-Model lifecycle: a provider lists the models its maker shuts down in ``shutdowns``
-(date and replacement). From that date :meth:`Provider.refuse_if_shut_down` refuses
-them, naming the replacement; the date is the engine clock's (:meth:`Provider.on_date`),
-so tests move a FakeClock across it. Old jobs and images of a shut-down model stay readable.
+Model lifecycle: a provider's models, default and shutdowns (date and replacement) come from
+the shipped catalog (``lib/providers/models.csv``) as class attributes, and each instance
+carries a :class:`ModelLine` (``Provider.line``): an engine hands it its database's catalog,
+admins' edits included (``lib/catalog``). From a model's shutdown date
+:meth:`Provider.refuse_if_shut_down` refuses it, naming the replacement; the date is the
+engine clock's (:meth:`Provider.on_date`), so tests move a FakeClock across it. Old jobs and
+images of a shut-down model stay readable.
 """
 
 from __future__ import annotations
