@@ -220,8 +220,9 @@ class Provider(ABC):
         """
         self.refuse_if_shut_down(req.model, self.today())
         self.check_special(req)
+        retiring = {m: s for m, s in self.line.shutdowns.items() if s.offered}  # not turned off
         checks.check_request(self.caps_for(req.model), req, self.short_label or self.label,
-                             retiring=self.line.shutdowns)
+                             retiring=retiring)
 
     def check_special(self, req: GenerationRequest) -> None:
         """The provider's own rules beyond its capabilities (override; they run first)."""

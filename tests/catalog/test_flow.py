@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -79,10 +79,11 @@ def test_an_admins_shutdown_date_warns_for_30_days_then_refuses_at_submit(
     assert old is not None and old.status == jobs.SUCCEEDED and old.model == FLASH
 
 
-def test_a_model_turned_off_is_not_offered_and_is_refused(engine: Engine,
-                                                          fake: g.FakeGemini) -> None:
+@pytest.mark.parametrize("ends", [None, NOW.date() + timedelta(days=5)], ids=["undated", "dated"])
+def test_a_model_turned_off_is_not_offered_and_is_refused(
+        engine: Engine, fake: g.FakeGemini, ends: date | None) -> None:
     store.update(engine.db, "ada", "gemini", FLASH, enabled=False, is_default=False,
-                 shutdown=None, replacement="", now=NOW)
+                 shutdown=ends, replacement=PRO if ends else "", now=NOW)
     assert forms.options("gemini", None, NOW.date(), engine.models()).models == (PRO,)
     with pytest.raises(SubmitError, match=f"Gemini has no model '{FLASH}'; choose one of {PRO}"):
         submit(engine, model=FLASH)
