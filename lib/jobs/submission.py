@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from lib.auth import accounts as auth
@@ -47,7 +47,7 @@ from lib.storage.base import StorageError
 from lib.styles import library as styles
 
 
-def _validate(db: Database, spec: JobSpec) -> tuple[type[Provider], str]:
+def _validate(db: Database, spec: JobSpec, today: date) -> tuple[type[Provider], str]:
     try:
         cls = registry.get(spec.provider)
     except registry.UnknownProvider as exc:
@@ -77,7 +77,7 @@ def _validate(db: Database, spec: JobSpec) -> tuple[type[Provider], str]:
     if caps.models and not line.known(model) and not caps.open_models:
         # a shut-down model is refused by date in submit, naming its replacement
         raise SubmitError(
-            f"{cls.label} has no model {model!r}; choose one of {', '.join(caps.models)}."
+            f"{cls.label} has no model {model!r}; choose one of {', '.join(line.live(today))}."
         )
     if spec.reference is not None and caps.max_reference_images < 1:
         raise SubmitError(f"{cls.label} does not take a reference image.")
@@ -89,7 +89,7 @@ def _validate(db: Database, spec: JobSpec) -> tuple[type[Provider], str]:
 
 def submit(engine: Services, user: str, spec: JobSpec) -> str:
     """Validate, store the reference image, queue the job; returns its id at once."""
-    cls, model = _validate(engine.db, spec)
+    cls, model = _validate(engine.db, spec, engine.clock.now().date())
     cap = engine.settings.max_output_pixels
     if spec.width and spec.height and spec.width * spec.height > cap:
         raise SubmitError(  # the image would be refused after it was generated (and paid for)
@@ -206,7 +206,7 @@ def check_batch(engine: Services, user: str, specs: Sequence[JobSpec], *,
     estimates: list[tuple[JobSpec, Decimal | None]] = []
     for spec in specs:
         try:
-            cls, model = _validate(engine.db, spec)
+            cls, model = _validate(engine.db, spec, engine.clock.now().date())
             provider = registry.bare(cls.id, engine.clock, catalog.book(engine.db).line(cls.id))
             request = request_for_spec(spec, model)
             try:

@@ -142,7 +142,7 @@ class OpenAIImagesProvider(Provider):
     def test_connection(self) -> str:
         """Look up the default model with the key; a short message or the mapped error."""
         key = self.require_key()
-        model = self.caps.default_model
+        model = self.line.default
         resp = self._send("GET", f"/models/{model}")
         if resp.status_code != 200:
             _raise_for(resp, model, key)
