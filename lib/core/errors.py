@@ -16,6 +16,7 @@ no SQL and no response body. Each keeps the built-in base it had (``ValueError``
     ├── CompareError (ValueError)            lib.compare.grid: a grid that cannot run
     │   └── NeedsConfirmation                ... until its cost is confirmed
     ├── StyleError (ValueError)              lib.styles.library: a style that cannot be saved
+    ├── CatalogError (ValueError)            lib.catalog.store: a model change that cannot be
     ├── ReportError (ValueError)             lib.reporting.report: a report that cannot be written
     ├── WebhookError (ValueError)            lib.webhooks.targets: an endpoint that cannot be kept
     ├── ImageError (ValueError)              lib.imaging.pngmeta: not an image we can read
@@ -41,7 +42,9 @@ no SQL and no response body. Each keeps the built-in base it had (``ValueError``
         └── Cancelled
 
 Not under it, on purpose: ``lib.jobs.model.IllegalTransition`` (a job moved the wrong way: a
-bug or a lost race, logged, never worded for a person) and private helpers (``_TooLarge``).
+bug or a lost race, logged, never worded for a person), ``lib.providers.catalog_seed.SeedError``
+(the shipped model file is malformed: a bug of the release, caught by its tests) and private
+helpers (``_TooLarge``).
 ``tests/core/test_errors.py`` keeps this tree and the code in step.
 """
 

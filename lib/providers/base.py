@@ -221,8 +221,9 @@ class Provider(ABC):
         self.refuse_if_shut_down(req.model, self.today())
         self.check_special(req)
         retiring = {m: s for m, s in self.line.shutdowns.items() if s.offered}  # not turned off
-        checks.check_request(self.caps_for(req.model), req, self.short_label or self.label,
-                             retiring=retiring)
+        caps = dataclasses.replace(self.caps_for(req.model),  # a refusal names the live ones
+                                   models=self.line.live(self.today()))
+        checks.check_request(caps, req, self.short_label or self.label, retiring=retiring)
 
     def check_special(self, req: GenerationRequest) -> None:
         """The provider's own rules beyond its capabilities (override; they run first)."""

@@ -28,7 +28,8 @@ def test_a_member_queues_polls_and_downloads(api: ApiServer) -> None:
     r = _queue(api, "mia", n=2)
     assert r.status == 202, r.content
     job = r.json["jobs"][0]
-    assert (job["user"], job["provider"], job["status"]) == ("mia", "sandbox", "queued")
+    assert (job["user"], job["provider"]) == ("mia", "sandbox")
+    assert job["status"] in ("queued", "running")  # a worker may claim it before the reply
     assert r.json["batch_id"] is None and job["estimated_cost_usd"] == "0.00000000"
     done = _done(api, "mia", str(job["id"]))
     assert done["status"] == "succeeded" and done["cost_usd"] == "0.00000000"

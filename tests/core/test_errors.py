@@ -13,7 +13,7 @@ from lib.core import errors
 from lib.core.errors import PromptboardError
 
 # Raised for a bug or a lost race, never worded for a person (see lib/core/errors.py).
-INTERNAL = {"lib.jobs.model.IllegalTransition"}
+INTERNAL = {"lib.jobs.model.IllegalTransition", "lib.providers.catalog_seed.SeedError"}
 
 
 def _lib_exceptions() -> dict[str, type[BaseException]]:

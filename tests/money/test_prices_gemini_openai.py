@@ -24,6 +24,11 @@ from lib.providers.openai_images import OpenAIImagesProvider
 AT = datetime(2026, 11, 2, 9, 0)
 PRICES = Path(costs.__file__).with_name("prices")
 
+# the models priced by token classes (OpenAI), and Gemini's GA ids: live in the shipped catalog
+# on 2026-11-30 (every other one has per-image prices only, or is a shut-down preview)
+OPENAI_TOKEN_MODELS = OpenAIImagesProvider.seed_line().live(date(2026, 11, 30))
+GEMINI_GA = GeminiProvider.seed_line().live(date(2026, 11, 30))
+
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Database]:
@@ -109,7 +114,7 @@ def test_every_gemini_usage_key_has_a_price_for_every_model_and_size(
         assert cost.total is not None and cost.total > 0, (unit, quality)
 
 
-@pytest.mark.parametrize("model", OpenAIImagesProvider.caps.models)
+@pytest.mark.parametrize("model", OPENAI_TOKEN_MODELS)
 def test_every_openai_usage_key_has_a_price_for_every_model_size_and_quality(
     db: Database, model: str
 ) -> None:
@@ -120,12 +125,12 @@ def test_every_openai_usage_key_has_a_price_for_every_model_size_and_quality(
 
 
 def test_every_estimate_is_priced(db: Database) -> None:
-    for model, quality, refs in itertools.product(GeminiProvider.caps.models, ("1K", "4K", None),
+    for model, quality, refs in itertools.product(GEMINI_GA, ("1K", "4K", None),
                                                   (0, 2)):
         req = GenerationRequest("a fox", model, quality=quality, reference_images=(b"x",) * refs)
         assert costs.estimate(db, "gemini", GeminiProvider(), req, AT), (model, quality)
     for model, quality, (w, h) in itertools.product(
-            (*OpenAIImagesProvider.caps.models, "gpt-image-1"), ("low", "high", None),
+            (*OPENAI_TOKEN_MODELS, "gpt-image-1"), ("low", "high", None),
             ((1024, 1536), (None, None))):
         req = GenerationRequest("a fox", model, width=w, height=h, quality=quality, n=2)
         assert costs.estimate(db, "openai", OpenAIImagesProvider(), req, AT), (model, quality)
@@ -212,7 +217,7 @@ def test_the_ga_gemini_prices_start_on_the_ga_day_and_the_previews_keep_theirs(
 ) -> None:
     rows = {(r["model"], r["effective_from"]) for r in _rows("gemini.csv")}
     ga = {m for m, day in rows if day == "2026-05-28"}  # ai.google.dev changelog: GA 2026-05-28
-    assert ga == set(GeminiProvider.caps.models)
+    assert ga == set(GEMINI_GA)
     assert set(SHUTDOWNS) <= {m for m, _ in rows}  # history stays priced
     before_ga = datetime(2026, 5, 1)
     assert costs.cost_of(db, "gemini", "gemini-3-pro-image", {"images": 1}, before_ga,

@@ -168,7 +168,8 @@ def test_width_and_height_become_the_nearest_supported_ratio(
      (FLASH, {"reference_images": (png_bytes(),) * 15}, "at most 14 reference images"),
      (PRO, {"aspect_ratio": "4:1"}, "does not make 4:1"),
      (PRO, {"quality": "8K"}, "1K or 2K or 4K images, not 8K"),
-     ("gemini-9-ultra", {}, "no image model"),
+     ("gemini-9-ultra", {}, "has no model 'gemini-9-ultra'; choose one of gemini-3-pro-image, "
+                           "gemini-3.1-flash-image."),
      (FLASH, {"prompt": "   "}, "prompt is empty"),
      (FLASH, {"n": 5}, "1 to 4 images")],
 )
