@@ -134,6 +134,9 @@ class FakeCompatible:
             path = Path(folder) / "endpoints.toml"
             path.write_text(self.toml(name, **settings), encoding="utf-8")
             values = {**self.env(), "PROMPTBOARD_ENDPOINTS_FILE": str(path)}
+            insecure = "PROMPTBOARD_DOWNLOAD_ALLOW_INSECURE_HOSTS"  # keep other fakes' pairs
+            values[insecure] = ",".join(filter(None, (os.environ.get(insecure),
+                                                      values[insecure])))
             if not key:
                 del values[KEY_ENV]
             saved = {k: os.environ.get(k) for k in [*values, KEY_ENV]}
