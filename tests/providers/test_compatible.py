@@ -5,6 +5,7 @@ downloader, cost unknown until priced, a gateway's own cost header, errors, and 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
@@ -329,7 +330,7 @@ def test_the_registry_loads_the_file_and_the_variable_and_keeps_the_problems(
         assert any("name is taken" in p for p in problems)
         assert list(registry.PROVIDERS)[:len(registry.BUILT_IN)] == list(registry.BUILT_IN)
     finally:
-        monkeypatch.delenv("PROMPTBOARD_ENDPOINTS_FILE")
+        monkeypatch.setenv("PROMPTBOARD_ENDPOINTS_FILE", os.devnull)  # as tests/conftest.py
         monkeypatch.delenv("PROMPTBOARD_ENDPOINTS")
         registry.reload()
     assert list(registry.PROVIDERS) == list(registry.BUILT_IN)

@@ -424,7 +424,7 @@ def engine(fleet: Fleet, migrated: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
                  retry_policy=NO_JITTER)
     yield eng
     eng.close()
-    monkeypatch.delenv("PROMPTBOARD_ENDPOINTS_FILE")
+    monkeypatch.setenv("PROMPTBOARD_ENDPOINTS_FILE", os.devnull)  # as tests/conftest.py
     registry.reload()  # the built-in providers only, as for every other test
     assert not eng.internal_errors, eng.internal_errors
 
