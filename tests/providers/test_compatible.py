@@ -349,3 +349,13 @@ def test_an_unreadable_file_is_a_problem(tmp_path: Path,
     bad.write_bytes(b"\xff\xfe")
     monkeypatch.setenv("PROMPTBOARD_ENDPOINTS_FILE", str(bad))
     assert "cannot be read" in endpoints.load().problems[0]
+
+
+def test_the_readme_model_table_is_the_shipped_providers_only(bearer: fc.FakeCompatible) -> None:
+    """An endpoint ships no price (by design): configured on the machine that regenerates the
+    README's table, it must neither appear there nor count as an unpriced offered model."""
+    from lib.money import model_table
+
+    with bearer.configured("edge"):
+        assert "compat-" not in model_table.markdown()
+        assert model_table.problems() == []
