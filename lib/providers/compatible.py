@@ -122,6 +122,24 @@ class CompatibleProvider(Provider):
             return {"api-key": key}
         return {"Authorization": f"Bearer {key}"}
 
+    def test_connection(self) -> str:
+        """``GET {base}/models`` with the key (gateways and xAI list their models there);
+        Azure's data plane has no such call for a key, so an image is the test there."""
+        key = self.require_key()
+        if self.endpoint.flavour == AZURE:
+            return (f"{self.label} has no cheap connection check: generate one image to test "
+                    "the key and the deployment.")
+        resp = self._send("GET", "/models")
+        if resp.status_code == 404:
+            return (f"{self.label} answered at {http.origin(self.base_url)} but lists no "
+                    "models: generate one image to test the key.")
+        if resp.status_code != 200:
+            raise error_for(resp, self.endpoint, self.label, "", key)
+        body = http.json_body(resp, self.label)
+        listed = body.get("data") if isinstance(body, dict) else None
+        count = len(listed) if isinstance(listed, list) else 0
+        return f"{self.label} accepted the key and lists {count} model(s)."
+
     def generate(self, req: GenerationRequest, ctx: JobContext = NULL_CONTEXT) -> GenerationResult:
         """One call for all ``req.n`` images; links in the reply are downloaded at once."""
         key = self.require_key()

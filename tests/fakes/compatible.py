@@ -81,7 +81,7 @@ class FakeCompatible:
             self.route = r"POST /openai/deployments/([^/]+)/images/generations"
         else:
             self.route = r"POST /v1/images/generations"
-        self.server = FakeServer({self.route: self._generate})
+        self.server = FakeServer({self.route: self._generate, r"GET /v1/models": self._models})
         self.images = FakeServer({IMAGES: self._image})
         self.base_url = self.server.url if flavour == "azure" else f"{self.server.url}/v1"
 
@@ -192,6 +192,13 @@ class FakeCompatible:
         if self.cost is not None:
             headers["x-litellm-response-cost"] = self.cost
         return Reply(200, {"created": 1760000000, "data": data}, headers)
+
+    def _models(self, req: Request) -> Reply:
+        """``GET /v1/models`` (openai flavour): ``{"object": "list", "data": [{"id"}]}``."""
+        if (refused := self._refused(req)) is not None:
+            return refused
+        return Reply(200, {"object": "list", "data": [{"id": m, "object": "model"}
+                                                      for m in MODELS]})
 
     def _image(self, req: Request) -> Reply:
         self.host_auth.append(req.headers.get("authorization") or req.headers.get("api-key"))

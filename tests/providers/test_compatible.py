@@ -20,7 +20,7 @@ from lib.engine import Engine
 from lib.jobs.repricing import add_price
 from lib.money import costs, reported
 from lib.providers import compatible, endpoints, registry
-from lib.providers.base import BadResponse, GenerationRequest
+from lib.providers.base import BadResponse, GenerationRequest, NeedsKey
 from tests.fakes import compatible as fc
 from tests.fakes.server import Reply
 from tests.helpers import ROOT, run_next
@@ -233,6 +233,24 @@ def test_without_its_key_the_endpoint_says_which_variable_to_set(
         status = next(s for s in registry.statuses() if s.id == pid)
         assert fc.KEY_ENV in status.hint and "endpoint 'edge'" in status.hint
     assert pid not in registry.PROVIDERS  # restored
+
+
+def test_the_connection_test_lists_the_models_with_the_key(fake: fc.FakeCompatible) -> None:
+    with fake.configured("edge") as pid:
+        provider = registry.create(pid)
+        if fake.flavour == "azure":
+            assert "generate one image" in provider.test_connection()
+            assert fake.server.history == []
+            return
+        assert provider.test_connection() == "Fake openai endpoint accepted the key and lists 2 " \
+            "model(s)."
+        fake.key = "another-key-0000000000000000"
+        try:
+            with pytest.raises(NeedsKey, match=fc.KEY_ENV) as caught:
+                provider.test_connection()
+        finally:
+            fake.key = fc.KEY
+        assert fc.KEY not in caught.value.message
 
 
 # --------------------------------------------------------------------------- configuration
