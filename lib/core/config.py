@@ -56,7 +56,7 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     "PROMPTBOARD_ENDPOINTS_FILE": (
         ".streamlit/endpoints.toml", "OpenAI-compatible endpoints (Azure OpenAI, xAI, "
-        "Recraft, LiteLLM, OpenRouter): a TOML file of `[endpoints.<name>]` tables; missing: none"
+        "Recraft, LiteLLM): a TOML file of `[endpoints.<name>]` tables; missing: none"
     ),
     "PROMPTBOARD_ENDPOINTS": (
         "", "the same TOML as text, for a host with only environment variables (names must "

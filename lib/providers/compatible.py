@@ -1,6 +1,6 @@
 """OpenAI-compatible endpoints: any named endpoint that speaks ``POST /images/generations``.
 
-Azure OpenAI deployments, xAI, Recraft, and gateways such as LiteLLM or OpenRouter answer the
+Azure OpenAI deployments, xAI, Recraft, and gateways such as LiteLLM answer the
 OpenAI Images wire format (``shared/providers.md`` §2). Each endpoint an admin configures
 (``lib/providers/endpoints.py`` reads the file) becomes one subclass of
 :class:`CompatibleProvider`, id ``compat-<name>``, made by :func:`provider_class`; the registry
