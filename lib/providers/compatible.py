@@ -218,8 +218,8 @@ def provider_class(ep: Endpoint) -> type[CompatibleProvider]:
     attrs: dict[str, Any] = {
         "id": ep.provider_id, "label": ep.label, "key_env": ep.key_env,
         "default_base_url": ep.base_url, "caps": caps, "endpoint": ep,
-        "description": f"{kind} {ep.name!r} ({http.origin(ep.base_url)}), configured in "
-                       f"{ep.source}; cost unknown until an admin adds its prices.",
+        "description": f"{kind} {ep.name!r}: the models its configuration lists; cost "
+                       "unknown until an admin adds its prices.",
         "hint": f"Check base_url of the endpoint {ep.name!r} in {ep.source}."}
     made = type(f"Compatible_{ep.name.replace('-', '_')}", (CompatibleProvider,), attrs)
     return cast("type[CompatibleProvider]", made)
