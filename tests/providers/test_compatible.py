@@ -127,6 +127,21 @@ def test_links_are_downloaded_from_the_image_host_without_the_key(
         assert engine.db.scalar("SELECT count(*) FROM images WHERE job_id = ?", [job_id]) == 2
 
 
+def test_xai_s_data_url_base64_and_token_usage_are_read(bearer: fc.FakeCompatible) -> None:
+    """xAI answers ``b64_json`` as a data URL with a ``revised_prompt`` [2nd: grok-api.apidog.io
+    copy of docs.x.ai]; a gateway in front of a GPT image model passes OpenAI's ``usage`` on."""
+    png = fc.png_bytes(32, 32)
+    bearer.server.script(bearer.route, Reply(200, {"data": [
+        {"b64_json": "data:image/png;base64," + fc.b64(png), "revised_prompt": "a cat"}],
+        "usage": {"input_tokens": 12, "output_tokens": 272,
+                  "input_tokens_details": {"text_tokens": 12, "image_tokens": 0}}}))
+    with bearer.configured("edge") as pid:
+        got = registry.create(pid).generate(GenerationRequest("a cat", "image-model-a"))
+    assert got.images[0].data == png and got.reported_usage == {}
+    assert got.usage == {"input_text_tokens": 12.0, "input_image_tokens": 0.0,
+                         "output_image_tokens": 272.0}
+
+
 def test_a_link_off_the_allowed_hosts_is_not_fetched(bearer: fc.FakeCompatible) -> None:
     bearer.server.script(bearer.route, Reply(200, {"data": [
         {"url": "https://images.elsewhere.example/out.png"}]}))
