@@ -220,7 +220,7 @@ def provider_class(ep: Endpoint) -> type[CompatibleProvider]:
         "default_base_url": ep.base_url, "caps": caps, "endpoint": ep,
         "description": f"{kind} {ep.name!r}: the models its configuration lists; cost "
                        "unknown until an admin adds its prices.",
-        "hint": f"Check base_url of the endpoint {ep.name!r} in {ep.source}."}
+        "hint": f"An admin can check base_url of the endpoint {ep.name!r} (endpoints file)."}
     made = type(f"Compatible_{ep.name.replace('-', '_')}", (CompatibleProvider,), attrs)
     return cast("type[CompatibleProvider]", made)
 
@@ -267,7 +267,7 @@ def error_for(resp: requests.Response, ep: Endpoint, label: str, model: str, key
     if codes & MISSING_CODES or (status == 404 and ep.flavour == AZURE):
         what = "deployment" if ep.flavour == AZURE else "model"
         return errors.Rejected(f"{label} has no {what} {model!r} ({words}). Check the models "
-                               f"of the endpoint {ep.name!r} in {ep.source}.")
+                               f"of the endpoint {ep.name!r} in the endpoints file.")
     if status in (401, 403):
         return errors.NeedsKey(f"{label} refused the key (HTTP {status}: {words}). Check "
                                f"{ep.key_env}, then restart Promptboard.")

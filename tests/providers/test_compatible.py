@@ -206,6 +206,7 @@ def test_refusals_fail_at_once(setup: tuple[Engine, str], fake: fc.FakeCompatibl
     failed = job(engine, job_id)
     assert failed.error_type == error_type and says in (failed.error_message or "")
     assert failed.attempts == 1 and len(fake.calls()) == 1
+    assert "endpoints.toml" not in (failed.error_message or "")  # the server's path: admins only
 
 
 def test_a_wrong_key_names_the_variable_never_the_key(
