@@ -108,10 +108,10 @@ class CompatibleProvider(Provider):
 
     @classmethod
     def configure_hint(cls) -> str:
-        """Which variable holds the key, and where the endpoint is configured."""
-        return (f"Set {cls.key_env} (the key of the endpoint {cls.endpoint.name!r} in "
-                f"{cls.endpoint.source}) in the environment or in .streamlit/secrets.toml, "
-                "then restart Promptboard.")
+        """Which variable holds the key (not the file's path: the API shows this to anyone)."""
+        return (f"Set {cls.key_env} (the key of the endpoint {cls.endpoint.name!r} in the "
+                "endpoints file) in the environment or in .streamlit/secrets.toml, then restart "
+                "Promptboard.")
 
     def auth_headers(self, url: str) -> dict[str, str]:
         """The key, to the endpoint's own origin only: ``api-key`` (Azure) or Bearer."""
