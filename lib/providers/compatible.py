@@ -177,8 +177,9 @@ class CompatibleProvider(Provider):
                 body["size"] = sizing.nearest(sizing.ratio_of(req.aspect_ratio), 1, ep.sizes)
             elif ep.default_size:
                 body["size"] = ep.default_size
-        if ep.qualities and (req.quality or ep.default_quality):
-            body["quality"] = (req.quality or ep.default_quality or "").lower()
+        wanted = (req.quality or ep.default_quality or "").lower()
+        if ep.qualities and wanted:  # as the configuration spells it (the check ignores case)
+            body["quality"] = next((q for q in ep.qualities if q.lower() == wanted), wanted)
         if ep.response_format:
             body["response_format"] = ep.response_format
         return body
