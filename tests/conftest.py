@@ -26,6 +26,13 @@ settings.load_profile("promptboard")
 # must pass on any day, so it must pass then too: every date-dependent test is on a pinned clock.
 _TRAVEL_DAYS = os.environ.get("PROMPTBOARD_TEST_TRAVEL_DAYS", "")
 
+# A developer's own OpenAI-compatible endpoints (.streamlit/endpoints.toml) never reach the
+# tests: the registry loads none at import, and tests that want one write their own file
+# (tests/fakes/compatible.py), restoring this afterwards.
+NO_ENDPOINTS = os.devnull
+os.environ["PROMPTBOARD_ENDPOINTS_FILE"] = NO_ENDPOINTS
+os.environ.pop("PROMPTBOARD_ENDPOINTS", None)
+
 
 def pytest_configure(config: pytest.Config) -> None:
     if _TRAVEL_DAYS:

@@ -59,6 +59,14 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "", "tests only: loopback `ip:port` pairs a fake delivery server may be fetched from "
         "over http"
     ),
+    "PROMPTBOARD_ENDPOINTS_FILE": (
+        ".streamlit/endpoints.toml", "OpenAI-compatible endpoints (Azure OpenAI, xAI, "
+        "Recraft, LiteLLM): a TOML file of `[endpoints.<name>]` tables; missing: none"
+    ),
+    "PROMPTBOARD_ENDPOINTS": (
+        "", "the same TOML as text, for a host with only environment variables (names must "
+        "not repeat the file's)"
+    ),
     "PROMPTBOARD_WEBHOOK_ALLOW_PRIVATE": (
         "", "`1`: webhooks may go to private, loopback and link-local addresses, and over plain "
         "http (a receiver on this machine or network; the tests)"

@@ -8,7 +8,8 @@ on. Rows are never overwritten: a correction is a new row with a later date.
 
 Cost of a generation = sum over its usage units of amount x the price in
 effect at its time, most specific model and variant first. A unit with no
-price makes the cost unknown (NULL), never a silent zero.
+price makes the cost unknown (NULL), never a silent zero. The unit ``usd`` (a
+gateway's own figure in dollars, reported usage) is priced 1:1 without a row.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 SEED_DIR = Path(__file__).with_name("prices")  # one CSV per provider
 QUANT = Decimal("0.00000001")  # costs are stored to 1e-8 USD
+USD = "usd"  # a usage unit that is already dollars: priced 1:1, needs no price row
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,10 @@ def cost_of(
     total = Decimal(0)
     for unit, amount in sorted(usage.items()):
         if not amount:
+            continue
+        if unit == USD:
+            lines.append((unit, float(amount), Decimal(1)))
+            total += Decimal(str(amount))
             continue
         found = unit_price(db, provider, model, unit, variants, at)
         if found is None:

@@ -139,10 +139,11 @@ def sources(rows: Iterable[dict[str, str]]) -> tuple[str, str]:
 
 
 def rows() -> list[ModelRow]:
-    """The table, provider by provider in the registry's order."""
+    """The table, provider by provider in the registry's order (the shipped providers: a
+    configured OpenAI-compatible endpoint is this installation's, and ships no price)."""
     seed = costs.seed_rows()
     out: list[ModelRow] = []
-    for pid, cls in registry.PROVIDERS.items():
+    for pid, cls in registry.BUILT_IN.items():
         for model, offered in models_of(cls):
             own = [r for r in seed if r["provider"] == pid and r["model"] in (model, "*")]
             exact = [r for r in own if r["model"] == model] or own
@@ -180,7 +181,7 @@ def problems() -> list[str]:
     every = costs.seed_rows()
     seed = [r for r in every if r["unit"] not in REPORTED_UNITS]
     found: list[str] = []
-    for pid, cls in registry.PROVIDERS.items():
+    for pid, cls in registry.BUILT_IN.items():
         known = {m for m, _ in models_of(cls)}
         for model, offered in models_of(cls):
             if offered and not any(r["provider"] == pid and r["model"] in (model, "*")
@@ -190,7 +191,7 @@ def problems() -> list[str]:
             if r["provider"] == pid and r["model"] != "*" and r["model"] not in known \
                     and not cls.caps.open_models:
                 found.append(f"a {pid} price row names {r['model']!r}, which {pid} does not have")
-    providers = set(registry.PROVIDERS)
+    providers = set(registry.BUILT_IN)
     found += [f"a price row names the provider {p!r}, which does not exist"
               for p in sorted({r["provider"] for r in every} - providers)]
     return found

@@ -3,10 +3,16 @@
 To add a provider: write ``lib/providers/<name>.py`` with a ``Provider``
 subclass (see ``base.py``), add it to ``_CLASSES`` below, document it in
 README.md, and add its fake server and tests under ``tests/``.
+
+OpenAI-compatible endpoints (``compat-<name>``, ``lib/providers/compatible.py``) come from
+configuration, not code: :func:`reload` reads it (``lib/providers/endpoints.py``) at import
+and appends one class per valid endpoint to ``PROVIDERS``; what was wrong with the others is
+logged and kept for Admin → Providers (:func:`endpoint_problems`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 
@@ -14,6 +20,7 @@ import requests
 
 from lib.core.clock import Clock
 from lib.core.errors import PromptboardError
+from lib.providers import endpoints
 from lib.providers.a1111 import A1111Provider
 from lib.providers.base import DEFAULT_TIMEOUT, ModelLine, Provider
 from lib.providers.bfl import BFLProvider
@@ -34,7 +41,30 @@ _CLASSES: tuple[type[Provider], ...] = (
     BFLProvider,
     FalProvider,
 )
-PROVIDERS: dict[str, type[Provider]] = {cls.id: cls for cls in _CLASSES}
+BUILT_IN: dict[str, type[Provider]] = {cls.id: cls for cls in _CLASSES}
+PROVIDERS: dict[str, type[Provider]] = dict(BUILT_IN)  # plus the configured endpoints
+_problems: list[str] = []
+log = logging.getLogger(__name__)
+
+
+def reload() -> list[str]:
+    """Read the endpoints configuration again: ``PROVIDERS`` becomes the built-in providers
+    plus one class per valid endpoint (changed in place; built-in ids never disappear, even
+    for a moment). Returns, logs and keeps the problems with the other entries."""
+    loaded = endpoints.load()
+    fresh = {cls.id: cls for cls in loaded.classes if cls.id not in BUILT_IN}
+    for stale in [pid for pid in PROVIDERS if pid not in BUILT_IN and pid not in fresh]:
+        del PROVIDERS[stale]
+    PROVIDERS.update(fresh)
+    _problems[:] = loaded.problems
+    for problem in loaded.problems:
+        log.warning("OpenAI-compatible endpoints: %s", problem)
+    return list(loaded.problems)
+
+
+def endpoint_problems() -> list[str]:
+    """What was wrong with the endpoints configuration at the last :func:`reload`."""
+    return list(_problems)
 
 
 class UnknownProvider(PromptboardError, KeyError):
@@ -120,3 +150,6 @@ def statuses() -> list[ProviderStatus]:
 def available() -> list[str]:
     """Ids of the providers that can run now."""
     return [s.id for s in statuses() if s.configured]
+
+
+reload()

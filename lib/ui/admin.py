@@ -253,6 +253,8 @@ def providers_section(eng: Engine) -> None:
         more = (f" Styles that suggest it: {', '.join(users)} (move them on the Styles tab)."
                 if users else "")
         st.warning(plain(found.text(today) + more), icon=":material/schedule:")
+    for problem in registry.endpoint_problems():  # a bad entry was skipped; the rest loaded
+        st.error(plain(f"OpenAI-compatible endpoints: {problem}"), icon=":material/error:")
     for row in admin.provider_rows(eng):
         with st.container(border=True):
             head, action = st.columns([4, 1], vertical_alignment="center")

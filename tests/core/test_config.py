@@ -51,6 +51,18 @@ def test_every_provider_is_documented_in_the_readme(provider_id: str) -> None:
         assert cls.key_env in README
 
 
+def test_compatible_endpoints_are_documented_in_the_readme() -> None:
+    """Their ids come from configuration (``compat-<name>``), so one row stands for all,
+    and the README's example configures without a problem."""
+    from lib.providers import endpoints
+
+    assert "| `compat-<name>` |" in README
+    assert "PROMPTBOARD_ENDPOINTS_FILE" in README and "### OpenAI-compatible endpoints" in README
+    example = README.split("### OpenAI-compatible endpoints", 1)[1].split("```toml", 1)[1]
+    found, problems = endpoints.parse(example.split("```", 1)[0], "README.md")
+    assert problems == [] and [e.name for e in found] == ["azure-east", "xai", "litellm"]
+
+
 def test_the_readme_starts_with_the_two_commands_and_ci_runs_the_second() -> None:
     quick = README.split("## Quick start", 1)[1].split("##", 1)[0]
     blocks = [b.strip() for b in quick.split("```bash")[1:]]

@@ -14,12 +14,30 @@ from typing import Any
 
 import pytest
 
-from lib.providers import checks, errors, sizing
+from lib.providers import checks, endpoints, errors, sizing
 from lib.providers.base import Capabilities, GenerationRequest, Provider
+from lib.providers.compatible import provider_class
 from lib.providers.registry import PROVIDERS
 from tests.fakes.server import FakeServer, Reply, Request
 
-ALL = list(PROVIDERS.values())
+# OpenAI-compatible endpoints are registered from configuration: one of each flavour here
+CONFIGURED = """
+[endpoints.contract-bearer]
+base_url = "https://gateway.example/v1"
+key_env = "CONTRACT_KEY"
+models = ["m-1", "m-2"]
+sizes = ["1024x1024", "1536x1024"]
+qualities = ["low", "high"]
+max_n = 4
+[endpoints.contract-azure]
+flavour = "azure"
+base_url = "https://res.openai.azure.com"
+api_version = "2025-04-01-preview"
+key_env = "CONTRACT_KEY"
+models = ["deploy-1"]
+"""
+COMPATIBLE = [provider_class(ep) for ep in endpoints.parse(CONFIGURED, "contract")[0]]
+ALL = list(PROVIDERS.values()) + COMPATIBLE
 HTTP = [cls for cls in ALL if cls.default_base_url or cls.base_url_env]
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
 

@@ -50,6 +50,7 @@ from lib.providers.polling import PollingProvider
 from lib.storage.local import LocalStorage
 from tests import s3server
 from tests.fakes import bfl as b
+from tests.fakes import compatible as c
 from tests.fakes import fal as f
 from tests.fakes import gemini as g
 from tests.fakes import openai as o
@@ -66,6 +67,7 @@ HTTP_TIMEOUT = 0.5
 SLOW = 0.9  # seconds a "timeout" reply waits: longer than HTTP_TIMEOUT
 MAX_ATTEMPTS = 4
 BACKOFF = [2.0, 4.0, 8.0]  # NO_JITTER's waits after attempts 1, 2, 3
+COMPAT = "compat-fault"  # an OpenAI-compatible endpoint (Azure flavour) from an endpoints file
 
 
 @dataclasses.dataclass
@@ -79,6 +81,8 @@ class Fleet:
     replicate: r.FakeReplicate
     bfl: b.FakeBFL
     fal: f.FakeFal
+    compat: c.FakeCompatible
+    endpoints_file: str
 
     def env(self) -> dict[str, str]:
         return {
@@ -90,6 +94,7 @@ class Fleet:
             "REPLICATE_BASE_URL": self.replicate.base_url,
             "BFL_API_KEY": self.bfl.key, "BFL_BASE_URL": self.bfl.base_url,
             "FAL_KEY": self.fal.key, "FAL_BASE_URL": self.fal.base_url,
+            c.KEY_ENV: self.compat.key, "PROMPTBOARD_ENDPOINTS_FILE": self.endpoints_file,
             "PROMPTBOARD_DOWNLOAD_ALLOW_INSECURE_HOSTS": ",".join((
                 self.replicate.delivery_host, f"127.0.0.1:{self.bfl.delivery.port}",
                 f"127.0.0.1:{self.fal.cdn.port}")),
@@ -97,11 +102,11 @@ class Fleet:
 
     def secrets(self) -> list[str]:
         return [g.KEY, o.KEY, self.stability.key, self.replicate.token, self.bfl.key,
-                self.fal.key]
+                self.fal.key, self.compat.key]
 
     def reset(self) -> None:
         for fake in (self.gemini, self.openai, self.stability, self.a1111, self.replicate,
-                     self.bfl, self.fal):
+                     self.bfl, self.fal, self.compat):
             fake.reset()
 
     def calls(self, provider: str) -> int:
@@ -114,17 +119,21 @@ class Fleet:
             "replicate": (self.replicate.server, r"/v1/models/.+/predictions"),
             "bfl": (self.bfl.server, r"/v1/flux-2-.+"),
             "fal": (self.fal.server, r"/fal-ai/.+"),
+            COMPAT: (self.compat.server, r"/openai/deployments/.+/images/generations"),
         }[provider]
         return len(route[0].requests_to("POST", route[1]))
 
 
 @pytest.fixture(scope="module")
-def fleet() -> Iterator[Fleet]:
+def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
+    compat = c.FakeCompatible("azure")
+    endpoints_file = tmp_path_factory.mktemp("endpoints") / "endpoints.toml"
+    endpoints_file.write_text(compat.toml(COMPAT.removeprefix("compat-")), encoding="utf-8")
     found = Fleet(g.FakeGemini(), o.FakeOpenAI(), s.FakeStability(), FakeA1111(),
-                  r.FakeReplicate(), b.FakeBFL(), f.FakeFal())
+                  r.FakeReplicate(), b.FakeBFL(), f.FakeFal(), compat, str(endpoints_file))
     yield found
     for fake in (found.gemini, found.openai, found.stability, found.a1111, found.replicate,
-                 found.bfl, found.fal):
+                 found.bfl, found.fal, found.compat):
         fake.close()
 
 
@@ -146,6 +155,8 @@ def _queue(provider: str, reply: Reply) -> Arm:
             fleet.bfl.server.script(b.SUBMIT, *[reply] * times)
         elif provider == "fal":
             fleet.fal.server.script(f.SUBMIT, *[reply] * times)
+        elif provider == COMPAT:
+            fleet.compat.server.script(fleet.compat.route, *[reply] * times)
         else:
             fleet.replicate.server.script(r.CREATE, *[reply] * times)
     return arm
@@ -320,6 +331,27 @@ CELLS: list[Cell] = [
     Cell("fal", "quota", _queue("fal", Reply(403, {
         "detail": "User is locked. Reason: Exhausted balance."})), False, "quota", "Top up"),
 ]
+CELLS += [  # an OpenAI-compatible endpoint, Azure flavour (api-key, deployments path)
+    Cell(COMPAT, "rate_limit", _queue(COMPAT, c.error(429, "Rate limit reached.",
+                                                      "rate_limit_exceeded",
+                                                      {"Retry-After": "7"})), True,
+         "rate_limited", "rate limiting", hint=7.0),
+    Cell(COMPAT, "server_error", _queue(COMPAT, c.error(500, "The server had an error.")), True,
+         "unavailable", "HTTP 500"),
+    Cell(COMPAT, "timeout", _queue(COMPAT, _timeout()), True, "unavailable",
+         "did not answer within"),
+    Cell(COMPAT, "reset", _queue(COMPAT, Reply(reset=True)), True, "unavailable",
+         "could not be reached"),
+    Cell(COMPAT, "malformed", _queue(COMPAT, Reply(200, b'{"data": [', {
+        "Content-Type": "application/json"})), False, "bad_response", "not valid JSON"),
+    Cell(COMPAT, "truncated_image", _queue(COMPAT, Reply(200, {"data": [{"b64_json": base64.
+        b64encode(_truncated_png()).decode()}]})), False, "bad_response", "could not be read"),
+    Cell(COMPAT, "safety", _queue(COMPAT, c.content_filter()), False, "safety",
+         "content management policy"),
+    Cell(COMPAT, "quota", _queue(COMPAT, c.error(429, "You exceeded your current quota.",
+                                                 "insufficient_quota")), False, "quota",
+         "out of credit"),
+]
 NOT_SERVED = {  # (provider, fault): why there is no cell
     ("a1111", "rate_limit"): "a local server has no rate limit",
     ("a1111", "safety"): "AUTOMATIC1111 has no safety system in its API",
@@ -380,6 +412,7 @@ def engine(fleet: Fleet, migrated: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     monkeypatch.setenv("PROMPTBOARD_HTTP_TIMEOUT", str(HTTP_TIMEOUT))
     monkeypatch.setenv("PROMPTBOARD_MAX_ATTEMPTS", str(MAX_ATTEMPTS))
     shutil.copyfile(migrated, config.load().db_path)  # a fresh database costs ~0.5 s per cell
+    assert registry.reload() == []  # the endpoints file names the compatible fake
 
     def factory(provider_id: str) -> Any:
         p = registry.create(provider_id)
@@ -391,6 +424,8 @@ def engine(fleet: Fleet, migrated: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
                  retry_policy=NO_JITTER)
     yield eng
     eng.close()
+    monkeypatch.setenv("PROMPTBOARD_ENDPOINTS_FILE", os.devnull)  # as tests/conftest.py
+    registry.reload()  # the built-in providers only, as for every other test
     assert not eng.internal_errors, eng.internal_errors
 
 
@@ -464,7 +499,7 @@ def test_fault_cell(engine: Engine, fleet: Fleet, cell: Cell, persist: str) -> N
 def test_every_fault_a_fake_serves_has_a_cell() -> None:
     faults = ("rate_limit", "server_error", "timeout", "reset", "malformed", "truncated_image",
               "safety", "quota")
-    providers = [p for p in registry.PROVIDERS if p != "sandbox"]
+    providers = [p for p in registry.BUILT_IN if p != "sandbox"] + [COMPAT]
     covered = {(c.provider, c.fault) for c in CELLS}
     for provider in providers:
         for fault in faults:
