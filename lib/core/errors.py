@@ -28,6 +28,7 @@ no SQL and no response body. Each keeps the built-in base it had (``ValueError``
     ├── BackupError (RuntimeError)           lib.db.backup: a backup refused or not matching
     ├── ReplicaRefused (RuntimeError)        lib.replica: cannot run as one of several replicas
     ├── UnknownProvider (KeyError)           lib.providers.registry: no provider has that id
+    ├── ConfigProblem (ValueError)           lib.providers.endpoints: an endpoint entry skipped
     ├── ApiError                             lib.api.errors: an HTTP refusal with its status
     ├── RemoteError                          lib.apiclient: the CLI's server refused or is away
     └── ProviderError                        lib.providers.base: a provider call failed; its

@@ -28,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from lib.core import config
+from lib.core.errors import PromptboardError
 from lib.providers import http
 from lib.providers.compatible import (
     AZURE,
@@ -57,7 +58,7 @@ SETTINGS = frozenset({"label", "flavour", "base_url", "api_version", "key_env", 
                       "cost_header", "download_hosts", "allow_http"})
 
 
-class ConfigProblem(ValueError):
+class ConfigProblem(PromptboardError, ValueError):
     """One thing wrong with one entry; the message names the source and the entry."""
 
 

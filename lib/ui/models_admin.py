@@ -35,7 +35,10 @@ def models_section(eng: Engine, me: User) -> None:
     last = checks.latest(eng)
     for status in registry.statuses():
         mine = [r for r in rows if r.provider == status.id]
-        if not mine:
+        if not mine:  # a configured OpenAI-compatible endpoint: its models are its config's
+            st.caption(plain(f"{status.label}: {', '.join(eng.models().live(status.id, today))}"
+                             " — from the endpoints file (PROMPTBOARD_ENDPOINTS_FILE); change "
+                             "them there and restart."))
             continue
         live = eng.models().live(status.id, today)
         with st.expander(f"{status.label}: {plural(len(live), 'model')} offered today",
