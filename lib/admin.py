@@ -21,6 +21,7 @@ from lib.db.database import Database
 from lib.providers import registry
 from lib.providers.errors import ProviderError
 from lib.providers.http import redact
+from lib.providers.types import ModelLine
 from lib.storage.base import StorageError
 
 if TYPE_CHECKING:
@@ -70,8 +71,10 @@ def provider_rows(engine: Services) -> list[ProviderRow]:
     return rows
 
 
-def test_provider(provider_id: str, timeout: float = TEST_TIMEOUT_S) -> tuple[bool, str]:
-    """(ok, message) from the provider's own cheap check; never raises, never shows a key."""
+def test_provider(provider_id: str, timeout: float = TEST_TIMEOUT_S,
+                  line: ModelLine | None = None) -> tuple[bool, str]:
+    """(ok, message) from the provider's own cheap check (with ``line``, the database's
+    models: Gemini and OpenAI look up its default); never raises, never shows a key."""
     try:
         cls = registry.get(provider_id)
     except registry.UnknownProvider as exc:
@@ -80,7 +83,10 @@ def test_provider(provider_id: str, timeout: float = TEST_TIMEOUT_S) -> tuple[bo
         return False, f"{cls.label} is not configured. {cls.configure_hint()}"
     key = os.environ.get(cls.key_env or "", "").strip() or None
     try:
-        return True, redact(registry.create(provider_id, timeout=timeout).test_connection(), key)
+        made = registry.create(provider_id, timeout=timeout)
+        if line is not None:
+            made.line = line
+        return True, redact(made.test_connection(), key)
     except ProviderError as exc:
         return False, redact(str(exc), key)
     except Exception as exc:  # noqa: BLE001 - a test button must answer, whatever went wrong

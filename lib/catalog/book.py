@@ -77,7 +77,8 @@ def lines_from(rows: list[store.ModelRow]) -> dict[str, ModelLine]:
         shutdowns = {r.model: Shutdown(r.shutdown, r.replacement, offered=r.enabled)
                      for r in mine if r.shutdown is not None}
         generic = frozenset(r.model for r in mine if r.origin == GENERIC)
-        out[pid] = ModelLine(offered, default, shutdowns, generic)
+        disabled = frozenset(r.model for r in mine if not r.enabled)
+        out[pid] = ModelLine(offered, default, shutdowns, generic, disabled)
     return out
 
 

@@ -26,7 +26,7 @@ from lib.providers.http import redact
 log = logging.getLogger(__name__)
 
 CHECK_TIMEOUT_S = 20.0
-MAX_IDS = 2000  # a hostile or enormous list is cut here (and said so)
+MAX_IDS = 2000  # a hostile or enormous list is cut to this many ids when kept
 
 
 @dataclass(frozen=True)
@@ -109,8 +109,8 @@ def claim(svc: Services, provider_id: str, every: timedelta) -> bool:
         if row is not None and row[0] > now - every:
             return False
         if row is None:
-            cur.execute("INSERT INTO model_checks (provider, checked_at, error) VALUES (?,?,?)",
-                        [provider_id, now, "checking…"])
+            cur.execute("INSERT INTO model_checks (provider, checked_at) VALUES (?,?)",
+                        [provider_id, now])
         else:
             cur.execute("UPDATE model_checks SET checked_at=? WHERE provider=?",
                         [now, provider_id])

@@ -71,28 +71,59 @@ def rows(db: Database) -> list[ModelRow]:
 
 
 def sync_seed(db: Database, now: datetime) -> int:
-    """Insert shipped rows not in the table yet and bring untouched ones up to the file;
-    return how many rows changed. Rows an admin edited keep the admin's values."""
+    """Bring the table up to the shipped file; return how many rows changed.
+
+    * A row the file adds is inserted; an id enabled from a model check that the file now
+      ships becomes a shipped row (its real capabilities replace the generic ones).
+    * Released, deprecated, source and position always follow the file (admins do not edit
+      them). Offered, shutdown and replacement follow it on rows nobody edited; on an edited
+      row a shutdown date the file adds is taken when the admin set none.
+    * The default follows the file only while no row of that provider was edited, so an
+      admin's default is never overridden and a provider never has two; a shipped row the
+      file no longer lists is turned off unless an admin edited it.
+    """
+    shipped = seed.rows()
     changed = 0
     with db.write() as cur:
         have = {(r[0], r[1]): r[2:] for r in cur.execute(
             "SELECT provider, model, edited_by, enabled, is_default, released, deprecated, "
-            "shutdown, replacement, source, position FROM models").fetchall()}
-        for pos, s in enumerate(seed.rows()):
-            want = (s.offered, s.default, s.released, s.deprecated, s.shutdown, s.replacement,
-                    s.source, pos)
+            "shutdown, replacement, source, position, origin FROM models").fetchall()}
+        touched = {pid for (pid, _), r in have.items() if r[0] is not None}
+        for pos, s in enumerate(shipped):
             old = have.get((s.provider, s.model))
             if old is None:
+                default = s.default and s.provider not in touched
                 cur.execute(f"INSERT INTO models ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                            [s.provider, s.model, *want[:6], SEED, *want[6:], None, None])
-            elif old[0] is None and (bool(old[1]), bool(old[2]), *map(_day, old[3:6]),
-                                     *old[6:]) != want:
-                cur.execute("UPDATE models SET enabled=?, is_default=?, released=?, "
-                            "deprecated=?, shutdown=?, replacement=?, source=?, position=? "
-                            "WHERE provider=? AND model=?", [*want, s.provider, s.model])
-            else:
+                            [s.provider, s.model, s.offered, default, s.released,
+                             s.deprecated, s.shutdown, s.replacement, SEED, s.source, pos,
+                             None, None])
+                changed += 1
                 continue
-            changed += 1
+            edited = old[0] is not None
+            enabled, default = bool(old[1]), bool(old[2])
+            shutdown, replacement = _day(old[5]), str(old[6])
+            if not edited:
+                enabled, shutdown, replacement = s.offered, s.shutdown, s.replacement
+            elif shutdown is None and s.shutdown is not None and not default:
+                shutdown, replacement = s.shutdown, s.replacement
+            if s.provider not in touched:
+                default = s.default
+            want = (enabled, default, s.released, s.deprecated, shutdown, replacement,
+                    s.source, pos, SEED)
+            now_row = (bool(old[1]), bool(old[2]), _day(old[3]), _day(old[4]), _day(old[5]),
+                       str(old[6]), str(old[7]), int(old[8]), str(old[9]))
+            if want != now_row:
+                cur.execute("UPDATE models SET enabled=?, is_default=?, released=?, "
+                            "deprecated=?, shutdown=?, replacement=?, source=?, position=?, "
+                            "origin=? WHERE provider=? AND model=?",
+                            [*want, s.provider, s.model])
+                changed += 1
+        listed = {(s.provider, s.model) for s in shipped}
+        for (pid, model), r in have.items():
+            if (pid, model) not in listed and r[0] is None and r[9] == SEED and r[1]:
+                cur.execute("UPDATE models SET enabled=FALSE WHERE provider=? AND model=?",
+                            [pid, model])  # dropped from the file: no longer offered
+                changed += 1
     return changed
 
 
@@ -114,21 +145,29 @@ def update(db: Database, who: str, provider: str, model: str, *, enabled: bool,
         raise CatalogError(f"{model} cannot replace itself.")
     if is_default and not enabled:
         raise CatalogError(f"The default model must be offered: turn {model} on first.")
-    if is_default and shutdown is not None and shutdown <= now.date():
-        raise CatalogError(f"{model} is shut down; choose a live default.")
+    if is_default and shutdown is not None:
+        raise CatalogError(f"{model} is the default: make another model the default before "
+                           "you date its shutdown.")
     with db.write() as cur:
         row = _get(cur, provider, model)
         if row is None:
             raise CatalogError(f"{provider} has no model {model!r} in the catalog.")
-        if shutdown is not None and _get(cur, provider, replacement) is None:
-            raise CatalogError(f"{replacement!r} is not a model of {provider}; add it first.")
+        if shutdown is not None:
+            instead = cur.execute("SELECT enabled, shutdown FROM models WHERE provider=? "
+                                  "AND model=?", [provider, replacement]).fetchone()
+            if instead is None:
+                raise CatalogError(f"{replacement!r} is not a model of {provider}; add it "
+                                   "first.")
+            ends = _day(instead[1])
+            if not instead[0] or (ends is not None and ends <= shutdown):
+                raise CatalogError(f"{replacement} cannot replace {model}: it is not offered "
+                                   "here after that date.")
         if row[1] and not is_default:
             raise CatalogError(f"{model} is {provider}'s default: make another model the "
                                "default instead.")
-        if is_default:
-            cur.execute("UPDATE models SET is_default=FALSE, edited_by=?, edited_at=? "
-                        "WHERE provider=? AND model<>? AND is_default",
-                        [who, now, provider, model])
+        if is_default:  # the old default only loses the mark: not an edit of that row
+            cur.execute("UPDATE models SET is_default=FALSE WHERE provider=? AND model<>? "
+                        "AND is_default", [provider, model])
         cur.execute("UPDATE models SET enabled=?, is_default=?, shutdown=?, replacement=?, "
                     "edited_by=?, edited_at=? WHERE provider=? AND model=?",
                     [enabled, is_default, shutdown, replacement, who, now, provider, model])

@@ -32,17 +32,20 @@ def flagged(grid: Grid, today: date, book: catalog.Book) -> list[tuple[int, Shut
     return found
 
 
-def _moved(column: Column, by: dict[tuple[str, str], str]) -> Column:
-    if column.provider and column.model and (column.provider, column.model) in by:
-        return replace(column, model=by[(column.provider, column.model)])
+def _moved(column: Column, provider: str | None, by: dict[tuple[str, str], str]) -> Column:
+    """``column`` naming the replacement where it names a flagged model of ``provider`` (its
+    own, or the grid's base provider for a column that sets only a model)."""
+    if provider and column.model and (provider, column.model) in by:
+        return replace(column, model=by[(provider, column.model)])
     return column
 
 
 def moved(grid: Grid, warnings: list[tuple[int, ShutdownWarning]]) -> Grid:
     """The grid with each flagged model replaced, in its columns and its base."""
     by = {(w.provider, w.model): w.replacement for _, w in warnings}
-    return replace(grid, columns=tuple(_moved(c, by) for c in grid.columns),
-                   base=_moved(grid.base, by))
+    return replace(grid, columns=tuple(_moved(c, merged(grid, c).provider, by)
+                                       for c in grid.columns),
+                   base=_moved(grid.base, grid.base.provider, by))
 
 
 def run_on_replacements(engine: Services, viewer: Viewer, comp: store.Comparison,
@@ -54,4 +57,5 @@ def run_on_replacements(engine: Services, viewer: Viewer, comp: store.Comparison
         raise CompareError("No model of this comparison is being shut down.")
     names = ", ".join(sorted({w.replacement for _, w in warnings}))
     return store.start(engine, viewer, moved(comp.grid, warnings),
-                       f"{comp.title} (on {names})"[:200], confirmed=confirmed)
+                       f"{comp.title} (on {names})"[:200], confirmed=confirmed,
+                       token=f"move:{comp.id}")  # a double click is one new comparison

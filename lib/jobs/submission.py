@@ -74,6 +74,9 @@ def _validate(db: Database, spec: JobSpec, today: date) -> tuple[type[Provider],
         )
     if not 1 <= spec.n <= caps.max_n:
         raise SubmitError(f"{cls.label} makes 1 to {caps.max_n} images per request.")
+    if model in line.disabled and not line.shutdowns.get(model):
+        raise SubmitError(f"{model} is turned off here (Admin → Models); choose one of "
+                          f"{', '.join(line.live(today))}.")
     if caps.models and not line.known(model) and not caps.open_models:
         # a shut-down model is refused by date in submit, naming its replacement
         raise SubmitError(

@@ -219,6 +219,9 @@ class Provider(ABC):
         ``lib/providers/checks.py`` against :meth:`model_caps`.
         """
         self.refuse_if_shut_down(req.model, self.today())
+        if req.model in self.line.disabled:
+            raise Rejected(f"{req.model} is turned off here (Admin → Models); choose one of "
+                           f"{', '.join(self.line.live(self.today()))}.")
         self.check_special(req)
         retiring = {m: s for m, s in self.line.shutdowns.items() if s.offered}  # not turned off
         caps = dataclasses.replace(self.caps_for(req.model),  # a refusal names the live ones

@@ -92,6 +92,9 @@ def parse(path: Path) -> tuple[SeedModel, ...]:
                             r["source"].strip(), _day(r["checked"], where))
             if row.shutdown and not row.replacement:
                 raise SeedError(f"{where}: a shutdown date needs a replacement")
+            if row.shutdown and row.default:
+                raise SeedError(f"{where}: the default model has a shutdown date; make "
+                                "another the default")
             rows.append(row)
     for pid in dict.fromkeys(r.provider for r in rows):
         defaults = [r.model for r in rows if r.provider == pid and r.default and r.offered]

@@ -62,6 +62,7 @@ OPENAI, AZURE = "openai", "azure"
 FLAVOURS = (OPENAI, AZURE)
 RESPONSE_FORMATS = ("b64_json", "url")
 USD = "usd"  # reported usage unit: a gateway's own cost in dollars, priced 1:1
+MAX_REPORTED_USD = 10_000.0  # a cost header above this is not believed (nor can it be stored)
 SAFETY_CODES = frozenset({"moderation_blocked", "content_filter", "content_policy_violation",
                           "responsibleaipolicyviolation"})
 QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
@@ -156,7 +157,7 @@ class CompatibleProvider(Provider):
         body = http.json_body(resp, self.label)
         if not isinstance(body, dict):
             raise errors.BadResponse(f"{self.label} sent a reply we cannot read. Try again.")
-        images = self.read_images(body)
+        images = self.read_images(body, req.n)
         ctx.report_progress(1.0, f"{len(images)} image(s) received")
         request_id = next((resp.headers[h] for h in REQUEST_ID_HEADERS if h in resp.headers),
                           None)
@@ -184,11 +185,13 @@ class CompatibleProvider(Provider):
             body["response_format"] = ep.response_format
         return body
 
-    def read_images(self, body: dict[str, Any]) -> list[GeneratedImage]:
-        """``data[].b64_json``, or ``data[].url`` through the allow-listed downloader."""
+    def read_images(self, body: dict[str, Any], n: int) -> list[GeneratedImage]:
+        """``data[].b64_json``, or ``data[].url`` through the allow-listed downloader; at most
+        the ``n`` images asked for (a gateway sending more is not downloaded from)."""
         items = body.get("data")
         if not isinstance(items, list):
             raise errors.BadResponse(f"{self.label} answered without image data. Try again.")
+        items = items[:n]
         mime = {"jpeg": "image/jpeg", "webp": "image/webp"}.get(str(body.get("output_format")),
                                                                 "image/png")
         hosts = self.endpoint.download_hosts or (urlsplit(self.base_url).hostname or "",)
@@ -233,7 +236,8 @@ def reported_cost(resp: requests.Response, header: str | None) -> dict[str, floa
         amount = float(raw) if raw is not None else math.nan
     except ValueError:
         amount = math.nan
-    return {USD: amount} if math.isfinite(amount) and amount >= 0 else {}
+    sane = math.isfinite(amount) and 0 <= amount <= MAX_REPORTED_USD  # 1e25 would break pricing
+    return {USD: amount} if sane else {}
 
 
 def error_for(resp: requests.Response, ep: Endpoint, label: str, model: str, key: str

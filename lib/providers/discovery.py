@@ -20,6 +20,8 @@ from datetime import date
 
 from lib.providers.base import Provider
 
+SHOWN = 20  # ids named in a summary; the rest are counted
+
 
 @dataclass(frozen=True)
 class Retired:
@@ -47,7 +49,8 @@ class Discovery:
             return "This provider's API has no model list, so there is nothing to compare."
         parts = [f"It lists {len(self.listed)} image model{'s' * (len(self.listed) != 1)}."]
         if self.new:
-            parts.append(f"New (not offered here): {', '.join(self.new)}.")
+            more = f" and {len(self.new) - SHOWN} more" if len(self.new) > SHOWN else ""
+            parts.append(f"New (not offered here): {', '.join(self.new[:SHOWN])}{more}.")
         if self.gone:
             parts.append(f"No longer listed, but offered here: {', '.join(self.gone)} — "
                          "probably shut down; move styles and people off it.")
@@ -64,7 +67,7 @@ def check(provider: Provider, today: date) -> Discovery:
     listed = tuple(dict.fromkeys(found))
     line = provider.line  # the database's catalog when an engine made the provider
     offered = set(line.live(today))
-    known = set(line.offered) | set(line.shutdowns)
+    known = set(line.offered) | set(line.shutdowns) | set(line.disabled)
     new = tuple(m for m in listed if m not in known)
     gone = tuple(sorted(m for m in offered if m not in listed))
     if provider.caps.open_models:  # any id is taken as typed: only what it lists matters

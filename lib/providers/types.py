@@ -168,6 +168,8 @@ class ModelLine:
     default: str
     shutdowns: Mapping[str, Shutdown] = field(default_factory=dict)
     generic: frozenset[str] = frozenset()
+    disabled: frozenset[str] = frozenset()  # turned off by an admin: refused, even where any
+    # id is taken (Replicate, fal, AUTOMATIC1111), until turned on again
 
     def live(self, today: date) -> tuple[str, ...]:
         """The offered models not shut down on ``today``."""

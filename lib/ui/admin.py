@@ -263,7 +263,8 @@ def providers_section(eng: Engine) -> None:
             if action.button("Test connection", key=f"admin_test_{row.id}", width="stretch",
                              disabled=not row.configured):
                 with st.spinner(f"Testing {row.label}…"):
-                    st.session_state[f"admin_tested_{row.id}"] = admin.test_provider(row.id)
+                    st.session_state[f"admin_tested_{row.id}"] = admin.test_provider(
+                        row.id, line=eng.models().line(row.id))
             if result := st.session_state.get(f"admin_tested_{row.id}"):
                 # the provider's own words (an account name, a checkpoint title): as text
                 (st.success if result[0] else st.error)(plain(result[1]))

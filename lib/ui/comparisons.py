@@ -248,8 +248,10 @@ def retiring(eng: Engine, viewer: Viewer, comp: store.Comparison) -> None:
     if not found or viewer.role not in ("admin", "member"):
         return
     names = ", ".join(sorted({w.replacement for _, w in found}))
+    sure = not compare.needs_confirmation(comp.grid) or st.checkbox(
+        f"Yes, make {comp.grid.size} images again", key=f"cmp_move_ok_{comp.id}")
     if st.button(f"Run again with {plain(names)}", key=f"cmp_move_{comp.id}",
-                 icon=":material/swap_horiz:",
+                 icon=":material/swap_horiz:", disabled=not sure,
                  help=f"A new comparison of the same {comp.grid.size} cells on the "
                       "replacement; this one keeps its images, costs and winners."):
         try:

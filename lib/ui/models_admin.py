@@ -70,6 +70,7 @@ def editor(eng: Engine, me: User, provider: str, mine: list[store.ModelRow],
         for p in problems:
             st.error(plain(p), icon=":material/error:")
         if not problems:
+            del st.session_state[f"models_table_{provider}"]  # no stale edit is saved again
             st.session_state["models_flash"] = (f"Saved {plural(len(found), 'change')} to "
                                                 f"{registry.get(provider).label}'s models.")
             st.rerun()
@@ -94,7 +95,10 @@ def check_panel(eng: Engine, me: User, provider: str, configured: bool,
         models_found(eng, me, provider, fresh, today)
     elif last is not None:
         said = f"Last checked {last.checked_at:%Y-%m-%d %H:%M} UTC."
-        if last.error:
+        if last.listed is None and not last.error:
+            st.caption(f"A check started {last.checked_at:%Y-%m-%d %H:%M} UTC and has not "
+                       "finished (or its process stopped); the next one is due a day later.")
+        elif last.error:
             st.caption(plain(f"{said} It failed: {last.error}"))
         else:
             st.caption(plain(f"{said} It listed {plural(last.listed or 0, 'model')}."))

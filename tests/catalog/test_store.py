@@ -3,6 +3,7 @@ changed by admins with their rules, and new ids enabled from a model check."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -58,20 +59,70 @@ def test_the_table_starts_from_the_file_and_a_second_start_changes_nothing(
     assert engine.models().line("gemini").default == "gemini-3-pro-image"
 
 
+def _release(monkeypatch: pytest.MonkeyPatch, **changes: dict[str, object]) -> None:
+    """A newer shipped file: ``changes`` maps ``provider/model`` to new column values (a
+    value of None for the whole row drops it; a new key adds a row)."""
+    rows = []
+    shipped = {f"{r.provider}/{r.model}": r for r in seed.rows()}
+    for key, r in shipped.items():
+        if key in changes and changes[key] is None:
+            continue
+        rows.append(replace(r, **(changes.get(key) or {})))
+    for key, values in changes.items():
+        if key not in shipped and values is not None:
+            pid, model = key.split("/", 1)
+            rows.append(replace(shipped["sandbox/sandbox-v1"], provider=pid, model=model,
+                                default=False, source="new", **values))
+    monkeypatch.setattr(seed, "rows", lambda: tuple(rows))
+
+
 def test_a_release_moves_untouched_rows_and_never_an_admins_edit(
         engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    store.update(engine.db, "ada", "openai", "gpt-image-2", enabled=True, is_default=True,
-                 shutdown=date(2027, 6, 1), replacement="gpt-image-1.5", now=T0)
-    shipped = seed.rows()
-    moved = tuple(
-        s.__class__(**{**s.__dict__, "shutdown": date(2027, 3, 1), "replacement": "x"})
-        if s.model in ("gemini-3.1-flash-image", "gpt-image-2") else s for s in shipped)
-    monkeypatch.setattr(seed, "rows", lambda: moved)
+    store.update(engine.db, "ada", "openai", "gpt-image-1.5", enabled=True, is_default=False,
+                 shutdown=date(2027, 1, 15), replacement="gpt-image-2", now=T0)
+    _release(monkeypatch, **{
+        "gemini/gemini-3.1-flash-image": {"shutdown": date(2027, 3, 1),
+                                          "replacement": "gemini-3-pro-image"},
+        "openai/gpt-image-1.5": {"shutdown": date(2026, 12, 15)}})
     assert store.sync_seed(engine.db, T0) == 1  # gemini's row; openai's was edited
-    line = catalog.book(engine.db).line("gemini")
-    assert line.shutdowns["gemini-3.1-flash-image"].on == date(2027, 3, 1)
-    ours = catalog.book(engine.db).line("openai").shutdowns["gpt-image-2"]
-    assert (ours.on, ours.replacement) == (date(2027, 6, 1), "gpt-image-1.5")
+    book = catalog.book(engine.db)
+    assert book.line("gemini").shutdowns["gemini-3.1-flash-image"].on == date(2027, 3, 1)
+    assert book.line("openai").shutdowns["gpt-image-1.5"].on == date(2027, 1, 15)
+
+
+def test_a_release_never_overrides_an_admins_default_nor_leaves_two(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.update(engine.db, "ada", "stability", "ultra", enabled=True, is_default=True,
+                 shutdown=None, replacement="", now=T0)
+    _release(monkeypatch, **{"stability/core": {"default": False},
+                             "stability/sd3.5-large": {"default": True},
+                             "bfl/flux-2-pro": {"default": False},
+                             "bfl/flux-2-max": {"default": True}})
+    store.sync_seed(engine.db, T0)
+    defaults = {(r.provider, r.model) for r in store.rows(engine.db) if r.is_default}
+    assert ("stability", "ultra") in defaults and ("bfl", "flux-2-max") in defaults
+    assert len(defaults) == len({p for p, _ in defaults})  # one per provider
+    core = next(r for r in store.rows(engine.db) if r.model == "core")
+    assert core.edited_by is None  # losing the default mark is no edit of that row
+
+
+def test_a_release_dates_an_edited_row_without_a_date_and_drops_a_row(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    store.update(engine.db, "ada", "stability", "sd3-medium", enabled=False, is_default=False,
+                 shutdown=None, replacement="", now=T0)
+    store.enable(engine.db, "ada", "gemini", "gemini-nano-banana-2.1", T0)
+    _release(monkeypatch, **{
+        "stability/sd3-medium": {"shutdown": date(2027, 2, 1), "replacement": "sd3.5-medium"},
+        "stability/sd3-large-turbo": None,
+        "gemini/gemini-nano-banana-2.1": {"released": date(2026, 10, 6)}})
+    store.sync_seed(engine.db, T0)
+    rows = {(r.provider, r.model): r for r in store.rows(engine.db)}
+    medium = rows[("stability", "sd3-medium")]
+    assert (medium.shutdown, medium.enabled) == (date(2027, 2, 1), False)  # the admin's off
+    assert not rows[("stability", "sd3-large-turbo")].enabled  # dropped: no longer offered
+    banana = rows[("gemini", "gemini-nano-banana-2.1")]
+    assert banana.origin == "seed" and banana.released == date(2026, 10, 6)
+    assert not catalog.book(engine.db).is_generic("gemini", "gemini-nano-banana-2.1")
 
 
 @pytest.mark.parametrize(("change", "said"), [
@@ -80,8 +131,12 @@ def test_a_release_moves_untouched_rows_and_never_an_admins_edit(
     ({"model": "gpt-image-2", "replacement": "gpt-image-2"}, "cannot replace itself"),
     ({"model": "gpt-image-2", "default": False}, "make another model the default"),
     ({"model": "gpt-image-2", "offered": False}, "The default model must be offered"),
-    ({"model": "gpt-image-1.5", "default": True}, "gpt-image-1.5 is shut down"),
-    ({"model": "gpt-image-2", "shutdown": date(2027, 1, 1), "replacement": "gpt-9"},
+    ({"model": "gpt-image-1.5", "default": True}, "make another model the default before you"),
+    ({"model": "gpt-image-2", "shutdown": date(2027, 1, 1), "replacement": "gpt-image-1.5"},
+     "make another model the default"),
+    ({"model": "gpt-image-1-mini", "shutdown": date(2027, 1, 1), "replacement": "gpt-image-1.5"},
+     "gpt-image-1.5 cannot replace gpt-image-1-mini: it is not offered here after that date"),
+    ({"model": "gpt-image-1-mini", "shutdown": date(2027, 1, 1), "replacement": "gpt-9"},
      "'gpt-9' is not a model of openai"),
 ])
 def test_an_edit_the_catalog_cannot_take_is_refused_and_changes_nothing(
