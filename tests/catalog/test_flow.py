@@ -149,3 +149,34 @@ def test_the_daily_checker_runs_beside_the_workers(
         time.sleep(0.05)
     assert checks.latest(engine)["gemini"].listed == len(g.MODELS)
     assert any(c.method == "GET" and "/models" in c.path for c in fake.server.history)
+
+
+def test_a_model_turned_off_is_refused_where_any_id_is_taken(
+        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REPLICATE_API_TOKEN", "r8_test_never_called")  # no worker runs it
+    dev = "black-forest-labs/flux-dev"
+    store.update(engine.db, "ada", "replicate", dev, enabled=False, is_default=False,
+                 shutdown=None, replacement="", now=NOW)
+    with pytest.raises(SubmitError, match=f"{dev} is turned off here"):
+        jobs.submit(engine, "ann", jobs.JobSpec(provider="replicate", model=dev, prompt="a fox"))
+    jobs.submit(engine, "ann", jobs.JobSpec(provider="replicate", model="acme/other",
+                                            prompt="a fox"))  # any other id is still taken
+
+
+def test_a_check_does_not_call_a_model_turned_off_new(engine: Engine) -> None:
+    store.update(engine.db, "ada", "gemini", FLASH, enabled=False, is_default=False,
+                 shutdown=None, replacement="", now=NOW)
+    found = checks.check_now(engine, "gemini", NOW.date())  # the fake still lists FLASH
+    assert isinstance(found, discovery.Discovery) and FLASH in (found.listed or ())
+    assert found.new == ()
+
+
+def test_the_connection_test_looks_up_the_databases_default(
+        engine: Engine, fake: g.FakeGemini) -> None:
+    from lib import admin
+
+    store.update(engine.db, "ada", "gemini", FLASH, enabled=True, is_default=True,
+                 shutdown=None, replacement="", now=NOW)
+    ok, said = admin.test_provider("gemini", line=engine.models().line("gemini"))
+    assert ok, said
+    assert any(r.path.endswith(f"/models/{FLASH}") for r in fake.server.history)

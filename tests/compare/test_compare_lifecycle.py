@@ -70,3 +70,14 @@ def test_a_base_setting_on_a_dated_model_moves_too(engine: Engine) -> None:
     found = lifecycle.flagged(grid, T0.date(), engine.models())
     assert [i for i, _ in found] == [0]
     assert lifecycle.moved(grid, found).base.model == PRO
+
+
+def test_run_again_twice_in_a_moment_is_one_new_comparison(engine: Engine) -> None:
+    old_id = store.start(engine, ANN, _grid(), "Lighthouses")
+    old = store.get(engine, ANN, old_id)
+    assert old is not None
+    catalog_store.update(engine.db, "ada", "gemini", FLASH, enabled=True, is_default=False,
+                         shutdown=T0.date() + timedelta(days=10), replacement=PRO, now=T0)
+    first = lifecycle.run_on_replacements(engine, ANN, old)
+    assert lifecycle.run_on_replacements(engine, ANN, old) == first  # a double click
+    assert engine.db.scalar("SELECT count(*) FROM comparisons") == 2

@@ -75,6 +75,7 @@ class FakeCompatible:
     def __init__(self, flavour: str = "openai", key: str = KEY) -> None:
         self.flavour, self.key = flavour, key
         self.cost: str | None = None  # x-litellm-response-cost to send
+        self.extra = 0  # images sent beyond the n asked for (a misbehaving gateway)
         self.violations: list[str] = []
         self.host_auth: list[str | None] = []  # headers the image host was sent
         if flavour == "azure":
@@ -87,6 +88,7 @@ class FakeCompatible:
 
     def reset(self) -> None:
         self.cost = None
+        self.extra = 0
         self.violations.clear()
         self.host_auth.clear()
         for server in (self.server, self.images):
@@ -183,7 +185,7 @@ class FakeCompatible:
         if model not in MODELS:
             code = "DeploymentNotFound" if self.flavour == "azure" else "model_not_found"
             return error(404, f"The model {model} does not exist.", code)
-        n = int(body.get("n") or 1)
+        n = int(body.get("n") or 1) + self.extra
         if body.get("response_format") == "url":
             data = [{"url": f"{self.images.url}/images/{model}-{i}.png"} for i in range(n)]
         else:

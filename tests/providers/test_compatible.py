@@ -103,6 +103,16 @@ def test_a_job_runs_with_the_flavour_s_path_auth_and_body(
     assert engine.db.scalar("SELECT count(*) FROM images WHERE job_id = ?", [job_id]) == 2
 
 
+def test_a_gateway_sending_more_images_than_asked_gives_only_those_asked(
+    setup: tuple[Engine, str], fake: fc.FakeCompatible
+) -> None:
+    engine, pid = setup
+    fake.extra = 3
+    job_id = submit(engine, pid, n=1, model="image-model-b")
+    assert run_next(engine) == jobs.SUCCEEDED
+    assert engine.db.scalar("SELECT count(*) FROM images WHERE job_id = ?", [job_id]) == 1
+
+
 def test_an_admin_s_price_row_prices_the_endpoint(
     setup: tuple[Engine, str], fake: fc.FakeCompatible
 ) -> None:
@@ -169,7 +179,7 @@ def test_a_gateway_s_cost_header_is_recorded_beside_the_computed_cost(
         assert [m.job_id for m in reported.mismatches(engine.db)] == [priced]
 
 
-@pytest.mark.parametrize("raw", ["abc", "-1", "nan", "inf", ""])
+@pytest.mark.parametrize("raw", ["abc", "-1", "nan", "inf", "", "1e25", "20000"])
 def test_a_cost_header_that_is_not_an_amount_is_ignored(raw: str) -> None:
     import requests
 
