@@ -3,7 +3,8 @@
 What counts against a budget this (UTC) month:
 
 - finished jobs: what they actually cost (a failed job that was charged counts;
-  a succeeded job whose price is unknown counts at its estimate);
+  a job whose price is unknown counts at what the provider itself reported it cost, a
+  gateway's cost header say, else at its estimate);
 - queued and running jobs: their estimate, reserved until they finish.
 
 The check runs inside the same write transaction that inserts the job, under the
@@ -34,8 +35,9 @@ MAX_BUDGET_USD = Decimal(1_000_000_000)  # the column is DECIMAL(18,2); no team 
 _COMMITTED = """
     SELECT coalesce(sum(CASE
         WHEN status IN ('queued', 'running') THEN coalesce(estimated_cost_usd, 0)
-        WHEN status = 'succeeded' THEN coalesce(cost_usd, estimated_cost_usd, 0)
-        ELSE coalesce(cost_usd, 0) END), 0)
+        WHEN status = 'succeeded' THEN coalesce(cost_usd, provider_cost_usd,
+                                                estimated_cost_usd, 0)
+        ELSE coalesce(cost_usd, provider_cost_usd, 0) END), 0)
     FROM jobs WHERE created_at >= ? {who}
 """
 

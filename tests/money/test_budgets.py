@@ -81,6 +81,19 @@ def test_finished_jobs_count_what_they_cost_and_failures_free_their_reservation(
     submit(engine, "ann", "the refused job cost nothing, so this fits")
 
 
+def test_a_job_of_unknown_price_counts_what_the_provider_reported(
+    engine: Engine, clock: FakeClock
+) -> None:
+    budgets.set_budget(engine.db, "user", "ann", Decimal("0.06"), "root", clock.now())
+    job_id = submit(engine, "ann", "fine")
+    assert run_next(engine) == jobs.SUCCEEDED
+    with engine.db.write() as cur:  # an unpriced model, a gateway's own figure (cost header)
+        cur.execute("UPDATE jobs SET cost_usd = NULL, estimated_cost_usd = NULL, "
+                    "provider_cost_usd = 0.05 WHERE id = ?", [job_id])
+    with pytest.raises(jobs.OverBudget):
+        submit(engine, "ann", "0.05 + 0.03 is over 0.06")
+
+
 def test_many_submits_at_once_cannot_bypass_the_budget(engine: Engine, clock: FakeClock) -> None:
     budgets.set_budget(engine.db, "user", "ann", Decimal("0.10"), "root", clock.now())
     accepted: list[str] = []
