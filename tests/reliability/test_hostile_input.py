@@ -22,6 +22,7 @@ from hypothesis import strategies as s
 
 from lib import admin, jobs, ui
 from lib.auth import accounts as auth
+from lib.catalog import checks as model_checks
 from lib.compare import grid as compare
 from lib.compare import store as compare_store
 from lib.core.text import plain
@@ -29,6 +30,7 @@ from lib.engine import Engine
 from lib.gallery import queries as gallery
 from lib.jobs import repricing as pricing
 from lib.money import budgets
+from lib.providers.discovery import Discovery
 from lib.reporting import analytics
 from lib.styles import library as styles
 from lib.ui import charts, joblist
@@ -363,6 +365,8 @@ def _seed_hostile(eng: Engine) -> dict[str, Any]:
         pricing.add_price(eng.db, "root", "a1111", text.strip() or "x", "*", "images",
                           Decimal("0.01"), date(2026, 1, 1), text, now)
     budgets.set_budget(eng.db, "user", "__b__", Decimal(100), "root", now)
+    texts = tuple(PAYLOADS.values())  # a provider's model list: new and vanished ids
+    model_checks.record(eng, "gemini", Discovery("gemini", texts, new=texts, gone=texts[:3]))
     for name in ("pixel", "md_link", "streamlit"):
         text = PAYLOADS[name]
         columns = compare.columns_from_axes(
@@ -404,7 +408,7 @@ def test_every_page_shows_hostile_fields_as_text(
     eng = ui.engine()
     made = _seed_hostile(eng)
     reply = " ".join(LINKS_AND_COLOURS.values())  # a provider's account name, say
-    monkeypatch.setattr(admin, "test_provider", lambda provider_id: (True, reply))
+    monkeypatch.setattr(admin, "test_provider", lambda provider_id, **_: (True, reply))
     seen: dict[str, list[Any]] = {}  # page: [strings read, findings]
     for user, role in (("root", "admin"), ("ann", "member"), ("finn", "analyst")):
         at = app_as(user, role)
@@ -457,7 +461,7 @@ def test_every_page_shows_hostile_fields_as_text(
         at.run()
         _check(at, f"styles as {role}, proposal flash", seen)
     at = app_as("root", "admin", page="screens/admin.py")
-    for tab in ("Users", "Budgets", "Prices", "Providers", "Storage", "Styles"):
+    for tab in ("Users", "Budgets", "Prices", "Providers", "Models", "Storage", "Styles"):
         at.session_state["admin_tab"] = tab
         at.run()
         _check(at, f"admin tab {tab}", seen)
