@@ -2,14 +2,13 @@
 provider (offered models, default, shutdowns, generically enabled ids), from the database's
 ``models`` table over the shipped file, cached until the table is written.
 
-``book(db)`` is cheap to call on every rerun. ``Book.caps`` answers what a model takes:
-the provider's own per-model capabilities for shipped models, its conservative generic ones
-for ids an admin enabled from a model check.
+``book(db)`` is cheap to call on every rerun. ``Book.caps`` answers what a model takes: an
+admin's edit (Admin → Models), else the shipped row of ``capabilities.csv``, else the
+provider's conservative generic capabilities for an id an admin enabled from a model check.
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
@@ -50,9 +49,7 @@ class Book:
 
     def caps(self, provider: str, model: str) -> Capabilities:
         """What ``model`` takes, listing this catalog's models and default."""
-        cls, line = registry.get(provider), self.line(provider)
-        caps = cls.generic_caps() if model in line.generic else cls.model_caps(model)
-        return dataclasses.replace(caps, models=line.offered, default_model=line.default)
+        return registry.get(provider).caps_on(model, self.line(provider))
 
     def is_generic(self, provider: str, model: str) -> bool:
         """True for an id an admin enabled from a model check (generic capabilities)."""
@@ -78,7 +75,8 @@ def lines_from(rows: list[store.ModelRow]) -> dict[str, ModelLine]:
                      for r in mine if r.shutdown is not None}
         generic = frozenset(r.model for r in mine if r.origin == GENERIC)
         disabled = frozenset(r.model for r in mine if not r.enabled)
-        out[pid] = ModelLine(offered, default, shutdowns, generic, disabled)
+        caps = {r.model: r.caps for r in mine if r.caps is not None}
+        out[pid] = ModelLine(offered, default, shutdowns, generic, disabled, caps)
     return out
 
 

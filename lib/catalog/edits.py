@@ -15,12 +15,12 @@ from typing import Any
 
 import pandas as pd
 
-from lib.catalog import store
+from lib.catalog import caps, store
 from lib.db.database import Database
 from lib.providers.types import GENERIC
 
-COLUMNS = ("model", "offered", "default", "shutdown", "replacement", "state", "origin",
-           "source")
+COLUMNS = ("model", "offered", "default", "shutdown", "replacement", "state", "takes",
+           "origin", "source")
 EDITABLE = ("offered", "default", "shutdown", "replacement")
 
 
@@ -51,6 +51,7 @@ def table(rows: Sequence[store.ModelRow], today: date) -> pd.DataFrame:
     return pd.DataFrame([{
         "model": r.model, "offered": r.enabled, "default": r.is_default,
         "shutdown": r.shutdown, "replacement": r.replacement, "state": state(r, today),
+        "takes": caps.takes(r),
         "origin": ("enabled from a model check: generic settings" if r.origin == GENERIC
                    else "shipped" if r.edited_by is None else f"edited by {r.edited_by}"),
         "source": r.source,

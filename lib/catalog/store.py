@@ -13,6 +13,8 @@ model check: they run with the provider's conservative generic capabilities
 
 from __future__ import annotations
 
+import json
+import logging
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -21,10 +23,12 @@ from typing import TYPE_CHECKING
 from lib.core.errors import PromptboardError
 from lib.db.cursor import Cursor
 from lib.providers import catalog_seed as seed
-from lib.providers.types import GENERIC
+from lib.providers.types import GENERIC, ModelCaps
 
 if TYPE_CHECKING:  # lib.db.database runs the migrations, which name create_tables
     from lib.db.database import Database
+
+log = logging.getLogger(__name__)
 
 SEED = "seed"
 MODEL_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}")  # what a model id may look like
@@ -51,10 +55,24 @@ class ModelRow:
     position: int
     edited_by: str | None
     edited_at: datetime | None
+    caps: ModelCaps | None = None  # an admin's edit of what it takes (None: shipped/generic)
+    caps_by: str | None = None
 
 
 _COLUMNS = ("provider, model, enabled, is_default, released, deprecated, shutdown, "
             "replacement, origin, source, position, edited_by, edited_at")
+
+
+def _caps(text: object) -> ModelCaps | None:
+    """The ``caps`` column; text that is no longer readable counts as no edit (logged)."""
+    if not text:
+        return None
+    try:
+        found = json.loads(str(text))
+        return ModelCaps.from_dict(found) if isinstance(found, dict) else None
+    except (ValueError, TypeError):
+        log.warning("models.caps holds unreadable text; the shipped capabilities apply")
+        return None
 
 
 def _day(value: object) -> date | None:
@@ -65,9 +83,11 @@ def _day(value: object) -> date | None:
 
 def rows(db: Database) -> list[ModelRow]:
     """Every row, by provider then position."""
-    found = db.fetchall(f"SELECT {_COLUMNS} FROM models ORDER BY provider, position, model")
+    found = db.fetchall(f"SELECT {_COLUMNS}, caps, caps_by FROM models "
+                        "ORDER BY provider, position, model")
     return [ModelRow(r[0], r[1], bool(r[2]), bool(r[3]), _day(r[4]), _day(r[5]), _day(r[6]),
-                     r[7], r[8], r[9], int(r[10]), r[11], r[12]) for r in found]
+                     r[7], r[8], r[9], int(r[10]), r[11], r[12], _caps(r[13]), r[14])
+            for r in found]
 
 
 def sync_seed(db: Database, now: datetime) -> int:

@@ -1,5 +1,6 @@
-"""Migration 019: the model catalog (``lib/catalog/store.py`` reads and writes it) and the
-outcome of each provider's model checks (``lib/catalog/checks.py``)."""
+"""Migrations 019 and 020: the model catalog (``lib/catalog/store.py`` reads and writes it),
+the outcome of each provider's model checks (``lib/catalog/checks.py``), and an admin's edit
+of what a model takes (``lib/catalog/caps.py``)."""
 
 from __future__ import annotations
 
@@ -20,3 +21,11 @@ def create_tables(cur: Cursor) -> None:
         "listed TEXT, new_ids TEXT NOT NULL DEFAULT '', gone_ids TEXT NOT NULL DEFAULT '', "
         "error TEXT NOT NULL DEFAULT '')"
     )
+
+
+def model_caps(cur: Cursor) -> None:
+    """Migration 020: ``models.caps``, an admin's edit of what the model takes (JSON of
+    ``ModelCaps``); NULL follows the shipped ``capabilities.csv`` (or generic settings)."""
+    cur.execute("ALTER TABLE models ADD COLUMN caps TEXT")
+    cur.execute("ALTER TABLE models ADD COLUMN caps_by TEXT")
+    cur.execute("ALTER TABLE models ADD COLUMN caps_at TIMESTAMP")

@@ -16,6 +16,7 @@ from decimal import Decimal
 from lib.money import costs
 from lib.providers import catalog_seed, registry
 from lib.providers.base import Capabilities, Provider
+from lib.providers.types import ModelCaps
 
 PROVIDERS_MD_CHECKED = "2026-08"  # providers.md: "Facts were gathered ... in August 2026"
 _CHECKED = re.compile(r"checked (\d{4}-\d{2}-\d{2})")
@@ -51,24 +52,7 @@ def models_of(cls: type[Provider]) -> list[tuple[str, bool]]:
 
 def capabilities(caps: Capabilities) -> str:
     """A short summary of what a model takes."""
-    parts: list[str] = []
-    if caps.sizes:
-        more = f" +{len(caps.sizes) - 1}" if len(caps.sizes) > 1 else ""
-        parts.append(f"any size (presets {caps.sizes[0]}{more})" if caps.open_sizes
-                     else f"sizes {caps.sizes[0]}{more}")
-    elif caps.aspect_ratios:
-        parts.append(f"{len(caps.aspect_ratios)} aspect ratios")
-    if caps.qualities:
-        parts.append("quality " + "/".join(caps.qualities))
-    parts.append(f"up to {caps.max_n} per job")
-    if caps.max_reference_images:
-        parts.append(f"{caps.max_reference_images} reference image"
-                     + ("s" if caps.max_reference_images > 1 else ""))
-    extras = [name for name, on in (("seed", caps.seed), ("negative prompt",
-                                                          caps.negative_prompt)) if on]
-    if extras:
-        parts.append(", ".join(extras))
-    return "; ".join(parts)
+    return ModelCaps.of(caps).describe()
 
 
 def lifecycle(cls: type[Provider], model: str, offered: bool) -> str:

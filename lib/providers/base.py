@@ -36,7 +36,7 @@ from typing import Any, ClassVar, Self
 
 import requests
 
-from lib.providers import checks, http
+from lib.providers import catalog_caps, checks, http
 from lib.providers.errors import (  # re-exported (__all__): many modules import them here
     ERROR_TYPES,
     BadResponse,
@@ -155,8 +155,23 @@ class Provider(ABC):
 
     @classmethod
     def model_caps(cls, model: str) -> Capabilities:
-        """Capabilities of one model (override when models differ, e.g. sizes)."""
-        return cls.caps
+        """Capabilities of one shipped model: its row of ``capabilities.csv`` over the class's
+        own; the class's alone for an id the file does not ship."""
+        row = catalog_caps.of(cls.id, model)
+        return row.apply(cls.caps) if row is not None else cls.caps
+
+    @classmethod
+    def caps_on(cls, model: str, line: ModelLine) -> Capabilities:
+        """What ``model`` takes by ``line`` (an admin's edit, else generic for an id enabled
+        from a model check, else the shipped row), listing the line's models and default."""
+        edit = line.caps.get(model)
+        if edit is not None:
+            caps = edit.apply(cls.caps)
+        elif model in line.generic:
+            caps = cls.generic_caps()
+        else:
+            caps = cls.model_caps(model)
+        return dataclasses.replace(caps, models=line.offered, default_model=line.default)
 
     def on_date(self, today: Callable[[], date]) -> Self:
         """Judge model shutdowns by ``today`` (the engine's clock), not the real date."""
@@ -183,10 +198,8 @@ class Provider(ABC):
             style_presets=())
 
     def caps_for(self, model: str) -> Capabilities:
-        """What ``model`` takes, with the models and default of this instance's line."""
-        caps = self.generic_caps() if model in self.line.generic else self.model_caps(model)
-        return dataclasses.replace(caps, models=self.line.offered,
-                                   default_model=self.line.default)
+        """What ``model`` takes by this instance's line."""
+        return self.caps_on(model, self.line)
 
     def shutdown_notice(self, model: str, today: date | None = None) -> str | None:
         """A sentence about the model's shutdown (past or coming), or None if it has none."""

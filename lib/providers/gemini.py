@@ -25,7 +25,6 @@ Status and body → error, in one place (``_raise_for`` and ``_read_images``)::
 from __future__ import annotations
 
 import base64
-import dataclasses
 import math
 import re
 from typing import Any
@@ -90,7 +89,7 @@ class GeminiProvider(Provider):
     description = "Google's Gemini image models (Nano Banana): 1K to 4K, up to 14 references."
     vendor = "Google"
     shutdowns = SHUTDOWNS
-    # The class caps are the union (jobs.submit checks them); model_caps() narrows per model.
+    # Per model (sizes, ratios, references): lib/providers/capabilities.csv via model_caps().
     # 8,000 characters (~2k tokens) is far more than any image prompt needs, and leaves the
     # rest of the smallest input window for up to 14 reference images at 560 tokens each.
     guess_seconds = 10.0  # a rough guess (UNVERIFIED); team history replaces it
@@ -100,24 +99,13 @@ class GeminiProvider(Provider):
         negative_prompt=False, seed=False, max_prompt_chars=8000,
     )
 
-    @classmethod
-    def model_caps(cls, model: str) -> Capabilities:
-        """Sizes, aspect ratios and reference-image limit of one model."""
-        spec = MODEL_SPECS.get(model)
-        if spec is None:
-            return cls.caps
-        return dataclasses.replace(
-            cls.caps, qualities=spec.image_sizes, max_reference_images=spec.max_refs,
-            aspect_ratios=ASPECT_RATIOS + spec.extra_ratios,
-        )
-
     def auth_headers(self, url: str) -> dict[str, str]:
         """The key in ``x-goog-api-key`` (never ``?key=``, which leaks into logs)."""
         return {"x-goog-api-key": self.require_key()}
 
     def check_special(self, req: GenerationRequest) -> None:
         """Only Gemini image models; image sizes worded as sizes (2.5 Flash is 1K only)."""
-        generation_config(req)
+        generation_config(req, self.caps_for(req.model))
 
     def typical_usage(self, req: GenerationRequest) -> dict[str, float]:
         """Tokens a call like this usually reports (providers.md §1 token table)."""
@@ -165,7 +153,7 @@ class GeminiProvider(Provider):
         """Make ``req.n`` images, one call each, reporting progress after every image."""
         key = self.require_key()
         self.check(req)
-        body = build_body(req)
+        body = build_body(req, self.caps_for(req.model))
         images: list[GeneratedImage] = []
         usage: dict[str, float] = {}
         request_id: str | None = None
@@ -213,9 +201,9 @@ class GeminiProvider(Provider):
 # --------------------------------------------------------------------------- request
 
 
-def build_body(req: GenerationRequest) -> dict[str, Any]:
-    """The camelCase generateContent body (``generation_config`` checks model, size, ratio)."""
-    config = generation_config(req)
+def build_body(req: GenerationRequest, caps: Capabilities) -> dict[str, Any]:
+    """The camelCase generateContent body (``generation_config`` checks size and ratio)."""
+    config = generation_config(req, caps)
     parts: list[dict[str, Any]] = [{"text": req.prompt}]
     for ref in req.reference_images:  # lib.imaging.images hands providers validated PNG bytes
         parts.append({"inlineData": {"mimeType": "image/png",
@@ -223,21 +211,22 @@ def build_body(req: GenerationRequest) -> dict[str, Any]:
     return {"contents": [{"role": "user", "parts": parts}], "generationConfig": config}
 
 
-def generation_config(req: GenerationRequest) -> dict[str, Any]:
-    """``generationConfig`` for the request's model, size and ratio (Rejected if it has none)."""
-    spec = MODEL_SPECS.get(req.model, GENERIC_SPEC)  # an id enabled from a model check
+def generation_config(req: GenerationRequest, caps: Capabilities) -> dict[str, Any]:
+    """``generationConfig`` for the request's size and ratio, by what the model takes
+    (``caps``: the catalog's row or an admin's edit); Rejected for a size it does not make."""
     image_config: dict[str, str] = {}
-    ratio = _aspect_ratio(req, ASPECT_RATIOS + spec.extra_ratios)
+    ratio = _aspect_ratio(req, caps.aspect_ratios or ASPECT_RATIOS)
     if ratio:
         image_config["aspectRatio"] = ratio
+    sizes = caps.qualities or ("1K",)
     if req.quality:
         size = req.quality.strip().upper()
-        if size not in spec.image_sizes:
+        if size not in sizes:
             raise errors.Rejected(
-                f"{req.model} makes {' or '.join(spec.image_sizes)} images, not "
-                f"{req.quality}. Choose {spec.image_sizes[0]}, or a Gemini 3 model "
+                f"{req.model} makes {' or '.join(sizes)} images, not "
+                f"{req.quality}. Choose {sizes[0]}, or a Gemini 3 model "
                 "for 2K and 4K.")
-        if len(spec.image_sizes) > 1:  # 2.5 Flash is 1K only: it gets no imageSize at all
+        if len(sizes) > 1:  # 2.5 Flash is 1K only: it gets no imageSize at all
             image_config["imageSize"] = size
     config: dict[str, Any] = {"responseModalities": ["TEXT", "IMAGE"]}
     if image_config:

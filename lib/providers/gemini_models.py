@@ -24,10 +24,11 @@ Shut-down ids stay in MODEL_SPECS so their old jobs keep their sizes and prices,
 FakeClock before the date still runs them; ``Provider.refuse_if_shut_down`` refuses them
 from the date on, by the engine clock, naming the replacement.
 
-Sizes and references: 1K/2K/4K with an uppercase K, up to 14 reference images, 1:4 4:1 1:8
-8:1 only on 3.1 Flash (ai.google.dev/gemini-api/docs/image-generation, as quoted by
-blog.laozhang.ai 2026-04-04; Vertex model pages for 3 Pro / 3.1 Flash Image). 3.1 Flash
-also makes 512 px images, but the wire string for it is unverified, so it is not offered.
+Sizes and references (rows of lib/providers/capabilities.csv): 1K/2K/4K with an uppercase
+K, up to 14 reference images, 1:4 4:1 1:8 8:1 only on 3.1 Flash
+(ai.google.dev/gemini-api/docs/image-generation, as quoted by blog.laozhang.ai 2026-04-04;
+Vertex model pages for 3 Pro / 3.1 Flash Image). 3.1 Flash also makes 512 px images, but
+the wire string for it is unverified, so it is not offered.
 """
 
 from __future__ import annotations
@@ -48,11 +49,9 @@ IMAGE_SIZES = ("1K", "2K", "4K")  # uppercase K on the wire; 3.1 Flash's 512 px 
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What one model accepts, and the usage a typical call reports (for estimates)."""
+    """The usage a typical call of one model reports (for estimates). What it takes (sizes,
+    ratios, references) is data: lib/providers/capabilities.csv."""
 
-    image_sizes: tuple[str, ...]
-    max_refs: int
-    extra_ratios: tuple[str, ...] = ()
     image_tokens: tuple[tuple[str, int], ...] = ()  # imageSize -> output image tokens
     ref_tokens: int = 258  # input tokens per reference image
     thinking_tokens: int = 0  # billed at the text-output rate
@@ -61,18 +60,16 @@ class ModelSpec:
 # Output tokens per image: 3 Pro 1120 at 1K/2K and 2000 at 4K; 3.1 Flash 1120/1680/2520 at
 # 1K/2K/4K (Vertex AI model pages, docs.cloud.google.com/vertex-ai/generative-ai/docs/models/
 # gemini/3-1-flash-image; providers.md §1). 3 Pro also thinks (~800 tokens, providers.md §1).
-_PRO_SPEC = ModelSpec(IMAGE_SIZES, 14, image_tokens=(("1K", 1120), ("2K", 1120), ("4K", 2000)),
+_PRO_SPEC = ModelSpec(image_tokens=(("1K", 1120), ("2K", 1120), ("4K", 2000)),
                       ref_tokens=560, thinking_tokens=800)
-_FLASH_SPEC = ModelSpec(IMAGE_SIZES, 14, extra_ratios=("1:4", "4:1", "1:8", "8:1"),
-                        image_tokens=(("1K", 1120), ("2K", 1680), ("4K", 2520)), ref_tokens=560)
+_FLASH_SPEC = ModelSpec(image_tokens=(("1K", 1120), ("2K", 1680), ("4K", 2520)), ref_tokens=560)
 MODEL_SPECS: dict[str, ModelSpec] = {
     PRO: _PRO_SPEC,
     FLASH: _FLASH_SPEC,
     # shut down: kept so a FakeClock before the date runs them, and for their old jobs
     "gemini-3-pro-image-preview": _PRO_SPEC,
     "gemini-3.1-flash-image-preview": _FLASH_SPEC,
-    "gemini-2.5-flash-image": ModelSpec(("1K",), 3, image_tokens=(("1K", 1290),)),
+    "gemini-2.5-flash-image": ModelSpec(image_tokens=(("1K", 1290),)),
 }
-# An id an admin enabled from a model check, before anyone says what it takes: 1K only, no
-# reference image, the plain ratios (Provider.generic_caps narrows the form the same way).
-GENERIC_SPEC = ModelSpec(("1K",), 0, image_tokens=(("1K", 1290),))
+# An id an admin enabled from a model check: the usage of a 1K image of 2.5 Flash.
+GENERIC_SPEC = ModelSpec(image_tokens=(("1K", 1290),))

@@ -106,13 +106,6 @@ class OpenAIImagesProvider(Provider):
         if today is not None:
             self.on_date(today)
 
-    @classmethod
-    def model_caps(cls, model: str) -> Capabilities:
-        """gpt-image-1.x take three sizes; gpt-image-2 takes any valid WxH (presets listed)."""
-        if model in OPEN_SIZE_MODELS or model not in MODELS:
-            return cls.caps
-        return dataclasses.replace(cls.caps, sizes=PRESET_SIZES, open_sizes=False)
-
     def typical_usage(self, req: GenerationRequest) -> dict[str, float]:
         """Tokens where a token table exists (gpt-image-1), else ``images`` units: one per
         image, or for gpt-image-2 (published per-image figures for 1024x1024 only) one per
@@ -185,7 +178,7 @@ class OpenAIImagesProvider(Provider):
         """The request fields, after checking size and background (``check`` does the rest)."""
         quality = (req.quality or "medium").lower()
         fields: dict[str, Any] = {"model": req.model, "prompt": req.prompt, "n": req.n,
-                                  "size": _size(req), "quality": quality,
+                                  "size": _size(req, self.caps_for(req.model)), "quality": quality,
                                   "output_format": "png", "moderation": "auto"}
         background = req.extra.get("background")
         if background is not None:
@@ -198,11 +191,13 @@ class OpenAIImagesProvider(Provider):
         return fields
 
 
-def _size(req: GenerationRequest) -> str:
-    """The ``WxH`` to send: the asked size, the nearest one to an aspect ratio, or 1024x1024."""
+def _size(req: GenerationRequest, caps: Capabilities) -> str:
+    """The ``WxH`` to send: the asked size, the nearest one to an aspect ratio, or 1024x1024.
+    Any valid size where the model takes any (``caps.open_sizes``: gpt-image-2), else one of
+    the three presets."""
     if (req.width is None) != (req.height is None):
         raise errors.Rejected("Set both width and height, or neither.")
-    open_size = req.model in OPEN_SIZE_MODELS
+    open_size = caps.open_sizes
     if req.width and req.height:
         size = f"{req.width}x{req.height}"
         if open_size:

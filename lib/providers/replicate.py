@@ -36,8 +36,8 @@ import re
 import time
 from typing import Any
 
+from lib.providers import catalog_caps, download, errors, http
 from lib.providers import catalog_seed as seed
-from lib.providers import download, errors, http
 from lib.providers.base import (
     NULL_CONTEXT,
     Capabilities,
@@ -48,10 +48,8 @@ from lib.providers.base import (
 )
 from lib.providers.polling import PollingProvider, fingerprint
 from lib.providers.replicate_wire import (
-    DEV,
     FLUX_ASPECTS,
     LABEL,
-    SCHNELL,
     build_input,
     parse_model,
     pred_url,
@@ -103,9 +101,10 @@ class ReplicateProvider(PollingProvider):
 
     @classmethod
     def model_caps(cls, model: str) -> Capabilities:
-        """FLUX takes its listed ratios; another model gets its aspect ratio passed as is."""
-        if model.split(":")[0] in (SCHNELL, DEV):
-            return cls.caps
+        """A shipped model (FLUX) takes its row's ratios; another id gets its aspect ratio
+        passed as is."""
+        if catalog_caps.of(cls.id, model.split(":")[0]) is not None:
+            return super().model_caps(model.split(":")[0])
         return dataclasses.replace(cls.caps, open_sizes=True)
 
     def check_special(self, req: GenerationRequest) -> None:

@@ -22,7 +22,6 @@ credits of each model in USD (1 credit = $0.01). How replies map to errors::
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any, ClassVar
 
 import requests
@@ -79,15 +78,6 @@ class StabilityProvider(Provider):
     #: "image" asks for raw bytes (``Accept: image/*``), "json" for base64 in JSON;
     #: ``req.extra["response_format"]`` overrides it per request.
     response_format: ClassVar[str] = "image"
-
-    @classmethod
-    def model_caps(cls, model: str) -> Capabilities:
-        """Core takes no reference image; the sd3 endpoint takes no style preset."""
-        if model == "core":
-            return replace(cls.caps, max_reference_images=0)
-        if model in SD3_MODELS:
-            return replace(cls.caps, style_presets=())
-        return cls.caps
 
     def auth_headers(self, url: str) -> dict[str, str]:
         """``Authorization: Bearer`` with STABILITY_API_KEY."""

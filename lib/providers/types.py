@@ -8,7 +8,7 @@ Plain values with no lib imports, so the request check (``checks``), the model t
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import date
 from typing import Any, Protocol
 
@@ -151,6 +151,80 @@ class Shutdown:
 
 
 
+@dataclass(frozen=True)
+class ModelCaps:
+    """What one model takes, as the catalog says it (``lib/providers/capabilities.csv``, or an
+    admin's edit in the ``models`` table): the part of ``Capabilities`` that differs between
+    models of one provider. ``apply`` lays it over the provider's own capabilities, which keep
+    what is per provider (prompt length, seed range, the style preset names, defaults)."""
+
+    sizes: tuple[str, ...] = ()
+    aspect_ratios: tuple[str, ...] = ()
+    qualities: tuple[str, ...] = ()
+    max_n: int = 1
+    max_reference_images: int = 0
+    seed: bool = False
+    negative_prompt: bool = False
+    style_presets: bool = False
+    open_sizes: bool = False
+
+    def apply(self, base: Capabilities) -> Capabilities:
+        """``base`` with this model's values; a default not among them moves to the first."""
+        size = base.default_size if base.default_size in self.sizes else (
+            self.sizes[0] if self.sizes else None)
+        quality = base.default_quality if base.default_quality in self.qualities else (
+            self.qualities[0] if self.qualities else None)
+        return replace(base, sizes=self.sizes, aspect_ratios=self.aspect_ratios,
+                       qualities=self.qualities, max_n=self.max_n,
+                       max_reference_images=self.max_reference_images, seed=self.seed,
+                       negative_prompt=self.negative_prompt, open_sizes=self.open_sizes,
+                       style_presets=base.style_presets if self.style_presets else (),
+                       default_size=size, default_quality=quality)
+
+    @classmethod
+    def of(cls, caps: Capabilities) -> ModelCaps:
+        """The per-model part of ``caps``."""
+        return cls(caps.sizes, caps.aspect_ratios, caps.qualities, caps.max_n,
+                   caps.max_reference_images, caps.seed, caps.negative_prompt,
+                   bool(caps.style_presets), caps.open_sizes)
+
+    def describe(self) -> str:
+        """A short summary: "sizes 1024x1024 +2; quality low/high; up to 4 per job; …"."""
+        parts: list[str] = []
+        if self.sizes:
+            more = f" +{len(self.sizes) - 1}" if len(self.sizes) > 1 else ""
+            parts.append(f"any size (presets {self.sizes[0]}{more})" if self.open_sizes
+                         else f"sizes {self.sizes[0]}{more}")
+        elif self.aspect_ratios:
+            parts.append(f"{len(self.aspect_ratios)} aspect ratios")
+        if self.qualities:
+            parts.append("quality " + "/".join(self.qualities))
+        parts.append(f"up to {self.max_n} per job")
+        if self.max_reference_images:
+            parts.append(f"{self.max_reference_images} reference image"
+                         + ("s" if self.max_reference_images > 1 else ""))
+        extras = [name for name, on in (("seed", self.seed),
+                                        ("negative prompt", self.negative_prompt)) if on]
+        if extras:
+            parts.append(", ".join(extras))
+        return "; ".join(parts)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (the ``models.caps`` column)."""
+        return {f.name: list(v) if isinstance(v := getattr(self, f.name), tuple) else v
+                for f in fields(self)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelCaps:
+        """From ``to_dict``'s shape; unknown keys are ignored, missing ones take defaults."""
+        kept: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in data:
+                v = data[f.name]
+                kept[f.name] = tuple(str(x) for x in v) if isinstance(v, list) else v
+        return cls(**kept)
+
+
 GENERIC = "generic"  # ModelLine.origins value: enabled by an admin from a model check
 
 
@@ -170,6 +244,7 @@ class ModelLine:
     generic: frozenset[str] = frozenset()
     disabled: frozenset[str] = frozenset()  # turned off by an admin: refused, even where any
     # id is taken (Replicate, fal, AUTOMATIC1111), until turned on again
+    caps: Mapping[str, ModelCaps] = field(default_factory=dict)  # admins' capability edits
 
     def live(self, today: date) -> tuple[str, ...]:
         """The offered models not shut down on ``today``."""

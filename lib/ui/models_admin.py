@@ -1,6 +1,7 @@
 """Admin → Models: each provider's models as a table an admin edits (offered, default,
-shutdown date and replacement), what its latest model check found, and "Enable" for a new
-id. The logic is ``lib/catalog`` (edits, store, checks); this draws it."""
+shutdown date and replacement), what each model takes (``caps_admin``), what its latest
+model check found, and "Enable" for a new id. The logic is ``lib/catalog`` (edits, store,
+checks, caps); this draws it."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from lib.core.fmt import plural
 from lib.core.text import plain
 from lib.engine import Engine
 from lib.providers import discovery, registry
+from lib.ui import caps_admin
 
 SHOWN_NEW = 12  # new ids offered as buttons; more go in a picker
 
@@ -44,6 +46,7 @@ def models_section(eng: Engine, me: User) -> None:
         with st.expander(f"{status.label}: {plural(len(live), 'model')} offered today",
                          icon=":material/view_list:"):
             editor(eng, me, status.id, mine, today)
+            caps_admin.caps_panel(eng, me, status.id, mine)
             check_panel(eng, me, status.id, status.configured, last.get(status.id), today)
 
 

@@ -142,3 +142,66 @@ def test_an_admins_shutdown_date_warns_on_generate_compare_and_styles(
     expect(page.get_by_role("button", name="Save changes").first).to_be_visible()
     page.get_by_text("Google Gemini: 2 models offered today").scroll_into_view_if_needed()
     h.screenshot(page, f"admin-models-{size}")
+
+
+OLD_PROMPT = "a lighthouse at dusk, teal and orange"
+
+
+def _server_with_an_image_of_a_retired_model(factory: ServerFactory) -> h.AppServer:
+    """A server whose gallery holds an image made with OpenAI's gpt-image-1.5 before its
+    shutdown (2026-12-01): real PNG bytes, stored before the server starts."""
+    import io
+
+    from PIL import Image
+
+    from lib.storage.keys import image_keys
+    from tests.builders import add_image
+    workdir = factory.workdir / "retired-server"
+    data = workdir / "data"
+    data.mkdir(parents=True)
+    server = h.AppServer("retired", data, workdir / "server.log", env=h.clean_env(
+        data, PROMPTBOARD_ADMIN_USER=h.ADMIN_USER, PROMPTBOARD_ADMIN_PASSWORD=h.ADMIN_PASSWORD,
+        OPENAI_API_KEY="sk-browser-test-never-called", OPENAI_BASE_URL="http://127.0.0.1:9"))
+    with mock.patch.dict(os.environ, server.env, clear=True):
+        eng = Engine(config.load())
+        try:
+            keys = image_keys("job-old", "old")
+            for key, side in zip(keys, (512, 512, 160), strict=True):
+                if key:
+                    buf = io.BytesIO()
+                    Image.new("RGB", (side, side), (24, 96, 120)).save(buf, "PNG")
+                    eng.storage.put(key, buf.getvalue(), "image/png")
+            add_image(eng, "old", h.ADMIN_USER, prompt=OLD_PROMPT, provider="openai",
+                      model="gpt-image-1.5", cost="0.05", keys=keys,
+                      created=eng.clock.now().replace(tzinfo=None) - timedelta(days=20))
+        finally:
+            eng.close()
+    factory.servers.append(server)
+    return server.start()
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("viewport", [h.DESKTOP, h.PHONE], ids=["desktop", "phone"])
+def test_a_retired_models_image_stays_readable_and_reusing_it_moves_to_the_replacement(
+        browsing: h.Browsing, server_factory: ServerFactory, viewport: ViewportSize) -> None:
+    server = _server_with_an_image_of_a_retired_model(server_factory)
+    size = "desktop" if viewport == h.DESKTOP else "phone"
+    page = browsing.new_page(server, viewport)
+    h.open_app(page, server)
+    h.sign_in(page, h.ADMIN_USER, h.ADMIN_PASSWORD)
+    h.wait_for_cookie(page)
+    h.open_app(page, server, "gallery")
+    page.get_by_role("button", name=f"Open image: {OLD_PROMPT}", exact=True).click()
+    dialog = page.get_by_role("dialog")
+    expect(dialog.get_by_text("gpt-image-1.5").first).to_be_visible()  # its history is kept
+    dialog.get_by_role("button", name="Reuse settings").click()
+    h.wait_settled(page)
+    note = page.get_by_test_id("stAlert").filter(has_text=SAID)
+    expect(note).to_be_visible()
+    expect(note).to_contain_text("Using gpt-image-2.")
+    note.scroll_into_view_if_needed()
+    h.screenshot(page, f"generate-retired-model-refused-{size}")
+    model = page.get_by_role("combobox", name="Model", exact=True)
+    expect(model).to_have_value("gpt-image-2")
+    model.click()
+    expect(page.get_by_role("option", name="gpt-image-1.5", exact=True)).to_have_count(0)

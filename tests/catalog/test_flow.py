@@ -180,3 +180,25 @@ def test_the_connection_test_looks_up_the_databases_default(
     ok, said = admin.test_provider("gemini", line=engine.models().line("gemini"))
     assert ok, said
     assert any(r.path.endswith(f"/models/{FLASH}") for r in fake.server.history)
+
+
+def test_an_admin_widens_an_enabled_id_and_the_wire_carries_it(
+        engine: Engine, fake: g.FakeGemini) -> None:
+    from lib.catalog import caps
+    from lib.providers.types import ModelCaps
+    fake.live = {**g.MODELS, NEW: ("1K", "2K")}  # Google's page says 1K and 2K
+    store.enable(engine.db, "ada", "gemini", NEW, NOW)
+    with pytest.raises(SubmitError, match="2K"):
+        submit(engine, model=NEW, quality="2K")  # basic settings: 1K only
+    caps.set_caps(engine.db, "ada", "gemini", NEW,
+                  ModelCaps(aspect_ratios=("1:1", "16:9"), qualities=("1K", "2K"), max_n=2,
+                            max_reference_images=2), NOW)
+    job_id = submit(engine, model=NEW, quality="2K", aspect_ratio="16:9", n=2)
+    assert run_next(engine) == jobs.SUCCEEDED
+    from lib.jobs.groups import images_of
+    assert len(images_of(engine, [job_id])[job_id]) == 2
+    config = [c for c in fake.server.history if NEW in c.path][-1].json()["generationConfig"]
+    assert config["imageConfig"] == {"aspectRatio": "16:9", "imageSize": "2K"}
+    caps.set_caps(engine.db, "ada", "gemini", NEW, None, NOW)  # back to basic settings
+    with pytest.raises(SubmitError, match="1 to 1 images"):
+        submit(engine, model=NEW, n=2)

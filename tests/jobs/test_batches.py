@@ -163,9 +163,12 @@ def test_one_variation_is_a_plain_job_with_the_seed_as_given(engine: Engine, mod
 
 
 def test_a_model_without_seeds_gets_independent_runs_without_made_up_seeds(
-        engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
-    cls = registry.get("sandbox")
-    monkeypatch.setattr(cls, "caps", dataclasses.replace(cls.caps, seed=False))
+        engine: Engine) -> None:
+    from lib.catalog import caps
+    from lib.providers.types import ModelCaps
+    took = ModelCaps.of(engine.models().caps("sandbox", "sandbox-v1"))
+    caps.set_caps(engine.db, "ada", "sandbox", "sandbox-v1",  # an admin says: no seed
+                  dataclasses.replace(took, seed=False), engine.clock.now())
     ids = batches.submit_batch(engine, "ann", _spec(seed=5), 2, batches.CONSECUTIVE)
     assert [r[1] for r in _rows(engine, ids)] == [None, None]
 

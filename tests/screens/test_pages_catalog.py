@@ -111,3 +111,41 @@ def test_a_saved_comparison_on_a_dated_model_is_flagged_and_run_again_on_the_rep
     assert new_id != cid
     moved = compare_store.get(eng, gallery.Viewer("ann", "member"), new_id)
     assert moved is not None and moved.grid.columns[0].model == PRO
+
+
+def test_an_admin_widens_an_enabled_id_and_generate_offers_what_it_takes() -> None:
+    eng = ui.engine()
+    store.enable(eng.db, "root", "gemini", NEW, eng.clock.now())
+    at = app_as("ann", "member", page="screens/generate.py")
+    at.selectbox(key="gen_provider").set_value("gemini").run()
+    at.selectbox(key="gen_model_gemini").set_value(NEW).run()
+    assert at.selectbox(key=f"gen_quality_gemini_{NEW}").options == ["1K"]  # basic settings
+    assert at.number_input(key="gen_n").max == 1
+
+    admin = app_as("root", "admin", page="screens/admin.py")
+    admin.session_state["admin_tab"] = "Models"
+    admin.run()
+    admin.selectbox(key="caps_model_gemini").set_value(NEW).run()
+    key = f"caps_gemini_{NEW}"
+    save = f"FormSubmitter:{key}_form-Save what it takes"  # a form sends its values on submit
+    admin.multiselect(key=f"{key}_ratios").set_value([])  # nothing left to choose
+    admin.button(key=save).click().run()
+    assert "Keep at least one size or aspect ratio" in " ".join(e.value for e in admin.error)
+    assert eng.models().caps("gemini", NEW).qualities == ("1K",)  # nothing saved
+
+    admin.multiselect(key=f"{key}_ratios").set_value(["1:1", "16:9"])
+    admin.multiselect(key=f"{key}_qualities").set_value(["1K", "2K"])
+    admin.number_input(key=f"{key}_n").set_value(2)
+    admin.button(key=save).click().run()
+    assert not admin.exception and not admin.error
+    took = eng.models().caps("gemini", NEW)
+    assert (took.qualities, took.aspect_ratios, took.max_n) == (("1K", "2K"), ("1:1", "16:9"), 2)
+
+    at.run()
+    assert at.selectbox(key=f"gen_quality_gemini_{NEW}").options == ["1K", "2K"]
+    assert at.number_input(key="gen_n").max == 2
+
+    admin.run()
+    admin.selectbox(key="caps_model_gemini").set_value(NEW).run()
+    admin.button(key=f"{key}_reset").click().run()
+    assert eng.models().caps("gemini", NEW).max_n == 1  # back to the basic settings
