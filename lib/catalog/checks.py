@@ -1,5 +1,6 @@
-"""Model checks: ask each provider for its model list (``lib/providers/discovery.py``), keep
-the outcome in ``model_checks``, and do it daily by itself for every provider with a key.
+"""Model checks: ask each provider for its model list or lookup (``lib/providers/
+discovery.py``), keep the outcome in ``model_checks``, and do it daily by itself for every
+provider with a key.
 
 "Check models" on Admin → Models runs :func:`check_now` at once; :class:`Checker` (a thread
 the engine starts with its workers, every ``PROMPTBOARD_MODEL_CHECK_HOURS``, 0 = never)
@@ -42,8 +43,9 @@ class LastCheck:
 
 
 def lists_models(cls: type[Provider]) -> bool:
-    """True when the provider's API has a model list Promptboard reads."""
-    return cls.list_models is not Provider.list_models
+    """True when the provider's API has a model list or a model lookup Promptboard reads."""
+    return (cls.list_models is not Provider.list_models
+            or cls.lookup_models is not Provider.lookup_models)
 
 
 def check_now(svc: Services, provider_id: str, today: date,
