@@ -1,5 +1,6 @@
 """Migration 019: the model catalog (``lib/catalog/store.py`` reads and writes it) and the
-outcome of each provider's model checks (``lib/catalog/checks.py``)."""
+outcome of each provider's model checks (``lib/catalog/checks.py``); migration 020: the ids
+a check found deprecated by the provider (fal's model search says so)."""
 
 from __future__ import annotations
 
@@ -20,3 +21,8 @@ def create_tables(cur: Cursor) -> None:
         "listed TEXT, new_ids TEXT NOT NULL DEFAULT '', gone_ids TEXT NOT NULL DEFAULT '', "
         "error TEXT NOT NULL DEFAULT '')"
     )
+
+
+def check_deprecated(cur: Cursor) -> None:
+    """Migration 020: the ids a model check found deprecated by the provider."""
+    cur.execute("ALTER TABLE model_checks ADD COLUMN deprecated_ids TEXT DEFAULT ''")

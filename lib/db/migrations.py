@@ -383,4 +383,5 @@ MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("017_postgres_job_days", postgres_only.job_days),
     ("018_provider_cost", _m018_provider_cost),
     ("019_model_catalog", catalog_tables.create_tables),
+    ("020_model_check_deprecated", catalog_tables.check_deprecated),
 ]

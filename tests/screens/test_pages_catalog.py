@@ -111,3 +111,25 @@ def test_a_saved_comparison_on_a_dated_model_is_flagged_and_run_again_on_the_rep
     assert new_id != cid
     moved = compare_store.get(eng, gallery.Viewer("ann", "member"), new_id)
     assert moved is not None and moved.grid.columns[0].model == PRO
+
+
+def test_admin_models_says_replicate_and_fal_are_looked_up_and_shows_deprecated_ids() -> None:
+    eng = ui.engine()
+    checks.record(eng, "fal", discovery.Discovery(
+        "fal", ("fal-ai/flux/schnell", "fal-ai/flux/dev"), gone=("fal-ai/flux/dev",),
+        deprecated=("fal-ai/flux/schnell",), looked_up=("fal-ai/flux/schnell",
+                                                        "fal-ai/flux/dev")))
+    at = app_as("root", "admin", page="screens/admin.py")
+    at.session_state["admin_tab"] = "Models"
+    at.run()
+    assert not at.exception
+    captions = [c.value for c in at.caption]
+    assert any("Replicate is asked about each model offered or known here" in c
+               for c in captions)
+    assert any("fal.ai's model search is asked about each model" in c for c in captions)
+    assert not any("Replicate's API has no model list" in c for c in captions)
+    assert [b for b in at.button if b.key == "models_check_replicate"]
+    said = plain("Deprecated by the provider: fal-ai/flux/schnell: it may shut down soon")
+    assert any(said in w for w in _warnings(at))
+    gone = plain("No longer listed, but offered here: fal-ai/flux/dev")
+    assert any(gone in w for w in _warnings(at))
