@@ -236,3 +236,37 @@ def test_fal_search_goes_where_an_admin_points_it(fal: f.FakeFal,
 
 def test_both_count_as_checked_daily() -> None:
     assert checks.lists_models(ReplicateProvider) and checks.lists_models(FalProvider)
+
+
+# -- the lookups' fault matrix: each failure a fake serves, as an error with a sentence ------
+
+FAULTS = {  # fault -> (the reply, the error it becomes)
+    "rate_limit": (Reply(429, {"detail": "Request was throttled. Expected available in ~3s"},
+                         {"Retry-After": "3"}), errors.RateLimited),
+    "server_error": (Reply(503, {"detail": "Service unavailable"}), errors.Unavailable),
+    "timeout": (Reply(200, {}, delay=0.9), errors.Unavailable),
+    "reset": (Reply(reset=True), errors.Unavailable),
+    "not_json": (Reply(200, "{not json"), errors.BadResponse),
+    "forbidden": (Reply(403, {"detail": "Forbidden"}), errors.ProviderError),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(FAULTS))
+@pytest.mark.parametrize("provider_id", ["replicate", "fal"])
+def test_a_failing_lookup_is_an_error_with_a_sentence_and_no_key(
+        provider_id: str, fault: str, rep: r.FakeReplicate, fal: f.FakeFal) -> None:
+    reply, kind = FAULTS[fault]
+    if provider_id == "replicate":
+        rep.server.script(r.MODEL, reply)
+        provider: ReplicateProvider | FalProvider = replicate(rep)
+        secret = rep.token
+    else:
+        fal.server.script(f.SEARCH, reply)
+        provider, secret = fal_provider(fal), f.KEY
+    provider.timeout = 0.5
+    with pytest.raises(kind) as caught:
+        discovery.check(provider, TODAY)
+    said = str(caught.value)
+    assert provider.label in said and len(said) > 30 and secret not in said
+    if fault == "rate_limit":
+        assert caught.value.retry_after == 3.0
