@@ -13,8 +13,9 @@ provider's list tells an admin first. It never enables or changes anything by it
 Two ways to ask (``Provider.list_models`` and ``Provider.lookup_models``; None: not this way):
 
 - a list: Gemini's and OpenAI's model lists, AUTOMATIC1111's checkpoints. Replicate lists the
-  curated ``text-to-image`` collection, a source of new ids only: its catalogue is far too big
-  to list, so nothing is "gone" for not being in it.
+  curated ``text-to-image`` collection and fal its active text-to-image models (the model
+  search, cut at 500): sources of new ids only, as their catalogues are far too big to list
+  whole, so nothing is "gone" for not being in them.
 - a lookup, one id at a time, of the ids Promptboard offers or knows (live ones first, then
   the enabled, retired and turned-off ones; at most :data:`MAX_LOOKUPS` per check, the rest
   counted as not looked up): Replicate's ``GET /models/{owner}/{name}`` (404: gone) and fal's

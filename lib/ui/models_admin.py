@@ -22,7 +22,7 @@ LOOKUPS = {  # providers whose catalogue is too big to list: each id offered her
                  "its curated text-to-image collection names new ones.",
     "fal": "fal.ai's model search is asked about each model offered or known here (at most "
            f"{discovery.MAX_LOOKUPS} a check): one it no longer has is gone, one it marks "
-           "deprecated is named; it lists nothing new here.",
+           "deprecated is named; its active text-to-image models name new ones.",
 }
 
 

@@ -70,7 +70,8 @@ def test_a_fal_check_keeps_what_is_deprecated(engine: Engine,
     found = checks.check_now(engine, "fal", NOW.date())
     assert isinstance(found, discovery.Discovery) and found.deprecated == ("fal-ai/flux/dev",)
     kept = checks.latest(engine)["fal"]
-    assert kept.deprecated == ("fal-ai/flux/dev",) and kept.gone == () and kept.listed == 2
+    assert kept.deprecated == ("fal-ai/flux/dev",) and kept.gone == ()
+    assert kept.new == ("fal-ai/flux-pro/v1.1",) and kept.listed == 3  # 2 looked up, 1 new
     del fal.models["fal-ai/flux/dev"]
     checks.check_now(engine, "fal", NOW.date())
     kept = checks.latest(engine)["fal"]
@@ -90,4 +91,4 @@ def test_a_failed_lookup_is_kept_without_the_key(engine: Engine,
 def test_the_daily_round_looks_them_up(engine: Engine) -> None:
     assert set(checks.run_due(engine, timedelta(days=1))) >= {"replicate", "fal"}
     last = checks.latest(engine)
-    assert last["replicate"].listed and last["fal"].listed == 2
+    assert last["replicate"].listed == 3 and last["fal"].listed == 3  # 2 offered + 1 new

@@ -15,7 +15,8 @@ The same server answers fal's Platform API model search in find mode, ``GET /v1/
 endpoint_id=a&endpoint_id=b[&limit=n][&cursor=c]`` (docs.fal.ai/platform-apis/v1/models):
 ``{"models": [{"endpoint_id", "metadata": {"display_name", "category", "status", ...}}],
 "next_cursor", "has_more"}``, one row per asked id in :attr:`FakeFal.models` (id -> status,
-``active`` or ``deprecated``), ``limit`` rows a page; ids it lacks are left out. ``fake.env()``
+``active`` or ``deprecated``), ``limit`` rows a page; ids it lacks are left out. Without
+``endpoint_id`` (search mode) it answers all its models, by ``status`` if given. ``fake.env()``
 points ``FAL_API_URL`` here.
 """
 
@@ -162,8 +163,11 @@ class FakeFal:
         if (refused := self._refused(req)) is not None:
             return refused
         asked = req.query.get("endpoint_id", [])
-        if not 1 <= len(asked) <= 50:
+        if len(asked) > 50:
             return Reply(400, {"detail": "endpoint_id: between 1 and 50 values"})
+        status = (req.query.get("status") or [None])[0]
+        if not asked:  # search mode: every text-to-image model (all of the fake's), by status
+            asked = [m for m, s in self.models.items() if status in (None, s)]
         rows = [{"endpoint_id": m, "metadata": {
             "display_name": m.rsplit("/", 1)[-1], "category": "text-to-image",
             "description": f"{m} on fal", "status": self.models[m], "tags": [],

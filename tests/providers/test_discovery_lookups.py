@@ -155,18 +155,22 @@ def test_fal_a_vanished_model_a_deprecated_one_and_the_retired_one(fal: f.FakeFa
     del fal.models[FAL_DEV]  # fal no longer has flux/dev
     provider = fal_provider(fal)
     before = provider.line
+    fal.models["fal-ai/flux-2/turbo"] = "active"  # fal adds a model
     found = discovery.check(provider, TODAY)
-    assert found.gone == (FAL_DEV,) and found.new == ()  # fal has no list of new ones here
+    assert found.gone == (FAL_DEV,)
+    assert found.new == ("fal-ai/flux-pro/v1.1", "fal-ai/flux-2/turbo")  # active, unknown here
     assert found.deprecated == (FAL_SDXL,)  # offered here, deprecated there
     assert [(x.model, x.listed) for x in found.retired] == [(FAL_SDXL, True)]
     summary = found.summary()
     assert "Deprecated by the provider: fal-ai/fast-sdxl" in summary
     assert "No longer listed, but offered here: fal-ai/flux/dev" in summary
     assert provider.line is before and not fal.submits()  # nothing run, nothing changed
-    (search,) = fal.server.history
+    listing, search = fal.server.history
+    assert listing.query == {"category": ["text-to-image"], "status": ["active"],
+                             "limit": ["100"]}
     assert search.path == "/v1/models" and search.query["endpoint_id"] == [
         FAL_SCHNELL, FAL_DEV, FAL_SDXL]
-    assert search.headers.get("authorization") == f"Key {f.KEY}"
+    assert {q.headers.get("authorization") for q in fal.server.history} == {f"Key {f.KEY}"}
     del fal.models[FAL_SDXL]  # now the retired one is gone there too
     again = discovery.check(fal_provider(fal), TODAY)
     assert [(x.model, x.listed) for x in again.retired] == [(FAL_SDXL, False)]
@@ -177,9 +181,12 @@ def test_fal_a_model_added_here_is_found_there(fal: f.FakeFal) -> None:
     provider = fal_provider(fal)
     provider.line = ModelLine((FAL_SCHNELL, "fal-ai/flux-pro/v1.1"), FAL_SCHNELL)
     found = discovery.check(provider, TODAY)
-    assert found.listed == (FAL_SCHNELL, "fal-ai/flux-pro/v1.1")
+    assert (found.listed or ())[:2] == (FAL_SCHNELL, "fal-ai/flux-pro/v1.1")
     assert (found.gone, found.deprecated) == ((), ())
-    assert "Nothing new, nothing gone." in found.summary()
+    assert found.new == (FAL_DEV,)  # listed active there, not offered here
+    fal.models = {FAL_SCHNELL: "active", "fal-ai/flux-pro/v1.1": "active"}
+    again = discovery.check(provider, TODAY)
+    assert "Nothing new, nothing gone." in again.summary()
 
 
 def test_fal_pages_through_the_search(fal: f.FakeFal) -> None:
@@ -188,20 +195,31 @@ def test_fal_pages_through_the_search(fal: f.FakeFal) -> None:
     rest = {"models": [{"endpoint_id": m, "metadata": {"status": "deprecated"}}
                        for m in (FAL_DEV, FAL_SDXL)], "next_cursor": None, "has_more": False}
     fal.server.script(f.SEARCH, Reply(200, two), Reply(200, rest))
-    found = discovery.check(fal_provider(fal), TODAY)
+    provider = fal_provider(fal)
+    assert provider.lookup_models([FAL_SCHNELL, FAL_DEV, FAL_SDXL]) == {
+        FAL_SCHNELL: "live", FAL_DEV: "deprecated", FAL_SDXL: "deprecated"}
     assert [q.query.get("cursor") for q in fal.server.history] == [None, ["MQ=="]]
-    assert found.gone == () and found.deprecated == (FAL_DEV, FAL_SDXL)
     endless = {**two, "models": []}
     fal.server.script(f.SEARCH, *[Reply(200, endless)] * 5)
     with pytest.raises(errors.BadResponse, match="kept paging"):
-        discovery.check(fal_provider(fal), TODAY)  # never "gone" on an unfinished search
+        provider.lookup_models([FAL_SCHNELL])  # never "gone" on an unfinished search
+    fal.server.history.clear()
+    fal.server.script(f.SEARCH, *[Reply(200, two)] * 9)
+    assert provider.list_models() == [FAL_SCHNELL]  # the list stops after 5 pages
+    assert len(fal.server.history) == 5
 
 
 def test_fal_hostile_search_rows_are_ignored(fal: f.FakeFal) -> None:
     rows = [{"endpoint_id": f"evil/<b>{i}</b>", "metadata": {"status": "active"}}
             for i in range(5000)] + ["junk", {"endpoint_id": FAL_SCHNELL}]
-    fal.server.script(f.SEARCH, Reply(200, {"models": rows, "next_cursor": None}))
+    hostile = Reply(200, {"models": rows, "next_cursor": None})
+    fal.server.script(f.SEARCH, hostile, hostile)  # the list (cut), then the lookup (refused)
+    with pytest.raises(errors.BadResponse, match="5002 rows for 3 ids"):
+        discovery.check(fal_provider(fal), TODAY)
+    few = Reply(200, {"models": rows[:3] + rows[-2:], "next_cursor": None})
+    fal.server.script(f.SEARCH, few, few)
     found = discovery.check(fal_provider(fal), TODAY)
+    assert found.new == () and found.gone == (FAL_SDXL, FAL_DEV)  # sorted
     assert set(found.listed or ()) <= {FAL_SCHNELL, FAL_DEV, FAL_SDXL}
     assert not any("<" in m for m in (*found.new, *found.gone, *(found.listed or ())))
 
