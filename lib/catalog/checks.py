@@ -1,5 +1,6 @@
-"""Model checks: ask each provider for its model list (``lib/providers/discovery.py``), keep
-the outcome in ``model_checks``, and do it daily by itself for every provider with a key.
+"""Model checks: ask each provider for its model list or lookup (``lib/providers/
+discovery.py``), keep the outcome in ``model_checks``, and do it daily by itself for every
+provider with a key.
 
 "Check models" on Admin → Models runs :func:`check_now` at once; :class:`Checker` (a thread
 the engine starts with its workers, every ``PROMPTBOARD_MODEL_CHECK_HOURS``, 0 = never)
@@ -39,11 +40,13 @@ class LastCheck:
     new: tuple[str, ...]
     gone: tuple[str, ...]
     error: str
+    deprecated: tuple[str, ...] = ()  # marked deprecated by the provider (fal's lookup)
 
 
 def lists_models(cls: type[Provider]) -> bool:
-    """True when the provider's API has a model list Promptboard reads."""
-    return cls.list_models is not Provider.list_models
+    """True when the provider's API has a model list or a model lookup Promptboard reads."""
+    return (cls.list_models is not Provider.list_models
+            or cls.lookup_models is not Provider.lookup_models)
 
 
 def check_now(svc: Services, provider_id: str, today: date,
@@ -78,25 +81,29 @@ def record(svc: Services, provider_id: str, found: discovery.Discovery | str) ->
     """Keep the outcome of a check as the provider's latest."""
     now = svc.clock.now()
     if isinstance(found, str):
-        values = [now, None, "", "", found[:1000]]
+        values = [now, None, "", "", found[:1000], ""]
     else:
         listed = None if found.listed is None else str(len(found.listed))
-        values = [now, listed, _ids(found.new), _ids(found.gone), ""]
+        values = [now, listed, _ids(found.new), _ids(found.gone), "", _ids(found.deprecated)]
     with svc.db.write() as cur:
         cur.execute("DELETE FROM model_checks WHERE provider=?", [provider_id])
         cur.execute("INSERT INTO model_checks (provider, checked_at, listed, new_ids, gone_ids, "
-                    "error) VALUES (?,?,?,?,?,?)", [provider_id, *values])
+                    "error, deprecated_ids) VALUES (?,?,?,?,?,?,?)", [provider_id, *values])
 
 
 def latest(svc: Services) -> dict[str, LastCheck]:
     """Each provider's latest check."""
     out: dict[str, LastCheck] = {}
-    for pid, at, listed, new, gone, error in svc.db.fetchall(
-            "SELECT provider, checked_at, listed, new_ids, gone_ids, error FROM model_checks"):
-        out[pid] = LastCheck(pid, at, None if listed is None else int(listed),
-                             tuple(x for x in str(new).split("\n") if x),
-                             tuple(x for x in str(gone).split("\n") if x), str(error))
+    for pid, at, listed, new, gone, error, deprecated in svc.db.fetchall(
+            "SELECT provider, checked_at, listed, new_ids, gone_ids, error, deprecated_ids "
+            "FROM model_checks"):
+        out[pid] = LastCheck(pid, at, None if listed is None else int(listed), _split(new),
+                             _split(gone), str(error), _split(deprecated))
     return out
+
+
+def _split(ids: object) -> tuple[str, ...]:
+    return tuple(x for x in str(ids or "").split("\n") if x)
 
 
 def claim(svc: Services, provider_id: str, every: timedelta) -> bool:

@@ -33,8 +33,9 @@ VARIABLES: dict[str, tuple[str, str]] = {
     ),
     "PROMPTBOARD_PROVIDER_CONCURRENCY": ("4", "jobs one provider may run at once"),
     "PROMPTBOARD_MODEL_CHECK_HOURS": (
-        "24", "how often each provider with a key and a model list (Gemini, OpenAI, "
-        "AUTOMATIC1111) is asked for its models, by a thread beside the workers; what is new "
+        "24", "how often each provider with a key and a model list or lookup (Gemini, "
+        "OpenAI, AUTOMATIC1111, Replicate, fal.ai) is asked for its models, by a thread beside "
+        "the workers; what is new "
         "or gone shows on Admin → Models, nothing is enabled by itself; `0`: only by the button"
     ),
     "PROMPTBOARD_MAX_ATTEMPTS": ("4", "tries per job for retryable errors"),

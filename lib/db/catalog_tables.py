@@ -1,6 +1,7 @@
-"""Migrations 019 and 020: the model catalog (``lib/catalog/store.py`` reads and writes it),
-the outcome of each provider's model checks (``lib/catalog/checks.py``), and an admin's edit
-of what a model takes (``lib/catalog/caps.py``)."""
+"""Migrations 019–021: the model catalog (``lib/catalog/store.py`` reads and writes it), the
+outcome of each provider's model checks (``lib/catalog/checks.py``), an admin's edit of what
+a model takes (``lib/catalog/caps.py``), and the ids a check found deprecated by the provider
+(fal's model search says so)."""
 
 from __future__ import annotations
 
@@ -29,3 +30,8 @@ def model_caps(cur: Cursor) -> None:
     cur.execute("ALTER TABLE models ADD COLUMN caps TEXT")
     cur.execute("ALTER TABLE models ADD COLUMN caps_by TEXT")
     cur.execute("ALTER TABLE models ADD COLUMN caps_at TIMESTAMP")
+
+
+def check_deprecated(cur: Cursor) -> None:
+    """Migration 021: the ids a model check found deprecated by the provider."""
+    cur.execute("ALTER TABLE model_checks ADD COLUMN deprecated_ids TEXT DEFAULT ''")

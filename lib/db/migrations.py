@@ -384,4 +384,5 @@ MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("018_provider_cost", _m018_provider_cost),
     ("019_model_catalog", catalog_tables.create_tables),
     ("020_model_caps", catalog_tables.model_caps),
+    ("021_model_check_deprecated", catalog_tables.check_deprecated),
 ]

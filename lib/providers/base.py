@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar, Self
 
@@ -262,6 +262,13 @@ class Provider(ABC):
     def list_models(self) -> list[str] | None:
         """The image models the provider's own API lists for this key (``lib/providers/
         discovery.py`` compares them with ours), or None when it has no such list."""
+        return None
+
+    def lookup_models(self, ids: Sequence[str]) -> dict[str, str] | None:
+        """What the provider's own API says of each of ``ids`` (at most ``discovery.
+        MAX_LOOKUPS``), where it looks models up one by one instead of listing them all:
+        ``LIVE``, ``DEPRECATED`` or ``MISSING`` (it does not know the id); an id it cannot
+        look up (malformed) is left out. None when it has no such lookup."""
         return None
 
     # -- HTTP ---------------------------------------------------------------------------

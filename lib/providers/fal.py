@@ -30,13 +30,26 @@ a whole megapixel ("All per-megapixel prices round up to nearest MP" [2nd]); raw
     5xx, poll timeout or reset                     Unavailable     yes  the retry resumes
     a status or result URL off the API's origin    BadResponse     no
     every image flagged (has_nsfw_concepts)        SafetyBlocked   no   blacked out, not kept
+
+A model check (``discovery.py``) asks fal's Platform API model search
+(docs.fal.ai/platform-apis/v1/models, checked 2026-12-08 through the reference library): in
+search mode (``?category=text-to-image&status=active``) for new ids, and in find mode,
+``GET {FAL_API_URL}/models?endpoint_id=a&endpoint_id=b`` (1-50 ids; ``limit``, ``cursor``),
+for the ids offered here. Both answer ``{"models": [{"endpoint_id", "metadata":
+{"display_name", "category", "status": "active" | "deprecated", ...}}], "next_cursor",
+"has_more"}``; an id the find mode does not return is gone. Its host is not the queue's:
+``FAL_API_URL``, by default ``https://api.fal.ai/v1`` with the default queue, and
+``{FAL_BASE_URL}/v1`` when the queue points elsewhere (a proxy, the tests' fake), so the key
+only goes where an admin pointed it.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import requests
@@ -52,6 +65,7 @@ from lib.providers.base import (
     JobContext,
 )
 from lib.providers.polling import PollingProvider, fingerprint
+from lib.providers.types import DEPRECATED, LIVE, MISSING
 
 LABEL = "fal.ai"
 SCHNELL, DEV = "fal-ai/flux/schnell", "fal-ai/flux/dev"
@@ -61,6 +75,9 @@ SIZES = ("1024x1024", "1024x768", "768x1024", "1280x720", "720x1280", "1536x1024
 MEGAPIXEL = 1 << 20
 DELIVERY_HOSTS = ("fal.media",)  # v3.fal.media and the like; plus PROMPTBOARD_DOWNLOAD_HOSTS
 _MODEL_ID = re.compile(r"[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*){1,3}")
+API_URL_ENV, DEFAULT_API_URL = "FAL_API_URL", "https://api.fal.ai/v1"  # the model search
+SEARCH_IDS, SEARCH_PAGES, SEARCH_ROWS = 50, 5, 1000  # per call, calls, rows read per call
+LIST_PAGE, LIST_PAGES = 100, 5  # the active text-to-image list: at most 500 ids, 5 calls
 UNCERTAIN = ("fal.ai may have started this request; check fal.ai/dashboard/requests before "
              "retrying, so you do not pay twice.")
 
@@ -98,10 +115,79 @@ class FalProvider(PollingProvider):
         return {"megapixels": float(req.n * megapixels(req.width or 1024, req.height or 1024))}
 
     def auth_headers(self, url: str) -> dict[str, str]:
-        """The key goes to the queue's own origin only, never to the CDN."""
-        if http.origin(url) != http.origin(self.base_url):
+        """The key goes to the queue's own origin and the model search's only, never to the
+        CDN."""
+        if http.origin(url) not in (http.origin(self.base_url), http.origin(self.api_url())):
             return {}
         return {"Authorization": f"Key {self.require_key()}"}
+
+    def api_url(self) -> str:
+        """The Platform API (model search): ``FAL_API_URL``, else fal's with the default
+        queue, else the configured queue's own address at ``/v1``."""
+        if set_url := os.environ.get(API_URL_ENV, "").strip():
+            return set_url.rstrip("/")
+        return DEFAULT_API_URL if self.base_url == self.default_base_url else f"{self.base_url}/v1"
+
+    def list_models(self) -> list[str]:
+        """The model search in search mode (``category=text-to-image&status=active``): a
+        source of new ids only, cut at ``LIST_PAGE * LIST_PAGES``; malformed ids left out."""
+        self.require_key()
+        found: list[str] = []
+        cursor: str | None = None
+        for _ in range(LIST_PAGES):
+            params = {"category": "text-to-image", "status": "active", "limit": LIST_PAGE,
+                      **({"cursor": cursor} if cursor else {})}
+            body = self._search(params)
+            found += [str(row["endpoint_id"]) for row in body["models"][:SEARCH_ROWS]
+                      if isinstance(row, dict) and isinstance(row.get("endpoint_id"), str)
+                      and _MODEL_ID.fullmatch(row["endpoint_id"])]
+            cursor = body.get("next_cursor")
+            if not (isinstance(cursor, str) and cursor):
+                break
+        return list(dict.fromkeys(found))[:LIST_PAGE * LIST_PAGES]
+
+    def _search(self, params: Any) -> dict[str, Any]:
+        """One call of the model search: its reply, with a list of models, or an error."""
+        resp = self._send("GET", f"{self.api_url()}/models", params=params)
+        if resp.status_code != 200:
+            _raise_for(resp, self.api_key)
+        body = http.json_body(resp, LABEL)
+        if not isinstance(body, dict) or not isinstance(body.get("models"), list):
+            raise errors.BadResponse(f"{LABEL}'s model search sent no list of models.")
+        return body
+
+    def lookup_models(self, ids: Sequence[str]) -> dict[str, str]:
+        """The model search in find mode for up to 50 endpoint ids: ``active`` is live,
+        ``deprecated`` deprecated, an id it does not return missing. Malformed ids are
+        skipped; rows for ids not asked about are ignored, and a reply of more than
+        ``SEARCH_ROWS`` rows is refused rather than cut (a cut would make ids "gone")."""
+        self.require_key()
+        asked = [m for m in dict.fromkeys(ids) if _MODEL_ID.fullmatch(m)][:SEARCH_IDS]
+        if not asked:
+            return {}
+        found: dict[str, str] = {}
+        cursor: str | None = None
+        for _ in range(SEARCH_PAGES):
+            params: list[tuple[str, str]] = [("endpoint_id", m) for m in asked]
+            params += [("limit", str(len(asked)))] + ([("cursor", cursor)] if cursor else [])
+            body = self._search(params)
+            if len(body["models"]) > SEARCH_ROWS:  # cut, an id past the cut would be "gone"
+                raise errors.BadResponse(f"{LABEL}'s model search sent {len(body['models'])} "
+                                         f"rows for {len(asked)} ids; Promptboard did not "
+                                         "read them.")
+            for row in body["models"]:
+                meta = row.get("metadata") if isinstance(row, dict) else None
+                model = row.get("endpoint_id") if isinstance(row, dict) else None
+                if model in asked:
+                    status = meta.get("status") if isinstance(meta, dict) else None
+                    found[str(model)] = DEPRECATED if status == "deprecated" else LIVE
+            cursor = body.get("next_cursor")
+            if not (isinstance(cursor, str) and cursor) or len(found) == len(asked):
+                break
+        else:  # still paging: an id not seen yet may be on a later page, so none is "gone"
+            raise errors.BadResponse(f"{LABEL}'s model search kept paging past "
+                                     f"{SEARCH_PAGES} pages for {len(asked)} ids; try again.")
+        return {m: found.get(m, MISSING) for m in asked}
 
     def generate(self, req: GenerationRequest, ctx: JobContext = NULL_CONTEXT) -> GenerationResult:
         """Submit (or resume) one request for all the images, poll it, download them."""

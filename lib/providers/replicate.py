@@ -9,7 +9,10 @@ creating another. Outputs are deleted
 after an hour, so they are downloaded as soon as the run succeeds. Raw usage is
 ``{"images": n}`` for official models (billed per output image) and
 ``{"predict_seconds": s}`` for version models (billed per GPU-second; unpriced until an
-admin adds a rate, so their cost shows as unknown)::
+admin adds a rate, so their cost shows as unknown). A model check (``discovery.py``) looks
+each offered or known id up (``GET /models/{owner}/{name}``: 404 is gone) and reads the
+curated ``text-to-image`` collection for new ids (replicate.com/docs/reference/http
+#models.get, #collections.get; ``replicate_wire.py``)::
 
     step / reply                                   error           retried
     create: refused before sending                 Unavailable     yes  nothing started
@@ -34,6 +37,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from lib.providers import catalog_caps, download, errors, http
@@ -48,15 +52,19 @@ from lib.providers.base import (
 )
 from lib.providers.polling import PollingProvider, fingerprint
 from lib.providers.replicate_wire import (
+    COLLECTION,
     FLUX_ASPECTS,
     LABEL,
+    MODEL_ID,
     build_input,
+    collection_ids,
     parse_model,
     pred_url,
     raise_for,
     report_progress,
     same_origin,
 )
+from lib.providers.types import LIVE, MISSING
 
 _SEED = re.compile(r"[Uu]sing seed:?\s*(\d+)")
 _ACTIVE = ("starting", "processing")
@@ -98,6 +106,39 @@ class ReplicateProvider(PollingProvider):
         body = http.json_body(resp, LABEL)
         name = body.get("username") if isinstance(body, dict) else None
         return f"Connected as {name or 'an unnamed account'}"
+
+    def list_models(self) -> list[str] | None:
+        """``GET /collections/text-to-image`` (collections.get): the curated text-to-image
+        models, a source of new ids only; None when Replicate has no such collection (404)."""
+        self.require_key()
+        resp = self._send("GET", f"{self.base_url}/collections/{COLLECTION}")
+        if resp.status_code == 404:
+            return None
+        if resp.status_code != 200:
+            raise_for(resp, self.api_key)
+        return collection_ids(http.json_body(resp, LABEL))
+
+    def lookup_models(self, ids: Sequence[str]) -> dict[str, str]:
+        """``GET /models/{owner}/{name}`` (models.get) for each id, a version's by its model:
+        200 is live, 404 is missing (Replicate has no deprecated state); a malformed id is
+        skipped, so nothing unsafe goes in a URL path."""
+        self.require_key()
+        found: dict[str, str] = {}
+        for model in ids:
+            parsed = MODEL_ID.fullmatch(model)
+            if parsed is None:
+                continue
+            resp = self._send("GET", f"{self.base_url}/models/{parsed[1]}/{parsed[2]}")
+            if resp.status_code == 404:
+                found[model] = MISSING
+                continue
+            if resp.status_code != 200:
+                raise_for(resp, self.api_key)
+            if not isinstance(http.json_body(resp, LABEL), dict):
+                raise errors.BadResponse(f"{LABEL} described model {model} in an unreadable "
+                                         "form.")
+            found[model] = LIVE
+        return found
 
     @classmethod
     def model_caps(cls, model: str) -> Capabilities:

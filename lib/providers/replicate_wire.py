@@ -4,7 +4,14 @@ Wire format: ``../shared/providers.md`` §5. ``build_input`` maps a request onto
 ``input`` (FLUX field by field, any other model generically); ``parse_model`` keeps a model
 id safe to put in a URL path; ``report_progress`` reads a running prediction's logs;
 ``raise_for`` turns an RFC 7807 error reply into a provider error (the special codes here,
-the rest by ``errors.status_error``).
+the rest by ``errors.status_error``); ``collection_ids`` reads a curated collection for the
+model check.
+
+Model check (replicate.com/docs/reference/http#models.get and #collections.get, checked
+2026-12-08 through the reference library): ``GET /v1/models/{owner}/{name}`` answers the model
+(``owner``, ``name``, ``visibility``, ``latest_version``, ...) or 404 when there is no such
+model; ``GET /v1/collections/{slug}`` answers ``{"name", "slug", "description", "models":
+[model, ...]}``.
 """
 
 from __future__ import annotations
@@ -26,6 +33,8 @@ FLUX_ASPECTS = ("1:1", "16:9", "21:9", "3:2", "2:3", "4:5", "5:4", "3:4", "4:3",
 _PART = r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,99}"
 MODEL_ID = re.compile(rf"({_PART})/({_PART})(?::([A-Za-z0-9]{{1,128}}))?")
 PERCENT = re.compile(r"(\d{1,3})%")
+COLLECTION = "text-to-image"  # the curated collection a model check reads for new ids
+MAX_COLLECTION = 500  # a hostile or enormous collection is cut to this many ids
 
 
 def build_input(model: str, req: GenerationRequest) -> dict[str, Any]:
@@ -133,3 +142,14 @@ def raise_for(resp: requests.Response, key: str | None, model: str | None = None
         raise errors.RateLimited(
             f"Replicate is rate limiting this account: {detail}", retry_after=wait)
     raise errors.status_error(status, LABEL, detail, http.retry_after_seconds(resp.headers))
+
+
+def collection_ids(body: Any) -> list[str]:
+    """The ``owner/name`` ids of a collection's models: ids that are not safe model ids
+    (markup, paths) are left out, and a huge list is cut at ``MAX_COLLECTION``."""
+    models = body.get("models") if isinstance(body, dict) else None
+    if not isinstance(models, list):
+        raise errors.BadResponse(f"{LABEL} sent a collection without a list of models.")
+    ids = (f"{m.get('owner')}/{m.get('name')}" for m in models[:MAX_COLLECTION * 2]
+           if isinstance(m, dict))
+    return [i for i in ids if MODEL_ID.fullmatch(i) and ":" not in i][:MAX_COLLECTION]

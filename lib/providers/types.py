@@ -226,6 +226,8 @@ class ModelCaps:
 
 
 GENERIC = "generic"  # ModelLine.origins value: enabled by an admin from a model check
+# What a provider's model lookup says of an id (``Provider.lookup_models``)
+LIVE, DEPRECATED, MISSING = "live", "deprecated", "missing"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,14 @@ from lib.providers import discovery, registry
 from lib.ui import caps_admin
 
 SHOWN_NEW = 12  # new ids offered as buttons; more go in a picker
+LOOKUPS = {  # providers whose catalogue is too big to list: each id offered here is looked up
+    "replicate": "Replicate is asked about each model offered or known here (at most "
+                 f"{discovery.MAX_LOOKUPS} a check; one that no longer exists is gone), and "
+                 "its curated text-to-image collection names new ones.",
+    "fal": "fal.ai's model search is asked about each model offered or known here (at most "
+           f"{discovery.MAX_LOOKUPS} a check): one it no longer has is gone, one it marks "
+           "deprecated is named; its active text-to-image models name new ones.",
+}
 
 
 def models_section(eng: Engine, me: User) -> None:
@@ -84,9 +92,11 @@ def check_panel(eng: Engine, me: User, provider: str, configured: bool,
     """The latest check's outcome with Enable buttons, and Check models."""
     cls = registry.get(provider)
     if not checks.lists_models(cls):
-        st.caption(f"{cls.label}'s API has no model list, so new models cannot be found "
-                   "here; its ids are taken as typed or added to the shipped catalog.")
+        st.caption(f"{cls.label}'s API has no model list or lookup, so new models cannot be "
+                   "found here; its ids are taken as typed or added to the shipped catalog.")
         return
+    if cls.id in LOOKUPS:
+        st.caption(LOOKUPS[cls.id])
     if st.button("Check models", key=f"models_check_{provider}", disabled=not configured,
                  icon=":material/travel_explore:",
                  help="Asks the provider for its models now; changes nothing"):
@@ -104,7 +114,8 @@ def check_panel(eng: Engine, me: User, provider: str, configured: bool,
         elif last.error:
             st.caption(plain(f"{said} It failed: {last.error}"))
         else:
-            st.caption(plain(f"{said} It listed {plural(last.listed or 0, 'model')}."))
+            st.caption(plain(f"{said} It found {plural(last.listed or 0, 'model')}."))
+            deprecated_note(last.deprecated)
             enable_buttons(eng, me, provider, last.new, last.gone)
     elif not configured:
         st.caption(plain(cls.configure_hint()))
@@ -122,6 +133,14 @@ def models_found(eng: Engine, me: User, provider: str, found: discovery.Discover
         seen = "still listed" if r.listed else "no longer listed"
         st.caption(plain(f"{r.model}: {when} {r.on.isoformat()} (→ {r.replacement}); {seen}."))
     enable_buttons(eng, me, provider, found.new, ())
+
+
+def deprecated_note(ids: tuple[str, ...]) -> None:
+    """The ids the provider marked deprecated, kept from the latest check."""
+    if ids:
+        st.warning(plain(f"Deprecated by the provider: {', '.join(ids)}: it may shut down "
+                         "soon; set its shutdown date and replacement above."),
+                   icon=":material/schedule:")
 
 
 def enable_buttons(eng: Engine, me: User, provider: str, new: tuple[str, ...],

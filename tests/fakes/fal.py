@@ -10,10 +10,19 @@ status, response and cancel URLs (the subpath is left out of them, as fal does);
 ``x-fal-billable-units``; ``PUT .../requests/{id}/cancel`` answers 202. Images are PNGs on a
 second server (the CDN), which records any Authorization header it was sent. Errors are
 ``{"detail": ...}``.
+
+The same server answers fal's Platform API model search in find mode, ``GET /v1/models?
+endpoint_id=a&endpoint_id=b[&limit=n][&cursor=c]`` (docs.fal.ai/platform-apis/v1/models):
+``{"models": [{"endpoint_id", "metadata": {"display_name", "category", "status", ...}}],
+"next_cursor", "has_more"}``, one row per asked id in :attr:`FakeFal.models` (id -> status,
+``active`` or ``deprecated``), ``limit`` rows a page; ids it lacks are left out. Without
+``endpoint_id`` (search mode) it answers all its models, by ``status`` if given. ``fake.env()``
+points ``FAL_API_URL`` here.
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import itertools
 import threading
@@ -30,6 +39,9 @@ STATUS = r"GET /([a-z0-9-]+/[a-z0-9.-]+)/requests/([^/]+)/status"
 RESULT = r"GET /([a-z0-9-]+/[a-z0-9.-]+)/requests/([^/]+)"
 CANCEL = r"PUT /([a-z0-9-]+/[a-z0-9.-]+)/requests/([^/]+)/cancel"
 CDN = r"GET /files/([^/]+)/out-(\d+)\.png"
+SEARCH = "GET /v1/models"
+MODELS = {"fal-ai/flux/schnell": "active", "fal-ai/flux/dev": "active",
+          "fal-ai/flux-pro/v1.1": "active", "fal-ai/fast-sdxl": "deprecated"}
 
 
 def png_bytes(width: int = 64, height: int = 48) -> bytes:
@@ -62,18 +74,22 @@ class FakeFal:
         self.cdn_auth: list[str | None] = []
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self.models: dict[str, str] = dict(MODELS)  # what the model search knows
         self.server = FakeServer({CANCEL: self._cancel, STATUS: self._status,
-                                  RESULT: self._result, SUBMIT: self._submit})
+                                  RESULT: self._result, SUBMIT: self._submit,
+                                  SEARCH: self._search})
         self.cdn = FakeServer({CDN: self._deliver})
         self.base_url = self.server.url
 
     def env(self) -> dict[str, str]:
         return {"FAL_KEY": self.key, "FAL_BASE_URL": self.base_url,
+                "FAL_API_URL": f"{self.base_url}/v1",
                 "PROMPTBOARD_DOWNLOAD_ALLOW_INSECURE_HOSTS": f"127.0.0.1:{self.cdn.port}"}
 
     def reset(self) -> None:
         self.plan = ["IN_QUEUE", "IN_PROGRESS", "COMPLETED"]
         self.nsfw, self.billable = [], None
+        self.models = dict(MODELS)
         self.requests.clear()
         self.cdn_auth.clear()
         self._ids = itertools.count(1)
@@ -142,6 +158,27 @@ class FakeFal:
         assert req.match is not None
         self.requests[req.match.group(2)].cancelled = True
         return Reply(202, {"status": "CANCELLATION_REQUESTED"})
+
+    def _search(self, req: Request) -> Reply:
+        if (refused := self._refused(req)) is not None:
+            return refused
+        asked = req.query.get("endpoint_id", [])
+        if len(asked) > 50:
+            return Reply(400, {"detail": "endpoint_id: between 1 and 50 values"})
+        status = (req.query.get("status") or [None])[0]
+        if not asked:  # search mode: every text-to-image model (all of the fake's), by status
+            asked = [m for m, s in self.models.items() if status in (None, s)]
+        rows = [{"endpoint_id": m, "metadata": {
+            "display_name": m.rsplit("/", 1)[-1], "category": "text-to-image",
+            "description": f"{m} on fal", "status": self.models[m], "tags": [],
+            "updated_at": "2026-11-01T12:00:00Z", "model_url": f"https://fal.run/{m}"}}
+            for m in asked if m in self.models]
+        limit = int((req.query.get("limit") or ["20"])[0])
+        page = int(base64.b64decode((req.query.get("cursor") or ["MA=="])[0]))
+        more = len(rows) > (page + 1) * limit
+        cursor = base64.b64encode(str(page + 1).encode()).decode() if more else None
+        return Reply(200, {"models": rows[page * limit:(page + 1) * limit],
+                           "next_cursor": cursor, "has_more": more})
 
     def _deliver(self, req: Request) -> Reply:
         self.cdn_auth.append(req.headers.get("authorization"))

@@ -13,6 +13,12 @@ The delivery server speaks plain http on 127.0.0.1, which Promptboard downloads 
 when the test names it in ``PROMPTBOARD_DOWNLOAD_ALLOW_INSECURE_HOSTS`` (``fake.env()``
 does). ``fake.outputs = [url, ...]`` makes a model return those URLs instead, as a model
 someone published could.
+
+For a model check it also answers ``GET /v1/models/{owner}/{name}`` (models.get: the model
+with ``visibility`` and ``latest_version``, or a 404 problem when :attr:`FakeReplicate.models`
+lacks it) and ``GET /v1/collections/{slug}`` (collections.get: ``{"name", "slug",
+"description", "models": [...]}`` from :attr:`FakeReplicate.collection`; other slugs 404).
+Shapes from replicate.com/docs/reference/http#models.get and #collections.get.
 """
 
 from __future__ import annotations
@@ -32,6 +38,10 @@ CREATE_VERSION = "POST /v1/predictions"
 GET = "GET /v1/predictions/([^/]+)"
 CANCEL = "POST /v1/predictions/([^/]+)/cancel"
 ACCOUNT = "GET /v1/account"
+MODEL = "GET /v1/models/([^/]+)/([^/]+)"
+COLLECTION = "GET /v1/collections/([^/]+)"
+MODELS = ("black-forest-labs/flux-schnell", "black-forest-labs/flux-dev",
+          "black-forest-labs/flux-1.1-pro", "stability-ai/sdxl")
 DELIVERY = r"GET /delivery/([^/]+)/out-(\d+)\.png"
 NSFW = "NSFW content detected. Try running it again, or try a different prompt."
 # A prediction's ``error`` when Replicate's own filter flags it, as returned by the API (quoted
@@ -86,11 +96,14 @@ class FakeReplicate:
         self._lock = threading.Lock()
         self.server = FakeServer({
             CREATE: self._create, CREATE_VERSION: self._create, GET: self._get,
-            CANCEL: self._cancel, ACCOUNT: self._account,
+            CANCEL: self._cancel, ACCOUNT: self._account, MODEL: self._model,
+            COLLECTION: self._collection,
         })
         self.delivery = FakeServer({DELIVERY: self._deliver})
         self.base_url = f"{self.server.url}/v1"
         self.outputs: list[str] | None = None  # what a succeeded prediction returns instead
+        self.models: set[str] = set(MODELS)  # what models.get knows (owner/name)
+        self.collection: list[str] = list(MODELS[:3])  # the text-to-image collection
 
     @property
     def delivery_host(self) -> str:
@@ -107,6 +120,7 @@ class FakeReplicate:
         self.plan = ["processing", "succeeded"]
         self.fail_error = "CUDA out of memory"
         self.outputs = None
+        self.models, self.collection = set(MODELS), list(MODELS[:3])
         self.predictions.clear()
         self.creates.clear()
         self.delivery_auth.clear()
@@ -198,6 +212,35 @@ class FakeReplicate:
             return refused
         return Reply(200, {"type": "user", "username": "promptboard-bot", "name": "Bot",
                            "github_url": None})
+
+    @staticmethod
+    def model_view(model: str) -> dict[str, Any]:
+        """A model as models.get and collections.get describe it."""
+        owner, name = model.split("/", 1)
+        return {"url": f"https://replicate.com/{model}", "owner": owner, "name": name,
+                "description": f"{name} by {owner}", "visibility": "public",
+                "github_url": None, "paper_url": None, "license_url": None,
+                "run_count": 1234, "cover_image_url": None, "default_example": None,
+                "latest_version": {"id": "5c7d5dc6dd8bf75c1acaa8565735e7986bc5b662",
+                                   "created_at": "2026-10-01T00:00:00.000Z",
+                                   "cog_version": "0.9.4", "openapi_schema": {}}}
+
+    def _model(self, req: Request) -> Reply:
+        if refused := self._refused(req):
+            return refused
+        model = f"{req.match.group(1)}/{req.match.group(2)}" if req.match else ""
+        if model not in self.models:
+            return problem(404, "Not found.")
+        return Reply(200, self.model_view(model))
+
+    def _collection(self, req: Request) -> Reply:
+        if refused := self._refused(req):
+            return refused
+        if not req.match or req.match.group(1) != "text-to-image":
+            return problem(404, "Not found.")
+        return Reply(200, {"name": "Generate images", "slug": "text-to-image",
+                           "description": "Models that generate images from text prompts.",
+                           "models": [self.model_view(m) for m in self.collection]})
 
     def _deliver(self, req: Request) -> Reply:
         self.delivery_auth.append(req.headers.get("authorization"))

@@ -367,6 +367,8 @@ def _seed_hostile(eng: Engine) -> dict[str, Any]:
     budgets.set_budget(eng.db, "user", "__b__", Decimal(100), "root", now)
     texts = tuple(PAYLOADS.values())  # a provider's model list: new and vanished ids
     model_checks.record(eng, "gemini", Discovery("gemini", texts, new=texts, gone=texts[:3]))
+    model_checks.record(eng, "fal", Discovery("fal", texts, gone=texts[3:5],  # a lookup's
+                                              deprecated=texts, looked_up=texts))
     for name in ("pixel", "md_link", "streamlit"):
         text = PAYLOADS[name]
         columns = compare.columns_from_axes(

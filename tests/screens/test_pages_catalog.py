@@ -149,3 +149,25 @@ def test_an_admin_widens_an_enabled_id_and_generate_offers_what_it_takes() -> No
     admin.selectbox(key="caps_model_gemini").set_value(NEW).run()
     admin.button(key=f"{key}_reset").click().run()
     assert eng.models().caps("gemini", NEW).max_n == 1  # back to the basic settings
+
+
+def test_admin_models_says_replicate_and_fal_are_looked_up_and_shows_deprecated_ids() -> None:
+    eng = ui.engine()
+    checks.record(eng, "fal", discovery.Discovery(
+        "fal", ("fal-ai/flux/schnell", "fal-ai/flux/dev"), gone=("fal-ai/flux/dev",),
+        deprecated=("fal-ai/flux/schnell",), looked_up=("fal-ai/flux/schnell",
+                                                        "fal-ai/flux/dev")))
+    at = app_as("root", "admin", page="screens/admin.py")
+    at.session_state["admin_tab"] = "Models"
+    at.run()
+    assert not at.exception
+    captions = [c.value for c in at.caption]
+    assert any("Replicate is asked about each model offered or known here" in c
+               for c in captions)
+    assert any("fal.ai's model search is asked about each model" in c for c in captions)
+    assert not any("Replicate's API has no model list" in c for c in captions)
+    assert [b for b in at.button if b.key == "models_check_replicate"]
+    said = plain("Deprecated by the provider: fal-ai/flux/schnell: it may shut down soon")
+    assert any(said in w for w in _warnings(at))
+    gone = plain("No longer listed, but offered here: fal-ai/flux/dev")
+    assert any(gone in w for w in _warnings(at))
