@@ -1,5 +1,6 @@
-"""Admin: accounts and roles, budgets, prices, providers and their models, where images are
-stored, the styles library, every user's API tokens, and integrations (outgoing webhooks)."""
+"""Admin: accounts and roles, budgets, prices, providers and their models, who may use which
+models (and how many images a day), where images are stored, the styles library, every
+user's API tokens, and integrations (outgoing webhooks)."""
 
 from collections.abc import Callable
 
@@ -7,7 +8,7 @@ import streamlit as st
 
 from lib import ui
 from lib.core.text import plain
-from lib.ui import account, admin, integrations, models_admin
+from lib.ui import access_admin, account, admin, integrations, models_admin
 
 eng = ui.engine()
 me = ui.require_page("admin")  # the menu leaves it out for other roles; checked again here
@@ -16,6 +17,7 @@ SECTIONS: dict[str, Callable[[], None]] = {"Users": lambda: admin.users_section(
             "Prices": lambda: admin.prices_section(eng, me),
             "Providers": lambda: admin.providers_section(eng),
             "Models": lambda: models_admin.models_section(eng, me),
+            "Access": lambda: access_admin.access_section(eng, me),
             "Storage": lambda: admin.storage_section(eng),
             "Styles": lambda: admin.styles_section(eng, me),
             "Tokens": lambda: account.admin_tokens_section(eng, me),

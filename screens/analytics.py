@@ -9,7 +9,7 @@ from lib import ui
 from lib.auth.access import Viewer
 from lib.core import csvsafe
 from lib.reporting import analytics
-from lib.ui import charts, dashboard
+from lib.ui import access, charts, dashboard
 
 eng = ui.engine()
 me = ui.require_page("analytics")
@@ -86,5 +86,6 @@ with costs_tab:
                              "provider": "Provider", "jobs": "Jobs", "images": "Images",
                              "spend_usd": "Spend", "cost_per_image_usd": "Per image"})
 
+    access.caps_today(eng, viewer, team)
     st.subheader("Ledger")
     dashboard.ledger_section(eng, viewer, f, summary.current.ledger_rows)

@@ -10,8 +10,8 @@ from lib.jobs import activity, batches, forms
 from lib.jobs.model import MAX_SEED
 from lib.providers import registry
 from lib.styles import library as styles
+from lib.ui import access, joblist, toasts
 from lib.ui import generate_form as form_ui
-from lib.ui import joblist, toasts
 
 eng = ui.engine()
 me = ui.require_page("generate")
@@ -26,16 +26,18 @@ form, live = st.columns([3, 2], gap="large")
 with form:
     form_ui.reuse_notes()
     statuses = registry.statuses()
-    ready = [s.id for s in statuses if s.configured]
+    ready, allowed = access.providers(eng, me, statuses), access.book(eng, me)
+    if not ready:
+        st.stop()
     left, right = st.columns(2)
     provider_id = left.selectbox("Provider", ready, key="gen_provider",
                                  format_func=lambda p: registry.get(p).label)
-    opts = forms.options(provider_id, None, eng.clock.now().date(), eng.models())
+    opts = forms.options(provider_id, None, eng.clock.now().date(), allowed)
     model = right.selectbox("Model", opts.models, key=f"gen_model_{provider_id}")
-    if opts.open_models:
+    if opts.open_models and access.grant(eng, me).any_model(provider_id):
         model = right.text_input("…or any model id", key=f"gen_model_free_{provider_id}",
                                  placeholder="owner/name") or model
-    opts = forms.options(provider_id, model, eng.clock.now().date(), eng.models())
+    opts = forms.options(provider_id, model, eng.clock.now().date(), allowed)
     for notice in opts.notices:
         st.warning(plain(notice), icon=":material/schedule:")  # names the model typed
     form_ui.provider_notes(provider_id, statuses, role)

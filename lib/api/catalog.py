@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from lib.api.ops import Call, Op
 from lib.api.schemas import Money, Strict, Utc
 from lib.catalog import book as catalog
+from lib.grants import rules
 from lib.jobs import forms
 from lib.jobs import repricing as pricing
 from lib.money import budgets
@@ -142,14 +143,19 @@ def _model(provider_id: str, model: str, today: date, book: catalog.Book) -> Mod
 
 
 def providers(call: Call) -> ProviderList:
-    """Every provider, configured or not (then how to configure it), with the models it
-    offers today on the server's clock and each model's sizes, aspect ratios, qualities, image
-    count, seed, negative prompt, reference images, style presets and prompt length; shutdown
-    notices name the replacement."""
+    """Every provider the caller may use (their allow-list: Admin → Access), configured or not
+    (then how to configure it), with the models it offers them today on the server's clock
+    and each model's sizes, aspect ratios, qualities, image count, seed, negative prompt,
+    reference images, style presets and prompt length; shutdown notices name the
+    replacement."""
     today = call.svc.clock.now().date()
-    book = catalog.book(call.svc.db)
+    user = call.who.user
+    grant = rules.grant_for(call.svc.db, user.username, user.role)
+    book = rules.book_for(catalog.book(call.svc.db), grant)  # only what the caller may use
     out = []
     for status in registry.statuses():
+        if not grant.allows_provider(status.id):
+            continue
         cls, line = registry.get(status.id), book.line(status.id)
         shutdowns = [ShutdownOut(model=m, on=s.on, replacement=s.replacement,
                                  shut_down=today >= s.on,

@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 from lib.auth.accounts import AuthError, PermissionDenied
 from lib.core.errors import PromptboardError
 from lib.gallery.queries import GalleryError
-from lib.jobs.model import OverBudget, SubmitError
+from lib.jobs.model import NotAllowed, OverBudget, SubmitError
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def from_exception(exc: BaseException) -> ApiError:
         return invalid(exc, "request")
     if isinstance(exc, OverBudget):
         return ApiError(402, "over_budget", str(exc))
-    if isinstance(exc, PermissionDenied | GalleryError):
+    if isinstance(exc, PermissionDenied | GalleryError | NotAllowed):
         return forbidden(str(exc))
     if isinstance(exc, SubmitError | AuthError):
         return ApiError(422, "invalid", str(exc))

@@ -311,6 +311,8 @@ def model_choices(today: date, book: catalog.Book = catalog.SHIPPED
     out = []
     for status in registry.statuses():
         cls = registry.get(status.id)
+        if not book.line(cls.id).offered:
+            continue  # nothing of it is offered (or allowed: lib.grants.rules.book_for)
         for model in book.live(cls.id, today) or (book.line(cls.id).default,):
             label = f"{cls.label}: {model}" + ("" if status.configured else " (not set up)")
             if ends := lifecycle.warning(cls.id, model, today, book=book):

@@ -11,12 +11,15 @@ no SQL and no response body. Each keeps the built-in base it had (``ValueError``
     ├── GalleryError (PermissionError)       lib.gallery.queries: not yours to see, rate or delete
     ├── DownloadRefused (PermissionError)    lib.gallery.media: no download of that image for you
     ├── SubmitError (ValueError)             lib.jobs.model: a request refused before queueing
-    │   └── OverBudget                       ... it would take a monthly budget over its limit
+    │   ├── OverBudget                       ... it would take a monthly budget over its limit
+    │   └── NotAllowed                       ... a model off the user's allow-list
     ├── BudgetExceeded (ValueError)          lib.money.budgets: a budget setting that cannot be
     ├── CompareError (ValueError)            lib.compare.grid: a grid that cannot run
     │   └── NeedsConfirmation                ... until its cost is confirmed
     ├── StyleError (ValueError)              lib.styles.library: a style that cannot be saved
     ├── CatalogError (ValueError)            lib.catalog.store: a model change that cannot be
+    ├── GrantError (ValueError)              lib.grants.rules: an allow-list or cap not set
+    │   └── CapReached                       lib.grants.caps: past the user's daily image cap
     ├── ReportError (ValueError)             lib.reporting.report: a report that cannot be written
     ├── WebhookError (ValueError)            lib.webhooks.targets: an endpoint that cannot be kept
     ├── ImageError (ValueError)              lib.imaging.pngmeta: not an image we can read

@@ -63,6 +63,10 @@ class OverBudget(SubmitError):
     """The request would take a monthly budget over its limit."""
 
 
+class NotAllowed(SubmitError):
+    """The model is not on the user's allow-list (``lib.grants``)."""
+
+
 @dataclass(frozen=True)
 class JobSpec:
     """What a user asks for: everything needed to run and to reproduce it."""

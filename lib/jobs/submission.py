@@ -1,12 +1,13 @@
 """Submitting jobs: validation, the reference image, budgets, and the one INSERT.
 
 :func:`submit` refuses what cannot run (an unknown or unconfigured provider, a bad field,
-a size over the limits, a shut-down model, a role that may not generate, a budget it
-would break) with a :class:`SubmitError` that says how to fix it, stores the reference
-image, and queues the job through ``jobs.store``. The same client token within a few
-seconds is one job (double clicks). :func:`submit_all` queues a batch as a whole, and
-:func:`resubmit` queues a copy of an old job. The provider request a job or a spec
-describes is built here too (:func:`request_for_spec`; a job's is ``jobs.requests``).
+a size over the limits, a shut-down model, a role that may not generate, a model the
+user's allow-list lacks, a daily image cap or a budget it would break) with a
+:class:`SubmitError` that says how to fix it, stores the reference image, and queues the
+job through ``jobs.store``. The same client token within a few seconds is one job (double
+clicks). :func:`submit_all` queues a batch as a whole, and :func:`resubmit` queues a copy
+of an old job. The provider request a job or a spec describes is built here too
+(:func:`request_for_spec`; a job's is ``jobs.requests``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from lib.auth import accounts as auth
 from lib.catalog import book as catalog
 from lib.core.context import Services
 from lib.db.database import DRIVER_ERRORS, Cursor, Database
+from lib.grants import caps as daily
+from lib.grants import rules
 from lib.imaging import images as imaging
 from lib.jobs import store
 from lib.jobs.cancels import cancel
@@ -31,6 +34,7 @@ from lib.jobs.model import (
     SUBMITTED,
     Job,
     JobSpec,
+    NotAllowed,
     OverBudget,
     SubmitError,
     check_fields,
@@ -99,6 +103,7 @@ def submit(engine: Services, user: str, spec: JobSpec) -> str:
             f"{spec.width}×{spec.height} is over the {cap / 1e6:g} MP limit for generated "
             "images. Choose a smaller size; an admin can raise PROMPTBOARD_MAX_OUTPUT_PIXELS.")
     _check_may_generate(engine, user)
+    _check_granted(engine, user, cls.id, model)
     now = engine.clock.now()
     try:
         registry.bare(cls.id, engine.clock, catalog.book(engine.db).line(cls.id)
@@ -148,6 +153,7 @@ def submit(engine: Services, user: str, spec: JobSpec) -> str:
                     if reference_key:
                         engine.storage.delete([reference_key])
                     return str(dup[0])
+            daily.check(cur, user, spec.n, now)
             detail = _check_budget(engine.db, cur, user, estimate, now, spec.override_budget)
             store.insert(cur, Job(
                 job_id, spec.batch_id, user, cls.id, model, spec.prompt, negative, spec.style,
@@ -162,6 +168,10 @@ def submit(engine: Services, user: str, spec: JobSpec) -> str:
         if reference_key:
             engine.storage.delete([reference_key])
         raise OverBudget(str(exc)) from None
+    except daily.CapReached as exc:
+        if reference_key:
+            engine.storage.delete([reference_key])
+        raise SubmitError(str(exc)) from None
     except DRIVER_ERRORS as exc:
         if reference_key:
             engine.storage.delete([reference_key])
@@ -220,6 +230,7 @@ def check_batch(engine: Services, user: str, specs: Sequence[JobSpec], *,
             if skip_invalid:
                 continue
             raise
+        _check_granted(engine, user, cls.id, model)
         estimates.append((spec, costs.estimate(engine.db, cls.id, provider, request, now)))
     _check_may_generate(engine, user)
     since = now - timedelta(seconds=max(spec.token_window_s for spec in specs))
@@ -230,6 +241,11 @@ def check_batch(engine: Services, user: str, specs: Sequence[JobSpec], *,
         fresh = [est for spec, est in estimates if spec.client_token not in queued]
         if not fresh:
             return
+        try:
+            daily.check(cur, user, sum(spec.n for spec, _ in estimates
+                                       if spec.client_token not in queued), now)
+        except daily.CapReached as exc:
+            raise SubmitError(str(exc)) from None
         total = sum((est or Decimal(0) for est in fresh), Decimal(0))
         try:
             _check_budget(engine.db, cur, user, total, now, specs[0].override_budget,
@@ -245,6 +261,14 @@ def _check_may_generate(engine: Services, user: str) -> None:
     if account is not None and (account.disabled or not auth.can(account.role, "generate")):
         raise SubmitError(f"Your account ({user}, {account.role}) may not generate images. "
                           "Ask an admin for the member role.")
+
+
+def _check_granted(engine: Services, user: str, provider: str, model: str) -> None:
+    """Refuse a model the user's allow-list (or their role's) does not include."""
+    account = auth.get_user(engine.db, user)
+    grant = rules.grant_for(engine.db, user, account.role if account else "")
+    if not grant.allows(provider, model):
+        raise NotAllowed(grant.refusal(provider, model))
 
 
 def _check_budget(db: Database, cur: Cursor, user: str, estimate: Decimal | None,

@@ -19,7 +19,7 @@ from lib.core.text import plain
 from lib.engine import Engine
 from lib.money import budgets
 from lib.styles import library as styles
-from lib.ui import compare_grid
+from lib.ui import access, compare_grid
 from lib.ui.display import money
 
 # --------------------------------------------------------------------------- builder
@@ -52,10 +52,11 @@ def _rows() -> tuple[tuple[str, ...], str | None]:
         return (), str(exc)
 
 
-def _axes(eng: Engine) -> tuple[list[compare.Axis], str | None]:
-    """The column axes; every combination of the chosen values becomes a column."""
+def _axes(eng: Engine, viewer: Viewer) -> tuple[list[compare.Axis], str | None]:
+    """The column axes; every combination of the chosen values becomes a column (models:
+    those the viewer may use)."""
     st.markdown("**Columns**: choose values on any axes; each combination is one column.")
-    choices = compare.model_choices(eng.clock.now().date(), eng.models())
+    choices = compare.model_choices(eng.clock.now().date(), access.book(eng, viewer))
     labels = {value: label for value, label, _ in choices}
     library = {s.id: s.label for s in styles.list_styles(eng.db)}
     a, b = st.columns(2)
@@ -97,7 +98,7 @@ def builder(eng: Engine, viewer: Viewer) -> None:
     title = st.text_input("Title", key="cmp_title", max_chars=200,
                           placeholder="Lighthouse moods (optional)")
     rows, problem = _rows()
-    axes, axes_problem = _axes(eng)
+    axes, axes_problem = _axes(eng, viewer)
     problem = problem or axes_problem
     seed = st.number_input("One seed for the whole grid (0 = pick one)", 0, 2**31 - 1, 0,
                            key="cmp_seed", help="Used wherever the model takes a seed, so "

@@ -16,6 +16,7 @@ from lib.jobs.style_previews import PreviewJob
 from lib.providers import registry
 from lib.styles import library as styles
 from lib.styles import lifecycle as style_lifecycle
+from lib.ui import access, toasts
 from lib.ui.guard import authed_fragment
 from lib.ui.media import thumbnail
 
@@ -75,19 +76,25 @@ def preview_box(eng: Engine, me: User, s: styles.Style, job: PreviewJob | None,
             st.rerun()
 
 
-def use_style(eng: Engine, s: styles.Style) -> None:
-    """Open Generate with this style and, where they fit, its suggested settings."""
+def use_style(eng: Engine, me: User, s: styles.Style) -> None:
+    """Open Generate with this style and, where they fit and ``me`` may use them, its
+    suggested settings (a model off ``me``'s list leaves Generate's own choice, and says so)."""
     reuse: dict[str, Any] = {"style": s.id}
     provider = s.settings.get("provider")
     cls = registry.PROVIDERS.get(provider or "")
     if cls is not None and registry.is_configured(cls):
-        book = eng.models()
+        book = access.book(eng, me)
         model = s.settings.get("model") or book.line(cls.id).default
-        reuse.update(provider=cls.id, model=model)
-        caps = book.caps(cls.id, model)
-        for kind, values in (("quality", caps.qualities), ("size", caps.sizes)):
-            if s.settings.get(kind) in values:
-                st.session_state[f"gen_{kind}_{cls.id}_{model}"] = s.settings[kind]
+        if not access.grant(eng, me).allows(cls.id, model):
+            toasts.later(plain(f"“{s.label}” suggests {cls.label} {model}, which your "
+                               "access does not include: Generate keeps its own model."),
+                         ":material/lock:")
+        else:
+            reuse.update(provider=cls.id, model=model)
+            caps = book.caps(cls.id, model)
+            for kind, values in (("quality", caps.qualities), ("size", caps.sizes)):
+                if s.settings.get(kind) in values:
+                    st.session_state[f"gen_{kind}_{cls.id}_{model}"] = s.settings[kind]
     st.session_state["reuse"] = reuse
     st.switch_page("screens/generate.py")
 
@@ -123,7 +130,7 @@ def card(eng: Engine, me: User, s: styles.Style, job: PreviewJob | None) -> None
             shutdown_flag(eng, me, s, "lib")
         if s.status == styles.ACTIVE and body.button("Use", key=f"lib_use_{s.id}",
                                                      icon=":material/brush:", type="primary"):
-            use_style(eng, s)
+            use_style(eng, me, s)
 
 
 def library(eng: Engine, me: User) -> None:
