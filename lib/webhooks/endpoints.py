@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from lib.audit import Action, record
 from lib.auth import accounts
 from lib.auth.accounts import PermissionDenied, User
 from lib.db.database import Cursor, Database
@@ -123,6 +124,9 @@ def create(db: Database, user: User, url: str, kind: str, chosen: list[str] | tu
             f"INSERT INTO webhook_endpoints ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             [endpoint.id, clean, kind, json.dumps(picked), secret, threshold, user.username,
              now, False, None, None, None])
+        record(cur, Action.WEBHOOK_CREATE, endpoint.id, {"url": clean, "kind": kind,
+                                                         "events": ",".join(picked)},
+               at=now, actor=user.username)
     return endpoint, secret
 
 
@@ -137,6 +141,8 @@ def set_disabled(db: Database, user: User, endpoint_id: str, disabled: bool,
             raise WebhookError("That endpoint no longer exists.")
         if disabled:
             deliveries.end_pending(cur, endpoint_id, f"endpoint disabled by {user.username}")
+        record(cur, Action.WEBHOOK_EDIT, endpoint_id, {"disabled": disabled}, at=now,
+               actor=user.username)
 
 
 def delete(db: Database, user: User, endpoint_id: str) -> None:
@@ -145,7 +151,11 @@ def delete(db: Database, user: User, endpoint_id: str) -> None:
     with db.write() as cur:
         cur.execute("DELETE FROM webhook_deliveries WHERE endpoint_id = ?", [endpoint_id])
         cur.execute("DELETE FROM webhook_announced WHERE key LIKE ?", [f"%:{endpoint_id}:%"])
-        cur.execute("DELETE FROM webhook_endpoints WHERE id = ?", [endpoint_id])
+        gone = cur.execute("DELETE FROM webhook_endpoints WHERE id = ? RETURNING url",
+                           [endpoint_id]).fetchall()
+        if gone:
+            record(cur, Action.WEBHOOK_DELETE, endpoint_id, {"url": gone[0][0]},
+                   actor=user.username)
 
 
 def send_test(db: Database, user: User, endpoint_id: str, *, now: datetime) -> int:
