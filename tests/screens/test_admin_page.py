@@ -32,7 +32,8 @@ def _fresh_engine(fast_bcrypt: None) -> Iterator[None]:
 
 
 TABS = ["Users", "Budgets", "Prices", "Providers", "Models", "Storage", "Styles", "Tokens",
-        "Integrations"]
+        "Integrations", "Audit"]
+LAZY = {"Styles", "Audit"}  # drawn only while open
 
 
 def _page(username: str | None = "root", role: str = "admin", tab: str | None = None) -> AppTest:
@@ -92,20 +93,22 @@ def _markers(at: AppTest) -> dict[str, bool]:
         "Styles": "admin_previews" in {b.key for b in at.button},
         "Tokens": any("Nobody has made an API token yet." in i.value for i in at.info),
         "Integrations": "Add endpoint" in labels,
+        "Audit": "audit_action" in {w.key for w in at.selectbox},
     }
 
 
 def test_every_tab_but_styles_is_drawn_on_each_run_and_styles_only_while_open() -> None:
     """Hidden tabs are drawn so their half-filled forms survive a look elsewhere (the browser
-    journey checks that); Styles, whose cards and previews grow with the library, waits."""
+    journey checks that); Styles, whose cards and previews grow with the library, and Audit,
+    whose log does, wait."""
     at = _page()
     assert not at.exception
     assert [t.label for t in at.tabs] == TABS  # every tab is offered
-    assert _markers(at) == {tab: tab != "Styles" for tab in TABS}
+    assert _markers(at) == {tab: tab not in LAZY for tab in TABS}
     for tab in TABS:
         _open(at, tab)
         assert not at.exception, (tab, [e.value for e in at.exception])
-        assert _markers(at) == {t: t != "Styles" or tab == "Styles" for t in TABS}, tab
+        assert _markers(at) == {t: t not in LAZY or tab == t for t in TABS}, tab
 
 
 @pytest.mark.parametrize("role", ["member", "analyst"])
