@@ -180,3 +180,16 @@ def test_action_names_are_a_closed_set_of_plain_names() -> None:
     names = [a.value for a in Action]
     assert len(set(names)) == len(names)
     assert all(n.replace("_", "").isalpha() and n.islower() for n in names)
+
+
+def test_on_postgres_sql_itself_cannot_edit_or_delete_a_row(eng: Engine) -> None:
+    """The trigger of migration 021 (PostgreSQL only): the prune's transaction may delete."""
+    if eng.db.kind != "postgres":
+        pytest.skip("DuckDB has no triggers: the code alone keeps it append-only there")
+    with eng.db.write() as cur:
+        audit.record(cur, Action.PRICE_ADD, "old", at=T0 - timedelta(days=900))
+    for sql in ("UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log"):
+        with pytest.raises(Exception, match="append-only"), eng.db.write() as cur:
+            cur.execute(sql)
+    assert audit.prune(eng.db, T0, 365) == 1
+    assert audit.search(eng.db, audit.Filter(action="price_add")) == []
