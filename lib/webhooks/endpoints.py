@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from lib.audit import Action, record
 from lib.auth import accounts
@@ -100,6 +101,12 @@ def _clean_events(chosen: list[str] | tuple[str, ...]) -> list[str]:
     return picked
 
 
+def _host(url: str) -> str:
+    """What the audit log keeps of an endpoint's URL: its host (a Slack URL's path is its
+    secret, and any URL's query may carry one)."""
+    return urlsplit(url).hostname or ""
+
+
 def create(db: Database, user: User, url: str, kind: str, chosen: list[str] | tuple[str, ...],
            *, threshold: float | None = None, now: datetime) -> tuple[Endpoint, str | None]:
     """Register an endpoint; returns it and its secret (standard kind: shown once; a Slack
@@ -124,7 +131,7 @@ def create(db: Database, user: User, url: str, kind: str, chosen: list[str] | tu
             f"INSERT INTO webhook_endpoints ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             [endpoint.id, clean, kind, json.dumps(picked), secret, threshold, user.username,
              now, False, None, None, None])
-        record(cur, Action.WEBHOOK_CREATE, endpoint.id, {"url": clean, "kind": kind,
+        record(cur, Action.WEBHOOK_CREATE, endpoint.id, {"host": _host(clean), "kind": kind,
                                                          "events": ",".join(picked)},
                at=now, actor=user.username)
     return endpoint, secret
@@ -154,7 +161,7 @@ def delete(db: Database, user: User, endpoint_id: str) -> None:
         gone = cur.execute("DELETE FROM webhook_endpoints WHERE id = ? RETURNING url",
                            [endpoint_id]).fetchall()
         if gone:
-            record(cur, Action.WEBHOOK_DELETE, endpoint_id, {"url": gone[0][0]},
+            record(cur, Action.WEBHOOK_DELETE, endpoint_id, {"host": _host(gone[0][0])},
                    actor=user.username)
 
 

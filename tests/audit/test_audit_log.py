@@ -193,3 +193,19 @@ def test_on_postgres_sql_itself_cannot_edit_or_delete_a_row(eng: Engine) -> None
             cur.execute(sql)
     assert audit.prune(eng.db, T0, 365) == 1
     assert audit.search(eng.db, audit.Filter(action="price_add")) == []
+
+
+def test_a_webhook_url_is_kept_as_its_host_only(eng: Engine,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Slack URL's path is its secret (and any URL's query may carry one)."""
+    monkeypatch.setenv("PROMPTBOARD_WEBHOOK_ALLOW_PRIVATE", "1")
+    root = auth.get_user(eng.db, "root")
+    assert root is not None
+    url = "http://127.0.0.1:9/services/T000/B000/XXXXsecretXXXX?sig=abc123"
+    with audit.acting(ROOT):
+        ep, _ = webhooks.create(eng.db, root, url, "slack", ["job.succeeded"], now=T0)
+        webhooks.delete(eng.db, root, ep.id)
+    rows = audit.search(eng.db, audit.Filter(text=ep.id))
+    assert [(r.action, r.details().get("host")) for r in rows] == [
+        ("webhook_delete", "127.0.0.1"), ("webhook_create", "127.0.0.1")]
+    assert "XXXXsecretXXXX" not in repr(rows) and "abc123" not in repr(rows)
