@@ -95,10 +95,9 @@ def start_session(eng: Services, user: User, *, via: str = "password",
     if record:
         lockout.record_sign_in(eng.db, user.username, issued)
     st.session_state[SESSION_KEY] = session_record(user.username, issued, via)
-    audit.set_actor(actor := _actor(user))
-    with audit.acting(actor):
-        audit.record_now(eng.db, audit.Action.SIGN_IN, user.username, {"how": via},
-                         at=eng.clock.now())
+    audit.set_actor(_actor(user))  # this run's actor from now on: the new session
+    audit.record_now(eng.db, audit.Action.SIGN_IN, user.username, {"how": via},
+                     at=eng.clock.now())
     if via == "password":
         st.session_state[_COOKIE_ACTION] = "set"
         st.session_state[_COOKIE_TRIES] = 0
