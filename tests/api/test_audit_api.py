@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 import uuid
 from typing import Any
 
@@ -111,3 +112,26 @@ def test_csv_and_bad_filters(api: ApiServer) -> None:
     assert {row[2] for row in rows[1:]} <= {"user_create"}
     assert api.call("GET", AUDIT, "ada", params={"action": "drop_table"}).status == 422
     assert api.call("GET", AUDIT, "ada", params={"cursor": "nonsense"}).status == 422
+
+
+def _image(api: ApiServer, who: str) -> str:
+    job = api.call("POST", "/api/v1/jobs", who, json={"prompt": "an audited fox"}).json
+    job_id = job["jobs"][0]["id"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        found = api.call("GET", f"/api/v1/jobs/{job_id}", who).json
+        if found["images"]:
+            return str(found["images"][0]["id"])
+        time.sleep(0.1)
+    raise AssertionError("the job made no image")
+
+
+def test_a_members_share_and_delete_over_the_api_name_their_token(api: ApiServer) -> None:
+    image_id = _image(api, "mia")
+    assert api.call("PUT", f"/api/v1/images/{image_id}/share", "mia",
+                    json={"shared": True}).status == 200
+    assert api.call("DELETE", f"/api/v1/images/{image_id}", "mia").status == 200
+    rows = _rows(api, q=image_id)
+    via = "token:" + _token_id(api, "mia")
+    assert [(e["actor"], e["action"], e["target"], e["via"]) for e in rows] == [
+        ("mia", "image_delete", image_id, via), ("mia", "image_share", image_id, via)]
