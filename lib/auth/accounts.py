@@ -294,7 +294,8 @@ def set_role(db: Database, username: str, role: str, *, now: datetime) -> None:
         cur.execute("UPDATE users SET role = ?, sessions_valid_after = ?, "
                     "credentials_changed_at = ? WHERE username = ? AND role <> ?",
                     [role, now, now, username, role])
-        record(cur, Action.USER_ROLE, username, {"from": old, "to": role}, at=now)
+        if old != role:  # asking for the role a user has changes nothing
+            record(cur, Action.USER_ROLE, username, {"from": old, "to": role}, at=now)
 
 
 def set_password(db: Database, username: str, password: str, *, now: datetime) -> None:

@@ -209,3 +209,10 @@ def test_a_webhook_url_is_kept_as_its_host_only(eng: Engine,
     assert [(r.action, r.details().get("host")) for r in rows] == [
         ("webhook_delete", "127.0.0.1"), ("webhook_create", "127.0.0.1")]
     assert "XXXXsecretXXXX" not in repr(rows) and "abc123" not in repr(rows)
+
+
+def test_setting_the_role_a_user_has_records_nothing(eng: Engine) -> None:
+    before = len(_all(eng))
+    with audit.acting(ROOT):
+        auth.set_role(eng.db, "ann", "member", now=T0)
+    assert len(_all(eng)) == before
