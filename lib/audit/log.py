@@ -49,6 +49,7 @@ class Action(StrEnum):
     TOKEN_CREATE = "token_create"
     TOKEN_REVOKE = "token_revoke"
     IMAGE_SHARE = "image_share"
+    COMPARISON_SHARE = "comparison_share"
     IMAGE_DELETE = "image_delete"
     STYLE_DELETE = "style_delete"
     PRICE_ADD = "price_add"

@@ -24,6 +24,8 @@ from lib.auth import accounts as auth
 from lib.auth import tokens
 from lib.auth.access import Viewer
 from lib.catalog import store as catalog
+from lib.compare import grid as cmp
+from lib.compare import store as compare
 from lib.engine import Engine
 from lib.gallery import queries as gallery
 from lib.jobs import repricing
@@ -153,6 +155,16 @@ def image_share(eng: Engine) -> Expect:
     return "ann", "img-1", ANN.via
 
 
+def comparison_share(eng: Engine) -> Expect:
+    axes = [cmp.Axis("quality", ("draft",)), cmp.Axis("size", ("512x512",))]
+    grid = cmp.Grid(rows=cmp.rows_from_text("a fox"), columns=cmp.columns_from_axes(axes),
+                    seed=5)
+    ann = Viewer("ann", "member")
+    cid = compare.start(eng, ann, grid, "private")
+    _as(ANN, lambda: compare.set_shared(eng, ann, cid, True))
+    return "ann", cid, ANN.via
+
+
 def image_delete(eng: Engine) -> Expect:
     add_image(eng, "img-1", "ann")
     _as(ROOT, lambda: gallery.delete_images(eng.db, eng.storage, Viewer("root", "admin"),
@@ -243,6 +255,7 @@ CASES: dict[Action, Callable[[Engine], Expect]] = {
     Action.USER_PASSWORD: user_password, Action.USER_DISABLE: user_disable,
     Action.USER_ENABLE: user_enable, Action.TOKEN_CREATE: token_create,
     Action.TOKEN_REVOKE: token_revoke, Action.IMAGE_SHARE: image_share,
+    Action.COMPARISON_SHARE: comparison_share,
     Action.IMAGE_DELETE: image_delete, Action.STYLE_DELETE: style_delete,
     Action.PRICE_ADD: price_add, Action.PRICE_RECOMPUTE: price_recompute,
     Action.BUDGET_SET: budget_set, Action.BUDGET_REMOVE: budget_remove,
