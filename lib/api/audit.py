@@ -22,7 +22,7 @@ from lib.api.ops import Call, Op
 from lib.api.schemas import Strict, Utc
 
 ADMINS = frozenset({"admin"})
-ACTIONS: dict[str, JsonValue] = {"enum": [a.value for a in audit.Action]}
+ACTIONS: dict[str, JsonValue] = {"enum": [*(a.value for a in audit.Action), None]}
 CSV = "text/csv; charset=utf-8"
 
 
@@ -30,7 +30,7 @@ class AuditQuery(Strict):
     """Filters of GET /audit; each optional."""
 
     actor: str = Field("", max_length=200, description="exactly this username")
-    action: str = Field("", json_schema_extra=ACTIONS, description="one action")
+    action: str | None = Field(None, json_schema_extra=ACTIONS, description="one action")
     since: datetime | None = Field(None, description="at or after (ISO 8601, UTC)")
     until: datetime | None = Field(None, description="before (ISO 8601, UTC)")
     q: str = Field("", max_length=200, description="text in the actor, target, detail or via")
@@ -65,7 +65,7 @@ def _filter(q: AuditQuery) -> audit.Filter:
     if q.action and q.action not in {a.value for a in audit.Action}:
         raise ApiError(422, "invalid", f"Unknown action {q.action!r}; the list is in the "
                        "OpenAPI document.")
-    return audit.Filter(actor=q.actor, action=q.action, text=q.q,
+    return audit.Filter(actor=q.actor, action=q.action or "", text=q.q,
                         since=cursors.naive_utc(q.since) if q.since else None,
                         until=cursors.naive_utc(q.until) if q.until else None)
 
