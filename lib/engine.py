@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable
 from datetime import timedelta
 
-from lib import replica
+from lib import audit, replica
 from lib import storage as storage_mod
 from lib.catalog import book as catalog
 from lib.catalog import checks
@@ -69,6 +69,10 @@ class Engine:
         costs.seed_prices(self.db)
         catalog_store.sync_seed(self.db, self.clock.now())
         styles.seed(self.db, self.clock.now())
+        pruned = audit.prune(self.db, self.clock.now(), self.settings.audit_retention_days)
+        if pruned:
+            log.info("audit log: pruned %d rows older than %d days", pruned,
+                     self.settings.audit_retention_days)
 
     def models(self) -> catalog.Book:
         """The model catalog of this database (offered models, defaults, shutdowns)."""

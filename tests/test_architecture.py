@@ -25,6 +25,11 @@ _WRITE = re.compile(
 _WEBHOOK_WRITE = re.compile(
     r"\b(?:INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|DELETE\s+FROM)\s+(webhook_\w+)\b", re.I)
 
+# The audit log is appended to by lib/audit alone; nothing updates a row, and only the
+# retention prune (lib/audit/query.py) deletes.
+_AUDIT_WRITE = re.compile(r"\b(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+audit_log\b", re.I)
+_AUDIT_CHANGE = re.compile(r"\b(?:UPDATE\s+audit_log|DELETE\s+FROM\s+audit_log)\b", re.I)
+
 
 def test_nothing_under_lib_but_lib_ui_imports_streamlit() -> None:
     offenders = sorted(
@@ -55,6 +60,17 @@ def test_only_the_webhooks_package_writes_the_webhook_tables() -> None:
     assert "lib.webhooks.deliveries" in writers  # the rule sees the writes
     assert {w for w in writers
             if not w.startswith("lib.webhooks.") and w != "lib.db.migrations"} == set()
+
+
+def test_only_the_audit_package_writes_the_audit_log_and_only_its_prune_deletes() -> None:
+    writers = {name for name, path in modules(ROOT)
+               if _AUDIT_WRITE.search(path.read_text("utf-8"))}
+    changers = {name for name, path in modules(ROOT)
+                if _AUDIT_CHANGE.search(path.read_text("utf-8"))}
+    assert writers == {"lib.audit.log", "lib.audit.query"}
+    assert changers == {"lib.audit.query"}
+    prune_file = (ROOT / "lib" / "audit" / "query.py").read_text("utf-8")
+    assert "UPDATE audit_log" not in prune_file
 
 
 def test_the_cycle_finder_finds_a_cycle() -> None:

@@ -63,13 +63,11 @@ def document(ops: list[Op], version: str) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for op in ops:
         responses: dict[str, Any] = {}
-        if op.out is not None:
-            responses[str(op.status)] = {"description": op.summary, "content": {
-                "application/json": {"schema": refs[(op.out, "serialization")]}}}
-        else:
-            responses[str(op.status)] = {"description": op.summary, "content": {
-                media: {"schema": {"type": "string", "contentMediaType": media}}
-                for media in op.media}}
+        answers: dict[str, Any] = {} if op.out is None else {
+            "application/json": {"schema": refs[(op.out, "serialization")]}}
+        answers.update({media: {"schema": {"type": "string", "contentMediaType": media}}
+                        for media in op.media})  # a JSON route may answer another format too
+        responses[str(op.status)] = {"description": op.summary, "content": answers}
         for status in sorted({401, 403, 429, *op.errors}):
             entry: dict[str, Any] = {"description": ERROR_STATUSES.get(status, "Error")}
             if status >= 400:

@@ -33,6 +33,7 @@ from lib.api import idempotency
 from lib.api.errors import UNAUTHORIZED, ApiError, from_exception, invalid
 from lib.api.principal import SAFE_METHODS, Principal, identify
 from lib.api.ratelimit import RateLimiter
+from lib.audit import acting
 from lib.auth import links
 from lib.auth.cookies import COOKIE_NAME
 from lib.core.context import Services
@@ -276,7 +277,14 @@ def _timed(response: Response, started: float) -> Response:
 
 def _finish(op: Op, svc: Services, who: Principal, request: Request, query: Any, body: Any,
             files: dict[str, bytes]) -> Response:
-    """The handler (through Idempotency-Key when sent and honoured), as a response."""
+    """The handler (through Idempotency-Key when sent and honoured), as a response; what it
+    does is written to the audit log as the caller (``Principal.actor``)."""
+    with acting(who.actor):
+        return _handle(op, svc, who, request, query, body, files)
+
+
+def _handle(op: Op, svc: Services, who: Principal, request: Request, query: Any, body: Any,
+            files: dict[str, bytes]) -> Response:
     call = Call(svc, who, request, {k: str(v) for k, v in request.path_params.items()},
                 query, body, files)
     key = request.headers.get("idempotency-key")

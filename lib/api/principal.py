@@ -24,6 +24,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from lib.audit import Actor
 from lib.auth import accounts, cookies, links, tokens
 from lib.auth.access import Viewer
 from lib.auth.accounts import AuthError, User
@@ -41,12 +42,18 @@ class Principal:
     user: User
     scope: str  # "full" or "read"
     key: str  # the rate limit's bucket: one per token, one per browser user
-    via: str  # "token", "admin-token" or "cookie"
+    via: str  # "token", "admin-token", "cookie" or "link"
+    token_id: str = ""  # a personal token's id (never its secret)
 
     @property
     def viewer(self) -> Viewer:
         """The caller as the gallery and reports see them."""
         return Viewer(self.user.username, self.user.role)
+
+    @property
+    def actor(self) -> Actor:
+        """The caller as the audit log names them: ``token:<id>`` for a personal token."""
+        return Actor(self.user.username, f"token:{self.token_id}" if self.token_id else self.via)
 
     @property
     def is_admin(self) -> bool:
@@ -99,8 +106,8 @@ def identify(svc: Services, method: str, authorization: str | None,
         found = tokens.authenticate(svc.db, secret, now=svc.clock.now())
         if found is None:
             return None
-        user, scope = found
-        return Principal(user, scope, "token:" + tokens.fingerprint(secret), "token")
+        user, scope, token_id = found
+        return Principal(user, scope, "token:" + tokens.fingerprint(secret), "token", token_id)
     if link is not None and method in SAFE_METHODS:
         found_user = links.verify(svc.db, cookies.cookie_key(svc.settings), link[0], link[1],
                                   time.time())

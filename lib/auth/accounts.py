@@ -20,7 +20,6 @@ Errors, their messages shown as is: ``AuthError(ValueError)`` (fixable input), `
 from __future__ import annotations
 
 import logging
-import os
 import re
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +27,7 @@ from typing import Any
 
 import bcrypt
 
+from lib.audit import Action, record
 from lib.auth.access import ROLES
 from lib.auth.lockout import (  # noqa: F401 - re-exported: auth.LOCKOUT, auth.LOGIN_FAILED_MESSAGE...
     LOCKOUT,
@@ -239,6 +239,8 @@ def _insert(db: Database, username: str, name: str, email: str | None, role: str
             raise AuthError(f"The username {username!r} is taken.")
         cur.execute("INSERT INTO users (username, name, email, role, password_hash, created_at) "
                     "VALUES (?, ?, ?, ?, ?, ?)", [username, name, email, role, password_hash, now])
+        record(cur, Action.USER_CREATE, username, {"role": role, "can_sign_in": password_hash
+                                                   is not None}, at=now)
     log.info("created user %s (%s)", username, role)
     return User(username, name, email, role, False, now, has_password=password_hash is not None)
 
@@ -288,9 +290,12 @@ def set_role(db: Database, username: str, role: str, *, now: datetime) -> None:
     username, role = normalize_username(username), validate_role(role)
     with db.write() as cur:
         _check_target(cur, username, keep_admin=role != "admin")
+        old = one_row(cur.execute("SELECT role FROM users WHERE username = ?", [username]))[0]
         cur.execute("UPDATE users SET role = ?, sessions_valid_after = ?, "
                     "credentials_changed_at = ? WHERE username = ? AND role <> ?",
                     [role, now, now, username, role])
+        if old != role:  # asking for the role a user has changes nothing
+            record(cur, Action.USER_ROLE, username, {"from": old, "to": role}, at=now)
 
 
 def set_password(db: Database, username: str, password: str, *, now: datetime) -> None:
@@ -303,6 +308,7 @@ def set_password(db: Database, username: str, password: str, *, now: datetime) -
         cur.execute("UPDATE users SET password_hash = ?, failed_logins = 0, locked_until = NULL, "
                     "sessions_valid_after = ?, credentials_changed_at = ? WHERE username = ?",
                     [hashed, now, now, username])
+        record(cur, Action.USER_PASSWORD, username, at=now)
 
 
 def set_disabled(db: Database, username: str, disabled: bool, *, now: datetime) -> None:
@@ -316,6 +322,7 @@ def set_disabled(db: Database, username: str, disabled: bool, *, now: datetime) 
         else:
             cur.execute("UPDATE users SET disabled = false, failed_logins = 0, "
                         "locked_until = NULL WHERE username = ?", [username])
+        record(cur, Action.USER_DISABLE if disabled else Action.USER_ENABLE, username, at=now)
 
 
 def authenticate(db: Database, username: str, password: str, now: datetime) -> User | None:
@@ -339,10 +346,11 @@ def authenticate(db: Database, username: str, password: str, now: datetime) -> U
 
 
 def revoke_sessions(db: Database, username: str, now: datetime) -> None:
-    """End every session and re-login cookie of this user issued up to now."""
+    """Sign out: end every session and re-login cookie of this user issued up to now."""
     with db.write() as cur:
         cur.execute("UPDATE users SET sessions_valid_after = ? WHERE username = ?",
-                    [now, normalize_username(username)])
+                    [now, name := normalize_username(username)])
+        record(cur, Action.SIGN_OUT, name, at=now)
 
 
 def session_valid(db: Database, username: str, issued_at: datetime) -> bool:
@@ -381,20 +389,3 @@ def require_active(db: Database | Cursor, username: str, role: str | None = None
     if row is not None and role is not None and row[1] != role:
         raise error(f"The role of {name} is now {row[1]}, so nothing was changed: sign in "
                     "again to go on.")
-
-
-def bootstrap_admin_from_env(db: Database, now: datetime) -> User | None:
-    """Create PROMPTBOARD_ADMIN_USER as admin when there are no users yet; else do nothing."""
-    username = os.environ.get("PROMPTBOARD_ADMIN_USER", "").strip()
-    password = os.environ.get("PROMPTBOARD_ADMIN_PASSWORD", "")
-    if bool(username) != bool(password):
-        log.warning("set both PROMPTBOARD_ADMIN_USER and PROMPTBOARD_ADMIN_PASSWORD, or neither")
-    if not (username and password) or not needs_first_admin(db):
-        return None
-    try:
-        return create_user(db, username, username, None, "admin", password, now=now,
-                           only_if_empty=True)
-    except AuthError as exc:
-        if not needs_first_admin(db):
-            return None  # another thread got there first
-        raise AuthError(f"PROMPTBOARD_ADMIN_USER/PROMPTBOARD_ADMIN_PASSWORD: {exc}") from exc

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from lib.audit import Action, record
 from lib.auth import accounts
 from lib.auth.accounts import AuthError, PermissionDenied, User
 from lib.core.text import bad_character
@@ -94,6 +95,8 @@ def create(db: Database, username: str, name: str, *, scope: str = "full",
         cur.execute("INSERT INTO api_tokens (id, username, name, scope, token_hash, hint, "
                     "created_at) VALUES (?,?,?,?,?,?,?)",
                     [token.id, username, clean, scope, _digest(secret), token.hint, now])
+        record(cur, Action.TOKEN_CREATE, token.id, {"owner": username, "name": clean,
+                                                    "scope": scope}, at=now)
     return token, secret
 
 
@@ -129,6 +132,7 @@ def revoke(db: Database, actor: User, token_id: str, *, now: datetime) -> None:
             raise PermissionDenied("No such token of yours.")
         cur.execute("UPDATE api_tokens SET revoked_at = coalesce(revoked_at, ?) WHERE id = ?",
                     [now, token_id])
+        record(cur, Action.TOKEN_REVOKE, token_id, {"owner": row[0]}, at=now)
 
 
 def _by_digest(db: Database) -> dict[str, tuple[Any, ...]]:
@@ -141,8 +145,9 @@ def _by_digest(db: Database) -> dict[str, tuple[Any, ...]]:
             "FROM api_tokens")}, ("api_tokens",))
 
 
-def authenticate(db: Database, secret: str, *, now: datetime) -> tuple[User, str] | None:
-    """The token's owner and scope if the token is good now; None otherwise (for any reason)."""
+def authenticate(db: Database, secret: str, *, now: datetime) -> tuple[User, str, str] | None:
+    """The token's owner, scope and id if the token is good now; None otherwise (for any
+    reason)."""
     if not secret.startswith(PREFIX) or len(secret) > 100:
         return None
     digest = _digest(secret)
@@ -158,4 +163,4 @@ def authenticate(db: Database, secret: str, *, now: datetime) -> tuple[User, str
     if last_used is None or now - last_used >= LAST_USED_EVERY:
         with db.write() as cur:
             cur.execute("UPDATE api_tokens SET last_used_at = ? WHERE id = ?", [now, token_id])
-    return user, scope
+    return user, scope, token_id

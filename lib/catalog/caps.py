@@ -14,6 +14,7 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from lib.audit import Action, record
 from lib.catalog.store import CatalogError, ModelRow
 from lib.providers import catalog_caps, registry
 from lib.providers.base import Provider
@@ -103,3 +104,6 @@ def set_caps(db: Database, who: str, provider: str, model: str, want: ModelCaps 
         cur.execute("UPDATE models SET caps=?, caps_by=?, caps_at=? WHERE provider=? AND model=?",
                     [text, who if want is not None else None,
                      now if want is not None else None, provider, model])
+        record(cur, Action.MODEL_CAPS, f"{provider}/{model}",
+               {"takes": want.describe() if want is not None else "the shipped settings"},
+               at=now, actor=who)

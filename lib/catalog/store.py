@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
+from lib.audit import Action, record
 from lib.core.errors import PromptboardError
 from lib.db.cursor import Cursor
 from lib.providers import catalog_seed as seed
@@ -191,6 +192,9 @@ def update(db: Database, who: str, provider: str, model: str, *, enabled: bool,
         cur.execute("UPDATE models SET enabled=?, is_default=?, shutdown=?, replacement=?, "
                     "edited_by=?, edited_at=? WHERE provider=? AND model=?",
                     [enabled, is_default, shutdown, replacement, who, now, provider, model])
+        record(cur, Action.MODEL_UPDATE, f"{provider}/{model}", {
+            "enabled": enabled, "default": is_default, "replacement": replacement,
+            "shutdown": shutdown.isoformat() if shutdown else None}, at=now, actor=who)
 
 
 def enable(db: Database, who: str, provider: str, model: str, now: datetime) -> bool:
@@ -201,6 +205,8 @@ def enable(db: Database, who: str, provider: str, model: str, now: datetime) -> 
                            "@ + -, at most 200).")
     with db.write() as cur:
         row = _get(cur, provider, model)
+        record(cur, Action.MODEL_ENABLE, f"{provider}/{model}", {"known": row is not None},
+               at=now, actor=who)
         if row is not None:
             cur.execute("UPDATE models SET enabled=TRUE, edited_by=?, edited_at=? "
                         "WHERE provider=? AND model=?", [who, now, provider, model])

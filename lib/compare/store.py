@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from lib import jobs
+from lib.audit import Action, record
 from lib.auth import accounts as auth
 from lib.auth.access import Viewer
 from lib.catalog import book as catalog
@@ -277,6 +278,8 @@ def set_shared(engine: Services, viewer: Viewer, comparison_id: str, shared: boo
     comp = _editable(engine, viewer, comparison_id)
     with engine.db.write() as cur:
         cur.execute("UPDATE comparisons SET shared = ? WHERE id = ?", [shared, comparison_id])
+        record(cur, Action.COMPARISON_SHARE, comparison_id, {"shared": shared},
+               at=engine.clock.now(), actor=viewer.username)
     if shared:
         _share_images(engine, replace(comp, shared=True))
 

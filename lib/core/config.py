@@ -38,6 +38,10 @@ VARIABLES: dict[str, tuple[str, str]] = {
         "the workers; what is new "
         "or gone shows on Admin → Models, nothing is enabled by itself; `0`: only by the button"
     ),
+    "PROMPTBOARD_AUDIT_RETENTION_DAYS": (
+        "365", "days the audit log keeps a row (Admin → Audit); older rows are deleted at each "
+        "start; `0`: kept forever"
+    ),
     "PROMPTBOARD_MAX_ATTEMPTS": ("4", "tries per job for retryable errors"),
     "PROMPTBOARD_SANDBOX_LATENCY": (
         "1.5", "seconds one offline sandbox call takes (drawing included)"
@@ -148,6 +152,7 @@ class Settings:
     replica: bool = False  # PROMPTBOARD_REPLICA=1 (lib/replica.py)
     lease_s: float = 30.0  # a running job's lease (lib/jobs/leases.py)
     model_check_hours: float = 24.0  # lib/catalog/checks.py; 0: only by the button
+    audit_retention_days: int = 365  # lib/audit: older rows pruned at start; 0: kept forever
 
     @property
     def db_path(self) -> Path:
@@ -189,6 +194,7 @@ def load() -> Settings:
         max_output_pixels=max(1, env_int("PROMPTBOARD_MAX_OUTPUT_PIXELS")),
         api_rate=max(1, env_int("PROMPTBOARD_API_RATE")),
         model_check_hours=max(0.0, env_float("PROMPTBOARD_MODEL_CHECK_HOURS")),
+        audit_retention_days=max(0, env_int("PROMPTBOARD_AUDIT_RETENTION_DAYS")),
         database_url=database_url,
         replica=env("PROMPTBOARD_REPLICA") == "1",
     )

@@ -23,7 +23,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from lib.core.errors import PromptboardError
-from lib.db import rollup
+from lib.db import audit_tables, rollup
 from lib.db.database import Database, is_url
 from lib.db.dialect import POSTGRES
 
@@ -106,6 +106,7 @@ def copy(source: Database, target: Database, *, force: bool = False,
     with target.write() as out:
         if target.kind == POSTGRES:  # one rebuild of the rollup, not a trigger call per job
             rollup.pause(out, True)
+            out.execute(audit_tables.ALLOW_DELETE)  # --force replaces the audit log's rows too
         for table in names if filled else MADE_BY_MIGRATIONS:
             out.execute(f'DELETE FROM "{table}"')
         for table in names:

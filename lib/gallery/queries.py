@@ -14,8 +14,7 @@ many of its images match), or opened (``batch``: only that batch's images).
 
 Errors, shown to a person as is: ``GalleryError`` (a PermissionError: not visible, or not
 theirs to change) and ``ValueError`` (a rating outside 1-5). The zip download is
-:mod:`lib.gallery.downloads`.
-Timestamps are naive UTC, so date filters are UTC days.
+:mod:`lib.gallery.downloads`. Timestamps are naive UTC, so date filters are UTC days.
 """
 
 from __future__ import annotations
@@ -29,6 +28,7 @@ from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
+from lib.audit import Action, record_each
 from lib.auth import accounts as auth
 from lib.auth.access import Viewer
 from lib.core.errors import PromptboardError
@@ -360,19 +360,19 @@ def set_shared(db: Database, viewer: Viewer, ids: Iterable[str], shared: bool) -
             checked_rows(cur, viewer, wanted, own="share or unshare")
             cur.execute("UPDATE images SET shared = ? WHERE id IN (SELECT unnest(?::VARCHAR[]))",
                         [bool(shared), wanted])
+            record_each(cur, Action.IMAGE_SHARE, [(i, {"shared": bool(shared)}) for i in wanted],
+                        actor=viewer.username)
     return len(wanted)
 
 
 def delete_images(db: Database, storage: Storage, viewer: Viewer, ids: Iterable[str]) -> int:
     """Delete images (owner or admin; all or none): rows first, then their stored objects.
 
-    Rows, ratings and favourites go in one transaction, and only after it commits the
-    original, watermarked and thumbnail objects, so no row ever points at a missing object.
-    A crash or storage error in between leaves orphan objects: harmless, logged, and
-    detectable as ``img/`` keys no images row names (bar queued or running jobs, whose
-    objects precede their rows). Keys are one image's own (``storage.keys.image_keys``) except the
-    ``demo/`` pool many demo rows share, which is never deleted here. Job rows stay: they are
-    the cost history.
+    Rows, ratings and favourites (and an audit row each) go in one transaction; only after it
+    commits the original, watermarked and thumbnail objects, so no row points at a missing one.
+    A crash or storage error in between leaves orphans: harmless, logged, and detectable as
+    ``img/`` keys no images row names (bar queued or running jobs, whose objects precede their
+    rows). Keys are one image's own but the shared ``demo/`` pool's. Job rows stay (costs).
     """
     wanted = list(dict.fromkeys(ids))
     if not wanted:
@@ -389,6 +389,8 @@ def delete_images(db: Database, storage: Storage, viewer: Viewer, ids: Iterable[
             cur.execute(f"DELETE FROM {table} WHERE {col} IN (SELECT unnest(?::VARCHAR[]))",
                         [wanted])
         store.recount_images(cur, job_ids)  # recounted, not decremented
+        record_each(cur, Action.IMAGE_DELETE, [(r[0], {"owner": r[1]}) for r in rows],
+                    actor=viewer.username)
     keys = sorted({k for r in rows for k in r[2:] if k and not k.startswith(DEMO_PREFIX)})
     try:
         storage.delete(keys)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, time
 from typing import TYPE_CHECKING
 
+from lib.audit import Action, record
 from lib.grants.rules import GrantError
 
 if TYPE_CHECKING:
@@ -77,6 +78,7 @@ def set_cap(db: Database, who: str, username: str, daily: int | None, now: datet
         raise GrantError(f"A daily cap is a whole number of images from 0 to {MAX_CAP:,}.")
     with db.write() as cur:
         cur.execute("DELETE FROM image_caps WHERE username = ?", [username])
+        record(cur, Action.DAILY_CAP, username, {"daily_images": daily}, at=now, actor=who)
         if daily is not None:
             cur.execute("INSERT INTO image_caps (username, daily_images, set_by, set_at) "
                         "VALUES (?, ?, ?, ?)", [username, daily, who, now])

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from lib.audit import Action, record
 from lib.auth.access import ROLES
 from lib.catalog import book as catalog
 from lib.core.errors import PromptboardError
@@ -135,6 +136,9 @@ def set_list(db: Database, who: str, scope: str, subject: str,
     with db.write() as cur:
         cur.execute("DELETE FROM model_grants WHERE scope = ? AND subject = ?", [scope, subject])
         cur.execute("DELETE FROM grant_lists WHERE scope = ? AND subject = ?", [scope, subject])
+        record(cur, Action.ACCESS_LIST, f"{scope}:{subject}",
+               {"models": "every model" if checked is None
+                else ", ".join(f"{p}/{m}" for p, m in checked) or "none"}, at=now, actor=who)
         if checked is None:
             return
         cur.execute("INSERT INTO grant_lists (scope, subject, set_by, set_at) "

@@ -14,6 +14,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from lib import audit as audit_log
+from lib.audit import Action
 from lib.db import dialect
 from lib.db.database import Database, one_row
 from lib.jobs import store
@@ -91,6 +93,10 @@ def add_price(db: Database, by: str, provider: str, model: str, variant: str, un
                                       "variant": variant, "unit": unit,
                                       "usd_per_unit": str(usd_per_unit),
                                       "effective_from": effective_from, "source": source}, now)
+        audit_log.record(cur, Action.PRICE_ADD, f"{provider}/{model}", {
+            "price_id": row[0], "variant": variant, "unit": unit,
+            "usd_per_unit": str(usd_per_unit), "effective_from": effective_from,
+            "source": source}, at=now, actor=by)
     return int(row[0])
 
 
@@ -143,6 +149,9 @@ def recompute(db: Database, by: str, start: date, end: date, now: datetime) -> R
         _audit(cur, by, "recompute", {"from": start, "to": end, "jobs": result.jobs,
                                       "changed": result.changed, "old_total": str(old_total),
                                       "new_total": str(new_total)}, now)
+        audit_log.record(cur, Action.PRICE_RECOMPUTE, f"{start}..{end}", {
+            "jobs": result.jobs, "changed": result.changed, "old_total": str(old_total),
+            "new_total": str(new_total)}, at=now, actor=by)
     return result
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from lib.audit import Action, record
 from lib.core.errors import PromptboardError
 from lib.core.fmt import money
 from lib.db.database import Cursor, Database, one_row
@@ -234,13 +235,20 @@ def set_budget(db: Database, scope: str, subject: str, monthly_usd: Decimal,
             "monthly_usd = excluded.monthly_usd, warn_fraction = excluded.warn_fraction, "
             "updated_by = excluded.updated_by, updated_at = excluded.updated_at",
             [scope, subject if scope == "user" else "team", monthly_usd, warn_fraction, by, now])
+        record(cur, Action.BUDGET_SET, f"{scope}:{subject if scope == 'user' else 'team'}",
+               {"monthly_usd": str(monthly_usd), "warn_fraction": warn_fraction}, at=now,
+               actor=by)
 
 
 def remove_budget(db: Database, scope: str, subject: str) -> None:
-    """Drop a budget (no limit any more)."""
+    """Drop a budget (no limit any more); the audit log names who (the acting admin)."""
+    subject = subject if scope == "user" else "team"
     with db.write() as cur:
-        cur.execute("DELETE FROM budgets WHERE scope = ? AND subject = ?",
-                    [scope, subject if scope == "user" else "team"])
+        gone = cur.execute("SELECT monthly_usd FROM budgets WHERE scope = ? AND subject = ?",
+                           [scope, subject]).fetchone()
+        cur.execute("DELETE FROM budgets WHERE scope = ? AND subject = ?", [scope, subject])
+        if gone is not None:
+            record(cur, Action.BUDGET_REMOVE, f"{scope}:{subject}", {"was_usd": str(gone[0])})
 
 
 def get_budget(db: Database, scope: str, subject: str) -> tuple[Decimal, float] | None:

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from lib.audit import Action, record
 from lib.core.context import Services
 from lib.core.errors import PromptboardError
 from lib.core.text import bad_character
@@ -346,6 +347,7 @@ def delete(engine: Services, admin: User, style_id: str) -> None:
             raise StyleError(f"“{old.label}” is built in: it can be edited or archived, "
                              "not deleted.")
         cur.execute("DELETE FROM styles WHERE id = ?", [style_id])
+        record(cur, Action.STYLE_DELETE, style_id, {"label": old.label}, actor=admin.username)
     if old.preview_key:
         engine.storage.delete([old.preview_key])
 

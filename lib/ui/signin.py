@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -35,10 +36,12 @@ import jwt
 import streamlit as st
 import streamlit_authenticator as stauth
 
+from lib import audit
 from lib.auth import accounts as auth
 from lib.auth import lockout
 from lib.auth import oidc as auth_oidc
 from lib.auth.accounts import User
+from lib.auth.bootstrap import bootstrap_admin_from_env
 from lib.auth.cookies import COOKIE_EXPIRY_DAYS, COOKIE_NAME, cookie_key
 from lib.auth.cookies import issued_at as cookie_issued_at
 from lib.core.context import Services
@@ -46,7 +49,7 @@ from lib.core.text import plain
 
 log = logging.getLogger(__name__)
 
-SESSION_KEY = "_auth_session"  # {"username", "issued_at" (ISO, naive UTC), "via"}
+SESSION_KEY = "_auth_session"  # {"username", "issued_at" (ISO, naive UTC), "via", "sid"}
 _COOKIE_ACTION = "_auth_cookie_action"  # "set" | "delete", done by the next run
 _COOKIE_TRIES = "_auth_cookie_tries"  # runs that have rendered a pending "set" so far
 _SET_KEY = "set"  # CookieManager.set's component key: True once the browser stored the cookie
@@ -69,8 +72,18 @@ def _mirror(user: User | None) -> None:
 
 def session_record(username: str, issued: datetime, via: str = "password") -> dict[str, str]:
     """What a signed-in browser session keeps server-side under ``SESSION_KEY``: who, since
-    when (checked against the account's sign-out-everywhere time on every run) and how."""
-    return {"username": username, "issued_at": issued.isoformat(), "via": via}
+    when (checked against the account's sign-out-everywhere time on every run), how, and a
+    random id the audit log names it by (``session:<sid>``)."""
+    return {"username": username, "issued_at": issued.isoformat(), "via": via,
+            "sid": secrets.token_hex(8)}
+
+
+def _actor(user: User | None) -> audit.Actor | None:
+    """This session's user as the audit log names them (and who acts in this run)."""
+    sess = st.session_state.get(SESSION_KEY) or {}
+    if user is None or sess.get("username") != user.username:
+        return None
+    return audit.Actor(user.username, f"session:{sess.get('sid') or 'unnamed'}")
 
 
 def start_session(eng: Services, user: User, *, via: str = "password",
@@ -82,6 +95,9 @@ def start_session(eng: Services, user: User, *, via: str = "password",
     if record:
         lockout.record_sign_in(eng.db, user.username, issued)
     st.session_state[SESSION_KEY] = session_record(user.username, issued, via)
+    audit.set_actor(_actor(user))  # this run's actor from now on: the new session
+    audit.record_now(eng.db, audit.Action.SIGN_IN, user.username, {"how": via},
+                     at=eng.clock.now())
     if via == "password":
         st.session_state[_COOKIE_ACTION] = "set"
         st.session_state[_COOKIE_TRIES] = 0
@@ -197,6 +213,7 @@ def current_user(eng: Services, *, frame: bool = False) -> User | None:
     ``frame``: this is app.py's call, the first of every run; only it writes or deletes the
     re-login cookie (a component, which must be drawn once a run at most)."""
     user = _session_user(eng) or _oidc_user(eng)
+    audit.set_actor(_actor(user))  # who acts in this run (lib/audit), on every run and rerun
     authenticator = None
     if user is None and not st.session_state.get(_COOKIE_CHECKED):
         st.session_state[_COOKIE_CHECKED] = True
@@ -239,7 +256,7 @@ def _keep_setting_until_stored() -> None:
 def needs_setup(eng: Services) -> bool:
     """True while there is no account: create PROMPTBOARD_ADMIN_USER first if it is set."""
     try:
-        auth.bootstrap_admin_from_env(eng.db, eng.clock.now())
+        bootstrap_admin_from_env(eng.db, eng.clock.now())
     except auth.AuthError as exc:
         st.error(plain(exc), icon=":material/error:")
         st.stop()
@@ -285,6 +302,9 @@ def _sign_in_screen(eng: Services) -> None:
         return
     user = auth.authenticate(eng.db, username, password, eng.clock.now())
     if user is None:
+        with audit.acting(audit.ANONYMOUS):  # the name typed, never the password
+            audit.record_now(eng.db, audit.Action.SIGN_IN_FAILED,
+                             auth.normalize_username(username), at=eng.clock.now())
         failures = int(st.session_state.get(_FAILURES, 0)) + 1
         st.session_state[_FAILURES] = failures
         st.error(lockout.login_failed_message(failures), icon=":material/lock:")

@@ -21,7 +21,9 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
+from lib.audit import Action, record
 from lib.auth import accounts
 from lib.auth.accounts import PermissionDenied, User
 from lib.db.database import Cursor, Database
@@ -99,6 +101,12 @@ def _clean_events(chosen: list[str] | tuple[str, ...]) -> list[str]:
     return picked
 
 
+def _host(url: str) -> str:
+    """What the audit log keeps of an endpoint's URL: its host (a Slack URL's path is its
+    secret, and any URL's query may carry one)."""
+    return urlsplit(url).hostname or ""
+
+
 def create(db: Database, user: User, url: str, kind: str, chosen: list[str] | tuple[str, ...],
            *, threshold: float | None = None, now: datetime) -> tuple[Endpoint, str | None]:
     """Register an endpoint; returns it and its secret (standard kind: shown once; a Slack
@@ -123,6 +131,9 @@ def create(db: Database, user: User, url: str, kind: str, chosen: list[str] | tu
             f"INSERT INTO webhook_endpoints ({_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             [endpoint.id, clean, kind, json.dumps(picked), secret, threshold, user.username,
              now, False, None, None, None])
+        record(cur, Action.WEBHOOK_CREATE, endpoint.id, {"host": _host(clean), "kind": kind,
+                                                         "events": ",".join(picked)},
+               at=now, actor=user.username)
     return endpoint, secret
 
 
@@ -137,6 +148,8 @@ def set_disabled(db: Database, user: User, endpoint_id: str, disabled: bool,
             raise WebhookError("That endpoint no longer exists.")
         if disabled:
             deliveries.end_pending(cur, endpoint_id, f"endpoint disabled by {user.username}")
+        record(cur, Action.WEBHOOK_EDIT, endpoint_id, {"disabled": disabled}, at=now,
+               actor=user.username)
 
 
 def delete(db: Database, user: User, endpoint_id: str) -> None:
@@ -145,7 +158,11 @@ def delete(db: Database, user: User, endpoint_id: str) -> None:
     with db.write() as cur:
         cur.execute("DELETE FROM webhook_deliveries WHERE endpoint_id = ?", [endpoint_id])
         cur.execute("DELETE FROM webhook_announced WHERE key LIKE ?", [f"%:{endpoint_id}:%"])
-        cur.execute("DELETE FROM webhook_endpoints WHERE id = ?", [endpoint_id])
+        gone = cur.execute("DELETE FROM webhook_endpoints WHERE id = ? RETURNING url",
+                           [endpoint_id]).fetchall()
+        if gone:
+            record(cur, Action.WEBHOOK_DELETE, endpoint_id, {"host": _host(gone[0][0])},
+                   actor=user.username)
 
 
 def send_test(db: Database, user: User, endpoint_id: str, *, now: datetime) -> int:

@@ -14,6 +14,7 @@ import pytest
 from lib.auth import accounts as auth
 from lib.auth import oidc as auth_oidc
 from lib.auth.accounts import User
+from lib.auth.bootstrap import bootstrap_admin_from_env
 from lib.auth.cookies import cookie_key
 from lib.core import config
 from lib.core.clock import FakeClock
@@ -226,10 +227,10 @@ def test_bootstrap_creates_the_admin_once(
 ) -> None:
     monkeypatch.setenv("PROMPTBOARD_ADMIN_USER", "Root")
     monkeypatch.setenv("PROMPTBOARD_ADMIN_PASSWORD", PASSWORD)
-    created = auth.bootstrap_admin_from_env(db, clock.now())
+    created = bootstrap_admin_from_env(db, clock.now())
     assert created is not None and (created.username, created.role) == ("root", "admin")
     monkeypatch.setenv("PROMPTBOARD_ADMIN_PASSWORD", "another password")
-    assert auth.bootstrap_admin_from_env(db, clock.now()) is None
+    assert bootstrap_admin_from_env(db, clock.now()) is None
     assert auth.count_users(db) == 1
     assert auth.authenticate(db, "root", PASSWORD, clock.now()) is not None
 
@@ -239,11 +240,11 @@ def test_bootstrap_does_nothing_when_users_exist_or_a_variable_is_missing(
 ) -> None:
     monkeypatch.setenv("PROMPTBOARD_ADMIN_USER", "root")
     monkeypatch.delenv("PROMPTBOARD_ADMIN_PASSWORD", raising=False)
-    assert auth.bootstrap_admin_from_env(db, clock.now()) is None
+    assert bootstrap_admin_from_env(db, clock.now()) is None
     assert auth.needs_first_admin(db)
     auth.create_user(db, "alice", "Alice", None, "member", PASSWORD, now=clock.now())
     monkeypatch.setenv("PROMPTBOARD_ADMIN_PASSWORD", PASSWORD)
-    assert auth.bootstrap_admin_from_env(db, clock.now()) is None
+    assert bootstrap_admin_from_env(db, clock.now()) is None
     assert auth.get_user(db, "root") is None
 
 
@@ -253,7 +254,7 @@ def test_bootstrap_with_a_weak_password_names_the_variables(
     monkeypatch.setenv("PROMPTBOARD_ADMIN_USER", "root")
     monkeypatch.setenv("PROMPTBOARD_ADMIN_PASSWORD", "short")
     with pytest.raises(auth.AuthError, match="PROMPTBOARD_ADMIN_PASSWORD: .*10 characters"):
-        auth.bootstrap_admin_from_env(db, clock.now())
+        bootstrap_admin_from_env(db, clock.now())
     assert auth.needs_first_admin(db)
 
 

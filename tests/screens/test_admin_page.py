@@ -31,8 +31,9 @@ def _fresh_engine(fast_bcrypt: None) -> Iterator[None]:
     st.cache_resource.clear()
 
 
-TABS = ["Users", "Budgets", "Prices", "Providers", "Models", "Storage", "Styles", "Tokens",
-        "Integrations"]
+TABS = ["Users", "Budgets", "Prices", "Providers", "Models", "Access", "Storage", "Styles",
+        "Tokens", "Integrations", "Audit"]
+LAZY = {"Styles", "Audit"}  # drawn only while open
 
 
 def _page(username: str | None = "root", role: str = "admin", tab: str | None = None) -> AppTest:
@@ -88,24 +89,27 @@ def _markers(at: AppTest) -> dict[str, bool]:
         "Prices": "Add price" in labels or any("Images priced" in f.columns for f in frames),
         "Providers": "admin_test_sandbox" in {b.key for b in at.button},
         "Models": "models_save_sandbox" in {b.key for b in at.button},
+        "Access": "access_role_member_save" in {b.key for b in at.button},
         "Storage": any(m.label == "Objects stored" for m in at.metric),
         "Styles": "admin_previews" in {b.key for b in at.button},
         "Tokens": any("Nobody has made an API token yet." in i.value for i in at.info),
         "Integrations": "Add endpoint" in labels,
+        "Audit": "audit_action" in {w.key for w in at.selectbox},
     }
 
 
 def test_every_tab_but_styles_is_drawn_on_each_run_and_styles_only_while_open() -> None:
     """Hidden tabs are drawn so their half-filled forms survive a look elsewhere (the browser
-    journey checks that); Styles, whose cards and previews grow with the library, waits."""
+    journey checks that); Styles, whose cards and previews grow with the library, and Audit,
+    whose log does, wait."""
     at = _page()
     assert not at.exception
     assert [t.label for t in at.tabs] == TABS  # every tab is offered
-    assert _markers(at) == {tab: tab != "Styles" for tab in TABS}
+    assert _markers(at) == {tab: tab not in LAZY for tab in TABS}
     for tab in TABS:
         _open(at, tab)
         assert not at.exception, (tab, [e.value for e in at.exception])
-        assert _markers(at) == {t: t != "Styles" or tab == "Styles" for t in TABS}, tab
+        assert _markers(at) == {t: t not in LAZY or tab == t for t in TABS}, tab
 
 
 @pytest.mark.parametrize("role", ["member", "analyst"])
