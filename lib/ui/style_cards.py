@@ -86,9 +86,8 @@ def use_style(eng: Engine, me: User, s: styles.Style) -> None:
         book = access.book(eng, me)
         model = s.settings.get("model") or book.line(cls.id).default
         if not access.grant(eng, me).allows(cls.id, model):
-            toasts.later(plain(f"“{s.label}” suggests {cls.label} {model}, which your "
-                               "access does not include: Generate keeps its own model."),
-                         ":material/lock:")
+            toasts.later(plain(f"“{s.label}” suggests {model}, which is not on your "
+                               "list: Generate keeps its model."), ":material/lock:")
         else:
             reuse.update(provider=cls.id, model=model)
             caps = book.caps(cls.id, model)
