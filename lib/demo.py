@@ -143,7 +143,9 @@ def remove(engine: Services) -> int:
         count = one_row(cur.execute("SELECT count(*) FROM images WHERE demo"))[0]
         gone = f"image_id IN (SELECT id FROM images WHERE demo) OR user_id IN ({_DEMO_USERS})"
         for sql in (f"DELETE FROM image_ratings WHERE {gone}",
-                    f"DELETE FROM favourites WHERE {gone}", "DELETE FROM images WHERE demo",
+                    f"DELETE FROM favourites WHERE {gone}",
+                    "DELETE FROM image_tags WHERE image_id IN (SELECT id FROM images WHERE demo)",
+                    "DELETE FROM images WHERE demo",
                     f"DELETE FROM budgets WHERE scope = 'user' AND subject IN ({_DEMO_USERS})",
                     f"DELETE FROM users WHERE username IN ({_DEMO_USERS})"):
             cur.execute(sql)

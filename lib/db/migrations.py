@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lib.db import catalog_tables, postgres_only
+from lib.db import catalog_tables, postgres_only, tag_tables
 from lib.db.cursor import Cursor
 
 
@@ -383,4 +383,5 @@ MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("017_postgres_job_days", postgres_only.job_days),
     ("018_provider_cost", _m018_provider_cost),
     ("019_model_catalog", catalog_tables.create_tables),
+    ("022_image_tags", tag_tables.create_tables),
 ]
