@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from datetime import date, timedelta
 from urllib.parse import quote
 
 from tests.api.server import ApiServer
@@ -113,3 +114,19 @@ def test_the_openapi_document_has_the_tag_routes_and_fields(api: ApiServer) -> N
     params = {p["name"] for p in doc["paths"]["/api/v1/images"]["get"]["parameters"]}
     assert {"tag", "tag_match"} <= params
     assert "tags" in doc["components"]["schemas"]["ImageOut"]["required"]
+
+
+def test_the_report_by_tag_counts_a_members_own_images(api: ApiServer) -> None:
+    word = uuid.uuid4().hex[:6]
+    image = _image(api, "max", f"a report owl {word}")
+    api.call("PUT", f"/api/v1/images/{image}/tags", "max", json={"tags": [f"rep-{word}", "x"]})
+    made = date.fromisoformat(api.call("GET", f"/api/v1/images/{image}", "max").json[
+        "created_at"][:10])
+    span = f"from={made - timedelta(days=1)}&to={made}"  # its job may be of the day before
+    r = api.call("GET", f"/api/v1/report?{span}&by=tag", "max")
+    assert r.status == 200, r.content
+    rows = {row["tag"]: row for row in r.json["rows"]}
+    assert rows[f"rep-{word}"]["images"] == 1 and r.json["by"] == "tag"
+    r = api.call("GET", f"/api/v1/report?{span}&by=tag", "mia")
+    assert f"rep-{word}" not in {row["tag"] for row in r.json["rows"]}  # not max's tags
+    assert api.call("GET", f"/api/v1/report?{span}&by=tags", "mia").status == 422
