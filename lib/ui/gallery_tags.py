@@ -17,11 +17,15 @@ from lib.engine import Engine
 from lib.gallery import queries as gallery
 from lib.gallery import tags
 from lib.gallery.tagnames import MAX_PER_IMAGE, TagError
+from lib.ui import toasts
 from lib.ui.guard import authed_callback
 
 CHOICES = 200  # tags offered in the filter and the editors
 BULK = "bulk-tags"
 _SAID = "gal_tags_said"  # a refusal of the last change, shown where the change was made
+# A change made a tag the Filters do not offer yet: the whole page runs again (a dialog or the
+# results fragment reruns alone, and the filter's choices were sent with the page).
+_NEW = "gal_tags_new"
 MATCH_HELP = ("Off: images carrying any of the chosen tags. On: only images carrying all of "
               "them.")
 
@@ -68,9 +72,12 @@ def _say(where: str) -> None:
 @authed_callback
 def _on_edit(eng: Engine, viewer: Viewer, image_id: str, key: str) -> None:
     """The dialog's tag box changed: save its tags (normalised), or say why not."""
+    known = set(choices(eng, viewer))
     try:
         saved = tags.set_tags(eng.db, viewer, image_id, st.session_state.get(key) or [],
                               eng.clock.now())
+        if set(saved) - known:
+            st.session_state[_NEW] = image_id
     except (TagError, gallery.GalleryError) as exc:
         _refused(key, exc)
         img = gallery.get_image(eng.db, viewer, image_id)
@@ -94,6 +101,9 @@ def editor(eng: Engine, viewer: Viewer, img: gallery.ImageDetail) -> None:
                    help=f"At most {MAX_PER_IMAGE} tags of up to 40 characters; kept in lower "
                         "case. Everyone who can see this image sees its tags.")
     _say(key)
+    if st.session_state.pop(_NEW, None) == img.id:  # the Filters must offer the new tag
+        st.session_state["gal_open"] = img.id  # and this dialog stays open
+        st.rerun()
 
 
 @authed_callback
@@ -110,16 +120,13 @@ def _bulk(eng: Engine, viewer: Viewer, ids: list[str], adding: bool) -> None:
         _refused(BULK, exc)
         return
     st.session_state[BULK] = []
-    what = "Tagged" if adding else "Untagged"
-    st.session_state[_SAID] = ("toast", f"{what} {n:,} image{'s' if n != 1 else ''}.")
+    st.session_state[_NEW] = BULK  # the whole page: the Filters' tags follow (and the toast)
+    toasts.later(f"{'Tagged' if adding else 'Untagged'} {n:,} image{'s' if n != 1 else ''}.",
+                 ":material/sell:")
 
 
 def bulk_row(eng: Engine, viewer: Viewer, ids: list[str]) -> None:
     """Tag or untag the ticked images: a tag box and two buttons, under the bulk bar."""
-    said = st.session_state.get(_SAID)
-    if said and said[0] == "toast":
-        st.toast(said[1], icon=":material/sell:")
-        st.session_state.pop(_SAID, None)
     box, add, remove = st.columns([4, 1, 1], vertical_alignment="bottom")
     box.multiselect("Tags for the selection", choices(eng, viewer, st.session_state.get(BULK)
                                                       or []),
@@ -129,3 +136,5 @@ def bulk_row(eng: Engine, viewer: Viewer, ids: list[str]) -> None:
     remove.button("Untag", key="bulk-untag", on_click=_bulk, args=(eng, viewer, ids, False),
                   help="Remove these tags from every selected image.")
     _say(BULK)
+    if st.session_state.pop(_NEW, None) == BULK:
+        st.rerun()
