@@ -56,8 +56,8 @@ def _write(cur: Cursor, viewer: Viewer, now: datetime, add: dict[str, list[str]]
     rows = [(image_id, tag, viewer.username, now)
             for image_id, tags in add.items() for tag in tags]
     if rows:
-        cur.executemany(f"INSERT INTO {TABLE} (image_id, tag, added_by, added_at) "
-                        "VALUES (?, ?, ?, ?)", rows)
+        cur.executemany(f"INSERT INTO {TABLE} (image_id, tag, added_by, added_at) "  # a race
+                        "VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING", rows)  # adding it too
 
 
 def _over_cap(after: dict[str, set[str]]) -> None:
