@@ -92,9 +92,8 @@ def editor(eng: Engine, viewer: Viewer, img: gallery.ImageDetail) -> None:
         st.caption(f"Tags: {shown(img.tags)}" if img.tags else "No tags.")
         return
     key = f"dlg-tags-{img.id}"
-    if key not in st.session_state:
-        st.session_state[key] = list(img.tags)
-    st.multiselect("Tags", choices(eng, viewer, [*img.tags, *st.session_state[key]]), key=key,
+    st.session_state[key] = list(img.tags)  # what is kept now (a bulk or API change too)
+    st.multiselect("Tags", choices(eng, viewer, img.tags), key=key,
                    accept_new_options=True, max_selections=MAX_PER_IMAGE,
                    placeholder="Add a tag: pick one or type a new one",
                    on_change=_on_edit, args=(eng, viewer, img.id, key),

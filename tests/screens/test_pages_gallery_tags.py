@@ -120,3 +120,14 @@ def test_bulk_tagging_names_an_image_not_yours_and_changes_nothing_then_tags_the
     at.multiselect(key="bulk-tags").set_value(["batch one"]).run()
     at.button(key="bulk-untag").click().run()
     assert _tags(mine[0]) == _tags(mine[1]) == []
+
+
+def test_the_dialog_shows_tags_changed_elsewhere_since_it_was_last_open() -> None:
+    fox = _add("ann-fox", "ann", "a fox", on=("old",))
+    at = _detail("ann", fox)
+    assert at.multiselect(key=f"dlg-tags-{fox}").value == ["old"]
+    tags.set_tags(ui.engine().db, gallery.Viewer("ann", "member"), fox, ["new"], NOW)  # the API
+    at.session_state["gal_open"] = fox  # opened again
+    at.run()
+    assert not at.exception
+    assert at.multiselect(key=f"dlg-tags-{fox}").value == ["new"]
