@@ -3,11 +3,10 @@
 Demo jobs and images have ``demo = true``; their ids start ``dm``/``di`` (never hex, so never
 a real id); demo users are ``demo-<name>`` at ``@demo.invalid``, disabled, with no password;
 all demo rows share 24 pictures under ``demo/``. :func:`remove` takes it all out and leaves
-real data alone; :func:`generate` replaces an earlier demo history.
-
-numpy draws the random columns from one seeded generator (same seed and end, same history);
-DuckDB (the embedded database only, for now) inserts them set-based in one transaction. Costs
-use the prices in effect at ``end`` (else :data:`DEMO_FALLBACK_USD`).
+real data alone; :func:`generate` replaces an earlier demo history. numpy draws the random
+columns from one seeded generator (same seed and end, same history); DuckDB (the embedded
+database only, for now) inserts them set-based in one transaction. Costs use the prices in
+effect at ``end`` (else :data:`DEMO_FALLBACK_USD`).
 """
 
 from __future__ import annotations
@@ -137,13 +136,14 @@ def has_demo(engine: Services) -> bool:
 
 
 def remove(engine: Services) -> int:
-    """Delete every demo row and ``demo/`` object (ratings and favourites real users gave demo
-    images too); return how many demo images there were. Slow-ish in DuckDB (its indexes)."""
+    """Delete every demo row and ``demo/`` object (ratings, favourites and tags real users gave
+    demo images too); return how many demo images there were. Slow-ish in DuckDB (indexes)."""
     with engine.db.write() as cur:
         count = one_row(cur.execute("SELECT count(*) FROM images WHERE demo"))[0]
         gone = f"image_id IN (SELECT id FROM images WHERE demo) OR user_id IN ({_DEMO_USERS})"
-        for sql in (f"DELETE FROM image_ratings WHERE {gone}",
-                    f"DELETE FROM favourites WHERE {gone}", "DELETE FROM images WHERE demo",
+        for sql in (f"DELETE FROM image_ratings WHERE {gone}", f"DELETE FROM favourites WHERE "
+                    f"{gone}", "DELETE FROM image_tags WHERE image_id IN (SELECT id FROM images "
+                    "WHERE demo)", "DELETE FROM images WHERE demo",
                     f"DELETE FROM budgets WHERE scope = 'user' AND subject IN ({_DEMO_USERS})",
                     f"DELETE FROM users WHERE username IN ({_DEMO_USERS})"):
             cur.execute(sql)

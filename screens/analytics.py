@@ -9,7 +9,7 @@ from lib import ui
 from lib.auth.access import Viewer
 from lib.core import csvsafe
 from lib.reporting import analytics
-from lib.ui import access, charts, dashboard
+from lib.ui import access, charts, dashboard, tag_spend
 
 eng = ui.engine()
 me = ui.require_page("analytics")
@@ -86,6 +86,8 @@ with costs_tab:
                              "provider": "Provider", "jobs": "Jobs", "images": "Images",
                              "spend_usd": "Spend", "cost_per_image_usd": "Per image"})
 
+    with st.container(border=True):
+        tag_spend.section(eng, viewer, f)  # an image with two tags counts in both rows
     access.caps_today(eng, viewer, team)
     st.subheader("Ledger")
     dashboard.ledger_section(eng, viewer, f, summary.current.ledger_rows)

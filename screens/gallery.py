@@ -6,7 +6,7 @@ from lib import ui
 from lib.auth.access import Viewer
 from lib.core.text import plain
 from lib.gallery import queries as gallery
-from lib.ui import gallery_results, gallery_view, toasts
+from lib.ui import gallery_results, gallery_tags, gallery_view, toasts
 
 eng = ui.engine()
 me = ui.require_page("gallery")
@@ -16,7 +16,8 @@ st.title("Gallery")
 toasts.show_pending()  # e.g. "Deleted 3 images.", said before the rerun that follows a delete
 facets = gallery_view.cached_facets(eng, viewer)
 top, sort_col, group_col = st.columns([5, 2, 2], vertical_alignment="bottom")
-text = top.text_input("Search prompts", key="gal_text", placeholder="lighthouse, fox, neon…")
+text = top.text_input("Search prompts and tags", key="gal_text",
+                      placeholder="lighthouse, fox, neon…")
 sort = sort_col.selectbox("Sort", gallery.SORTS, key="gal_sort", format_func=str.title)
 group = group_col.toggle("Group batches", key="gal_group",
                          help="One tile per batch of variations, with how many it holds.")
@@ -43,6 +44,8 @@ with st.expander("Filters"):
         mine = st.toggle("Only mine", key="gal_mine")
         demo = st.toggle("Include demo data", value=False, key="gal_demo",
                          help="Off by default: the synthetic demo history stays out of view.")
+    with b:
+        tags, tags_all = gallery_tags.filter_widgets(eng, viewer)
 
 date_from, date_to = (tuple(dates) + (None, None))[:2] if dates else (None, None)
 page_no = st.session_state.get("gal_page", 0)
@@ -51,6 +54,7 @@ query = gallery.GalleryFilter(
     users=tuple(users),
     date_from=date_from, date_to=date_to or date_from, favourites_only=favourites,
     shared_only=shared, mine_only=mine, include_demo=demo, batch=batch, group_batches=group,
+    tags=tags, tags_all=tags_all,
     sort=sort, page=page_no)
 if st.session_state.get("gal_query") != query.__dict__ | {"page": 0}:
     st.session_state["gal_query"] = query.__dict__ | {"page": 0}

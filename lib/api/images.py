@@ -67,6 +67,7 @@ def _fields(card: ImageCard) -> dict[str, object]:
         duration_ms=card.duration_ms, created_at=card.created_at, shared=card.shared,
         demo=card.demo, favourite=card.favourite, avg_rating=card.avg_rating,
         ratings=card.ratings, my_rating=card.my_rating, batch_id=card.batch_id,
+        tags=list(card.tags),
         file_url=f"/api/v1/images/{card.id}/file",
         thumbnail_url=f"/api/v1/images/{card.id}/thumbnail")
 
@@ -83,7 +84,8 @@ def search(call: Call) -> ImageList:
         text=q.q, providers=tuple(q.provider), models=tuple(q.model), styles=tuple(q.style),
         users=tuple(q.user), date_from=q.date_from, date_to=q.date_to,
         favourites_only=q.favourites, shared_only=q.shared, mine_only=q.mine,
-        include_demo=q.include_demo, batch=q.batch, sort=q.sort, after=after,
+        include_demo=q.include_demo, batch=q.batch, tags=tuple(q.tag),
+        tags_all=q.tag_match == "all", sort=q.sort, after=after,
         page=offset // q.limit, per_page=q.limit)
     page = gallery.search(call.svc.db, call.who.viewer, f)
     rows = page.rows

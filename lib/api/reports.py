@@ -31,8 +31,9 @@ class ReportQuery(Strict):
 
     start: date = Field(alias="from", description="first UTC day, YYYY-MM-DD")
     end: date = Field(alias="to", description="last UTC day (included)")
-    by: str | None = Field(None, description="one row per group", json_schema_extra={
-        "enum": [*sorted(analytics.GROUPS), None]})  # null: the default, the totals
+    by: str | None = Field(None, description="one row per group (tag: spend by tag, an image "
+                           "with two tags in both rows)", json_schema_extra={
+        "enum": [*report.BYS, None]})  # null: the default, the totals
     format: Literal["json", "csv", "parquet"] = "json"
     user: list[str] = Field(default_factory=list)
     provider: list[str] = Field(default_factory=list)
@@ -45,9 +46,8 @@ class ReportQuery(Strict):
 def cost_report(call: Call) -> Response:
     """The period's totals, or one row per ``by`` group: JSON, CSV or Parquet."""
     q: ReportQuery = call.query
-    if q.by is not None and q.by not in analytics.GROUPS:
-        raise ApiError(422, "invalid", f"by is one of {', '.join(sorted(analytics.GROUPS))}, "
-                       f"not {q.by!r}.")
+    if q.by is not None and q.by not in report.BYS:
+        raise ApiError(422, "invalid", f"by is one of {', '.join(report.BYS)}, not {q.by!r}.")
     args = argparse.Namespace(start=q.start, end=q.end, by=q.by, fmt=q.format, out=None,
                               users=q.user, providers=q.provider, models=q.model,
                               statuses=q.status, include_demo=q.include_demo)

@@ -136,7 +136,7 @@ class JobQuery(Strict):
 class ImageQuery(Strict):
     """The gallery's filters and search, as query parameters."""
 
-    q: str = Field("", max_length=500, description="text in the prompt")
+    q: str = Field("", max_length=500, description="text in the prompt or in a tag")
     provider: list[str] = Field(default_factory=list)
     model: list[str] = Field(default_factory=list)
     style: list[str] = Field(default_factory=list)
@@ -148,6 +148,9 @@ class ImageQuery(Strict):
     mine: bool = False
     include_demo: bool = True
     batch: str = ""
+    tag: list[str] = Field(default_factory=list, description="images with any of these tags "
+                           "(repeat the parameter; all of them with tag_match=all)")
+    tag_match: Literal["any", "all"] = "any"
     sort: Literal["newest", "oldest", "cost", "duration", "rating"] = "newest"
     limit: int = Field(24, ge=1, le=96)
     cursor: str | None = None
@@ -177,6 +180,7 @@ class ImageOut(BaseModel):
     ratings: int
     my_rating: int | None
     batch_id: str | None
+    tags: list[str] = Field(description="sorted, lower case (see README, Tags)")
     file_url: str
     thumbnail_url: str
 
@@ -222,3 +226,51 @@ class Done(BaseModel):
 
     ok: bool = True
     detail: str
+
+
+class TagsIn(Strict):
+    """An image's whole set of tags (replacing what it had); ``[]`` removes them all."""
+
+    tags: list[str] = Field(max_length=100, description="at most 20 after duplicates go; "
+                            "each at most 40 characters, no comma or control character")
+
+
+class TagIn(Strict):
+    """One tag to add."""
+
+    tag: str = Field(max_length=1000)
+
+
+class TagsOut(BaseModel):
+    """An image's tags after the change, sorted."""
+
+    image_id: str
+    tags: list[str]
+
+
+class BulkTagsIn(Strict):
+    """Tags to add to and remove from every listed image: all or nothing."""
+
+    image_ids: list[str] = Field(min_length=1, max_length=1000)
+    add: list[str] = Field(default_factory=list, max_length=100)
+    remove: list[str] = Field(default_factory=list, max_length=100)
+
+
+class TagQuery(Strict):
+    """Suggestions: tags on images you can see, starting with ``prefix`` (any case)."""
+
+    prefix: str = Field("", max_length=100)
+    limit: int = Field(20, ge=1, le=200)
+
+
+class TagCount(BaseModel):
+    """A tag and how many images you can see carry it."""
+
+    tag: str
+    images: int
+
+
+class TagList(BaseModel):
+    """Tags, most used first, then alphabetically."""
+
+    tags: list[TagCount]

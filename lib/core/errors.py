@@ -10,6 +10,7 @@ no SQL and no response body. Each keeps the built-in base it had (``ValueError``
     ├── PermissionDenied                     lib.auth.accounts: the signed-in user may not do that
     ├── GalleryError (PermissionError)       lib.gallery.queries: not yours to see, rate or delete
     ├── DownloadRefused (PermissionError)    lib.gallery.media: no download of that image for you
+    ├── TagError (ValueError)                lib.gallery.tagnames: a tag refused, or too many
     ├── SubmitError (ValueError)             lib.jobs.model: a request refused before queueing
     │   ├── OverBudget                       ... it would take a monthly budget over its limit
     │   └── NotAllowed                       ... a model off the user's allow-list

@@ -3,19 +3,15 @@
 Visibility is decided in one place, :func:`visible_where`, which every read and edit here
 uses, so a member never reaches another member's private image by any id or filter::
 
-    role      sees                        may share / delete     may rate / favourite / zip
-    admin     every image                 every image            what they see
-    analyst   every image                 their own images       what they see
-    member    own images + shared ones    their own images       what they see
+    role      sees                        may share / delete / tag   may rate / favourite / zip
+    admin     every image                 every image                what they see
+    analyst   every image                 their own images           what they see
+    member    own images + shared ones    their own images           what they see
 
-Batches (jobs sharing a ``batch_id``, see :mod:`lib.jobs.batches`) can be folded into one tile
-each (``group_batches``: the first image in the sort order stands for the batch, with how
-many of its images match), or opened (``batch``: only that batch's images).
-
-Errors, shown to a person as is: ``GalleryError`` (a PermissionError: not visible, or not
-theirs to change) and ``ValueError`` (a rating outside 1-5). The zip download is
-:mod:`lib.gallery.downloads`. Timestamps are naive UTC, so date filters are UTC days.
-"""
+Batches (a ``batch_id``: :mod:`lib.jobs.batches`) fold into one tile each (``group_batches``:
+the first image in the sort order stands for the batch, with its count) or open (``batch``).
+Errors, shown as is: ``GalleryError`` (a PermissionError: not visible, or not theirs to
+change), ``ValueError`` (a rating outside 1-5). Zips: :mod:`.downloads`; tags: :mod:`.tags`."""
 
 from __future__ import annotations
 
@@ -33,6 +29,7 @@ from lib.auth import accounts as auth
 from lib.auth.access import Viewer
 from lib.core.errors import PromptboardError
 from lib.db.database import Cursor, Database
+from lib.gallery import tagnames
 from lib.jobs import store
 from lib.storage.base import Storage, StorageError
 
@@ -67,18 +64,20 @@ def visible_where(viewer: Viewer, alias: str = "i") -> tuple[str, list[Any]]:
 class GalleryFilter:
     """What the gallery shows; empty tuples and None mean "no filter"."""
 
-    text: str = ""  # case-insensitive substring of the prompt, taken literally
+    text: str = ""  # case-insensitive substring of the prompt or of a tag, taken literally
     providers: tuple[str, ...] = ()
     models: tuple[str, ...] = ()
     styles: tuple[str, ...] = ()  # "none" also matches images without a style
     users: tuple[str, ...] = ()  # for members only narrows what they may see anyway
-    date_from: date | None = None  # inclusive, UTC
+    date_from: date | None = None  # inclusive, a UTC day (timestamps are naive UTC)
     date_to: date | None = None  # inclusive, UTC
     favourites_only: bool = False
     shared_only: bool = False
     mine_only: bool = False
     include_demo: bool = True
     batch: str = ""  # only the images of this batch
+    tags: tuple[str, ...] = ()  # images with any of these tags (all of them: tags_all)
+    tags_all: bool = False
     group_batches: bool = False  # one tile per batch, with its count
     sort: str = "newest"  # newest, oldest, cost (dearest first), duration (slowest), rating
     after: tuple[datetime, str] | None = None  # newest/oldest: start after this (time, id)
@@ -89,7 +88,7 @@ class GalleryFilter:
         """Lists become tuples, paging is clamped to 0.. and 1..96, an unknown sort refused."""
         if self.sort not in SORTS:
             raise ValueError(f"Unknown sort {self.sort!r}; expected one of {', '.join(SORTS)}.")
-        for name in ("providers", "models", "styles", "users"):
+        for name in ("providers", "models", "styles", "users", "tags"):
             object.__setattr__(self, name, tuple(getattr(self, name) or ()))
         object.__setattr__(self, "page", max(0, int(self.page)))
         object.__setattr__(self, "per_page", min(MAX_PER_PAGE, max(1, int(self.per_page))))
@@ -124,6 +123,7 @@ class ImageCard:
     favourite: bool  # one of this viewer's favourites
     batch_id: str | None
     group_count: int  # images of its batch this tile stands for (1 unless grouping)
+    tags: tuple[str, ...]  # sorted, in their one normal form (lib.gallery.tagnames)
 
 
 @dataclass(frozen=True)
@@ -153,7 +153,7 @@ class GalleryPage:
     images: int = 0
 
 
-_EXTRA = ("avg_rating", "ratings", "my_rating", "favourite", "batch_id", "group_count")
+_EXTRA = ("avg_rating", "ratings", "my_rating", "favourite", "batch_id", "group_count", "tags")
 _IMAGE_COLS = [f.name for f in fields(ImageCard) if f.name not in _EXTRA]
 
 
@@ -167,8 +167,9 @@ def _where(viewer: Viewer, f: GalleryFilter) -> tuple[str, list[Any]]:
         if values:
             parts.append(f"{col} IN ({','.join('?' * len(values))})")
             params.extend(values)
-    for on, sql, args in (
-        (text, "i.prompt ILIKE ? ESCAPE '\\'", [f"%{text}%"]),  # wildcards taken literally
+    for on, sql, args in (  # text: in the prompt or a tag, wildcards taken literally
+        (text, f"(i.prompt ILIKE ? ESCAPE '\\' OR {tagnames.text_sql()})", [f"%{text}%"] * 2),
+        (f.tags, *tagnames.filter_sql(f.tags, f.tags_all)),
         (f.date_from, "i.created_at >= ?", [f.date_from and datetime.combine(f.date_from, t0)]),
         (f.date_to, "i.created_at < ?",  # inclusive: before the next day starts
          [f.date_to and datetime.combine(f.date_to, t0) + timedelta(days=1)]),
@@ -222,7 +223,7 @@ def search(db: Database, viewer: Viewer, f: GalleryFilter) -> GalleryPage:
         WITH {page_cte}
         SELECT {", ".join(f"p.{c}" for c in _IMAGE_COLS)}, r.avg_rating,
                coalesce(r.ratings, 0), mr.rating, fv.image_id IS NOT NULL, j.batch_id,
-               p.group_count
+               p.group_count, {tagnames.TAGS_OF.format(a="p")}
         FROM page p
         LEFT JOIN ({RATINGS_SQL.format(where="WHERE image_id IN (SELECT id FROM page)")}) r
             ON r.image_id = p.id
@@ -232,8 +233,8 @@ def search(db: Database, viewer: Viewer, f: GalleryFilter) -> GalleryPage:
         ORDER BY {_ORDER[f.sort].format(a="p", r="r")}"""
     args = [*(pparams if not group else params), f.per_page, page * f.per_page,
             viewer.username, viewer.username]
-    return GalleryPage([ImageCard(*r) for r in db.fetchall(sql, args)], total, page, pages,
-                       images)
+    cards = [ImageCard(*r[:-1], *[tuple(r[-1] or ())]) for r in db.fetchall(sql, args)]
+    return GalleryPage(cards, total, page, pages, images)
 
 
 def facets(db: Database, viewer: Viewer) -> dict[str, list[str]]:
@@ -262,7 +263,7 @@ def get_image(db: Database, viewer: Viewer, image_id: str) -> ImageDetail | None
                (SELECT rating FROM image_ratings WHERE image_id = i.id AND user_id = ?)
                    AS my_rating,
                EXISTS (SELECT 1 FROM favourites WHERE image_id = i.id AND user_id = ?)
-                   AS favourite
+                   AS favourite, {tagnames.TAGS_OF.format(a="i")} AS tags
         FROM images i LEFT JOIN jobs j ON j.id = i.job_id
         WHERE i.id = ? AND {vis}""",
         [viewer.username, viewer.username, image_id, *params])
@@ -279,7 +280,7 @@ def get_image(db: Database, viewer: Viewer, image_id: str) -> ImageDetail | None
         d["job"]["watermark"] = wm and {**wm, "logo": None, "has_logo": bool(wm.get("logo"))}
     n = sum(counts.values())
     d.update(avg_rating=sum(k * v for k, v in counts.items()) / n if n else None, ratings=n,
-             rating_counts=counts, group_count=1)
+             rating_counts=counts, group_count=1, tags=tuple(d["tags"] or ()))
     return ImageDetail(**{f.name: d[f.name] for f in fields(ImageDetail)})
 
 
@@ -380,12 +381,11 @@ def delete_images(db: Database, storage: Storage, viewer: Viewer, ids: Iterable[
     with db.write() as cur:
         rows = checked_rows(cur, viewer, wanted, own="delete",
                         cols="i.id, i.user_id, i.original_key, i.watermarked_key, i.thumb_key")
-        job_ids = [r[0] for r in cur.execute(
-            "SELECT DISTINCT job_id FROM images WHERE id IN (SELECT unnest(?::VARCHAR[]))",
-            [wanted]).fetchall()]
+        job_ids = [r[0] for r in cur.execute("SELECT DISTINCT job_id FROM images WHERE id IN "
+                                             "(SELECT unnest(?::VARCHAR[]))", [wanted]).fetchall()]
         store.note_images_deleted(cur, wanted)  # what they cost stays on their job (ledger.py)
         for table, col in (("favourites", "image_id"), ("image_ratings", "image_id"),
-                           ("images", "id")):
+                           (tagnames.TABLE, "image_id"), ("images", "id")):
             cur.execute(f"DELETE FROM {table} WHERE {col} IN (SELECT unnest(?::VARCHAR[]))",
                         [wanted])
         store.recount_images(cur, job_ids)  # recounted, not decremented

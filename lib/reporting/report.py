@@ -3,7 +3,7 @@
 :func:`export` writes the Analytics page's ledger (the page's downloads use it). The
 ``report`` subcommand prints the page's numbers for a period, from a shell:
 
-    python -m lib.cli report --from 2026-11-01 --to 2026-11-30 [--by user|provider|model|day]
+    python -m lib.cli report --from 2026-11-01 --to 2026-11-30 [--by user|provider|model|day|tag]
         [--format csv|json|parquet] [--out FILE]
         [--user NAME ...] [--provider ID ...] [--model ID ...] [--status S ...] [--no-demo]
 
@@ -34,10 +34,12 @@ from lib.core import csvsafe
 from lib.core.errors import PromptboardError
 from lib.db.database import Database
 from lib.reporting import analytics, ledger
+from lib.reporting import tags as tag_spend
 
 EXIT_USAGE = 2
 FORMATS = ("csv", "json", "parquet")  # of the report
 LEDGER_FORMATS = ("csv", "parquet")  # of the ledger export
+BYS = sorted([*analytics.GROUPS, tag_spend.BY])  # tag: spend by tag (lib/reporting/tags.py)
 CLI_VIEWER = Viewer("cli", "admin")
 
 
@@ -60,7 +62,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="first UTC day")
     p.add_argument("--to", dest="end", type=day, required=True, metavar="YYYY-MM-DD",
                    help="last UTC day (included)")
-    p.add_argument("--by", choices=sorted(analytics.GROUPS),
+    p.add_argument("--by", choices=BYS,
                    help="one row per group instead of one for the period")
     p.add_argument("--format", dest="fmt", choices=FORMATS, default="csv")
     p.add_argument("--out", type=Path, help="write to this file (required for parquet)")
@@ -95,6 +97,8 @@ def table(db: Database, args: argparse.Namespace, viewer: Viewer = CLI_VIEWER) -
     """The report's rows: the period's figures, or one row per ``--by`` group, as ``viewer``
     may see them (the CLI on the server's own disk sees everything; the API, its caller's)."""
     f = filters(args)
+    if args.by == tag_spend.BY:  # images by their tags: its own columns
+        return tag_spend.spend_by_tag(db, viewer, f)
     df = analytics.breakdown(db, viewer, f, args.by)
     if args.by is None:
         df.insert(0, "from", f.start)

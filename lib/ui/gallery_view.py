@@ -22,8 +22,8 @@ from lib.gallery import variations
 from lib.imaging.files import download_name
 from lib.jobs import batches, reuse
 from lib.styles import library as styles
+from lib.ui import gallery_tags, grid, media, toasts
 from lib.ui import generate_form as reuse_ui
-from lib.ui import grid, media, toasts
 from lib.ui.display import money, seconds
 from lib.ui.guard import authed_callback, authed_dialog
 from lib.ui.media import image_src
@@ -103,7 +103,7 @@ def facets(_eng: Engine, db_label: str, version: tuple[int, ...],
 
 # What a gallery page reads and can change. The jobs it joins add only their batch id, fixed
 # before the job's images exist; so job progress and claims do not empty the cache.
-GALLERY_TABLES = ("images", "image_ratings", "favourites")
+GALLERY_TABLES = ("images", "image_ratings", "favourites", "image_tags")
 
 
 def cached_search(eng: Engine, viewer: Viewer,
@@ -178,6 +178,7 @@ def detail(eng: Engine, viewer: Viewer, image_id: str) -> None:
     media.picture(picture, eng, img.id, img.watermarked_key or img.original_key)
     with info:
         _facts_and_actions(eng, viewer, img)
+        gallery_tags.editor(eng, viewer, img)
         f, g = st.columns(2)
         generates = auth.can(viewer.role, "generate")  # an analyst has no Generate page
         if generates and f.button("Reuse settings", icon=":material/edit:", key="dlg-reuse"):
@@ -302,7 +303,7 @@ def _confirm_in_dialog(eng: Engine, viewer: Viewer, image_id: str,
 
 
 def bulk_bar(eng: Engine, viewer: Viewer, on_page: list[str]) -> None:
-    """Actions on the ticked images: zip download, share, unshare, delete (with a confirm).
+    """Actions on the ticked images: zip, share, unshare, tag, untag, delete (with a confirm).
 
     ``on_page`` are the ids drawn on this page, to say how many ticked ones are elsewhere.
     """
@@ -334,6 +335,7 @@ def bulk_bar(eng: Engine, viewer: Viewer, on_page: list[str]) -> None:
         if row.button("Delete…", key="bulk-delete", icon=":material/delete:"):
             st.session_state[CONFIRM] = True
         row.button("Clear", key="bulk-clear", on_click=clear_selection)
+        gallery_tags.bulk_row(eng, viewer, ids)
         if st.session_state.get(CONFIRM):
             confirm_delete(eng, viewer, ids)
 
