@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from unittest import mock
 
 import pytest
 from playwright.sync_api import Page, ViewportSize, expect
 
+from lib.auth.access import Viewer
 from lib.catalog import store
+from lib.compare import grid as cmp
+from lib.compare import store as compare_store
 from lib.core import config
+from lib.core.clock import FakeClock
 from lib.engine import Engine
 from lib.styles import library as styles
 from tests.browser import harness as h
@@ -147,7 +151,7 @@ def test_an_admins_shutdown_date_warns_on_generate_compare_and_styles(
 OLD_PROMPT = "a lighthouse at dusk, teal and orange"
 
 
-def _server_with_an_image_of_a_retired_model(factory: ServerFactory) -> h.AppServer:
+def _server_with_an_image_of_a_retired_model(factory: ServerFactory) -> tuple[h.AppServer, str]:
     """A server whose gallery holds an image made with OpenAI's gpt-image-1.5 before its
     shutdown (2026-12-01): real PNG bytes, stored before the server starts."""
     import io
@@ -176,22 +180,30 @@ def _server_with_an_image_of_a_retired_model(factory: ServerFactory) -> h.AppSer
                       created=eng.clock.now().replace(tzinfo=None) - timedelta(days=20))
         finally:
             eng.close()
+        before = Engine(config.load(), clock=FakeClock(datetime(2026, 11, 20, 9)))
+        try:  # a comparison saved before the shutdown, one column on gpt-image-1.5
+            cid = compare_store.start(before, Viewer(h.ADMIN_USER, "admin"), cmp.Grid(
+                rows=(OLD_PROMPT,), columns=(cmp.Column(provider="openai", model="gpt-image-1.5"),
+                                             cmp.Column(provider="sandbox")), seed=7),
+                "Lighthouse before the shutdown")
+        finally:
+            before.close()
     factory.servers.append(server)
-    return server.start()
+    return server.start(), cid
 
 
 @pytest.mark.browser
 @pytest.mark.parametrize("viewport", [h.DESKTOP, h.PHONE], ids=["desktop", "phone"])
 def test_a_retired_models_image_stays_readable_and_reusing_it_moves_to_the_replacement(
         browsing: h.Browsing, server_factory: ServerFactory, viewport: ViewportSize) -> None:
-    server = _server_with_an_image_of_a_retired_model(server_factory)
+    server, cid = _server_with_an_image_of_a_retired_model(server_factory)
     size = "desktop" if viewport == h.DESKTOP else "phone"
     page = browsing.new_page(server, viewport)
     h.open_app(page, server)
     h.sign_in(page, h.ADMIN_USER, h.ADMIN_PASSWORD)
     h.wait_for_cookie(page)
     h.open_app(page, server, "gallery")
-    page.get_by_role("button", name=f"Open image: {OLD_PROMPT}", exact=True).click()
+    page.locator('button.pb-tile[data-id="old"]').click()  # (the comparison made one more)
     dialog = page.get_by_role("dialog")
     expect(dialog.get_by_text("gpt-image-1.5").first).to_be_visible()  # its history is kept
     dialog.get_by_role("button", name="Reuse settings").click()
@@ -205,3 +217,10 @@ def test_a_retired_models_image_stays_readable_and_reusing_it_moves_to_the_repla
     expect(model).to_have_value("gpt-image-2")
     model.click()
     expect(page.get_by_role("option", name="gpt-image-1.5", exact=True)).to_have_count(0)
+    page.keyboard.press("Escape")
+    h.open_app(page, server, f"compare?id={cid}")  # a saved comparison: flagged, with the move
+    flagged = page.get_by_test_id("stAlert").filter(has_text="Column 1 (").filter(has_text=SAID)
+    expect(flagged).to_be_visible()
+    expect(page.get_by_role("button", name="Run again with gpt-image-2")).to_be_visible()
+    flagged.scroll_into_view_if_needed()
+    h.screenshot(page, f"compare-retired-model-flagged-{size}")
