@@ -8,6 +8,7 @@ from typing import Protocol
 import streamlit as st
 
 from lib.catalog import book as catalog
+from lib.core.text import plain
 from lib.engine import Engine
 from lib.grants import caps as daily
 from lib.grants import rules
@@ -40,8 +41,8 @@ def providers(eng: Engine, me: Someone, statuses: list[registry.ProviderStatus])
     mine = grant(eng, me)
     ready = [s.id for s in statuses if s.configured and mine.allows_provider(s.id)]
     if not ready:
-        st.info(f"Your access ({mine.source}) allows no model of a provider that is set up. "
-                "Ask an admin to change it on Admin → Access.", icon=":material/lock:")
+        st.info(plain(f"Your access ({mine.source}) allows no model of a provider that is set "
+                      "up. Ask an admin to change it on Admin → Access."), icon=":material/lock:")
     if (cap := daily.cap_of(eng.db, me.username)) is not None:
         used = daily.used_today(eng.db, me.username, eng.clock.now())
         st.caption(f"Your daily cap: {used:,} of {cap:,} images asked for today (UTC).")

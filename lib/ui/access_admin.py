@@ -65,14 +65,14 @@ def _editor(eng: Engine, me: User, scope: str, subject: str, name: str,
             current: rules.GrantList | None, options: dict[str, str]) -> None:
     key = f"access_{scope}_{subject}"
     with st.container(border=True):
-        limited = st.toggle(f"Limit {name} to chosen models", value=current is not None,
+        limited = st.toggle(plain(f"Limit {name} to chosen models"), value=current is not None,
                             key=f"{key}_on")
         picked: list[str] = []
         if limited:
             have = [f"{p}/{m}" for p, m in current.pairs] if current else []
             picked = st.multiselect(
                 "Allowed models", list(dict.fromkeys([*options, *have])), default=have,
-                format_func=lambda v: options.get(v, v), key=f"{key}_models",
+                format_func=lambda v: plain(options.get(v, v)), key=f"{key}_models",
                 placeholder="Nothing: the list allows no model")
         if st.button("Save", key=f"{key}_save", icon=":material/save:"):
             pairs = None if not limited else [tuple(v.split("/", 1)) for v in picked]
@@ -92,7 +92,7 @@ def _editor(eng: Engine, me: User, scope: str, subject: str, name: str,
 def _cap(eng: Engine, me: User, who: str) -> None:
     cap = daily.cap_of(eng.db, who)
     with st.container(border=True):
-        capped = st.toggle(f"Cap {who}'s images per day", value=cap is not None,
+        capped = st.toggle(plain(f"Cap {who}'s images per day"), value=cap is not None,
                            key=f"access_cap_on_{who}")
         amount = (st.number_input("Images per UTC day", 0, daily.MAX_CAP, cap or 50,
                                   key=f"access_cap_{who}") if capped else None)
