@@ -103,7 +103,7 @@ def facets(_eng: Engine, db_label: str, version: tuple[int, ...],
 
 # What a gallery page reads and can change. The jobs it joins add only their batch id, fixed
 # before the job's images exist; so job progress and claims do not empty the cache.
-GALLERY_TABLES = ("images", "image_ratings", "favourites", "image_tags")
+GALLERY_TABLES = ("images", "image_ratings", "favourites", "image_tags", "board_images")
 
 
 def cached_search(eng: Engine, viewer: Viewer,
