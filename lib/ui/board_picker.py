@@ -1,0 +1,64 @@
+"""The Gallery's "Add to board" rows: in select mode's bulk bar and in the detail dialog.
+
+Only boards the viewer may edit are offered; the write is ``lib.boards.store.add_images``
+with the signed-in viewer (an image they cannot see is refused, all or nothing). Board
+names are typed by people: drawn through ``plain``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from lib.auth.access import Viewer
+from lib.boards import store
+from lib.boards.rules import BoardDenied, BoardError, BoardMissing
+from lib.core.text import plain
+from lib.engine import Engine
+from lib.gallery import queries as gallery
+from lib.ui import toasts
+from lib.ui.guard import authed_callback
+
+REFUSED = (BoardError, BoardDenied, BoardMissing, gallery.GalleryError)
+
+
+def _editable(eng: Engine, viewer: Viewer) -> list[store.Board]:
+    return [b for b in store.list_boards(eng.db, viewer) if b.may("edit")]
+
+
+def add_row(eng: Engine, viewer: Viewer, ids: list[str], key: str) -> None:
+    """A board picker and an "Add to board" button for ``ids`` (bulk bar, detail dialog)."""
+    boards = _editable(eng, viewer)
+    if viewer.role == "analyst":  # analysts look; they never change a board
+        return
+    if not boards:
+        st.caption("No board to add to yet: create one on the Boards page.")
+        return
+    names = {b.id: b.name for b in boards}
+    pick, go = st.columns([3, 1], vertical_alignment="bottom")
+    pick.selectbox("Board", list(names), key=f"{key}-pick", format_func=lambda i: names[i])
+    go.button("Add to board", key=f"{key}-add", icon=":material/dashboard:", on_click=_add,
+              args=(eng, viewer, ids, key))  # a callback: it runs even if a dialog closes
+    said = st.session_state.pop(f"{key}-said", None)
+    if said:
+        st.error(plain(said), icon=":material/block:")
+
+
+@authed_callback
+def _add(eng: Engine, viewer: Viewer, ids: list[str], key: str) -> None:
+    chosen = str(st.session_state.get(f"{key}-pick") or "")
+    try:
+        n = store.add_images(eng.db, viewer, chosen, ids, eng.clock.now())
+        name = store.get_board(eng.db, viewer, chosen).name
+        toasts.later(f"Added {n} image{'s' if n != 1 else ''} to {plain(name)}.",
+                     ":material/dashboard:")
+    except REFUSED as exc:
+        st.session_state[f"{key}-said"] = str(exc)
+
+
+def on_boards(eng: Engine, viewer: Viewer, image_id: str) -> None:
+    """The detail dialog: the boards (that the viewer may view) holding this image, and the
+    picker to add it to one."""
+    held = store.boards_of(eng.db, viewer, image_id)
+    if held:
+        st.caption("On boards: " + " · ".join(plain(b.name) for b in held))
+    add_row(eng, viewer, [image_id], key=f"dlg-board-{image_id}")
