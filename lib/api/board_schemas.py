@@ -90,3 +90,7 @@ class MembersOut(BaseModel):
 
     board_id: str
     members: dict[str, Literal["viewer", "editor"]]
+
+
+class BoardZipQuery(Strict):
+    """The board's zip takes no options."""

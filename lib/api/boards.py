@@ -1,14 +1,17 @@
 """Boards over HTTP: list and create, read with its summary, change, delete, its images (a
 page, add, remove) and its members.
 
-The rules are ``lib.boards``'s, the Boards page's: a board you cannot view is 404 as if it
-did not exist; one you may view but not change this way is 403 with a sentence; a refused
-name or member is 422. A board's images, count and cost hold only images you can see
-anyway (a board never grants sight of an image). Writes need a full-scope token of a role
-that may generate (analysts and read-only tokens only read).
+The rules are ``lib.boards``'s, the Boards page's: a board you cannot view is 404 as if
+it did not exist; one you may view but not change this way is 403 with a sentence; a refused
+name or member is 422. A board's images, count, cost and zip (``GET /boards/{id}/zip``, the
+Gallery's zip with its ``manifest.csv``) hold only images you can see anyway (a board never
+grants sight of an image). Writes need a full-scope token of a role that may generate
+(analysts and read-only tokens only read).
 """
 
 from __future__ import annotations
+
+from starlette.responses import Response
 
 from lib.api import cursors
 from lib.api.board_schemas import (
@@ -20,6 +23,7 @@ from lib.api.board_schemas import (
     BoardOut,
     BoardPatch,
     BoardQuery,
+    BoardZipQuery,
     MembersIn,
     MembersOut,
 )
@@ -108,6 +112,15 @@ def remove_images(call: Call) -> Done:
     return Done(detail=f"{n} image{'s' if n != 1 else ''} taken off the board.")
 
 
+def download(call: Call) -> Response:
+    """The board's images you can see as a zip: originals and manifest.csv (at most 200)."""
+    body = store.zip_board(call.svc.db, call.svc.storage, call.who.viewer,
+                           call.path["board_id"])
+    name = f"promptboard-board-{call.path['board_id'][:40]}.zip"
+    return Response(body, media_type="application/zip", headers={
+        "Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"})
+
+
 def members(call: Call) -> MembersOut:
     """Replace the board's named members (owner or admin); every name an account."""
     body: MembersIn = call.body
@@ -136,6 +149,9 @@ def ops() -> list[Op]:
            body=BoardImagesIn, roles=MAKERS, errors=(404, 422)),
         Op("DELETE", pics, "removeBoardImages", "Take images off a board", remove_images,
            out=Done, body=BoardImagesIn, roles=MAKERS, errors=(404, 422)),
+        Op("GET", "/boards/{board_id}/zip", "downloadBoard", "A board's images as a zip with "
+           "a manifest", download, query=BoardZipQuery, media=("application/zip",),
+           errors=(404, 422)),
         Op("PUT", "/boards/{board_id}/members", "setBoardMembers", "Replace a board's named "
            "members", members, out=MembersOut, body=MembersIn, roles=MAKERS, errors=(404, 422)),
     ]

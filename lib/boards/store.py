@@ -35,8 +35,11 @@ from lib.boards.rules import (
     visible_sql,
 )
 from lib.db.database import Cursor, Database
+from lib.gallery import downloads
 from lib.gallery import queries as gallery
+from lib.storage.base import Storage
 
+ZIP_MAX = 200  # images one board download holds (the Gallery's bulk zip's limit)
 _COLS = "b.id, b.name, b.description, b.owner, b.visibility, b.archived, b.created_at, " \
         "b.updated_at, m.access"
 
@@ -281,3 +284,21 @@ def boards_of(db: Database, viewer: Viewer, image_id: str) -> list[Board]:
         return []
     return _rows(db, viewer, "b.id IN (SELECT board_id FROM board_images WHERE image_id = ?)",
                  [image_id])
+
+
+def zip_board(db: Database, storage: Storage, viewer: Viewer, board_id: str) -> bytes:
+    """The board's images the viewer can see, as the Gallery's zip: originals and a
+    ``manifest.csv`` (prompt, model, cost, owner as ``user_id``, ...); at most ZIP_MAX."""
+    board = get_board(db, viewer, board_id)
+    vis, params = gallery.visible_where(viewer)
+    ids = [str(r[0]) for r in db.fetchall(
+        f"SELECT i.id FROM images i WHERE i.id IN (SELECT image_id FROM board_images WHERE "
+        f"board_id = ?) AND {vis} ORDER BY i.created_at DESC, i.id DESC LIMIT ?",
+        [board_id, *params, ZIP_MAX + 1])]
+    if not ids:
+        raise BoardError(f"The board {board.name!r} holds no image you can see: nothing to "
+                         "download.")
+    if len(ids) > ZIP_MAX:
+        raise BoardError(f"The board {board.name!r} holds more than {ZIP_MAX} images: select "
+                         "them in the Gallery and download them in parts.")
+    return downloads.zip_images(db, storage, viewer, ids, max_images=ZIP_MAX)

@@ -85,6 +85,11 @@ def board_view(eng: Engine, viewer: Viewer, board_id: str) -> None:
     a.metric("Images", f"{s.images:,}")
     b.metric("Total cost", money(s.cost_usd))
     c.metric("Dates", f"{s.first:%Y-%m-%d} – {s.last:%Y-%m-%d}" if s.first and s.last else "—")
+    if 0 < s.images <= store.ZIP_MAX:  # built only when the button is pressed
+        st.download_button(
+            "Download zip", data=lambda: store.zip_board(eng.db, eng.storage, viewer, board.id),
+            file_name=f"promptboard-board-{board.id}.zip", mime="application/zip",
+            on_click="ignore", icon=":material/folder_zip:", key="board-zip")
     result = store.images(eng.db, viewer, board.id, page=st.session_state.get(PAGE, 0))
     clicked = grid.Click()
     if result.rows:

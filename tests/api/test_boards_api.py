@@ -5,8 +5,10 @@ board keeps its images, and who may write (analysts and read-only tokens only re
 
 from __future__ import annotations
 
+import io
 import time
 import uuid
+import zipfile
 from typing import Any
 
 from tests.api.server import ApiServer
@@ -87,6 +89,11 @@ def test_a_board_never_shows_an_image_its_caller_could_not_see(api: ApiServer) -
     assert page["total"] == 2 and page["next_cursor"]
     after = api.call("GET", f"{path}/images?limit=1&cursor={page['next_cursor']}", "mia").json
     assert {page["images"][0]["id"], after["images"][0]["id"]} == {private, shared}
+    r = api.call("GET", path + "/zip", "max")
+    assert r.status == 200 and r.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(r.content)) as zf:
+        manifest = zf.read("manifest.csv").decode("utf-8-sig")
+    assert shared in manifest and private not in manifest and "mia shared" in manifest
     r = api.call("DELETE", path + "/images", "mia", json={"image_ids": [private]})
     assert r.status == 200 and api.call("GET", path, "mia").json["images"] == 1
     assert api.call("DELETE", path, "mia").status == 200
@@ -116,3 +123,4 @@ def test_the_board_routes_are_in_the_openapi_document(api: ApiServer) -> None:
     assert set(paths["/api/v1/boards/{board_id}/images"]) == {"get", "post", "delete"}
     assert set(paths["/api/v1/boards/{board_id}"]) == {"get", "patch", "delete"}
     assert "put" in paths["/api/v1/boards/{board_id}/members"]
+    assert "get" in paths["/api/v1/boards/{board_id}/zip"]

@@ -154,3 +154,22 @@ def test_management_is_audited(team: Engine) -> None:
     assert sorted(r[0] for r in rows) == sorted(["board_create", "board_edit",
                                                  "board_visibility", "board_archive",
                                                  "board_delete"])
+
+
+def test_a_board_downloads_as_a_zip_of_what_its_viewer_can_see(team: Engine) -> None:
+    import csv
+    import io
+    import zipfile
+
+    board = b.create(team.db, ADMIN, "Zip", visibility="team", now=T0)
+    with pytest.raises(BoardError, match="nothing to download"):
+        b.zip_board(team.db, team.storage, BOB, board.id)
+    b.add_images(team.db, ADMIN, board.id, ["a-private", "a-shared", "b-private"], T0)
+    with zipfile.ZipFile(io.BytesIO(b.zip_board(team.db, team.storage, BOB, board.id))) as zf:
+        text = zf.read("manifest.csv").decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert sorted((r["image_id"], r["user_id"], r["cost_usd"]) for r in rows) == [
+        ("a-shared", "alice", "0.02"), ("b-private", "bob", "1")]
+    assert all(r["prompt"] and r["model"] for r in rows)
+    with pytest.raises(BoardMissing):
+        b.zip_board(team.db, team.storage, CAROL, b.create(team.db, ALICE, "p", now=T0).id)

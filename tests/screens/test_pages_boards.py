@@ -60,6 +60,7 @@ def test_create_a_board_and_see_its_summary() -> None:
                             "Dates": "2026-11-01 – 2026-11-04"}
     assert any("\\*\\*not bold\\*\\*" in c.value for c in at.caption)
     assert at.button(key="board-delete")  # the owner manages
+    assert at.get("download_button")  # the board as a zip with its manifest
 
 
 def test_add_to_board_from_the_gallerys_select_mode_and_dialog() -> None:
