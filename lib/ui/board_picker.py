@@ -25,7 +25,8 @@ def _editable(eng: Engine, viewer: Viewer) -> list[store.Board]:
     return [b for b in store.list_boards(eng.db, viewer) if b.may("edit")]
 
 
-def add_row(eng: Engine, viewer: Viewer, ids: list[str], key: str) -> None:
+def add_row(eng: Engine, viewer: Viewer, ids: list[str], key: str, *,
+            skip_unseen: bool = False) -> None:
     """A board picker and an "Add to board" button for ``ids`` (bulk bar, detail dialog)."""
     boards = _editable(eng, viewer)
     if viewer.role == "analyst":  # analysts look; they never change a board
@@ -37,15 +38,17 @@ def add_row(eng: Engine, viewer: Viewer, ids: list[str], key: str) -> None:
     pick, go = st.columns([3, 1], vertical_alignment="bottom")
     pick.selectbox("Board", list(names), key=f"{key}-pick", format_func=lambda i: names[i])
     go.button("Add to board", key=f"{key}-add", icon=":material/dashboard:", on_click=_add,
-              args=(eng, viewer, ids, key))  # a callback: it runs even if a dialog closes
+              args=(eng, viewer, ids, key, skip_unseen))  # a callback: runs if a dialog closes
     said = st.session_state.pop(f"{key}-said", None)
     if said:
         st.error(plain(said), icon=":material/block:")
 
 
 @authed_callback
-def _add(eng: Engine, viewer: Viewer, ids: list[str], key: str) -> None:
+def _add(eng: Engine, viewer: Viewer, ids: list[str], key: str, skip_unseen: bool) -> None:
     chosen = str(st.session_state.get(f"{key}-pick") or "")
+    if skip_unseen:  # a shared comparison may hold images this viewer cannot see
+        ids = [i for i in ids if gallery.file_keys(eng.db, viewer, i) is not None]
     try:
         n = store.add_images(eng.db, viewer, chosen, ids, eng.clock.now())
         name = store.get_board(eng.db, viewer, chosen).name

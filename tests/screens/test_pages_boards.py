@@ -1,7 +1,7 @@
 """Boards under AppTest: create and open a board, its count, cost and date range; the
-Gallery's "Add to board" (select mode and dialog); a private board is not found by another
-member through the URL; a viewer gets no management; a board's grid never shows an image its
-viewer could not see; hostile names drawn inert."""
+Gallery's and Compare's "Add to board" (select mode, dialog, a finished grid); a private
+board is not found by another member through the URL; a viewer gets no management; a
+board's grid never shows an image its viewer could not see; hostile names drawn inert."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from lib import ui
 from lib.auth.access import Viewer
 from lib.boards import store
 from tests.builders import add_image
-from tests.helpers import app_as, ensure_user
+from tests.helpers import app_as, ensure_user, run_next, wait_until
 
 pytestmark = pytest.mark.usefixtures("page_engine")  # tests/conftest.py
 NOW = datetime(2026, 11, 1, 12)
@@ -127,3 +127,29 @@ def test_the_owner_renames_shares_and_deletes_a_board_its_images_stay() -> None:
     assert not at.exception
     assert store.list_boards(ui.engine().db, ANN) == []
     assert ui.engine().db.fetchone("SELECT count(*) FROM images WHERE id = ?", [fox]) == (1,)
+
+
+def test_a_compare_grids_images_go_to_a_board() -> None:
+    from lib.compare import grid as compare
+    from lib.compare import store as comparisons
+
+    ensure_user("ann", "member")
+    grid = compare.Grid(rows=("a fox",), columns=compare.columns_from_axes(
+        [compare.Axis("quality", ("draft", "high"))]), seed=3)
+    cid = comparisons.start(ui.engine(), ANN, grid, "Two", shared=False)
+    eng = ui.engine()
+
+    def finished() -> bool:
+        while run_next(eng) is not None:  # what is left to a worker thread, wait for
+            pass
+        return not eng.db.scalar("SELECT count(*) FROM jobs WHERE batch_id = ? AND status IN "
+                                 "('queued', 'running')", [cid])
+
+    wait_until(finished, what="the grid's jobs to finish")
+    board = store.create(ui.engine().db, ANN, "From compare", now=NOW)
+    at = app_as("ann", "member", page="screens/compare.py")
+    at.query_params["id"] = cid
+    at.run()
+    at.button(key="cmp-board-add").click().run()
+    assert not at.exception
+    assert len(_on(board.id)) == 2
