@@ -286,6 +286,15 @@ def boards_of(db: Database, viewer: Viewer, image_id: str) -> list[Board]:
                  [image_id])
 
 
+def own_images_since(db: Database, viewer: Viewer, board_id: str, since: datetime) -> list[str]:
+    """The viewer's own images made at or after ``since`` not yet on the board (Generate's
+    "send new images to a board")."""
+    return [str(r[0]) for r in db.fetchall(
+        "SELECT id FROM images WHERE user_id = ? AND created_at >= ? AND id NOT IN "
+        "(SELECT image_id FROM board_images WHERE board_id = ?) ORDER BY created_at LIMIT ?",
+        [viewer.username, since, board_id, MAX_IMAGES])]
+
+
 def zip_board(db: Database, storage: Storage, viewer: Viewer, board_id: str) -> bytes:
     """The board's images the viewer can see, as the Gallery's zip: originals and a
     ``manifest.csv`` (prompt, model, cost, owner as ``user_id``, ...); at most ZIP_MAX."""

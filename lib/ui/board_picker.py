@@ -65,3 +65,36 @@ def on_boards(eng: Engine, viewer: Viewer, image_id: str) -> None:
     if held:
         st.caption("On boards: " + " · ".join(plain(b.name) for b in held))
     add_row(eng, viewer, [image_id], key=f"dlg-board-{image_id}")
+
+
+SEND, SINCE = "gen_board", "gen_board_since"  # Generate's target board, and since when
+
+
+@authed_callback
+def _target_changed(eng: Engine) -> None:
+    st.session_state[SINCE] = eng.clock.now()
+
+
+def send_new_images(eng: Engine, viewer: Viewer) -> None:
+    """Generate's "Send new images to board": for this session, every image of the viewer's
+    made after the board was chosen goes on it (on each full run of the page: one follows
+    the end of the jobs)."""
+    boards = _editable(eng, viewer)
+    if not boards or viewer.role == "analyst":
+        return
+    names = {"": "No board", **{b.id: b.name for b in boards}}
+    chosen = st.selectbox("Send new images to board", list(names), key=SEND,
+                          format_func=lambda i: names.get(i, "No board"),
+                          on_change=_target_changed, args=(eng,),
+                          help="For this session: the images of the jobs you run from now on "
+                               "go on this board too.")
+    since = st.session_state.get(SINCE)
+    if not chosen or since is None:
+        return
+    try:
+        new = store.own_images_since(eng.db, viewer, str(chosen), since)
+        if new:
+            n = store.add_images(eng.db, viewer, str(chosen), new, eng.clock.now())
+            st.toast(f"Sent {n} new image{'s' if n != 1 else ''} to {plain(names[chosen])}.")
+    except REFUSED as exc:
+        st.error(plain(exc), icon=":material/block:")

@@ -153,3 +153,17 @@ def test_a_compare_grids_images_go_to_a_board() -> None:
     at.button(key="cmp-board-add").click().run()
     assert not at.exception
     assert len(_on(board.id)) == 2
+
+
+def test_generate_sends_new_images_to_the_chosen_board_for_the_session() -> None:
+    before = _add("ann-old", "ann")
+    board = store.create(ui.engine().db, ANN, "Fresh", now=NOW)
+    at = app_as("ann", "member", page="screens/generate.py")
+    assert not at.exception
+    at.selectbox(key="gen_board").set_value(board.id).run()
+    since = at.session_state["gen_board_since"]
+    add_image(ui.engine(), "ann-new", "ann", prompt="new", created=since + timedelta(seconds=1))
+    _add("bob-new", "bob", days=60)  # someone else's: never sent
+    at.run()
+    assert not at.exception
+    assert _on(board.id) == ["ann-new"] and before not in _on(board.id)
