@@ -45,6 +45,7 @@ PAGES = {
     "history": st.Page("screens/history.py", title="History", icon=":material/history:"),
     "queue": st.Page("screens/queue.py", title="Queue", icon=":material/queue:"),
     "gallery": st.Page("screens/gallery.py", title="Gallery", icon=":material/photo_library:"),
+    "boards": st.Page("screens/boards.py", title="Boards", icon=":material/dashboard:"),
     "compare": st.Page("screens/compare.py", title="Compare", icon=":material/grid_view:"),
     "styles": st.Page("screens/styles.py", title="Styles", icon=":material/style:"),
     "analytics": st.Page("screens/analytics.py", title="Analytics", icon=":material/monitoring:"),

@@ -56,8 +56,7 @@ ERRORS = (  # error_type, share of failures, attempts, message ({label}: the pro
     ("safety", 0.25, 1, "{label} refused this prompt for safety reasons. Rephrase it."),
     ("unavailable", 0.20, 4, "{label} is unavailable (HTTP 503). (gave up after 4 attempts)"),
     ("quota", 0.10, 1, "The {label} account is out of quota or credit. Ask an admin."),
-    ("bad_response", 0.10, 1, "{label} answered without an image. Try again or rephrase."),
-)
+    ("bad_response", 0.10, 1, "{label} answered without an image. Try again or rephrase."))
 CANCEL_RATE = 0.01
 N_VALUES, N_WEIGHTS = (1, 2, 3, 4), (0.72, 0.12, 0.04, 0.12)  # images asked per job
 QUALITY_TIME = {"draft": 0.6, "high": 1.6, "low": 0.6, "2K": 1.3, "4K": 1.8}  # x duration
@@ -136,14 +135,15 @@ def has_demo(engine: Services) -> bool:
 
 
 def remove(engine: Services) -> int:
-    """Delete every demo row and ``demo/`` object (ratings, favourites and tags real users gave
-    demo images too); return how many demo images there were. Slow-ish in DuckDB (indexes)."""
+    """Delete every demo row and ``demo/`` object (what real users gave demo images too:
+    ratings, favourites, tags, board places); how many demo images there were. Slow-ish."""
     with engine.db.write() as cur:
         count = one_row(cur.execute("SELECT count(*) FROM images WHERE demo"))[0]
         gone = f"image_id IN (SELECT id FROM images WHERE demo) OR user_id IN ({_DEMO_USERS})"
         for sql in (f"DELETE FROM image_ratings WHERE {gone}", f"DELETE FROM favourites WHERE "
-                    f"{gone}", "DELETE FROM image_tags WHERE image_id IN (SELECT id FROM images "
-                    "WHERE demo)", "DELETE FROM images WHERE demo",
+                    f"{gone}", *(f"DELETE FROM {t} WHERE {c} IN (SELECT id FROM images WHERE "
+                                 "demo)" for t, c in (("image_tags", "image_id"), ("board_images",
+                                                      "image_id"), ("images", "id"))),
                     f"DELETE FROM budgets WHERE scope = 'user' AND subject IN ({_DEMO_USERS})",
                     f"DELETE FROM users WHERE username IN ({_DEMO_USERS})"):
             cur.execute(sql)

@@ -5,12 +5,13 @@ from dataclasses import replace
 import streamlit as st
 
 from lib import jobs, ui
+from lib.auth.access import Viewer
 from lib.core.text import plain
 from lib.jobs import activity, batches, forms
 from lib.jobs.model import MAX_SEED
 from lib.providers import registry
 from lib.styles import library as styles
-from lib.ui import access, joblist, toasts
+from lib.ui import access, board_picker, joblist, toasts
 from lib.ui import generate_form as form_ui
 
 eng = ui.engine()
@@ -112,5 +113,6 @@ st.session_state.job_ids[:0] = [i for i in activity.recent_for_user(eng, user) i
 
 with live, st.container(key=joblist.IN_VIEW):  # beside the form as it scrolls (desktop)
     st.subheader("Your jobs")
+    board_picker.send_new_images(eng, Viewer(user, role))
     ui.live_jobs(eng, user, st.session_state.job_ids)
 joblist.keep_in_view()

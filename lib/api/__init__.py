@@ -16,7 +16,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from lib.api import access, account, admin, audit, catalog, images, jobs, openapi, reports, tags
+from lib.api import (
+    access,
+    account,
+    admin,
+    audit,
+    boards,
+    catalog,
+    images,
+    jobs,
+    openapi,
+    reports,
+    tags,
+)
 from lib.api.errors import ApiError
 from lib.api.ops import PREFIX, Api, Op, endpoint
 from lib.core.context import Services
@@ -26,7 +38,7 @@ VERSION = "1.0.0"
 
 def all_ops() -> list[Op]:
     """Every operation, in the document's order."""
-    return [*jobs.ops(), *images.ops(), *tags.ops(), *reports.ops(), *catalog.ops(),
+    return [*jobs.ops(), *images.ops(), *tags.ops(), *boards.ops(), *reports.ops(), *catalog.ops(),
             *account.ops(), *admin.ops(), *access.ops(), *audit.ops()]
 
 

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 from starlette.responses import JSONResponse
 
 from lib.auth.accounts import AuthError, PermissionDenied
+from lib.boards.rules import BoardDenied, BoardMissing
 from lib.core.errors import PromptboardError
 from lib.gallery.queries import GalleryError
 from lib.jobs.model import NotAllowed, OverBudget, SubmitError
@@ -71,7 +72,9 @@ def from_exception(exc: BaseException) -> ApiError:
         return invalid(exc, "request")
     if isinstance(exc, OverBudget):
         return ApiError(402, "over_budget", str(exc))
-    if isinstance(exc, PermissionDenied | GalleryError | NotAllowed):
+    if isinstance(exc, BoardMissing):
+        return not_found(str(exc))
+    if isinstance(exc, PermissionDenied | GalleryError | NotAllowed | BoardDenied):
         return forbidden(str(exc))
     if isinstance(exc, SubmitError | AuthError):
         return ApiError(422, "invalid", str(exc))

@@ -72,6 +72,11 @@ def _fields(card: ImageCard) -> dict[str, object]:
         thumbnail_url=f"/api/v1/images/{card.id}/thumbnail")
 
 
+def card_out(card: ImageCard) -> ImageOut:
+    """One gallery card as the API shows it (the boards' pages of images too)."""
+    return ImageOut.model_validate(_fields(card))
+
+
 def search(call: Call) -> ImageList:
     """A page of visible images matching the gallery's filters. Newest and oldest page by a
     keyset cursor (stable while images arrive; a full last page may be followed by an empty
@@ -96,7 +101,7 @@ def search(call: Call) -> ImageList:
         end = (page.page + 1) * q.limit
         more = offset // q.limit == page.page and end < page.total
         cursor = cursors.encode_offset(end) if more else None
-    return ImageList(images=[ImageOut.model_validate(_fields(c)) for c in rows],
+    return ImageList(images=[card_out(c) for c in rows],
                      total=page.total, next_cursor=cursor)
 
 

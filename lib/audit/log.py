@@ -36,7 +36,7 @@ MAX_TEXT = 200  # a target, an actor or one detail value is cut here (hostile in
 class Action(StrEnum):
     """Every action the log knows (a closed set: the page's filter and the tests list it).
 
-    Boards, approvals and allow-lists add theirs here when they arrive."""
+    Approvals add theirs here when they arrive."""
 
     SIGN_IN = "sign_in"
     SIGN_IN_FAILED = "sign_in_failed"
@@ -64,6 +64,11 @@ class Action(StrEnum):
     MODEL_CAPS = "model_caps"
     ACCESS_LIST = "access_list"
     DAILY_CAP = "daily_cap"
+    BOARD_CREATE = "board_create"
+    BOARD_EDIT = "board_edit"
+    BOARD_VISIBILITY = "board_visibility"
+    BOARD_ARCHIVE = "board_archive"
+    BOARD_DELETE = "board_delete"
 
 
 @dataclass(frozen=True)

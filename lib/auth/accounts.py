@@ -62,6 +62,7 @@ PAGES: dict[str, frozenset[str]] = {
     "history": _MAKERS,
     "queue": _ALL,  # members and analysts see others' jobs without prompts (the page's business)
     "gallery": _ALL,
+    "boards": _ALL,  # analysts look at the boards they may view; they never change one
     "styles": _MAKERS,  # the library; admins curate it on the Admin page
     "analytics": _ALL,  # members see only themselves there
     "compare": _MAKERS,

@@ -11,6 +11,9 @@ no SQL and no response body. Each keeps the built-in base it had (``ValueError``
     ├── GalleryError (PermissionError)       lib.gallery.queries: not yours to see, rate or delete
     ├── DownloadRefused (PermissionError)    lib.gallery.media: no download of that image for you
     ├── TagError (ValueError)                lib.gallery.tagnames: a tag refused, or too many
+    ├── BoardError (ValueError)              lib.boards.rules: a board name or change refused
+    ├── BoardDenied (PermissionError)        lib.boards.rules: a board you may not change
+    ├── BoardMissing (LookupError)           lib.boards.rules: no such board, or not visible
     ├── SubmitError (ValueError)             lib.jobs.model: a request refused before queueing
     │   ├── OverBudget                       ... it would take a monthly budget over its limit
     │   └── NotAllowed                       ... a model off the user's allow-list

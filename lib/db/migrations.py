@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from lib.db import audit_tables, catalog_tables, grant_tables, postgres_only, tag_tables
+from lib.db import (
+    audit_tables,
+    board_tables,
+    catalog_tables,
+    grant_tables,
+    postgres_only,
+    tag_tables,
+)
 from lib.db.cursor import Cursor
 
 
@@ -388,4 +395,5 @@ MIGRATIONS: list[tuple[str, Callable[[Cursor], None]]] = [
     ("022_model_grants", grant_tables.create_tables),
     ("023_audit_log", audit_tables.create_tables),
     ("024_image_tags", tag_tables.create_tables),
+    ("025_boards", board_tables.create_tables),
 ]

@@ -10,8 +10,8 @@ uses, so a member never reaches another member's private image by any id or filt
 
 Batches (a ``batch_id``: :mod:`lib.jobs.batches`) fold into one tile each (``group_batches``:
 the first image in the sort order stands for the batch, with its count) or open (``batch``).
-Errors, shown as is: ``GalleryError`` (a PermissionError: not visible, or not theirs to
-change), ``ValueError`` (a rating outside 1-5). Zips: :mod:`.downloads`; tags: :mod:`.tags`."""
+Errors: ``GalleryError`` (PermissionError: not visible, or not theirs), ``ValueError`` (a
+rating outside 1-5). Zips: :mod:`.downloads`; tags: :mod:`.tags`; boards: :mod:`lib.boards`."""
 
 from __future__ import annotations
 
@@ -76,6 +76,7 @@ class GalleryFilter:
     mine_only: bool = False
     include_demo: bool = True
     batch: str = ""  # only the images of this batch
+    board: str = ""  # only images on this board: lib.boards checks the viewer may see it
     tags: tuple[str, ...] = ()  # images with any of these tags (all of them: tags_all)
     tags_all: bool = False
     group_batches: bool = False  # one tile per batch, with its count
@@ -135,9 +136,8 @@ class ImageDetail(ImageCard):
     bytes: int
     request_id: str | None
     rating_counts: dict[int, int]  # stars -> how many
-    # The job (None if its row is gone): status, attempts, n, aspect_ratio, width, height
-    # (as asked), params, usage, estimated_cost_usd, cost_usd (whole job), duration_ms,
-    # started_at, finished_at, watermark (settings; the logo as has_logo), reference_key.
+    # The job (None if its row is gone): the _JOB_DETAIL columns below (width and height as
+    # asked, cost_usd of the whole job, the watermark's settings with its logo as has_logo).
     job: dict[str, Any] | None
 
 
@@ -176,6 +176,7 @@ def _where(viewer: Viewer, f: GalleryFilter) -> tuple[str, list[Any]]:
         (f.favourites_only, "i.id IN (SELECT image_id FROM favourites WHERE user_id = ?)", [me]),
         (f.shared_only, "i.shared", []), (f.mine_only, "i.user_id = ?", [me]),
         (not f.include_demo, "NOT i.demo", []),
+        (f.board, "i.id IN (SELECT image_id FROM board_images WHERE board_id = ?)", [f.board]),
         (f.batch, "i.job_id IN (SELECT id FROM jobs WHERE batch_id = ?)", [f.batch]),
     ):
         if on:
@@ -369,9 +370,9 @@ def set_shared(db: Database, viewer: Viewer, ids: Iterable[str], shared: bool) -
 def delete_images(db: Database, storage: Storage, viewer: Viewer, ids: Iterable[str]) -> int:
     """Delete images (owner or admin; all or none): rows first, then their stored objects.
 
-    Rows, ratings and favourites (and an audit row each) go in one transaction; only after it
-    commits the original, watermarked and thumbnail objects, so no row points at a missing one.
-    A crash or storage error in between leaves orphans: harmless, logged, and detectable as
+    Rows, ratings, favourites, tags, board places (and an audit row each) go in one
+    transaction; then the original, watermarked and thumbnail objects, so no row points at a
+    missing one. A crash or storage error in between leaves orphans: harmless, logged, found as
     ``img/`` keys no images row names (bar queued or running jobs, whose objects precede their
     rows). Keys are one image's own but the shared ``demo/`` pool's. Job rows stay (costs).
     """
@@ -384,10 +385,9 @@ def delete_images(db: Database, storage: Storage, viewer: Viewer, ids: Iterable[
         job_ids = [r[0] for r in cur.execute("SELECT DISTINCT job_id FROM images WHERE id IN "
                                              "(SELECT unnest(?::VARCHAR[]))", [wanted]).fetchall()]
         store.note_images_deleted(cur, wanted)  # what they cost stays on their job (ledger.py)
-        for table, col in (("favourites", "image_id"), ("image_ratings", "image_id"),
-                           (tagnames.TABLE, "image_id"), ("images", "id")):
-            cur.execute(f"DELETE FROM {table} WHERE {col} IN (SELECT unnest(?::VARCHAR[]))",
-                        [wanted])
+        for table in ("favourites", "image_ratings", tagnames.TABLE, "board_images", "images"):
+            cur.execute(f"DELETE FROM {table} WHERE {'id' if table == 'images' else 'image_id'} "
+                        "IN (SELECT unnest(?::VARCHAR[]))", [wanted])
         store.recount_images(cur, job_ids)  # recounted, not decremented
         record_each(cur, Action.IMAGE_DELETE, [(r[0], {"owner": r[1]}) for r in rows],
                     actor=viewer.username)

@@ -23,6 +23,7 @@ from lib.compare import grid as compare
 from lib.core.text import plain, shorten
 from lib.engine import Engine
 from lib.gallery import queries as gallery
+from lib.ui import board_picker
 from lib.ui import media as media_ui
 from lib.ui.display import STATUS_ICONS, money, seconds
 from lib.ui.guard import authed_callback, authed_dialog, authed_fragment
@@ -91,6 +92,10 @@ def live_grid(eng: Engine, viewer: Viewer, comp: store.Comparison) -> None:
         if pages > 1:
             pager("cmp_page", page, pages, len(comp.grid.rows))
         _exports(eng, comp, states, winners)
+        made = [s.image_id for s in states if s.image_id]
+        if made and not store.any_active(states):
+            with st.expander("Add this grid's images to a board"):
+                board_picker.add_row(eng, viewer, made, key="cmp-board", skip_unseen=True)
         if polling and not store.any_active(states):
             st.rerun()  # a full rerun defines the fragment again, without the timer
 

@@ -22,7 +22,7 @@ from lib.gallery import variations
 from lib.imaging.files import download_name
 from lib.jobs import batches, reuse
 from lib.styles import library as styles
-from lib.ui import gallery_tags, grid, media, toasts
+from lib.ui import board_picker, gallery_tags, grid, media, toasts
 from lib.ui import generate_form as reuse_ui
 from lib.ui.display import money, seconds
 from lib.ui.guard import authed_callback, authed_dialog
@@ -103,7 +103,7 @@ def facets(_eng: Engine, db_label: str, version: tuple[int, ...],
 
 # What a gallery page reads and can change. The jobs it joins add only their batch id, fixed
 # before the job's images exist; so job progress and claims do not empty the cache.
-GALLERY_TABLES = ("images", "image_ratings", "favourites", "image_tags")
+GALLERY_TABLES = ("images", "image_ratings", "favourites", "image_tags", "board_images")
 
 
 def cached_search(eng: Engine, viewer: Viewer,
@@ -179,6 +179,7 @@ def detail(eng: Engine, viewer: Viewer, image_id: str) -> None:
     with info:
         _facts_and_actions(eng, viewer, img)
         gallery_tags.editor(eng, viewer, img)
+        board_picker.on_boards(eng, viewer, img.id)
         f, g = st.columns(2)
         generates = auth.can(viewer.role, "generate")  # an analyst has no Generate page
         if generates and f.button("Reuse settings", icon=":material/edit:", key="dlg-reuse"):
@@ -336,6 +337,7 @@ def bulk_bar(eng: Engine, viewer: Viewer, on_page: list[str]) -> None:
             st.session_state[CONFIRM] = True
         row.button("Clear", key="bulk-clear", on_click=clear_selection)
         gallery_tags.bulk_row(eng, viewer, ids)
+        board_picker.add_row(eng, viewer, ids, key="bulk-board")
         if st.session_state.get(CONFIRM):
             confirm_delete(eng, viewer, ids)
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 import streamlit as st
@@ -23,6 +24,7 @@ from lib.audit import Action, Actor
 from lib.auth import accounts as auth
 from lib.auth import tokens
 from lib.auth.access import Viewer
+from lib.boards import store as boards
 from lib.catalog import store as catalog
 from lib.compare import grid as cmp
 from lib.compare import store as compare
@@ -270,6 +272,25 @@ def daily_cap(eng: Engine) -> Expect:
     return "root", "ann", ROOT.via
 
 
+ANN_VIEWER = Viewer("ann", "member")
+
+
+def _board_case(change: Callable[[Engine, str], object] | None) -> Callable[[Engine], Expect]:
+    """A board of ann's, created (``change`` None) or then changed, as her page session."""
+    def case(eng: Engine) -> Expect:
+        with audit.acting(ANN if change is None else None):
+            board_id = boards.create(eng.db, ANN_VIEWER, "Launch", now=eng.clock.now()).id
+        if change is not None:
+            _as(ANN, lambda: change(eng, board_id))
+        return "ann", board_id, ANN.via
+    return case
+
+
+def _update(**kw: Any) -> Callable[[Engine, str], object]:
+    return lambda eng, board_id: boards.update(eng.db, ANN_VIEWER, board_id,
+                                               now=eng.clock.now(), **kw)
+
+
 CASES: dict[Action, Callable[[Engine], Expect]] = {
     Action.SIGN_IN: sign_in, Action.SIGN_IN_FAILED: sign_in_failed, Action.SIGN_OUT: sign_out,
     Action.USER_CREATE: user_create, Action.USER_ROLE: user_role,
@@ -284,6 +305,11 @@ CASES: dict[Action, Callable[[Engine], Expect]] = {
     Action.WEBHOOK_DELETE: webhook_delete, Action.MODEL_UPDATE: model_update,
     Action.MODEL_ENABLE: model_enable, Action.MODEL_CAPS: model_caps,
     Action.ACCESS_LIST: access_list, Action.DAILY_CAP: daily_cap,
+    Action.BOARD_CREATE: _board_case(None), Action.BOARD_EDIT: _board_case(_update(name="New")),
+    Action.BOARD_VISIBILITY: _board_case(_update(visibility="team")),
+    Action.BOARD_ARCHIVE: _board_case(_update(archived=True)),
+    Action.BOARD_DELETE: _board_case(lambda eng, board_id: boards.delete(eng.db, ANN_VIEWER,
+                                                                         board_id)),
 }
 
 

@@ -399,7 +399,8 @@ def test_the_permission_table() -> None:
 
 def test_allowed_pages_follow_menu_order() -> None:
     assert auth.allowed_pages("admin") == list(auth.PAGES)
-    assert auth.allowed_pages("analyst") == ["home", "queue", "gallery", "analytics", "account"]
+    assert auth.allowed_pages("analyst") == ["home", "queue", "gallery", "boards", "analytics",
+                                             "account"]
     assert auth.allowed_pages("nobody") == []
 
 
