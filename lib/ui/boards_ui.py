@@ -81,10 +81,11 @@ def board_view(eng: Engine, viewer: Viewer, board_id: str) -> None:
     if board.description:
         st.caption(plain(board.description))
     s = store.summary(eng.db, viewer, board.id)
-    a, b, c = st.columns(3)
+    a, b = st.columns(2)
     a.metric("Images", f"{s.images:,}")
     b.metric("Total cost", money(s.cost_usd))
-    c.metric("Dates", f"{s.first:%Y-%m-%d} – {s.last:%Y-%m-%d}" if s.first and s.last else "—")
+    if s.first and s.last:  # a caption: a metric cuts a date range short on a phone
+        st.caption(f"Made from {s.first:%Y-%m-%d} to {s.last:%Y-%m-%d} (UTC).")
     if 0 < s.images <= store.ZIP_MAX:  # built only when the button is pressed
         st.download_button(
             "Download zip", data=lambda: store.zip_board(eng.db, eng.storage, viewer, board.id),
