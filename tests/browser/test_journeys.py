@@ -229,6 +229,7 @@ SCREENS = [
     Screen("history", "history", "History", "History"),
     Screen("queue", "queue", "Queue", "Queue"),
     Screen("gallery", "gallery", "Gallery", "Gallery"),
+    Screen("boards", "boards", "Boards", "Boards"),
     Screen("styles", "styles", "Styles", "Styles"),
     Screen("analytics", "analytics", "Analytics", "Analytics"),
     Screen("compare", "compare", "Compare", "Compare"),
